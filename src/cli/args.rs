@@ -1,0 +1,219 @@
+//! The command line (DESIGN.md section 6), as clap definitions. Parsing only: no I/O.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "iotfleet",
+    version,
+    about = "A terminal fleet console for AWS IoT Core",
+    long_about = "A terminal fleet console for AWS IoT Core: browse Things, certificates and policies, \
+                  read Device Shadows. Credentials and region come from the standard AWS chain \
+                  (--profile, AWS_PROFILE, AWS_REGION, SSO, environment keys).",
+    after_help = "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict, 5 refused by --read-only."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Run against the embedded local IoT Core instead of AWS.
+    #[arg(long, global = true, conflicts_with_all = ["profile", "endpoint_url"])]
+    pub local: bool,
+
+    /// AWS profile from ~/.aws/config (default: AWS_PROFILE, then "default").
+    #[arg(long, global = true, value_name = "PROFILE")]
+    pub profile: Option<String>,
+
+    /// AWS region (default: AWS_REGION, then the profile's region).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Endpoint for every AWS API (moto, LocalStack); per service also AWS_ENDPOINT_URL_IOT and
+    /// AWS_ENDPOINT_URL_IOT_DATA_PLANE.
+    #[arg(long, global = true, value_name = "URL", value_parser = parse_http_url)]
+    pub endpoint_url: Option<String>,
+
+    /// MQTT endpoint override for live traffic (mqtt://, mqtts:// or wss://).
+    #[arg(long, global = true, value_name = "URL", value_parser = parse_mqtt_url)]
+    pub mqtt_url: Option<String>,
+
+    /// Client certificate (PEM) for MQTT over mutual TLS; needs --key.
+    #[arg(long, global = true, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --cert.
+    #[arg(long, global = true, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+
+    /// CA bundle (PEM) to trust for MQTT over TLS instead of the system roots.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+
+    /// Refuse every mutation (quarantine, release, shadow update, publish).
+    #[arg(long, global = true)]
+    pub read_only: bool,
+
+    /// Colour theme of the console.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub theme: Option<String>,
+
+    /// Keymap of the console.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub keymap: Option<String>,
+
+    /// Output format of the verbs: a table that fits 80 columns, or one JSON object.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List Things.
+    Things {
+        /// Keep Things whose name, type or an attribute value contains TEXT (ignoring case).
+        #[arg(long, value_name = "TEXT")]
+        filter: Option<String>,
+        /// Only Things of this Thing type (filtered by the service).
+        #[arg(long = "type", value_name = "TYPE")]
+        thing_type: Option<String>,
+        /// Only Things with this attribute value, as NAME=VALUE (filtered by the service).
+        #[arg(long, value_name = "NAME=VALUE", value_parser = parse_attribute)]
+        attribute: Option<(String, String)>,
+    },
+    /// Show a Thing: attributes, groups, certificates and their policies.
+    Thing {
+        /// The Thing's name.
+        name: String,
+    },
+    /// List certificates.
+    Certs,
+    /// List policies.
+    Policies,
+    /// Show a policy: default document, versions, targets.
+    Policy {
+        /// The policy's name.
+        name: String,
+    },
+    /// Read Device Shadows.
+    #[command(subcommand)]
+    Shadow(ShadowCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShadowCommand {
+    /// Print a shadow's desired, reported and delta state with its version.
+    Get {
+        /// The Thing's name.
+        thing: String,
+        /// A named shadow; without it, the classic shadow.
+        #[arg(long, value_name = "SHADOW")]
+        name: Option<String>,
+    },
+}
+
+fn parse_http_url(text: &str) -> Result<String, String> {
+    parse_url(text, &["http", "https"])
+}
+
+fn parse_mqtt_url(text: &str) -> Result<String, String> {
+    parse_url(text, &["mqtt", "mqtts", "wss", "ws"])
+}
+
+fn parse_url(text: &str, schemes: &[&str]) -> Result<String, String> {
+    let expected = schemes
+        .iter()
+        .map(|s| format!("{s}://"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return Err(format!(
+            "'{text}' is not a URL: expected one starting with {expected}"
+        ));
+    };
+    if !schemes.contains(&scheme.to_ascii_lowercase().as_str()) {
+        return Err(format!(
+            "scheme '{scheme}' is not supported here: expected {expected}"
+        ));
+    }
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!("'{text}' has no host"));
+    }
+    Ok(text.to_owned())
+}
+
+fn parse_attribute(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!(
+            "'{text}' is not NAME=VALUE (for example --attribute site=plant-2)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn endpoint_urls_need_an_http_scheme_and_host() {
+        assert!(parse_http_url("http://127.0.0.1:5000").is_ok());
+        assert!(
+            parse_http_url("127.0.0.1:5000")
+                .unwrap_err()
+                .contains("not a URL")
+        );
+        assert!(
+            parse_http_url("ftp://x")
+                .unwrap_err()
+                .contains("not supported")
+        );
+        assert!(parse_mqtt_url("wss://a.iot.eu-west-1.amazonaws.com/mqtt").is_ok());
+    }
+
+    #[test]
+    fn local_conflicts_with_an_aws_endpoint() {
+        let parsed = Cli::try_parse_from([
+            "iotfleet",
+            "--local",
+            "--endpoint-url",
+            "http://x",
+            "things",
+        ]);
+        assert!(parsed.is_err());
+    }
+
+    #[test]
+    fn global_flags_work_after_the_verb() {
+        let cli = Cli::try_parse_from([
+            "iotfleet",
+            "things",
+            "--output",
+            "json",
+            "--region",
+            "eu-west-1",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.output, OutputFormat::Json);
+        assert_eq!(cli.global.region.as_deref(), Some("eu-west-1"));
+    }
+}

@@ -1,0 +1,458 @@
+//! The read-only verbs: `things`, `thing`, `certs`, `policies`, `policy`, `shadow get`. Each
+//! returns the text to print, as a table that fits the width or as one JSON object.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use super::args::OutputFormat;
+use super::text::{Report, Table, output_width};
+use super::{CliError, to_json};
+use crate::fleet::inventory::{self, CertificateReport, PolicyReport, ThingReport};
+use crate::fleet::model::{Certificate, Policy, Shadow, ThingSummary};
+use crate::fleet::{FleetClient, FleetError, ResourceKind, ThingQuery};
+
+pub async fn things(
+    client: &FleetClient,
+    query: ThingQuery,
+    filter: Option<&str>,
+    format: OutputFormat,
+) -> Result<String, CliError> {
+    let mut things = client.list_things(query).collect_all().await?;
+    if let Some(filter) = filter {
+        let needle = filter.to_lowercase();
+        things.retain(|thing| thing_matches(thing, &needle));
+    }
+    if format == OutputFormat::Json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            count: usize,
+            things: &'a [ThingSummary],
+        }
+        return Ok(to_json(&Out {
+            count: things.len(),
+            things: &things,
+        }));
+    }
+    let mut table = Table::new(&["NAME", "TYPE", "ATTRIBUTES"]);
+    for thing in &things {
+        let attributes = thing
+            .attributes
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        table.row([
+            thing.name.as_str(),
+            thing.thing_type.as_deref().unwrap_or("-"),
+            attributes.as_str(),
+        ]);
+    }
+    Ok(format!(
+        "{}{} Things\n",
+        table.render(output_width()),
+        things.len()
+    ))
+}
+
+fn thing_matches(thing: &ThingSummary, needle_lowercase: &str) -> bool {
+    let contains = |text: &str| text.to_lowercase().contains(needle_lowercase);
+    contains(&thing.name)
+        || thing.thing_type.as_deref().is_some_and(contains)
+        || thing.attributes.values().any(|v| contains(v))
+}
+
+pub async fn thing(
+    client: &FleetClient,
+    name: &str,
+    format: OutputFormat,
+) -> Result<String, CliError> {
+    let report = match inventory::thing_report(client, name).await {
+        Ok(report) => report,
+        Err(FleetError::NotFound {
+            kind: ResourceKind::Thing,
+            ..
+        }) => return Err(unknown_thing(client, name).await),
+        Err(error) => return Err(error.into()),
+    };
+    let now = OffsetDateTime::now_utc();
+    Ok(match format {
+        OutputFormat::Json => to_json(&ThingJson::new(&report, now)),
+        OutputFormat::Table => thing_text(&report, now),
+    })
+}
+
+/// The "not found" error for a Thing, with close names when there are some.
+async fn unknown_thing(client: &FleetClient, name: &str) -> CliError {
+    let not_found = FleetError::NotFound {
+        kind: ResourceKind::Thing,
+        name: name.to_owned(),
+    };
+    let hint = match inventory::suggest_thing_names(client, name).await {
+        Ok(s) if s.names.is_empty() && s.complete => "no Thing has a similar name".to_owned(),
+        Ok(s) if s.names.is_empty() => "no similar name among the first 5,000 Things".to_owned(),
+        Ok(s) => format!("did you mean {}?", s.names.join(", ")),
+        Err(error) => format!("could not look for similar names: {error}"),
+    };
+    CliError::new(not_found.exit_code(), format!("{not_found}; {hint}"))
+}
+
+#[derive(Serialize)]
+struct ThingJson<'a> {
+    thing: &'a crate::fleet::model::Thing,
+    groups: &'a [crate::fleet::model::ThingGroupRef],
+    certificates: Vec<CertificateJson<'a>>,
+    other_principals: &'a [String],
+}
+
+#[derive(Serialize)]
+struct CertificateJson<'a> {
+    #[serde(flatten)]
+    certificate: &'a Certificate,
+    days_to_expiry: Option<i64>,
+    shared: bool,
+    things: &'a [String],
+    policies: &'a [Policy],
+}
+
+impl<'a> ThingJson<'a> {
+    fn new(report: &'a ThingReport, now: OffsetDateTime) -> Self {
+        let certificates = report
+            .certificates
+            .iter()
+            .map(|c| CertificateJson {
+                certificate: &c.certificate,
+                days_to_expiry: c.certificate.validity.map(|v| v.days_to_expiry(now)),
+                shared: c.is_shared(),
+                things: &c.things,
+                policies: &c.policies,
+            })
+            .collect();
+        Self {
+            thing: &report.thing,
+            groups: &report.groups,
+            certificates,
+            other_principals: &report.other_principals,
+        }
+    }
+}
+
+fn thing_text(report: &ThingReport, now: OffsetDateTime) -> String {
+    let thing = &report.thing;
+    let mut out = Report::new(output_width());
+    out.field(0, "Thing", 12, &thing.name);
+    out.field(0, "ARN", 12, &thing.arn);
+    out.field(0, "Type", 12, thing.thing_type.as_deref().unwrap_or("-"));
+    out.field(0, "Version", 12, &thing.version.to_string());
+    if let Some(group) = &thing.billing_group {
+        out.field(0, "Billing", 12, group);
+    }
+    let groups = report
+        .groups
+        .iter()
+        .map(|g| g.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    out.field(
+        0,
+        "Groups",
+        12,
+        if groups.is_empty() { "-" } else { &groups },
+    );
+    if thing.attributes.is_empty() {
+        out.field(0, "Attributes", 12, "-");
+    } else {
+        out.line(0, "Attributes");
+        let key_width = thing
+            .attributes
+            .keys()
+            .map(|k| k.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(24);
+        for (key, value) in &thing.attributes {
+            out.field(2, key, key_width, value);
+        }
+    }
+    if report.certificates.is_empty() {
+        out.field(
+            0,
+            "Certificates",
+            12,
+            "none: this Thing has no certificate attached",
+        );
+    }
+    for certificate in &report.certificates {
+        out.blank();
+        certificate_text(&mut out, certificate, &thing.name, now);
+    }
+    for principal in &report.other_principals {
+        out.field(0, "Principal", 12, principal);
+    }
+    out.finish()
+}
+
+fn certificate_text(
+    out: &mut Report,
+    report: &CertificateReport,
+    this_thing: &str,
+    now: OffsetDateTime,
+) {
+    let certificate = &report.certificate;
+    out.field(0, "Certificate", 12, &certificate.id);
+    out.field(2, "Status", 10, certificate.status.as_aws());
+    match (&certificate.validity, &certificate.pem_problem) {
+        (Some(validity), _) => out.field(
+            2,
+            "Expiry",
+            10,
+            &expiry_text(validity.not_after, validity.days_to_expiry(now)),
+        ),
+        (None, Some(problem)) => out.field(2, "Expiry", 10, &format!("unknown: {problem}")),
+        (None, None) => out.field(2, "Expiry", 10, "unknown"),
+    }
+    if let Some(subject) = &certificate.subject {
+        out.field(2, "Subject", 10, subject);
+    }
+    let others: Vec<&str> = report
+        .things
+        .iter()
+        .map(String::as_str)
+        .filter(|t| *t != this_thing)
+        .collect();
+    if !others.is_empty() {
+        out.field(
+            2,
+            "SHARED",
+            10,
+            &format!("also attached to {}", others.join(", ")),
+        );
+    }
+    if report.policies.is_empty() {
+        out.field(2, "Policies", 10, "none: this certificate may do nothing");
+    }
+    for policy in &report.policies {
+        let version = policy.default_version_id.as_deref().unwrap_or("?");
+        out.field(
+            2,
+            "Policy",
+            10,
+            &format!("{} (default version {version})", policy.name),
+        );
+        out.block(4, &pretty_document(&policy.document));
+    }
+}
+
+fn expiry_text(not_after: OffsetDateTime, days: i64) -> String {
+    let date = date_text(not_after);
+    match days {
+        d if d < 0 => format!("EXPIRED {date} ({} days ago)", -d),
+        0 => format!("{date} (expires within a day)"),
+        d => format!("{date} (in {d} days)"),
+    }
+}
+
+fn date_text(time: OffsetDateTime) -> String {
+    time.format(format_description!("[year]-[month]-[day]"))
+        .unwrap_or_default()
+}
+
+fn date_time_text(time: OffsetDateTime) -> String {
+    time.format(format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+    ))
+    .unwrap_or_default()
+}
+
+/// A policy document pretty-printed when it is JSON, else as the service gave it.
+fn pretty_document(document: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(document)
+        .and_then(|value| serde_json::to_string_pretty(&value))
+        .unwrap_or_else(|_| document.to_owned())
+}
+
+pub async fn certificates(client: &FleetClient, format: OutputFormat) -> Result<String, CliError> {
+    let certificates = client.list_certificates().await?;
+    if format == OutputFormat::Json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            count: usize,
+            certificates: &'a [crate::fleet::model::CertificateSummary],
+        }
+        return Ok(to_json(&Out {
+            count: certificates.len(),
+            certificates: &certificates,
+        }));
+    }
+    let mut table = Table::new(&["ID", "STATUS", "CREATED"]);
+    for certificate in &certificates {
+        let created = certificate
+            .created
+            .map_or_else(|| "-".to_owned(), date_text);
+        table.row([
+            certificate.id.as_str(),
+            certificate.status.as_aws(),
+            created.as_str(),
+        ]);
+    }
+    Ok(format!(
+        "{}{} certificates\n",
+        table.render(output_width()),
+        certificates.len()
+    ))
+}
+
+pub async fn policies(client: &FleetClient, format: OutputFormat) -> Result<String, CliError> {
+    let policies = client.list_policies().await?;
+    if format == OutputFormat::Json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            count: usize,
+            policies: &'a [crate::fleet::model::PolicySummary],
+        }
+        return Ok(to_json(&Out {
+            count: policies.len(),
+            policies: &policies,
+        }));
+    }
+    let mut table = Table::new(&["NAME", "ARN"]);
+    for policy in &policies {
+        table.row([policy.name.as_str(), policy.arn.as_str()]);
+    }
+    Ok(format!(
+        "{}{} policies\n",
+        table.render(output_width()),
+        policies.len()
+    ))
+}
+
+pub async fn policy(
+    client: &FleetClient,
+    name: &str,
+    format: OutputFormat,
+) -> Result<String, CliError> {
+    let report = inventory::policy_report(client, name).await?;
+    Ok(match format {
+        OutputFormat::Json => to_json(&report),
+        OutputFormat::Table => policy_text(&report),
+    })
+}
+
+fn policy_text(report: &PolicyReport) -> String {
+    let policy = &report.policy;
+    let mut out = Report::new(output_width());
+    out.field(0, "Policy", 12, &policy.name);
+    out.field(0, "ARN", 12, &policy.arn);
+    out.field(
+        0,
+        "Default",
+        12,
+        &format!(
+            "version {}",
+            policy.default_version_id.as_deref().unwrap_or("?")
+        ),
+    );
+    if let Some(created) = policy.created {
+        out.field(0, "Created", 12, &date_time_text(created));
+    }
+    out.line(0, "Document");
+    out.block(2, &pretty_document(&policy.document));
+    out.line(0, "Versions");
+    for version in &report.versions {
+        let created = version
+            .created
+            .map_or_else(|| "-".to_owned(), date_time_text);
+        let default = if version.is_default {
+            "  (default)"
+        } else {
+            ""
+        };
+        out.line(2, &format!("{:<4} {created}{default}", version.version_id));
+    }
+    if report.targets.is_empty() {
+        out.field(0, "Targets", 12, "none: the policy is attached to nothing");
+    } else {
+        out.line(0, "Targets");
+        for target in &report.targets {
+            out.line(2, target);
+        }
+    }
+    out.finish()
+}
+
+pub async fn shadow_get(
+    client: &FleetClient,
+    thing: &str,
+    name: Option<&str>,
+    format: OutputFormat,
+) -> Result<String, CliError> {
+    let shadow = client.get_shadow(thing, name).await?;
+    Ok(match format {
+        OutputFormat::Json => to_json(&shadow),
+        OutputFormat::Table => shadow_text(&shadow),
+    })
+}
+
+fn shadow_text(shadow: &Shadow) -> String {
+    let mut out = Report::new(output_width());
+    out.field(0, "Thing", 10, &shadow.thing);
+    out.field(0, "Shadow", 10, shadow.name.as_deref().unwrap_or("classic"));
+    out.field(
+        0,
+        "Version",
+        10,
+        &shadow
+            .version
+            .map_or_else(|| "-".to_owned(), |v| v.to_string()),
+    );
+    let updated = shadow
+        .timestamp
+        .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
+    out.field(
+        0,
+        "Updated",
+        10,
+        &updated.map_or_else(|| "-".to_owned(), date_time_text),
+    );
+    for (label, section) in [
+        ("Desired", &shadow.desired),
+        ("Reported", &shadow.reported),
+        ("Delta", &shadow.delta),
+    ] {
+        match section {
+            Some(value) => {
+                out.line(0, label);
+                out.block(2, &serde_json::to_string_pretty(value).unwrap_or_default());
+            }
+            None => out.field(0, label, 10, "-"),
+        }
+    }
+    out.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn filter_matches_name_type_and_attribute_values_ignoring_case() {
+        let thing = ThingSummary {
+            name: "Pump-17".into(),
+            arn: String::new(),
+            thing_type: Some("pump".into()),
+            attributes: BTreeMap::from([("site".into(), "Plant-2".into())]),
+            version: 1,
+        };
+        assert!(thing_matches(&thing, "pump-1"));
+        assert!(thing_matches(&thing, "plant-2"));
+        assert!(!thing_matches(&thing, "site"));
+    }
+
+    #[test]
+    fn expiry_text_says_expired_and_counts_days() {
+        let when = time::macros::datetime!(2026-01-01 0:00 UTC);
+        assert_eq!(expiry_text(when, -3), "EXPIRED 2026-01-01 (3 days ago)");
+        assert_eq!(expiry_text(when, 30), "2026-01-01 (in 30 days)");
+    }
+}

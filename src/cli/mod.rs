@@ -1,0 +1,112 @@
+//! The non-interactive command line: clap definitions, the verbs, and their output. Talks to
+//! AWS only through `crate::fleet`; prints only escaped text.
+
+pub mod args;
+mod browse;
+mod text;
+
+use std::io::Write as _;
+
+use serde::Serialize;
+
+use crate::fleet::{ConnectionSettings, FleetClient, FleetError, ThingQuery};
+use crate::untrusted::{escape, json_for_terminal};
+use args::{Cli, Command, ShadowCommand};
+
+/// A failed verb: the one-line message and the process exit code (DESIGN.md section 6).
+#[derive(Debug)]
+pub struct CliError {
+    pub exit_code: u8,
+    message: String,
+}
+
+impl CliError {
+    #[must_use]
+    pub fn new(exit_code: u8, message: impl Into<String>) -> Self {
+        Self {
+            exit_code,
+            message: message.into(),
+        }
+    }
+
+    /// The message, escaped: it can quote names and service messages.
+    #[must_use]
+    pub fn message(&self) -> String {
+        escape(&self.message).into_owned()
+    }
+}
+
+impl From<FleetError> for CliError {
+    fn from(error: FleetError) -> Self {
+        Self::new(error.exit_code(), error.to_string())
+    }
+}
+
+/// Runs one verb and prints its output.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let Some(command) = cli.command else {
+        return Err(CliError::new(
+            2,
+            "no verb given: the interactive console is not in this build yet; see `iotfleet --help` for the verbs",
+        ));
+    };
+    if cli.global.local {
+        return Err(CliError::new(
+            1,
+            "--local: the embedded local IoT Core is not in this build yet; point --endpoint-url at moto or LocalStack, or use AWS",
+        ));
+    }
+    let settings = ConnectionSettings {
+        profile: cli.global.profile.clone(),
+        region: cli.global.region.clone(),
+        endpoint_url: cli.global.endpoint_url.clone(),
+        static_credentials: None,
+    };
+    let client = FleetClient::connect(&settings).await?;
+    let format = cli.global.output;
+    let text = match command {
+        Command::Things {
+            filter,
+            thing_type,
+            attribute,
+        } => {
+            let query = ThingQuery {
+                thing_type,
+                attribute,
+                page_size: None,
+            };
+            browse::things(&client, query, filter.as_deref(), format).await?
+        }
+        Command::Thing { name } => browse::thing(&client, &name, format).await?,
+        Command::Certs => browse::certificates(&client, format).await?,
+        Command::Policies => browse::policies(&client, format).await?,
+        Command::Policy { name } => browse::policy(&client, &name, format).await?,
+        Command::Shadow(ShadowCommand::Get { thing, name }) => {
+            browse::shadow_get(&client, &thing, name.as_deref(), format).await?
+        }
+    };
+    tracing::info!(stats = ?client.stats(), "verb done");
+    print(&text)
+}
+
+/// Serialises `value` as pretty JSON that is safe to print (see [`json_for_terminal`]).
+fn to_json<T: Serialize>(value: &T) -> String {
+    let json =
+        serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    json_for_terminal(json) + "\n"
+}
+
+/// Writes to stdout; a closed pipe (`iotfleet things | head`) is not an error.
+fn print(text: &str) -> Result<(), CliError> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::new(
+            1,
+            format!("cannot write the output: {error}"),
+        )),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,214 @@
+//! Plain-text layout of verb output: tables and indented reports that fit the width (80 columns
+//! unless `COLUMNS` says otherwise). Every cell and line is escaped here, so no caller can print
+//! untrusted text raw by forgetting to.
+
+use unicode_width::{UnicodeWidthChar as _, UnicodeWidthStr as _};
+
+use crate::untrusted::escape;
+
+const GAP: usize = 2;
+const MIN_COLUMN: usize = 6;
+
+/// The width to fit: `COLUMNS` when it is a sane number, else 80.
+#[must_use]
+pub fn output_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .filter(|w| (20..=1000).contains(w))
+        .unwrap_or(80)
+}
+
+/// A table whose widest columns give way (truncated with `…`) until it fits.
+#[derive(Debug)]
+pub struct Table {
+    headers: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    #[must_use]
+    pub fn new(headers: &[&str]) -> Self {
+        Self {
+            headers: headers.iter().map(|h| (*h).to_owned()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row; cells are escaped, so raw Thing names and attributes may be passed.
+    pub fn row<I, S>(&mut self, cells: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.rows.push(
+            cells
+                .into_iter()
+                .map(|c| escape(c.as_ref()).into_owned())
+                .collect(),
+        );
+    }
+
+    #[must_use]
+    pub fn render(&self, width: usize) -> String {
+        let columns = self.headers.len();
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.width()).collect();
+        for row in &self.rows {
+            for (i, cell) in row.iter().enumerate().take(columns) {
+                widths[i] = widths[i].max(cell.width());
+            }
+        }
+        let total = |w: &[usize]| w.iter().sum::<usize>() + GAP * w.len().saturating_sub(1);
+        while total(&widths) > width {
+            let (widest, &current) = widths
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, w)| **w)
+                .unwrap_or((0, &0));
+            if current <= MIN_COLUMN {
+                break;
+            }
+            widths[widest] = current - 1;
+        }
+        let mut out = String::new();
+        for row in std::iter::once(&self.headers).chain(&self.rows) {
+            let mut line = String::new();
+            for (i, width) in widths.iter().enumerate() {
+                let cell = truncate(row.get(i).map_or("", String::as_str), *width);
+                line.push_str(&cell);
+                if i + 1 < columns {
+                    line.push_str(&" ".repeat(width - cell.width() + GAP));
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Cuts `text` to at most `width` display columns, ending in `…` when cut.
+#[must_use]
+pub fn truncate(text: &str, width: usize) -> String {
+    if text.width() <= width {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
+}
+
+/// An indented report (the `thing` and `policy` verbs): lines are escaped and wrapped to the
+/// width with a hanging indent, so long ARNs and documents stay readable in 80 columns.
+#[derive(Debug)]
+pub struct Report {
+    width: usize,
+    out: String,
+}
+
+impl Report {
+    #[must_use]
+    pub fn new(width: usize) -> Self {
+        Self {
+            width,
+            out: String::new(),
+        }
+    }
+
+    /// A `label  value` line, the label padded to `label_width`.
+    pub fn field(&mut self, indent: usize, label: &str, label_width: usize, value: &str) {
+        let label = format!("{label:<label_width$}  ");
+        self.wrapped(indent, &label, &escape(value));
+    }
+
+    /// A line of untrusted text.
+    pub fn line(&mut self, indent: usize, text: &str) {
+        self.wrapped(indent, "", &escape(text));
+    }
+
+    /// Each line of a multi-line untrusted text (a policy or shadow document).
+    pub fn block(&mut self, indent: usize, text: &str) {
+        for line in text.lines() {
+            let inner = line.len() - line.trim_start().len();
+            self.wrapped(indent + inner, "", &escape(line.trim_start()));
+        }
+    }
+
+    pub fn blank(&mut self) {
+        self.out.push('\n');
+    }
+
+    fn wrapped(&mut self, indent: usize, label: &str, text: &str) {
+        let first = " ".repeat(indent) + label;
+        let hang_width = if label.is_empty() {
+            indent + 2
+        } else {
+            indent + label.width()
+        };
+        let hang = " ".repeat(hang_width.min(self.width / 2));
+        let mut line = first;
+        let mut used = line.width();
+        for c in text.chars() {
+            let w = c.width().unwrap_or(0);
+            if used + w > self.width && used > hang.len() {
+                self.out.push_str(line.trim_end());
+                self.out.push('\n');
+                line.clone_from(&hang);
+                used = hang.len();
+            }
+            line.push(c);
+            used += w;
+        }
+        self.out.push_str(line.trim_end());
+        self.out.push('\n');
+    }
+
+    #[must_use]
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wide_table_fits_the_width_and_marks_cuts() {
+        let mut table = Table::new(&["NAME", "TYPE", "ATTRIBUTES"]);
+        table.row(["pump-1", "pump", &"site=plant-2, ".repeat(20)]);
+        let text = table.render(80);
+        assert!(text.lines().all(|l| l.width() <= 80), "{text}");
+        assert!(text.contains('…'));
+        assert!(text.starts_with("NAME    TYPE  ATTRIBUTES"), "{text}");
+    }
+
+    #[test]
+    fn table_cells_are_escaped() {
+        let mut table = Table::new(&["NAME"]);
+        table.row(["evil\u{1b}[2J"]);
+        assert!(table.render(80).contains("evil\\x1b[2J"));
+    }
+
+    #[test]
+    fn report_lines_wrap_with_a_hanging_indent() {
+        let mut report = Report::new(40);
+        report.field(0, "ARN", 4, &"x".repeat(70));
+        let text = report.finish();
+        assert!(text.lines().count() >= 2);
+        assert!(text.lines().all(|l| l.width() <= 40), "{text}");
+        assert!(
+            text.lines().nth(1).unwrap().starts_with("      x"),
+            "{text}"
+        );
+    }
+}

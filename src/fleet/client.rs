@@ -1,0 +1,699 @@
+//! The one AWS IoT client: registry reads over aws-sdk-iot and shadow reads over
+//! aws-sdk-iotdataplane, for AWS, moto or the local IoT Core alike. Returns model types and
+//! [`FleetError`]; no SDK type leaves this file.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::provider::ProvideCredentials;
+use aws_sdk_iot::config::Region;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextRef,
+    BeforeTransmitInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_types::service_config::ServiceConfigKey;
+use time::OffsetDateTime;
+use tokio::sync::OnceCell;
+
+use super::certificate::read_pem;
+use super::error::{FleetError, Operation, ResourceKind};
+use super::model::{
+    Certificate, CertificateStatus, CertificateSummary, Policy, PolicySummary, PolicyVersion,
+    Shadow, Thing, ThingGroupRef, ThingPage, ThingSummary,
+};
+
+/// AWS caps ListThings pages at 250; asking for the most means the fewest round trips.
+pub const MAX_PAGE_SIZE: i32 = 250;
+
+/// How to reach the service. Built by the CLI from flags; `None` means "the standard AWS chain".
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionSettings {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    /// Fixed credentials (the local IoT Core, tests) instead of the provider chain.
+    pub static_credentials: Option<StaticCredentials>,
+}
+
+#[derive(Clone)]
+pub struct StaticCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for StaticCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaticCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the client is pointed, for status lines and logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendInfo {
+    pub region: String,
+    pub profile: Option<String>,
+    /// The control-plane endpoint override, when there is one.
+    pub endpoint_url: Option<String>,
+}
+
+/// Counts of what the client sent, to prove "no N+1" and to show pending work.
+#[derive(Debug, Default)]
+struct CallCounters {
+    operations: AtomicU64,
+    requests: AtomicU64,
+    throttled: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallStats {
+    /// API operations started (one per SDK call, whatever its retries).
+    pub operations: u64,
+    /// HTTP requests sent, retries included.
+    pub requests: u64,
+    /// Responses that said the caller was throttled (each was retried by the SDK).
+    pub throttled: u64,
+}
+
+#[derive(Debug)]
+struct CountingInterceptor(Arc<CallCounters>);
+
+impl Intercept for CountingInterceptor {
+    fn name(&self) -> &'static str {
+        "iotfleet-call-counter"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.operations.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.requests.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let response = context.response();
+        let throttled = response.status().as_u16() == 429
+            || response
+                .headers()
+                .get("x-amzn-errortype")
+                .is_some_and(|t| t.starts_with("Throttling"));
+        if throttled {
+            self.0.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+/// The fleet client. Cheap to clone: clones share connections, credentials and counters.
+#[derive(Debug, Clone)]
+pub struct FleetClient {
+    iot: aws_sdk_iot::Client,
+    data: Arc<OnceCell<aws_sdk_iotdataplane::Client>>,
+    data_config: aws_sdk_iotdataplane::config::Builder,
+    data_endpoint_configured: bool,
+    info: BackendInfo,
+    counters: Arc<CallCounters>,
+}
+
+impl FleetClient {
+    /// Loads configuration the way the aws CLI does (flags, then `AWS_*` variables, then the
+    /// profile), checks that a region and credentials exist, and builds the clients. Fails with a
+    /// message saying what to configure rather than at the first call.
+    pub async fn connect(settings: &ConnectionSettings) -> Result<Self, FleetError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(30))
+                .build(),
+        );
+        if let Some(profile) = &settings.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &settings.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(url) = &settings.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some(creds) = &settings.static_credentials {
+            loader = loader.credentials_provider(aws_credential_types::Credentials::new(
+                creds.access_key_id.clone(),
+                creds.secret_access_key.clone(),
+                None,
+                None,
+                "iotfleet-static",
+            ));
+        }
+        let sdk_config = loader.load().await;
+        let profile = settings
+            .profile
+            .clone()
+            .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
+
+        let region = sdk_config
+            .region()
+            .ok_or(FleetError::MissingRegion)?
+            .to_string();
+        let provider =
+            sdk_config
+                .credentials_provider()
+                .ok_or_else(|| FleetError::Credentials {
+                    profile: profile.clone(),
+                    detail: "no credentials provider".into(),
+                })?;
+        match tokio::time::timeout(Duration::from_secs(20), provider.provide_credentials()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                return Err(FleetError::Credentials {
+                    profile,
+                    detail: super::error::source_chain(&error),
+                });
+            }
+            Err(_) => {
+                return Err(FleetError::Credentials {
+                    profile,
+                    detail: "the credential providers timed out".into(),
+                });
+            }
+        }
+
+        let counters = Arc::new(CallCounters::default());
+        let iot_config = aws_sdk_iot::config::Builder::from(&sdk_config)
+            .interceptor(CountingInterceptor(counters.clone()))
+            .build();
+        let data_config = aws_sdk_iotdataplane::config::Builder::from(&sdk_config)
+            .interceptor(CountingInterceptor(counters.clone()));
+        let data_endpoint_configured = configured_endpoint(&sdk_config, "IoT Data Plane").is_some();
+        let endpoint_url = configured_endpoint(&sdk_config, "IoT");
+
+        Ok(Self {
+            iot: aws_sdk_iot::Client::from_conf(iot_config),
+            data: Arc::new(OnceCell::new()),
+            data_config,
+            data_endpoint_configured,
+            info: BackendInfo {
+                region,
+                profile,
+                endpoint_url,
+            },
+            counters,
+        })
+    }
+
+    #[must_use]
+    pub fn backend(&self) -> &BackendInfo {
+        &self.info
+    }
+
+    #[must_use]
+    pub fn stats(&self) -> CallStats {
+        CallStats {
+            operations: self.counters.operations.load(Ordering::Relaxed),
+            requests: self.counters.requests.load(Ordering::Relaxed),
+            throttled: self.counters.throttled.load(Ordering::Relaxed),
+        }
+    }
+
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "called from map_err, which hands the error over"
+    )]
+    fn fail<E>(&self, operation: &Operation, error: SdkError<E, HttpResponse>) -> FleetError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        FleetError::from_sdk(operation, self.info.profile.as_deref(), &error)
+    }
+
+    /// The data-plane client. Its endpoint is the configured one when set (moto, the local core,
+    /// `AWS_ENDPOINT_URL_IOT_DATA_PLANE`), otherwise the account's `iot:Data-ATS` endpoint, looked up
+    /// once on first use.
+    async fn data(&self) -> Result<&aws_sdk_iotdataplane::Client, FleetError> {
+        self.data
+            .get_or_try_init(|| async {
+                let mut config = self.data_config.clone();
+                if !self.data_endpoint_configured {
+                    let operation = Operation::new("iot:DescribeEndpoint");
+                    let out = self
+                        .iot
+                        .describe_endpoint()
+                        .endpoint_type("iot:Data-ATS")
+                        .send()
+                        .await
+                        .map_err(|e| self.fail(&operation, e))?;
+                    let address =
+                        out.endpoint_address
+                            .ok_or_else(|| FleetError::InvalidResponse {
+                                action: operation.action,
+                                detail: "no endpointAddress".into(),
+                            })?;
+                    config = config.endpoint_url(format!("https://{address}"));
+                }
+                Ok(aws_sdk_iotdataplane::Client::from_conf(config.build()))
+            })
+            .await
+    }
+
+    /// Lists Things page by page, so a screen can show the first page while the rest load.
+    #[must_use]
+    pub fn list_things(&self, query: ThingQuery) -> ThingPages {
+        ThingPages {
+            client: self.clone(),
+            query,
+            next_token: None,
+            finished: false,
+        }
+    }
+
+    pub async fn describe_thing(&self, name: &str) -> Result<Thing, FleetError> {
+        let operation = Operation::on("iot:DescribeThing", ResourceKind::Thing, name);
+        let out = self
+            .iot
+            .describe_thing()
+            .thing_name(name)
+            .send()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        Ok(Thing {
+            name: out.thing_name.unwrap_or_else(|| name.to_owned()),
+            arn: out.thing_arn.unwrap_or_default(),
+            id: out.thing_id,
+            thing_type: out.thing_type_name,
+            attributes: out.attributes.unwrap_or_default().into_iter().collect(),
+            version: out.version,
+            default_client_id: out.default_client_id,
+            billing_group: out.billing_group_name,
+        })
+    }
+
+    pub async fn thing_groups(&self, thing: &str) -> Result<Vec<ThingGroupRef>, FleetError> {
+        let operation = Operation::on("iot:ListThingGroupsForThing", ResourceKind::Thing, thing);
+        let groups = self
+            .iot
+            .list_thing_groups_for_thing()
+            .thing_name(thing)
+            .into_paginator()
+            .page_size(MAX_PAGE_SIZE)
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        Ok(groups
+            .into_iter()
+            .map(|g| ThingGroupRef {
+                name: g.group_name.unwrap_or_default(),
+                arn: g.group_arn.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// The principals (certificate ARNs, usually) attached to a Thing.
+    pub async fn thing_principals(&self, thing: &str) -> Result<Vec<String>, FleetError> {
+        let operation = Operation::on("iot:ListThingPrincipals", ResourceKind::Thing, thing);
+        self.iot
+            .list_thing_principals()
+            .thing_name(thing)
+            .into_paginator()
+            .page_size(MAX_PAGE_SIZE)
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| self.fail(&operation, e))
+    }
+
+    /// The Things a principal (a certificate ARN) is attached to.
+    pub async fn principal_things(&self, principal: &str) -> Result<Vec<String>, FleetError> {
+        let operation = Operation::on(
+            "iot:ListPrincipalThings",
+            ResourceKind::Principal,
+            principal,
+        );
+        self.iot
+            .list_principal_things()
+            .principal(principal)
+            .into_paginator()
+            .page_size(MAX_PAGE_SIZE)
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| self.fail(&operation, e))
+    }
+
+    pub async fn list_certificates(&self) -> Result<Vec<CertificateSummary>, FleetError> {
+        let operation = Operation::new("iot:ListCertificates");
+        let certificates = self
+            .iot
+            .list_certificates()
+            .into_paginator()
+            .page_size(MAX_PAGE_SIZE)
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        Ok(certificates
+            .into_iter()
+            .map(|c| CertificateSummary {
+                id: c.certificate_id.unwrap_or_default(),
+                arn: c.certificate_arn.unwrap_or_default(),
+                status: status_of(c.status.as_ref()),
+                created: c.creation_date.and_then(to_time),
+            })
+            .collect())
+    }
+
+    /// Describes a certificate; validity, subject and issuer come from its PEM, since the
+    /// service's own validity summary is not available everywhere (moto fakes it).
+    pub async fn describe_certificate(&self, id: &str) -> Result<Certificate, FleetError> {
+        let operation = Operation::on("iot:DescribeCertificate", ResourceKind::Certificate, id);
+        let out = self
+            .iot
+            .describe_certificate()
+            .certificate_id(id)
+            .send()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        let description =
+            out.certificate_description
+                .ok_or_else(|| FleetError::InvalidResponse {
+                    action: operation.action,
+                    detail: "no certificateDescription".into(),
+                })?;
+        let pem = description.certificate_pem.unwrap_or_default();
+        let parsed = read_pem(&pem);
+        let (validity, subject, issuer, serial, pem_problem) = match parsed {
+            Ok(facts) => (
+                Some(facts.validity),
+                Some(facts.subject),
+                Some(facts.issuer),
+                Some(facts.serial),
+                None,
+            ),
+            Err(problem) => (None, None, None, None, Some(problem)),
+        };
+        Ok(Certificate {
+            id: description.certificate_id.unwrap_or_else(|| id.to_owned()),
+            arn: description.certificate_arn.unwrap_or_default(),
+            status: status_of(description.status.as_ref()),
+            created: description.creation_date.and_then(to_time),
+            last_modified: description.last_modified_date.and_then(to_time),
+            ca_certificate_id: description.ca_certificate_id,
+            validity,
+            subject,
+            issuer,
+            serial,
+            pem_problem,
+            pem,
+        })
+    }
+
+    /// The policies attached to a target (a certificate ARN or a Thing group ARN).
+    pub async fn attached_policies(&self, target: &str) -> Result<Vec<PolicySummary>, FleetError> {
+        let operation = Operation::on("iot:ListAttachedPolicies", ResourceKind::Principal, target);
+        let policies = self
+            .iot
+            .list_attached_policies()
+            .target(target)
+            .into_paginator()
+            .page_size(MAX_PAGE_SIZE)
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        Ok(policies.into_iter().map(policy_summary).collect())
+    }
+
+    pub async fn list_policies(&self) -> Result<Vec<PolicySummary>, FleetError> {
+        let operation = Operation::new("iot:ListPolicies");
+        let policies = self
+            .iot
+            .list_policies()
+            .into_paginator()
+            .page_size(MAX_PAGE_SIZE)
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        Ok(policies.into_iter().map(policy_summary).collect())
+    }
+
+    /// A policy with the document of its default version.
+    pub async fn get_policy(&self, name: &str) -> Result<Policy, FleetError> {
+        let operation = Operation::on("iot:GetPolicy", ResourceKind::Policy, name);
+        let out = self
+            .iot
+            .get_policy()
+            .policy_name(name)
+            .send()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        Ok(Policy {
+            name: out.policy_name.unwrap_or_else(|| name.to_owned()),
+            arn: out.policy_arn.unwrap_or_default(),
+            default_version_id: out.default_version_id,
+            document: out.policy_document.unwrap_or_default(),
+            created: out.creation_date.and_then(to_time),
+            last_modified: out.last_modified_date.and_then(to_time),
+        })
+    }
+
+    pub async fn policy_versions(&self, name: &str) -> Result<Vec<PolicyVersion>, FleetError> {
+        let operation = Operation::on("iot:ListPolicyVersions", ResourceKind::Policy, name);
+        let out = self
+            .iot
+            .list_policy_versions()
+            .policy_name(name)
+            .send()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        Ok(out
+            .policy_versions
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| PolicyVersion {
+                version_id: v.version_id.unwrap_or_default(),
+                is_default: v.is_default_version,
+                created: v.create_date.and_then(to_time),
+            })
+            .collect())
+    }
+
+    /// The targets (certificate ARNs, Thing group ARNs) a policy is attached to.
+    pub async fn policy_targets(&self, name: &str) -> Result<Vec<String>, FleetError> {
+        let operation = Operation::on("iot:ListTargetsForPolicy", ResourceKind::Policy, name);
+        self.iot
+            .list_targets_for_policy()
+            .policy_name(name)
+            .into_paginator()
+            .page_size(MAX_PAGE_SIZE)
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| self.fail(&operation, e))
+    }
+
+    /// The classic shadow (`name` None) or a named shadow of a Thing.
+    pub async fn get_shadow(&self, thing: &str, name: Option<&str>) -> Result<Shadow, FleetError> {
+        let label = match name {
+            Some(name) => format!("{thing}/{name}"),
+            None => format!("{thing} (classic)"),
+        };
+        let operation = Operation::on("iot:GetThingShadow", ResourceKind::Shadow, label);
+        let out = self
+            .data()
+            .await?
+            .get_thing_shadow()
+            .thing_name(thing)
+            .set_shadow_name(name.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        let payload = out
+            .payload
+            .map(aws_smithy_types::Blob::into_inner)
+            .unwrap_or_default();
+        let document: serde_json::Value =
+            serde_json::from_slice(&payload).map_err(|e| FleetError::InvalidResponse {
+                action: operation.action,
+                detail: format!("shadow document is not JSON: {e}"),
+            })?;
+        Ok(Shadow::from_document(thing, name, &document))
+    }
+
+    pub async fn named_shadows(&self, thing: &str) -> Result<Vec<String>, FleetError> {
+        let operation = Operation::on("iot:ListNamedShadowsForThing", ResourceKind::Thing, thing);
+        let data = self.data().await?;
+        let mut names = Vec::new();
+        let mut token = None;
+        loop {
+            let out = data
+                .list_named_shadows_for_thing()
+                .thing_name(thing)
+                .page_size(100)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| self.fail(&operation, e))?;
+            names.extend(out.results.unwrap_or_default());
+            token = out.next_token.filter(|t| !t.is_empty());
+            if token.is_none() {
+                return Ok(names);
+            }
+        }
+    }
+}
+
+/// Server-side filters of ListThings (AWS has no name filter; match names client-side).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ThingQuery {
+    pub thing_type: Option<String>,
+    pub attribute: Option<(String, String)>,
+    /// Page size; None asks for the maximum (250).
+    pub page_size: Option<i32>,
+}
+
+/// A Thing listing in progress: call [`ThingPages::next_page`] until it returns `None`.
+#[derive(Debug)]
+pub struct ThingPages {
+    client: FleetClient,
+    query: ThingQuery,
+    next_token: Option<String>,
+    finished: bool,
+}
+
+impl ThingPages {
+    /// The next page, `None` after the last one. After an error the listing can be resumed by
+    /// calling again: the failed page is asked for again.
+    pub async fn next_page(&mut self) -> Option<Result<ThingPage, FleetError>> {
+        if self.finished {
+            return None;
+        }
+        let operation = Operation::new("iot:ListThings");
+        let (attribute_name, attribute_value) = self.query.attribute.clone().unzip();
+        let result = self
+            .client
+            .iot
+            .list_things()
+            .max_results(self.query.page_size.unwrap_or(MAX_PAGE_SIZE))
+            .set_next_token(self.next_token.clone())
+            .set_thing_type_name(self.query.thing_type.clone())
+            .set_attribute_name(attribute_name)
+            .set_attribute_value(attribute_value)
+            .send()
+            .await;
+        let out = match result {
+            Ok(out) => out,
+            Err(error) => return Some(Err(self.client.fail(&operation, error))),
+        };
+        let next = out.next_token.filter(|t| !t.is_empty());
+        if next.is_some() && next == self.next_token {
+            self.finished = true;
+            return Some(Err(FleetError::InvalidResponse {
+                action: operation.action,
+                detail: "the service returned the same page token twice".into(),
+            }));
+        }
+        self.finished = next.is_none();
+        self.next_token = next;
+        let things = out
+            .things
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| ThingSummary {
+                name: t.thing_name.unwrap_or_default(),
+                arn: t.thing_arn.unwrap_or_default(),
+                thing_type: t.thing_type_name,
+                attributes: t
+                    .attributes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect::<BTreeMap<_, _>>(),
+                version: t.version,
+            })
+            .collect();
+        Some(Ok(ThingPage {
+            things,
+            more: !self.finished,
+        }))
+    }
+
+    /// Every remaining Thing, for verbs that print the whole list.
+    pub async fn collect_all(mut self) -> Result<Vec<ThingSummary>, FleetError> {
+        let mut all = Vec::new();
+        while let Some(page) = self.next_page().await {
+            all.extend(page?.things);
+        }
+        Ok(all)
+    }
+}
+
+/// The endpoint override for one service: `--endpoint-url`, else `AWS_ENDPOINT_URL_<SERVICE>` or
+/// the profile's `endpoint_url`, else `AWS_ENDPOINT_URL` (the order aws-config applies).
+fn configured_endpoint(sdk_config: &aws_types::SdkConfig, service_id: &str) -> Option<String> {
+    if sdk_config.get_origin("endpoint_url").is_client_config() {
+        return sdk_config.endpoint_url().map(str::to_owned);
+    }
+    let key = ServiceConfigKey::builder()
+        .service_id(service_id)
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .ok()?;
+    sdk_config
+        .service_config()
+        .and_then(|config| config.load_config(key))
+        .or_else(|| sdk_config.endpoint_url().map(str::to_owned))
+}
+
+fn status_of(status: Option<&aws_sdk_iot::types::CertificateStatus>) -> CertificateStatus {
+    status.map_or(CertificateStatus::Other("UNKNOWN".into()), |s| {
+        CertificateStatus::from_aws(s.as_str())
+    })
+}
+
+fn policy_summary(policy: aws_sdk_iot::types::Policy) -> PolicySummary {
+    PolicySummary {
+        name: policy.policy_name.unwrap_or_default(),
+        arn: policy.policy_arn.unwrap_or_default(),
+    }
+}
+
+fn to_time(date: aws_smithy_types::DateTime) -> Option<OffsetDateTime> {
+    let nanos = i128::from(date.secs()) * 1_000_000_000 + i128::from(date.subsec_nanos());
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
+}

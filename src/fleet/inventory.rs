@@ -1,0 +1,192 @@
+//! Joins of registry calls into the views a verb or screen needs: a Thing with its groups,
+//! certificates and their policies; a policy with its versions and targets. Calls for one object
+//! run concurrently (bounded); nothing here walks the whole fleet except name suggestions, which
+//! stop after a fixed number of pages.
+
+use std::collections::BTreeSet;
+
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use serde::Serialize;
+
+use super::client::FleetClient;
+use super::error::FleetError;
+use super::model::{
+    Certificate, Policy, PolicyVersion, Thing, ThingGroupRef, certificate_id_from_arn,
+};
+
+/// How many registry calls one report keeps in flight: enough to hide latency, few enough not to
+/// trip AWS's per-account throttles for an operator who opens many Things in a row.
+const CONCURRENT_CALLS: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ThingReport {
+    pub thing: Thing,
+    pub groups: Vec<ThingGroupRef>,
+    pub certificates: Vec<CertificateReport>,
+    /// Principals that are not certificates (Cognito identities, IAM roles), as the service names them.
+    pub other_principals: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CertificateReport {
+    pub certificate: Certificate,
+    /// Every Thing the certificate is attached to, this one included.
+    pub things: Vec<String>,
+    pub policies: Vec<Policy>,
+}
+
+impl CertificateReport {
+    /// True when the certificate is attached to more than one Thing: anything done to it (a
+    /// quarantine, a revocation) reaches them all.
+    #[must_use]
+    pub fn is_shared(&self) -> bool {
+        self.things.len() > 1
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PolicyReport {
+    pub policy: Policy,
+    pub versions: Vec<PolicyVersion>,
+    pub targets: Vec<String>,
+}
+
+/// Everything about one Thing: the calls are DescribeThing, ListThingGroupsForThing,
+/// ListThingPrincipals, then per certificate DescribeCertificate, ListAttachedPolicies and
+/// ListPrincipalThings, then GetPolicy once per distinct policy.
+pub async fn thing_report(client: &FleetClient, name: &str) -> Result<ThingReport, FleetError> {
+    let (thing, groups, principals) = futures_util::try_join!(
+        client.describe_thing(name),
+        client.thing_groups(name),
+        client.thing_principals(name)
+    )?;
+
+    let (certificate_arns, other_principals): (Vec<String>, Vec<String>) = principals
+        .into_iter()
+        .partition(|p| certificate_id_from_arn(p).is_some());
+
+    let certificates: Vec<(Certificate, Vec<String>, Vec<String>)> =
+        futures_util::stream::iter(certificate_arns)
+            .map(|arn| async move {
+                let id = certificate_id_from_arn(&arn).unwrap_or_default();
+                let (certificate, policies, things) = futures_util::try_join!(
+                    client.describe_certificate(id),
+                    client.attached_policies(&arn),
+                    client.principal_things(&arn)
+                )?;
+                Ok::<_, FleetError>((
+                    certificate,
+                    policies.into_iter().map(|p| p.name).collect(),
+                    things,
+                ))
+            })
+            .buffered(CONCURRENT_CALLS)
+            .try_collect()
+            .await?;
+
+    let distinct: BTreeSet<&String> = certificates
+        .iter()
+        .flat_map(|(_, names, _)| names)
+        .collect();
+    let policies: Vec<Policy> = futures_util::stream::iter(distinct)
+        .map(|name| client.get_policy(name))
+        .buffered(CONCURRENT_CALLS)
+        .try_collect()
+        .await?;
+
+    let certificates = certificates
+        .into_iter()
+        .map(|(certificate, policy_names, things)| CertificateReport {
+            certificate,
+            things,
+            policies: policy_names
+                .iter()
+                .filter_map(|name| policies.iter().find(|p| &p.name == name).cloned())
+                .collect(),
+        })
+        .collect();
+    Ok(ThingReport {
+        thing,
+        groups,
+        certificates,
+        other_principals,
+    })
+}
+
+/// A policy with its versions and targets (GetPolicy, ListPolicyVersions, ListTargetsForPolicy).
+pub async fn policy_report(client: &FleetClient, name: &str) -> Result<PolicyReport, FleetError> {
+    let (policy, versions, targets) = futures_util::try_join!(
+        client.get_policy(name),
+        client.policy_versions(name),
+        client.policy_targets(name)
+    )?;
+    Ok(PolicyReport {
+        policy,
+        versions,
+        targets,
+    })
+}
+
+/// Names close to one that was not found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Suggestions {
+    /// Best first, at most five.
+    pub names: Vec<String>,
+    /// False when the fleet is larger than what was scanned.
+    pub complete: bool,
+}
+
+/// Pages scanned for suggestions: 20 pages of 250 is 5,000 Things, a few seconds at most.
+const SUGGESTION_PAGES: usize = 20;
+
+/// Suggests Thing names close to `wanted`, scanning at most the first 5,000 Things.
+pub async fn suggest_thing_names(
+    client: &FleetClient,
+    wanted: &str,
+) -> Result<Suggestions, FleetError> {
+    let mut pages = client.list_things(super::client::ThingQuery::default());
+    let mut scored: Vec<(f64, String)> = Vec::new();
+    let mut complete = true;
+    for page_number in 0.. {
+        if page_number == SUGGESTION_PAGES {
+            complete = false;
+            break;
+        }
+        let Some(page) = pages.next_page().await else {
+            break;
+        };
+        for thing in page?.things {
+            let score = similarity(wanted, &thing.name);
+            if score >= 0.8 {
+                scored.push((score, thing.name));
+            }
+        }
+    }
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    Ok(Suggestions {
+        names: scored.into_iter().take(5).map(|(_, name)| name).collect(),
+        complete,
+    })
+}
+
+/// 1.0 when one name contains the other (ignoring case), else Jaro-Winkler similarity.
+fn similarity(wanted: &str, candidate: &str) -> f64 {
+    let (wanted, candidate) = (wanted.to_lowercase(), candidate.to_lowercase());
+    if wanted.len() >= 3 && (candidate.contains(&wanted) || wanted.contains(&candidate)) {
+        return 1.0;
+    }
+    strsim::jaro_winkler(&wanted, &candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::similarity;
+
+    #[test]
+    fn close_names_score_high_and_unrelated_low() {
+        assert!(similarity("pump-17", "pump-71") > 0.8);
+        assert!(similarity("pmp-17", "pump-17") > 0.8);
+        assert!((similarity("pump", "pump-17") - 1.0).abs() < f64::EPSILON);
+        assert!(similarity("camera-3", "pump-17") < 0.8);
+    }
+}

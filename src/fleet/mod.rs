@@ -1,0 +1,15 @@
+//! The client side of AWS IoT: the one AWS client, our model types, typed errors, and the
+//! joins that build a screen's or verb's view from several calls. The only place (with
+//! `src/local/`) that imports AWS crates; nothing here touches a terminal.
+
+pub mod certificate;
+pub mod client;
+pub mod error;
+pub mod inventory;
+pub mod model;
+
+pub use client::{
+    BackendInfo, CallStats, ConnectionSettings, FleetClient, StaticCredentials, ThingPages,
+    ThingQuery,
+};
+pub use error::{FleetError, ResourceKind};

@@ -1,0 +1,259 @@
+//! Model types of the fleet, our own: the TUI and CLI see these, never an SDK type. Field names
+//! are the stable names of `--output json`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+/// A Thing as ListThings returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ThingSummary {
+    pub name: String,
+    pub arn: String,
+    pub thing_type: Option<String>,
+    pub attributes: BTreeMap<String, String>,
+    pub version: i64,
+}
+
+/// One page of a streamed Thing listing. `more` is false on the last page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThingPage {
+    pub things: Vec<ThingSummary>,
+    pub more: bool,
+}
+
+/// A Thing as DescribeThing returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Thing {
+    pub name: String,
+    pub arn: String,
+    pub id: Option<String>,
+    pub thing_type: Option<String>,
+    pub attributes: BTreeMap<String, String>,
+    pub version: i64,
+    pub default_client_id: Option<String>,
+    pub billing_group: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ThingGroupRef {
+    pub name: String,
+    pub arn: String,
+}
+
+/// The status of an X.509 certificate in the registry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(into = "String")]
+pub enum CertificateStatus {
+    Active,
+    Inactive,
+    Revoked,
+    PendingTransfer,
+    RegisterInactive,
+    PendingActivation,
+    Other(String),
+}
+
+impl CertificateStatus {
+    #[must_use]
+    pub fn from_aws(text: &str) -> Self {
+        match text {
+            "ACTIVE" => Self::Active,
+            "INACTIVE" => Self::Inactive,
+            "REVOKED" => Self::Revoked,
+            "PENDING_TRANSFER" => Self::PendingTransfer,
+            "REGISTER_INACTIVE" => Self::RegisterInactive,
+            "PENDING_ACTIVATION" => Self::PendingActivation,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    #[must_use]
+    pub fn as_aws(&self) -> &str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::Inactive => "INACTIVE",
+            Self::Revoked => "REVOKED",
+            Self::PendingTransfer => "PENDING_TRANSFER",
+            Self::RegisterInactive => "REGISTER_INACTIVE",
+            Self::PendingActivation => "PENDING_ACTIVATION",
+            Self::Other(text) => text,
+        }
+    }
+}
+
+impl fmt::Display for CertificateStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_aws())
+    }
+}
+
+impl From<CertificateStatus> for String {
+    fn from(status: CertificateStatus) -> Self {
+        status.as_aws().to_owned()
+    }
+}
+
+/// A certificate as ListCertificates returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CertificateSummary {
+    pub id: String,
+    pub arn: String,
+    pub status: CertificateStatus,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub created: Option<OffsetDateTime>,
+}
+
+/// The validity window read from the certificate's own PEM, not from the service's summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Validity {
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+}
+
+impl Validity {
+    /// Whole days from `now` until expiry, rounded down: 0 on the last day, negative once expired.
+    #[must_use]
+    pub fn days_to_expiry(&self, now: OffsetDateTime) -> i64 {
+        (self.not_after - now).whole_seconds().div_euclid(86_400)
+    }
+}
+
+/// A certificate as DescribeCertificate returns it, with what its PEM says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Certificate {
+    pub id: String,
+    pub arn: String,
+    pub status: CertificateStatus,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub created: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_modified: Option<OffsetDateTime>,
+    pub ca_certificate_id: Option<String>,
+    /// None when the PEM is missing or cannot be parsed; `pem_problem` says why.
+    pub validity: Option<Validity>,
+    pub subject: Option<String>,
+    pub issuer: Option<String>,
+    pub serial: Option<String>,
+    pub pem_problem: Option<String>,
+    #[serde(skip)]
+    pub pem: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicySummary {
+    pub name: String,
+    pub arn: String,
+}
+
+/// A policy with its default version's document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Policy {
+    pub name: String,
+    pub arn: String,
+    pub default_version_id: Option<String>,
+    pub document: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub created: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_modified: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyVersion {
+    pub version_id: String,
+    pub is_default: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub created: Option<OffsetDateTime>,
+}
+
+/// A Device Shadow document: the service's JSON, with the parts every view needs lifted out.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Shadow {
+    pub thing: String,
+    /// None for the classic (unnamed) shadow.
+    pub name: Option<String>,
+    pub version: Option<u64>,
+    pub timestamp: Option<i64>,
+    pub desired: Option<serde_json::Value>,
+    pub reported: Option<serde_json::Value>,
+    pub delta: Option<serde_json::Value>,
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl Shadow {
+    /// Builds the model from the body of GetThingShadow.
+    pub(crate) fn from_document(
+        thing: &str,
+        name: Option<&str>,
+        document: &serde_json::Value,
+    ) -> Self {
+        let state = document.get("state");
+        let section = |key: &str| state.and_then(|s| s.get(key)).cloned();
+        Self {
+            thing: thing.to_owned(),
+            name: name.map(str::to_owned),
+            version: document.get("version").and_then(serde_json::Value::as_u64),
+            timestamp: document
+                .get("timestamp")
+                .and_then(serde_json::Value::as_i64),
+            desired: section("desired"),
+            reported: section("reported"),
+            delta: section("delta"),
+            metadata: document.get("metadata").cloned(),
+        }
+    }
+}
+
+/// Extracts the certificate id from a certificate ARN (`arn:aws:iot:REGION:ACCOUNT:cert/ID`).
+#[must_use]
+pub fn certificate_id_from_arn(arn: &str) -> Option<&str> {
+    let (prefix, id) = arn.rsplit_once(":cert/")?;
+    (prefix.starts_with("arn:") && !id.is_empty() && !id.contains('/')).then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn days_to_expiry_counts_whole_days_and_goes_negative() {
+        let validity = Validity {
+            not_before: datetime!(2026-01-01 0:00 UTC),
+            not_after: datetime!(2026-02-01 12:00 UTC),
+        };
+        assert_eq!(validity.days_to_expiry(datetime!(2026-01-01 12:00 UTC)), 31);
+        assert_eq!(validity.days_to_expiry(datetime!(2026-02-01 11:00 UTC)), 0);
+        assert_eq!(validity.days_to_expiry(datetime!(2026-02-01 13:00 UTC)), -1);
+        assert_eq!(validity.days_to_expiry(datetime!(2026-02-03 13:00 UTC)), -3);
+    }
+
+    #[test]
+    fn certificate_ids_come_only_from_certificate_arns() {
+        assert_eq!(
+            certificate_id_from_arn("arn:aws:iot:eu-west-1:123456789012:cert/abc123"),
+            Some("abc123")
+        );
+        assert_eq!(
+            certificate_id_from_arn("arn:aws:cognito-identity:eu-west-1:1:identitypool/x"),
+            None
+        );
+        assert_eq!(certificate_id_from_arn("cert/abc"), None);
+    }
+
+    #[test]
+    fn shadow_sections_are_lifted_from_the_document() {
+        let doc = serde_json::json!({
+            "state": {"desired": {"speed": 40}, "reported": {"speed": 10}, "delta": {"speed": 40}},
+            "metadata": {}, "version": 7, "timestamp": 1_700_000_000
+        });
+        let shadow = Shadow::from_document("pump-1", None, &doc);
+        assert_eq!(shadow.version, Some(7));
+        assert_eq!(shadow.delta, Some(serde_json::json!({"speed": 40})));
+    }
+}
