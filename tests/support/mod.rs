@@ -1,0 +1,137 @@
+//! Test support: real peers (moto today; the local IoT Core joins as a second backend), the
+//! skip-or-require rule for a missing peer, and fleet seeding through the AWS SDK.
+#![allow(dead_code, reason = "each test binary uses its own part of the support module")]
+
+pub mod moto;
+pub mod seed;
+
+use iotfleet::fleet::{ConnectionSettings, FleetClient, StaticCredentials};
+
+/// The region every test fleet lives in.
+pub const REGION: &str = "us-east-1";
+
+/// True when a missing peer must fail the test instead of skipping it (`.ci/run` sets it).
+#[must_use]
+pub fn peers_required() -> bool {
+    std::env::var("IOTFLEET_REQUIRE_PEERS").is_ok_and(|v| v == "1")
+}
+
+/// Reports a missing peer: one SKIP line naming the install command, or a failure when peers
+/// are required.
+pub fn peer_missing(peer: &str, why: &str, install: &str) {
+    let test = std::thread::current().name().unwrap_or("test").to_owned();
+    assert!(!peers_required(), "{peer} is required (IOTFLEET_REQUIRE_PEERS=1) but unavailable: {why}; install with: {install}");
+    eprintln!("SKIP {test}: {peer} unavailable ({why}); install with: {install}");
+}
+
+/// A backend the contract suite runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Moto,
+}
+
+/// AWS behaviours that not every test backend has (DESIGN.md section 9). A contract test that
+/// needs one runs only against backends that have it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behaviour {
+    /// ListCertificates and ListPolicies honour pageSize and return a marker.
+    PaginatedCertificateAndPolicyLists,
+    /// DescribeCertificate's own validity fields match the PEM.
+    CertificateValidityFields,
+}
+
+impl Backend {
+    #[must_use]
+    pub fn has(self, behaviour: Behaviour) -> bool {
+        match (self, behaviour) {
+            (Self::Moto, Behaviour::PaginatedCertificateAndPolicyLists | Behaviour::CertificateValidityFields) => false,
+        }
+    }
+}
+
+/// A fresh, empty fleet on one backend: the product client under test, and plain SDK clients to
+/// seed it. Holding it keeps other tests of this binary off the same backend.
+#[derive(Debug)]
+pub struct TestFleet {
+    pub backend: Backend,
+    pub endpoint: String,
+    pub client: FleetClient,
+    pub iot: aws_sdk_iot::Client,
+    pub data: aws_sdk_iotdataplane::Client,
+    _exclusive: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl TestFleet {
+    /// An empty fleet on `backend`, or None (after a SKIP line) when the backend is unavailable.
+    pub async fn start(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Moto => {
+                let (endpoint, exclusive) = moto::fresh().await?;
+                Some(Self::connect(backend, endpoint, exclusive).await)
+            }
+        }
+    }
+
+    async fn connect(backend: Backend, endpoint: String, exclusive: tokio::sync::MutexGuard<'static, ()>) -> Self {
+        let client = FleetClient::connect(&settings(&endpoint)).await.expect("the fleet client connects");
+        let sdk_config = sdk_config(&endpoint).await;
+        Self {
+            backend,
+            client,
+            iot: aws_sdk_iot::Client::new(&sdk_config),
+            data: aws_sdk_iotdataplane::Client::new(&sdk_config),
+            endpoint,
+            _exclusive: exclusive,
+        }
+    }
+
+    #[must_use]
+    pub fn has(&self, behaviour: Behaviour) -> bool {
+        let has = self.backend.has(behaviour);
+        if !has {
+            let test = std::thread::current().name().unwrap_or("test").to_owned();
+            eprintln!("SKIP {test} on {:?}: the backend lacks {behaviour:?} (DESIGN.md section 9)", self.backend);
+        }
+        has
+    }
+}
+
+/// Connection settings for the product client against a test endpoint.
+#[must_use]
+pub fn settings(endpoint: &str) -> ConnectionSettings {
+    ConnectionSettings {
+        profile: None,
+        region: Some(REGION.to_owned()),
+        endpoint_url: Some(endpoint.to_owned()),
+        static_credentials: Some(StaticCredentials {
+            access_key_id: "testing".into(),
+            secret_access_key: "testing".into(),
+        }),
+    }
+}
+
+/// An SDK configuration for seeding a test endpoint.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "tests"))
+        .load()
+        .await
+}
+
+/// Environment for running the `iotfleet` binary against a test endpoint, isolated from the
+/// developer's own AWS configuration and XDG directories.
+#[must_use]
+pub fn cli_env(endpoint: &str, home: &std::path::Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_REGION", REGION.into()),
+        ("HOME", home.display().to_string()),
+        ("XDG_STATE_HOME", home.join("state").display().to_string()),
+        ("AWS_CONFIG_FILE", home.join("aws-config").display().to_string()),
+        ("AWS_SHARED_CREDENTIALS_FILE", home.join("aws-credentials").display().to_string()),
+    ]
+}
