@@ -52,7 +52,10 @@ async fn things_stream_page_by_page(fleet: &TestFleet) {
     for i in 0..7 {
         seed::thing(&fleet.iot, &format!("pump-{i}"), None, &[]).await;
     }
-    let mut pages = fleet.client.list_things(ThingQuery { page_size: Some(3), ..ThingQuery::default() });
+    let mut pages = fleet.client.list_things(ThingQuery {
+        page_size: Some(3),
+        ..ThingQuery::default()
+    });
     let mut sizes = Vec::new();
     let mut mores = Vec::new();
     let mut names = Vec::new();
@@ -65,8 +68,14 @@ async fn things_stream_page_by_page(fleet: &TestFleet) {
     assert_eq!(sizes, [3, 3, 1]);
     assert_eq!(mores, [true, true, false]);
     names.sort();
-    assert_eq!(names, (0..7).map(|i| format!("pump-{i}")).collect::<Vec<_>>());
-    assert!(pages.next_page().await.is_none(), "a finished listing stays finished");
+    assert_eq!(
+        names,
+        (0..7).map(|i| format!("pump-{i}")).collect::<Vec<_>>()
+    );
+    assert!(
+        pages.next_page().await.is_none(),
+        "a finished listing stays finished"
+    );
 }
 
 async fn things_filter_by_type_and_attribute_on_the_server(fleet: &TestFleet) {
@@ -75,31 +84,80 @@ async fn things_filter_by_type_and_attribute_on_the_server(fleet: &TestFleet) {
     seed::thing(&fleet.iot, "pump-2", Some("pump"), &[("site", "plant-2")]).await;
     seed::thing(&fleet.iot, "sensor-1", None, &[("site", "plant-2")]).await;
 
-    let by_type = ThingQuery { thing_type: Some("pump".into()), ..ThingQuery::default() };
-    let mut names: Vec<_> = fleet.client.list_things(by_type).collect_all().await.unwrap().into_iter().map(|t| t.name).collect();
+    let by_type = ThingQuery {
+        thing_type: Some("pump".into()),
+        ..ThingQuery::default()
+    };
+    let mut names: Vec<_> = fleet
+        .client
+        .list_things(by_type)
+        .collect_all()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
     names.sort();
     assert_eq!(names, ["pump-1", "pump-2"]);
 
-    let by_attribute = ThingQuery { attribute: Some(("site".into(), "plant-2".into())), ..ThingQuery::default() };
-    let mut names: Vec<_> =
-        fleet.client.list_things(by_attribute).collect_all().await.unwrap().into_iter().map(|t| t.name).collect();
+    let by_attribute = ThingQuery {
+        attribute: Some(("site".into(), "plant-2".into())),
+        ..ThingQuery::default()
+    };
+    let mut names: Vec<_> = fleet
+        .client
+        .list_things(by_attribute)
+        .collect_all()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
     names.sort();
     assert_eq!(names, ["pump-2", "sensor-1"]);
 }
 
 async fn describe_thing_returns_type_and_attributes(fleet: &TestFleet) {
     seed::thing_type(&fleet.iot, "pump").await;
-    seed::thing(&fleet.iot, "pump-17", Some("pump"), &[("site", "plant-2"), ("model", "P-400")]).await;
-    let thing = fleet.client.describe_thing("pump-17").await.expect("DescribeThing");
+    seed::thing(
+        &fleet.iot,
+        "pump-17",
+        Some("pump"),
+        &[("site", "plant-2"), ("model", "P-400")],
+    )
+    .await;
+    let thing = fleet
+        .client
+        .describe_thing("pump-17")
+        .await
+        .expect("DescribeThing");
     assert_eq!(thing.name, "pump-17");
     assert_eq!(thing.thing_type.as_deref(), Some("pump"));
-    assert_eq!(thing.attributes.get("site").map(String::as_str), Some("plant-2"));
-    assert_eq!(thing.attributes.get("model").map(String::as_str), Some("P-400"));
-    assert!(thing.arn.starts_with("arn:aws:iot:us-east-1:") && thing.arn.ends_with(":thing/pump-17"), "{}", thing.arn);
+    assert_eq!(
+        thing.attributes.get("site").map(String::as_str),
+        Some("plant-2")
+    );
+    assert_eq!(
+        thing.attributes.get("model").map(String::as_str),
+        Some("P-400")
+    );
+    assert!(
+        thing.arn.starts_with("arn:aws:iot:us-east-1:") && thing.arn.ends_with(":thing/pump-17"),
+        "{}",
+        thing.arn
+    );
 
-    let listed = fleet.client.list_things(ThingQuery::default()).collect_all().await.unwrap();
+    let listed = fleet
+        .client
+        .list_things(ThingQuery::default())
+        .collect_all()
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].attributes, thing.attributes, "ListThings carries the same attributes");
+    assert_eq!(
+        listed[0].attributes, thing.attributes,
+        "ListThings carries the same attributes"
+    );
     assert_eq!(listed[0].thing_type.as_deref(), Some("pump"));
 }
 
@@ -115,10 +173,30 @@ async fn unknown_thing_is_not_found(fleet: &TestFleet) {
 async fn thing_groups_of_a_thing(fleet: &TestFleet) {
     seed::thing(&fleet.iot, "pump-1", None, &[]).await;
     for group in ["plant-2", "pumps"] {
-        fleet.iot.create_thing_group().thing_group_name(group).send().await.unwrap();
-        fleet.iot.add_thing_to_thing_group().thing_group_name(group).thing_name("pump-1").send().await.unwrap();
+        fleet
+            .iot
+            .create_thing_group()
+            .thing_group_name(group)
+            .send()
+            .await
+            .unwrap();
+        fleet
+            .iot
+            .add_thing_to_thing_group()
+            .thing_group_name(group)
+            .thing_name("pump-1")
+            .send()
+            .await
+            .unwrap();
     }
-    let mut groups: Vec<_> = fleet.client.thing_groups("pump-1").await.unwrap().into_iter().map(|g| g.name).collect();
+    let mut groups: Vec<_> = fleet
+        .client
+        .thing_groups("pump-1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
     groups.sort();
     assert_eq!(groups, ["plant-2", "pumps"]);
 }
@@ -126,11 +204,15 @@ async fn thing_groups_of_a_thing(fleet: &TestFleet) {
 async fn principals_of_a_thing_and_things_of_a_principal(fleet: &TestFleet) {
     seed::thing(&fleet.iot, "pump-1", None, &[]).await;
     seed::thing(&fleet.iot, "pump-2", None, &[]).await;
-    let (_, shared) = seed::certificate(&fleet.iot, &CertificateSpec::valid_for_days("shared", 30)).await;
+    let (_, shared) =
+        seed::certificate(&fleet.iot, &CertificateSpec::valid_for_days("shared", 30)).await;
     seed::attach_thing(&fleet.iot, "pump-1", &shared).await;
     seed::attach_thing(&fleet.iot, "pump-2", &shared).await;
 
-    assert_eq!(fleet.client.thing_principals("pump-1").await.unwrap(), [shared.clone()]);
+    assert_eq!(
+        fleet.client.thing_principals("pump-1").await.unwrap(),
+        std::slice::from_ref(&shared)
+    );
     let mut things = fleet.client.principal_things(&shared).await.unwrap();
     things.sort();
     assert_eq!(things, ["pump-1", "pump-2"]);
@@ -157,29 +239,64 @@ async fn certificates_list_and_describe_with_validity_from_the_pem(fleet: &TestF
     assert_eq!(validity.not_after, spec.not_after);
     assert_eq!(described.subject.as_deref(), Some("CN=pump-1"));
     assert_eq!(described.pem_problem, None);
-    assert_eq!(validity.days_to_expiry(time::macros::datetime!(2027-06-20 12:00 UTC)), 10);
+    assert_eq!(
+        validity.days_to_expiry(time::macros::datetime!(2027-06-20 12:00 UTC)),
+        10
+    );
 }
 
 async fn certificate_status_is_reported(fleet: &TestFleet) {
     let mut spec = CertificateSpec::valid_for_days("inactive", 30);
     spec.status = "INACTIVE";
     let (inactive, _) = seed::certificate(&fleet.iot, &spec).await;
-    let (revoked, _) = seed::certificate(&fleet.iot, &CertificateSpec::valid_for_days("revoked", 30)).await;
-    fleet.iot.update_certificate().certificate_id(&revoked).new_status("REVOKED".into()).send().await.unwrap();
+    let (revoked, _) =
+        seed::certificate(&fleet.iot, &CertificateSpec::valid_for_days("revoked", 30)).await;
+    fleet
+        .iot
+        .update_certificate()
+        .certificate_id(&revoked)
+        .new_status("REVOKED".into())
+        .send()
+        .await
+        .unwrap();
 
-    assert_eq!(fleet.client.describe_certificate(&inactive).await.unwrap().status, CertificateStatus::Inactive);
-    assert_eq!(fleet.client.describe_certificate(&revoked).await.unwrap().status, CertificateStatus::Revoked);
+    assert_eq!(
+        fleet
+            .client
+            .describe_certificate(&inactive)
+            .await
+            .unwrap()
+            .status,
+        CertificateStatus::Inactive
+    );
+    assert_eq!(
+        fleet
+            .client
+            .describe_certificate(&revoked)
+            .await
+            .unwrap()
+            .status,
+        CertificateStatus::Revoked
+    );
 }
 
 async fn attached_policies_of_a_certificate(fleet: &TestFleet) {
-    let (_, arn) = seed::certificate(&fleet.iot, &CertificateSpec::valid_for_days("pump-1", 30)).await;
+    let (_, arn) =
+        seed::certificate(&fleet.iot, &CertificateSpec::valid_for_days("pump-1", 30)).await;
     seed::policy(&fleet.iot, "pump-telemetry", seed::DEVICE_POLICY).await;
     seed::policy(&fleet.iot, "pump-shadow", seed::DEVICE_POLICY).await;
     seed::policy(&fleet.iot, "unattached", seed::DEVICE_POLICY).await;
     seed::attach_policy(&fleet.iot, "pump-telemetry", &arn).await;
     seed::attach_policy(&fleet.iot, "pump-shadow", &arn).await;
 
-    let mut names: Vec<_> = fleet.client.attached_policies(&arn).await.unwrap().into_iter().map(|p| p.name).collect();
+    let mut names: Vec<_> = fleet
+        .client
+        .attached_policies(&arn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
     names.sort();
     assert_eq!(names, ["pump-shadow", "pump-telemetry"]);
 }
@@ -188,11 +305,27 @@ async fn policies_list_get_versions_and_targets(fleet: &TestFleet) {
     let arn = seed::policy(&fleet.iot, "pump-policy", seed::DEVICE_POLICY).await;
     seed::policy(&fleet.iot, "other", seed::DEVICE_POLICY).await;
     let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iot:*","Resource":"*"}]}"#;
-    fleet.iot.create_policy_version().policy_name("pump-policy").policy_document(deny).set_as_default(true).send().await.unwrap();
-    let (_, certificate) = seed::certificate(&fleet.iot, &CertificateSpec::valid_for_days("pump-1", 30)).await;
+    fleet
+        .iot
+        .create_policy_version()
+        .policy_name("pump-policy")
+        .policy_document(deny)
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap();
+    let (_, certificate) =
+        seed::certificate(&fleet.iot, &CertificateSpec::valid_for_days("pump-1", 30)).await;
     seed::attach_policy(&fleet.iot, "pump-policy", &certificate).await;
 
-    let mut names: Vec<_> = fleet.client.list_policies().await.unwrap().into_iter().map(|p| p.name).collect();
+    let mut names: Vec<_> = fleet
+        .client
+        .list_policies()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
     names.sort();
     assert_eq!(names, ["other", "pump-policy"]);
 
@@ -200,25 +333,60 @@ async fn policies_list_get_versions_and_targets(fleet: &TestFleet) {
     assert_eq!(policy.arn, arn);
     assert_eq!(policy.default_version_id.as_deref(), Some("2"));
     let document: serde_json::Value = serde_json::from_str(&policy.document).unwrap();
-    assert_eq!(document["Statement"][0]["Effect"], "Deny", "the default version's document");
+    assert_eq!(
+        document["Statement"][0]["Effect"], "Deny",
+        "the default version's document"
+    );
 
     let mut versions = fleet.client.policy_versions("pump-policy").await.unwrap();
     versions.sort_by(|a, b| a.version_id.cmp(&b.version_id));
-    assert_eq!(versions.iter().map(|v| (v.version_id.as_str(), v.is_default)).collect::<Vec<_>>(), [("1", false), ("2", true)]);
+    assert_eq!(
+        versions
+            .iter()
+            .map(|v| (v.version_id.as_str(), v.is_default))
+            .collect::<Vec<_>>(),
+        [("1", false), ("2", true)]
+    );
 
-    assert_eq!(fleet.client.policy_targets("pump-policy").await.unwrap(), [certificate]);
-    assert!(fleet.client.policy_targets("other").await.unwrap().is_empty());
+    assert_eq!(
+        fleet.client.policy_targets("pump-policy").await.unwrap(),
+        [certificate]
+    );
+    assert!(
+        fleet
+            .client
+            .policy_targets("other")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn unknown_policy_is_not_found(fleet: &TestFleet) {
     let error = fleet.client.get_policy("nope").await.unwrap_err();
-    assert!(matches!(error, FleetError::NotFound { kind: ResourceKind::Policy, .. }), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            FleetError::NotFound {
+                kind: ResourceKind::Policy,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
 }
 
 async fn classic_and_named_shadows(fleet: &TestFleet) {
     seed::thing(&fleet.iot, "pump-1", None, &[]).await;
     let classic = r#"{"state":{"desired":{"speed":40},"reported":{"speed":10,"led":"on"}}}"#;
-    fleet.data.update_thing_shadow().thing_name("pump-1").payload(classic.as_bytes().to_vec().into()).send().await.unwrap();
+    fleet
+        .data
+        .update_thing_shadow()
+        .thing_name("pump-1")
+        .payload(classic.as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap();
     let named = r#"{"state":{"reported":{"firmware":"1.2.3"}}}"#;
     fleet
         .data
@@ -234,22 +402,51 @@ async fn classic_and_named_shadows(fleet: &TestFleet) {
     assert_eq!(shadow.name, None);
     assert_eq!(shadow.version, Some(1));
     assert_eq!(shadow.desired, Some(serde_json::json!({"speed": 40})));
-    assert_eq!(shadow.reported, Some(serde_json::json!({"speed": 10, "led": "on"})));
+    assert_eq!(
+        shadow.reported,
+        Some(serde_json::json!({"speed": 10, "led": "on"}))
+    );
     assert_eq!(shadow.delta, Some(serde_json::json!({"speed": 40})));
     assert!(shadow.timestamp.is_some_and(|t| t > 1_700_000_000));
 
-    let firmware = fleet.client.get_shadow("pump-1", Some("firmware")).await.unwrap();
+    let firmware = fleet
+        .client
+        .get_shadow("pump-1", Some("firmware"))
+        .await
+        .unwrap();
     assert_eq!(firmware.name.as_deref(), Some("firmware"));
-    assert_eq!(firmware.reported, Some(serde_json::json!({"firmware": "1.2.3"})));
-    assert_eq!(firmware.desired, None, "a named shadow is independent of the classic one");
+    assert_eq!(
+        firmware.reported,
+        Some(serde_json::json!({"firmware": "1.2.3"}))
+    );
+    assert_eq!(
+        firmware.desired, None,
+        "a named shadow is independent of the classic one"
+    );
 
-    assert_eq!(fleet.client.named_shadows("pump-1").await.unwrap(), ["firmware"]);
+    assert_eq!(
+        fleet.client.named_shadows("pump-1").await.unwrap(),
+        ["firmware"]
+    );
 }
 
 async fn unknown_shadow_is_not_found(fleet: &TestFleet) {
     seed::thing(&fleet.iot, "pump-1", None, &[]).await;
-    let error = fleet.client.get_shadow("pump-1", Some("nope")).await.unwrap_err();
-    assert!(matches!(error, FleetError::NotFound { kind: ResourceKind::Shadow, .. }), "{error:?}");
+    let error = fleet
+        .client
+        .get_shadow("pump-1", Some("nope"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            FleetError::NotFound {
+                kind: ResourceKind::Shadow,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
 }
 
 async fn thing_report_joins_without_n_plus_one_calls(fleet: &TestFleet) {
@@ -261,7 +458,9 @@ async fn thing_report_joins_without_n_plus_one_calls(fleet: &TestFleet) {
     seed::attach_thing(&fleet.iot, &devices[2].name, &device.certificate_arn).await;
 
     let before = fleet.client.stats();
-    let report = inventory::thing_report(&fleet.client, &device.name).await.unwrap();
+    let report = inventory::thing_report(&fleet.client, &device.name)
+        .await
+        .unwrap();
     let calls = fleet.client.stats().operations - before.operations;
 
     assert_eq!(report.thing.name, device.name);
@@ -269,13 +468,27 @@ async fn thing_report_joins_without_n_plus_one_calls(fleet: &TestFleet) {
     let certificate = &report.certificates[0];
     assert_eq!(certificate.certificate.id, device.certificate_id);
     assert!(certificate.is_shared());
-    let mut policies: Vec<_> = certificate.policies.iter().map(|p| p.name.as_str()).collect();
+    let mut policies: Vec<_> = certificate
+        .policies
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
     policies.sort_unstable();
     assert_eq!(policies, ["extra", device.policy.as_str()]);
-    assert!(certificate.policies.iter().all(|p| p.document.contains("\"Statement\"")), "documents are included");
+    assert!(
+        certificate
+            .policies
+            .iter()
+            .all(|p| p.document.contains("\"Statement\"")),
+        "documents are included"
+    );
     // DescribeThing, ListThingGroupsForThing, ListThingPrincipals; per certificate
     // DescribeCertificate, ListAttachedPolicies, ListPrincipalThings; GetPolicy per policy.
-    assert_eq!(calls, 3 + 3 + 2, "calls made for one Thing, one certificate, two policies");
+    assert_eq!(
+        calls,
+        3 + 3 + 2,
+        "calls made for one Thing, one certificate, two policies"
+    );
 }
 
 async fn certificate_list_follows_markers(fleet: &TestFleet) {
@@ -283,11 +496,19 @@ async fn certificate_list_follows_markers(fleet: &TestFleet) {
         return;
     }
     for i in 0..260 {
-        seed::certificate(&fleet.iot, &CertificateSpec::valid_for_days(&format!("c{i}"), 30)).await;
+        seed::certificate(
+            &fleet.iot,
+            &CertificateSpec::valid_for_days(&format!("c{i}"), 30),
+        )
+        .await;
     }
     let before = fleet.client.stats();
     assert_eq!(fleet.client.list_certificates().await.unwrap().len(), 260);
-    assert_eq!(fleet.client.stats().operations - before.operations, 2, "two pages of at most 250");
+    assert_eq!(
+        fleet.client.stats().operations - before.operations,
+        2,
+        "two pages of at most 250"
+    );
 }
 
 async fn certificate_validity_fields_match_the_pem(fleet: &TestFleet) {
@@ -296,7 +517,16 @@ async fn certificate_validity_fields_match_the_pem(fleet: &TestFleet) {
     }
     let spec = CertificateSpec::valid_for_days("pump-1", 12);
     let (id, _) = seed::certificate(&fleet.iot, &spec).await;
-    let out = fleet.iot.describe_certificate().certificate_id(&id).send().await.unwrap();
+    let out = fleet
+        .iot
+        .describe_certificate()
+        .certificate_id(&id)
+        .send()
+        .await
+        .unwrap();
     let validity = out.certificate_description.unwrap().validity.unwrap();
-    assert_eq!(validity.not_after.unwrap().secs(), spec.not_after.unix_timestamp());
+    assert_eq!(
+        validity.not_after.unwrap().secs(),
+        spec.not_after.unix_timestamp()
+    );
 }

@@ -179,10 +179,6 @@ impl FleetClient {
             .clone()
             .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
 
-        let region = sdk_config
-            .region()
-            .ok_or(FleetError::MissingRegion)?
-            .to_string();
         let provider =
             sdk_config
                 .credentials_provider()
@@ -205,6 +201,11 @@ impl FleetClient {
                 });
             }
         }
+
+        let region = sdk_config
+            .region()
+            .ok_or(FleetError::MissingRegion)?
+            .to_string();
 
         let counters = Arc::new(CallCounters::default());
         let iot_config = aws_sdk_iot::config::Builder::from(&sdk_config)

@@ -130,7 +130,7 @@ fn credentials_message(profile: Option<&str>, detail: &str) -> String {
         ),
         None => "set AWS_PROFILE or pass --profile (after `aws sso login` or `aws configure`), set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".to_owned(),
     };
-    format!("no usable AWS credentials ({detail}): {fix}, or use --local for the embedded fleet")
+    format!("no usable AWS credentials: {fix}, or use --local for the embedded fleet ({detail})")
 }
 
 impl FleetError {

@@ -1,6 +1,9 @@
 //! Test support: real peers (moto today; the local IoT Core joins as a second backend), the
 //! skip-or-require rule for a missing peer, and fleet seeding through the AWS SDK.
-#![allow(dead_code, reason = "each test binary uses its own part of the support module")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses its own part of the support module"
+)]
 
 pub mod moto;
 pub mod seed;
@@ -20,7 +23,10 @@ pub fn peers_required() -> bool {
 /// are required.
 pub fn peer_missing(peer: &str, why: &str, install: &str) {
     let test = std::thread::current().name().unwrap_or("test").to_owned();
-    assert!(!peers_required(), "{peer} is required (IOTFLEET_REQUIRE_PEERS=1) but unavailable: {why}; install with: {install}");
+    assert!(
+        !peers_required(),
+        "{peer} is required (IOTFLEET_REQUIRE_PEERS=1) but unavailable: {why}; install with: {install}"
+    );
     eprintln!("SKIP {test}: {peer} unavailable ({why}); install with: {install}");
 }
 
@@ -44,7 +50,11 @@ impl Backend {
     #[must_use]
     pub fn has(self, behaviour: Behaviour) -> bool {
         match (self, behaviour) {
-            (Self::Moto, Behaviour::PaginatedCertificateAndPolicyLists | Behaviour::CertificateValidityFields) => false,
+            (
+                Self::Moto,
+                Behaviour::PaginatedCertificateAndPolicyLists
+                | Behaviour::CertificateValidityFields,
+            ) => false,
         }
     }
 }
@@ -72,8 +82,14 @@ impl TestFleet {
         }
     }
 
-    async fn connect(backend: Backend, endpoint: String, exclusive: tokio::sync::MutexGuard<'static, ()>) -> Self {
-        let client = FleetClient::connect(&settings(&endpoint)).await.expect("the fleet client connects");
+    async fn connect(
+        backend: Backend,
+        endpoint: String,
+        exclusive: tokio::sync::MutexGuard<'static, ()>,
+    ) -> Self {
+        let client = FleetClient::connect(&settings(&endpoint))
+            .await
+            .expect("the fleet client connects");
         let sdk_config = sdk_config(&endpoint).await;
         Self {
             backend,
@@ -90,7 +106,10 @@ impl TestFleet {
         let has = self.backend.has(behaviour);
         if !has {
             let test = std::thread::current().name().unwrap_or("test").to_owned();
-            eprintln!("SKIP {test} on {:?}: the backend lacks {behaviour:?} (DESIGN.md section 9)", self.backend);
+            eprintln!(
+                "SKIP {test} on {:?}: the backend lacks {behaviour:?} (DESIGN.md section 9)",
+                self.backend
+            );
         }
         has
     }
@@ -115,7 +134,9 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(REGION))
         .endpoint_url(endpoint)
-        .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "tests"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
         .load()
         .await
 }
@@ -131,7 +152,13 @@ pub fn cli_env(endpoint: &str, home: &std::path::Path) -> Vec<(&'static str, Str
         ("AWS_REGION", REGION.into()),
         ("HOME", home.display().to_string()),
         ("XDG_STATE_HOME", home.join("state").display().to_string()),
-        ("AWS_CONFIG_FILE", home.join("aws-config").display().to_string()),
-        ("AWS_SHARED_CREDENTIALS_FILE", home.join("aws-credentials").display().to_string()),
+        (
+            "AWS_CONFIG_FILE",
+            home.join("aws-config").display().to_string(),
+        ),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.join("aws-credentials").display().to_string(),
+        ),
     ]
 }

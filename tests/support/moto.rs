@@ -46,12 +46,20 @@ fn start() -> Result<Server, String> {
         .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).map_err(|e| format!("reading moto's port: {e}"))?;
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(|e| format!("reading moto's port: {e}"))?;
     let port: u16 = line.trim().parse().map_err(|_| {
         let _ = child.kill();
-        format!("moto did not start (is moto[server]==5.2.5 installed for {}?)", python.display())
+        format!(
+            "moto did not start (is moto[server]==5.2.5 installed for {}?)",
+            python.display()
+        )
     })?;
-    Ok(Server { endpoint: format!("http://127.0.0.1:{port}"), _child: Mutex::new(child) })
+    Ok(Server {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        _child: Mutex::new(child),
+    })
 }
 
 /// The endpoint of a freshly reset moto, held exclusively until the guard drops; None after a
@@ -73,13 +81,27 @@ pub async fn fresh() -> Option<(String, MutexGuard<'static, ()>)> {
 async fn reset(endpoint: &str) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let address = endpoint.trim_start_matches("http://");
-    let mut stream = tokio::time::timeout(Duration::from_secs(10), tokio::net::TcpStream::connect(address))
+    let mut stream = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::net::TcpStream::connect(address),
+    )
+    .await
+    .expect("moto answers within 10 s")
+    .expect("connect to moto");
+    let request = format!(
+        "POST /moto-api/reset HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
         .await
-        .expect("moto answers within 10 s")
-        .expect("connect to moto");
-    let request = format!("POST /moto-api/reset HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("send reset");
+        .expect("send reset");
     let mut response = String::new();
-    stream.read_to_string(&mut response).await.expect("read reset response");
-    assert!(response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"), "moto reset failed: {response}");
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("read reset response");
+    assert!(
+        response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"),
+        "moto reset failed: {response}"
+    );
 }

@@ -22,7 +22,9 @@ impl CertificateSpec {
     /// An ACTIVE certificate valid from a day ago for `days` days.
     #[must_use]
     pub fn valid_for_days(common_name: &str, days: i64) -> Self {
-        let now = OffsetDateTime::now_utc().replace_nanosecond(0).expect("zero nanoseconds");
+        let now = OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .expect("zero nanoseconds");
         Self {
             common_name: common_name.to_owned(),
             not_before: now - time::Duration::days(1),
@@ -36,8 +38,11 @@ impl CertificateSpec {
 #[must_use]
 pub fn certificate_pem(spec: &CertificateSpec) -> String {
     let key = rcgen::KeyPair::generate().expect("generate a key");
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("certificate parameters");
-    params.distinguished_name.push(rcgen::DnType::CommonName, spec.common_name.clone());
+    let mut params =
+        rcgen::CertificateParams::new(Vec::<String>::new()).expect("certificate parameters");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, spec.common_name.clone());
     params.not_before = spec.not_before;
     params.not_after = spec.not_after;
     params.self_signed(&key).expect("self-sign").pem()
@@ -52,16 +57,33 @@ pub async fn certificate(iot: &aws_sdk_iot::Client, spec: &CertificateSpec) -> (
         .send()
         .await
         .expect("RegisterCertificateWithoutCA");
-    (out.certificate_id.expect("certificate id"), out.certificate_arn.expect("certificate arn"))
+    (
+        out.certificate_id.expect("certificate id"),
+        out.certificate_arn.expect("certificate arn"),
+    )
 }
 
 pub async fn thing_type(iot: &aws_sdk_iot::Client, name: &str) {
-    iot.create_thing_type().thing_type_name(name).send().await.expect("CreateThingType");
+    iot.create_thing_type()
+        .thing_type_name(name)
+        .send()
+        .await
+        .expect("CreateThingType");
 }
 
-pub async fn thing(iot: &aws_sdk_iot::Client, name: &str, thing_type: Option<&str>, attributes: &[(&str, &str)]) {
+pub async fn thing(
+    iot: &aws_sdk_iot::Client,
+    name: &str,
+    thing_type: Option<&str>,
+    attributes: &[(&str, &str)],
+) {
     let payload = aws_sdk_iot::types::AttributePayload::builder()
-        .set_attributes(Some(attributes.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<HashMap<_, _>>()))
+        .set_attributes(Some(
+            attributes
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<HashMap<_, _>>(),
+        ))
         .build();
     iot.create_thing()
         .thing_name(name)
@@ -73,16 +95,32 @@ pub async fn thing(iot: &aws_sdk_iot::Client, name: &str, thing_type: Option<&st
 }
 
 pub async fn policy(iot: &aws_sdk_iot::Client, name: &str, document: &str) -> String {
-    let out = iot.create_policy().policy_name(name).policy_document(document).send().await.expect("CreatePolicy");
+    let out = iot
+        .create_policy()
+        .policy_name(name)
+        .policy_document(document)
+        .send()
+        .await
+        .expect("CreatePolicy");
     out.policy_arn.expect("policy arn")
 }
 
 pub async fn attach_policy(iot: &aws_sdk_iot::Client, policy: &str, target: &str) {
-    iot.attach_policy().policy_name(policy).target(target).send().await.expect("AttachPolicy");
+    iot.attach_policy()
+        .policy_name(policy)
+        .target(target)
+        .send()
+        .await
+        .expect("AttachPolicy");
 }
 
 pub async fn attach_thing(iot: &aws_sdk_iot::Client, thing: &str, principal: &str) {
-    iot.attach_thing_principal().thing_name(thing).principal(principal).send().await.expect("AttachThingPrincipal");
+    iot.attach_thing_principal()
+        .thing_name(thing)
+        .principal(principal)
+        .send()
+        .await
+        .expect("AttachThingPrincipal");
 }
 
 /// A Thing with its own certificate and its own policy.
@@ -103,12 +141,18 @@ pub async fn devices(iot: &aws_sdk_iot::Client, count: usize, concurrency: usize
             let name = format!("thing-{i:05}");
             let index = i.to_string();
             thing(iot, &name, Some("sensor"), &[("index", &index)]).await;
-            let (certificate_id, certificate_arn) = certificate(iot, &CertificateSpec::valid_for_days(&name, 90)).await;
+            let (certificate_id, certificate_arn) =
+                certificate(iot, &CertificateSpec::valid_for_days(&name, 90)).await;
             let policy_name = format!("{name}-policy");
             policy(iot, &policy_name, DEVICE_POLICY).await;
             attach_policy(iot, &policy_name, &certificate_arn).await;
             attach_thing(iot, &name, &certificate_arn).await;
-            Ok::<_, ()>(Device { name, certificate_id, certificate_arn, policy: policy_name })
+            Ok::<_, ()>(Device {
+                name,
+                certificate_id,
+                certificate_arn,
+                policy: policy_name,
+            })
         })
         .buffer_unordered(concurrency)
         .try_collect()

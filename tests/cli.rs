@@ -1,0 +1,285 @@
+//! The `iotfleet` binary as a user runs it, against moto: listing, showing, not-found
+//! suggestions, escaping of hostile attribute values, exit codes, and the no-credentials message.
+
+mod support;
+
+use std::process::Output;
+
+use support::TestFleet;
+use support::seed;
+
+/// Runs `iotfleet ARGS` against `endpoint` with an isolated home.
+async fn iotfleet(endpoint: &str, args: &[&str]) -> Output {
+    let home = tempfile::tempdir().unwrap();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_iotfleet"));
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (key, value) in support::cli_env(endpoint, home.path()) {
+        command.env(key, value);
+    }
+    command.output().await.expect("run iotfleet")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn assert_fits_80_columns(text: &str) {
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "line wider than 80 columns: {line:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn six_hundred_things_are_listed_shown_and_unknown_names_get_suggestions() {
+    let Some(fleet) = TestFleet::start(support::Backend::Moto).await else {
+        return;
+    };
+    let devices = seed::devices(&fleet.iot, 600, 16).await;
+
+    let output = iotfleet(&fleet.endpoint, &["things", "--output", "json"]).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["count"], 600);
+    let mut names: Vec<&str> = json["things"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    let mut expected: Vec<&str> = devices.iter().map(|d| d.name.as_str()).collect();
+    expected.sort_unstable();
+    assert_eq!(names, expected, "every page was followed");
+    assert_eq!(json["things"][0]["thing_type"], "sensor");
+
+    let device = &devices[42];
+    let output = iotfleet(&fleet.endpoint, &["thing", &device.name]).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert_fits_80_columns(&text);
+    assert!(text.contains(&device.certificate_id[..40]), "{text}");
+    assert!(text.contains("ACTIVE"), "{text}");
+    assert!(
+        text.contains("(in 89 days)") || text.contains("(in 90 days)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "Policy      {} (default version 1)",
+            device.policy
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"Action\": \"iot:Connect\""),
+        "the policy document is shown: {text}"
+    );
+
+    let output = iotfleet(
+        &fleet.endpoint,
+        &["thing", "--output", "json", &device.name],
+    )
+    .await;
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["thing"]["name"], device.name.as_str());
+    let certificate = &json["certificates"][0];
+    assert_eq!(certificate["id"], device.certificate_id.as_str());
+    assert_eq!(certificate["status"], "ACTIVE");
+    assert!(
+        matches!(certificate["days_to_expiry"].as_i64(), Some(89 | 90)),
+        "{certificate}"
+    );
+    assert_eq!(certificate["policies"][0]["name"], device.policy.as_str());
+    assert!(
+        certificate["policies"][0]["document"]
+            .as_str()
+            .unwrap()
+            .contains("iot:Connect")
+    );
+
+    let output = iotfleet(&fleet.endpoint, &["thing", "nope"]).await;
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output).trim(),
+        "iotfleet: Thing 'nope' not found; no Thing has a similar name"
+    );
+
+    let output = iotfleet(&fleet.endpoint, &["thing", "thing-0042"]).await;
+    assert_eq!(output.status.code(), Some(3));
+    let message = stderr(&output);
+    assert!(
+        message.starts_with("iotfleet: Thing 'thing-0042' not found; did you mean thing-00420"),
+        "{message}"
+    );
+    assert_eq!(message.lines().count(), 1, "{message}");
+}
+
+#[tokio::test]
+async fn hostile_attribute_values_print_escaped() {
+    let Some(fleet) = TestFleet::start(support::Backend::Moto).await else {
+        return;
+    };
+    let clear_screen = "\u{1b}[2J";
+    let clipboard = "\u{1b}]52;c;aGVsbG8=\u{7}";
+    let c1_csi = "\u{9b}31m";
+    seed::thing(
+        &fleet.iot,
+        "evil",
+        None,
+        &[("a", clear_screen), ("b", clipboard), ("c", c1_csi)],
+    )
+    .await;
+
+    for args in [
+        &["things"][..],
+        &["thing", "evil"],
+        &["things", "--output", "json"],
+        &["thing", "evil", "--output", "json"],
+    ] {
+        let output = iotfleet(&fleet.endpoint, args).await;
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        let text = stdout(&output);
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}') && !text.contains('\u{9b}'),
+            "{args:?} printed raw: {text:?}"
+        );
+        if args.contains(&"json") {
+            let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let attributes = if args[0] == "things" {
+                &json["things"][0]["attributes"]
+            } else {
+                &json["thing"]["attributes"]
+            };
+            assert_eq!(attributes["b"], clipboard, "JSON keeps the value exactly");
+            assert_eq!(attributes["c"], c1_csi);
+        } else {
+            assert!(
+                text.contains("\\x1b[2J")
+                    && text.contains("\\x1b]52;c;aGVsbG8=\\x07")
+                    && text.contains("\\u{9b}31m"),
+                "{text}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn policy_certificates_and_shadow_verbs() {
+    let Some(fleet) = TestFleet::start(support::Backend::Moto).await else {
+        return;
+    };
+    let devices = seed::devices(&fleet.iot, 2, 2).await;
+    let payload = r#"{"state":{"desired":{"speed":40},"reported":{"speed":10}}}"#;
+    fleet
+        .data
+        .update_thing_shadow()
+        .thing_name(&devices[0].name)
+        .payload(payload.as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap();
+
+    let output = iotfleet(&fleet.endpoint, &["policy", &devices[0].policy]).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert_fits_80_columns(&text);
+    assert!(
+        text.contains("\"Effect\": \"Allow\"") && text.contains("(default)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&devices[0].certificate_arn[..60]),
+        "targets listed: {text}"
+    );
+
+    let output = iotfleet(&fleet.endpoint, &["policies", "--output", "json"]).await;
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["count"], 2);
+
+    let output = iotfleet(&fleet.endpoint, &["certs"]).await;
+    let text = stdout(&output);
+    assert_fits_80_columns(&text);
+    assert!(text.ends_with("2 certificates\n"), "{text}");
+
+    let output = iotfleet(
+        &fleet.endpoint,
+        &["shadow", "get", &devices[0].name, "--output", "json"],
+    )
+    .await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["delta"], serde_json::json!({"speed": 40}));
+    assert_eq!(json["version"], 1);
+
+    let output = iotfleet(&fleet.endpoint, &["policy", "nope"]).await;
+    assert_eq!(output.status.code(), Some(3));
+    assert_eq!(stderr(&output).trim(), "iotfleet: policy 'nope' not found");
+
+    let output = iotfleet(&fleet.endpoint, &["shadow", "get", &devices[1].name]).await;
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2() {
+    let output = iotfleet("http://127.0.0.1:9", &["things", "--no-such-flag"]).await;
+    assert_eq!(output.status.code(), Some(2));
+    let output = iotfleet(
+        "http://127.0.0.1:9",
+        &["--endpoint-url", "localhost:5000", "things"],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("not a URL"), "{}", stderr(&output));
+}
+
+#[tokio::test]
+async fn no_credentials_and_no_endpoint_give_one_line_saying_how_to_configure() {
+    let home = tempfile::tempdir().unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_iotfleet"))
+        .arg("things")
+        .env_clear()
+        .env("HOME", home.path())
+        .env("AWS_CONFIG_FILE", home.path().join("none"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("none"))
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.starts_with("iotfleet: no usable AWS credentials"),
+        "{message}"
+    );
+    assert!(
+        message.contains("--profile") && message.contains("--local"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("panicked") && !message.contains("backtrace"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_network_failure_is_one_line_not_a_hang() {
+    // Nothing listens on port 9 of loopback.
+    let output = iotfleet("http://127.0.0.1:9", &["things"]).await;
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.starts_with("iotfleet: network error on iot:ListThings"),
+        "{message}"
+    );
+    assert_eq!(message.lines().count(), 1, "{message}");
+}
