@@ -4,5 +4,6 @@
 pub mod cli;
 pub mod config;
 pub mod fleet;
+pub mod local;
 pub mod policy;
 pub mod untrusted;

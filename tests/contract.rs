@@ -31,6 +31,10 @@ macro_rules! contract_suite {
                 thing_report_joins_without_n_plus_one_calls,
                 certificate_list_follows_markers,
                 certificate_validity_fields_match_the_pem,
+                stale_shadow_version_is_a_conflict,
+                policy_versions_are_limited_to_five,
+                desired_null_removes_the_section,
+                malformed_policy_is_rejected_with_the_reason,
             );
         }
     };
@@ -47,6 +51,7 @@ macro_rules! contract_suite {
 }
 
 contract_suite!(moto, crate::support::Backend::Moto);
+contract_suite!(local, crate::support::Backend::Local);
 
 async fn things_stream_page_by_page(fleet: &TestFleet) {
     for i in 0..7 {
@@ -528,5 +533,130 @@ async fn certificate_validity_fields_match_the_pem(fleet: &TestFleet) {
     assert_eq!(
         validity.not_after.unwrap().secs(),
         spec.not_after.unix_timestamp()
+    );
+}
+
+async fn stale_shadow_version_is_a_conflict(fleet: &TestFleet) {
+    seed::thing(&fleet.iot, "pump-1", None, &[]).await;
+    let update = |body: &str| {
+        fleet
+            .data
+            .update_thing_shadow()
+            .thing_name("pump-1")
+            .payload(body.as_bytes().to_vec().into())
+            .send()
+    };
+    update(r#"{"state":{"desired":{"speed":10}}}"#)
+        .await
+        .unwrap();
+    update(r#"{"state":{"desired":{"speed":20}},"version":1}"#)
+        .await
+        .expect("the current version is accepted");
+    let error = update(r#"{"state":{"desired":{"speed":30}},"version":1}"#)
+        .await
+        .unwrap_err();
+    let error = error.into_service_error();
+    assert!(error.is_conflict_exception(), "{error:?}");
+    let shadow = fleet.client.get_shadow("pump-1", None).await.unwrap();
+    assert_eq!(
+        (shadow.version, shadow.desired),
+        (Some(2), Some(serde_json::json!({"speed": 20}))),
+        "nothing overwritten"
+    );
+}
+
+async fn policy_versions_are_limited_to_five(fleet: &TestFleet) {
+    seed::policy(&fleet.iot, "p", seed::DEVICE_POLICY).await;
+    for _ in 0..4 {
+        fleet
+            .iot
+            .create_policy_version()
+            .policy_name("p")
+            .policy_document(seed::DEVICE_POLICY)
+            .send()
+            .await
+            .unwrap();
+    }
+    let error = fleet
+        .iot
+        .create_policy_version()
+        .policy_name("p")
+        .policy_document(seed::DEVICE_POLICY)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .into_service_error()
+            .is_versions_limit_exceeded_exception()
+    );
+    assert_eq!(fleet.client.policy_versions("p").await.unwrap().len(), 5);
+}
+
+async fn desired_null_removes_the_section(fleet: &TestFleet) {
+    if !fleet.has(Behaviour::DesiredNullRemovesTheSection) {
+        return;
+    }
+    seed::thing(&fleet.iot, "pump-1", None, &[]).await;
+    for body in [
+        r#"{"state":{"desired":{"speed":40,"led":"on"},"reported":{"speed":10}}}"#,
+        r#"{"state":{"desired":{"led":null}}}"#,
+    ] {
+        fleet
+            .data
+            .update_thing_shadow()
+            .thing_name("pump-1")
+            .payload(body.as_bytes().to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let shadow = fleet.client.get_shadow("pump-1", None).await.unwrap();
+    assert_eq!(
+        shadow.desired,
+        Some(serde_json::json!({"speed": 40})),
+        "a null key is removed"
+    );
+    let body = r#"{"state":{"desired":null}}"#;
+    fleet
+        .data
+        .update_thing_shadow()
+        .thing_name("pump-1")
+        .payload(body.as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let shadow = fleet.client.get_shadow("pump-1", None).await.unwrap();
+    assert_eq!(shadow.desired, None);
+    assert_eq!(shadow.delta, None);
+    assert_eq!(shadow.reported, Some(serde_json::json!({"speed": 10})));
+    assert_eq!(shadow.version, Some(3));
+}
+
+async fn malformed_policy_is_rejected_with_the_reason(fleet: &TestFleet) {
+    if !fleet.has(Behaviour::MalformedPolicyRejected) {
+        return;
+    }
+    let bad = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Permit","Action":"iot:*","Resource":"*"}]}"#;
+    let error = fleet
+        .iot
+        .create_policy()
+        .policy_name("bad")
+        .policy_document(bad)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(error.is_malformed_policy_exception(), "{error:?}");
+    assert!(
+        error.to_string().contains("Permit"),
+        "the reason is given: {error}"
+    );
+    assert!(
+        matches!(
+            fleet.client.get_policy("bad").await,
+            Err(FleetError::NotFound { .. })
+        ),
+        "nothing was created"
     );
 }

@@ -34,6 +34,8 @@ pub fn peer_missing(peer: &str, why: &str, install: &str) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Moto,
+    /// The embedded local IoT Core, in process, empty, on a free port.
+    Local,
 }
 
 /// AWS behaviours that not every test backend has (DESIGN.md section 9). A contract test that
@@ -44,19 +46,28 @@ pub enum Behaviour {
     PaginatedCertificateAndPolicyLists,
     /// DescribeCertificate's own validity fields match the PEM.
     CertificateValidityFields,
+    /// `{"state": {"desired": null}}` removes the whole desired section.
+    DesiredNullRemovesTheSection,
+    /// CreatePolicy rejects a malformed document with MalformedPolicyException.
+    MalformedPolicyRejected,
 }
 
 impl Backend {
+    /// Every behaviour listed is one moto lacks and the local core has.
     #[must_use]
-    pub fn has(self, behaviour: Behaviour) -> bool {
-        match (self, behaviour) {
-            (
-                Self::Moto,
-                Behaviour::PaginatedCertificateAndPolicyLists
-                | Behaviour::CertificateValidityFields,
-            ) => false,
+    pub fn has(self, _behaviour: Behaviour) -> bool {
+        match self {
+            Self::Moto => false,
+            Self::Local => true,
         }
     }
+}
+
+/// What keeps a test's backend alive and to itself.
+#[derive(Debug)]
+enum Hold {
+    Moto(tokio::sync::MutexGuard<'static, ()>),
+    Local(iotfleet::local::LocalCore),
 }
 
 /// A fresh, empty fleet on one backend: the product client under test, and plain SDK clients to
@@ -68,7 +79,7 @@ pub struct TestFleet {
     pub client: FleetClient,
     pub iot: aws_sdk_iot::Client,
     pub data: aws_sdk_iotdataplane::Client,
-    _exclusive: tokio::sync::MutexGuard<'static, ()>,
+    _hold: Hold,
 }
 
 impl TestFleet {
@@ -77,16 +88,19 @@ impl TestFleet {
         match backend {
             Backend::Moto => {
                 let (endpoint, exclusive) = moto::fresh().await?;
-                Some(Self::connect(backend, endpoint, exclusive).await)
+                Some(Self::connect(backend, endpoint, Hold::Moto(exclusive)).await)
+            }
+            Backend::Local => {
+                let core =
+                    iotfleet::local::LocalCore::start(iotfleet::local::LocalOptions::default())
+                        .await
+                        .expect("the local IoT Core starts");
+                Some(Self::connect(backend, core.endpoint().to_owned(), Hold::Local(core)).await)
             }
         }
     }
 
-    async fn connect(
-        backend: Backend,
-        endpoint: String,
-        exclusive: tokio::sync::MutexGuard<'static, ()>,
-    ) -> Self {
+    async fn connect(backend: Backend, endpoint: String, hold: Hold) -> Self {
         let client = FleetClient::connect(&settings(&endpoint))
             .await
             .expect("the fleet client connects");
@@ -97,7 +111,7 @@ impl TestFleet {
             iot: aws_sdk_iot::Client::new(&sdk_config),
             data: aws_sdk_iotdataplane::Client::new(&sdk_config),
             endpoint,
-            _exclusive: exclusive,
+            _hold: hold,
         }
     }
 

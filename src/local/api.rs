@@ -1,0 +1,359 @@
+//! The local IoT Core's REST API over HTTP: AWS IoT's paths, query parameters, JSON bodies and
+//! error shapes, so aws-sdk-iot, the aws CLI and boto3 talk to it unchanged. Requests are routed
+//! by path and by the SigV4 signing name (`iot` or `iotdata`), since both services share paths
+//! like `/things/{name}`. Signatures are not checked: the local core trusts loopback.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::data_plane;
+use super::registry::{self, ApiError, ApiResult, Call, ThingListing};
+use super::store::{FleetState, Store};
+
+/// What the HTTP handlers share.
+#[derive(Debug)]
+pub struct Core {
+    pub store: Store,
+    /// The host DescribeEndpoint answers with.
+    pub host: String,
+}
+
+impl Core {
+    fn read<R>(&self, operation: impl FnOnce(&FleetState) -> R) -> R {
+        operation(&self.store.lock())
+    }
+
+    /// Runs a mutation and, when it succeeds, writes the state file before answering.
+    fn write(&self, operation: impl FnOnce(&mut FleetState) -> ApiResult) -> ApiResult {
+        let mut state = self.store.lock();
+        let result = operation(&mut state)?;
+        self.store.persist(&state).map_err(|e| {
+            tracing::error!(error = %e, "cannot write the local state file");
+            ApiError {
+                status: 500,
+                code: "InternalFailureException",
+                message: e.to_string(),
+            }
+        })?;
+        Ok(result)
+    }
+}
+
+pub fn router(core: Arc<Core>) -> axum::Router {
+    axum::Router::new().fallback(handle).with_state(core)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    Iot,
+    IotData,
+}
+
+/// The signing name and region from `Authorization: AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/aws4_request`.
+fn signing_scope(headers: &HeaderMap) -> (Option<String>, Option<String>) {
+    let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return (None, None);
+    };
+    let Some(credential) = auth.split("Credential=").nth(1) else {
+        return (None, None);
+    };
+    let scope: Vec<&str> = credential
+        .split([',', ' '])
+        .next()
+        .unwrap_or_default()
+        .split('/')
+        .collect();
+    match scope.as_slice() {
+        [_, _, region, service, ..] => (Some((*service).to_owned()), Some((*region).to_owned())),
+        _ => (None, None),
+    }
+}
+
+async fn handle(
+    State(core): State<Arc<Core>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (signing_name, region) = signing_scope(&headers);
+    let segments: Vec<String> = uri
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    let path: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let service = match signing_name.as_deref() {
+        Some("iotdata") => Service::IotData,
+        Some(_) => Service::Iot,
+        // Unsigned requests: shadow paths belong to the data plane.
+        None if path.get(2) == Some(&"shadow") || path.first() == Some(&"api") => Service::IotData,
+        None => Service::Iot,
+    };
+    let query: HashMap<String, String> =
+        form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let call = Call {
+        region: region.as_deref().unwrap_or("us-east-1"),
+        now,
+    };
+    let request = Incoming {
+        method: &method,
+        path: &path,
+        query: &query,
+        headers: &headers,
+        body: &body,
+        call,
+    };
+    let result = match service {
+        Service::Iot => iot(&core, &request),
+        Service::IotData => iot_data(&core, &request),
+    };
+    tracing::debug!(%method, path = uri.path(), ?service, ok = result.is_ok(), "local api");
+    match result {
+        Ok(value) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            value.to_string(),
+        )
+            .into_response(),
+        Err(error) => error_response(&error),
+    }
+}
+
+fn error_response(error: &ApiError) -> Response {
+    let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = json!({"message": error.message, "code": error.code}).to_string();
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (
+                header::HeaderName::from_static("x-amzn-errortype"),
+                error.code,
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+struct Incoming<'a> {
+    method: &'a Method,
+    path: &'a [&'a str],
+    query: &'a HashMap<String, String>,
+    headers: &'a HeaderMap,
+    body: &'a Bytes,
+    call: Call<'a>,
+}
+
+impl Incoming<'_> {
+    fn query(&self, key: &str) -> Option<&str> {
+        self.query.get(key).map(String::as_str)
+    }
+
+    fn query_int(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        self.query(key)
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| ApiError::invalid(format!("{key} '{v}' is not a number")))
+            })
+            .transpose()
+    }
+
+    fn query_bool(&self, key: &str) -> bool {
+        self.query(key) == Some("true")
+    }
+
+    fn json(&self) -> Result<Value, ApiError> {
+        if self.body.is_empty() {
+            return Ok(json!({}));
+        }
+        serde_json::from_slice(self.body)
+            .map_err(|e| ApiError::invalid(format!("the request body is not JSON: {e}")))
+    }
+
+    fn header(&self, name: &str) -> Result<&str, ApiError> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::invalid(format!("header {name} is required")))
+    }
+
+    fn unsupported(&self, service: &str) -> ApiError {
+        ApiError::invalid(format!(
+            "the iotfleet local IoT Core does not implement {} /{} ({service})",
+            self.method,
+            self.path.join("/")
+        ))
+    }
+}
+
+fn iot(core: &Core, r: &Incoming<'_>) -> ApiResult {
+    let call = r.call;
+    let m = r.method;
+    match r.path {
+        ["things"] if m == Method::GET => {
+            let query = ThingListing {
+                next_token: r.query("nextToken").map(str::to_owned),
+                max_results: r.query_int("maxResults")?,
+                attribute_name: r.query("attributeName").map(str::to_owned),
+                attribute_value: r.query("attributeValue").map(str::to_owned),
+                use_prefix_attribute_value: r.query_bool("usePrefixAttributeValue"),
+                thing_type: r.query("thingTypeName").map(str::to_owned),
+            };
+            core.read(|s| registry::list_things(s, call, &query))
+        }
+        ["things", name] if m == Method::GET => {
+            core.read(|s| registry::describe_thing(s, call, name))
+        }
+        ["things", name] if m == Method::POST => {
+            let body = r.json()?;
+            core.write(|s| registry::create_thing(s, call, name, &body))
+        }
+        ["things", name] if m == Method::PATCH => {
+            let body = r.json()?;
+            core.write(|s| registry::update_thing(s, name, &body))
+        }
+        ["things", name, "thing-groups"] if m == Method::GET => {
+            core.read(|s| registry::list_thing_groups_for_thing(s, call, name))
+        }
+        ["things", name, "principals"] if m == Method::GET => {
+            core.read(|s| registry::list_thing_principals(s, name))
+        }
+        ["things", name, "principals"] if m == Method::PUT => {
+            let principal = r.header("x-amzn-principal")?;
+            core.write(|s| registry::attach_thing_principal(s, name, principal))
+        }
+        ["things", name, "principals"] if m == Method::DELETE => {
+            let principal = r.header("x-amzn-principal")?;
+            core.write(|s| registry::detach_thing_principal(s, name, principal))
+        }
+        ["principals", "things"] if m == Method::GET => {
+            let principal = r.header("x-amzn-principal")?;
+            core.read(|s| registry::list_principal_things(s, principal))
+        }
+        ["thing-types", name] if m == Method::POST => {
+            core.write(|s| registry::create_thing_type(s, call, name))
+        }
+        ["thing-groups", "addThingToThingGroup"] if m == Method::PUT => {
+            let body = r.json()?;
+            core.write(|s| registry::add_thing_to_thing_group(s, &body))
+        }
+        ["thing-groups", name] if m == Method::POST => {
+            core.write(|s| registry::create_thing_group(s, call, name))
+        }
+        ["certificates"] if m == Method::GET => {
+            let (page, ascending) = (r.query_int("pageSize")?, r.query_bool("isAscendingOrder"));
+            core.read(|s| registry::list_certificates(s, call, page, r.query("marker"), ascending))
+        }
+        ["certificates", id] if m == Method::GET => {
+            core.read(|s| registry::describe_certificate(s, call, id))
+        }
+        ["certificates", id] if m == Method::PUT => {
+            core.write(|s| registry::update_certificate(s, call, id, r.query("newStatus")))
+        }
+        ["certificate", "register-no-ca"] if m == Method::POST => {
+            let body = r.json()?;
+            core.write(|s| registry::register_certificate_without_ca(s, call, &body))
+        }
+        ["attached-policies", target] if m == Method::POST => {
+            let page = r.query_int("pageSize")?;
+            core.read(|s| {
+                registry::list_attached_policies(s, call, target, page, r.query("marker"))
+            })
+        }
+        ["policy-targets", name] if m == Method::POST => {
+            let page = r.query_int("pageSize")?;
+            core.read(|s| registry::list_targets_for_policy(s, name, page, r.query("marker")))
+        }
+        ["policies"] if m == Method::GET => {
+            let (page, ascending) = (r.query_int("pageSize")?, r.query_bool("isAscendingOrder"));
+            core.read(|s| registry::list_policies(s, call, page, r.query("marker"), ascending))
+        }
+        ["policies", name] if m == Method::GET => {
+            core.read(|s| registry::get_policy(s, call, name))
+        }
+        ["policies", name] if m == Method::POST => {
+            let body = r.json()?;
+            core.write(|s| registry::create_policy(s, call, name, &body))
+        }
+        ["policies", name, "version"] if m == Method::GET => {
+            core.read(|s| registry::list_policy_versions(s, name))
+        }
+        ["policies", name, "version"] if m == Method::POST => {
+            let body = r.json()?;
+            let set_as_default = r.query_bool("setAsDefault");
+            core.write(|s| registry::create_policy_version(s, call, name, &body, set_as_default))
+        }
+        ["policies", name, "version", version] if m == Method::GET => {
+            core.read(|s| registry::get_policy_version(s, call, name, version))
+        }
+        ["policies", name, "version", version] if m == Method::PATCH => {
+            core.write(|s| registry::set_default_policy_version(s, call, name, version))
+        }
+        ["policies", name, "version", version] if m == Method::DELETE => {
+            core.write(|s| registry::delete_policy_version(s, name, version))
+        }
+        ["target-policies", name] if m == Method::PUT => {
+            let body = r.json()?;
+            core.write(|s| registry::attach_policy(s, name, &body))
+        }
+        ["target-policies", name] if m == Method::POST => {
+            let body = r.json()?;
+            core.write(|s| registry::detach_policy(s, name, &body))
+        }
+        ["endpoint"] if m == Method::GET => {
+            registry::describe_endpoint(r.query("endpointType"), &core.host)
+        }
+        ["test-authorization"] if m == Method::POST => {
+            let body = r.json()?;
+            let client_id = r.query("clientId").map(str::to_owned).or_else(|| {
+                body.get("clientId")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+            core.read(|s| registry::test_authorization(s, call, &body, client_id.as_deref()))
+        }
+        _ => Err(r.unsupported("iot")),
+    }
+}
+
+fn iot_data(core: &Core, r: &Incoming<'_>) -> ApiResult {
+    let call = r.call;
+    let m = r.method;
+    let shadow_name = r.query("name");
+    match r.path {
+        ["things", thing, "shadow"] if m == Method::GET => {
+            core.read(|s| data_plane::get(s, thing, shadow_name))
+        }
+        ["things", thing, "shadow"] if m == Method::POST => core.write(|s| {
+            data_plane::update(s, call, thing, shadow_name, r.body)
+                .map(|accepted| accepted.response)
+        }),
+        ["things", thing, "shadow"] if m == Method::DELETE => {
+            core.write(|s| data_plane::delete(s, call, thing, shadow_name))
+        }
+        ["api", "things", "shadow", "ListNamedShadowsForThing", thing] if m == Method::GET => {
+            let page = r.query_int("pageSize")?;
+            core.read(|s| data_plane::list_named(s, call, thing, page, r.query("nextToken")))
+        }
+        _ => Err(r.unsupported("iotdata")),
+    }
+}

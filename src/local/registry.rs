@@ -1,0 +1,1040 @@
+//! AWS IoT control-plane operations on the local fleet state, with AWS's semantics, limits and
+//! error codes, producing AWS's response bodies (same JSON field names). The HTTP layer in
+//! `api.rs` only routes and decodes; the rules live here.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use super::ca::id_of_pem;
+use super::store::{
+    CertificateRecord, FleetState, GroupRecord, NamedRecord, PolicyRecord, PolicyVersionRecord,
+    ThingRecord,
+};
+use crate::policy::{
+    NamedPolicy, Outcome, PolicyDocument, Request, RequestContext, ThingContext, evaluate,
+};
+
+/// The account id of the local IoT Core (moto uses the same).
+pub const ACCOUNT: &str = "123456789012";
+/// AWS keeps at most five versions of a policy.
+pub const MAX_POLICY_VERSIONS: usize = 5;
+
+/// An AWS error: HTTP status, error code (the `x-amzn-ErrorType`) and message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self {
+            status: 400,
+            code: "InvalidRequestException",
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self {
+            status: 404,
+            code: "ResourceNotFoundException",
+            message: message.into(),
+        }
+    }
+
+    fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status: 409,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+pub type ApiResult = Result<Value, ApiError>;
+
+/// Who is asking and when: ARNs carry the request's region, times are epoch seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    pub region: &'a str,
+    pub now: i64,
+}
+
+impl Call<'_> {
+    #[must_use]
+    pub fn arn(&self, resource: &str) -> String {
+        format!("arn:aws:iot:{}:{ACCOUNT}:{resource}", self.region)
+    }
+}
+
+fn new_id() -> String {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).expect("the system random source works");
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+fn page_size(value: Option<i64>, default: usize, name: &str) -> Result<usize, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(n) if (1..=250).contains(&n) => Ok(usize::try_from(n).unwrap_or(default)),
+        Some(n) => Err(ApiError::invalid(format!(
+            "{name} {n} is out of range: 1 to 250"
+        ))),
+    }
+}
+
+/// Pages a whole list by an offset marker (the lists that AWS pages by `marker`).
+fn offset_page<T: Clone>(
+    items: &[T],
+    marker: Option<&str>,
+    size: usize,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let start = match marker {
+        None | Some("") => 0,
+        Some(marker) => marker
+            .parse::<usize>()
+            .map_err(|_| ApiError::invalid(format!("invalid marker '{marker}'")))?,
+    };
+    let end = (start + size).min(items.len());
+    let page = items.get(start..end).unwrap_or_default().to_vec();
+    Ok((page, (end < items.len()).then(|| end.to_string())))
+}
+
+fn thing<'s>(state: &'s FleetState, name: &str) -> Result<&'s ThingRecord, ApiError> {
+    state
+        .things
+        .get(name)
+        .ok_or_else(|| ApiError::not_found(format!("Thing {name} cannot be found.")))
+}
+
+fn thing_mut<'s>(state: &'s mut FleetState, name: &str) -> Result<&'s mut ThingRecord, ApiError> {
+    state
+        .things
+        .get_mut(name)
+        .ok_or_else(|| ApiError::not_found(format!("Thing {name} cannot be found.")))
+}
+
+fn policy<'s>(state: &'s FleetState, name: &str) -> Result<&'s PolicyRecord, ApiError> {
+    state
+        .policies
+        .get(name)
+        .ok_or_else(|| ApiError::not_found(format!("Policy {name} does not exist")))
+}
+
+fn policy_mut<'s>(state: &'s mut FleetState, name: &str) -> Result<&'s mut PolicyRecord, ApiError> {
+    state
+        .policies
+        .get_mut(name)
+        .ok_or_else(|| ApiError::not_found(format!("Policy {name} does not exist")))
+}
+
+fn certificate_id_of(principal: &str) -> Option<&str> {
+    crate::fleet::model::certificate_id_from_arn(principal)
+}
+
+fn thing_summary(call: Call<'_>, name: &str, thing: &ThingRecord) -> Value {
+    let mut out = json!({
+        "thingName": name,
+        "thingArn": call.arn(&format!("thing/{name}")),
+        "attributes": thing.attributes,
+        "version": thing.version,
+    });
+    if let Some(thing_type) = &thing.thing_type {
+        out["thingTypeName"] = json!(thing_type);
+    }
+    out
+}
+
+/// Query of ListThings.
+#[derive(Debug, Clone, Default)]
+pub struct ThingListing {
+    pub next_token: Option<String>,
+    pub max_results: Option<i64>,
+    pub attribute_name: Option<String>,
+    pub attribute_value: Option<String>,
+    pub use_prefix_attribute_value: bool,
+    pub thing_type: Option<String>,
+}
+
+/// ListThings: names in order, the token is the last name returned.
+pub fn list_things(state: &FleetState, call: Call<'_>, query: &ThingListing) -> ApiResult {
+    let size = page_size(query.max_results, 50, "maxResults")?;
+    let matches = |thing: &ThingRecord| {
+        let type_ok = query
+            .thing_type
+            .as_ref()
+            .is_none_or(|t| thing.thing_type.as_ref() == Some(t));
+        let attribute_ok = match (&query.attribute_name, &query.attribute_value) {
+            (Some(name), Some(value)) => thing.attributes.get(name).is_some_and(|v| {
+                if query.use_prefix_attribute_value {
+                    v.starts_with(value.as_str())
+                } else {
+                    v == value
+                }
+            }),
+            (Some(name), None) => thing.attributes.contains_key(name),
+            _ => true,
+        };
+        type_ok && attribute_ok
+    };
+    let range = match query.next_token.as_deref().filter(|t| !t.is_empty()) {
+        Some(token) => state
+            .things
+            .range::<str, _>((std::ops::Bound::Excluded(token), std::ops::Bound::Unbounded)),
+        None => state.things.range::<str, _>(..),
+    };
+    let mut things = Vec::with_capacity(size);
+    let mut last = None;
+    let mut more = false;
+    for (name, record) in range.filter(|(_, t)| matches(t)) {
+        if things.len() == size {
+            more = true;
+            break;
+        }
+        things.push(thing_summary(call, name, record));
+        last = Some(name.clone());
+    }
+    let mut out = json!({"things": things});
+    if more {
+        out["nextToken"] = json!(last);
+    }
+    Ok(out)
+}
+
+pub fn describe_thing(state: &FleetState, call: Call<'_>, name: &str) -> ApiResult {
+    let record = thing(state, name)?;
+    let mut out = thing_summary(call, name, record);
+    out["thingId"] = json!(record.id);
+    out["defaultClientId"] = json!(name);
+    Ok(out)
+}
+
+fn attributes_of(payload: Option<&Value>) -> Result<(BTreeMap<String, String>, bool), ApiError> {
+    let Some(payload) = payload else {
+        return Ok((BTreeMap::new(), false));
+    };
+    let merge = payload
+        .get("merge")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let mut attributes = BTreeMap::new();
+    if let Some(map) = payload.get("attributes").and_then(Value::as_object) {
+        for (key, value) in map {
+            let Some(value) = value.as_str() else {
+                return Err(ApiError::invalid(format!(
+                    "attribute {key} must be a string"
+                )));
+            };
+            attributes.insert(key.clone(), value.to_owned());
+        }
+    }
+    Ok((attributes, merge))
+}
+
+pub fn create_thing(state: &mut FleetState, call: Call<'_>, name: &str, body: &Value) -> ApiResult {
+    valid_name(name, "thingName")?;
+    let thing_type = body
+        .get("thingTypeName")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    if let Some(thing_type) = &thing_type
+        && !state.thing_types.contains_key(thing_type)
+    {
+        return Err(ApiError::not_found(format!(
+            "Thing type {thing_type} does not exist"
+        )));
+    }
+    let (attributes, _) = attributes_of(body.get("attributePayload"))?;
+    if let Some(existing) = state.things.get(name) {
+        if existing.thing_type == thing_type && existing.attributes == attributes {
+            return Ok(
+                json!({"thingName": name, "thingArn": call.arn(&format!("thing/{name}")), "thingId": existing.id}),
+            );
+        }
+        return Err(ApiError::conflict(
+            "ResourceAlreadyExistsException",
+            format!("Thing {name} already exists with a different configuration"),
+        ));
+    }
+    let record = ThingRecord {
+        id: new_id(),
+        thing_type,
+        attributes,
+        version: 1,
+        ..ThingRecord::default()
+    };
+    let out = json!({"thingName": name, "thingArn": call.arn(&format!("thing/{name}")), "thingId": record.id});
+    state.things.insert(name.to_owned(), record);
+    Ok(out)
+}
+
+pub fn update_thing(state: &mut FleetState, name: &str, body: &Value) -> ApiResult {
+    let new_type = body
+        .get("thingTypeName")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    if let Some(thing_type) = &new_type
+        && !state.thing_types.contains_key(thing_type)
+    {
+        return Err(ApiError::not_found(format!(
+            "Thing type {thing_type} does not exist"
+        )));
+    }
+    let record = thing_mut(state, name)?;
+    if let Some(expected) = body.get("expectedVersion").and_then(Value::as_i64)
+        && expected != record.version
+    {
+        return Err(ApiError::conflict(
+            "VersionConflictException",
+            format!(
+                "The version of thing {name} you are trying to update ({expected}) does not match the current version ({})",
+                record.version
+            ),
+        ));
+    }
+    if body.get("removeThingType").and_then(Value::as_bool) == Some(true) {
+        record.thing_type = None;
+    }
+    if new_type.is_some() {
+        record.thing_type = new_type;
+    }
+    if body.get("attributePayload").is_some() {
+        let (attributes, merge) = attributes_of(body.get("attributePayload"))?;
+        if !merge {
+            record.attributes.clear();
+        }
+        for (key, value) in attributes {
+            if value.is_empty() && merge {
+                record.attributes.remove(&key);
+            } else {
+                record.attributes.insert(key, value);
+            }
+        }
+    }
+    record.version += 1;
+    Ok(json!({}))
+}
+
+fn valid_name(name: &str, field: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "{field} '{name}' must be 1 to 128 of a-z, A-Z, 0-9, ':', '_', '-'"
+        )))
+    }
+}
+
+pub fn create_thing_type(state: &mut FleetState, call: Call<'_>, name: &str) -> ApiResult {
+    valid_name(name, "thingTypeName")?;
+    let record = state
+        .thing_types
+        .entry(name.to_owned())
+        .or_insert_with(|| NamedRecord {
+            id: new_id(),
+            created: call.now,
+        });
+    Ok(
+        json!({"thingTypeName": name, "thingTypeArn": call.arn(&format!("thingtype/{name}")), "thingTypeId": record.id}),
+    )
+}
+
+pub fn create_thing_group(state: &mut FleetState, call: Call<'_>, name: &str) -> ApiResult {
+    valid_name(name, "thingGroupName")?;
+    let record = state
+        .thing_groups
+        .entry(name.to_owned())
+        .or_insert_with(|| GroupRecord {
+            id: new_id(),
+            created: call.now,
+            things: BTreeSet::new(),
+        });
+    Ok(
+        json!({"thingGroupName": name, "thingGroupArn": call.arn(&format!("thinggroup/{name}")), "thingGroupId": record.id}),
+    )
+}
+
+fn name_from(body: &Value, name_field: &str, arn_field: &str, arn_prefix: &str) -> Option<String> {
+    body.get(name_field)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| {
+            let arn = body.get(arn_field).and_then(Value::as_str)?;
+            arn.split_once(arn_prefix).map(|(_, name)| name.to_owned())
+        })
+}
+
+pub fn add_thing_to_thing_group(state: &mut FleetState, body: &Value) -> ApiResult {
+    let group = name_from(body, "thingGroupName", "thingGroupArn", ":thinggroup/")
+        .ok_or_else(|| ApiError::invalid("thingGroupName or thingGroupArn is required"))?;
+    let thing_name = name_from(body, "thingName", "thingArn", ":thing/")
+        .ok_or_else(|| ApiError::invalid("thingName or thingArn is required"))?;
+    thing(state, &thing_name)?;
+    let record = state
+        .thing_groups
+        .get_mut(&group)
+        .ok_or_else(|| ApiError::not_found(format!("Thing group {group} does not exist")))?;
+    record.things.insert(thing_name);
+    Ok(json!({}))
+}
+
+pub fn list_thing_groups_for_thing(state: &FleetState, call: Call<'_>, name: &str) -> ApiResult {
+    thing(state, name)?;
+    let groups: Vec<Value> = state
+        .thing_groups
+        .iter()
+        .filter(|(_, group)| group.things.contains(name))
+        .map(|(group, _)| json!({"groupName": group, "groupArn": call.arn(&format!("thinggroup/{group}"))}))
+        .collect();
+    Ok(json!({"thingGroups": groups}))
+}
+
+pub fn list_thing_principals(state: &FleetState, name: &str) -> ApiResult {
+    Ok(json!({"principals": thing(state, name)?.principals}))
+}
+
+pub fn list_principal_things(state: &FleetState, principal: &str) -> ApiResult {
+    let things: Vec<&String> = state
+        .things
+        .iter()
+        .filter(|(_, t)| t.principals.contains(principal))
+        .map(|(name, _)| name)
+        .collect();
+    Ok(json!({"things": things}))
+}
+
+fn known_principal(state: &FleetState, principal: &str) -> Result<(), ApiError> {
+    match certificate_id_of(principal) {
+        Some(id) if state.certificates.contains_key(id) => Ok(()),
+        Some(id) => Err(ApiError::not_found(format!(
+            "Certificate {id} does not exist"
+        ))),
+        None => Err(ApiError::invalid(format!(
+            "principal '{principal}' is not a certificate ARN"
+        ))),
+    }
+}
+
+pub fn attach_thing_principal(state: &mut FleetState, name: &str, principal: &str) -> ApiResult {
+    known_principal(state, principal)?;
+    thing_mut(state, name)?
+        .principals
+        .insert(principal.to_owned());
+    Ok(json!({}))
+}
+
+pub fn detach_thing_principal(state: &mut FleetState, name: &str, principal: &str) -> ApiResult {
+    thing_mut(state, name)?.principals.remove(principal);
+    Ok(json!({}))
+}
+
+fn certificate<'s>(state: &'s FleetState, id: &str) -> Result<&'s CertificateRecord, ApiError> {
+    state
+        .certificates
+        .get(id)
+        .ok_or_else(|| ApiError::not_found(format!("The certificate {id} does not exist")))
+}
+
+/// ListCertificates, newest first unless `ascending`.
+pub fn list_certificates(
+    state: &FleetState,
+    call: Call<'_>,
+    page: Option<i64>,
+    marker: Option<&str>,
+    ascending: bool,
+) -> ApiResult {
+    let size = page_size(page, 25, "pageSize")?;
+    let mut all: Vec<(&String, &CertificateRecord)> = state.certificates.iter().collect();
+    all.sort_by(|a, b| a.1.created.cmp(&b.1.created).then_with(|| a.0.cmp(b.0)));
+    if !ascending {
+        all.reverse();
+    }
+    let (page, next) = offset_page(&all, marker, size)?;
+    let certificates: Vec<Value> = page
+        .iter()
+        .map(|(id, record)| {
+            json!({
+                "certificateArn": call.arn(&format!("cert/{id}")),
+                "certificateId": id,
+                "status": record.status,
+                "certificateMode": "DEFAULT",
+                "creationDate": record.created,
+            })
+        })
+        .collect();
+    let mut out = json!({"certificates": certificates});
+    if let Some(next) = next {
+        out["nextMarker"] = json!(next);
+    }
+    Ok(out)
+}
+
+pub fn describe_certificate(state: &FleetState, call: Call<'_>, id: &str) -> ApiResult {
+    let record = certificate(state, id)?;
+    let mut description = json!({
+        "certificateArn": call.arn(&format!("cert/{id}")),
+        "certificateId": id,
+        "status": record.status,
+        "certificatePem": record.pem,
+        "ownedBy": ACCOUNT,
+        "creationDate": record.created,
+        "lastModifiedDate": record.last_modified,
+        "customerVersion": 1,
+        "certificateMode": "DEFAULT",
+    });
+    if let Some(ca) = &record.ca_certificate_id {
+        description["caCertificateId"] = json!(ca);
+    }
+    if let Ok(facts) = crate::fleet::certificate::read_pem(&record.pem) {
+        description["validity"] = json!({
+            "notBefore": facts.validity.not_before.unix_timestamp(),
+            "notAfter": facts.validity.not_after.unix_timestamp(),
+        });
+    }
+    Ok(json!({"certificateDescription": description}))
+}
+
+const STATUSES: [&str; 6] = [
+    "ACTIVE",
+    "INACTIVE",
+    "REVOKED",
+    "PENDING_TRANSFER",
+    "REGISTER_INACTIVE",
+    "PENDING_ACTIVATION",
+];
+
+pub fn update_certificate(
+    state: &mut FleetState,
+    call: Call<'_>,
+    id: &str,
+    new_status: Option<&str>,
+) -> ApiResult {
+    let status = new_status.ok_or_else(|| ApiError::invalid("newStatus is required"))?;
+    if !matches!(status, "ACTIVE" | "INACTIVE" | "REVOKED") {
+        return Err(ApiError::invalid(format!(
+            "newStatus {status} is not ACTIVE, INACTIVE or REVOKED"
+        )));
+    }
+    let record = state
+        .certificates
+        .get_mut(id)
+        .ok_or_else(|| ApiError::not_found(format!("The certificate {id} does not exist")))?;
+    if record.status == "REVOKED" && status != "REVOKED" {
+        return Err(ApiError::invalid(format!(
+            "Certificate {id} is REVOKED; a revoked certificate cannot be activated"
+        )));
+    }
+    record.status = status.to_owned();
+    record.last_modified = call.now;
+    Ok(json!({}))
+}
+
+pub fn register_certificate_without_ca(
+    state: &mut FleetState,
+    call: Call<'_>,
+    body: &Value,
+) -> ApiResult {
+    let pem = body
+        .get("certificatePem")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::invalid("certificatePem is required"))?;
+    let status = body
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or("ACTIVE");
+    if !STATUSES.contains(&status) {
+        return Err(ApiError::invalid(format!(
+            "status {status} is not a certificate status"
+        )));
+    }
+    let id = id_of_pem(pem).map_err(|reason| ApiError {
+        status: 400,
+        code: "CertificateValidationException",
+        message: reason,
+    })?;
+    if state.certificates.contains_key(&id) {
+        return Err(ApiError::conflict(
+            "ResourceAlreadyExistsException",
+            format!("The certificate {id} is already registered"),
+        ));
+    }
+    state.certificates.insert(
+        id.clone(),
+        CertificateRecord {
+            pem: pem.to_owned(),
+            status: status.to_owned(),
+            created: call.now,
+            last_modified: call.now,
+            ca_certificate_id: None,
+            private_key_pem: None,
+        },
+    );
+    Ok(json!({"certificateArn": call.arn(&format!("cert/{id}")), "certificateId": id}))
+}
+
+fn policy_entry(call: Call<'_>, name: &str) -> Value {
+    json!({"policyName": name, "policyArn": call.arn(&format!("policy/{name}"))})
+}
+
+pub fn list_policies(
+    state: &FleetState,
+    call: Call<'_>,
+    page: Option<i64>,
+    marker: Option<&str>,
+    ascending: bool,
+) -> ApiResult {
+    let size = page_size(page, 25, "pageSize")?;
+    let mut names: Vec<&String> = state.policies.keys().collect();
+    if !ascending {
+        names.reverse();
+    }
+    let (page, next) = offset_page(&names, marker, size)?;
+    let mut out =
+        json!({"policies": page.iter().map(|n| policy_entry(call, n)).collect::<Vec<_>>()});
+    if let Some(next) = next {
+        out["nextMarker"] = json!(next);
+    }
+    Ok(out)
+}
+
+pub fn list_attached_policies(
+    state: &FleetState,
+    call: Call<'_>,
+    target: &str,
+    page: Option<i64>,
+    marker: Option<&str>,
+) -> ApiResult {
+    let size = page_size(page, 25, "pageSize")?;
+    let names: Vec<&String> = state
+        .policies
+        .iter()
+        .filter(|(_, p)| p.targets.contains(target))
+        .map(|(n, _)| n)
+        .collect();
+    let (page, next) = offset_page(&names, marker, size)?;
+    let mut out =
+        json!({"policies": page.iter().map(|n| policy_entry(call, n)).collect::<Vec<_>>()});
+    if let Some(next) = next {
+        out["nextMarker"] = json!(next);
+    }
+    Ok(out)
+}
+
+pub fn list_targets_for_policy(
+    state: &FleetState,
+    name: &str,
+    page: Option<i64>,
+    marker: Option<&str>,
+) -> ApiResult {
+    let size = page_size(page, 25, "pageSize")?;
+    let targets: Vec<&String> = policy(state, name)?.targets.iter().collect();
+    let (page, next) = offset_page(&targets, marker, size)?;
+    let mut out = json!({"targets": page});
+    if let Some(next) = next {
+        out["nextMarker"] = json!(next);
+    }
+    Ok(out)
+}
+
+pub fn get_policy(state: &FleetState, call: Call<'_>, name: &str) -> ApiResult {
+    let record = policy(state, name)?;
+    Ok(json!({
+        "policyName": name,
+        "policyArn": call.arn(&format!("policy/{name}")),
+        "policyDocument": record.default_document(),
+        "defaultVersionId": record.default_version.to_string(),
+        "creationDate": record.created,
+        "lastModifiedDate": record.last_modified,
+    }))
+}
+
+fn version_number(version: &str) -> Result<u32, ApiError> {
+    version.parse().map_err(|_| {
+        ApiError::invalid(format!(
+            "policyVersionId '{version}' is not a version number"
+        ))
+    })
+}
+
+pub fn get_policy_version(
+    state: &FleetState,
+    call: Call<'_>,
+    name: &str,
+    version: &str,
+) -> ApiResult {
+    let record = policy(state, name)?;
+    let number = version_number(version)?;
+    let found = record
+        .versions
+        .get(&number)
+        .ok_or_else(|| ApiError::not_found(format!("Policy {name} has no version {version}")))?;
+    Ok(json!({
+        "policyName": name,
+        "policyArn": call.arn(&format!("policy/{name}")),
+        "policyDocument": found.document,
+        "policyVersionId": version,
+        "isDefaultVersion": number == record.default_version,
+        "creationDate": found.created,
+        "lastModifiedDate": found.created,
+    }))
+}
+
+pub fn list_policy_versions(state: &FleetState, name: &str) -> ApiResult {
+    let record = policy(state, name)?;
+    let versions: Vec<Value> = record
+        .versions
+        .iter()
+        .rev()
+        .map(|(number, v)| json!({"versionId": number.to_string(), "isDefaultVersion": *number == record.default_version, "createDate": v.created}))
+        .collect();
+    Ok(json!({"policyVersions": versions}))
+}
+
+fn checked_document(body: &Value) -> Result<String, ApiError> {
+    let document = body
+        .get("policyDocument")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::invalid("policyDocument is required"))?;
+    PolicyDocument::parse(document).map_err(|e| ApiError {
+        status: 400,
+        code: "MalformedPolicyException",
+        message: e.0,
+    })?;
+    Ok(document.to_owned())
+}
+
+pub fn create_policy(
+    state: &mut FleetState,
+    call: Call<'_>,
+    name: &str,
+    body: &Value,
+) -> ApiResult {
+    valid_name(name, "policyName")?;
+    let document = checked_document(body)?;
+    if state.policies.contains_key(name) {
+        return Err(ApiError::conflict(
+            "ResourceAlreadyExistsException",
+            format!("Policy {name} already exists"),
+        ));
+    }
+    state.policies.insert(
+        name.to_owned(),
+        PolicyRecord::new(document.clone(), call.now),
+    );
+    Ok(
+        json!({"policyName": name, "policyArn": call.arn(&format!("policy/{name}")), "policyDocument": document, "policyVersionId": "1"}),
+    )
+}
+
+pub fn create_policy_version(
+    state: &mut FleetState,
+    call: Call<'_>,
+    name: &str,
+    body: &Value,
+    set_as_default: bool,
+) -> ApiResult {
+    let document = checked_document(body)?;
+    let record = policy_mut(state, name)?;
+    if record.versions.len() >= MAX_POLICY_VERSIONS {
+        return Err(ApiError::conflict(
+            "VersionsLimitExceededException",
+            format!(
+                "The policy {name} already has the maximum number of versions ({MAX_POLICY_VERSIONS}); delete one first"
+            ),
+        ));
+    }
+    let number = record.next_version;
+    record.next_version += 1;
+    record.versions.insert(
+        number,
+        PolicyVersionRecord {
+            document: document.clone(),
+            created: call.now,
+        },
+    );
+    if set_as_default {
+        record.default_version = number;
+    }
+    record.last_modified = call.now;
+    Ok(json!({
+        "policyArn": call.arn(&format!("policy/{name}")),
+        "policyDocument": document,
+        "policyVersionId": number.to_string(),
+        "isDefaultVersion": set_as_default,
+    }))
+}
+
+pub fn set_default_policy_version(
+    state: &mut FleetState,
+    call: Call<'_>,
+    name: &str,
+    version: &str,
+) -> ApiResult {
+    let number = version_number(version)?;
+    let record = policy_mut(state, name)?;
+    if !record.versions.contains_key(&number) {
+        return Err(ApiError::not_found(format!(
+            "Policy {name} has no version {version}"
+        )));
+    }
+    record.default_version = number;
+    record.last_modified = call.now;
+    Ok(json!({}))
+}
+
+pub fn delete_policy_version(state: &mut FleetState, name: &str, version: &str) -> ApiResult {
+    let number = version_number(version)?;
+    let record = policy_mut(state, name)?;
+    if number == record.default_version {
+        return Err(ApiError::conflict(
+            "DeleteConflictException",
+            format!("Cannot delete the default version {version} of policy {name}"),
+        ));
+    }
+    if record.versions.remove(&number).is_none() {
+        return Err(ApiError::not_found(format!(
+            "Policy {name} has no version {version}"
+        )));
+    }
+    Ok(json!({}))
+}
+
+fn known_target(state: &FleetState, target: &str) -> Result<(), ApiError> {
+    if let Some((_, group)) = target.split_once(":thinggroup/") {
+        return if state.thing_groups.contains_key(group) {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(format!(
+                "Thing group {group} does not exist"
+            )))
+        };
+    }
+    known_principal(state, target)
+}
+
+pub fn attach_policy(state: &mut FleetState, name: &str, body: &Value) -> ApiResult {
+    let target = body
+        .get("target")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::invalid("target is required"))?;
+    known_target(state, target)?;
+    policy_mut(state, name)?.targets.insert(target.to_owned());
+    Ok(json!({}))
+}
+
+pub fn detach_policy(state: &mut FleetState, name: &str, body: &Value) -> ApiResult {
+    let target = body
+        .get("target")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::invalid("target is required"))?;
+    policy_mut(state, name)?.targets.remove(target);
+    Ok(json!({}))
+}
+
+/// DescribeEndpoint: the local core answers with its own host for every endpoint type.
+pub fn describe_endpoint(endpoint_type: Option<&str>, host: &str) -> ApiResult {
+    match endpoint_type.unwrap_or("iot:Data") {
+        "iot:Data" | "iot:Data-ATS" | "iot:CredentialProvider" | "iot:Jobs" => {
+            Ok(json!({"endpointAddress": host}))
+        }
+        other => Err(ApiError::invalid(format!(
+            "endpointType {other} is not one of iot:Data, iot:Data-ATS, iot:CredentialProvider, iot:Jobs"
+        ))),
+    }
+}
+
+/// The policies that apply to a certificate principal: attached to it directly, or to a Thing
+/// group of a Thing it is attached to. Malformed stored documents are skipped.
+#[must_use]
+pub fn effective_policies(state: &FleetState, principal: &str) -> Vec<(String, PolicyDocument)> {
+    let groups: BTreeSet<String> = state
+        .things
+        .iter()
+        .filter(|(_, thing)| thing.principals.contains(principal))
+        .flat_map(|(name, _)| {
+            state
+                .thing_groups
+                .iter()
+                .filter(move |(_, g)| g.things.contains(name))
+                .map(|(g, _)| g.clone())
+        })
+        .collect();
+    state
+        .policies
+        .iter()
+        .filter(|(_, p)| {
+            p.targets.contains(principal)
+                || p.targets.iter().any(|t| {
+                    t.split_once(":thinggroup/")
+                        .is_some_and(|(_, g)| groups.contains(g))
+                })
+        })
+        .filter_map(|(name, p)| {
+            PolicyDocument::parse(p.default_document())
+                .ok()
+                .map(|doc| (name.clone(), doc))
+        })
+        .collect()
+}
+
+/// The request context of a connection by `principal` with `client_id`: the Thing attached to
+/// the principal whose name is the client id (else the first), and the certificate's subject.
+#[must_use]
+pub fn request_context(
+    state: &FleetState,
+    principal: &str,
+    client_id: Option<&str>,
+) -> RequestContext {
+    let attached: Vec<(&String, &ThingRecord)> = state
+        .things
+        .iter()
+        .filter(|(_, t)| t.principals.contains(principal))
+        .collect();
+    let chosen = attached
+        .iter()
+        .find(|(name, _)| Some(name.as_str()) == client_id)
+        .or_else(|| attached.first());
+    let mut subject = BTreeMap::new();
+    if let Some(record) = certificate_id_of(principal).and_then(|id| state.certificates.get(id))
+        && let Ok(facts) = crate::fleet::certificate::read_pem(&record.pem)
+        && let Some(common_name) = facts.subject.strip_prefix("CN=")
+    {
+        subject.insert(
+            "CommonName".to_owned(),
+            common_name.split(',').next().unwrap_or_default().to_owned(),
+        );
+    }
+    RequestContext {
+        client_id: client_id.map(str::to_owned),
+        thing: chosen.map(|(name, record)| ThingContext {
+            name: (*name).clone(),
+            thing_type: record.thing_type.clone(),
+            attributes: record.attributes.clone(),
+        }),
+        certificate_subject: subject,
+    }
+}
+
+/// TestAuthorization through the policy engine.
+pub fn test_authorization(
+    state: &FleetState,
+    call: Call<'_>,
+    body: &Value,
+    client_id: Option<&str>,
+) -> ApiResult {
+    let principal = body
+        .get("principal")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::invalid("principal is required"))?;
+    known_principal(state, principal)?;
+    let infos = body
+        .get("authInfos")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::invalid("authInfos is required"))?;
+    let strings = |key: &str| -> BTreeSet<String> {
+        body.get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
+    };
+    let (skip, add) = (strings("policyNamesToSkip"), strings("policyNamesToAdd"));
+    let mut documents: Vec<(String, PolicyDocument)> = effective_policies(state, principal)
+        .into_iter()
+        .filter(|(n, _)| !skip.contains(n))
+        .collect();
+    for name in &add {
+        let record = policy(state, name)?;
+        if let Ok(document) = PolicyDocument::parse(record.default_document()) {
+            documents.push((name.clone(), document));
+        }
+    }
+    let named: Vec<NamedPolicy<'_>> = documents
+        .iter()
+        .map(|(name, document)| NamedPolicy { name, document })
+        .collect();
+    let context = request_context(state, principal, client_id);
+    let mut results = Vec::new();
+    for info in infos {
+        let action_type = info
+            .get("actionType")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let action = match action_type {
+            "PUBLISH" => "iot:Publish",
+            "SUBSCRIBE" => "iot:Subscribe",
+            "RECEIVE" => "iot:Receive",
+            "CONNECT" => "iot:Connect",
+            other => {
+                return Err(ApiError::invalid(format!(
+                    "actionType {other} is not PUBLISH, SUBSCRIBE, RECEIVE or CONNECT"
+                )));
+            }
+        };
+        let resources: Vec<&str> = info
+            .get("resources")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let mut allowed = BTreeSet::new();
+        let mut explicit = BTreeSet::new();
+        let mut missing = BTreeSet::new();
+        let mut outcome = if resources.is_empty() {
+            Outcome::ImplicitDeny
+        } else {
+            Outcome::Allowed
+        };
+        for resource in &resources {
+            let decision = evaluate(&named, Request { action, resource }, &context);
+            allowed.extend(decision.allowing.clone());
+            explicit.extend(decision.denying.clone());
+            missing.extend(decision.missing_context.clone());
+            outcome = match (outcome, decision.outcome) {
+                (Outcome::ExplicitDeny, _) | (_, Outcome::ExplicitDeny) => Outcome::ExplicitDeny,
+                (Outcome::ImplicitDeny, _) | (_, Outcome::ImplicitDeny) => Outcome::ImplicitDeny,
+                _ => Outcome::Allowed,
+            };
+        }
+        let implicit: Vec<Value> = if outcome == Outcome::ImplicitDeny {
+            named.iter().map(|p| policy_entry(call, p.name)).collect()
+        } else {
+            Vec::new()
+        };
+        results.push(json!({
+            "authInfo": info,
+            "allowed": {"policies": allowed.iter().map(|n| policy_entry(call, n)).collect::<Vec<_>>()},
+            "denied": {
+                "implicitDeny": {"policies": implicit},
+                "explicitDeny": {"policies": explicit.iter().map(|n| policy_entry(call, n)).collect::<Vec<_>>()},
+            },
+            "authDecision": match outcome {
+                Outcome::Allowed => "ALLOWED",
+                Outcome::ExplicitDeny => "EXPLICIT_DENY",
+                Outcome::ImplicitDeny => "IMPLICIT_DENY",
+            },
+            "missingContextValues": missing,
+        }));
+    }
+    Ok(json!({"authResults": results}))
+}
