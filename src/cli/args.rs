@@ -28,6 +28,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, conflicts_with_all = ["profile", "endpoint_url"])]
     pub local: bool,
 
+    /// The local fleet's state file (default: $XDG_DATA_HOME/iotfleet/local-fleet.json).
+    #[arg(long, global = true, value_name = "FILE", requires = "local")]
+    pub local_state: Option<PathBuf>,
+
     /// AWS profile from ~/.aws/config (default: AWS_PROFILE, then "default").
     #[arg(long, global = true, value_name = "PROFILE")]
     pub profile: Option<String>,
@@ -111,6 +115,22 @@ pub enum Command {
     /// Read Device Shadows.
     #[command(subcommand)]
     Shadow(ShadowCommand),
+    /// The embedded local IoT Core.
+    #[command(subcommand)]
+    Local(LocalCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocalCommand {
+    /// Serve the local IoT Core headless for the aws CLI, boto3, SDKs and firmware, until Ctrl-C.
+    Serve {
+        /// Port of the AWS IoT REST APIs on 127.0.0.1 (0 picks a free one).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        http_port: u16,
+        /// The fleet's state file (default: $XDG_DATA_HOME/iotfleet/local-fleet.json).
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

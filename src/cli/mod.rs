@@ -3,6 +3,7 @@
 
 pub mod args;
 mod browse;
+mod local;
 mod text;
 
 use std::io::Write as _;
@@ -11,7 +12,7 @@ use serde::Serialize;
 
 use crate::fleet::{ConnectionSettings, FleetClient, FleetError, ThingQuery};
 use crate::untrusted::{escape, json_for_terminal};
-use args::{Cli, Command, ShadowCommand};
+use args::{Cli, Command, LocalCommand, ShadowCommand};
 
 /// A failed verb: the one-line message and the process exit code (DESIGN.md section 6).
 #[derive(Debug)]
@@ -50,17 +51,23 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             "no verb given: the interactive console is not in this build yet; see `iotfleet --help` for the verbs",
         ));
     };
-    if cli.global.local {
-        return Err(CliError::new(
-            1,
-            "--local: the embedded local IoT Core is not in this build yet; point --endpoint-url at moto or LocalStack, or use AWS",
-        ));
+    if let Command::Local(LocalCommand::Serve { http_port, state }) = command {
+        return local::serve(http_port, state).await;
     }
-    let settings = ConnectionSettings {
-        profile: cli.global.profile.clone(),
-        region: cli.global.region.clone(),
-        endpoint_url: cli.global.endpoint_url.clone(),
-        static_credentials: None,
+    // Kept alive until the verb is done: dropping it stops the in-process local core.
+    let local_core = if cli.global.local {
+        Some(local::start(cli.global.local_state.clone()).await?)
+    } else {
+        None
+    };
+    let settings = match &local_core {
+        Some(core) => core.connection_settings(),
+        None => ConnectionSettings {
+            profile: cli.global.profile.clone(),
+            region: cli.global.region.clone(),
+            endpoint_url: cli.global.endpoint_url.clone(),
+            static_credentials: None,
+        },
     };
     let client = FleetClient::connect(&settings).await?;
     let format = cli.global.output;
@@ -84,6 +91,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Shadow(ShadowCommand::Get { thing, name }) => {
             browse::shadow_get(&client, &thing, name.as_deref(), format).await?
         }
+        Command::Local(LocalCommand::Serve { .. }) => unreachable!("served above"),
     };
     tracing::info!(stats = ?client.stats(), "verb done");
     print(&text)

@@ -1,4 +1,4 @@
-//! The directories iotfleet writes, after the XDG base directory rules.
+//! The directories iotfleet reads and writes, after the XDG base directory rules.
 
 use std::path::PathBuf;
 
@@ -16,4 +16,16 @@ pub fn state_dir() -> Option<PathBuf> {
 #[must_use]
 pub fn log_file() -> Option<PathBuf> {
     state_dir().map(|dir| dir.join("iotfleet.log"))
+}
+
+/// `$XDG_DATA_HOME/iotfleet`, else `~/.local/share/iotfleet`: the local IoT Core's fleet.
+#[must_use]
+pub fn data_dir() -> Option<PathBuf> {
+    directories::BaseDirs::new().map(|dirs| dirs.data_dir().join("iotfleet"))
+}
+
+/// The local fleet's default state file, `data_dir()/local-fleet.json`.
+#[must_use]
+pub fn local_state_file() -> Option<PathBuf> {
+    data_dir().map(|dir| dir.join("local-fleet.json"))
 }

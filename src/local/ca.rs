@@ -93,8 +93,19 @@ fn random_serial() -> [u8; 16] {
 /// The certificate id AWS IoT gives a certificate: SHA-256 of its DER encoding, lower-case hex.
 #[must_use]
 pub fn id_of_der(der: &[u8]) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der).as_ref())
+}
+
+/// Lower-case hexadecimal of `bytes`.
+#[must_use]
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 /// The id of the first certificate in a PEM text, or why there is none.

@@ -74,7 +74,7 @@ impl Call<'_> {
 fn new_id() -> String {
     let mut bytes = [0u8; 16];
     aws_lc_rs::rand::fill(&mut bytes).expect("the system random source works");
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = super::ca::hex(&bytes);
     format!(
         "{}-{}-{}-{}-{}",
         &hex[..8],
@@ -541,7 +541,7 @@ pub fn update_certificate(
             "Certificate {id} is REVOKED; a revoked certificate cannot be activated"
         )));
     }
-    record.status = status.to_owned();
+    status.clone_into(&mut record.status);
     record.last_modified = call.now;
     Ok(json!({}))
 }

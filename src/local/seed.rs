@@ -94,7 +94,7 @@ pub fn demo_fleet(now: OffsetDateTime) -> Result<FleetState, CaError> {
         format: FORMAT,
         ..FleetState::default()
     };
-    let new_id = |n: usize| format!("{:08x}-0000-4000-8000-{n:012x}", stamp);
+    let new_id = |n: usize| format!("{stamp:08x}-0000-4000-8000-{n:012x}");
 
     for site in SITES {
         state.thing_groups.insert(
@@ -156,6 +156,19 @@ pub fn demo_fleet(now: OffsetDateTime) -> Result<FleetState, CaError> {
         }
     }
 
+    issue_certificates(&mut state, &ca, now)?;
+    seed_shadows(&mut state, stamp);
+    state.ca = Some(ca);
+    Ok(state)
+}
+
+/// Gives every Thing but one a certificate from the local CA, attached with its policy, and
+/// plants the certificate problems an operator should find.
+fn issue_certificates(
+    state: &mut FleetState,
+    ca: &LocalCa,
+    now: OffsetDateTime,
+) -> Result<(), CaError> {
     // The planted problems, by Thing.
     let expiring: BTreeMap<&str, i64> =
         BTreeMap::from([("pump-07", 5), ("temp-sensor-04", 12), ("camera-02", 27)]);
@@ -214,9 +227,10 @@ pub fn demo_fleet(now: OffsetDateTime) -> Result<FleetState, CaError> {
         let policy = if thing_type == "camera" {
             // Cameras each have a policy of their own (so a policy-version quarantine applies).
             let own = format!("{name}-policy");
-            state
-                .policies
-                .insert(own.clone(), PolicyRecord::new(device_policy(), stamp));
+            state.policies.insert(
+                own.clone(),
+                PolicyRecord::new(device_policy(), now.unix_timestamp()),
+            );
             own
         } else {
             format!("{thing_type}-device")
@@ -234,9 +248,7 @@ pub fn demo_fleet(now: OffsetDateTime) -> Result<FleetState, CaError> {
         }
     }
 
-    seed_shadows(&mut state, stamp);
-    state.ca = Some(ca);
-    Ok(state)
+    Ok(())
 }
 
 fn seed_shadows(state: &mut FleetState, now: i64) {

@@ -114,22 +114,19 @@ pub fn update(
             "desired" => (&mut next.desired, &mut next.metadata_desired),
             _ => (&mut next.reported, &mut next.metadata_reported),
         };
-        match change {
-            Value::Object(change) => {
-                let target = values.get_or_insert_with(Map::new);
-                let target_metadata = metadata.get_or_insert_with(Map::new);
-                merge(target, target_metadata, change, now);
-                metadata_response.insert(section.clone(), Value::Object(stamp(change, now)));
-                if target.is_empty() {
-                    *values = None;
-                    *metadata = None;
-                }
-            }
-            _ => {
+        if let Value::Object(change) = change {
+            let target = values.get_or_insert_with(Map::new);
+            let target_metadata = metadata.get_or_insert_with(Map::new);
+            merge(target, target_metadata, change, now);
+            metadata_response.insert(section.clone(), Value::Object(stamp(change, now)));
+            if target.is_empty() {
                 *values = None;
                 *metadata = None;
-                metadata_response.insert(section.clone(), json!({"timestamp": now}));
             }
+        } else {
+            *values = None;
+            *metadata = None;
+            metadata_response.insert(section.clone(), json!({"timestamp": now}));
         }
     }
     let size = state_size(&next);

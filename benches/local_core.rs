@@ -1,0 +1,148 @@
+//! 100,000 Things in the local IoT Core: loading its state file, then listing every Thing in
+//! pages of 250 through the fleet client, next to the plain SDK paginator in the same run; wall
+//! time and the process's peak RSS (server and client share the process).
+//! Run with `cargo bench --bench local_core`.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use iotfleet::fleet::{FleetClient, ThingQuery};
+use iotfleet::local::store::ThingRecord;
+use iotfleet::local::{LocalCore, LocalOptions};
+
+const THINGS: usize = 100_000;
+const ROUNDS: usize = 3;
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let state_file = dir.path().join("fleet.json");
+    let options = LocalOptions {
+        state_file: Some(state_file.clone()),
+        http_port: 0,
+        seed: false,
+    };
+    {
+        let core = LocalCore::start(options.clone()).await.expect("start");
+        let started = Instant::now();
+        core.modify(|state| {
+            for i in 0..THINGS {
+                let attributes = [
+                    ("site".to_owned(), format!("site-{}", i % 7)),
+                    ("serial".to_owned(), format!("SN-{i:08}")),
+                ];
+                let record = ThingRecord {
+                    id: format!("id-{i}"),
+                    thing_type: None,
+                    attributes: attributes.into(),
+                    version: 1,
+                    ..ThingRecord::default()
+                };
+                state.things.insert(format!("device-{i:06}"), record);
+            }
+        })
+        .expect("write the state file");
+        let size = std::fs::metadata(&state_file).expect("state file").len();
+        println!(
+            "wrote {THINGS} Things to the state file in {:.0} ms ({:.1} MiB)",
+            ms(started.elapsed()),
+            mib(size)
+        );
+    }
+    reset_peak_rss();
+    let started = Instant::now();
+    let core = LocalCore::start(options)
+        .await
+        .expect("restart from the file");
+    println!(
+        "loaded the state file in {:.0} ms; peak RSS since writing it {:.0} MiB",
+        ms(started.elapsed()),
+        peak_rss_mib()
+    );
+
+    let client = FleetClient::connect(&core.connection_settings())
+        .await
+        .expect("client");
+    let sdk = aws_sdk_iot::Client::new(&support::sdk_config(core.endpoint()).await);
+    let (mut client_times, mut sdk_times, mut calls) = (Vec::new(), Vec::new(), 0);
+    for _ in 0..ROUNDS {
+        let before = client.stats().operations;
+        let started = Instant::now();
+        let things = client
+            .list_things(ThingQuery::default())
+            .collect_all()
+            .await
+            .expect("list");
+        client_times.push(started.elapsed());
+        calls = client.stats().operations - before;
+        assert_eq!(things.len(), THINGS);
+
+        let started = Instant::now();
+        let things = sdk
+            .list_things()
+            .max_results(250)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .expect("SDK list");
+        sdk_times.push(started.elapsed());
+        assert_eq!(things.len(), THINGS);
+    }
+    println!("list {THINGS} Things in pages of 250, median of {ROUNDS} rounds:");
+    println!(
+        "  iotfleet client   {:>7.0} ms  {calls} API calls",
+        ms(median(&mut client_times))
+    );
+    println!("  plain SDK         {:>7.0} ms", ms(median(&mut sdk_times)));
+    println!(
+        "  ratio client/SDK  {:>7.2}",
+        median(&mut client_times).as_secs_f64() / median(&mut sdk_times).as_secs_f64()
+    );
+    println!(
+        "peak RSS of the process (local core + client + one full listing held): {:.0} MiB",
+        peak_rss_mib()
+    );
+}
+
+fn median(times: &mut [Duration]) -> Duration {
+    times.sort_unstable();
+    times[times.len() / 2]
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+#[expect(clippy::cast_precision_loss, reason = "sizes far below 2^52 bytes")]
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Resets VmHWM (Linux: writing 5 to clear_refs), so the peak of a later phase stands alone.
+fn reset_peak_rss() {
+    if let Err(error) = std::fs::write("/proc/self/clear_refs", "5") {
+        println!("(cannot reset the peak RSS: {error}; figures include the write phase)");
+    }
+}
+
+/// VmHWM from /proc/self/status: the most resident memory the process has had.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    mib(kib * 1024)
+}

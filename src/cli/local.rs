@@ -1,0 +1,69 @@
+//! The local IoT Core from the command line: `local serve`, and the in-process core behind
+//! `--local`.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use super::CliError;
+use crate::config::paths;
+use crate::local::{ACCESS_KEY_ID, LocalCore, LocalOptions, SECRET_ACCESS_KEY, seed};
+
+/// The state file to use: the flag, else the default under the XDG data directory.
+fn state_file(flag: Option<PathBuf>) -> Result<PathBuf, CliError> {
+    flag.or_else(paths::local_state_file).ok_or_else(|| {
+        CliError::new(
+            1,
+            "cannot find a home directory for the local fleet; pass --local-state FILE",
+        )
+    })
+}
+
+/// Starts the local core in process on a free port, seeding the demo fleet on first use.
+pub async fn start(state: Option<PathBuf>) -> Result<LocalCore, CliError> {
+    let options = LocalOptions {
+        state_file: Some(state_file(state)?),
+        http_port: 0,
+        seed: true,
+    };
+    LocalCore::start(options)
+        .await
+        .map_err(|e| CliError::new(1, e.to_string()))
+}
+
+/// `iotfleet local serve`: serves until Ctrl-C, after printing how to point tools at it.
+pub async fn serve(http_port: u16, state: Option<PathBuf>) -> Result<(), CliError> {
+    let options = LocalOptions {
+        state_file: Some(state_file(state)?),
+        http_port,
+        seed: true,
+    };
+    let core = LocalCore::start(options)
+        .await
+        .map_err(|e| CliError::new(1, e.to_string()))?;
+    let state = core
+        .state_file()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let text = format!(
+        "iotfleet local IoT Core: a LOCAL demo fleet, not AWS\n  \
+         state file  {state}\n\
+         Point the aws CLI, boto3 or an SDK at it with:\n  \
+         export AWS_ENDPOINT_URL={endpoint}\n  \
+         export AWS_ACCESS_KEY_ID={ACCESS_KEY_ID} AWS_SECRET_ACCESS_KEY={SECRET_ACCESS_KEY} AWS_REGION={region}\n\
+         Ctrl-C stops it.\n",
+        state = crate::untrusted::escape(&state),
+        endpoint = core.endpoint(),
+        region = seed::REGION,
+    );
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| CliError::new(1, e.to_string()))?;
+    drop(stdout);
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|e| CliError::new(1, format!("cannot wait for Ctrl-C: {e}")))?;
+    tracing::info!("local serve stopped by Ctrl-C");
+    Ok(())
+}

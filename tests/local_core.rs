@@ -1,0 +1,274 @@
+//! The embedded local IoT Core as users meet it: `--local` on a verb (seeded once, kept in its
+//! state file), `local serve` spoken to by the plain AWS SDK and by boto3, and a corrupt state
+//! file refused without being touched.
+
+mod support;
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+/// Runs `iotfleet ARGS` with an isolated home and no AWS configuration.
+fn iotfleet(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_iotfleet"))
+        .args(args)
+        .env_clear()
+        .env("HOME", home)
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .output()
+        .expect("run iotfleet")
+}
+
+fn json_of(output: &Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON output")
+}
+
+#[test]
+fn the_local_fleet_is_seeded_once_kept_and_shows_real_expiry() {
+    let home = tempfile::tempdir().unwrap();
+    let first = json_of(&iotfleet(
+        home.path(),
+        &["--local", "things", "--output", "json"],
+    ));
+    assert!(first["count"].as_u64().unwrap() >= 50, "{first}");
+    let kinds: std::collections::BTreeSet<&str> = first["things"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["thing_type"].as_str())
+        .collect();
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        ["camera", "gateway", "pump", "sensor"]
+    );
+    assert!(
+        home.path().join("data/iotfleet/local-fleet.json").exists(),
+        "kept under XDG_DATA_HOME"
+    );
+
+    let pump = json_of(&iotfleet(
+        home.path(),
+        &["--local", "thing", "pump-07", "--output", "json"],
+    ));
+    let days = pump["certificates"][0]["days_to_expiry"].as_i64().unwrap();
+    assert!(
+        (4..=5).contains(&days),
+        "pump-07's certificate expires in five days: {days}"
+    );
+    let expired =
+        String::from_utf8(iotfleet(home.path(), &["--local", "thing", "temp-sensor-09"]).stdout)
+            .unwrap();
+    assert!(expired.contains("EXPIRED"), "{expired}");
+
+    let second = json_of(&iotfleet(
+        home.path(),
+        &["--local", "things", "--output", "json"],
+    ));
+    assert_eq!(first, second, "a second run sees the same fleet");
+    let again = json_of(&iotfleet(
+        home.path(),
+        &["--local", "thing", "pump-07", "--output", "json"],
+    ));
+    assert_eq!(
+        pump["certificates"][0]["id"], again["certificates"][0]["id"],
+        "the same certificates"
+    );
+}
+
+#[test]
+fn a_corrupt_state_file_is_refused_with_file_and_line_and_left_untouched() {
+    let home = tempfile::tempdir().unwrap();
+    let state = home.path().join("fleet.json");
+    let text = "{\"format\": 1,\n  \"things\": [oops]\n}\n";
+    std::fs::write(&state, text).unwrap();
+    let output = iotfleet(
+        home.path(),
+        &[
+            "--local",
+            "--local-state",
+            state.to_str().unwrap(),
+            "things",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains(&state.display().to_string()) && message.contains("line 2"),
+        "{message}"
+    );
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert_eq!(
+        std::fs::read_to_string(&state).unwrap(),
+        text,
+        "the file is left untouched"
+    );
+}
+
+/// `iotfleet local serve` in the background, stopped on drop.
+struct Served {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(home: &Path) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iotfleet"))
+        .args(["local", "serve", "--state"])
+        .arg(home.join("fleet.json"))
+        .env_clear()
+        .env("HOME", home)
+        .env("XDG_STATE_HOME", home.join("state"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start local serve");
+    let stdout = child.stdout.take().unwrap();
+    let endpoint = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("export AWS_ENDPOINT_URL=")
+                .map(str::to_owned)
+        })
+        .expect("local serve prints AWS_ENDPOINT_URL");
+    Served { child, endpoint }
+}
+
+#[tokio::test]
+async fn local_serve_speaks_aws_to_the_plain_sdk() {
+    let home = tempfile::tempdir().unwrap();
+    let served = serve(home.path());
+    let config = support::sdk_config(&served.endpoint).await;
+    let iot = aws_sdk_iot::Client::new(&config);
+    let data = aws_sdk_iotdataplane::Client::new(&config);
+
+    let mut pages = iot.list_things().max_results(10).into_paginator().send();
+    let (mut page_count, mut things) = (0, 0);
+    while let Some(page) = pages.next().await {
+        page_count += 1;
+        things += page.expect("a page").things.unwrap_or_default().len();
+    }
+    assert!(things >= 50, "{things}");
+    assert_eq!(page_count, things.div_ceil(10), "pages of ten");
+
+    let principals = iot
+        .list_thing_principals()
+        .thing_name("pump-01")
+        .send()
+        .await
+        .unwrap()
+        .principals
+        .unwrap();
+    let certificate = &principals[0];
+    let attached = |iot: aws_sdk_iot::Client, target: String| async move {
+        let out = iot
+            .list_attached_policies()
+            .target(target)
+            .send()
+            .await
+            .unwrap();
+        out.policies
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| p.policy_name)
+            .collect::<Vec<_>>()
+    };
+    iot.attach_policy()
+        .policy_name("legacy-gateway-admin")
+        .target(certificate)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        attached(iot.clone(), certificate.clone())
+            .await
+            .contains(&"legacy-gateway-admin".to_owned())
+    );
+    iot.detach_policy()
+        .policy_name("legacy-gateway-admin")
+        .target(certificate)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        attached(iot.clone(), certificate.clone()).await,
+        ["pump-device"]
+    );
+
+    let shadow = data
+        .get_thing_shadow()
+        .thing_name("pump-01")
+        .send()
+        .await
+        .unwrap();
+    let document: serde_json::Value =
+        serde_json::from_slice(shadow.payload.unwrap().as_ref()).unwrap();
+    let version = document["version"].as_u64().unwrap();
+    let update = |version: u64| {
+        let body = format!(r#"{{"state":{{"desired":{{"speed":55}}}},"version":{version}}}"#);
+        data.update_thing_shadow()
+            .thing_name("pump-01")
+            .payload(body.into_bytes().into())
+            .send()
+    };
+    update(version)
+        .await
+        .expect("the current version is accepted");
+    let error = update(version)
+        .await
+        .expect_err("a stale version is refused")
+        .into_service_error();
+    assert!(error.is_conflict_exception(), "{error:?}");
+    assert_eq!(error.meta().code(), Some("ConflictException"));
+}
+
+#[test]
+fn local_serve_speaks_aws_to_boto3() {
+    let python = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target/peers/moto-venv/bin/python");
+    if !python.exists() {
+        support::peer_missing(
+            "boto3",
+            "no virtualenv with moto and boto3",
+            support::moto::INSTALL,
+        );
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let served = serve(home.path());
+    let script = r#"
+import boto3, json, sys
+iot = boto3.client("iot", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id="k", aws_secret_access_key="s")
+pages = list(iot.get_paginator("list_things").paginate(PaginationConfig={"PageSize": 20}))
+policy = iot.get_policy(policyName="pump-device")
+print(json.dumps({"pages": len(pages), "things": sum(len(p["things"]) for p in pages),
+                  "default": policy["defaultVersionId"]}))
+"#;
+    let output = Command::new(&python)
+        .args(["-c", script, &served.endpoint])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let things = result["things"].as_u64().unwrap();
+    assert!(things >= 50);
+    assert_eq!(result["pages"].as_u64().unwrap(), things.div_ceil(20));
+    assert_eq!(result["default"], "1");
+}
