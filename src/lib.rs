@@ -6,4 +6,5 @@ pub mod config;
 pub mod fleet;
 pub mod local;
 pub mod policy;
+pub mod tui;
 pub mod untrusted;

@@ -86,6 +86,8 @@ pub enum OutputFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open the console (the default when no verb is given).
+    Tui,
     /// List Things.
     Things {
         /// Keep Things whose name, type or an attribute value contains TEXT (ignoring case).

@@ -45,12 +45,7 @@ impl From<FleetError> for CliError {
 
 /// Runs one verb and prints its output.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
-    let Some(command) = cli.command else {
-        return Err(CliError::new(
-            2,
-            "no verb given: the interactive console is not in this build yet; see `iotfleet --help` for the verbs",
-        ));
-    };
+    let command = cli.command.unwrap_or(Command::Tui);
     if let Command::Local(LocalCommand::Serve { http_port, state }) = command {
         return local::serve(http_port, state).await;
     }
@@ -70,6 +65,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         },
     };
     let client = FleetClient::connect(&settings).await?;
+    if let Command::Tui = command {
+        return console(client, local_core.is_some(), &cli.global).await;
+    }
     let format = cli.global.output;
     let text = match command {
         Command::Things {
@@ -91,10 +89,45 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Shadow(ShadowCommand::Get { thing, name }) => {
             browse::shadow_get(&client, &thing, name.as_deref(), format).await?
         }
-        Command::Local(LocalCommand::Serve { .. }) => unreachable!("served above"),
+        Command::Local(LocalCommand::Serve { .. }) | Command::Tui => unreachable!("handled above"),
     };
     tracing::info!(stats = ?client.stats(), "verb done");
     print(&text)
+}
+
+/// Opens the console on the terminal.
+async fn console(
+    client: FleetClient,
+    local: bool,
+    global: &args::GlobalArgs,
+) -> Result<(), CliError> {
+    use std::io::IsTerminal as _;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(CliError::new(
+            2,
+            "the console needs a terminal; for scripts use a verb (see `iotfleet --help`)",
+        ));
+    }
+    let backend = if local {
+        crate::tui::state::Backend::Local
+    } else {
+        let info = client.backend();
+        crate::tui::state::Backend::Aws {
+            region: info.region.clone(),
+            profile: info.profile.clone(),
+            endpoint: info.endpoint_url.clone(),
+        }
+    };
+    let options = crate::tui::Options {
+        backend,
+        read_only: global.read_only,
+        theme: global.theme.clone(),
+        keymap: global.keymap.clone(),
+        no_color: crate::config::files::no_color(),
+    };
+    crate::tui::run(client, options)
+        .await
+        .map_err(|e| CliError::new(1, format!("console: {e}")))
 }
 
 /// Serialises `value` as pretty JSON that is safe to print (see [`json_for_terminal`]).

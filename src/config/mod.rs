@@ -1,4 +1,8 @@
-//! Where iotfleet keeps its files (XDG paths); later also config, keymap and theme files.
-//! Reads the environment; never touches the terminal.
+//! Where iotfleet keeps its files (XDG paths), and the console's configuration: `config.toml`,
+//! keymap and theme files (defaults embedded, user files laid over them). Reads files and the
+//! environment; never touches the terminal.
 
+pub mod files;
+pub mod keymap;
 pub mod paths;
+pub mod theme;

@@ -2,6 +2,15 @@
 
 use std::path::PathBuf;
 
+/// `$IOTFLEET_CONFIG_HOME`, else `$XDG_CONFIG_HOME/iotfleet`, else `~/.config/iotfleet`.
+#[must_use]
+pub fn config_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("IOTFLEET_CONFIG_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    directories::BaseDirs::new().map(|dirs| dirs.config_dir().join("iotfleet"))
+}
+
 /// `$XDG_STATE_HOME/iotfleet`, else `~/.local/state/iotfleet`: the log and the audit journal.
 #[must_use]
 pub fn state_dir() -> Option<PathBuf> {

@@ -84,15 +84,11 @@ pub async fn thing_report(client: &FleetClient, name: &str) -> Result<ThingRepor
             .try_collect()
             .await?;
 
-    let distinct: BTreeSet<&String> = certificates
+    let distinct: BTreeSet<String> = certificates
         .iter()
-        .flat_map(|(_, names, _)| names)
+        .flat_map(|(_, names, _)| names.iter().cloned())
         .collect();
-    let policies: Vec<Policy> = futures_util::stream::iter(distinct)
-        .map(|name| client.get_policy(name))
-        .buffered(CONCURRENT_CALLS)
-        .try_collect()
-        .await?;
+    let policies = policies_by_name(client, distinct).await?;
 
     let certificates = certificates
         .into_iter()
@@ -111,6 +107,41 @@ pub async fn thing_report(client: &FleetClient, name: &str) -> Result<ThingRepor
         certificates,
         other_principals,
     })
+}
+
+/// One certificate with the Things it is attached to and its policies (DescribeCertificate,
+/// ListPrincipalThings, ListAttachedPolicies, then GetPolicy per policy).
+pub async fn certificate_report(
+    client: &FleetClient,
+    id: &str,
+) -> Result<CertificateReport, FleetError> {
+    let certificate = client.describe_certificate(id).await?;
+    let (things, attached) = futures_util::try_join!(
+        client.principal_things(&certificate.arn),
+        client.attached_policies(&certificate.arn)
+    )?;
+    let policies = policies_by_name(client, attached.into_iter().map(|p| p.name)).await?;
+    Ok(CertificateReport {
+        certificate,
+        things,
+        policies,
+    })
+}
+
+/// GetPolicy for each name, a few at a time, in order.
+async fn policies_by_name(
+    client: &FleetClient,
+    names: impl IntoIterator<Item = String>,
+) -> Result<Vec<Policy>, FleetError> {
+    let owner = client.clone();
+    futures_util::stream::iter(names)
+        .map(move |name| {
+            let client = owner.clone();
+            async move { client.get_policy(&name).await }
+        })
+        .buffered(CONCURRENT_CALLS)
+        .try_collect()
+        .await
 }
 
 /// A policy with its versions and targets (GetPolicy, ListPolicyVersions, ListTargetsForPolicy).

@@ -1,0 +1,311 @@
+//! The console's glue: keys through the keymap to actions, messages through `update`, effects
+//! to tasks, and the one event loop that draws at most every 16 ms and only when something
+//! changed. `App` runs without a terminal too, which is how key-flow tests drive it.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use base64::Engine as _;
+use ratatui::crossterm::event::{self, Event as TermEvent};
+use tokio::sync::mpsc;
+
+use super::keys::{KeyResolver, Layer, Resolution, key_of};
+use super::state::{Backend, Level, Message, Screen, State};
+use super::tasks::Runner;
+use super::update::{self, Effect, Msg};
+use super::views;
+use crate::config::files::{self, Loaded};
+use crate::config::keymap::{Key, KeyCode};
+use crate::config::theme::Theme;
+use crate::fleet::FleetClient;
+
+/// How the console was asked to start.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub backend: Backend,
+    pub read_only: bool,
+    pub theme: Option<String>,
+    pub keymap: Option<String>,
+    pub no_color: bool,
+}
+
+pub struct App {
+    pub state: State,
+    keys: KeyResolver,
+    theme: Theme,
+    options: Options,
+    runner: Runner,
+    events: mpsc::UnboundedReceiver<Msg>,
+    /// Everything copied, in order; the terminal gets it as OSC 52 when `osc52` is on.
+    pub copied: Vec<String>,
+    osc52: bool,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// Builds the console on a client and loaded configuration; problems in the configuration
+    /// files are shown as the first message.
+    #[must_use]
+    pub fn new(client: FleetClient, options: Options, loaded: Loaded) -> Self {
+        let (sender, events) = mpsc::unbounded_channel();
+        let (keys, keymap_problems) = KeyResolver::new(&loaded.keymap);
+        let read_only = options.read_only || loaded.settings.read_only;
+        let mut state = State::new(
+            options.backend.clone(),
+            read_only,
+            time::OffsetDateTime::now_utc(),
+        );
+        let problems: Vec<String> = loaded.problems.into_iter().chain(keymap_problems).collect();
+        if !problems.is_empty() {
+            for problem in &problems {
+                tracing::warn!(%problem, "configuration");
+            }
+            state.message = Some(Message {
+                level: Level::Error,
+                text: problems.join(" | "),
+            });
+        }
+        let mut app = Self {
+            state,
+            keys,
+            theme: loaded.theme,
+            options,
+            runner: Runner::new(client, sender),
+            events,
+            copied: Vec::new(),
+            osc52: false,
+        };
+        let effects = update::start(&mut app.state);
+        app.run_effects(effects);
+        app
+    }
+
+    /// The keymap layers that apply now, most specific first.
+    #[must_use]
+    pub fn layers(&self) -> Vec<Layer> {
+        if self.state.input.is_some() {
+            vec![Layer::Input]
+        } else if self.state.help {
+            vec![Layer::Help]
+        } else if matches!(self.state.screen(), Screen::List(..)) {
+            vec![Layer::List, Layer::Global]
+        } else {
+            vec![Layer::Detail, Layer::Global]
+        }
+    }
+
+    /// A key press: through the keymap to an action, or typed into the filter or command line.
+    pub fn key(&mut self, key: Key) {
+        let typing = self.state.input.is_some();
+        let msg = match self.keys.resolve(key, &self.layers()) {
+            Resolution::Action(action) => Msg::Action(action),
+            Resolution::Unbound(key) if typing => match key {
+                Key {
+                    code: KeyCode::Char(c),
+                    ctrl: false,
+                    alt: false,
+                } => Msg::Typed(c),
+                Key {
+                    code: KeyCode::Backspace,
+                    ..
+                } => Msg::Erase,
+                Key {
+                    code: KeyCode::Char('u'),
+                    ctrl: true,
+                    ..
+                } => Msg::ClearInput,
+                _ => return,
+            },
+            Resolution::Pending | Resolution::Unbound(_) => return,
+        };
+        self.handle(msg);
+    }
+
+    pub fn handle(&mut self, msg: Msg) {
+        let effects = update::update(&mut self.state, msg);
+        self.run_effects(effects);
+    }
+
+    fn run_effects(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Copy(text) => self.copy(text),
+                Effect::SetTheme(name) => self.set_theme(&name),
+                request => self.runner.spawn(request),
+            }
+        }
+    }
+
+    fn copy(&mut self, text: String) {
+        if self.osc52 {
+            // OSC 52: the terminal (local, or at the far end of SSH, or tmux with
+            // set-clipboard on) puts the text on the clipboard.
+            let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+            let mut stdout = std::io::stdout();
+            let _ = write!(stdout, "\x1b]52;c;{encoded}\x07").and_then(|()| stdout.flush());
+        }
+        self.copied.push(text);
+    }
+
+    fn set_theme(&mut self, name: &str) {
+        if files::theme_text(name).is_none() {
+            let names = files::THEMES.map(|(n, _)| n).join(", ");
+            self.state.message = Some(Message {
+                level: Level::Error,
+                text: format!("unknown theme '{name}': the themes are {names}"),
+            });
+            return;
+        }
+        let loaded = files::load(
+            Some(name),
+            self.options.keymap.as_deref(),
+            self.options.no_color,
+        );
+        self.theme = loaded.theme;
+        self.state.message = Some(if loaded.problems.is_empty() {
+            Message {
+                level: Level::Info,
+                text: format!("theme {name}"),
+            }
+        } else {
+            Message {
+                level: Level::Error,
+                text: loaded.problems.join(" | "),
+            }
+        });
+    }
+
+    /// Applies every message that has arrived, without waiting. True when there was any.
+    pub fn drain(&mut self) -> bool {
+        let mut any = false;
+        while let Ok(msg) = self.events.try_recv() {
+            self.handle(msg);
+            any = true;
+        }
+        any
+    }
+
+    /// Waits until no request is in flight (or `limit` passes), applying results as they come.
+    pub async fn settle(&mut self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.state.pending > 0 {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(msg)) => self.handle(msg),
+                _ => return,
+            }
+        }
+        self.drain();
+    }
+
+    pub fn draw(&self, frame: &mut ratatui::Frame<'_>) {
+        let layers = self.layers();
+        views::draw(
+            frame,
+            &self.state,
+            views::Context {
+                theme: &self.theme,
+                keys: &self.keys,
+                layers: &layers,
+            },
+        );
+    }
+
+    #[must_use]
+    pub fn client(&self) -> &FleetClient {
+        self.runner.client()
+    }
+}
+
+/// Runs the console in the terminal until the user quits. The terminal is restored on quit, on
+/// error and on panic (ratatui's hook restores it before the panic is reported).
+pub async fn run(client: FleetClient, options: Options) -> Result<(), String> {
+    let loaded = files::load(
+        options.theme.as_deref(),
+        options.keymap.as_deref(),
+        options.no_color,
+    );
+    let mut app = App::new(client, options, loaded);
+    app.osc52 = true;
+    let mut terminal = ratatui::init();
+    let result = event_loop(&mut app, &mut terminal).await;
+    ratatui::restore();
+    result
+}
+
+const FRAME: Duration = Duration::from_millis(16);
+
+async fn event_loop(app: &mut App, terminal: &mut ratatui::DefaultTerminal) -> Result<(), String> {
+    let (terminal_events, mut terminal_rx) = mpsc::unbounded_channel();
+    // crossterm's read blocks; a thread feeds the loop. It ends with the process.
+    std::thread::spawn(move || {
+        while let Ok(event) = event::read() {
+            if terminal_events.send(event).is_err() {
+                break;
+            }
+        }
+    });
+    let size = terminal.size().map_err(|e| e.to_string())?;
+    app.handle(Msg::Resize {
+        width: size.width,
+        height: size.height,
+    });
+    let mut ticks = tokio::time::interval(Duration::from_millis(100));
+    let mut dirty = true;
+    let mut last_draw = tokio::time::Instant::now() - FRAME;
+    loop {
+        if dirty && last_draw.elapsed() >= FRAME {
+            terminal
+                .draw(|frame| app.draw(frame))
+                .map_err(|e| e.to_string())?;
+            last_draw = tokio::time::Instant::now();
+            dirty = false;
+        }
+        let next_frame = last_draw + FRAME;
+        tokio::select! {
+            Some(event) = terminal_rx.recv() => {
+                terminal_event(app, &event);
+                while let Ok(event) = terminal_rx.try_recv() {
+                    terminal_event(app, &event);
+                }
+                dirty = true;
+            }
+            Some(msg) = app.events.recv() => {
+                app.handle(msg);
+                app.drain();
+                dirty = true;
+            }
+            _ = ticks.tick() => {
+                let animating = app.state.pending > 0 || app.state.throttling();
+                let throttled = app.client().stats().throttled;
+                app.handle(Msg::Tick { now: time::OffsetDateTime::now_utc(), throttled });
+                dirty |= animating;
+            }
+            () = tokio::time::sleep_until(next_frame), if dirty => {}
+        }
+        if app.state.quit {
+            return Ok(());
+        }
+    }
+}
+
+fn terminal_event(app: &mut App, event: &TermEvent) {
+    match event {
+        TermEvent::Key(key) => {
+            if let Some(key) = key_of(key) {
+                app.key(key);
+            }
+        }
+        TermEvent::Resize(width, height) => app.handle(Msg::Resize {
+            width: *width,
+            height: *height,
+        }),
+        _ => {}
+    }
+}

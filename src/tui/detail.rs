@@ -1,0 +1,447 @@
+//! The content of the detail screens (a Thing, a certificate, a policy) as styled lines, some of
+//! them links to related objects. Pure: `update` reads the links to move and open, views draw
+//! the lines. Every piece of untrusted text is escaped here.
+
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use super::state::{Link, Load, Screen, State};
+use crate::config::theme::Slot;
+use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
+use crate::fleet::model::{Certificate, CertificateStatus, Validity};
+use crate::untrusted::escape;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub text: String,
+    pub slot: Slot,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Line {
+    pub segments: Vec<Segment>,
+    pub link: Option<Link>,
+}
+
+impl Line {
+    fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds untrusted text, escaped.
+    fn text(mut self, text: &str, slot: Slot) -> Self {
+        self.segments.push(Segment {
+            text: escape(text).into_owned(),
+            slot,
+        });
+        self
+    }
+
+    fn link(mut self, link: Link) -> Self {
+        self.link = Some(link);
+        self
+    }
+}
+
+fn field(label: &str, value: &str, slot: Slot) -> Line {
+    Line::new()
+        .text(&format!("{label:<12}"), Slot::Dim)
+        .text(value, slot)
+}
+
+fn heading(text: &str) -> Line {
+    Line::new().text(text, Slot::Title)
+}
+
+/// The lines of a detail screen; None for list screens.
+#[must_use]
+pub fn lines(state: &State, screen: &Screen) -> Option<Vec<Line>> {
+    Some(match screen {
+        Screen::List(..) => return None,
+        Screen::Thing { name, .. } => {
+            render(state.thing_reports.get(name), |r| thing_lines(state, r))
+        }
+        Screen::Certificate { id, .. } => render(state.certificate_reports.get(id), |r| {
+            certificate_lines(state.now, r)
+        }),
+        Screen::Policy { name, .. } => render(state.policy_reports.get(name), policy_lines),
+    })
+}
+
+fn render<T>(load: Option<&Load<T>>, ready: impl FnOnce(&T) -> Vec<Line>) -> Vec<Line> {
+    match load {
+        Some(Load::Ready(report)) => ready(report),
+        Some(Load::Failed(error)) => vec![Line::new().text(error, Slot::StatusError)],
+        _ => vec![Line::new().text("loading…", Slot::Dim)],
+    }
+}
+
+/// The links of a detail screen, in order.
+#[must_use]
+pub fn links(state: &State, screen: &Screen) -> Vec<Link> {
+    lines(state, screen)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|line| line.link)
+        .collect()
+}
+
+fn thing_lines(state: &State, report: &ThingReport) -> Vec<Line> {
+    let thing = &report.thing;
+    let mut out = vec![
+        Line::new().text(&thing.name, Slot::Title).text(
+            &format!("  {}", thing.thing_type.as_deref().unwrap_or("no type")),
+            Slot::Dim,
+        ),
+        field("ARN", &thing.arn, Slot::Text),
+        field("Version", &thing.version.to_string(), Slot::Text),
+    ];
+    let groups = report
+        .groups
+        .iter()
+        .map(|g| g.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    out.push(field(
+        "Groups",
+        if groups.is_empty() { "-" } else { &groups },
+        Slot::Text,
+    ));
+    let shadows = match state.thing_shadows.get(&thing.name) {
+        Some(Load::Ready(names)) if names.is_empty() => "none".to_owned(),
+        Some(Load::Ready(names)) => names.join(", "),
+        Some(Load::Failed(error)) => error.clone(),
+        _ => "loading…".to_owned(),
+    };
+    out.push(field("Shadows", &shadows, Slot::Text));
+    out.push(Line::new());
+    out.push(heading("Attributes"));
+    if thing.attributes.is_empty() {
+        out.push(Line::new().text("  none", Slot::Dim));
+    }
+    let width = thing
+        .attributes
+        .keys()
+        .map(|k| escape(k).chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(24);
+    for (key, value) in &thing.attributes {
+        let key = escape(key);
+        out.push(
+            Line::new()
+                .text(&format!("  {key:<width$}  "), Slot::Dim)
+                .text(value, Slot::Text),
+        );
+    }
+    out.push(Line::new());
+    out.push(heading("Certificates"));
+    if report.certificates.is_empty() {
+        out.push(Line::new().text(
+            "  none: this Thing has no certificate attached",
+            Slot::StatusWarning,
+        ));
+    }
+    for certificate in &report.certificates {
+        let cert = &certificate.certificate;
+        let mut line = Line::new()
+            .text(&format!("  {}  ", short_id(&cert.id)), Slot::Link)
+            .text(
+                &format!("{:<8}", cert.status.as_aws()),
+                status_slot(&cert.status),
+            )
+            .text("  ", Slot::Text);
+        line = expiry(line, cert, state.now);
+        if certificate.is_shared() {
+            let others: Vec<&str> = certificate
+                .things
+                .iter()
+                .map(String::as_str)
+                .filter(|t| *t != thing.name)
+                .collect();
+            line = line.text(
+                &format!("  shared with {}", others.join(", ")),
+                Slot::CertShared,
+            );
+        }
+        out.push(line.link(Link::Certificate(cert.id.clone())));
+        for policy in &certificate.policies {
+            out.push(
+                Line::new()
+                    .text("      policy ", Slot::Dim)
+                    .text(&policy.name, Slot::Link)
+                    .link(Link::Policy(policy.name.clone())),
+            );
+        }
+    }
+    for principal in &report.other_principals {
+        out.push(field("Principal", principal, Slot::Text));
+    }
+    out
+}
+
+fn certificate_lines(now: OffsetDateTime, report: &CertificateReport) -> Vec<Line> {
+    let cert = &report.certificate;
+    let mut out = vec![
+        Line::new()
+            .text("Certificate ", Slot::Title)
+            .text(&cert.id, Slot::Title),
+        field("ARN", &cert.arn, Slot::Text),
+        Line::new()
+            .text(&format!("{:<12}", "Status"), Slot::Dim)
+            .text(cert.status.as_aws(), status_slot(&cert.status)),
+    ];
+    let mut validity = Line::new().text(&format!("{:<12}", "Validity"), Slot::Dim);
+    validity = expiry(validity, cert, now);
+    out.push(validity);
+    if let Some(Validity { not_before, .. }) = cert.validity {
+        out.push(field("Valid from", &date(not_before), Slot::Text));
+    }
+    for (label, value) in [
+        ("Subject", &cert.subject),
+        ("Issuer", &cert.issuer),
+        ("Serial", &cert.serial),
+    ] {
+        if let Some(value) = value {
+            out.push(field(label, value, Slot::Text));
+        }
+    }
+    out.push(Line::new());
+    out.push(heading(if report.things.len() > 1 {
+        "Things (shared certificate)"
+    } else {
+        "Things"
+    }));
+    if report.things.is_empty() {
+        out.push(Line::new().text("  none", Slot::Dim));
+    }
+    for thing in &report.things {
+        out.push(
+            Line::new()
+                .text("  ", Slot::Text)
+                .text(thing, Slot::Link)
+                .link(Link::Thing(thing.clone())),
+        );
+    }
+    out.push(Line::new());
+    out.push(heading("Policies"));
+    if report.policies.is_empty() {
+        out.push(Line::new().text(
+            "  none: this certificate may do nothing",
+            Slot::StatusWarning,
+        ));
+    }
+    for policy in &report.policies {
+        let version = policy.default_version_id.as_deref().unwrap_or("?");
+        out.push(
+            Line::new()
+                .text("  ", Slot::Text)
+                .text(&policy.name, Slot::Link)
+                .text(&format!("  default version {version}"), Slot::Dim)
+                .link(Link::Policy(policy.name.clone())),
+        );
+    }
+    out
+}
+
+fn policy_lines(report: &PolicyReport) -> Vec<Line> {
+    let policy = &report.policy;
+    let version = policy.default_version_id.as_deref().unwrap_or("?");
+    let mut out = vec![
+        Line::new()
+            .text("Policy ", Slot::Title)
+            .text(&policy.name, Slot::Title)
+            .text(&format!("  default version {version}"), Slot::Dim),
+        field("ARN", &policy.arn, Slot::Text),
+    ];
+    let versions = report
+        .versions
+        .iter()
+        .map(|v| {
+            if v.is_default {
+                format!("{} (default)", v.version_id)
+            } else {
+                v.version_id.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    out.push(field("Versions", &versions, Slot::Text));
+    out.push(Line::new());
+    out.push(heading("Targets"));
+    if report.targets.is_empty() {
+        out.push(Line::new().text("  none: the policy is attached to nothing", Slot::Dim));
+    }
+    for target in &report.targets {
+        let line = match crate::fleet::model::certificate_id_from_arn(target) {
+            Some(id) => Line::new()
+                .text("  certificate ", Slot::Dim)
+                .text(short_id(id), Slot::Link)
+                .link(Link::Certificate(id.to_owned())),
+            None => Line::new().text("  ", Slot::Text).text(target, Slot::Text),
+        };
+        out.push(line);
+    }
+    out.push(Line::new());
+    out.push(heading("Document"));
+    match serde_json::from_str::<Value>(&policy.document) {
+        Ok(value) => out.extend(json_lines(&value, 1)),
+        Err(_) => out.extend(
+            policy
+                .document
+                .lines()
+                .map(|l| Line::new().text(&format!("  {l}"), Slot::Text)),
+        ),
+    }
+    out
+}
+
+/// The first 16 characters of a certificate id: enough to tell them apart on screen.
+#[must_use]
+pub fn short_id(id: &str) -> &str {
+    id.get(..16).unwrap_or(id)
+}
+
+#[must_use]
+pub fn status_slot(status: &CertificateStatus) -> Slot {
+    match status {
+        CertificateStatus::Active => Slot::CertActive,
+        CertificateStatus::Inactive => Slot::CertInactive,
+        CertificateStatus::Revoked => Slot::CertRevoked,
+        _ => Slot::CertOther,
+    }
+}
+
+/// The slot for a certificate's days to expiry: expired, within 30 days, or fine.
+#[must_use]
+pub fn expiry_slot(days: i64) -> Slot {
+    match days {
+        d if d < 0 => Slot::CertExpired,
+        d if d < 30 => Slot::CertExpiring,
+        _ => Slot::Text,
+    }
+}
+
+fn expiry(line: Line, cert: &Certificate, now: OffsetDateTime) -> Line {
+    match (&cert.validity, &cert.pem_problem) {
+        (Some(validity), _) => {
+            let days = validity.days_to_expiry(now);
+            let text = match days {
+                d if d < 0 => format!("EXPIRED {} ({} days ago)", date(validity.not_after), -d),
+                d => format!("expires {} (in {d} days)", date(validity.not_after)),
+            };
+            line.text(&text, expiry_slot(days))
+        }
+        (None, Some(problem)) => {
+            line.text(&format!("expiry unknown: {problem}"), Slot::StatusWarning)
+        }
+        (None, None) => line.text("expiry unknown", Slot::Dim),
+    }
+}
+
+#[must_use]
+pub fn date(time: OffsetDateTime) -> String {
+    time.format(format_description!("[year]-[month]-[day]"))
+        .unwrap_or_default()
+}
+
+/// Pretty JSON as coloured lines, indented by `level` steps of two spaces.
+#[must_use]
+pub fn json_lines(value: &Value, level: usize) -> Vec<Line> {
+    let mut out = Vec::new();
+    json_value(
+        &mut out,
+        Line::new().text(&"  ".repeat(level), Slot::Text),
+        value,
+        level,
+        "",
+    );
+    out
+}
+
+fn json_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_default()
+}
+
+fn json_value(out: &mut Vec<Line>, line: Line, value: &Value, level: usize, trailing: &str) {
+    let pad = |n: usize| "  ".repeat(n);
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            out.push(line.text("{", Slot::JsonPunctuation));
+            let count = map.len();
+            for (i, (key, item)) in map.iter().enumerate() {
+                let comma = if i + 1 < count { "," } else { "" };
+                let start = Line::new()
+                    .text(&pad(level + 1), Slot::Text)
+                    .text(&json_string(key), Slot::JsonKey)
+                    .text(": ", Slot::JsonPunctuation);
+                json_value(out, start, item, level + 1, comma);
+            }
+            out.push(
+                Line::new()
+                    .text(&pad(level), Slot::Text)
+                    .text(&format!("}}{trailing}"), Slot::JsonPunctuation),
+            );
+        }
+        Value::Array(items) if !items.is_empty() => {
+            out.push(line.text("[", Slot::JsonPunctuation));
+            for (i, item) in items.iter().enumerate() {
+                let comma = if i + 1 < items.len() { "," } else { "" };
+                json_value(
+                    out,
+                    Line::new().text(&pad(level + 1), Slot::Text),
+                    item,
+                    level + 1,
+                    comma,
+                );
+            }
+            out.push(
+                Line::new()
+                    .text(&pad(level), Slot::Text)
+                    .text(&format!("]{trailing}"), Slot::JsonPunctuation),
+            );
+        }
+        scalar => {
+            let (text, slot) = match scalar {
+                Value::String(s) => (json_string(s), Slot::JsonString),
+                Value::Number(n) => (n.to_string(), Slot::JsonNumber),
+                Value::Bool(b) => (b.to_string(), Slot::JsonBool),
+                Value::Null => ("null".to_owned(), Slot::JsonNull),
+                Value::Object(_) => ("{}".to_owned(), Slot::JsonPunctuation),
+                Value::Array(_) => ("[]".to_owned(), Slot::JsonPunctuation),
+            };
+            out.push(line.text(&text, slot).text(trailing, Slot::JsonPunctuation));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lines_are_pretty_coloured_and_escaped() {
+        let value = serde_json::json!({"a": [1, true, null], "b": "x\u{9b}y"});
+        let lines = json_lines(&value, 0);
+        let text: Vec<String> = lines
+            .iter()
+            .map(|l| l.segments.iter().map(|s| s.text.as_str()).collect())
+            .collect();
+        assert_eq!(
+            text,
+            [
+                "{",
+                "  \"a\": [",
+                "    1,",
+                "    true,",
+                "    null",
+                "  ],",
+                "  \"b\": \"x\\u{9b}y\"",
+                "}"
+            ]
+        );
+        assert!(lines[1].segments.iter().any(|s| s.slot == Slot::JsonKey));
+        assert!(lines[3].segments.iter().any(|s| s.slot == Slot::JsonBool));
+    }
+}

@@ -1,0 +1,14 @@
+//! The console: one event channel; keymap → `Action` → pure `update(&mut State, Msg)` →
+//! effects → tasks → result messages; views draw `State`. Views never do I/O; tasks never touch
+//! `State`. Only talks to AWS through `crate::fleet`.
+
+pub mod action;
+pub mod app;
+pub mod detail;
+pub mod keys;
+pub mod state;
+pub mod tasks;
+pub mod update;
+pub mod views;
+
+pub use app::{App, Options, run};

@@ -1,0 +1,283 @@
+//! Everything the console shows, as plain data: the screen stack, what has loaded, the filter
+//! and command line, messages. Only `update` changes it; views only read it.
+
+use std::collections::HashMap;
+
+use time::OffsetDateTime;
+
+use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
+use crate::fleet::model::{Certificate, CertificateSummary, PolicySummary, ThingSummary};
+
+/// Something loading, loaded, or failed (with the message to show).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Load<T> {
+    Loading,
+    Ready(T),
+    Failed(String),
+}
+
+impl<T> Load<T> {
+    pub fn ready(&self) -> Option<&T> {
+        match self {
+            Self::Ready(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// Where the console is pointed, for the status bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded local IoT Core: shown as a banner nobody can miss.
+    Local,
+    Aws {
+        region: String,
+        profile: Option<String>,
+        endpoint: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKind {
+    Things,
+    Certificates,
+    Policies,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// As the service listed them.
+    #[default]
+    Listed,
+    Name,
+    /// Things by type, certificates by status.
+    Kind,
+}
+
+impl Sort {
+    #[must_use]
+    pub fn next(self) -> Self {
+        match self {
+            Self::Listed => Self::Name,
+            Self::Name => Self::Kind,
+            Self::Kind => Self::Listed,
+        }
+    }
+
+    #[must_use]
+    pub fn label(self, list: ListKind) -> &'static str {
+        match (self, list) {
+            (Self::Listed, _) => "as listed",
+            (Self::Name, ListKind::Certificates) => "by id",
+            (Self::Name, _) => "by name",
+            (Self::Kind, ListKind::Certificates) => "by status",
+            (Self::Kind, _) => "by type",
+        }
+    }
+}
+
+/// A list screen's own state: cursor, scroll, filter, sort, and the rows it shows.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ListView {
+    pub selected: usize,
+    pub offset: usize,
+    pub filter: String,
+    pub sort: Sort,
+    /// Indices into the list's items, in display order, after filter and sort.
+    pub rows: Vec<u32>,
+}
+
+/// A related object a detail screen links to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    Thing(String),
+    Certificate(String),
+    Policy(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Screen {
+    List(ListKind, ListView),
+    Thing {
+        name: String,
+        cursor: usize,
+        scroll: usize,
+    },
+    Certificate {
+        id: String,
+        cursor: usize,
+        scroll: usize,
+    },
+    Policy {
+        name: String,
+        cursor: usize,
+        scroll: usize,
+    },
+}
+
+impl Screen {
+    #[must_use]
+    pub fn list(kind: ListKind) -> Self {
+        Self::List(kind, ListView::default())
+    }
+}
+
+/// A line being typed: the filter (`/`) or the command line (`:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    pub kind: InputKind,
+    pub text: String,
+    /// What the filter was before typing began, restored on cancel.
+    pub before: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    Filter,
+    Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warning,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub level: Level,
+    pub text: String,
+}
+
+/// A loaded list and how its loading goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub loading: bool,
+    pub loaded_once: bool,
+    pub error: Option<String>,
+    /// Bumped by a refresh, so pages of an older listing are ignored.
+    pub generation: u64,
+}
+
+impl<T> Default for Listing<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            loading: false,
+            loaded_once: false,
+            error: None,
+            generation: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct State {
+    pub backend: Backend,
+    pub read_only: bool,
+    /// Never empty: the last is on screen, Esc pops.
+    pub screens: Vec<Screen>,
+    pub things: Listing<ThingSummary>,
+    /// Lower-cased "name type attribute-values" per Thing, what `/` matches.
+    pub thing_haystacks: Vec<String>,
+    pub certificates: Listing<CertificateSummary>,
+    pub policies: Listing<PolicySummary>,
+    /// Principal ARNs per Thing, loaded for the rows on screen.
+    pub principals: HashMap<String, Load<Vec<String>>>,
+    /// Described certificates by id, loaded for the rows on screen.
+    pub certificate_details: HashMap<String, Load<Certificate>>,
+    /// Things per certificate ARN, loaded for the certificate rows on screen.
+    pub certificate_things: HashMap<String, Load<Vec<String>>>,
+    pub thing_reports: HashMap<String, Load<ThingReport>>,
+    /// Shadow names per Thing ("classic" first when it exists), for the Thing screen.
+    pub thing_shadows: HashMap<String, Load<Vec<String>>>,
+    pub certificate_reports: HashMap<String, Load<CertificateReport>>,
+    pub policy_reports: HashMap<String, Load<PolicyReport>>,
+    pub input: Option<Input>,
+    pub help: bool,
+    pub message: Option<Message>,
+    /// Requests in flight.
+    pub pending: usize,
+    /// Throttled responses seen, and when the count last grew (for "throttled, retrying").
+    pub throttled: u64,
+    pub throttled_at: Option<OffsetDateTime>,
+    pub now: OffsetDateTime,
+    pub spinner: usize,
+    /// Rows a list screen can show, from the last terminal size.
+    pub page_rows: usize,
+    pub quit: bool,
+}
+
+impl State {
+    #[must_use]
+    pub fn new(backend: Backend, read_only: bool, now: OffsetDateTime) -> Self {
+        Self {
+            backend,
+            read_only,
+            screens: vec![Screen::list(ListKind::Things)],
+            things: Listing::default(),
+            thing_haystacks: Vec::new(),
+            certificates: Listing::default(),
+            policies: Listing::default(),
+            principals: HashMap::new(),
+            certificate_details: HashMap::new(),
+            certificate_things: HashMap::new(),
+            thing_reports: HashMap::new(),
+            thing_shadows: HashMap::new(),
+            certificate_reports: HashMap::new(),
+            policy_reports: HashMap::new(),
+            input: None,
+            help: false,
+            message: None,
+            pending: 0,
+            throttled: 0,
+            throttled_at: None,
+            now,
+            spinner: 0,
+            page_rows: 20,
+            quit: false,
+        }
+    }
+
+    /// The screen on top of the stack.
+    ///
+    /// # Panics
+    ///
+    /// Never: the stack always holds the first list screen.
+    #[must_use]
+    pub fn screen(&self) -> &Screen {
+        self.screens
+            .last()
+            .expect("the screen stack is never empty")
+    }
+
+    /// The screen on top of the stack, to change.
+    ///
+    /// # Panics
+    ///
+    /// Never: the stack always holds the first list screen.
+    pub fn screen_mut(&mut self) -> &mut Screen {
+        self.screens
+            .last_mut()
+            .expect("the screen stack is never empty")
+    }
+
+    /// True while a throttled response was seen in the last five seconds.
+    #[must_use]
+    pub fn throttling(&self) -> bool {
+        self.throttled_at
+            .is_some_and(|at| (self.now - at).whole_seconds() < 5)
+    }
+
+    /// Number of items in a list.
+    #[must_use]
+    pub fn list_len(&self, kind: ListKind) -> usize {
+        match kind {
+            ListKind::Things => self.things.items.len(),
+            ListKind::Certificates => self.certificates.items.len(),
+            ListKind::Policies => self.policies.items.len(),
+        }
+    }
+}

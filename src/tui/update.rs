@@ -1,0 +1,992 @@
+//! `update(&mut State, Msg) -> Vec<Effect>`: every change to the console's state, pure (no I/O,
+//! no terminal, no clock), so it is tested without tokio. Effects say what I/O to start; their
+//! results come back as `Msg::Fleet`.
+
+use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
+use nucleo_matcher::{Config, Matcher, Utf32Str};
+use time::OffsetDateTime;
+
+use super::action::Action;
+use super::detail;
+use super::state::{
+    Input, InputKind, Level, Link, ListKind, ListView, Load, Message, Screen, Sort, State,
+};
+use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
+use crate::fleet::model::{
+    Certificate, CertificateSummary, PolicySummary, ThingPage, ThingSummary,
+    certificate_id_from_arn,
+};
+
+/// Everything that can change the state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Msg {
+    Action(Action),
+    /// A character typed into the filter or command line.
+    Typed(char),
+    /// Backspace in the filter or command line.
+    Erase,
+    /// Ctrl-U in the filter or command line.
+    ClearInput,
+    /// Boxed: reports are large and messages are many.
+    Fleet(Box<FleetEvent>),
+    Tick {
+        now: OffsetDateTime,
+        throttled: u64,
+    },
+    Resize {
+        width: u16,
+        height: u16,
+    },
+}
+
+/// Results of effects. Errors are the messages to show (access denied names the IAM action).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FleetEvent {
+    ThingsPage {
+        generation: u64,
+        result: Result<ThingPage, String>,
+    },
+    Certificates {
+        generation: u64,
+        result: Result<Vec<CertificateSummary>, String>,
+    },
+    Policies {
+        generation: u64,
+        result: Result<Vec<PolicySummary>, String>,
+    },
+    Principals {
+        thing: String,
+        result: Result<Vec<String>, String>,
+    },
+    Certificate {
+        id: String,
+        result: Result<Certificate, String>,
+    },
+    CertificateThings {
+        arn: String,
+        result: Result<Vec<String>, String>,
+    },
+    ThingReport {
+        name: String,
+        result: Result<ThingReport, String>,
+    },
+    ThingShadows {
+        name: String,
+        result: Result<Vec<String>, String>,
+    },
+    CertificateReport {
+        id: String,
+        result: Result<CertificateReport, String>,
+    },
+    PolicyReport {
+        name: String,
+        result: Result<PolicyReport, String>,
+    },
+}
+
+/// I/O for the task runner to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    ListThings {
+        generation: u64,
+    },
+    ListCertificates {
+        generation: u64,
+    },
+    ListPolicies {
+        generation: u64,
+    },
+    LoadPrincipals(String),
+    DescribeCertificate(String),
+    /// The Things of a certificate, by ARN.
+    LoadCertificateThings(String),
+    LoadThingReport(String),
+    LoadThingShadows(String),
+    LoadCertificateReport(String),
+    LoadPolicyReport(String),
+    /// Write text to the clipboard (OSC 52).
+    Copy(String),
+    /// Switch to a shipped theme.
+    SetTheme(String),
+}
+
+impl Effect {
+    /// Whether the effect is a request whose result arrives as a `FleetEvent`.
+    fn is_request(&self) -> bool {
+        !matches!(self, Self::Copy(_) | Self::SetTheme(_))
+    }
+}
+
+/// The commands of the `:` line, for completion and help.
+pub const COMMANDS: [&str; 9] = [
+    "things", "certs", "policies", "thing", "policy", "cert", "theme", "help", "quit",
+];
+
+/// The effects the console starts with.
+pub fn start(state: &mut State) -> Vec<Effect> {
+    state.things.loading = true;
+    counted(
+        state,
+        vec![Effect::ListThings {
+            generation: state.things.generation,
+        }],
+    )
+}
+
+pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
+    let effects = match msg {
+        Msg::Action(action) => act(state, action),
+        Msg::Typed(c) => type_char(state, Some(c)),
+        Msg::Erase => type_char(state, None),
+        Msg::ClearInput => {
+            if let Some(input) = &mut state.input {
+                input.text.clear();
+            }
+            filter_changed(state)
+        }
+        Msg::Fleet(event) => {
+            let more_to_come =
+                matches!(&*event, FleetEvent::ThingsPage { result: Ok(page), .. } if page.more);
+            state.pending = state.pending.saturating_sub(usize::from(!more_to_come));
+            arrived(state, *event)
+        }
+        Msg::Tick { now, throttled } => {
+            state.now = now;
+            state.spinner = state.spinner.wrapping_add(1);
+            if throttled > state.throttled {
+                state.throttled = throttled;
+                state.throttled_at = Some(now);
+            }
+            Vec::new()
+        }
+        Msg::Resize { height, .. } => {
+            state.page_rows = usize::from(height.saturating_sub(6)).max(1);
+            clamp(state);
+            visible_loads(state)
+        }
+    };
+    counted(state, effects)
+}
+
+fn counted(state: &mut State, effects: Vec<Effect>) -> Vec<Effect> {
+    state.pending += effects.iter().filter(|e| e.is_request()).count();
+    effects
+}
+
+fn info(state: &mut State, level: Level, text: impl Into<String>) {
+    state.message = Some(Message {
+        level,
+        text: text.into(),
+    });
+}
+
+fn act(state: &mut State, action: Action) -> Vec<Effect> {
+    if state.input.is_some() {
+        return input_action(state, action);
+    }
+    if state.help {
+        if matches!(action, Action::Back | Action::Help | Action::Quit) {
+            state.help = false;
+        }
+        return Vec::new();
+    }
+    match action {
+        Action::Quit => {
+            state.quit = true;
+            Vec::new()
+        }
+        Action::Help => {
+            state.help = true;
+            Vec::new()
+        }
+        Action::Command => {
+            state.input = Some(Input {
+                kind: InputKind::Command,
+                text: String::new(),
+                before: String::new(),
+            });
+            Vec::new()
+        }
+        Action::Filter => {
+            if let Screen::List(_, view) = state.screen() {
+                let current = view.filter.clone();
+                state.input = Some(Input {
+                    kind: InputKind::Filter,
+                    text: current.clone(),
+                    before: current,
+                });
+            }
+            Vec::new()
+        }
+        Action::Back => back(state),
+        Action::Refresh => refresh(state),
+        Action::Copy => copy(state),
+        Action::Things => open_list(state, ListKind::Things),
+        Action::Certificates => open_list(state, ListKind::Certificates),
+        Action::Policies => open_list(state, ListKind::Policies),
+        Action::Up => step(state, -1),
+        Action::Down => step(state, 1),
+        Action::PageUp => page(state, -1),
+        Action::PageDown => page(state, 1),
+        Action::Top => step(state, isize::MIN / 2),
+        Action::Bottom => step(state, isize::MAX / 2),
+        Action::Open => open(state),
+        Action::Sort => {
+            if let Screen::List(kind, view) = state.screen_mut() {
+                view.sort = view.sort.next();
+                let label = view.sort.label(*kind);
+                let kind = *kind;
+                recompute_rows(state, kind);
+                info(state, Level::Info, format!("sorted {label}"));
+            }
+            visible_loads(state)
+        }
+        Action::Confirm | Action::Cancel | Action::Complete => Vec::new(),
+    }
+}
+
+fn input_action(state: &mut State, action: Action) -> Vec<Effect> {
+    let Some(input) = state.input.clone() else {
+        return Vec::new();
+    };
+    match (action, input.kind) {
+        (Action::Cancel, InputKind::Filter) => {
+            state.input = None;
+            set_filter(state, &input.before);
+            visible_loads(state)
+        }
+        (Action::Cancel, InputKind::Command) => {
+            state.input = None;
+            Vec::new()
+        }
+        (Action::Confirm, InputKind::Filter) => {
+            state.input = None;
+            visible_loads(state)
+        }
+        (Action::Confirm, InputKind::Command) => command(state, input.text.trim()),
+        (Action::Complete, InputKind::Command) => {
+            complete(state);
+            Vec::new()
+        }
+        // Other actions are keys typed as text by the key layer; nothing else to do here.
+        _ => Vec::new(),
+    }
+}
+
+fn type_char(state: &mut State, c: Option<char>) -> Vec<Effect> {
+    let Some(input) = &mut state.input else {
+        return Vec::new();
+    };
+    match c {
+        Some(c) => input.text.push(c),
+        None => {
+            input.text.pop();
+        }
+    }
+    if input.kind == InputKind::Filter {
+        filter_changed(state)
+    } else {
+        Vec::new()
+    }
+}
+
+fn filter_changed(state: &mut State) -> Vec<Effect> {
+    let Some(Input {
+        kind: InputKind::Filter,
+        text,
+        ..
+    }) = state.input.clone()
+    else {
+        return Vec::new();
+    };
+    set_filter(state, &text);
+    visible_loads(state)
+}
+
+/// Applies a filter to the list on screen; a filter that extends the previous one only narrows
+/// the previous rows (fuzzy matches of "ab" are a subset of those of "a").
+fn set_filter(state: &mut State, text: &str) {
+    let Screen::List(kind, view) = state.screen() else {
+        return;
+    };
+    let (kind, previous) = (*kind, view.filter.clone());
+    let narrowing = !previous.is_empty() && text.starts_with(previous.as_str());
+    let base: Option<Vec<u32>> = narrowing.then(|| view.rows.clone());
+    if let Screen::List(_, view) = state.screen_mut() {
+        text.clone_into(&mut view.filter);
+        view.selected = 0;
+        view.offset = 0;
+    }
+    let base = base.unwrap_or_else(|| ordered(state, kind, state.screen()));
+    let rows = filter_rows(state, kind, text, base);
+    if let Screen::List(_, view) = state.screen_mut() {
+        view.rows = rows;
+    }
+}
+
+/// The item indices of a list in the screen's sort order.
+fn ordered(state: &State, kind: ListKind, screen: &Screen) -> Vec<u32> {
+    let Screen::List(_, view) = screen else {
+        return Vec::new();
+    };
+    let len = u32::try_from(state.list_len(kind)).unwrap_or(u32::MAX);
+    let mut order: Vec<u32> = (0..len).collect();
+    let key = |i: u32| -> (String, String) {
+        let i = i as usize;
+        match kind {
+            ListKind::Things => {
+                let t = &state.things.items[i];
+                (t.thing_type.clone().unwrap_or_default(), t.name.clone())
+            }
+            ListKind::Certificates => {
+                let c = &state.certificates.items[i];
+                (c.status.as_aws().to_owned(), c.id.clone())
+            }
+            ListKind::Policies => (String::new(), state.policies.items[i].name.clone()),
+        }
+    };
+    match view.sort {
+        Sort::Listed => {}
+        Sort::Name => order.sort_by_cached_key(|i| key(*i).1),
+        Sort::Kind => order.sort_by_cached_key(|i| key(*i)),
+    }
+    order
+}
+
+fn haystack(state: &State, kind: ListKind, index: usize) -> &str {
+    match kind {
+        ListKind::Things => &state.thing_haystacks[index],
+        ListKind::Certificates => &state.certificates.items[index].id,
+        ListKind::Policies => &state.policies.items[index].name,
+    }
+}
+
+/// Keeps the rows whose haystack fuzzily matches `text`, best matches first (ties keep their
+/// order), as fzf does.
+fn filter_rows(state: &State, kind: ListKind, text: &str, rows: Vec<u32>) -> Vec<u32> {
+    if text.is_empty() {
+        return rows;
+    }
+    let pattern = Pattern::parse(text, CaseMatching::Ignore, Normalization::Smart);
+    let mut matcher = Matcher::new(Config::DEFAULT);
+    let mut buffer = Vec::new();
+    let mut scored: Vec<(u32, u32)> = rows
+        .into_iter()
+        .filter_map(|i| {
+            pattern
+                .score(
+                    Utf32Str::new(haystack(state, kind, i as usize), &mut buffer),
+                    &mut matcher,
+                )
+                .map(|s| (s, i))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0));
+    scored.into_iter().map(|(_, i)| i).collect()
+}
+
+/// Recomputes every list screen of `kind` on the stack (new items, new sort).
+fn recompute_rows(state: &mut State, kind: ListKind) {
+    for index in 0..state.screens.len() {
+        let Screen::List(k, view) = &state.screens[index] else {
+            continue;
+        };
+        if *k != kind {
+            continue;
+        }
+        let filter = view.filter.clone();
+        let rows = filter_rows(
+            state,
+            kind,
+            &filter,
+            ordered(state, kind, &state.screens[index]),
+        );
+        if let Screen::List(_, view) = &mut state.screens[index] {
+            view.rows = rows;
+        }
+    }
+    clamp(state);
+}
+
+/// Keeps cursors inside their lists and on screen.
+fn clamp(state: &mut State) {
+    let page_rows = state.page_rows;
+    for screen in &mut state.screens {
+        if let Screen::List(_, view) = screen {
+            view.selected = view.selected.min(view.rows.len().saturating_sub(1));
+            if view.selected < view.offset {
+                view.offset = view.selected;
+            } else if view.selected >= view.offset + page_rows {
+                view.offset = view.selected + 1 - page_rows;
+            }
+        }
+    }
+}
+
+fn step(state: &mut State, delta: isize) -> Vec<Effect> {
+    let link_count = detail::links(state, state.screen()).len();
+    let lines = detail::lines(state, state.screen()).unwrap_or_default();
+    let page_rows = state.page_rows + 1;
+    match state.screen_mut() {
+        Screen::List(_, view) => {
+            view.selected = view
+                .selected
+                .saturating_add_signed(delta)
+                .min(view.rows.len().saturating_sub(1));
+        }
+        Screen::Thing { cursor, scroll, .. }
+        | Screen::Certificate { cursor, scroll, .. }
+        | Screen::Policy { cursor, scroll, .. } => {
+            *cursor = cursor
+                .saturating_add_signed(delta)
+                .min(link_count.saturating_sub(1));
+            // Keep the linked line on screen.
+            if let Some(line) = lines
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.link.is_some())
+                .nth(*cursor)
+                .map(|(i, _)| i)
+            {
+                if line < *scroll {
+                    *scroll = line;
+                } else if line >= *scroll + page_rows {
+                    *scroll = line + 1 - page_rows;
+                }
+            }
+            if delta < -1 {
+                *scroll = 0;
+            }
+        }
+    }
+    clamp(state);
+    visible_loads(state)
+}
+
+fn page(state: &mut State, direction: isize) -> Vec<Effect> {
+    let rows = isize::try_from(state.page_rows).unwrap_or(20);
+    let lines = detail::lines(state, state.screen()).map_or(0, |l| l.len());
+    let page_rows = state.page_rows + 1;
+    match state.screen_mut() {
+        Screen::List(..) => step(state, direction * rows),
+        Screen::Thing { scroll, .. }
+        | Screen::Certificate { scroll, .. }
+        | Screen::Policy { scroll, .. } => {
+            *scroll = scroll
+                .saturating_add_signed(direction * rows)
+                .min(lines.saturating_sub(page_rows));
+            Vec::new()
+        }
+    }
+}
+
+fn back(state: &mut State) -> Vec<Effect> {
+    if state.screens.len() > 1 {
+        state.screens.pop();
+        state.message = None;
+        return visible_loads(state);
+    }
+    if let Screen::List(_, view) = state.screen()
+        && !view.filter.is_empty()
+    {
+        set_filter(state, "");
+        return visible_loads(state);
+    }
+    Vec::new()
+}
+
+fn open_list(state: &mut State, kind: ListKind) -> Vec<Effect> {
+    if !matches!(state.screen(), Screen::List(k, _) if *k == kind) {
+        state.screens.push(Screen::list(kind));
+        recompute_rows(state, kind);
+    }
+    let mut effects = Vec::new();
+    match kind {
+        ListKind::Certificates
+            if !state.certificates.loaded_once && !state.certificates.loading =>
+        {
+            state.certificates.loading = true;
+            effects.push(Effect::ListCertificates {
+                generation: state.certificates.generation,
+            });
+        }
+        ListKind::Policies if !state.policies.loaded_once && !state.policies.loading => {
+            state.policies.loading = true;
+            effects.push(Effect::ListPolicies {
+                generation: state.policies.generation,
+            });
+        }
+        _ => {}
+    }
+    effects.extend(visible_loads(state));
+    effects
+}
+
+fn selected_index(state: &State) -> Option<(ListKind, usize)> {
+    let Screen::List(kind, view) = state.screen() else {
+        return None;
+    };
+    view.rows.get(view.selected).map(|i| (*kind, *i as usize))
+}
+
+fn open(state: &mut State) -> Vec<Effect> {
+    let link = match state.screen() {
+        Screen::List(..) => match selected_index(state) {
+            Some((ListKind::Things, i)) => Link::Thing(state.things.items[i].name.clone()),
+            Some((ListKind::Certificates, i)) => {
+                Link::Certificate(state.certificates.items[i].id.clone())
+            }
+            Some((ListKind::Policies, i)) => Link::Policy(state.policies.items[i].name.clone()),
+            None => return Vec::new(),
+        },
+        screen => {
+            let cursor = match screen {
+                Screen::Thing { cursor, .. }
+                | Screen::Certificate { cursor, .. }
+                | Screen::Policy { cursor, .. } => *cursor,
+                Screen::List(..) => 0,
+            };
+            match detail::links(state, screen).into_iter().nth(cursor) {
+                Some(link) => link,
+                None => return Vec::new(),
+            }
+        }
+    };
+    follow(state, link)
+}
+
+/// Opens the screen of a related object, loading it unless it is loaded or loading.
+fn follow(state: &mut State, link: Link) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    match link {
+        Link::Thing(name) => {
+            if needs(state.thing_reports.get(&name)) {
+                state.thing_reports.insert(name.clone(), Load::Loading);
+                state.thing_shadows.insert(name.clone(), Load::Loading);
+                effects.push(Effect::LoadThingReport(name.clone()));
+                effects.push(Effect::LoadThingShadows(name.clone()));
+            }
+            state.screens.push(Screen::Thing {
+                name,
+                cursor: 0,
+                scroll: 0,
+            });
+        }
+        Link::Certificate(id) => {
+            if needs(state.certificate_reports.get(&id)) {
+                state.certificate_reports.insert(id.clone(), Load::Loading);
+                effects.push(Effect::LoadCertificateReport(id.clone()));
+            }
+            state.screens.push(Screen::Certificate {
+                id,
+                cursor: 0,
+                scroll: 0,
+            });
+        }
+        Link::Policy(name) => {
+            if needs(state.policy_reports.get(&name)) {
+                state.policy_reports.insert(name.clone(), Load::Loading);
+                effects.push(Effect::LoadPolicyReport(name.clone()));
+            }
+            state.screens.push(Screen::Policy {
+                name,
+                cursor: 0,
+                scroll: 0,
+            });
+        }
+    }
+    state.message = None;
+    effects
+}
+
+/// Whether something must be (re)loaded: not loaded yet, or failed.
+fn needs<T>(load: Option<&Load<T>>) -> bool {
+    !matches!(load, Some(Load::Ready(_) | Load::Loading))
+}
+
+fn refresh(state: &mut State) -> Vec<Effect> {
+    state.message = None;
+    match state.screen().clone() {
+        Screen::List(ListKind::Things, _) => {
+            state.things.generation += 1;
+            state.things.items.clear();
+            state.thing_haystacks.clear();
+            state.things.loading = true;
+            state.things.error = None;
+            state.principals.clear();
+            state.certificate_details.clear();
+            recompute_rows(state, ListKind::Things);
+            vec![Effect::ListThings {
+                generation: state.things.generation,
+            }]
+        }
+        Screen::List(ListKind::Certificates, _) => {
+            state.certificates.generation += 1;
+            state.certificates.loading = true;
+            state.certificate_details.clear();
+            state.certificate_things.clear();
+            vec![Effect::ListCertificates {
+                generation: state.certificates.generation,
+            }]
+        }
+        Screen::List(ListKind::Policies, _) => {
+            state.policies.generation += 1;
+            state.policies.loading = true;
+            vec![Effect::ListPolicies {
+                generation: state.policies.generation,
+            }]
+        }
+        Screen::Thing { name, .. } => {
+            state.thing_reports.insert(name.clone(), Load::Loading);
+            state.thing_shadows.insert(name.clone(), Load::Loading);
+            vec![
+                Effect::LoadThingReport(name.clone()),
+                Effect::LoadThingShadows(name),
+            ]
+        }
+        Screen::Certificate { id, .. } => {
+            state.certificate_reports.insert(id.clone(), Load::Loading);
+            vec![Effect::LoadCertificateReport(id)]
+        }
+        Screen::Policy { name, .. } => {
+            state.policy_reports.insert(name.clone(), Load::Loading);
+            vec![Effect::LoadPolicyReport(name)]
+        }
+    }
+}
+
+fn copy(state: &mut State) -> Vec<Effect> {
+    let text = match state.screen() {
+        Screen::List(..) => match selected_index(state) {
+            Some((ListKind::Things, i)) => Some(state.things.items[i].arn.clone()),
+            Some((ListKind::Certificates, i)) => Some(state.certificates.items[i].id.clone()),
+            Some((ListKind::Policies, i)) => Some(state.policies.items[i].arn.clone()),
+            None => None,
+        },
+        screen @ (Screen::Thing { cursor, .. }
+        | Screen::Certificate { cursor, .. }
+        | Screen::Policy { cursor, .. }) => {
+            match detail::links(state, screen).into_iter().nth(*cursor) {
+                Some(Link::Certificate(id)) => Some(id),
+                Some(Link::Policy(name) | Link::Thing(name)) => Some(name),
+                None => None,
+            }
+        }
+    };
+    if let Some(text) = text {
+        info(state, Level::Info, format!("copied {text}"));
+        vec![Effect::Copy(text)]
+    } else {
+        info(state, Level::Warning, "nothing selected to copy");
+        Vec::new()
+    }
+}
+
+fn command(state: &mut State, text: &str) -> Vec<Effect> {
+    let (verb, argument) = text
+        .split_once(' ')
+        .map_or((text, ""), |(v, a)| (v, a.trim()));
+    let done = |state: &mut State| state.input = None;
+    match (verb, argument) {
+        ("q" | "quit" | "q!", _) => {
+            done(state);
+            state.quit = true;
+            Vec::new()
+        }
+        ("things", "") => {
+            done(state);
+            open_list(state, ListKind::Things)
+        }
+        ("certs" | "certificates", "") => {
+            done(state);
+            open_list(state, ListKind::Certificates)
+        }
+        ("policies", "") => {
+            done(state);
+            open_list(state, ListKind::Policies)
+        }
+        ("help", "") => {
+            done(state);
+            state.help = true;
+            Vec::new()
+        }
+        ("thing", name) if !name.is_empty() => {
+            done(state);
+            follow(state, Link::Thing(name.to_owned()))
+        }
+        ("policy", name) if !name.is_empty() => {
+            done(state);
+            follow(state, Link::Policy(name.to_owned()))
+        }
+        ("cert", id) if !id.is_empty() => {
+            let id = certificate_id_from_arn(id).unwrap_or(id).to_owned();
+            done(state);
+            follow(state, Link::Certificate(id))
+        }
+        ("theme", name) if !name.is_empty() => {
+            done(state);
+            vec![Effect::SetTheme(name.to_owned())]
+        }
+        _ => {
+            // The typed text stays on the line, to be corrected.
+            info(
+                state,
+                Level::Error,
+                format!("unknown command '{text}': try {}", COMMANDS.join(", ")),
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// Tab on the command line: completes a command, then a Thing, policy or theme name.
+fn complete(state: &mut State) {
+    let Some(input) = &state.input else { return };
+    let text = input.text.clone();
+    let (candidates, prefix): (Vec<String>, String) = match text.split_once(' ') {
+        None => (
+            COMMANDS
+                .iter()
+                .filter(|c| c.starts_with(&text))
+                .map(|c| (*c).to_owned())
+                .collect(),
+            String::new(),
+        ),
+        Some((verb, partial)) => {
+            let names: Vec<String> = match verb {
+                "thing" => state.things.items.iter().map(|t| t.name.clone()).collect(),
+                "policy" => state
+                    .policies
+                    .items
+                    .iter()
+                    .map(|p| p.name.clone())
+                    .collect(),
+                "cert" => state
+                    .certificates
+                    .items
+                    .iter()
+                    .map(|c| c.id.clone())
+                    .collect(),
+                "theme" => crate::config::files::THEMES
+                    .iter()
+                    .map(|(n, _)| (*n).to_owned())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            (
+                names
+                    .into_iter()
+                    .filter(|n| n.starts_with(partial))
+                    .take(1000)
+                    .collect(),
+                format!("{verb} "),
+            )
+        }
+    };
+    let completed = match candidates.as_slice() {
+        [] => {
+            info(state, Level::Warning, format!("no completion for '{text}'"));
+            return;
+        }
+        [only] => format!("{prefix}{only}{}", if prefix.is_empty() { " " } else { "" }),
+        many => {
+            let common = many.iter().skip(1).fold(many[0].clone(), |acc, n| {
+                acc.chars()
+                    .zip(n.chars())
+                    .take_while(|(a, b)| a == b)
+                    .map(|(a, _)| a)
+                    .collect()
+            });
+            let shown: Vec<&str> = many.iter().take(8).map(String::as_str).collect();
+            let more = if many.len() > 8 {
+                format!(" … {} more", many.len() - 8)
+            } else {
+                String::new()
+            };
+            info(state, Level::Info, format!("{}{more}", shown.join("  ")));
+            format!("{prefix}{common}")
+        }
+    };
+    if let Some(input) = &mut state.input {
+        input.text = completed;
+    }
+}
+
+/// Loads what the rows on screen need and nobody has asked for: principals of visible Things,
+/// then their certificates; descriptions of visible certificates. Never the whole fleet.
+fn visible_loads(state: &mut State) -> Vec<Effect> {
+    let Screen::List(kind, view) = state.screen() else {
+        return Vec::new();
+    };
+    let range = view.offset..(view.offset + state.page_rows).min(view.rows.len());
+    let visible: Vec<usize> = view.rows[range].iter().map(|i| *i as usize).collect();
+    let mut effects = Vec::new();
+    match kind {
+        ListKind::Things => {
+            for i in visible {
+                let name = &state.things.items[i].name;
+                match state.principals.get(name) {
+                    None => effects.push(Effect::LoadPrincipals(name.clone())),
+                    Some(Load::Ready(principals)) => {
+                        for id in principals.iter().filter_map(|p| certificate_id_from_arn(p)) {
+                            if !state.certificate_details.contains_key(id)
+                                && !effects.contains(&Effect::DescribeCertificate(id.to_owned()))
+                            {
+                                effects.push(Effect::DescribeCertificate(id.to_owned()));
+                            }
+                        }
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        ListKind::Certificates => {
+            for i in visible {
+                let certificate = &state.certificates.items[i];
+                if !state.certificate_details.contains_key(&certificate.id) {
+                    effects.push(Effect::DescribeCertificate(certificate.id.clone()));
+                }
+                if !state.certificate_things.contains_key(&certificate.arn) {
+                    effects.push(Effect::LoadCertificateThings(certificate.arn.clone()));
+                }
+            }
+        }
+        ListKind::Policies => {}
+    }
+    for effect in &effects {
+        match effect {
+            Effect::LoadPrincipals(name) => {
+                state.principals.insert(name.clone(), Load::Loading);
+            }
+            Effect::DescribeCertificate(id) => {
+                state.certificate_details.insert(id.clone(), Load::Loading);
+            }
+            Effect::LoadCertificateThings(arn) => {
+                state.certificate_things.insert(arn.clone(), Load::Loading);
+            }
+            _ => {}
+        }
+    }
+    effects
+}
+
+fn haystack_of(thing: &ThingSummary) -> String {
+    let mut text = thing.name.clone();
+    for part in thing.thing_type.iter().chain(thing.attributes.values()) {
+        text.push(' ');
+        text.push_str(part);
+    }
+    text
+}
+
+fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
+    match event {
+        FleetEvent::ThingsPage { generation, result } => {
+            if generation != state.things.generation {
+                return Vec::new();
+            }
+            match result {
+                Ok(page) => {
+                    state
+                        .thing_haystacks
+                        .extend(page.things.iter().map(haystack_of));
+                    state.things.items.extend(page.things);
+                    state.things.loading = page.more;
+                    state.things.loaded_once |= !page.more;
+                    recompute_rows(state, ListKind::Things);
+                    return visible_loads(state);
+                }
+                Err(error) => {
+                    state.things.loading = false;
+                    state.things.error = Some(error.clone());
+                    info(state, Level::Error, error);
+                }
+            }
+        }
+        FleetEvent::Certificates { generation, result } => {
+            if generation != state.certificates.generation {
+                return Vec::new();
+            }
+            state.certificates.loading = false;
+            match result {
+                Ok(items) => {
+                    state.certificates.items = items;
+                    state.certificates.loaded_once = true;
+                    state.certificates.error = None;
+                    recompute_rows(state, ListKind::Certificates);
+                    return visible_loads(state);
+                }
+                Err(error) => {
+                    state.certificates.error = Some(error.clone());
+                    info(state, Level::Error, error);
+                }
+            }
+        }
+        FleetEvent::Policies { generation, result } => {
+            if generation != state.policies.generation {
+                return Vec::new();
+            }
+            state.policies.loading = false;
+            match result {
+                Ok(items) => {
+                    state.policies.items = items;
+                    state.policies.loaded_once = true;
+                    state.policies.error = None;
+                    recompute_rows(state, ListKind::Policies);
+                }
+                Err(error) => {
+                    state.policies.error = Some(error.clone());
+                    info(state, Level::Error, error);
+                }
+            }
+        }
+        FleetEvent::Principals { thing, result } => {
+            state.principals.insert(thing, into_load(result));
+            return visible_loads(state);
+        }
+        FleetEvent::Certificate { id, result } => {
+            state.certificate_details.insert(id, into_load(result));
+        }
+        FleetEvent::CertificateThings { arn, result } => {
+            state.certificate_things.insert(arn, into_load(result));
+        }
+        FleetEvent::ThingReport { name, result } => {
+            if let Err(error) = &result {
+                info(state, Level::Error, error.clone());
+            }
+            state.thing_reports.insert(name, into_load(result));
+        }
+        FleetEvent::ThingShadows { name, result } => {
+            state.thing_shadows.insert(name, into_load(result));
+        }
+        FleetEvent::CertificateReport { id, result } => {
+            if let Err(error) = &result {
+                info(state, Level::Error, error.clone());
+            }
+            state.certificate_reports.insert(id, into_load(result));
+        }
+        FleetEvent::PolicyReport { name, result } => {
+            if let Err(error) = &result {
+                info(state, Level::Error, error.clone());
+            }
+            state.policy_reports.insert(name, into_load(result));
+        }
+    }
+    Vec::new()
+}
+
+fn into_load<T>(result: Result<T, String>) -> Load<T> {
+    match result {
+        Ok(value) => Load::Ready(value),
+        Err(error) => Load::Failed(error),
+    }
+}
+
+/// The rows of the list view, for tests and views: `(item index, view)`.
+#[must_use]
+pub fn list_view(state: &State) -> Option<(ListKind, &ListView)> {
+    match state.screen() {
+        Screen::List(kind, view) => Some((*kind, view)),
+        _ => None,
+    }
+}

@@ -1,0 +1,294 @@
+//! The list screens: Things (with a certificate summary per row, loaded for the rows on screen),
+//! certificates and policies, with the filter's matches highlighted.
+
+use std::fmt::Write as _;
+
+use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
+use nucleo_matcher::{Config, Matcher, Utf32Str};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Row, Table};
+
+use super::SPINNER;
+use crate::config::theme::{Slot, Theme};
+use crate::fleet::model::{CertificateStatus, certificate_id_from_arn};
+use crate::tui::detail::{date, expiry_slot, short_id, status_slot};
+use crate::tui::state::{ListKind, ListView, Load, State};
+use crate::untrusted::escape;
+
+pub fn draw(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    state: &State,
+    kind: ListKind,
+    view: &ListView,
+    theme: &Theme,
+) {
+    let (name, listing_loading, total, error) = match kind {
+        ListKind::Things => (
+            "Things",
+            state.things.loading,
+            state.things.items.len(),
+            &state.things.error,
+        ),
+        ListKind::Certificates => (
+            "Certificates",
+            state.certificates.loading,
+            state.certificates.items.len(),
+            &state.certificates.error,
+        ),
+        ListKind::Policies => (
+            "Policies",
+            state.policies.loading,
+            state.policies.items.len(),
+            &state.policies.error,
+        ),
+    };
+    let mut title = format!(" {name} ");
+    if view.filter.is_empty() {
+        let _ = write!(title, "({total}) ");
+    } else {
+        let _ = write!(
+            title,
+            "({} of {total}) /{} ",
+            view.rows.len(),
+            escape(&view.filter)
+        );
+    }
+    if listing_loading {
+        let _ = write!(
+            title,
+            "{} loading… ",
+            SPINNER[state.spinner % SPINNER.len()]
+        );
+    }
+    if error.is_some() {
+        title.push_str("· failed, r retries ");
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(Slot::Border))
+        .title(Span::styled(title, theme.style(Slot::Title)));
+
+    let visible = view
+        .rows
+        .iter()
+        .enumerate()
+        .skip(view.offset)
+        .take(state.page_rows);
+    let highlight = Highlighter::new(&view.filter);
+    let (header, widths, rows): (Vec<&str>, Vec<Constraint>, Vec<Row<'_>>) = match kind {
+        ListKind::Things => (
+            vec!["NAME", "TYPE", "CERTIFICATES", "Q", "ATTRIBUTES"],
+            vec![
+                Constraint::Length(24),
+                Constraint::Length(10),
+                Constraint::Length(14),
+                Constraint::Length(1),
+                Constraint::Min(10),
+            ],
+            visible
+                .map(|(position, index)| {
+                    let thing = &state.things.items[*index as usize];
+                    let attributes = thing
+                        .attributes
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    let (summary, slot) = certificate_summary(state, &thing.name);
+                    let row = Row::new(vec![
+                        Cell::from(highlight.line(&thing.name, theme)),
+                        Cell::from(Span::styled(
+                            escape(thing.thing_type.as_deref().unwrap_or("-")).into_owned(),
+                            theme.style(Slot::Dim),
+                        )),
+                        Cell::from(Span::styled(summary, theme.style(slot))),
+                        Cell::from(""),
+                        Cell::from(Span::styled(
+                            escape(&attributes).into_owned(),
+                            theme.style(Slot::Text),
+                        )),
+                    ]);
+                    selected(row, position == view.selected, theme)
+                })
+                .collect(),
+        ),
+        ListKind::Certificates => (
+            vec!["ID", "STATUS", "EXPIRES", "THINGS"],
+            vec![
+                Constraint::Length(17),
+                Constraint::Length(9),
+                Constraint::Length(22),
+                Constraint::Min(10),
+            ],
+            visible
+                .map(|(position, index)| {
+                    let certificate = &state.certificates.items[*index as usize];
+                    let (expires, expires_slot) =
+                        match state.certificate_details.get(&certificate.id) {
+                            Some(Load::Ready(details)) => match details.validity {
+                                Some(v) => {
+                                    let days = v.days_to_expiry(state.now);
+                                    (
+                                        format!("{} ({days}d)", date(v.not_after)),
+                                        expiry_slot(days),
+                                    )
+                                }
+                                None => ("unknown".to_owned(), Slot::StatusWarning),
+                            },
+                            Some(Load::Failed(_)) => ("?".to_owned(), Slot::StatusError),
+                            _ => ("…".to_owned(), Slot::Dim),
+                        };
+                    let (things, things_slot) = match state.certificate_things.get(&certificate.arn)
+                    {
+                        Some(Load::Ready(things)) if things.len() > 1 => {
+                            (format!("SHARED {}", things.join(", ")), Slot::CertShared)
+                        }
+                        Some(Load::Ready(things)) if things.is_empty() => {
+                            ("none".to_owned(), Slot::Dim)
+                        }
+                        Some(Load::Ready(things)) => (things.join(", "), Slot::Text),
+                        Some(Load::Failed(_)) => ("?".to_owned(), Slot::StatusError),
+                        _ => ("…".to_owned(), Slot::Dim),
+                    };
+                    let row = Row::new(vec![
+                        Cell::from(highlight.line(short_id(&certificate.id), theme)),
+                        Cell::from(Span::styled(
+                            certificate.status.as_aws().to_owned(),
+                            theme.style(status_slot(&certificate.status)),
+                        )),
+                        Cell::from(Span::styled(expires, theme.style(expires_slot))),
+                        Cell::from(Span::styled(
+                            escape(&things).into_owned(),
+                            theme.style(things_slot),
+                        )),
+                    ]);
+                    selected(row, position == view.selected, theme)
+                })
+                .collect(),
+        ),
+        ListKind::Policies => (
+            vec!["NAME", "ARN"],
+            vec![Constraint::Length(32), Constraint::Min(10)],
+            visible
+                .map(|(position, index)| {
+                    let policy = &state.policies.items[*index as usize];
+                    let row = Row::new(vec![
+                        Cell::from(highlight.line(&policy.name, theme)),
+                        Cell::from(Span::styled(
+                            escape(&policy.arn).into_owned(),
+                            theme.style(Slot::Dim),
+                        )),
+                    ]);
+                    selected(row, position == view.selected, theme)
+                })
+                .collect(),
+        ),
+    };
+    let header = Row::new(
+        header
+            .into_iter()
+            .map(|h| Cell::from(Span::styled(h, theme.style(Slot::Header))))
+            .collect::<Vec<_>>(),
+    );
+    frame.render_widget(
+        Table::new(rows, widths)
+            .header(header)
+            .block(block)
+            .column_spacing(1),
+        area,
+    );
+}
+
+fn selected<'a>(row: Row<'a>, is_selected: bool, theme: &Theme) -> Row<'a> {
+    if is_selected {
+        row.style(theme.style(Slot::Selection))
+    } else {
+        row
+    }
+}
+
+/// The worst state among a Thing's certificates, for its row: revoked, expired, inactive,
+/// expiring, active; "none" when it has no certificate; "…" while loading.
+fn certificate_summary(state: &State, thing: &str) -> (String, Slot) {
+    let principals = match state.principals.get(thing) {
+        Some(Load::Ready(principals)) => principals,
+        Some(Load::Failed(_)) => return ("?".to_owned(), Slot::StatusError),
+        _ => return ("…".to_owned(), Slot::Dim),
+    };
+    let ids: Vec<&str> = principals
+        .iter()
+        .filter_map(|p| certificate_id_from_arn(p))
+        .collect();
+    if ids.is_empty() {
+        return ("none".to_owned(), Slot::StatusWarning);
+    }
+    let mut worst: Option<(u8, String, Slot)> = None;
+    for id in &ids {
+        let Some(Load::Ready(certificate)) = state.certificate_details.get(*id) else {
+            return ("…".to_owned(), Slot::Dim);
+        };
+        let days = certificate.validity.map(|v| v.days_to_expiry(state.now));
+        let rank = match (&certificate.status, days) {
+            (CertificateStatus::Revoked, _) => (5, "REVOKED".to_owned(), Slot::CertRevoked),
+            (_, Some(d)) if d < 0 => (4, "EXPIRED".to_owned(), Slot::CertExpired),
+            (CertificateStatus::Active, Some(d)) if d < 30 => {
+                (2, format!("EXPIRES {d}d"), Slot::CertExpiring)
+            }
+            (CertificateStatus::Active, _) => (1, "ACTIVE".to_owned(), Slot::CertActive),
+            (status, _) => (3, status.as_aws().to_owned(), status_slot(status)),
+        };
+        if worst.as_ref().is_none_or(|w| rank.0 > w.0) {
+            worst = Some(rank);
+        }
+    }
+    let (_, text, slot) = worst.unwrap_or((0, String::new(), Slot::Text));
+    if ids.len() > 1 {
+        (format!("{text} +{}", ids.len() - 1), slot)
+    } else {
+        (text, slot)
+    }
+}
+
+/// Highlights the characters of a name that the filter matched.
+struct Highlighter {
+    pattern: Option<Pattern>,
+}
+
+impl Highlighter {
+    fn new(filter: &str) -> Self {
+        Self {
+            pattern: (!filter.is_empty())
+                .then(|| Pattern::parse(filter, CaseMatching::Ignore, Normalization::Smart)),
+        }
+    }
+
+    fn line(&self, name: &str, theme: &Theme) -> Line<'static> {
+        let text = escape(name);
+        let base = theme.style(Slot::Text);
+        let Some(pattern) = &self.pattern else {
+            return Line::from(Span::styled(text.into_owned(), base));
+        };
+        if text.len() != name.len() {
+            // Escaped text no longer lines up with the matched characters.
+            return Line::from(Span::styled(text.into_owned(), base));
+        }
+        let mut matcher = Matcher::new(Config::DEFAULT);
+        let mut buffer = Vec::new();
+        let mut indices = Vec::new();
+        pattern.indices(Utf32Str::new(name, &mut buffer), &mut matcher, &mut indices);
+        let hit_style: Style = theme.style(Slot::Match);
+        Line::from(
+            name.chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    let hit = indices.contains(&u32::try_from(i).unwrap_or(u32::MAX));
+                    Span::styled(c.to_string(), if hit { hit_style } else { base })
+                })
+                .collect::<Vec<_>>(),
+        )
+    }
+}

@@ -1,0 +1,231 @@
+//! Draws `State`: status bar, the screen on top of the stack, message or input line, footer of
+//! the keys that work here, and the help overlay. Functions of state, theme and keymap only:
+//! no I/O. Untrusted text is escaped before it becomes a span.
+
+mod help;
+mod list;
+
+use std::fmt::Write as _;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use super::detail;
+use super::keys::{KeyResolver, Layer};
+use super::state::{Backend, InputKind, Level, Screen, State};
+use crate::config::theme::{Slot, Theme};
+use crate::untrusted::escape;
+
+/// The smallest terminal the console draws in; below it, it says so.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 12;
+
+const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+/// What views need besides the state.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub theme: &'a Theme,
+    pub keys: &'a KeyResolver,
+    pub layers: &'a [Layer],
+}
+
+pub fn draw(frame: &mut Frame<'_>, state: &State, context: Context<'_>) {
+    let area = frame.area();
+    let theme = context.theme;
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let text = format!(
+            "terminal too small: {}x{}, iotfleet needs at least {MIN_WIDTH}x{MIN_HEIGHT}",
+            area.width, area.height
+        );
+        frame.render_widget(
+            Paragraph::new(text)
+                .style(theme.style(Slot::StatusWarning))
+                .wrap(ratatui::widgets::Wrap { trim: true }),
+            area,
+        );
+        return;
+    }
+    let [status, main, message, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    frame.render_widget(status_bar(state, theme), status);
+    match state.screen() {
+        Screen::List(kind, view) => list::draw(frame, main, state, *kind, view, theme),
+        screen => draw_detail(frame, main, state, screen, theme),
+    }
+    frame.render_widget(message_line(state, theme), message);
+    frame.render_widget(footer_line(context), footer);
+    if state.help {
+        help::draw(frame, area, context);
+    }
+}
+
+fn status_bar<'a>(state: &State, theme: &Theme) -> Paragraph<'a> {
+    let mut spans = match &state.backend {
+        Backend::Local => vec![Span::styled(
+            " LOCAL · embedded IoT Core, not AWS ",
+            theme.style(Slot::StatusLocal),
+        )],
+        Backend::Aws {
+            region,
+            profile,
+            endpoint,
+        } => {
+            let mut text = format!(" AWS {region}");
+            if let Some(profile) = profile {
+                let _ = write!(text, " · profile {profile}");
+            }
+            if let Some(endpoint) = endpoint {
+                let _ = write!(text, " · {endpoint}");
+            }
+            text.push(' ');
+            vec![Span::styled(
+                escape(&text).into_owned(),
+                theme.style(Slot::StatusAws),
+            )]
+        }
+    };
+    let bar = theme.style(Slot::StatusBar);
+    spans.push(Span::styled(" iotfleet", bar));
+    if state.read_only {
+        spans.push(Span::styled(" · read-only", bar));
+    }
+    if state.pending > 0 {
+        let spinner = SPINNER[state.spinner % SPINNER.len()];
+        spans.push(Span::styled(
+            format!(" · {spinner} {} pending", state.pending),
+            bar,
+        ));
+    }
+    if state.throttling() {
+        spans.push(Span::styled(
+            " · throttled, retrying",
+            theme.style(Slot::StatusWarning),
+        ));
+    }
+    Paragraph::new(Line::from(spans)).style(bar)
+}
+
+fn message_line<'a>(state: &State, theme: &Theme) -> Paragraph<'a> {
+    if let Some(input) = &state.input {
+        let prompt = match input.kind {
+            InputKind::Filter => "/",
+            InputKind::Command => ":",
+        };
+        let line = Line::from(vec![
+            Span::styled(prompt, theme.style(Slot::FooterKey)),
+            Span::styled(escape(&input.text).into_owned(), theme.style(Slot::Text)),
+            Span::styled("█", theme.style(Slot::Dim)),
+        ]);
+        let line = match &state.message {
+            Some(message) if input.kind == InputKind::Command => {
+                let mut spans = line.spans;
+                spans.push(Span::styled(
+                    format!("   {}", escape(&message.text)),
+                    level_style(message.level, theme),
+                ));
+                Line::from(spans)
+            }
+            _ => line,
+        };
+        return Paragraph::new(line);
+    }
+    match &state.message {
+        Some(message) => Paragraph::new(Span::styled(
+            escape(&message.text).into_owned(),
+            level_style(message.level, theme),
+        )),
+        None => Paragraph::new(""),
+    }
+}
+
+fn level_style(level: Level, theme: &Theme) -> Style {
+    theme.style(match level {
+        Level::Info => Slot::StatusInfo,
+        Level::Warning => Slot::StatusWarning,
+        Level::Error => Slot::StatusError,
+    })
+}
+
+/// The keys that work here, from the live keymap.
+fn footer_line<'a>(context: Context<'_>) -> Paragraph<'a> {
+    let theme = context.theme;
+    let mut spans = Vec::new();
+    for (keys, _, desc) in context.keys.hints(context.layers) {
+        spans.push(Span::styled(keys, theme.style(Slot::FooterKey)));
+        spans.push(Span::styled(
+            format!(" {desc}  "),
+            theme.style(Slot::FooterDesc),
+        ));
+    }
+    Paragraph::new(Line::from(spans))
+}
+
+/// Converts detail lines into styled ratatui lines.
+fn styled(line: &detail::Line, theme: &Theme) -> Line<'static> {
+    Line::from(
+        line.segments
+            .iter()
+            .map(|s| Span::styled(s.text.clone(), theme.style(s.slot)))
+            .collect::<Vec<_>>(),
+    )
+}
+
+fn draw_detail(frame: &mut Frame<'_>, area: Rect, state: &State, screen: &Screen, theme: &Theme) {
+    let (title, cursor, scroll) = match screen {
+        Screen::Thing {
+            name,
+            cursor,
+            scroll,
+        } => (format!(" Thing {} ", escape(name)), *cursor, *scroll),
+        Screen::Certificate { id, cursor, scroll } => (
+            format!(" Certificate {} ", detail::short_id(id)),
+            *cursor,
+            *scroll,
+        ),
+        Screen::Policy {
+            name,
+            cursor,
+            scroll,
+        } => (format!(" Policy {} ", escape(name)), *cursor, *scroll),
+        Screen::List(..) => return,
+    };
+    let lines = detail::lines(state, screen).unwrap_or_default();
+    let mut link_index = 0;
+    let rendered: Vec<Line<'static>> = lines
+        .iter()
+        .map(|line| {
+            let mut out = styled(line, theme);
+            if line.link.is_some() {
+                if link_index == cursor {
+                    out = out.patch_style(theme.style(Slot::Selection));
+                    out.spans
+                        .insert(0, Span::styled("▶", theme.style(Slot::Selection)));
+                } else {
+                    out.spans.insert(0, Span::raw(" "));
+                }
+                link_index += 1;
+            } else {
+                out.spans.insert(0, Span::raw(" "));
+            }
+            out
+        })
+        .collect();
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(Slot::Border))
+        .title(Span::styled(title, theme.style(Slot::Title)));
+    let scroll = u16::try_from(scroll).unwrap_or(u16::MAX);
+    frame.render_widget(
+        Paragraph::new(rendered).block(block).scroll((scroll, 0)),
+        area,
+    );
+}
