@@ -381,7 +381,7 @@ fn filter_rows(state: &State, kind: ListKind, text: &str, rows: Vec<u32>) -> Vec
                 .map(|s| (s, i))
         })
         .collect();
-    scored.sort_by(|a, b| b.0.cmp(&a.0));
+    scored.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
     scored.into_iter().map(|(_, i)| i).collect()
 }
 
