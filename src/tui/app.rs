@@ -192,6 +192,17 @@ impl App {
         any
     }
 
+    /// Waits for one message (at most `limit`) and applies it. False when none came.
+    pub async fn step(&mut self, limit: Duration) -> bool {
+        match tokio::time::timeout(limit, self.events.recv()).await {
+            Ok(Some(msg)) => {
+                self.handle(msg);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Waits until no request is in flight (or `limit` passes), applying results as they come.
     pub async fn settle(&mut self, limit: Duration) {
         let deadline = tokio::time::Instant::now() + limit;

@@ -18,7 +18,10 @@ use crate::tui::detail::{date, expiry_slot, short_id, status_slot};
 use crate::tui::state::{ListKind, ListView, Load, State};
 use crate::untrusted::escape;
 
-#[expect(clippy::too_many_lines, reason = "the three lists' columns read best side by side")]
+#[expect(
+    clippy::too_many_lines,
+    reason = "the three lists' columns read best side by side"
+)]
 pub fn draw(
     frame: &mut Frame<'_>,
     area: Rect,

@@ -1,0 +1,320 @@
+//! The console driven as a user drives it: key sequences into the real `App` against the local
+//! IoT Core (and moto), drawn with ratatui's TestBackend; snapshots of every screen at 80x24 and
+//! 120x40 with moving values masked; configuration files that rebind keys or break themes.
+
+mod support;
+
+use std::time::Duration;
+
+use iotfleet::config::files;
+use iotfleet::config::keymap::Key;
+use iotfleet::fleet::FleetClient;
+use iotfleet::local::{LocalCore, LocalOptions};
+use iotfleet::tui::state::{Backend, ListKind, Screen};
+use iotfleet::tui::{App, Options};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+const SETTLE: Duration = Duration::from_secs(10);
+
+fn options(backend: Backend) -> Options {
+    Options {
+        backend,
+        read_only: false,
+        theme: None,
+        keymap: None,
+        no_color: false,
+    }
+}
+
+/// The seeded demo fleet in memory, and a console on it with the given configuration directory.
+async fn console_on_demo_fleet(config: Option<&std::path::Path>) -> (LocalCore, App) {
+    let core = LocalCore::start(LocalOptions {
+        state_file: None,
+        http_port: 0,
+        seed: true,
+    })
+    .await
+    .expect("local core");
+    let client = FleetClient::connect(&core.connection_settings())
+        .await
+        .expect("client");
+    let loaded = files::load_from(config, None, None, false);
+    let mut app = App::new(client, options(Backend::Local), loaded);
+    app.handle(iotfleet::tui::update::Msg::Resize {
+        width: 120,
+        height: 40,
+    });
+    app.settle(SETTLE).await;
+    (core, app)
+}
+
+async fn keys(app: &mut App, sequence: &[&str]) {
+    for key in sequence {
+        if key.len() > 1 && !key.starts_with('<') {
+            for c in key.chars() {
+                app.key(Key::parse(&c.to_string()).unwrap());
+            }
+        } else {
+            app.key(Key::parse(key).unwrap());
+        }
+        app.settle(SETTLE).await;
+    }
+}
+
+fn render(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| app.draw(frame)).unwrap();
+    let buffer = terminal.backend().buffer();
+    let mut text = String::new();
+    for y in 0..buffer.area.height {
+        for x in 0..buffer.area.width {
+            text.push_str(buffer[(x, y)].symbol());
+        }
+        text.push('\n');
+    }
+    text
+}
+
+/// Masks what moves between runs: certificate ids and serials, dates, day counts.
+fn snapshot(name: &str, text: &str) {
+    insta::with_settings!({
+        filters => vec![
+            (r"[0-9a-f]{16,64}", "[hex]"),
+            (r"\d{4}-\d{2}-\d{2}", "[date]"),
+            (r"\(\d+d\)", "(Nd)"),
+            (r"in \d+ days", "in N days"),
+        ],
+        prepend_module_to_snapshot => false,
+    }, {
+        insta::assert_snapshot!(name, text);
+    });
+}
+
+#[tokio::test]
+async fn filter_enter_certificate_then_policy_lands_on_the_policy_screen() {
+    let (_core, mut app) = console_on_demo_fleet(None).await;
+    assert!(app.state.things.items.len() >= 50);
+    keys(&mut app, &["/", "pump-1", "<Enter>"]).await;
+    let Screen::List(ListKind::Things, view) = app.state.screen() else {
+        panic!("still on the list")
+    };
+    let first = &app.state.things.items[view.rows[0] as usize].name;
+    assert_eq!(first, "pump-10", "the best match comes first");
+    keys(&mut app, &["<Enter>"]).await;
+    assert!(
+        matches!(app.state.screen(), Screen::Thing { name, .. } if name == "pump-10"),
+        "{:?}",
+        app.state.screen()
+    );
+    keys(&mut app, &["<Enter>"]).await;
+    assert!(
+        matches!(app.state.screen(), Screen::Certificate { .. }),
+        "{:?}",
+        app.state.screen()
+    );
+    keys(&mut app, &["j", "<Enter>"]).await;
+    assert!(
+        matches!(app.state.screen(), Screen::Policy { name, .. } if name == "pump-device"),
+        "{:?}",
+        app.state.screen()
+    );
+    // Esc goes back along the way we came.
+    keys(&mut app, &["<Esc>"]).await;
+    assert!(matches!(app.state.screen(), Screen::Certificate { .. }));
+    keys(&mut app, &["<Esc>", "<Esc>"]).await;
+    assert!(matches!(
+        app.state.screen(),
+        Screen::List(ListKind::Things, _)
+    ));
+}
+
+#[tokio::test]
+async fn the_things_list_loads_status_only_for_rows_on_screen() {
+    let (_core, mut app) = console_on_demo_fleet(None).await;
+    app.handle(iotfleet::tui::update::Msg::Resize {
+        width: 80,
+        height: 16,
+    });
+    app.settle(SETTLE).await;
+    let before = app.client().stats().operations;
+    keys(&mut app, &["j"]).await;
+    assert_eq!(
+        app.client().stats().operations,
+        before,
+        "moving within the page loads nothing new"
+    );
+    let loaded = app.state.principals.len();
+    assert!(
+        loaded < app.state.things.items.len(),
+        "principals were loaded for {loaded} Things, not the whole fleet"
+    );
+}
+
+#[tokio::test]
+async fn screens_snapshot_at_80x24_and_120x40() {
+    let (_core, mut app) = console_on_demo_fleet(None).await;
+    for (width, height) in [(80, 24), (120, 40)] {
+        app.handle(iotfleet::tui::update::Msg::Resize { width, height });
+        app.settle(SETTLE).await;
+        snapshot(
+            &format!("things_{width}x{height}"),
+            &render(&app, width, height),
+        );
+    }
+    keys(&mut app, &[":", "thing temp-sensor-17", "<Enter>"]).await;
+    for (width, height) in [(80, 24), (120, 40)] {
+        snapshot(
+            &format!("thing_shared_certificate_{width}x{height}"),
+            &render(&app, width, height),
+        );
+    }
+    keys(&mut app, &["<Enter>"]).await;
+    snapshot("certificate_120x40", &render(&app, 120, 40));
+    keys(&mut app, &[":", "policy legacy-gateway-admin", "<Enter>"]).await;
+    snapshot("policy_120x40", &render(&app, 120, 40));
+    keys(&mut app, &["?"]).await;
+    for (width, height) in [(80, 24), (120, 40)] {
+        snapshot(
+            &format!("help_{width}x{height}"),
+            &render(&app, width, height),
+        );
+    }
+    keys(&mut app, &["<Esc>", "2"]).await;
+    snapshot("certificates_120x40", &render(&app, 120, 40));
+    keys(&mut app, &[":", "frobnicate", "<Enter>"]).await;
+    let text = render(&app, 80, 24);
+    assert!(
+        text.contains(":frobnicate"),
+        "the typed command stays after the error"
+    );
+    snapshot("command_error_80x24", &text);
+    snapshot("too_small_40x10", &render(&app, 40, 10));
+}
+
+#[tokio::test]
+async fn an_osc52_attribute_is_drawn_escaped_and_never_reaches_the_clipboard() {
+    let core = LocalCore::start(LocalOptions::default()).await.unwrap();
+    let sdk = aws_sdk_iot::Client::new(&support::sdk_config(core.endpoint()).await);
+    support::seed::thing(
+        &sdk,
+        "evil",
+        None,
+        &[
+            ("note", "\u{1b}]52;c;aGVsbG8=\u{7}"),
+            ("clear", "\u{1b}[2J\u{9b}"),
+        ],
+    )
+    .await;
+    let client = FleetClient::connect(&core.connection_settings())
+        .await
+        .unwrap();
+    let mut app = App::new(
+        client,
+        options(Backend::Local),
+        files::load_from(None, None, None, false),
+    );
+    app.settle(SETTLE).await;
+    keys(&mut app, &["<Enter>"]).await;
+    for (width, height) in [(80, 24), (120, 40)] {
+        for text in [render(&app, width, height)] {
+            assert!(
+                !text.chars().any(|c| c.is_control() && c != '\n'),
+                "a control character reached the screen"
+            );
+            assert!(text.contains("\\x1b]52;c;aGVsbG8=\\x07"), "{text}");
+        }
+    }
+    keys(&mut app, &["<Esc>"]).await;
+    let list = render(&app, 120, 40);
+    assert!(list.contains("\\x1b[2J\\u{9b}"), "{list}");
+    assert!(app.copied.is_empty(), "nothing was copied");
+}
+
+#[tokio::test]
+async fn a_keymap_file_can_rebind_quit_to_x() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("keymap.toml"), "[global]\nkeymap = [\n  { on = \"x\", run = \"quit\", desc = \"Leave\" },\n  { on = \"q\", run = \"noop\" },\n]\n").unwrap();
+    let (_core, mut app) = console_on_demo_fleet(Some(dir.path())).await;
+    assert!(app.state.message.is_none(), "{:?}", app.state.message);
+    keys(&mut app, &["q"]).await;
+    assert!(!app.state.quit, "q is unbound");
+    keys(&mut app, &["?"]).await;
+    let help = render(&app, 120, 40);
+    assert!(
+        help.contains("  x                    Leave"),
+        "help shows the live binding: {help}"
+    );
+    assert!(!help.contains("q <C-c>"), "and not the unbound key");
+    keys(&mut app, &["<Esc>", "x"]).await;
+    assert!(app.state.quit);
+}
+
+#[tokio::test]
+async fn a_theme_with_an_unknown_colour_opens_on_defaults_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let theme = dir.path().join("theme.toml");
+    std::fs::write(
+        &theme,
+        "[palette]\naccent = \"#00ff00\"\n\n[styles]\ntitle = { fg = \"chartreuse-ish\" }\n",
+    )
+    .unwrap();
+    let loaded = files::load_from(Some(dir.path()), None, None, false);
+    let defaults = files::load_from(None, None, None, false);
+    assert_eq!(
+        loaded.theme, defaults.theme,
+        "the console opens on the default theme"
+    );
+    assert_eq!(loaded.problems.len(), 1, "{:?}", loaded.problems);
+    let problem = &loaded.problems[0];
+    assert!(
+        problem.contains(&format!("{} line 5", theme.display())),
+        "{problem}"
+    );
+    assert!(problem.contains("'chartreuse-ish'"), "{problem}");
+
+    let (_core, app) = console_on_demo_fleet(Some(dir.path())).await;
+    let screen = render(&app, 120, 40);
+    assert!(
+        screen.contains("line 5") && screen.contains("chartreuse-ish"),
+        "{screen}"
+    );
+}
+
+#[tokio::test]
+async fn against_moto_the_console_shows_the_count_while_pages_stream_in() {
+    let Some(fleet) = support::TestFleet::start(support::Backend::Moto).await else {
+        return;
+    };
+    support::seed::bare_things(&fleet.iot, 600, 16).await;
+    let client = FleetClient::connect(&support::settings(&fleet.endpoint))
+        .await
+        .unwrap();
+    let backend = Backend::Aws {
+        region: support::REGION.into(),
+        profile: None,
+        endpoint: Some(fleet.endpoint.clone()),
+    };
+    let mut app = App::new(
+        client,
+        options(backend),
+        files::load_from(None, None, None, false),
+    );
+    while app.state.things.items.is_empty() {
+        assert!(app.step(SETTLE).await, "a first page arrives");
+    }
+    assert_eq!(
+        app.state.things.items.len(),
+        250,
+        "the first page shows before the rest"
+    );
+    assert!(app.state.things.loading);
+    let screen = render(&app, 120, 40);
+    assert!(
+        screen.contains("Things (250)") && screen.contains("loading"),
+        "{screen}"
+    );
+    app.settle(SETTLE).await;
+    assert_eq!(app.state.things.items.len(), 600);
+    assert!(render(&app, 120, 40).contains("Things (600)"));
+}
