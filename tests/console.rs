@@ -81,6 +81,7 @@ fn snapshot(name: &str, text: &str) {
     insta::with_settings!({
         filters => vec![
             (r"[0-9a-f]{16,64}", "[hex]"),
+            (r"certificate [0-9a-f]+", "certificate [hex]"),
             (r"\d{4}-\d{2}-\d{2}", "[date]"),
             (r"\(\d+d\)", "(Nd)"),
             (r"in \d+ days", "in N days"),

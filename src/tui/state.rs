@@ -85,6 +85,8 @@ pub struct ListView {
     pub sort: Sort,
     /// Indices into the list's items, in display order, after filter and sort.
     pub rows: Vec<u32>,
+    /// The rows of each shorter filter typed on the way to this one, so erasing is instant.
+    pub history: Vec<(String, Vec<u32>)>,
 }
 
 /// A related object a detail screen links to.

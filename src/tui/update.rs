@@ -2,12 +2,11 @@
 //! no terminal, no clock), so it is tested without tokio. Effects say what I/O to start; their
 //! results come back as `Msg::Fleet`.
 
-use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
-use nucleo_matcher::{Config, Matcher, Utf32Str};
 use time::OffsetDateTime;
 
 use super::action::Action;
 use super::detail;
+use super::fuzzy::Fuzzy;
 use super::state::{
     Input, InputKind, Level, Link, ListKind, ListView, Load, Message, Screen, Sort, State,
 };
@@ -306,19 +305,39 @@ fn filter_changed(state: &mut State) -> Vec<Effect> {
 /// Applies a filter to the list on screen; a filter that extends the previous one only narrows
 /// the previous rows (fuzzy matches of "ab" are a subset of those of "a").
 fn set_filter(state: &mut State, text: &str) {
-    let Screen::List(kind, view) = state.screen() else {
+    let Screen::List(kind, view) = state.screen_mut() else {
         return;
     };
-    let (kind, previous) = (*kind, view.filter.clone());
-    let narrowing = !previous.is_empty() && text.starts_with(previous.as_str());
-    let base: Option<Vec<u32>> = narrowing.then(|| view.rows.clone());
-    if let Screen::List(_, view) = state.screen_mut() {
-        text.clone_into(&mut view.filter);
-        view.selected = 0;
-        view.offset = 0;
+    let kind = *kind;
+    if view.filter == text {
+        return;
     }
-    let base = base.unwrap_or_else(|| ordered(state, kind, state.screen()));
-    let rows = filter_rows(state, kind, text, base);
+    let narrowing = !view.filter.is_empty() && text.starts_with(view.filter.as_str());
+    let mut base = None;
+    if narrowing {
+        view.history.push((view.filter.clone(), view.rows.clone()));
+        base = Some(view.rows.clone());
+    } else {
+        // Erasing back to a filter seen on the way in restores its rows at once.
+        while let Some((filter, rows)) = view.history.pop() {
+            if filter == text {
+                base = Some(rows);
+                break;
+            }
+        }
+    }
+    let restored = !narrowing && base.is_some();
+    text.clone_into(&mut view.filter);
+    view.selected = 0;
+    view.offset = 0;
+    let rows = match base {
+        Some(rows) if restored => rows,
+        Some(rows) => filter_rows(state, kind, text, rows),
+        None => {
+            let order = ordered(state, kind, state.screen());
+            filter_rows(state, kind, text, order)
+        }
+    };
     if let Screen::List(_, view) = state.screen_mut() {
         view.rows = rows;
     }
@@ -364,25 +383,49 @@ fn haystack(state: &State, kind: ListKind, index: usize) -> &str {
 /// Keeps the rows whose haystack fuzzily matches `text`, best matches first (ties keep their
 /// order), as fzf does.
 fn filter_rows(state: &State, kind: ListKind, text: &str, rows: Vec<u32>) -> Vec<u32> {
-    if text.is_empty() {
+    if Fuzzy::new(text).is_none() {
         return rows;
     }
-    let pattern = Pattern::parse(text, CaseMatching::Ignore, Normalization::Smart);
-    let mut matcher = Matcher::new(Config::DEFAULT);
-    let mut buffer = Vec::new();
-    let mut scored: Vec<(u32, u32)> = rows
-        .into_iter()
-        .filter_map(|i| {
-            pattern
-                .score(
-                    Utf32Str::new(haystack(state, kind, i as usize), &mut buffer),
-                    &mut matcher,
-                )
-                .map(|s| (s, i))
+    // Large lists are scored on every core: a keystroke over 100,000 Things must fit in a frame.
+    let threads = if rows.len() < 20_000 {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(8)
+    };
+    let chunk = rows.len().div_ceil(threads).max(1);
+    let score_chunk = |(part, slice): (usize, &[u32])| -> Vec<(std::cmp::Reverse<u32>, u32, u32)> {
+        let mut fuzzy = Fuzzy::new(text).expect("a non-empty filter");
+        slice
+            .iter()
+            .enumerate()
+            .filter_map(|(offset, &i)| {
+                let position = u32::try_from(part * chunk + offset).unwrap_or(u32::MAX);
+                fuzzy
+                    .score(haystack(state, kind, i as usize))
+                    .map(|score| (std::cmp::Reverse(score), position, i))
+            })
+            .collect()
+    };
+    let mut scored: Vec<(std::cmp::Reverse<u32>, u32, u32)> = if threads == 1 {
+        score_chunk((0, &rows))
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = rows
+                .chunks(chunk)
+                .enumerate()
+                .map(|part| scope.spawn(move || score_chunk(part)))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("a scoring thread"))
+                .collect()
         })
-        .collect();
-    scored.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
-    scored.into_iter().map(|(_, i)| i).collect()
+    };
+    // Best first; among equals, the order they had (an unstable sort on (score, position)).
+    scored.sort_unstable();
+    scored.into_iter().map(|(_, _, i)| i).collect()
 }
 
 /// Recomputes every list screen of `kind` on the stack (new items, new sort).

@@ -3,8 +3,6 @@
 
 use std::fmt::Write as _;
 
-use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
-use nucleo_matcher::{Config, Matcher, Utf32Str};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
@@ -15,6 +13,7 @@ use super::SPINNER;
 use crate::config::theme::{Slot, Theme};
 use crate::fleet::model::{CertificateStatus, certificate_id_from_arn};
 use crate::tui::detail::{date, expiry_slot, short_id, status_slot};
+use crate::tui::fuzzy::Fuzzy;
 use crate::tui::state::{ListKind, ListView, Load, State};
 use crate::untrusted::escape;
 
@@ -259,31 +258,25 @@ fn certificate_summary(state: &State, thing: &str) -> (String, Slot) {
 
 /// Highlights the characters of a name that the filter matched.
 struct Highlighter {
-    pattern: Option<Pattern>,
+    fuzzy: std::cell::RefCell<Option<Fuzzy>>,
 }
 
 impl Highlighter {
     fn new(filter: &str) -> Self {
         Self {
-            pattern: (!filter.is_empty())
-                .then(|| Pattern::parse(filter, CaseMatching::Ignore, Normalization::Smart)),
+            fuzzy: std::cell::RefCell::new(Fuzzy::new(filter)),
         }
     }
 
     fn line(&self, name: &str, theme: &Theme) -> Line<'static> {
         let text = escape(name);
         let base = theme.style(Slot::Text);
-        let Some(pattern) = &self.pattern else {
+        let mut fuzzy = self.fuzzy.borrow_mut();
+        // Escaped text no longer lines up with the matched characters: no highlight then.
+        let Some(fuzzy) = fuzzy.as_mut().filter(|_| text.len() == name.len()) else {
             return Line::from(Span::styled(text.into_owned(), base));
         };
-        if text.len() != name.len() {
-            // Escaped text no longer lines up with the matched characters.
-            return Line::from(Span::styled(text.into_owned(), base));
-        }
-        let mut matcher = Matcher::new(Config::DEFAULT);
-        let mut buffer = Vec::new();
-        let mut indices = Vec::new();
-        pattern.indices(Utf32Str::new(name, &mut buffer), &mut matcher, &mut indices);
+        let indices = fuzzy.indices(name);
         let hit_style: Style = theme.style(Slot::Match);
         Line::from(
             name.chars()

@@ -1,0 +1,311 @@
+//! The console with 100,000 Things in its state: filter keystroke to drawn frame (update plus a
+//! full draw into ratatui's TestBackend at 200x50), p50 and p99, next to a plain substring scan of
+//! the same haystacks as a baseline; each screen's draw time; peak RSS.
+//! Run with `cargo bench --bench console`.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use iotfleet::config::files;
+use iotfleet::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
+use iotfleet::fleet::model::{
+    Certificate, CertificateStatus, Policy, PolicyVersion, Thing, ThingPage, ThingSummary, Validity,
+};
+use iotfleet::tui::action::Action;
+use iotfleet::tui::keys::{KeyResolver, Layer};
+use iotfleet::tui::state::{Backend, Load, Screen, State};
+use iotfleet::tui::update::{self, FleetEvent, Msg};
+use iotfleet::tui::views;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use time::OffsetDateTime;
+
+const THINGS: usize = 100_000;
+const WIDTH: u16 = 200;
+const HEIGHT: u16 = 50;
+
+fn thing(i: usize) -> ThingSummary {
+    ThingSummary {
+        name: format!("device-{i:06}"),
+        arn: format!("arn:aws:iot:us-east-1:123456789012:thing/device-{i:06}"),
+        thing_type: Some(["pump", "sensor", "gateway", "camera"][i % 4].to_owned()),
+        attributes: BTreeMap::from([
+            ("site".to_owned(), format!("site-{}", i % 37)),
+            (
+                "serial".to_owned(),
+                format!("SN-{:08}", i * 7919 % 100_000_000),
+            ),
+        ]),
+        version: 1,
+    }
+}
+
+#[expect(clippy::too_many_lines, reason = "one bench, read top to bottom")]
+fn main() {
+    let now = OffsetDateTime::now_utc();
+    let loaded = files::load_from(None, None, None, false);
+    let (keys, _) = KeyResolver::new(&loaded.keymap);
+    let mut state = State::new(Backend::Local, false, now);
+    update::update(
+        &mut state,
+        Msg::Resize {
+            width: WIDTH,
+            height: HEIGHT,
+        },
+    );
+    update::start(&mut state);
+    let started = Instant::now();
+    for page in 0..THINGS / 250 {
+        let things = (page * 250..(page + 1) * 250).map(thing).collect();
+        let more = (page + 1) * 250 < THINGS;
+        update::update(
+            &mut state,
+            Msg::Fleet(Box::new(FleetEvent::ThingsPage {
+                generation: 0,
+                result: Ok(ThingPage { things, more }),
+            })),
+        );
+    }
+    println!(
+        "{THINGS} Things streamed into the state in {:.0} ms ({} pages)",
+        ms(started.elapsed()),
+        THINGS / 250
+    );
+
+    let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).expect("test terminal");
+    let mut draw = |state: &State, layers: &[Layer]| {
+        terminal
+            .draw(|frame| {
+                views::draw(
+                    frame,
+                    state,
+                    views::Context {
+                        theme: &loaded.theme,
+                        keys: &keys,
+                        layers,
+                    },
+                );
+            })
+            .expect("draw");
+    };
+    let list_layers = [Layer::List, Layer::Global];
+    draw(&state, &list_layers);
+
+    // Filter keystrokes: type, narrow, erase, retype.
+    let mut keystrokes: Vec<Msg> = Vec::new();
+    for _ in 0..3 {
+        for word in ["device-01234", "site-17", "camera 99", "sn-0000"] {
+            keystrokes.extend(word.chars().map(Msg::Typed));
+            keystrokes.extend(word.chars().map(|_| Msg::Erase));
+        }
+    }
+    update::update(&mut state, Msg::Action(Action::Filter));
+    let mut frames = Vec::new();
+    for msg in keystrokes {
+        let started = Instant::now();
+        update::update(&mut state, msg);
+        draw(&state, &[Layer::Input]);
+        frames.push(started.elapsed());
+        if std::env::var_os("IOTFLEET_BENCH_VERBOSE").is_some() {
+            eprintln!(
+                "{:?} -> {:.2} ms",
+                state.input.as_ref().map(|i| i.text.clone()),
+                ms(started.elapsed())
+            );
+        }
+    }
+    update::update(&mut state, Msg::Action(Action::Cancel));
+
+    // Baseline: a case-insensitive substring scan of the same haystacks per keystroke.
+    let mut baseline = Vec::new();
+    for word in ["device-01234", "site-17", "camera 99", "sn-0000"] {
+        for end in 1..=word.len() {
+            let needle = word[..end].to_lowercase();
+            let started = Instant::now();
+            let hits = state
+                .thing_haystacks
+                .iter()
+                .filter(|h| h.to_lowercase().contains(&needle))
+                .count();
+            std::hint::black_box(hits);
+            baseline.push(started.elapsed());
+        }
+    }
+    println!(
+        "filter keystroke to drawn frame at {WIDTH}x{HEIGHT}, {} keystrokes over {THINGS} Things:",
+        frames.len()
+    );
+    println!(
+        "  fuzzy filter + draw   p50 {:>6.2} ms   p99 {:>6.2} ms   max {:>6.2} ms",
+        ms(pct(&mut frames, 50)),
+        ms(pct(&mut frames, 99)),
+        ms(pct(&mut frames, 100))
+    );
+    println!(
+        "  baseline substring    p50 {:>6.2} ms   p99 {:>6.2} ms   (scan only, no draw)",
+        ms(pct(&mut baseline, 50)),
+        ms(pct(&mut baseline, 99))
+    );
+
+    // Each screen's draw time.
+    seed_details(&mut state, now);
+    let screens: Vec<(&str, Screen, Vec<Layer>, bool)> = vec![
+        (
+            "things list",
+            Screen::list(iotfleet::tui::state::ListKind::Things),
+            list_layers.to_vec(),
+            false,
+        ),
+        (
+            "thing detail",
+            Screen::Thing {
+                name: "device-000042".into(),
+                cursor: 0,
+                scroll: 0,
+            },
+            vec![Layer::Detail, Layer::Global],
+            false,
+        ),
+        (
+            "certificate detail",
+            Screen::Certificate {
+                id: "c".repeat(64),
+                cursor: 0,
+                scroll: 0,
+            },
+            vec![Layer::Detail, Layer::Global],
+            false,
+        ),
+        (
+            "policy detail",
+            Screen::Policy {
+                name: "device-policy".into(),
+                cursor: 0,
+                scroll: 0,
+            },
+            vec![Layer::Detail, Layer::Global],
+            false,
+        ),
+        (
+            "help overlay",
+            Screen::list(iotfleet::tui::state::ListKind::Things),
+            vec![Layer::Help],
+            true,
+        ),
+    ];
+    println!("draw time per screen at {WIDTH}x{HEIGHT}, median of 200 frames:");
+    for (name, screen, layers, help) in screens {
+        state.screens = vec![Screen::list(iotfleet::tui::state::ListKind::Things), screen];
+        state.help = help;
+        update::update(
+            &mut state,
+            Msg::Resize {
+                width: WIDTH,
+                height: HEIGHT,
+            },
+        );
+        let mut times: Vec<Duration> = (0..200)
+            .map(|_| {
+                let started = Instant::now();
+                draw(&state, &layers);
+                started.elapsed()
+            })
+            .collect();
+        println!("  {name:<20} {:>6.3} ms", ms(pct(&mut times, 50)));
+    }
+    println!("peak RSS of the process: {:.0} MiB", peak_rss_mib());
+}
+
+fn seed_details(state: &mut State, now: OffsetDateTime) {
+    let document = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"arn:aws:iot:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}"},{"Effect":"Allow","Action":["iot:Publish","iot:Receive"],"Resource":"arn:aws:iot:us-east-1:123456789012:topic/fleet/${iot:Connection.Thing.ThingName}/*"}]}"#;
+    let policy = Policy {
+        name: "device-policy".into(),
+        arn: "arn:aws:iot:us-east-1:123456789012:policy/device-policy".into(),
+        default_version_id: Some("1".into()),
+        document: document.into(),
+        created: Some(now),
+        last_modified: Some(now),
+    };
+    let certificate = Certificate {
+        id: "c".repeat(64),
+        arn: format!("arn:aws:iot:us-east-1:123456789012:cert/{}", "c".repeat(64)),
+        status: CertificateStatus::Active,
+        created: Some(now),
+        last_modified: Some(now),
+        ca_certificate_id: None,
+        validity: Some(Validity {
+            not_before: now,
+            not_after: now + time::Duration::days(300),
+        }),
+        subject: Some("CN=device-000042".into()),
+        issuer: Some("CN=ca".into()),
+        serial: Some("01".into()),
+        pem_problem: None,
+        pem: String::new(),
+    };
+    let report = CertificateReport {
+        certificate,
+        things: vec!["device-000042".into()],
+        policies: vec![policy.clone()],
+    };
+    let summary = thing(42);
+    let thing = Thing {
+        name: summary.name.clone(),
+        arn: summary.arn.clone(),
+        id: None,
+        thing_type: summary.thing_type.clone(),
+        attributes: summary.attributes.clone(),
+        version: 1,
+        default_client_id: None,
+        billing_group: None,
+    };
+    state.thing_reports.insert(
+        "device-000042".into(),
+        Load::Ready(ThingReport {
+            thing,
+            groups: Vec::new(),
+            certificates: vec![report.clone()],
+            other_principals: Vec::new(),
+        }),
+    );
+    state
+        .certificate_reports
+        .insert("c".repeat(64), Load::Ready(report));
+    let versions = vec![PolicyVersion {
+        version_id: "1".into(),
+        is_default: true,
+        created: Some(now),
+    }];
+    let targets = (0..500)
+        .map(|i| format!("arn:aws:iot:us-east-1:123456789012:cert/{i:064}"))
+        .collect();
+    state.policy_reports.insert(
+        "device-policy".into(),
+        Load::Ready(PolicyReport {
+            policy,
+            versions,
+            targets,
+        }),
+    );
+}
+
+fn pct(times: &mut [Duration], percentile: usize) -> Duration {
+    times.sort_unstable();
+    let index = ((times.len() * percentile).div_ceil(100)).clamp(1, times.len()) - 1;
+    times[index]
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+#[expect(clippy::cast_precision_loss, reason = "sizes far below 2^52 bytes")]
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    kib as f64 / 1024.0
+}
