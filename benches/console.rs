@@ -3,6 +3,8 @@
 //! the same haystacks as a baseline; each screen's draw time; peak RSS.
 //! Run with `cargo bench --bench console`.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -68,7 +70,7 @@ fn main() {
     }
     println!(
         "{THINGS} Things streamed into the state in {:.0} ms ({} pages)",
-        ms(started.elapsed()),
+        common::ms(started.elapsed()),
         THINGS / 250
     );
 
@@ -110,7 +112,7 @@ fn main() {
             eprintln!(
                 "{:?} -> {:.2} ms",
                 state.input.as_ref().map(|i| i.text.clone()),
-                ms(started.elapsed())
+                common::ms(started.elapsed())
             );
         }
     }
@@ -137,14 +139,14 @@ fn main() {
     );
     println!(
         "  fuzzy filter + draw   p50 {:>6.2} ms   p99 {:>6.2} ms   max {:>6.2} ms",
-        ms(pct(&mut frames, 50)),
-        ms(pct(&mut frames, 99)),
-        ms(pct(&mut frames, 100))
+        common::ms(common::percentile(&mut frames, 50)),
+        common::ms(common::percentile(&mut frames, 99)),
+        common::ms(common::percentile(&mut frames, 100))
     );
     println!(
         "  baseline substring    p50 {:>6.2} ms   p99 {:>6.2} ms   (scan only, no draw)",
-        ms(pct(&mut baseline, 50)),
-        ms(pct(&mut baseline, 99))
+        common::ms(common::percentile(&mut baseline, 50)),
+        common::ms(common::percentile(&mut baseline, 99))
     );
 
     // Each screen's draw time.
@@ -211,9 +213,12 @@ fn main() {
                 started.elapsed()
             })
             .collect();
-        println!("  {name:<20} {:>6.3} ms", ms(pct(&mut times, 50)));
+        println!(
+            "  {name:<20} {:>6.3} ms",
+            common::ms(common::percentile(&mut times, 50))
+        );
     }
-    println!("peak RSS of the process: {:.0} MiB", peak_rss_mib());
+    println!("peak RSS of the process: {:.0} MiB", common::peak_rss_mib());
 }
 
 fn seed_details(state: &mut State, now: OffsetDateTime) {
@@ -287,25 +292,4 @@ fn seed_details(state: &mut State, now: OffsetDateTime) {
             targets,
         }),
     );
-}
-
-fn pct(times: &mut [Duration], percentile: usize) -> Duration {
-    times.sort_unstable();
-    let index = ((times.len() * percentile).div_ceil(100)).clamp(1, times.len()) - 1;
-    times[index]
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
-
-#[expect(clippy::cast_precision_loss, reason = "sizes far below 2^52 bytes")]
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0);
-    kib as f64 / 1024.0
 }

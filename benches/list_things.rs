@@ -2,10 +2,12 @@
 //! over the same fleet in the same run: wall time, time to the first page, calls made.
 //! Run with `cargo bench --bench list_things` (needs moto: scripts/install-peers.sh).
 
+mod common;
+
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use iotfleet::fleet::ThingQuery;
 
@@ -68,28 +70,19 @@ async fn run() {
         sdk_times.push(started.elapsed());
         assert_eq!(things.len(), THINGS, "the SDK listed every Thing");
     }
-    let client = median(&mut client_times);
-    let sdk = median(&mut sdk_times);
+    let client = common::median(&mut client_times);
+    let sdk = common::median(&mut sdk_times);
     println!("list {THINGS} Things, median of {ROUNDS} rounds, pages of 250:");
     println!(
         "  iotfleet client   {:>8.1} ms  first page after {:.1} ms  {} API calls, {} HTTP requests",
-        ms(client),
-        ms(median(&mut first_pages)),
+        common::ms(client),
+        common::ms(common::median(&mut first_pages)),
         calls.0,
         calls.1
     );
-    println!("  plain SDK         {:>8.1} ms", ms(sdk));
+    println!("  plain SDK         {:>8.1} ms", common::ms(sdk));
     println!(
         "  ratio client/SDK  {:>8.2}",
         client.as_secs_f64() / sdk.as_secs_f64()
     );
-}
-
-fn median(times: &mut [Duration]) -> Duration {
-    times.sort_unstable();
-    times[times.len() / 2]
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
 }

@@ -3,10 +3,12 @@
 //! time and the process's peak RSS (server and client share the process).
 //! Run with `cargo bench --bench local_core`.
 
+mod common;
+
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use iotfleet::fleet::{FleetClient, ThingQuery};
 use iotfleet::local::store::ThingRecord;
@@ -54,19 +56,19 @@ async fn run() {
         let size = std::fs::metadata(&state_file).expect("state file").len();
         println!(
             "wrote {THINGS} Things to the state file in {:.0} ms ({:.1} MiB)",
-            ms(started.elapsed()),
-            mib(size)
+            common::ms(started.elapsed()),
+            common::mib(size)
         );
     }
-    reset_peak_rss();
+    common::reset_peak_rss();
     let started = Instant::now();
     let core = LocalCore::start(options)
         .await
         .expect("restart from the file");
     println!(
         "loaded the state file in {:.0} ms; peak RSS since writing it {:.0} MiB",
-        ms(started.elapsed()),
-        peak_rss_mib()
+        common::ms(started.elapsed()),
+        common::peak_rss_mib()
     );
 
     let client = FleetClient::connect(&core.connection_settings())
@@ -102,47 +104,19 @@ async fn run() {
     println!("list {THINGS} Things in pages of 250, median of {ROUNDS} rounds:");
     println!(
         "  iotfleet client   {:>7.0} ms  {calls} API calls",
-        ms(median(&mut client_times))
+        common::ms(common::median(&mut client_times))
     );
-    println!("  plain SDK         {:>7.0} ms", ms(median(&mut sdk_times)));
+    println!(
+        "  plain SDK         {:>7.0} ms",
+        common::ms(common::median(&mut sdk_times))
+    );
     println!(
         "  ratio client/SDK  {:>7.2}",
-        median(&mut client_times).as_secs_f64() / median(&mut sdk_times).as_secs_f64()
+        common::median(&mut client_times).as_secs_f64()
+            / common::median(&mut sdk_times).as_secs_f64()
     );
     println!(
         "peak RSS of the process (local core + client + one full listing held): {:.0} MiB",
-        peak_rss_mib()
+        common::peak_rss_mib()
     );
-}
-
-fn median(times: &mut [Duration]) -> Duration {
-    times.sort_unstable();
-    times[times.len() / 2]
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
-
-#[expect(clippy::cast_precision_loss, reason = "sizes far below 2^52 bytes")]
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
-}
-
-/// Resets VmHWM (Linux: writing 5 to clear_refs), so the peak of a later phase stands alone.
-fn reset_peak_rss() {
-    if let Err(error) = std::fs::write("/proc/self/clear_refs", "5") {
-        println!("(cannot reset the peak RSS: {error}; figures include the write phase)");
-    }
-}
-
-/// VmHWM from /proc/self/status: the most resident memory the process has had.
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0);
-    mib(kib * 1024)
 }

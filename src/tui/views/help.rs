@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use super::Context;
 use crate::config::theme::Slot;
 use crate::tui::keys::Layer;
+use crate::untrusted::escape;
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, context: Context<'_>) {
     let theme = context.theme;
@@ -32,10 +33,11 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, context: Context<'_>) {
                 .iter()
                 .map(ToString::to_string)
                 .collect::<String>();
+            // Descriptions come from keymap files: escaped like any text from outside.
             let desc = if bound.desc.is_empty() {
                 bound.action.name().to_owned()
             } else {
-                bound.desc.clone()
+                escape(&bound.desc).into_owned()
             };
             match actions.iter_mut().find(|(_, d)| *d == desc) {
                 Some((all, _)) => {
