@@ -316,5 +316,10 @@ async fn against_moto_the_console_shows_the_count_while_pages_stream_in() {
     );
     app.settle(SETTLE).await;
     assert_eq!(app.state.things.items.len(), 600);
-    assert!(render(&app, 120, 40).contains("Things (600)"));
+    let screen = render(&app, 120, 40);
+    assert!(screen.contains("Things (600)"), "{screen}");
+    assert!(
+        screen.contains(" AWS 123456789012 us-east-1"),
+        "the account from STS: {screen}"
+    );
 }

@@ -137,6 +137,7 @@ impl Intercept for CountingInterceptor {
 #[derive(Debug, Clone)]
 pub struct FleetClient {
     iot: aws_sdk_iot::Client,
+    sts: aws_sdk_sts::Client,
     data: Arc<OnceCell<aws_sdk_iotdataplane::Client>>,
     data_config: aws_sdk_iotdataplane::config::Builder,
     data_endpoint_configured: bool,
@@ -218,6 +219,7 @@ impl FleetClient {
 
         Ok(Self {
             iot: aws_sdk_iot::Client::from_conf(iot_config),
+            sts: aws_sdk_sts::Client::new(&sdk_config),
             data: Arc::new(OnceCell::new()),
             data_config,
             data_endpoint_configured,
@@ -282,6 +284,21 @@ impl FleetClient {
                 Ok(aws_sdk_iotdataplane::Client::from_conf(config.build()))
             })
             .await
+    }
+
+    /// The AWS account the credentials belong to (STS GetCallerIdentity), for the status bar.
+    pub async fn account(&self) -> Result<String, FleetError> {
+        let operation = Operation::new("sts:GetCallerIdentity");
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        out.account.ok_or_else(|| FleetError::InvalidResponse {
+            action: operation.action,
+            detail: "no Account".into(),
+        })
     }
 
     /// Lists Things page by page, so a screen can show the first page while the rest load.

@@ -179,6 +179,8 @@ impl<T> Default for Listing<T> {
 pub struct State {
     pub backend: Backend,
     pub read_only: bool,
+    /// The AWS account of the credentials, once known.
+    pub account: Option<String>,
     /// Never empty: the last is on screen, Esc pops.
     pub screens: Vec<Screen>,
     pub things: Listing<ThingSummary>,
@@ -218,6 +220,7 @@ impl State {
         Self {
             backend,
             read_only,
+            account: None,
             screens: vec![Screen::list(ListKind::Things)],
             things: Listing::default(),
             thing_haystacks: Vec::new(),

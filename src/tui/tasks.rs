@@ -90,6 +90,7 @@ impl Runner {
                     let result = text(client.principal_things(&arn).await);
                     FleetEvent::CertificateThings { arn, result }
                 }
+                Effect::LoadAccount => FleetEvent::Account(text(client.account().await)),
                 Effect::LoadThingReport(name) => {
                     let result = text(inventory::thing_report(&client, &name).await);
                     FleetEvent::ThingReport { name, result }

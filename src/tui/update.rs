@@ -81,6 +81,7 @@ pub enum FleetEvent {
         name: String,
         result: Result<PolicyReport, String>,
     },
+    Account(Result<String, String>),
 }
 
 /// I/O for the task runner to start.
@@ -103,6 +104,8 @@ pub enum Effect {
     LoadThingShadows(String),
     LoadCertificateReport(String),
     LoadPolicyReport(String),
+    /// Which AWS account the credentials belong to.
+    LoadAccount,
     /// Write text to the clipboard (OSC 52).
     Copy(String),
     /// Switch to a shipped theme.
@@ -124,12 +127,13 @@ pub const COMMANDS: [&str; 9] = [
 /// The effects the console starts with.
 pub fn start(state: &mut State) -> Vec<Effect> {
     state.things.loading = true;
-    counted(
-        state,
-        vec![Effect::ListThings {
-            generation: state.things.generation,
-        }],
-    )
+    let mut effects = vec![Effect::ListThings {
+        generation: state.things.generation,
+    }];
+    if matches!(state.backend, super::state::Backend::Aws { .. }) {
+        effects.push(Effect::LoadAccount);
+    }
+    counted(state, effects)
 }
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
@@ -1008,6 +1012,10 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
             }
             state.certificate_reports.insert(id, into_load(result));
         }
+        FleetEvent::Account(result) => match result {
+            Ok(account) => state.account = Some(account),
+            Err(error) => tracing::warn!(%error, "cannot tell the AWS account"),
+        },
         FleetEvent::PolicyReport { name, result } => {
             if let Err(error) = &result {
                 info(state, Level::Error, error.clone());

@@ -79,7 +79,10 @@ fn status_bar<'a>(state: &State, theme: &Theme) -> Paragraph<'a> {
             profile,
             endpoint,
         } => {
-            let mut text = format!(" AWS {region}");
+            let mut text = match &state.account {
+                Some(account) => format!(" AWS {account} {region}"),
+                None => format!(" AWS {region}"),
+            };
             if let Some(profile) = profile {
                 let _ = write!(text, " · profile {profile}");
             }
