@@ -272,3 +272,138 @@ print(json.dumps({"pages": len(pages), "things": sum(len(p["things"]) for p in p
     assert_eq!(result["pages"].as_u64().unwrap(), things.div_ceil(20));
     assert_eq!(result["default"], "1");
 }
+
+#[tokio::test]
+async fn test_authorization_answers_through_the_policy_engine() {
+    use aws_sdk_iot::types::{ActionType, AuthDecision, AuthInfo};
+    let core = iotfleet::local::LocalCore::start(iotfleet::local::LocalOptions {
+        seed: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let iot = aws_sdk_iot::Client::new(&support::sdk_config(core.endpoint()).await);
+    let principal = iot
+        .list_thing_principals()
+        .thing_name("pump-01")
+        .send()
+        .await
+        .unwrap()
+        .principals
+        .unwrap()
+        .remove(0);
+    let topic = |t: &str| format!("arn:aws:iot:us-east-1:123456789012:topic/{t}");
+    let decide = |resource: String, policies_to_add: Option<Vec<String>>| {
+        let iot = iot.clone();
+        let principal = principal.clone();
+        async move {
+            let info = AuthInfo::builder()
+                .action_type(ActionType::Publish)
+                .resources(resource)
+                .build()
+                .unwrap();
+            let out = iot
+                .test_authorization()
+                .principal(principal)
+                .client_id("pump-01")
+                .auth_infos(info)
+                .set_policy_names_to_add(policies_to_add)
+                .send()
+                .await
+                .unwrap();
+            out.auth_results.unwrap().remove(0)
+        }
+    };
+    let own = decide(topic("fleet/pump-01/telemetry"), None).await;
+    assert_eq!(own.auth_decision, Some(AuthDecision::Allowed));
+    let allowed_by: Vec<_> = own
+        .allowed
+        .unwrap()
+        .policies
+        .unwrap()
+        .into_iter()
+        .filter_map(|p| p.policy_name)
+        .collect();
+    assert_eq!(allowed_by, ["pump-device"]);
+    assert_eq!(
+        decide(topic("fleet/pump-02/telemetry"), None)
+            .await
+            .auth_decision,
+        Some(AuthDecision::ImplicitDeny)
+    );
+
+    let deny_all = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iot:*","Resource":"*"}]}"#;
+    iot.create_policy()
+        .policy_name("deny-all")
+        .policy_document(deny_all)
+        .send()
+        .await
+        .unwrap();
+    let denied = decide(
+        topic("fleet/pump-01/telemetry"),
+        Some(vec!["deny-all".into()]),
+    )
+    .await;
+    assert_eq!(denied.auth_decision, Some(AuthDecision::ExplicitDeny));
+    let by: Vec<_> = denied
+        .denied
+        .unwrap()
+        .explicit_deny
+        .unwrap()
+        .policies
+        .unwrap()
+        .into_iter()
+        .filter_map(|p| p.policy_name)
+        .collect();
+    assert_eq!(by, ["deny-all"]);
+}
+
+#[tokio::test]
+async fn update_thing_merges_attributes_and_checks_the_expected_version() {
+    let core = iotfleet::local::LocalCore::start(iotfleet::local::LocalOptions {
+        seed: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let iot = aws_sdk_iot::Client::new(&support::sdk_config(core.endpoint()).await);
+    let payload = aws_sdk_iot::types::AttributePayload::builder()
+        .attributes("site", "plant-9")
+        .attributes("model", "")
+        .merge(true)
+        .build();
+    iot.update_thing()
+        .thing_name("pump-01")
+        .attribute_payload(payload)
+        .expected_version(1)
+        .send()
+        .await
+        .unwrap();
+    let thing = iot
+        .describe_thing()
+        .thing_name("pump-01")
+        .send()
+        .await
+        .unwrap();
+    let attributes = thing.attributes.unwrap();
+    assert_eq!(attributes.get("site").map(String::as_str), Some("plant-9"));
+    assert!(
+        !attributes.contains_key("model"),
+        "an empty value removes the attribute when merging"
+    );
+    assert_eq!(
+        attributes.get("firmware").map(String::as_str),
+        Some("2.4.1"),
+        "others are kept"
+    );
+    assert_eq!(thing.version, 2);
+    let stale = iot
+        .update_thing()
+        .thing_name("pump-01")
+        .expected_version(1)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(stale.is_version_conflict_exception(), "{stale:?}");
+}
