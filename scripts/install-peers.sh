@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests talk to, when missing: moto[server]==5.2.5 in a virtualenv
-# under target/peers/. Safe to run again; does nothing when everything is in place.
+# under target/peers/, and mosquitto from Debian's packages. Safe to run again; does nothing
+# when everything is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,4 +12,12 @@ if ! "$venv/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOT
   echo "install-peers: moto[server]==$MOTO_VERSION into $venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
+
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
+  echo "install-peers: mosquitto from Debian packages"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mosquitto >/dev/null
 fi

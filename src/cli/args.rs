@@ -117,6 +117,28 @@ pub enum Command {
     /// Read Device Shadows.
     #[command(subcommand)]
     Shadow(ShadowCommand),
+    /// Print MQTT messages on topic filters as they arrive (NDJSON with --output json).
+    Tail {
+        /// Topic filters, e.g. 'devices/+/telemetry' '$aws/things/pump-1/shadow/#'.
+        #[arg(required = true, value_name = "FILTER")]
+        filters: Vec<String>,
+        /// Stop after this many messages.
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+        /// Stop after this many seconds.
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
+    },
+    /// Publish one MQTT message (refused with --read-only; recorded in the journal).
+    Publish {
+        /// The topic, without wildcards.
+        topic: String,
+        /// The payload, or @FILE to send a file's bytes.
+        payload: String,
+        /// 0 or 1 (AWS IoT has no QoS 2).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
+        qos: u8,
+    },
     /// The embedded local IoT Core.
     #[command(subcommand)]
     Local(LocalCommand),

@@ -5,6 +5,7 @@ pub mod args;
 mod browse;
 mod local;
 mod text;
+mod traffic;
 
 use std::io::Write as _;
 
@@ -64,6 +65,24 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             static_credentials: None,
         },
     };
+    match &command {
+        Command::Tail {
+            filters,
+            count,
+            timeout,
+        } => {
+            return traffic::tail(&cli.global, &settings, filters, *count, *timeout).await;
+        }
+        Command::Publish {
+            topic,
+            payload,
+            qos,
+        } => {
+            let text = traffic::publish(&cli.global, &settings, topic, payload, *qos).await?;
+            return print(&text);
+        }
+        _ => {}
+    }
     let client = FleetClient::connect(&settings).await?;
     if let Command::Tui = command {
         return console(client, local_core.is_some(), &cli.global).await;
@@ -89,7 +108,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Shadow(ShadowCommand::Get { thing, name }) => {
             browse::shadow_get(&client, &thing, name.as_deref(), format).await?
         }
-        Command::Local(LocalCommand::Serve { .. }) | Command::Tui => unreachable!("handled above"),
+        Command::Local(LocalCommand::Serve { .. })
+        | Command::Tui
+        | Command::Tail { .. }
+        | Command::Publish { .. } => {
+            unreachable!("handled above")
+        }
     };
     tracing::info!(stats = ?client.stats(), "verb done");
     print(&text)

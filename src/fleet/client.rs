@@ -257,6 +257,24 @@ impl FleetClient {
         FleetError::from_sdk(operation, self.info.profile.as_deref(), &error)
     }
 
+    /// The account's `iot:Data-ATS` endpoint host (DescribeEndpoint), where devices and MQTT
+    /// clients connect.
+    pub async fn data_endpoint(&self) -> Result<String, FleetError> {
+        let operation = Operation::new("iot:DescribeEndpoint");
+        let out = self
+            .iot
+            .describe_endpoint()
+            .endpoint_type("iot:Data-ATS")
+            .send()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        out.endpoint_address
+            .ok_or_else(|| FleetError::InvalidResponse {
+                action: operation.action,
+                detail: "no endpointAddress".into(),
+            })
+    }
+
     /// The data-plane client. Its endpoint is the configured one when set (moto, the local core,
     /// `AWS_ENDPOINT_URL_IOT_DATA_PLANE`), otherwise the account's `iot:Data-ATS` endpoint, looked up
     /// once on first use.
@@ -265,20 +283,7 @@ impl FleetClient {
             .get_or_try_init(|| async {
                 let mut config = self.data_config.clone();
                 if !self.data_endpoint_configured {
-                    let operation = Operation::new("iot:DescribeEndpoint");
-                    let out = self
-                        .iot
-                        .describe_endpoint()
-                        .endpoint_type("iot:Data-ATS")
-                        .send()
-                        .await
-                        .map_err(|e| self.fail(&operation, e))?;
-                    let address =
-                        out.endpoint_address
-                            .ok_or_else(|| FleetError::InvalidResponse {
-                                action: operation.action,
-                                detail: "no endpointAddress".into(),
-                            })?;
+                    let address = self.data_endpoint().await?;
                     config = config.endpoint_url(format!("https://{address}"));
                 }
                 Ok(aws_sdk_iotdataplane::Client::from_conf(config.build()))

@@ -6,7 +6,9 @@ pub mod certificate;
 pub mod client;
 pub mod error;
 pub mod inventory;
+pub mod journal;
 pub mod model;
+pub mod traffic;
 
 pub use client::{
     BackendInfo, CallStats, ConnectionSettings, FleetClient, StaticCredentials, ThingPages,

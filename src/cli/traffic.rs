@@ -1,0 +1,383 @@
+//! `tail` and `publish`: live MQTT from the command line. `tail` prints each message as it
+//! arrives (a line of table, or NDJSON) with connection changes on stderr; `publish` sends one
+//! message, refused with `--read-only`, and records it in the journal.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use serde::Serialize;
+use time::macros::format_description;
+use tokio::sync::mpsc::Receiver;
+
+use super::CliError;
+use super::args::{GlobalArgs, OutputFormat};
+use super::text::{output_width, truncate};
+use crate::fleet::journal;
+use crate::fleet::traffic::{TlsFiles, TrafficEvent, TrafficMessage, TrafficSettings, connect};
+use crate::fleet::{ConnectionSettings, FleetClient};
+use crate::untrusted::{escape, json_for_terminal};
+
+/// Messages waiting for the terminal before new ones are dropped (and counted).
+const QUEUE: usize = 10_000;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+fn random_suffix() -> String {
+    let mut bytes = [0u8; 4];
+    let _ = aws_lc_rs::rand::fill(&mut bytes);
+    format!("{:08x}", u32::from_le_bytes(bytes))
+}
+
+/// Where to connect: `--mqtt-url`, else the account's `iot:Data-ATS` endpoint on 8883 with the
+/// client certificate of `--cert`/`--key`.
+async fn settings(
+    global: &GlobalArgs,
+    aws: &ConnectionSettings,
+) -> Result<TrafficSettings, CliError> {
+    if global.local {
+        return Err(CliError::new(
+            1,
+            "the local IoT Core has no MQTT broker yet: point --mqtt-url at a broker",
+        ));
+    }
+    let tls = match (&global.cert, &global.key) {
+        (Some(certificate), Some(key)) => Some(TlsFiles {
+            certificate: certificate.clone(),
+            key: key.clone(),
+            ca: global.ca.clone(),
+        }),
+        _ => None,
+    };
+    let client_id = format!("iotfleet-{}", random_suffix());
+    let url = match &global.mqtt_url {
+        Some(url) => url.clone(),
+        None if tls.is_some() => {
+            let client = FleetClient::connect(aws).await?;
+            format!("mqtts://{}:8883", client.data_endpoint().await?)
+        }
+        None => {
+            return Err(CliError::new(
+                1,
+                "MQTT over WebSocket signed with your AWS credentials is not available yet: pass --cert and --key for mutual TLS, or --mqtt-url",
+            ));
+        }
+    };
+    TrafficSettings::from_url(&url, tls, client_id).map_err(|e| CliError::new(2, e))
+}
+
+fn stderr_line(text: &str) {
+    eprintln!("iotfleet: {}", escape(text));
+}
+
+/// Waits for the connection, reporting failures on the way; an error after `CONNECT_TIMEOUT`.
+async fn connected(events: &mut Receiver<TrafficEvent>, target: &str) -> Result<(), CliError> {
+    let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+    let mut last = String::from("no answer");
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(TrafficEvent::Connected)) => return Ok(()),
+            Ok(Some(TrafficEvent::Disconnected { reason, retry_in })) => {
+                stderr_line(&format!(
+                    "cannot connect to {target}: {reason}; retrying in {:.1} s",
+                    retry_in.as_secs_f64()
+                ));
+                last = reason;
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => {
+                return Err(CliError::new(
+                    1,
+                    format!(
+                        "could not connect to {target} within {} s: {last}",
+                        CONNECT_TIMEOUT.as_secs()
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+pub async fn tail(
+    global: &GlobalArgs,
+    aws: &ConnectionSettings,
+    filters: &[String],
+    count: Option<u64>,
+    timeout: Option<u64>,
+) -> Result<(), CliError> {
+    for filter in filters {
+        crate::fleet::traffic::filter::check_filter(filter).map_err(|e| CliError::new(2, e))?;
+    }
+    let settings = settings(global, aws).await?;
+    let target = format!("{}:{}", settings.host, settings.port);
+    let (handle, mut events) = connect(&settings, QUEUE).map_err(|e| CliError::new(1, e))?;
+    for filter in filters {
+        handle.subscribe(filter).map_err(|e| CliError::new(2, e))?;
+    }
+    let deadline = timeout.map(|secs| tokio::time::Instant::now() + Duration::from_secs(secs));
+    let mut received = 0u64;
+    let mut stdout = std::io::stdout().lock();
+    while count.is_none_or(|c| received < c) {
+        let event = match deadline {
+            Some(deadline) => match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(event) => event,
+                Err(_) => break,
+            },
+            None => events.recv().await,
+        };
+        let Some(event) = event else { break };
+        match event {
+            TrafficEvent::Message(message) => {
+                received += 1;
+                let line = match global.output {
+                    OutputFormat::Json => json_line(&message),
+                    OutputFormat::Table => table_line(&message, output_width()),
+                };
+                if let Err(error) = stdout
+                    .write_all(line.as_bytes())
+                    .and_then(|()| stdout.flush())
+                {
+                    if error.kind() == std::io::ErrorKind::BrokenPipe {
+                        return Ok(());
+                    }
+                    return Err(CliError::new(
+                        1,
+                        format!("cannot write the output: {error}"),
+                    ));
+                }
+            }
+            TrafficEvent::Connected => stderr_line(&format!("connected to {target}")),
+            TrafficEvent::Disconnected { reason, retry_in } => {
+                stderr_line(&format!(
+                    "disconnected from {target}: {reason}; retrying in {:.1} s",
+                    retry_in.as_secs_f64()
+                ));
+            }
+            TrafficEvent::Subscribed { filter, .. } => {
+                stderr_line(&format!("subscribed to {filter}"));
+            }
+            TrafficEvent::SubscriptionRefused { filter } => {
+                stderr_line(&format!("the broker refused the subscription to {filter}"));
+            }
+            TrafficEvent::Dropped(n) => stderr_line(&format!(
+                "{n} messages dropped: the output could not keep up"
+            )),
+            TrafficEvent::Published { .. } => {}
+        }
+    }
+    Ok(())
+}
+
+/// How a payload is shown in NDJSON: JSON as JSON, UTF-8 as text, anything else as base64.
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    time: String,
+    topic: &'a str,
+    qos: u8,
+    retain: bool,
+    size: usize,
+    payload_format: &'static str,
+    payload: serde_json::Value,
+}
+
+fn rfc3339(message: &TrafficMessage) -> String {
+    message
+        .received
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn json_line(message: &TrafficMessage) -> String {
+    let (payload_format, payload) =
+        match serde_json::from_slice::<serde_json::Value>(&message.payload) {
+            Ok(value) => ("json", value),
+            Err(_) => match std::str::from_utf8(&message.payload) {
+                Ok(text) => ("text", serde_json::Value::String(text.to_owned())),
+                Err(_) => (
+                    "base64",
+                    serde_json::Value::String(
+                        base64::engine::general_purpose::STANDARD.encode(&message.payload),
+                    ),
+                ),
+            },
+        };
+    let line = JsonLine {
+        time: rfc3339(message),
+        topic: &message.topic,
+        qos: message.qos,
+        retain: message.retain,
+        size: message.payload.len(),
+        payload_format,
+        payload,
+    };
+    json_for_terminal(serde_json::to_string(&line).unwrap_or_default()) + "\n"
+}
+
+fn table_line(message: &TrafficMessage, width: usize) -> String {
+    let time = message
+        .received
+        .format(format_description!(
+            "[hour]:[minute]:[second].[subsecond digits:3]"
+        ))
+        .unwrap_or_default();
+    let retain = if message.retain { "R" } else { "-" };
+    let payload = if let Ok(text) = std::str::from_utf8(&message.payload) {
+        escape(text).into_owned()
+    } else {
+        let hex: Vec<String> = message
+            .payload
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("<binary: {}>", hex.join(" "))
+    };
+    let head = format!(
+        "{time}  q{} {retain} {:>7}  {}  ",
+        message.qos,
+        message.payload.len(),
+        escape(&message.topic)
+    );
+    let room = width
+        .saturating_sub(unicode_width::UnicodeWidthStr::width(head.as_str()))
+        .max(10);
+    format!("{head}{}\n", truncate(&payload, room))
+}
+
+pub async fn publish(
+    global: &GlobalArgs,
+    aws: &ConnectionSettings,
+    topic: &str,
+    payload: &str,
+    qos: u8,
+) -> Result<String, CliError> {
+    crate::fleet::traffic::filter::check_topic(topic).map_err(|e| CliError::new(2, e))?;
+    if global.read_only {
+        return Err(CliError::new(
+            5,
+            format!("refused by --read-only: publish would send a message to {topic}"),
+        ));
+    }
+    let bytes = match payload.strip_prefix('@') {
+        Some(path) => Bytes::from(
+            std::fs::read(path)
+                .map_err(|e| CliError::new(2, format!("cannot read {path}: {e}")))?,
+        ),
+        None => Bytes::from(payload.as_bytes().to_vec()),
+    };
+    let settings = settings(global, aws).await?;
+    let target = format!("{}:{}", settings.host, settings.port);
+    let (handle, mut events) = connect(&settings, 64).map_err(|e| CliError::new(1, e))?;
+    connected(&mut events, &target).await?;
+    let size = bytes.len();
+    handle
+        .publish(topic, bytes, qos, false)
+        .map_err(|e| CliError::new(2, e))?;
+    let outcome = tokio::time::timeout(CONNECT_TIMEOUT, async {
+        while let Some(event) = events.recv().await {
+            match event {
+                TrafficEvent::Published { topic: sent } if sent == topic => return Ok(()),
+                TrafficEvent::Disconnected { reason, .. } => return Err(reason),
+                _ => {}
+            }
+        }
+        Err("the connection ended".to_owned())
+    })
+    .await
+    .unwrap_or_else(|_| {
+        Err(format!(
+            "no acknowledgement within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        ))
+    });
+
+    let entry = journal::Entry {
+        time: time::OffsetDateTime::now_utc(),
+        identity: match &global.cert {
+            Some(cert) => format!("{} with {}", journal::local_user(), cert.display()),
+            None => journal::local_user(),
+        },
+        backend: format!("mqtt {target}"),
+        action: "publish".into(),
+        target: topic.to_owned(),
+        before: serde_json::Value::Null,
+        after: serde_json::json!({"qos": qos, "size": size}),
+        result: match &outcome {
+            Ok(()) => "ok".into(),
+            Err(error) => format!("error: {error}"),
+        },
+    };
+    let journaled = journal::default_path()
+        .ok_or_else(|| std::io::Error::other("no state directory"))
+        .and_then(|path| journal::append(&path, &entry));
+    match (outcome, journaled) {
+        (Ok(()), Ok(())) => Ok(format!(
+            "published {size} bytes to {} (QoS {qos})\n",
+            escape(topic)
+        )),
+        (Ok(()), Err(error)) => Err(CliError::new(
+            1,
+            format!("published to {topic}, but the journal could not be written: {error}"),
+        )),
+        (Err(error), _) => Err(CliError::new(
+            1,
+            format!("publish to {topic} failed: {error}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(payload: &'static [u8]) -> TrafficMessage {
+        TrafficMessage {
+            topic: "devices/\u{1b}[2J".into(),
+            payload: Bytes::from_static(payload),
+            qos: 1,
+            retain: true,
+            received: time::OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn ndjson_keeps_json_text_and_binary_apart() {
+        let json: serde_json::Value =
+            serde_json::from_str(&json_line(&message(br#"{"t":1}"#))).unwrap();
+        assert_eq!(
+            (
+                json["payload_format"].as_str(),
+                json["payload"]["t"].as_i64()
+            ),
+            (Some("json"), Some(1))
+        );
+        let text: serde_json::Value =
+            serde_json::from_str(&json_line(&message(b"\x1b]0;title\x07"))).unwrap();
+        assert_eq!(text["payload_format"], "text");
+        assert_eq!(
+            text["payload"], "\u{1b}]0;title\u{7}",
+            "the value is exact; the line has no raw control character"
+        );
+        let binary: serde_json::Value =
+            serde_json::from_str(&json_line(&message(&[0xff, 0x00, 0x01]))).unwrap();
+        assert_eq!(
+            (
+                binary["payload_format"].as_str(),
+                binary["payload"].as_str()
+            ),
+            (Some("base64"), Some("/wAB"))
+        );
+    }
+
+    #[test]
+    fn table_lines_escape_topic_and_payload_and_fit() {
+        let line = table_line(
+            &message(b"\x1b[2J\x1b]52;c;aGk=\x07 and more text than fits in the line at all"),
+            80,
+        );
+        assert!(!line.trim_end().chars().any(char::is_control), "{line:?}");
+        assert!(line.contains("\\x1b[2J"), "{line}");
+        assert!(line.trim_end().chars().count() <= 80, "{line}");
+        assert!(table_line(&message(&[0xff, 0xfe]), 80).contains("<binary: ff fe>"));
+    }
+}

@@ -1,0 +1,82 @@
+//! The audit journal: one JSON line per mutation (time, identity, backend, action, target,
+//! before, after, result) appended to `$XDG_STATE_HOME/iotfleet/journal.jsonl` and synced before
+//! the mutation is reported done.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    #[serde(with = "time::serde::rfc3339")]
+    pub time: OffsetDateTime,
+    /// Who acted: the local user, and the AWS profile or client certificate used.
+    pub identity: String,
+    /// Where: "local", or the AWS region and endpoint.
+    pub backend: String,
+    pub action: String,
+    pub target: String,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+    /// "ok", or the error.
+    pub result: String,
+}
+
+/// The journal's default place.
+#[must_use]
+pub fn default_path() -> Option<PathBuf> {
+    crate::config::paths::state_dir().map(|dir| dir.join("journal.jsonl"))
+}
+
+/// Appends one entry and syncs it to disk.
+pub fn append(path: &Path, entry: &Entry) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut line = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    file.write_all(&line)?;
+    file.sync_data()
+}
+
+/// The local user, for the identity field.
+#[must_use]
+pub fn local_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_appended_one_json_line_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/journal.jsonl");
+        let entry = Entry {
+            time: OffsetDateTime::UNIX_EPOCH,
+            identity: "alice".into(),
+            backend: "local".into(),
+            action: "publish".into(),
+            target: "a/b".into(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"qos": 1}),
+            result: "ok".into(),
+        };
+        append(&path, &entry).unwrap();
+        append(&path, &entry).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(first["action"], "publish");
+        assert_eq!(first["time"], "1970-01-01T00:00:00Z");
+    }
+}

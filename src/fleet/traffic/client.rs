@@ -1,0 +1,505 @@
+//! The MQTT traffic client (rumqttc, MQTT 3.1.1): connects over TLS with an X.509 client
+//! certificate (port 8883, or 443 with ALPN `x-amzn-mqtt-ca` as AWS IoT wants) or plain TCP for
+//! local brokers, subscribes to filters that can be added and removed while running, reconnects
+//! with exponential backoff and jitter and subscribes again, and reports every state change.
+//! Received messages go to a bounded queue: when the reader falls behind, messages are dropped
+//! and counted, never buffered without bound and never blocking the socket.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rumqttc::{
+    AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS, TlsConfiguration, Transport,
+};
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+
+use super::filter::check_filter;
+
+/// Largest packet accepted: AWS IoT caps payloads at 128 KiB; other brokers allow more, and the
+/// history truncates for display anyway.
+const MAX_PACKET_BYTES: usize = 4 * 1024 * 1024;
+
+/// Where and how to connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrafficSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: Option<TlsFiles>,
+    pub client_id: String,
+}
+
+/// PEM files for mutual TLS; without `ca`, the system's roots are trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub certificate: PathBuf,
+    pub key: PathBuf,
+    pub ca: Option<PathBuf>,
+}
+
+impl TrafficSettings {
+    /// From `--mqtt-url mqtt://HOST[:PORT]` or `mqtts://HOST[:PORT]` and `--cert/--key/--ca`.
+    pub fn from_url(url: &str, tls: Option<TlsFiles>, client_id: String) -> Result<Self, String> {
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| format!("'{url}' is not an MQTT URL"))?;
+        let authority = rest.split('/').next().unwrap_or_default();
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) => (
+                host,
+                Some(
+                    port.parse::<u16>()
+                        .map_err(|_| format!("'{url}': port '{port}' is not a number"))?,
+                ),
+            ),
+            None => (authority, None),
+        };
+        if host.is_empty() {
+            return Err(format!("'{url}' has no host"));
+        }
+        let (port, tls) = match scheme {
+            "mqtts" => {
+                let tls = tls.ok_or_else(|| format!("{url}: mutual TLS needs --cert and --key"))?;
+                (port.unwrap_or(8883), Some(tls))
+            }
+            "mqtt" => (port.unwrap_or(1883), None),
+            "wss" | "ws" => {
+                return Err("MQTT over WebSocket signed with SigV4 is not available yet; use mqtts:// with --cert and --key".into());
+            }
+            other => {
+                return Err(format!(
+                    "'{url}': scheme '{other}' is not mqtt:// or mqtts://"
+                ));
+            }
+        };
+        Ok(Self {
+            host: host.trim_matches(['[', ']']).to_owned(),
+            port,
+            tls,
+            client_id,
+        })
+    }
+}
+
+/// A received message, as the traffic views and `tail` need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrafficMessage {
+    pub topic: String,
+    pub payload: Bytes,
+    pub qos: u8,
+    pub retain: bool,
+    pub received: OffsetDateTime,
+}
+
+/// What the connection is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrafficEvent {
+    Connected,
+    /// The connection failed or dropped; the next attempt comes after `retry_in`.
+    Disconnected {
+        reason: String,
+        retry_in: Duration,
+    },
+    Subscribed {
+        filter: String,
+        qos: u8,
+    },
+    /// The broker refused the subscription (not authorised, or a bad filter).
+    SubscriptionRefused {
+        filter: String,
+    },
+    Message(TrafficMessage),
+    /// Messages dropped because the reader fell behind, since the last report.
+    Dropped(u64),
+    /// A publish left (QoS 0) or was acknowledged by the broker (QoS 1).
+    Published {
+        topic: String,
+    },
+}
+
+#[derive(Debug)]
+enum Command {
+    Subscribe(String),
+    Unsubscribe(String),
+    Publish {
+        topic: String,
+        payload: Bytes,
+        qos: u8,
+        retain: bool,
+    },
+}
+
+/// Controls a running connection; dropping every handle ends it.
+#[derive(Debug, Clone)]
+pub struct TrafficHandle {
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl TrafficHandle {
+    /// Adds a filter (checked first); it is subscribed now and after every reconnect.
+    pub fn subscribe(&self, filter: &str) -> Result<(), String> {
+        check_filter(filter)?;
+        self.commands
+            .send(Command::Subscribe(filter.to_owned()))
+            .map_err(|_| "the connection has ended".to_owned())
+    }
+
+    pub fn unsubscribe(&self, filter: &str) -> Result<(), String> {
+        self.commands
+            .send(Command::Unsubscribe(filter.to_owned()))
+            .map_err(|_| "the connection has ended".to_owned())
+    }
+
+    pub fn publish(
+        &self,
+        topic: &str,
+        payload: Bytes,
+        qos: u8,
+        retain: bool,
+    ) -> Result<(), String> {
+        super::filter::check_topic(topic)?;
+        if qos > 1 {
+            return Err("AWS IoT has no QoS 2: use 0 or 1".into());
+        }
+        self.commands
+            .send(Command::Publish {
+                topic: topic.to_owned(),
+                payload,
+                qos,
+                retain,
+            })
+            .map_err(|_| "the connection has ended".to_owned())
+    }
+}
+
+/// Reads the TLS files into a rustls configuration (aws-lc-rs provider; ALPN for port 443).
+pub fn tls_config(files: &TlsFiles, port: u16) -> Result<rustls::ClientConfig, String> {
+    let read_certs = |path: &PathBuf| -> Result<Vec<CertificateDer<'static>>, String> {
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if certs.is_empty() {
+            return Err(format!("{}: no certificate in the file", path.display()));
+        }
+        Ok(certs)
+    };
+    let chain = read_certs(&files.certificate)?;
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|e| format!("{}: no private key: {e}", files.key.display()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    match &files.ca {
+        Some(ca) => {
+            for cert in read_certs(ca)? {
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("{}: {e}", ca.display()))?;
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| {
+            format!(
+                "{} and {} do not make a client identity: {e}",
+                files.certificate.display(),
+                files.key.display()
+            )
+        })?;
+    if port == 443 {
+        config.alpn_protocols = vec![b"x-amzn-mqtt-ca".to_vec()];
+    }
+    Ok(config)
+}
+
+/// Starts the connection task. `queue` bounds the messages waiting for the reader.
+pub fn connect(
+    settings: &TrafficSettings,
+    queue: usize,
+) -> Result<(TrafficHandle, mpsc::Receiver<TrafficEvent>), String> {
+    let mut options = MqttOptions::new(
+        settings.client_id.clone(),
+        settings.host.clone(),
+        settings.port,
+    );
+    options.set_keep_alive(Duration::from_secs(30));
+    options.set_clean_session(true);
+    options.set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
+    if let Some(files) = &settings.tls {
+        let config = tls_config(files, settings.port)?;
+        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+            Arc::new(config),
+        )));
+    }
+    let (client, eventloop) = AsyncClient::new(options, 256);
+    let (commands, command_rx) = mpsc::unbounded_channel();
+    let (events, event_rx) = mpsc::channel(queue.max(1));
+    tokio::spawn(run(client, eventloop, command_rx, events));
+    Ok((TrafficHandle { commands }, event_rx))
+}
+
+fn qos_of(qos: u8) -> QoS {
+    if qos == 0 {
+        QoS::AtMostOnce
+    } else {
+        QoS::AtLeastOnce
+    }
+}
+
+/// Backoff after `failures` consecutive failures: 0.5 s doubling to 30 s, with ±25 % jitter.
+#[must_use]
+pub fn backoff(failures: u32) -> Duration {
+    let base = 500u64.saturating_mul(1 << failures.min(6)).min(30_000);
+    let mut jitter = [0u8; 2];
+    let _ = aws_lc_rs::rand::fill(&mut jitter);
+    let spread = base / 4;
+    let offset = u64::from(u16::from_le_bytes(jitter)) % (2 * spread + 1);
+    Duration::from_millis(base - spread + offset)
+}
+
+/// The connection task's bookkeeping: which filters to (re)subscribe, which packet ids belong
+/// to which filter or publish, and how the reader is keeping up.
+struct Session {
+    client: AsyncClient,
+    events: mpsc::Sender<TrafficEvent>,
+    filters: BTreeSet<String>,
+    /// Sent only while connected; on (re)connection every filter is sent again.
+    connected: bool,
+    /// Filters sent and waiting for their packet id, then for their SUBACK.
+    unsent: VecDeque<String>,
+    awaiting: BTreeMap<u16, String>,
+    /// Publishes waiting for their packet id, then (QoS 1) for their PUBACK.
+    publishing: VecDeque<String>,
+    inflight: BTreeMap<u16, String>,
+    failures: u32,
+    dropped: u64,
+}
+
+impl Session {
+    /// Queues an event for the reader; a full queue drops it (counted). False once nobody reads.
+    fn emit(&mut self, event: TrafficEvent) -> bool {
+        if self.dropped > 0 && self.events.capacity() > 1 {
+            let _ = self
+                .events
+                .try_send(TrafficEvent::Dropped(std::mem::take(&mut self.dropped)));
+        }
+        match self.events.try_send(event) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.dropped += 1;
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Subscribe(filter) => {
+                let new = self.filters.insert(filter.clone());
+                if new
+                    && self.connected
+                    && self
+                        .client
+                        .try_subscribe(filter.clone(), QoS::AtLeastOnce)
+                        .is_ok()
+                {
+                    self.unsent.push_back(filter);
+                }
+            }
+            Command::Unsubscribe(filter) => {
+                self.filters.remove(&filter);
+                let _ = self.client.try_unsubscribe(filter);
+            }
+            Command::Publish {
+                topic,
+                payload,
+                qos,
+                retain,
+            } => {
+                if self
+                    .client
+                    .try_publish(topic.clone(), qos_of(qos), retain, payload)
+                    .is_ok()
+                {
+                    self.publishing.push_back(topic);
+                }
+            }
+        }
+    }
+
+    /// What a polled packet means for the reader.
+    fn packet(&mut self, event: Event) -> Option<TrafficEvent> {
+        match event {
+            Event::Incoming(Packet::ConnAck(_)) => {
+                self.failures = 0;
+                self.connected = true;
+                // A clean session forgets subscriptions: subscribe everything again.
+                self.unsent.clear();
+                self.awaiting.clear();
+                for filter in &self.filters {
+                    if self
+                        .client
+                        .try_subscribe(filter.clone(), QoS::AtLeastOnce)
+                        .is_ok()
+                    {
+                        self.unsent.push_back(filter.clone());
+                    }
+                }
+                Some(TrafficEvent::Connected)
+            }
+            Event::Outgoing(Outgoing::Subscribe(pkid)) => {
+                if let Some(filter) = self.unsent.pop_front() {
+                    self.awaiting.insert(pkid, filter);
+                }
+                None
+            }
+            Event::Incoming(Packet::SubAck(ack)) => {
+                self.awaiting
+                    .remove(&ack.pkid)
+                    .map(|filter| match ack.return_codes.first() {
+                        Some(rumqttc::SubscribeReasonCode::Success(qos)) => {
+                            TrafficEvent::Subscribed {
+                                filter,
+                                qos: *qos as u8,
+                            }
+                        }
+                        _ => TrafficEvent::SubscriptionRefused { filter },
+                    })
+            }
+            Event::Outgoing(Outgoing::Publish(pkid)) => match self.publishing.pop_front() {
+                // QoS 0 has no packet id and no acknowledgement: sent is all there is.
+                Some(topic) if pkid == 0 => Some(TrafficEvent::Published { topic }),
+                Some(topic) => {
+                    self.inflight.insert(pkid, topic);
+                    None
+                }
+                None => None,
+            },
+            Event::Incoming(Packet::PubAck(ack)) => self
+                .inflight
+                .remove(&ack.pkid)
+                .map(|topic| TrafficEvent::Published { topic }),
+            Event::Incoming(Packet::Publish(publish)) => {
+                Some(TrafficEvent::Message(TrafficMessage {
+                    topic: publish.topic,
+                    payload: publish.payload,
+                    qos: publish.qos as u8,
+                    retain: publish.retain,
+                    received: OffsetDateTime::now_utc(),
+                }))
+            }
+            _ => None,
+        }
+    }
+}
+
+async fn run(
+    client: AsyncClient,
+    mut eventloop: rumqttc::EventLoop,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::Sender<TrafficEvent>,
+) {
+    let mut session = Session {
+        client,
+        events,
+        filters: BTreeSet::new(),
+        connected: false,
+        unsent: VecDeque::new(),
+        awaiting: BTreeMap::new(),
+        publishing: VecDeque::new(),
+        inflight: BTreeMap::new(),
+        failures: 0,
+        dropped: 0,
+    };
+    loop {
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(command) => session.command(command),
+                None => return,
+            },
+            polled = eventloop.poll() => match polled {
+                Ok(event) => {
+                    if let Some(event) = session.packet(event)
+                        && !session.emit(event)
+                    {
+                        return;
+                    }
+                }
+                Err(error) => {
+                    session.connected = false;
+                    let retry_in = backoff(session.failures);
+                    session.failures = session.failures.saturating_add(1);
+                    let reason = error.to_string();
+                    tracing::info!(%reason, ?retry_in, "MQTT connection lost");
+                    if !session.emit(TrafficEvent::Disconnected { reason, retry_in }) {
+                        return;
+                    }
+                    tokio::time::sleep(retry_in).await;
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_give_hosts_ports_and_say_what_is_missing() {
+        let tls = TlsFiles {
+            certificate: "c.pem".into(),
+            key: "k.pem".into(),
+            ca: None,
+        };
+        let settings = TrafficSettings::from_url(
+            "mqtts://a1b2-ats.iot.eu-west-1.amazonaws.com",
+            Some(tls.clone()),
+            "id".into(),
+        )
+        .unwrap();
+        assert_eq!(
+            (settings.host.as_str(), settings.port),
+            ("a1b2-ats.iot.eu-west-1.amazonaws.com", 8883)
+        );
+        assert_eq!(
+            TrafficSettings::from_url("mqtt://127.0.0.1:1884", None, "id".into())
+                .unwrap()
+                .port,
+            1884
+        );
+        assert!(
+            TrafficSettings::from_url("mqtts://host", None, "id".into())
+                .unwrap_err()
+                .contains("--cert")
+        );
+        assert!(
+            TrafficSettings::from_url("mqtt://host:port", None, "id".into())
+                .unwrap_err()
+                .contains("not a number")
+        );
+    }
+
+    #[test]
+    fn backoff_grows_to_thirty_seconds_with_jitter() {
+        let first = backoff(0);
+        assert!((375..=625).contains(&first.as_millis()), "{first:?}");
+        let late = backoff(20);
+        assert!((22_500..=37_500).contains(&late.as_millis()), "{late:?}");
+    }
+}

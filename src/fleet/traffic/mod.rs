@@ -1,0 +1,7 @@
+//! Live MQTT traffic: the client that connects, subscribes and reconnects, and the rules for
+//! topics and filters. Talks MQTT through rumqttc; nothing here touches a terminal.
+
+pub mod client;
+pub mod filter;
+
+pub use client::{TlsFiles, TrafficEvent, TrafficHandle, TrafficMessage, TrafficSettings, connect};
