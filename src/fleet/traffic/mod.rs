@@ -3,5 +3,6 @@
 
 pub mod client;
 pub mod filter;
+pub mod history;
 
 pub use client::{TlsFiles, TrafficEvent, TrafficHandle, TrafficMessage, TrafficSettings, connect};

@@ -1,0 +1,310 @@
+//! Received messages kept under a hard memory budget: payloads above the display limit are cut
+//! at ingest (their real size kept), every message is accounted with its bookkeeping, the oldest
+//! go first when the budget is reached, and every message evicted is counted. Per-topic counts
+//! and a one-minute rate survive eviction. Pure data: the traffic screen and benches share it.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use time::OffsetDateTime;
+
+use super::client::TrafficMessage;
+
+/// The default budget for kept messages.
+pub const DEFAULT_BUDGET: usize = 64 * 1024 * 1024;
+/// Payloads longer than this are kept cut to it (a screen shows far less anyway).
+pub const DISPLAY_LIMIT: usize = 64 * 1024;
+/// Seconds of history in a topic's rate.
+pub const RATE_SECONDS: usize = 60;
+const SLOTS: i64 = 60;
+
+/// A kept message. The payload may be cut: `size` is the size that arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    pub topic: Arc<str>,
+    pub payload: Bytes,
+    pub size: u32,
+    pub qos: u8,
+    pub retain: bool,
+    pub received: OffsetDateTime,
+}
+
+impl Kept {
+    #[must_use]
+    pub fn truncated(&self) -> bool {
+        self.payload.len() < self.size as usize
+    }
+}
+
+/// Bytes accounted per kept message beyond its payload: the entry itself plus the allocator's
+/// share of the payload's own allocation.
+pub const MESSAGE_OVERHEAD: usize = std::mem::size_of::<Kept>() + 16;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicStats {
+    /// Messages received on the topic, kept or not.
+    pub count: u64,
+    /// Messages of the topic still kept.
+    pub kept: u64,
+    pub last: OffsetDateTime,
+    /// Messages per second over the last minute, oldest first once read with [`TopicStats::rate`].
+    per_second: [u32; RATE_SECONDS],
+    second: i64,
+}
+
+impl TopicStats {
+    /// Messages in each of the last `RATE_SECONDS` seconds up to `now`, oldest first.
+    #[must_use]
+    pub fn rate(&self, now: OffsetDateTime) -> Vec<u32> {
+        let now = now.unix_timestamp();
+        (0..SLOTS)
+            .rev()
+            .map(|ago| {
+                let second = now - ago;
+                if second > self.second || self.second - second >= SLOTS {
+                    0
+                } else {
+                    self.per_second[usize::try_from(second.rem_euclid(SLOTS)).unwrap_or(0)]
+                }
+            })
+            .collect()
+    }
+
+    fn count_at(&mut self, second: i64) {
+        let slots = SLOTS;
+        if second > self.second {
+            // Clear the slots of the seconds that passed without messages.
+            for passed in (self.second + 1).max(second - slots + 1)..=second {
+                self.per_second[usize::try_from(passed.rem_euclid(slots)).unwrap_or(0)] = 0;
+            }
+            self.second = second;
+        }
+        if self.second - second < slots {
+            self.per_second[usize::try_from(second.rem_euclid(slots)).unwrap_or(0)] += 1;
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct History {
+    budget: usize,
+    used: usize,
+    messages: VecDeque<Kept>,
+    topics: HashMap<Arc<str>, TopicStats>,
+    received: u64,
+    evicted: u64,
+    truncated: u64,
+}
+
+impl History {
+    #[must_use]
+    pub fn new(budget: usize) -> Self {
+        Self {
+            budget,
+            used: 0,
+            messages: VecDeque::new(),
+            topics: HashMap::new(),
+            received: 0,
+            evicted: 0,
+            truncated: 0,
+        }
+    }
+
+    /// Keeps a message, evicting the oldest while over budget.
+    pub fn push(&mut self, message: &TrafficMessage) {
+        self.received += 1;
+        let size = message.payload.len();
+        // A copy of exactly what is kept: the received buffer may share a larger allocation.
+        let payload = Bytes::copy_from_slice(&message.payload[..size.min(DISPLAY_LIMIT)]);
+        if payload.len() < size {
+            self.truncated += 1;
+        }
+        let topic = if let Some((topic, _)) = self.topics.get_key_value(message.topic.as_str()) {
+            topic.clone()
+        } else {
+            let topic: Arc<str> = Arc::from(message.topic.as_str());
+            self.used += topic.len() + std::mem::size_of::<TopicStats>() + 32;
+            let stats = TopicStats {
+                count: 0,
+                kept: 0,
+                last: message.received,
+                per_second: [0; RATE_SECONDS],
+                second: i64::MIN / 2,
+            };
+            self.topics.insert(topic.clone(), stats);
+            topic
+        };
+        if let Some(stats) = self.topics.get_mut(&topic) {
+            stats.count += 1;
+            stats.kept += 1;
+            stats.last = message.received;
+            stats.count_at(message.received.unix_timestamp());
+        }
+        self.used += payload.len() + MESSAGE_OVERHEAD;
+        self.messages.push_back(Kept {
+            topic,
+            payload,
+            size: u32::try_from(size).unwrap_or(u32::MAX),
+            qos: message.qos,
+            retain: message.retain,
+            received: message.received,
+        });
+        while self.used > self.budget {
+            let Some(oldest) = self.messages.pop_front() else {
+                break;
+            };
+            self.used -= oldest.payload.len() + MESSAGE_OVERHEAD;
+            self.evicted += 1;
+            if let Some(stats) = self.topics.get_mut(&oldest.topic) {
+                stats.kept -= 1;
+            }
+        }
+    }
+
+    /// Forgets kept messages (counts and rates stay).
+    pub fn clear(&mut self) {
+        let cleared = self.messages.len() as u64;
+        for kept in self.messages.drain(..) {
+            self.used -= kept.payload.len() + MESSAGE_OVERHEAD;
+        }
+        for stats in self.topics.values_mut() {
+            stats.kept = 0;
+        }
+        self.evicted += cleared;
+    }
+
+    #[must_use]
+    pub fn messages(&self) -> impl DoubleEndedIterator<Item = &Kept> + ExactSizeIterator {
+        self.messages.iter()
+    }
+
+    #[must_use]
+    pub fn topics(&self) -> &HashMap<Arc<str>, TopicStats> {
+        &self.topics
+    }
+
+    /// Bytes accounted now: kept messages and per-topic statistics. Above the budget only when
+    /// the statistics of distinct topics alone exceed it (then no message is kept).
+    #[must_use]
+    pub fn used(&self) -> usize {
+        self.used
+    }
+
+    #[must_use]
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+
+    #[must_use]
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// Messages no longer kept (evicted for the budget, or cleared).
+    #[must_use]
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    #[must_use]
+    pub fn truncated(&self) -> u64 {
+        self.truncated
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(topic: &str, payload: Vec<u8>, second: i64) -> TrafficMessage {
+        TrafficMessage {
+            topic: topic.to_owned(),
+            payload: Bytes::from(payload),
+            qos: 1,
+            retain: false,
+            received: OffsetDateTime::from_unix_timestamp(second).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_flood_ten_times_the_budget_stays_under_it_and_every_eviction_is_counted() {
+        let budget = 1024 * 1024;
+        let mut history = History::new(budget);
+        let payload = br#"{"temperature":21.5,"humidity":40,"battery":87,"firmware":"2.4.1","status":"ok","seq":123456789}"#.to_vec();
+        let mut pushed = 0u64;
+        let mut bytes = 0usize;
+        while bytes < 10 * budget {
+            history.push(&message(
+                &format!("devices/d-{}/telemetry", pushed % 1000),
+                payload.clone(),
+                0,
+            ));
+            pushed += 1;
+            bytes += payload.len();
+        }
+        assert!(history.used() <= budget, "{} > {budget}", history.used());
+        assert_eq!(history.received(), pushed);
+        assert_eq!(
+            history.evicted() + history.messages().len() as u64,
+            pushed,
+            "no message is lost uncounted"
+        );
+        assert!(history.evicted() > 0);
+        let kept: u64 = history.topics().values().map(|t| t.kept).sum();
+        assert_eq!(kept, history.messages().len() as u64);
+        assert_eq!(
+            history.topics().values().map(|t| t.count).sum::<u64>(),
+            pushed,
+            "counts survive eviction"
+        );
+    }
+
+    #[test]
+    fn large_payloads_are_cut_at_ingest_and_keep_their_size() {
+        let mut history = History::new(DEFAULT_BUDGET);
+        history.push(&message("big", vec![7u8; 1024 * 1024], 0));
+        let kept = history.messages().next().unwrap();
+        assert_eq!(
+            (kept.payload.len(), kept.size),
+            (DISPLAY_LIMIT, 1024 * 1024)
+        );
+        assert!(kept.truncated());
+        assert_eq!(history.truncated(), 1);
+        assert!(history.used() < DISPLAY_LIMIT + 1024);
+    }
+
+    #[test]
+    fn rates_count_messages_per_second_over_the_last_minute() {
+        let mut history = History::new(DEFAULT_BUDGET);
+        for (second, n) in [(100, 3), (101, 1), (130, 2)] {
+            for _ in 0..n {
+                history.push(&message("t", b"x".to_vec(), second));
+            }
+        }
+        let stats = &history.topics()["t"];
+        let rate = stats.rate(OffsetDateTime::from_unix_timestamp(130).unwrap());
+        assert_eq!(rate.len(), RATE_SECONDS);
+        assert_eq!(rate[RATE_SECONDS - 1], 2);
+        assert_eq!(rate[RATE_SECONDS - 30], 1);
+        assert_eq!(rate[RATE_SECONDS - 31], 3);
+        let later = stats.rate(OffsetDateTime::from_unix_timestamp(200).unwrap());
+        assert_eq!(
+            later.iter().sum::<u32>(),
+            0,
+            "a quiet minute later the rate is zero"
+        );
+    }
+
+    #[test]
+    fn clear_forgets_messages_and_counts_them() {
+        let mut history = History::new(DEFAULT_BUDGET);
+        for _ in 0..5 {
+            history.push(&message("t", b"abc".to_vec(), 0));
+        }
+        history.clear();
+        assert_eq!(history.messages().len(), 0);
+        assert_eq!(history.evicted(), 5);
+        assert_eq!(history.topics()["t"].count, 5);
+    }
+}
