@@ -4,5 +4,6 @@
 pub mod client;
 pub mod filter;
 pub mod history;
+pub mod sigv4;
 
 pub use client::{TlsFiles, TrafficEvent, TrafficHandle, TrafficMessage, TrafficSettings, connect};
