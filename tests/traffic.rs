@@ -18,6 +18,7 @@ fn settings(broker: &Mosquitto, identity: &str) -> TrafficSettings {
         &broker.url(),
         Some(broker.identity(identity)),
         format!("test-{identity}"),
+        None,
     )
     .unwrap()
 }
@@ -134,7 +135,7 @@ async fn a_broker_it_does_not_trust_is_reported_with_the_reason() {
     let mut files = broker.identity("operator");
     files.ca = Some(files.certificate.clone());
     let settings =
-        TrafficSettings::from_url(&broker.url(), Some(files), "untrusting".into()).unwrap();
+        TrafficSettings::from_url(&broker.url(), Some(files), "untrusting".into(), None).unwrap();
     let (_handle, mut events) = connect(&settings, 100).unwrap();
     let reason = expect(&mut events, "a failure", |e| match e {
         TrafficEvent::Disconnected { reason, .. } => Some(reason.clone()),
@@ -402,4 +403,57 @@ async fn publish_is_acknowledged_journaled_and_refused_read_only() {
         1,
         "nothing was done, nothing journaled"
     );
+}
+
+#[tokio::test]
+async fn mqtt_over_websocket_signed_with_sigv4_connects_and_receives() {
+    let Some(broker) = Mosquitto::start() else {
+        return;
+    };
+    let credentials = aws_credential_types::provider::SharedCredentialsProvider::new(
+        aws_credential_types::Credentials::new(
+            "AKIDEXAMPLE",
+            "secret",
+            Some("session-token".into()),
+            None,
+            "test",
+        ),
+    );
+    let signing = iotfleet::fleet::traffic::WebSocketSigning {
+        credentials,
+        region: "us-east-1".into(),
+        ca: Some(broker.ca.clone()),
+    };
+    let url = format!("wss://127.0.0.1:{}", broker.websocket_port);
+    let over_websocket =
+        TrafficSettings::from_url(&url, None, "operator-ws".into(), Some(signing)).unwrap();
+    let (operator, mut events) = connect(&over_websocket, 100).unwrap();
+    operator.subscribe("devices/#").unwrap();
+    expect(&mut events, "a WebSocket connection", |e| {
+        matches!(e, TrafficEvent::Connected).then_some(())
+    })
+    .await;
+    expect(&mut events, "subscription", |e| {
+        matches!(e, TrafficEvent::Subscribed { .. }).then_some(())
+    })
+    .await;
+    let (device, mut device_events) = connect(&settings(&broker, "device-1"), 100).unwrap();
+    expect(&mut device_events, "device connection", |e| {
+        matches!(e, TrafficEvent::Connected).then_some(())
+    })
+    .await;
+    device
+        .publish(
+            "devices/device-1/telemetry",
+            Bytes::from_static(b"over wss"),
+            1,
+            false,
+        )
+        .unwrap();
+    let payload = expect(&mut events, "a message over WebSocket", |e| match e {
+        TrafficEvent::Message(m) => Some(m.payload.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(payload.as_ref(), b"over wss");
 }

@@ -15,7 +15,9 @@ use super::CliError;
 use super::args::{GlobalArgs, OutputFormat};
 use super::text::{output_width, truncate};
 use crate::fleet::journal;
-use crate::fleet::traffic::{TlsFiles, TrafficEvent, TrafficMessage, TrafficSettings, connect};
+use crate::fleet::traffic::{
+    TlsFiles, TrafficEvent, TrafficMessage, TrafficSettings, WebSocketSigning, connect,
+};
 use crate::fleet::{ConnectionSettings, FleetClient};
 use crate::untrusted::{escape, json_for_terminal};
 
@@ -50,20 +52,30 @@ async fn settings(
         _ => None,
     };
     let client_id = format!("iotfleet-{}", random_suffix());
-    let url = match &global.mqtt_url {
-        Some(url) => url.clone(),
-        None if tls.is_some() => {
-            let client = FleetClient::connect(aws).await?;
+    let websocket = global
+        .mqtt_url
+        .as_deref()
+        .is_none_or(|url| url.starts_with("wss://"));
+    // AWS is asked only for what the URL does not say: the endpoint, and credentials to sign.
+    let client = if websocket || global.mqtt_url.is_none() {
+        Some(FleetClient::connect(aws).await?)
+    } else {
+        None
+    };
+    let url = match (&global.mqtt_url, &client) {
+        (Some(url), _) => url.clone(),
+        (None, Some(client)) if tls.is_some() => {
             format!("mqtts://{}:8883", client.data_endpoint().await?)
         }
-        None => {
-            return Err(CliError::new(
-                1,
-                "MQTT over WebSocket signed with your AWS credentials is not available yet: pass --cert and --key for mutual TLS, or --mqtt-url",
-            ));
-        }
+        (None, Some(client)) => format!("wss://{}", client.data_endpoint().await?),
+        (None, None) => unreachable!("a client is made when there is no URL"),
     };
-    TrafficSettings::from_url(&url, tls, client_id).map_err(|e| CliError::new(2, e))
+    let signing = client.filter(|_| websocket).map(|client| WebSocketSigning {
+        credentials: client.credentials(),
+        region: client.backend().region.clone(),
+        ca: global.ca.clone(),
+    });
+    TrafficSettings::from_url(&url, tls, client_id, signing).map_err(|e| CliError::new(2, e))
 }
 
 fn stderr_line(text: &str) {

@@ -137,6 +137,7 @@ impl Intercept for CountingInterceptor {
 #[derive(Debug, Clone)]
 pub struct FleetClient {
     iot: aws_sdk_iot::Client,
+    credentials: aws_credential_types::provider::SharedCredentialsProvider,
     sts: aws_sdk_sts::Client,
     data: Arc<OnceCell<aws_sdk_iotdataplane::Client>>,
     data_config: aws_sdk_iotdataplane::config::Builder,
@@ -219,6 +220,7 @@ impl FleetClient {
 
         Ok(Self {
             iot: aws_sdk_iot::Client::from_conf(iot_config),
+            credentials: provider.clone(),
             sts: aws_sdk_sts::Client::new(&sdk_config),
             data: Arc::new(OnceCell::new()),
             data_config,
@@ -289,6 +291,13 @@ impl FleetClient {
                 Ok(aws_sdk_iotdataplane::Client::from_conf(config.build()))
             })
             .await
+    }
+
+    /// The credentials provider, for signing requests the SDK does not make (MQTT over
+    /// WebSocket). It caches and refreshes like the SDK's own.
+    #[must_use]
+    pub fn credentials(&self) -> aws_credential_types::provider::SharedCredentialsProvider {
+        self.credentials.clone()
     }
 
     /// The AWS account the credentials belong to (STS GetCallerIdentity), for the status bar.

@@ -14,6 +14,9 @@ pub const INSTALL: &str = "scripts/install-peers.sh (apt-get install mosquitto)"
 #[derive(Debug)]
 pub struct Mosquitto {
     pub port: u16,
+    /// MQTT over WebSocket with TLS, anonymous: AWS checks a SigV4 signature here, mosquitto
+    /// accepts any.
+    pub websocket_port: u16,
     pub ca: PathBuf,
     dir: tempfile::TempDir,
     binary: PathBuf,
@@ -79,13 +82,19 @@ impl Mosquitto {
             &path("acl"),
             "user operator\ntopic readwrite #\n\nuser device-1\ntopic readwrite devices/device-1/#\ntopic deny devices/device-2/#\n",
         );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let free = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let (port, websocket_port) = (free(), free());
         let config = format!(
-            "listener {port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\nrequire_certificate true\nuse_identity_as_username true\nacl_file {acl}\npersistence false\nlog_dest none\n",
+            "per_listener_settings true\npersistence false\nlog_dest none\n\n\
+             listener {port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n\
+             require_certificate true\nuse_identity_as_username true\nacl_file {acl}\n\n\
+             listener {websocket_port} 127.0.0.1\nprotocol websockets\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\nallow_anonymous true\n",
             ca = path("ca.pem").display(),
             cert = path("server.pem").display(),
             key = path("server.key").display(),
@@ -94,6 +103,7 @@ impl Mosquitto {
         write(&path("mosquitto.conf"), &config);
         let mut broker = Self {
             port,
+            websocket_port,
             ca: path("ca.pem"),
             dir,
             binary,
@@ -128,7 +138,9 @@ impl Mosquitto {
             .expect("start mosquitto");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err()
+            || TcpStream::connect(("127.0.0.1", self.websocket_port)).is_err()
+        {
             assert!(
                 Instant::now() < deadline,
                 "mosquitto did not listen on {} within 10 s",

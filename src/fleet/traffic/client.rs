@@ -26,12 +26,23 @@ use super::filter::check_filter;
 const MAX_PACKET_BYTES: usize = 4 * 1024 * 1024;
 
 /// Where and how to connect.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct TrafficSettings {
     pub host: String,
     pub port: u16,
     pub tls: Option<TlsFiles>,
     pub client_id: String,
+    /// MQTT over WebSocket (`wss://`), signed with these AWS credentials on every connection.
+    pub websocket: Option<WebSocketSigning>,
+}
+
+/// How to sign WebSocket connections: AWS credentials, the region, and an optional CA bundle
+/// (the system roots otherwise).
+#[derive(Debug, Clone)]
+pub struct WebSocketSigning {
+    pub credentials: aws_credential_types::provider::SharedCredentialsProvider,
+    pub region: String,
+    pub ca: Option<PathBuf>,
 }
 
 /// PEM files for mutual TLS; without `ca`, the system's roots are trusted.
@@ -43,8 +54,14 @@ pub struct TlsFiles {
 }
 
 impl TrafficSettings {
-    /// From `--mqtt-url mqtt://HOST[:PORT]` or `mqtts://HOST[:PORT]` and `--cert/--key/--ca`.
-    pub fn from_url(url: &str, tls: Option<TlsFiles>, client_id: String) -> Result<Self, String> {
+    /// From `--mqtt-url mqtt://HOST[:PORT]`, `mqtts://HOST[:PORT]` (with `--cert/--key/--ca`) or
+    /// `wss://HOST[:PORT]` (with `signing`).
+    pub fn from_url(
+        url: &str,
+        tls: Option<TlsFiles>,
+        client_id: String,
+        signing: Option<WebSocketSigning>,
+    ) -> Result<Self, String> {
         let (scheme, rest) = url
             .split_once("://")
             .ok_or_else(|| format!("'{url}' is not an MQTT URL"))?;
@@ -62,18 +79,19 @@ impl TrafficSettings {
         if host.is_empty() {
             return Err(format!("'{url}' has no host"));
         }
-        let (port, tls) = match scheme {
+        let (port, tls, websocket) = match scheme {
             "mqtts" => {
                 let tls = tls.ok_or_else(|| format!("{url}: mutual TLS needs --cert and --key"))?;
-                (port.unwrap_or(8883), Some(tls))
+                (port.unwrap_or(8883), Some(tls), None)
             }
-            "mqtt" => (port.unwrap_or(1883), None),
-            "wss" | "ws" => {
-                return Err("MQTT over WebSocket signed with SigV4 is not available yet; use mqtts:// with --cert and --key".into());
+            "mqtt" => (port.unwrap_or(1883), None, None),
+            "wss" => {
+                let signing = signing.ok_or_else(|| format!("{url}: MQTT over WebSocket is signed with AWS credentials; none are configured"))?;
+                (port.unwrap_or(443), None, Some(signing))
             }
             other => {
                 return Err(format!(
-                    "'{url}': scheme '{other}' is not mqtt:// or mqtts://"
+                    "'{url}': scheme '{other}' is not mqtt://, mqtts:// or wss://"
                 ));
             }
         };
@@ -82,6 +100,7 @@ impl TrafficSettings {
             port,
             tls,
             client_id,
+            websocket,
         })
     }
 }
@@ -177,23 +196,21 @@ impl TrafficHandle {
     }
 }
 
-/// Reads the TLS files into a rustls configuration (aws-lc-rs provider; ALPN for port 443).
-pub fn tls_config(files: &TlsFiles, port: u16) -> Result<rustls::ClientConfig, String> {
-    let read_certs = |path: &PathBuf| -> Result<Vec<CertificateDer<'static>>, String> {
-        let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        if certs.is_empty() {
-            return Err(format!("{}: no certificate in the file", path.display()));
-        }
-        Ok(certs)
-    };
-    let chain = read_certs(&files.certificate)?;
-    let key = PrivateKeyDer::from_pem_file(&files.key)
-        .map_err(|e| format!("{}: no private key: {e}", files.key.display()))?;
+fn read_certs(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no certificate in the file", path.display()));
+    }
+    Ok(certs)
+}
+
+/// The roots to trust: the CA bundle given, else the system's.
+fn roots(ca: Option<&PathBuf>) -> Result<rustls::RootCertStore, String> {
     let mut roots = rustls::RootCertStore::empty();
-    match &files.ca {
+    match ca {
         Some(ca) => {
             for cert in read_certs(ca)? {
                 roots
@@ -207,11 +224,24 @@ pub fn tls_config(files: &TlsFiles, port: u16) -> Result<rustls::ClientConfig, S
             }
         }
     }
+    Ok(roots)
+}
+
+fn config_builder()
+-> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::WantsVerifier>, String> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+    rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
+        .map_err(|e| e.to_string())
+}
+
+/// Reads the TLS files into a rustls configuration (aws-lc-rs provider; ALPN for port 443).
+pub fn tls_config(files: &TlsFiles, port: u16) -> Result<rustls::ClientConfig, String> {
+    let chain = read_certs(&files.certificate)?;
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|e| format!("{}: no private key: {e}", files.key.display()))?;
+    let mut config = config_builder()?
+        .with_root_certificates(roots(files.ca.as_ref())?)
         .with_client_auth_cert(chain, key)
         .map_err(|e| {
             format!(
@@ -245,11 +275,72 @@ pub fn connect(
             Arc::new(config),
         )));
     }
+    if let Some(signing) = &settings.websocket {
+        options = websocket_options(settings, signing)?;
+    }
     let (client, eventloop) = AsyncClient::new(options, 256);
     let (commands, command_rx) = mpsc::unbounded_channel();
     let (events, event_rx) = mpsc::channel(queue.max(1));
     tokio::spawn(run(client, eventloop, command_rx, events));
     Ok((TrafficHandle { commands }, event_rx))
+}
+
+/// MQTT over WSS: the URL is signed again for every connection attempt (a signed URL is good for
+/// at most 24 hours, and credentials rotate), in rumqttc's request hook.
+fn websocket_options(
+    settings: &TrafficSettings,
+    signing: &WebSocketSigning,
+) -> Result<MqttOptions, String> {
+    let authority = if settings.port == 443 {
+        settings.host.clone()
+    } else {
+        format!("{}:{}", settings.host, settings.port)
+    };
+    let mut options = MqttOptions::new(
+        settings.client_id.clone(),
+        format!("wss://{authority}/mqtt"),
+        settings.port,
+    );
+    options.set_keep_alive(Duration::from_secs(30));
+    options.set_clean_session(true);
+    options.set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
+    let config = config_builder()?
+        .with_root_certificates(roots(signing.ca.as_ref())?)
+        .with_no_client_auth();
+    options.set_transport(Transport::Wss(TlsConfiguration::Rustls(Arc::new(config))));
+    let signing = signing.clone();
+    options.set_request_modifier(move |mut request: http::Request<()>| {
+        let signing = signing.clone();
+        let authority = authority.clone();
+        async move {
+            match sign_websocket(&signing, &authority).await {
+                Ok(uri) => *request.uri_mut() = uri,
+                Err(error) => tracing::warn!(%error, "cannot sign the MQTT WebSocket request"),
+            }
+            request
+        }
+    });
+    Ok(options)
+}
+
+async fn sign_websocket(signing: &WebSocketSigning, authority: &str) -> Result<http::Uri, String> {
+    use aws_credential_types::provider::ProvideCredentials as _;
+    let credentials = signing
+        .credentials
+        .provide_credentials()
+        .await
+        .map_err(|e| e.to_string())?;
+    let url = super::sigv4::presigned_url(&super::sigv4::Presign {
+        host: authority,
+        region: &signing.region,
+        access_key_id: credentials.access_key_id(),
+        secret_access_key: credentials.secret_access_key(),
+        session_token: credentials.session_token(),
+        time: std::time::SystemTime::now(),
+        expires: Duration::from_secs(24 * 3600),
+    })?;
+    url.parse()
+        .map_err(|e: http::uri::InvalidUri| e.to_string())
 }
 
 fn qos_of(qos: u8) -> QoS {
@@ -471,6 +562,7 @@ mod tests {
             "mqtts://a1b2-ats.iot.eu-west-1.amazonaws.com",
             Some(tls.clone()),
             "id".into(),
+            None,
         )
         .unwrap();
         assert_eq!(
@@ -478,18 +570,18 @@ mod tests {
             ("a1b2-ats.iot.eu-west-1.amazonaws.com", 8883)
         );
         assert_eq!(
-            TrafficSettings::from_url("mqtt://127.0.0.1:1884", None, "id".into())
+            TrafficSettings::from_url("mqtt://127.0.0.1:1884", None, "id".into(), None)
                 .unwrap()
                 .port,
             1884
         );
         assert!(
-            TrafficSettings::from_url("mqtts://host", None, "id".into())
+            TrafficSettings::from_url("mqtts://host", None, "id".into(), None)
                 .unwrap_err()
                 .contains("--cert")
         );
         assert!(
-            TrafficSettings::from_url("mqtt://host:port", None, "id".into())
+            TrafficSettings::from_url("mqtt://host:port", None, "id".into(), None)
                 .unwrap_err()
                 .contains("not a number")
         );
@@ -501,5 +593,38 @@ mod tests {
         assert!((375..=625).contains(&first.as_millis()), "{first:?}");
         let late = backoff(20);
         assert!((22_500..=37_500).contains(&late.as_millis()), "{late:?}");
+    }
+
+    #[tokio::test]
+    async fn each_websocket_connection_is_signed_afresh_with_the_token_appended() {
+        let credentials = aws_credential_types::provider::SharedCredentialsProvider::new(
+            aws_credential_types::Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                Some("token".into()),
+                None,
+                "test",
+            ),
+        );
+        let signing = WebSocketSigning {
+            credentials,
+            region: "eu-west-1".into(),
+            ca: None,
+        };
+        let uri = sign_websocket(&signing, "example-ats.iot.eu-west-1.amazonaws.com")
+            .await
+            .unwrap();
+        assert_eq!(uri.scheme_str(), Some("wss"));
+        assert_eq!(uri.path(), "/mqtt");
+        let query = uri.query().unwrap();
+        assert!(
+            query.contains("X-Amz-Credential=AKIDEXAMPLE%2F")
+                && query.contains("%2Feu-west-1%2Fiotdevicegateway%2Faws4_request"),
+            "{query}"
+        );
+        assert!(
+            query.contains("X-Amz-Signature=") && query.ends_with("X-Amz-Security-Token=token"),
+            "{query}"
+        );
     }
 }

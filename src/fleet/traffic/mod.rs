@@ -6,4 +6,7 @@ pub mod filter;
 pub mod history;
 pub mod sigv4;
 
-pub use client::{TlsFiles, TrafficEvent, TrafficHandle, TrafficMessage, TrafficSettings, connect};
+pub use client::{
+    TlsFiles, TrafficEvent, TrafficHandle, TrafficMessage, TrafficSettings, WebSocketSigning,
+    connect,
+};
