@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use bytes::Bytes;
-use iotfleet::fleet::traffic::{TrafficEvent, TrafficSettings, connect};
+use iotfleet::fleet::traffic::{TrafficEvent, TrafficHandle, TrafficSettings, connect};
 use support::mosquitto::Mosquitto;
 use tokio::sync::mpsc::Receiver;
 
@@ -21,6 +21,16 @@ fn settings(broker: &Mosquitto, identity: &str) -> TrafficSettings {
         None,
     )
     .unwrap()
+}
+
+/// A client of `identity` that has connected; keep the receiver alive to keep the connection.
+async fn connected(broker: &Mosquitto, identity: &str) -> (TrafficHandle, Receiver<TrafficEvent>) {
+    let (handle, mut events) = connect(&settings(broker, identity), 100).unwrap();
+    expect(&mut events, "a connection", |e| {
+        matches!(e, TrafficEvent::Connected).then_some(())
+    })
+    .await;
+    (handle, events)
 }
 
 /// Waits for the first event that `want` accepts, failing after `WAIT`.
@@ -58,11 +68,7 @@ async fn a_client_certificate_connects_subscribes_and_receives() {
     })
     .await;
 
-    let (device, mut device_events) = connect(&settings(&broker, "device-1"), 100).unwrap();
-    expect(&mut device_events, "device connection", |e| {
-        matches!(e, TrafficEvent::Connected).then_some(())
-    })
-    .await;
+    let (device, _device_events) = connected(&broker, "device-1").await;
     device
         .publish(
             "devices/device-1/telemetry",
@@ -95,11 +101,7 @@ async fn a_publish_the_acl_denies_never_arrives() {
         matches!(e, TrafficEvent::Subscribed { .. }).then_some(())
     })
     .await;
-    let (device, mut device_events) = connect(&settings(&broker, "device-1"), 100).unwrap();
-    expect(&mut device_events, "device connection", |e| {
-        matches!(e, TrafficEvent::Connected).then_some(())
-    })
-    .await;
+    let (device, _device_events) = connected(&broker, "device-1").await;
     device
         .publish(
             "devices/device-2/telemetry",
@@ -178,11 +180,7 @@ async fn after_a_broker_restart_it_reconnects_subscribes_again_and_messages_flow
     })
     .await;
 
-    let (device, mut device_events) = connect(&settings(&broker, "device-1"), 100).unwrap();
-    expect(&mut device_events, "device connection", |e| {
-        matches!(e, TrafficEvent::Connected).then_some(())
-    })
-    .await;
+    let (device, _device_events) = connected(&broker, "device-1").await;
     device
         .publish(
             "devices/device-1/telemetry",
@@ -437,11 +435,7 @@ async fn mqtt_over_websocket_signed_with_sigv4_connects_and_receives() {
         matches!(e, TrafficEvent::Subscribed { .. }).then_some(())
     })
     .await;
-    let (device, mut device_events) = connect(&settings(&broker, "device-1"), 100).unwrap();
-    expect(&mut device_events, "device connection", |e| {
-        matches!(e, TrafficEvent::Connected).then_some(())
-    })
-    .await;
+    let (device, _device_events) = connected(&broker, "device-1").await;
     device
         .publish(
             "devices/device-1/telemetry",

@@ -147,18 +147,7 @@ fn thing_text(report: &ThingReport, now: OffsetDateTime) -> String {
     if let Some(group) = &thing.billing_group {
         out.field(0, "Billing", 12, group);
     }
-    let groups = report
-        .groups
-        .iter()
-        .map(|g| g.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    out.field(
-        0,
-        "Groups",
-        12,
-        if groups.is_empty() { "-" } else { &groups },
-    );
+    out.field(0, "Groups", 12, &report.group_list());
     if thing.attributes.is_empty() {
         out.field(0, "Attributes", 12, "-");
     } else {

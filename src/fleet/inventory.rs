@@ -27,6 +27,21 @@ pub struct ThingReport {
     pub other_principals: Vec<String>,
 }
 
+impl ThingReport {
+    /// The Thing's groups as one line, "-" when it has none.
+    #[must_use]
+    pub fn group_list(&self) -> String {
+        if self.groups.is_empty() {
+            return "-".to_owned();
+        }
+        self.groups
+            .iter()
+            .map(|g| g.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CertificateReport {
     pub certificate: Certificate,

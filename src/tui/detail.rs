@@ -97,17 +97,7 @@ fn thing_lines(state: &State, report: &ThingReport) -> Vec<Line> {
         field("ARN", &thing.arn, Slot::Text),
         field("Version", &thing.version.to_string(), Slot::Text),
     ];
-    let groups = report
-        .groups
-        .iter()
-        .map(|g| g.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    out.push(field(
-        "Groups",
-        if groups.is_empty() { "-" } else { &groups },
-        Slot::Text,
-    ));
+    out.push(field("Groups", &report.group_list(), Slot::Text));
     let shadows = match state.thing_shadows.get(&thing.name) {
         Some(Load::Ready(names)) if names.is_empty() => "none".to_owned(),
         Some(Load::Ready(names)) => names.join(", "),
