@@ -32,6 +32,7 @@ async fn run() {
         state_file: Some(state_file.clone()),
         http_port: 0,
         seed: false,
+        mqtt_port: None,
     };
     {
         let core = LocalCore::start(options.clone()).await.expect("start");

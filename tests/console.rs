@@ -33,6 +33,7 @@ async fn console_on_demo_fleet(config: Option<&std::path::Path>) -> (LocalCore, 
         state_file: None,
         http_port: 0,
         seed: true,
+        mqtt_port: None,
     })
     .await
     .expect("local core");

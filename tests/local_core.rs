@@ -278,6 +278,7 @@ async fn test_authorization_answers_through_the_policy_engine() {
     use aws_sdk_iot::types::{ActionType, AuthDecision, AuthInfo};
     let core = iotfleet::local::LocalCore::start(iotfleet::local::LocalOptions {
         seed: true,
+        mqtt_port: None,
         ..Default::default()
     })
     .await
@@ -362,6 +363,7 @@ async fn test_authorization_answers_through_the_policy_engine() {
 async fn update_thing_merges_attributes_and_checks_the_expected_version() {
     let core = iotfleet::local::LocalCore::start(iotfleet::local::LocalOptions {
         seed: true,
+        mqtt_port: None,
         ..Default::default()
     })
     .await

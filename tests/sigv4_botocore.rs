@@ -71,7 +71,7 @@ fn the_presigned_url_matches_botocore_and_appends_the_session_token_unsigned() {
         secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
         session_token: None,
         time: UNIX_EPOCH + Duration::from_secs(TIME),
-        expires: Duration::from_secs(86400),
+        expires: Duration::from_hours(24),
     };
     let ours = presigned_url(&input).unwrap();
     assert!(ours.starts_with(&format!("wss://{HOST}/mqtt?")), "{ours}");

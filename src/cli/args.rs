@@ -32,6 +32,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILE", requires = "local")]
     pub local_state: Option<PathBuf>,
 
+    /// Port of the local IoT Core's MQTT broker on 127.0.0.1 (default: a free one).
+    #[arg(long, global = true, value_name = "N", requires = "local")]
+    pub mqtt_port: Option<u16>,
+
     /// AWS profile from ~/.aws/config (default: AWS_PROFILE, then "default").
     #[arg(long, global = true, value_name = "PROFILE")]
     pub profile: Option<String>,
@@ -151,6 +155,9 @@ pub enum LocalCommand {
         /// Port of the AWS IoT REST APIs on 127.0.0.1 (0 picks a free one).
         #[arg(long, value_name = "N", default_value_t = 0)]
         http_port: u16,
+        /// Port of the MQTT broker (mutual TLS) on 127.0.0.1 (0 picks a free one).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        mqtt_port: u16,
         /// The fleet's state file (default: $XDG_DATA_HOME/iotfleet/local-fleet.json).
         #[arg(long, value_name = "FILE")]
         state: Option<PathBuf>,

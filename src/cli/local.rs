@@ -19,11 +19,12 @@ fn state_file(flag: Option<PathBuf>) -> Result<PathBuf, CliError> {
 }
 
 /// Starts the local core in process on a free port, seeding the demo fleet on first use.
-pub async fn start(state: Option<PathBuf>) -> Result<LocalCore, CliError> {
+pub async fn start(state: Option<PathBuf>, mqtt_port: Option<u16>) -> Result<LocalCore, CliError> {
     let options = LocalOptions {
         state_file: Some(state_file(state)?),
         http_port: 0,
         seed: true,
+        mqtt_port: Some(mqtt_port.unwrap_or(0)),
     };
     LocalCore::start(options)
         .await
@@ -31,29 +32,36 @@ pub async fn start(state: Option<PathBuf>) -> Result<LocalCore, CliError> {
 }
 
 /// `iotfleet local serve`: serves until Ctrl-C, after printing how to point tools at it.
-pub async fn serve(http_port: u16, state: Option<PathBuf>) -> Result<(), CliError> {
+pub async fn serve(http_port: u16, mqtt_port: u16, state: Option<PathBuf>) -> Result<(), CliError> {
     let options = LocalOptions {
         state_file: Some(state_file(state)?),
         http_port,
         seed: true,
+        mqtt_port: Some(mqtt_port),
     };
     let core = LocalCore::start(options)
         .await
         .map_err(|e| CliError::new(1, e.to_string()))?;
-    let state = core
-        .state_file()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
+    let path =
+        |p: &std::path::Path| crate::untrusted::escape(&p.display().to_string()).into_owned();
+    let state = core.state_file().map(path).unwrap_or_default();
+    let broker = core.broker().expect("local serve always runs the broker");
+    let files = broker.files();
     let text = format!(
         "iotfleet local IoT Core: a LOCAL demo fleet, not AWS\n  \
          state file  {state}\n\
          Point the aws CLI, boto3 or an SDK at it with:\n  \
          export AWS_ENDPOINT_URL={endpoint}\n  \
          export AWS_ACCESS_KEY_ID={ACCESS_KEY_ID} AWS_SECRET_ACCESS_KEY={SECRET_ACCESS_KEY} AWS_REGION={region}\n\
+         MQTT (mutual TLS, certificates from the local CA) on 127.0.0.1:{mqtt}; as the operator:\n  \
+         mosquitto_sub -h 127.0.0.1 -p {mqtt} --cafile {ca} --cert {cert} --key {key} -t '#'\n\
          Ctrl-C stops it.\n",
-        state = crate::untrusted::escape(&state),
         endpoint = core.endpoint(),
         region = seed::REGION,
+        mqtt = broker.port(),
+        ca = path(&files.ca),
+        cert = path(&files.operator_certificate),
+        key = path(&files.operator_key),
     );
     let mut stdout = std::io::stdout().lock();
     stdout

@@ -47,12 +47,17 @@ impl From<FleetError> for CliError {
 /// Runs one verb and prints its output.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let command = cli.command.unwrap_or(Command::Tui);
-    if let Command::Local(LocalCommand::Serve { http_port, state }) = command {
-        return local::serve(http_port, state).await;
+    if let Command::Local(LocalCommand::Serve {
+        http_port,
+        mqtt_port,
+        state,
+    }) = command
+    {
+        return local::serve(http_port, mqtt_port, state).await;
     }
     // Kept alive until the verb is done: dropping it stops the in-process local core.
     let local_core = if cli.global.local {
-        Some(local::start(cli.global.local_state.clone()).await?)
+        Some(local::start(cli.global.local_state.clone(), cli.global.mqtt_port).await?)
     } else {
         None
     };

@@ -12,6 +12,12 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use std::sync::OnceLock;
+
+use tokio::sync::mpsc;
+
+use super::broker::ShadowWork;
+use super::broker::shadow_topics::{self, Publication};
 use super::data_plane;
 use super::registry::{self, ApiError, ApiResult, Call, ThingListing};
 use super::store::{FleetState, Store};
@@ -22,9 +28,38 @@ pub struct Core {
     pub store: Store,
     /// The host DescribeEndpoint answers with.
     pub host: String,
+    /// Where shadow changes made over REST are announced on MQTT, once the broker runs.
+    shadow_sink: OnceLock<mpsc::UnboundedSender<ShadowWork>>,
+    /// `HOST:PORT` of the MQTT broker, once it runs.
+    mqtt_endpoint: OnceLock<String>,
 }
 
 impl Core {
+    #[must_use]
+    pub fn new(store: Store, host: String) -> Self {
+        Self {
+            store,
+            host,
+            shadow_sink: OnceLock::new(),
+            mqtt_endpoint: OnceLock::new(),
+        }
+    }
+
+    /// Connects the broker: its address answers DescribeEndpoint, and REST shadow changes are
+    /// announced to it.
+    pub fn attach_broker(&self, port: u16, sink: mpsc::UnboundedSender<ShadowWork>) {
+        let _ = self.mqtt_endpoint.set(format!("{}:{port}", self.host));
+        let _ = self.shadow_sink.set(sink);
+    }
+
+    fn announce(&self, publications: Vec<Publication>) {
+        if let Some(sink) = self.shadow_sink.get()
+            && !publications.is_empty()
+        {
+            let _ = sink.send(ShadowWork::Announce(publications));
+        }
+    }
+
     fn read<R>(&self, operation: impl FnOnce(&FleetState) -> R) -> R {
         operation(&self.store.lock())
     }
@@ -319,9 +354,10 @@ fn iot(core: &Core, r: &Incoming<'_>) -> ApiResult {
             let body = r.json()?;
             core.write(|s| registry::detach_policy(s, name, &body))
         }
-        ["endpoint"] if m == Method::GET => {
-            registry::describe_endpoint(r.query("endpointType"), &core.host)
-        }
+        ["endpoint"] if m == Method::GET => registry::describe_endpoint(
+            r.query("endpointType"),
+            core.mqtt_endpoint.get().unwrap_or(&core.host),
+        ),
         ["test-authorization"] if m == Method::POST => {
             let body = r.json()?;
             let client_id = r.query("clientId").map(str::to_owned).or_else(|| {
@@ -343,12 +379,35 @@ fn iot_data(core: &Core, r: &Incoming<'_>) -> ApiResult {
         ["things", thing, "shadow"] if m == Method::GET => {
             core.read(|s| data_plane::get(s, thing, shadow_name))
         }
-        ["things", thing, "shadow"] if m == Method::POST => core.write(|s| {
-            data_plane::update(s, call, thing, shadow_name, r.body)
-                .map(|accepted| accepted.response)
-        }),
+        ["things", thing, "shadow"] if m == Method::POST => {
+            let mut announce = Vec::new();
+            let result = core.write(|s| {
+                let accepted = data_plane::update(s, call, thing, shadow_name, r.body)?;
+                announce = shadow_topics::after_update(
+                    &shadow_topics::prefix(thing, shadow_name),
+                    &accepted,
+                    r.body,
+                    call.now,
+                );
+                Ok(accepted.response)
+            });
+            if result.is_ok() {
+                core.announce(announce);
+            }
+            result
+        }
         ["things", thing, "shadow"] if m == Method::DELETE => {
-            core.write(|s| data_plane::delete(s, call, thing, shadow_name))
+            let result = core.write(|s| data_plane::delete(s, call, thing, shadow_name));
+            if let Ok(body) = &result {
+                core.announce(vec![Publication {
+                    topic: format!(
+                        "{}/delete/accepted",
+                        shadow_topics::prefix(thing, shadow_name)
+                    ),
+                    payload: body.clone(),
+                }]);
+            }
+            result
         }
         ["api", "things", "shadow", "ListNamedShadowsForThing", thing] if m == Method::GET => {
             let page = r.query_int("pageSize")?;

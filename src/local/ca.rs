@@ -56,6 +56,30 @@ impl LocalCa {
         })
     }
 
+    /// Issues the local broker's server certificate for 127.0.0.1 and localhost, valid for a
+    /// year from now.
+    pub fn issue_server(&self) -> Result<Issued, CaError> {
+        let ca_key = rcgen::KeyPair::from_pem(&self.key_pem)?;
+        let issuer = rcgen::Issuer::from_ca_cert_pem(&self.certificate_pem, ca_key)?;
+        let key = rcgen::KeyPair::generate()?;
+        let mut params =
+            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "iotfleet local MQTT broker");
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::days(1);
+        params.not_after = now + time::Duration::days(365);
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(&random_serial()));
+        let certificate = params.signed_by(&key, &issuer)?;
+        Ok(Issued {
+            id: id_of_der(certificate.der()),
+            certificate_pem: certificate.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+
     /// Issues a client certificate for `common_name` valid from `not_before` to `not_after`.
     pub fn issue(
         &self,

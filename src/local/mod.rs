@@ -3,6 +3,7 @@
 //! `--local` and headless by `iotfleet local serve`; it never touches the terminal.
 
 pub mod api;
+pub mod broker;
 pub mod ca;
 pub mod data_plane;
 pub mod registry;
@@ -28,6 +29,8 @@ pub struct LocalOptions {
     pub http_port: u16,
     /// Seed the demo fleet when there is no state yet (otherwise start empty).
     pub seed: bool,
+    /// Run the MQTT broker on this port (0 picks a free one); None runs no broker.
+    pub mqtt_port: Option<u16>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +41,8 @@ pub enum LocalError {
     Ca(#[from] ca::CaError),
     #[error("cannot listen on 127.0.0.1:{port}: {source}")]
     Listen { port: u16, source: std::io::Error },
+    #[error(transparent)]
+    Broker(#[from] broker::BrokerError),
 }
 
 /// A running local IoT Core. Dropping it stops the server.
@@ -46,6 +51,7 @@ pub struct LocalCore {
     endpoint: String,
     core: Arc<api::Core>,
     server: tokio::task::JoinHandle<()>,
+    broker: Option<broker::Broker>,
 }
 
 impl LocalCore {
@@ -63,6 +69,11 @@ impl LocalCore {
                 ..FleetState::default()
             },
         };
+        let mut state = state;
+        if state.ca.is_none() && options.mqtt_port.is_some() {
+            state.ca = Some(ca::LocalCa::generate()?);
+        }
+        let ca = state.ca.clone();
         let store = match options.state_file {
             Some(path) => Store::with_file(path, state)?,
             None => Store::in_memory(state),
@@ -80,10 +91,11 @@ impl LocalCore {
                 source,
             })?
             .port();
-        let core = Arc::new(api::Core {
-            store,
-            host: "127.0.0.1".to_owned(),
-        });
+        let core = Arc::new(api::Core::new(store, "127.0.0.1".to_owned()));
+        let broker = match (options.mqtt_port, &ca) {
+            (Some(port), Some(ca)) => Some(broker::Broker::start(core.clone(), ca, port).await?),
+            _ => None,
+        };
         let app = api::router(core.clone());
         let server = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, app).await {
@@ -94,6 +106,35 @@ impl LocalCore {
             endpoint: format!("http://127.0.0.1:{port}"),
             core,
             server,
+            broker,
+        })
+    }
+
+    /// The MQTT broker, when one was asked for.
+    #[must_use]
+    pub fn broker(&self) -> Option<&broker::Broker> {
+        self.broker.as_ref()
+    }
+
+    /// How the operator connects to the broker: `mqtts://127.0.0.1:PORT` with the operator's
+    /// certificate, trusting the local CA.
+    #[must_use]
+    pub fn mqtt_settings(
+        &self,
+        client_id: String,
+    ) -> Option<crate::fleet::traffic::TrafficSettings> {
+        let broker = self.broker.as_ref()?;
+        let files = broker.files();
+        Some(crate::fleet::traffic::TrafficSettings {
+            host: "127.0.0.1".to_owned(),
+            port: broker.port(),
+            tls: Some(crate::fleet::traffic::TlsFiles {
+                certificate: files.operator_certificate.clone(),
+                key: files.operator_key.clone(),
+                ca: Some(files.ca.clone()),
+            }),
+            client_id,
+            websocket: None,
         })
     }
 

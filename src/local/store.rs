@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
@@ -141,6 +142,9 @@ pub enum StoreError {
 pub struct Store {
     state: Mutex<FleetState>,
     path: Option<PathBuf>,
+    /// Counts writes, so caches of derived facts (the broker's policy decisions) know when
+    /// they are stale.
+    revision: AtomicU64,
 }
 
 impl Store {
@@ -149,6 +153,7 @@ impl Store {
         Self {
             state: Mutex::new(state),
             path: None,
+            revision: AtomicU64::new(0),
         }
     }
 
@@ -189,6 +194,7 @@ impl Store {
         let store = Self {
             state: Mutex::new(state),
             path: Some(path),
+            revision: AtomicU64::new(0),
         };
         store.persist(&store.lock())?;
         Ok(store)
@@ -206,8 +212,15 @@ impl Store {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// How many times the state was written; changes after every mutation.
+    #[must_use]
+    pub fn revision(&self) -> u64 {
+        self.revision.load(Ordering::Acquire)
+    }
+
     /// Writes the state to its file atomically; nothing to do in memory.
     pub fn persist(&self, state: &FleetState) -> Result<(), StoreError> {
+        self.revision.fetch_add(1, Ordering::AcqRel);
         let Some(path) = &self.path else {
             return Ok(());
         };

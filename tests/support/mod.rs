@@ -68,7 +68,7 @@ impl Backend {
 #[derive(Debug)]
 enum Hold {
     Moto(tokio::sync::MutexGuard<'static, ()>),
-    Local(iotfleet::local::LocalCore),
+    Local(Box<iotfleet::local::LocalCore>),
 }
 
 /// A fresh, empty fleet on one backend: the product client under test, and plain SDK clients to
@@ -96,7 +96,7 @@ impl TestFleet {
                     iotfleet::local::LocalCore::start(iotfleet::local::LocalOptions::default())
                         .await
                         .expect("the local IoT Core starts");
-                Some(Self::connect(backend, core.endpoint().to_owned(), Hold::Local(core)).await)
+                Some(Self::connect(backend, core.endpoint().to_owned(), Hold::Local(Box::new(core))).await)
             }
         }
     }

@@ -337,7 +337,7 @@ async fn sign_websocket(signing: &WebSocketSigning, authority: &str) -> Result<h
         secret_access_key: credentials.secret_access_key(),
         session_token: credentials.session_token(),
         time: std::time::SystemTime::now(),
-        expires: Duration::from_secs(24 * 3600),
+        expires: Duration::from_hours(24),
     })?;
     url.parse()
         .map_err(|e: http::uri::InvalidUri| e.to_string())

@@ -1,0 +1,244 @@
+//! Who a connection is and what it may do. A device is known by its client certificate (mapped
+//! to the registry's certificate by subject and serial, which is what the TLS layer reports) and
+//! is judged by `src/policy/` against the policies in effect for that certificate, with its
+//! Thing's name and attributes as policy variables, so what a device may do locally is what AWS
+//! IoT would let it do. The console's own certificate is the operator, allowed everything.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::super::api::Core;
+use super::super::registry::{self, ACCOUNT};
+use super::super::seed::REGION;
+use crate::policy::{NamedPolicy, PolicyDocument, Request, RequestContext, evaluate};
+
+/// A certificate as the TLS layer describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CertKey {
+    pub subject: String,
+    /// Lower-case hexadecimal without leading zeros.
+    pub serial: String,
+}
+
+impl CertKey {
+    /// The key of the first certificate in `pem`.
+    #[must_use]
+    pub fn of_pem(pem: &str) -> Option<Self> {
+        let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).ok()?;
+        let certificate = block.parse_x509().ok()?;
+        Some(Self {
+            subject: certificate.subject().to_string(),
+            serial: certificate.serial.to_str_radix(16),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    Operator,
+    Device { principal: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Publish,
+    Subscribe,
+    Receive,
+}
+
+impl Action {
+    fn iam(self) -> &'static str {
+        match self {
+            Action::Publish => "iot:Publish",
+            Action::Subscribe => "iot:Subscribe",
+            Action::Receive => "iot:Receive",
+        }
+    }
+
+    fn resource(self, topic: &str) -> String {
+        let kind = if self == Action::Subscribe {
+            "topicfilter"
+        } else {
+            "topic"
+        };
+        arn(&format!("{kind}/{topic}"))
+    }
+}
+
+fn arn(resource: &str) -> String {
+    format!("arn:aws:iot:{REGION}:{ACCOUNT}:{resource}")
+}
+
+/// The policies and request context of one connection, as of one revision of the state.
+#[derive(Debug)]
+struct Grant {
+    revision: u64,
+    policies: Vec<(String, PolicyDocument)>,
+    context: RequestContext,
+}
+
+impl Grant {
+    fn allows(&self, action: &str, resource: &str) -> bool {
+        let named: Vec<NamedPolicy<'_>> = self
+            .policies
+            .iter()
+            .map(|(name, document)| NamedPolicy { name, document })
+            .collect();
+        evaluate(&named, Request { action, resource }, &self.context).allowed()
+    }
+}
+
+#[derive(Debug)]
+struct Connection {
+    /// The peer address tells a connection from a newer one that took over its client id.
+    peer: Option<std::net::SocketAddr>,
+    identity: Identity,
+    grant: Option<Arc<Grant>>,
+}
+
+#[derive(Debug)]
+pub struct Authority {
+    core: Arc<Core>,
+    operator: CertKey,
+    /// Registry certificates by key, rebuilt when a key is not found and the state has changed.
+    certificates: Mutex<(u64, HashMap<CertKey, String>)>,
+    connections: Mutex<HashMap<String, Connection>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Authority {
+    #[must_use]
+    pub fn new(core: Arc<Core>, operator: CertKey) -> Self {
+        Self {
+            core,
+            operator,
+            certificates: Mutex::new((u64::MAX, HashMap::new())),
+            connections: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn certificate_id(&self, key: &CertKey) -> Option<String> {
+        let revision = self.core.store.revision();
+        let mut index = lock(&self.certificates);
+        if let Some(id) = index.1.get(key) {
+            return Some(id.clone());
+        }
+        if index.0 != revision {
+            let state = self.core.store.lock();
+            index.1 = state
+                .certificates
+                .iter()
+                .filter_map(|(id, record)| Some((CertKey::of_pem(&record.pem)?, id.clone())))
+                .collect();
+            index.0 = revision;
+        }
+        index.1.get(key).cloned()
+    }
+
+    /// Decides a CONNECT: the operator, or an ACTIVE registry certificate whose policies allow
+    /// `iot:Connect` on `client/CLIENT_ID`. The reason is logged, never sent to the device.
+    pub fn authenticate(
+        &self,
+        client_id: &str,
+        peer: Option<std::net::SocketAddr>,
+        key: Option<&CertKey>,
+    ) -> Result<Identity, String> {
+        let key = key.ok_or("no client certificate")?;
+        let identity = if *key == self.operator {
+            Identity::Operator
+        } else {
+            let id = self
+                .certificate_id(key)
+                .ok_or_else(|| format!("certificate {} is not registered", key.subject))?;
+            let status = self
+                .core
+                .store
+                .lock()
+                .certificates
+                .get(&id)
+                .map(|c| c.status.clone())
+                .unwrap_or_default();
+            if status != "ACTIVE" {
+                return Err(format!("certificate {id} is {status}"));
+            }
+            let identity = Identity::Device {
+                principal: arn(&format!("cert/{id}")),
+            };
+            let grant = self.grant(client_id, &identity);
+            if !grant.allows("iot:Connect", &arn(&format!("client/{client_id}"))) {
+                return Err(format!(
+                    "the policies of certificate {id} do not allow iot:Connect as {client_id}"
+                ));
+            }
+            identity
+        };
+        lock(&self.connections).insert(
+            client_id.to_owned(),
+            Connection {
+                peer,
+                identity: identity.clone(),
+                grant: None,
+            },
+        );
+        Ok(identity)
+    }
+
+    fn grant(&self, client_id: &str, identity: &Identity) -> Arc<Grant> {
+        let Identity::Device { principal } = identity else {
+            unreachable!("the operator needs no grant");
+        };
+        let revision = self.core.store.revision();
+        let state = self.core.store.lock();
+        Arc::new(Grant {
+            revision,
+            policies: registry::effective_policies(&state, principal),
+            context: registry::request_context(&state, principal, Some(client_id)),
+        })
+    }
+
+    /// Whether the connection `client_id` may do `action` on `topic` (a filter for Subscribe).
+    #[must_use]
+    pub fn allows(&self, client_id: &str, action: Action, topic: &str) -> bool {
+        let revision = self.core.store.revision();
+        let (identity, cached) = {
+            let connections = lock(&self.connections);
+            let Some(connection) = connections.get(client_id) else {
+                return false;
+            };
+            (connection.identity.clone(), connection.grant.clone())
+        };
+        if identity == Identity::Operator {
+            return true;
+        }
+        let grant = match cached {
+            Some(grant) if grant.revision == revision => grant,
+            _ => {
+                let grant = self.grant(client_id, &identity);
+                if let Some(connection) = lock(&self.connections).get_mut(client_id) {
+                    connection.grant = Some(grant.clone());
+                }
+                grant
+            }
+        };
+        grant.allows(action.iam(), &action.resource(topic))
+    }
+
+    /// Who the connection `client_id` authenticated as, while it is connected.
+    #[must_use]
+    pub fn identity_of(&self, client_id: &str) -> Option<Identity> {
+        lock(&self.connections)
+            .get(client_id)
+            .map(|c| c.identity.clone())
+    }
+
+    /// Drops what is known of a closed connection (not of a newer one with the same client id).
+    pub fn forget(&self, client_id: &str, peer: Option<std::net::SocketAddr>) {
+        let mut connections = lock(&self.connections);
+        if connections.get(client_id).is_some_and(|c| c.peer == peer) {
+            connections.remove(client_id);
+        }
+    }
+}

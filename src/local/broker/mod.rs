@@ -1,0 +1,431 @@
+//! The local IoT Core's MQTT broker: rmqtt used as a library, on 127.0.0.1 with mutual TLS from
+//! the local CA. Every CONNECT, PUBLISH, SUBSCRIBE and delivery is judged by the policies of the
+//! connecting certificate (`authority.rs`); the Device Shadow topics are answered by the one
+//! shadow engine (`shadow_topics.rs`); retained messages are kept (`retained.rs`).
+//!
+//! Denials behave as AWS IoT's: CONNACK "not authorised"; a refused PUBLISH is a PUBACK reason
+//! code under MQTT 5 and a disconnect under 3.1.1; a refused SUBSCRIBE is a SUBACK failure; a
+//! message a subscriber may not receive is not delivered to it.
+
+pub mod authority;
+pub mod retained;
+pub mod shadow_topics;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rmqtt::codec::types::QoS;
+use rmqtt::codec::v5::SubscribeAckReason;
+use rmqtt::context::ServerContext;
+use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};
+use rmqtt::server::MqttServer;
+use rmqtt::session::SessionState;
+use rmqtt::types::{
+    AuthResult, CodecPublish, From as Sender, Id, Publish, PublishAclResult, SubscribeAclResult,
+    TopicName,
+};
+use tokio::sync::mpsc;
+
+use super::api::Core;
+use super::ca::LocalCa;
+use super::registry::Call;
+use super::seed::REGION;
+use authority::{Action, Authority, CertKey, Identity};
+use shadow_topics::Publication;
+
+/// AWS IoT's largest message: 128 KiB of payload, plus room for the topic and header.
+pub const MAX_PACKET_BYTES: u32 = 128 * 1024 + 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("local CA: {0}")]
+    Ca(#[from] super::ca::CaError),
+    #[error("cannot write the broker's TLS files in {}: {source}", dir.display())]
+    Files {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot listen for MQTT on 127.0.0.1:{port}: {message}")]
+    Listen { port: u16, message: String },
+}
+
+/// Work for the shadow service, in arrival order.
+#[derive(Debug)]
+pub enum ShadowWork {
+    /// A request published by a client to a shadow topic.
+    Request { topic: String, payload: Bytes },
+    /// Messages to publish for a change made elsewhere (REST).
+    Announce(Vec<Publication>),
+}
+
+/// The PEM files of a running broker, in a private directory removed when it stops.
+#[derive(Debug)]
+pub struct BrokerFiles {
+    pub dir: PathBuf,
+    pub ca: PathBuf,
+    pub operator_certificate: PathBuf,
+    pub operator_key: PathBuf,
+    server_certificate: PathBuf,
+    server_key: PathBuf,
+}
+
+impl BrokerFiles {
+    fn write(ca: &LocalCa) -> Result<(Self, CertKey), BrokerError> {
+        let mut random = [0u8; 6];
+        aws_lc_rs::rand::fill(&mut random).expect("the system random source works");
+        let dir = std::env::temp_dir().join(format!(
+            "iotfleet-broker-{}-{}",
+            std::process::id(),
+            super::ca::hex(&random)
+        ));
+        let server = ca.issue_server()?;
+        let now = time::OffsetDateTime::now_utc();
+        let operator = ca.issue(
+            "iotfleet operator",
+            now - time::Duration::days(1),
+            now + time::Duration::days(365),
+        )?;
+        let operator_key = CertKey::of_pem(&operator.certificate_pem)
+            .expect("a certificate the local CA just issued parses");
+        let files = Self {
+            ca: dir.join("ca.pem"),
+            operator_certificate: dir.join("operator.pem"),
+            operator_key: dir.join("operator.key"),
+            server_certificate: dir.join("server.pem"),
+            server_key: dir.join("server.key"),
+            dir,
+        };
+        let io = |source| BrokerError::Files {
+            dir: files.dir.clone(),
+            source,
+        };
+        create_private_dir(&files.dir).map_err(io)?;
+        for (path, text) in [
+            (&files.ca, &ca.certificate_pem),
+            (&files.operator_certificate, &operator.certificate_pem),
+            (&files.operator_key, &operator.key_pem),
+            (&files.server_certificate, &server.certificate_pem),
+            (&files.server_key, &server.key_pem),
+        ] {
+            std::fs::write(path, text).map_err(io)?;
+        }
+        Ok((files, operator_key))
+    }
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// A running broker. Dropping it stops listening, disconnects every client and removes its
+/// files.
+#[derive(Debug)]
+pub struct Broker {
+    port: u16,
+    files: BrokerFiles,
+    authority: Arc<Authority>,
+    scx: ServerContext,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks").finish_non_exhaustive()
+    }
+}
+
+impl Broker {
+    /// Starts the broker for `core` on 127.0.0.1:`port` (0 picks a free port). REST shadow
+    /// changes are announced on MQTT from then on.
+    pub async fn start(core: Arc<Core>, ca: &LocalCa, port: u16) -> Result<Self, BrokerError> {
+        // rmqtt builds rustls configurations from the process default provider when both ring
+        // and aws-lc-rs are compiled in; pick ours before anything asks.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let (files, operator) = BrokerFiles::write(ca)?;
+        let scx = ServerContext::new().build().await;
+        *scx.extends.retain_mut().await = Box::new(retained::RetainedMessages::default());
+        let authority = Arc::new(Authority::new(core.clone(), operator));
+        let (work, work_rx) = mpsc::unbounded_channel();
+        let register = scx.extends.hook_mgr().register();
+        for typ in [
+            Type::ClientAuthenticate,
+            Type::ClientSubscribeCheckAcl,
+            Type::MessagePublishCheckAcl,
+            Type::MessageExpiryCheck,
+            Type::ClientDisconnected,
+        ] {
+            register
+                .add(
+                    typ,
+                    Box::new(Hooks {
+                        authority: authority.clone(),
+                        shadow: work.clone(),
+                    }),
+                )
+                .await;
+        }
+        register.start().await;
+
+        let (port, listener) = listen(port, &files)?;
+        core.attach_broker(port, work);
+        let server = MqttServer::new(scx.clone()).listener(listener).build();
+        let mut tasks = vec![tokio::spawn(async move {
+            if let Err(error) = server.run().await {
+                tracing::error!(%error, "the local MQTT broker stopped");
+            }
+        })];
+        tasks.push(tokio::spawn(shadow_service(core, scx.clone(), work_rx)));
+        Ok(Self {
+            port,
+            files,
+            authority,
+            scx,
+            tasks,
+        })
+    }
+
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    #[must_use]
+    pub fn files(&self) -> &BrokerFiles {
+        &self.files
+    }
+
+    /// Disconnects the client `client_id` (DeleteConnection); it must connect again and be
+    /// judged afresh. Returns whether it was connected.
+    pub async fn disconnect(&self, client_id: &str) -> bool {
+        let shared = self.scx.extends.shared().await;
+        let Some(id) = shared
+            .iter()
+            .map(|entry| entry.id())
+            .find(|id| &*id.client_id == client_id)
+        else {
+            return false;
+        };
+        let mut entry = shared.entry(id);
+        entry.kick(true, true, true).await.is_ok()
+    }
+
+    /// Whether `client_id` is connected and authenticated as a device or the operator.
+    #[must_use]
+    pub fn identity_of(&self, client_id: &str) -> Option<Identity> {
+        self.authority.identity_of(client_id)
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        // rmqtt has no stop: with the listener gone, end the sessions it spawned.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let scx = self.scx.clone();
+            runtime.spawn(async move {
+                let shared = scx.extends.shared().await;
+                let ids: Vec<Id> = shared.iter().map(|entry| entry.id()).collect();
+                for id in ids {
+                    let _ = shared.entry(id).kick(true, true, true).await;
+                }
+            });
+        }
+        let _ = std::fs::remove_dir_all(&self.files.dir);
+    }
+}
+
+/// Binds the TLS listener. rmqtt does not report the port it bound, so a free port is found
+/// first (and the bind retried should another process take it in between).
+fn listen(port: u16, files: &BrokerFiles) -> Result<(u16, rmqtt::net::Listener), BrokerError> {
+    let mut attempts = 0;
+    loop {
+        let chosen = if port == 0 {
+            std::net::TcpListener::bind(("127.0.0.1", 0))
+                .and_then(|l| l.local_addr())
+                .map_err(|e| BrokerError::Listen {
+                    port,
+                    message: e.to_string(),
+                })?
+                .port()
+        } else {
+            port
+        };
+        let bound = rmqtt::net::Builder::new()
+            .name("mqtts")
+            .laddr(SocketAddr::from(([127, 0, 0, 1], chosen)))
+            .reuseaddr(Some(true))
+            .allow_anonymous(false)
+            .max_qos_allowed(QoS::AtLeastOnce)
+            .max_packet_size(MAX_PACKET_BYTES)
+            .max_inflight(std::num::NonZeroU16::new(64).expect("64 is not zero"))
+            .max_mqueue_len(10_000)
+            .tls_cross_certificate(true)
+            .tls_cert(Some(files.server_certificate.display().to_string()))
+            .tls_key(Some(files.server_key.display().to_string()))
+            .tls_client_ca_certs(Some(files.ca.display().to_string()))
+            .collect_cert_info(true)
+            .bind()
+            .and_then(rmqtt::net::Listener::tls);
+        match bound {
+            Ok(listener) => return Ok((chosen, listener)),
+            Err(_) if port == 0 && attempts < 5 => attempts += 1,
+            Err(error) => {
+                return Err(BrokerError::Listen {
+                    port: chosen,
+                    message: error.to_string(),
+                });
+            }
+        }
+    }
+}
+
+struct Hooks {
+    authority: Arc<Authority>,
+    shadow: mpsc::UnboundedSender<ShadowWork>,
+}
+
+#[async_trait::async_trait]
+impl Handler for Hooks {
+    async fn hook(&self, param: &Parameter, acc: Option<HookResult>) -> ReturnType {
+        match param {
+            Parameter::ClientAuthenticate(connect) => {
+                let id = connect.id();
+                let key = connect.cert().and_then(|cert| {
+                    Some(CertKey {
+                        subject: cert.subject.clone(),
+                        serial: cert.serial.clone()?,
+                    })
+                });
+                let result = match self.authority.authenticate(
+                    &id.client_id,
+                    id.remote_addr,
+                    key.as_ref(),
+                ) {
+                    Ok(identity) => AuthResult::Allow(identity == Identity::Operator, None),
+                    Err(reason) => {
+                        tracing::info!(client = %id.client_id, %reason, "MQTT connection refused");
+                        AuthResult::NotAuthorized
+                    }
+                };
+                (false, Some(HookResult::AuthResult(result)))
+            }
+            Parameter::ClientSubscribeCheckAcl(session, subscribe) => {
+                let filter = &subscribe.topic_filter;
+                let result = if self.authority.allows(
+                    &session.id.client_id,
+                    Action::Subscribe,
+                    filter,
+                ) {
+                    // AWS IoT has no QoS 2.
+                    let qos = subscribe.opts.qos().less_value(QoS::AtLeastOnce);
+                    SubscribeAclResult::new_success(qos, None)
+                } else {
+                    tracing::info!(client = %session.id.client_id, %filter, "subscription refused by policy");
+                    SubscribeAclResult::new_failure(SubscribeAckReason::NotAuthorized)
+                };
+                (false, Some(HookResult::SubscribeAclResult(result)))
+            }
+            Parameter::MessagePublishCheckAcl(session, publish) => {
+                let client = &session.id.client_id;
+                let topic = &publish.topic;
+                if self.authority.allows(client, Action::Publish, topic) {
+                    if shadow_topics::parse_request(topic).is_some() {
+                        let _ = self.shadow.send(ShadowWork::Request {
+                            topic: topic.to_string(),
+                            payload: publish.payload.clone(),
+                        });
+                    }
+                    return (
+                        false,
+                        Some(HookResult::PublishAclResult(PublishAclResult::allow())),
+                    );
+                }
+                tracing::info!(%client, %topic, "publish refused by policy");
+                let mqtt5 = session
+                    .connect_info()
+                    .await
+                    .is_ok_and(|c| c.proto_ver() == rmqtt::codec::types::MQTT_LEVEL_5);
+                let result = PublishAclResult::rejected(!mqtt5, Some("Not authorized".into()));
+                (false, Some(HookResult::PublishAclResult(result)))
+            }
+            // rmqtt's delivery hook cannot drop a message; its expiry check can, and a message
+            // the subscriber may not receive is, for it, as good as expired.
+            Parameter::MessageExpiryCheck(session, _, publish) => {
+                if self
+                    .authority
+                    .allows(&session.id.client_id, Action::Receive, &publish.topic)
+                {
+                    (true, acc)
+                } else {
+                    (false, Some(HookResult::MessageExpiry))
+                }
+            }
+            Parameter::ClientDisconnected(session, _) => {
+                self.authority
+                    .forget(&session.id.client_id, session.id.remote_addr);
+                (true, acc)
+            }
+            _ => (true, acc),
+        }
+    }
+}
+
+fn to_publish(publication: &Publication) -> Publish {
+    Publish::from(CodecPublish {
+        dup: false,
+        retain: false,
+        qos: QoS::AtLeastOnce,
+        topic: TopicName::from(publication.topic.clone()),
+        packet_id: None,
+        payload: Bytes::from(serde_json::to_vec(&publication.payload).unwrap_or_default()),
+        properties: None,
+    })
+}
+
+/// Answers shadow requests in order and publishes what the shadow engine says, as AWS IoT's
+/// shadow service does.
+async fn shadow_service(
+    core: Arc<Core>,
+    scx: ServerContext,
+    mut work: mpsc::UnboundedReceiver<ShadowWork>,
+) {
+    let sender = Id::new(scx.node.id(), 0, None, None, "$aws/shadow".into(), None);
+    while let Some(item) = work.recv().await {
+        let publications = match item {
+            ShadowWork::Announce(publications) => publications,
+            ShadowWork::Request { topic, payload } => {
+                let Some(request) = shadow_topics::parse_request(&topic) else {
+                    continue;
+                };
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                let call = Call {
+                    region: REGION,
+                    now,
+                };
+                let mut state = core.store.lock();
+                let out = shadow_topics::handle(&mut state, call, request, &payload);
+                if request.operation != shadow_topics::Operation::Get
+                    && let Err(error) = core.store.persist(&state)
+                {
+                    tracing::error!(%error, "cannot write the local state file");
+                }
+                out
+            }
+        };
+        for publication in &publications {
+            let from = Sender::from_system(sender.clone());
+            if let Err(error) =
+                SessionState::forwards(&scx, from, to_publish(publication), false, None).await
+            {
+                tracing::warn!(%error, topic = %publication.topic, "cannot publish a shadow message");
+            }
+        }
+    }
+}
