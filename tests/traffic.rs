@@ -9,9 +9,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use iotfleet::fleet::traffic::{TrafficEvent, TrafficHandle, TrafficSettings, connect};
 use support::mosquitto::Mosquitto;
+use support::traffic::expect;
 use tokio::sync::mpsc::Receiver;
-
-const WAIT: Duration = Duration::from_secs(15);
 
 fn settings(broker: &Mosquitto, identity: &str) -> TrafficSettings {
     TrafficSettings::from_url(
@@ -31,25 +30,6 @@ async fn connected(broker: &Mosquitto, identity: &str) -> (TrafficHandle, Receiv
     })
     .await;
     (handle, events)
-}
-
-/// Waits for the first event that `want` accepts, failing after `WAIT`.
-async fn expect<T>(
-    events: &mut Receiver<TrafficEvent>,
-    what: &str,
-    mut want: impl FnMut(&TrafficEvent) -> Option<T>,
-) -> T {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let event = tokio::time::timeout_at(deadline, events.recv())
-            .await
-            .unwrap_or_else(|_| panic!("no {what} within {WAIT:?}"));
-        let event =
-            event.unwrap_or_else(|| panic!("the connection ended while waiting for {what}"));
-        if let Some(found) = want(&event) {
-            return found;
-        }
-    }
 }
 
 #[tokio::test]

@@ -76,14 +76,30 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             count,
             timeout,
         } => {
-            return traffic::tail(&cli.global, &settings, filters, *count, *timeout).await;
+            return traffic::tail(
+                &cli.global,
+                &settings,
+                local_core.as_ref(),
+                filters,
+                *count,
+                *timeout,
+            )
+            .await;
         }
         Command::Publish {
             topic,
             payload,
             qos,
         } => {
-            let text = traffic::publish(&cli.global, &settings, topic, payload, *qos).await?;
+            let text = traffic::publish(
+                &cli.global,
+                &settings,
+                local_core.as_ref(),
+                topic,
+                payload,
+                *qos,
+            )
+            .await?;
             return print(&text);
         }
         _ => {}

@@ -19,6 +19,7 @@ use crate::fleet::traffic::{
     TlsFiles, TrafficEvent, TrafficMessage, TrafficSettings, WebSocketSigning, connect,
 };
 use crate::fleet::{ConnectionSettings, FleetClient};
+use crate::local::LocalCore;
 use crate::untrusted::{escape, json_for_terminal};
 
 /// Messages waiting for the terminal before new ones are dropped (and counted).
@@ -31,17 +32,18 @@ fn random_suffix() -> String {
     format!("{:08x}", u32::from_le_bytes(bytes))
 }
 
-/// Where to connect: `--mqtt-url`, else the account's `iot:Data-ATS` endpoint on 8883 with the
-/// client certificate of `--cert`/`--key`.
+/// Where to connect: `--mqtt-url`; else the local broker as the operator (`--local`); else the
+/// account's `iot:Data-ATS` endpoint, over WebSocket signed with the AWS credentials, or on 8883
+/// with the client certificate of `--cert`/`--key`.
 async fn settings(
     global: &GlobalArgs,
     aws: &ConnectionSettings,
+    local: Option<&LocalCore>,
 ) -> Result<TrafficSettings, CliError> {
-    if global.local {
-        return Err(CliError::new(
-            1,
-            "the local IoT Core has no MQTT broker yet: point --mqtt-url at a broker",
-        ));
+    if let (Some(core), None) = (local, &global.mqtt_url) {
+        return core
+            .mqtt_settings(format!("iotfleet-{}", random_suffix()))
+            .ok_or_else(|| CliError::new(1, "the local IoT Core runs no MQTT broker"));
     }
     let tls = match (&global.cert, &global.key) {
         (Some(certificate), Some(key)) => Some(TlsFiles {
@@ -113,6 +115,7 @@ async fn connected(events: &mut Receiver<TrafficEvent>, target: &str) -> Result<
 pub async fn tail(
     global: &GlobalArgs,
     aws: &ConnectionSettings,
+    local: Option<&LocalCore>,
     filters: &[String],
     count: Option<u64>,
     timeout: Option<u64>,
@@ -120,7 +123,7 @@ pub async fn tail(
     for filter in filters {
         crate::fleet::traffic::filter::check_filter(filter).map_err(|e| CliError::new(2, e))?;
     }
-    let settings = settings(global, aws).await?;
+    let settings = settings(global, aws, local).await?;
     let target = format!("{}:{}", settings.host, settings.port);
     let (handle, mut events) = connect(&settings, QUEUE).map_err(|e| CliError::new(1, e))?;
     for filter in filters {
@@ -259,6 +262,7 @@ fn table_line(message: &TrafficMessage, width: usize) -> String {
 pub async fn publish(
     global: &GlobalArgs,
     aws: &ConnectionSettings,
+    local: Option<&LocalCore>,
     topic: &str,
     payload: &str,
     qos: u8,
@@ -277,7 +281,7 @@ pub async fn publish(
         ),
         None => Bytes::from(payload.as_bytes().to_vec()),
     };
-    let settings = settings(global, aws).await?;
+    let settings = settings(global, aws, local).await?;
     let target = format!("{}:{}", settings.host, settings.port);
     let (handle, mut events) = connect(&settings, 64).map_err(|e| CliError::new(1, e))?;
     connected(&mut events, &target).await?;
@@ -309,7 +313,10 @@ pub async fn publish(
             Some(cert) => format!("{} with {}", journal::local_user(), cert.display()),
             None => journal::local_user(),
         },
-        backend: format!("mqtt {target}"),
+        backend: match local {
+            Some(_) => format!("local mqtt {target}"),
+            None => format!("mqtt {target}"),
+        },
         action: "publish".into(),
         target: topic.to_owned(),
         before: serde_json::Value::Null,

@@ -164,6 +164,11 @@ impl LocalCore {
         }
     }
 
+    /// Reads the state.
+    pub fn read<R>(&self, read: impl FnOnce(&FleetState) -> R) -> R {
+        read(&self.core.store.lock())
+    }
+
     /// Runs `change` on the state and writes it (bulk loads for benchmarks and tests).
     pub fn modify(&self, change: impl FnOnce(&mut FleetState)) -> Result<(), StoreError> {
         let mut state = self.core.store.lock();

@@ -8,6 +8,7 @@
 pub mod mosquitto;
 pub mod moto;
 pub mod seed;
+pub mod traffic;
 
 use iotfleet::fleet::{ConnectionSettings, FleetClient, StaticCredentials};
 
@@ -96,7 +97,14 @@ impl TestFleet {
                     iotfleet::local::LocalCore::start(iotfleet::local::LocalOptions::default())
                         .await
                         .expect("the local IoT Core starts");
-                Some(Self::connect(backend, core.endpoint().to_owned(), Hold::Local(Box::new(core))).await)
+                Some(
+                    Self::connect(
+                        backend,
+                        core.endpoint().to_owned(),
+                        Hold::Local(Box::new(core)),
+                    )
+                    .await,
+                )
             }
         }
     }

@@ -1,0 +1,327 @@
+//! The local IoT Core's MQTT broker, end to end over mutual TLS: devices connect with their own
+//! certificates and may do exactly what their IoT policies allow (connect, publish, subscribe,
+//! receive), a policy change applies to live connections, retained messages are kept, and the
+//! Device Shadow topics and the REST API are one shadow service.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use iotfleet::fleet::traffic::{TlsFiles, TrafficEvent, TrafficHandle, TrafficSettings, connect};
+use iotfleet::local::{LocalCore, LocalOptions};
+use support::traffic::{drain, expect};
+use tokio::sync::mpsc::Receiver;
+
+async fn core() -> LocalCore {
+    LocalCore::start(LocalOptions {
+        state_file: None,
+        http_port: 0,
+        seed: true,
+        mqtt_port: Some(0),
+    })
+    .await
+    .expect("the local core starts")
+}
+
+/// Writes the certificate and key of `thing`'s (first) certificate to `dir`.
+fn device_files(core: &LocalCore, dir: &Path, thing: &str) -> TlsFiles {
+    let (pem, key) = core.read(|state| {
+        let principal = state.things[thing]
+            .principals
+            .iter()
+            .next()
+            .unwrap()
+            .clone();
+        let id = principal.rsplit('/').next().unwrap();
+        let record = &state.certificates[id];
+        (record.pem.clone(), record.private_key_pem.clone().unwrap())
+    });
+    let certificate = dir.join(format!("{thing}.pem"));
+    let key_file = dir.join(format!("{thing}.key"));
+    std::fs::write(&certificate, pem).unwrap();
+    std::fs::write(&key_file, key).unwrap();
+    TlsFiles {
+        certificate,
+        key: key_file,
+        ca: Some(core.broker().unwrap().files().ca.clone()),
+    }
+}
+
+fn device(core: &LocalCore, dir: &Path, thing: &str, client_id: &str) -> TrafficSettings {
+    let mut settings = core.mqtt_settings(client_id.to_owned()).unwrap();
+    settings.tls = Some(device_files(core, dir, thing));
+    settings
+}
+
+async fn connected(settings: &TrafficSettings) -> (TrafficHandle, Receiver<TrafficEvent>) {
+    let (handle, mut events) = connect(settings, 1000).unwrap();
+    expect(&mut events, "a connection", |e| {
+        matches!(e, TrafficEvent::Connected).then_some(())
+    })
+    .await;
+    (handle, events)
+}
+
+async fn subscribed(handle: &TrafficHandle, events: &mut Receiver<TrafficEvent>, filter: &str) {
+    handle.subscribe(filter).unwrap();
+    expect(events, "the subscription", |e| match e {
+        TrafficEvent::Subscribed { filter: f, .. } if f == filter => Some(()),
+        TrafficEvent::SubscriptionRefused { filter: f } if f == filter => {
+            panic!("{filter} was refused")
+        }
+        _ => None,
+    })
+    .await;
+}
+
+async fn operator(core: &LocalCore) -> (TrafficHandle, Receiver<TrafficEvent>) {
+    connected(&core.mqtt_settings("operator-test".into()).unwrap()).await
+}
+
+fn topics(events: &[TrafficEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            TrafficEvent::Message(m) => Some(m.topic.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_device_publishes_only_where_its_policy_allows() {
+    let core = core().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (watch, mut seen) = operator(&core).await;
+    subscribed(&watch, &mut seen, "fleet/#").await;
+    let (pump, mut pump_events) = connected(&device(&core, dir.path(), "pump-01", "pump-01")).await;
+
+    pump.publish("fleet/pump-01/telemetry", Bytes::from("1"), 1, false)
+        .unwrap();
+    expect(&mut seen, "pump-01's own telemetry", |e| match e {
+        TrafficEvent::Message(m) if m.topic == "fleet/pump-01/telemetry" => Some(()),
+        _ => None,
+    })
+    .await;
+
+    // Another device's topic: MQTT 3.1.1 has no reason code, so AWS disconnects; so do we.
+    pump.publish("fleet/pump-02/telemetry", Bytes::from("forged"), 1, false)
+        .unwrap();
+    expect(&mut pump_events, "the disconnect", |e| {
+        matches!(e, TrafficEvent::Disconnected { .. }).then_some(())
+    })
+    .await;
+    expect(&mut pump_events, "the reconnection", |e| {
+        matches!(e, TrafficEvent::Connected).then_some(())
+    })
+    .await;
+    pump.publish("fleet/pump-01/telemetry", Bytes::from("2"), 1, false)
+        .unwrap();
+    let after = drain(&mut seen, Duration::from_millis(700)).await;
+    assert_eq!(topics(&after), ["fleet/pump-01/telemetry"], "{after:?}");
+}
+
+#[tokio::test]
+async fn connections_are_refused_for_the_wrong_client_id_and_inactive_certificates() {
+    let core = core().await;
+    let dir = tempfile::tempdir().unwrap();
+    for (thing, client_id) in [("pump-01", "pump-02"), ("pump-14", "pump-14")] {
+        let (_handle, mut events) =
+            connect(&device(&core, dir.path(), thing, client_id), 10).unwrap();
+        let reason = expect(&mut events, "a refusal", |e| match e {
+            TrafficEvent::Disconnected { reason, .. } => Some(reason.clone()),
+            TrafficEvent::Connected => panic!("{thing} connected as {client_id}"),
+            _ => None,
+        })
+        .await;
+        assert!(
+            reason.contains("NotAuthorized") || reason.contains("not authori"),
+            "{thing} as {client_id}: {reason}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn subscriptions_and_deliveries_follow_the_policy() {
+    let core = core().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (pump, mut events) = connected(&device(&core, dir.path(), "pump-01", "pump-01")).await;
+    pump.subscribe("fleet/pump-02/#").unwrap();
+    expect(&mut events, "the refusal", |e| match e {
+        TrafficEvent::SubscriptionRefused { filter } if filter == "fleet/pump-02/#" => Some(()),
+        TrafficEvent::Subscribed { filter, .. } if filter == "fleet/pump-02/#" => {
+            panic!("a subscription to another device's topics was granted")
+        }
+        _ => None,
+    })
+    .await;
+
+    // Let pumps subscribe to every fleet topic, while Receive stays limited to their own.
+    core.modify(|state| {
+        let policy = state.policies.get_mut("pump-device").unwrap();
+        let document = policy.default_document().replace(
+            "topicfilter/fleet/${iot:Connection.Thing.ThingName}/*",
+            "topicfilter/fleet/*",
+        );
+        *policy = iotfleet::local::store::PolicyRecord {
+            targets: policy.targets.clone(),
+            ..iotfleet::local::store::PolicyRecord::new(document, 0)
+        };
+    })
+    .unwrap();
+    subscribed(&pump, &mut events, "fleet/#").await;
+    let (watch, _seen) = operator(&core).await;
+    for topic in ["fleet/pump-02/command", "fleet/pump-01/command"] {
+        watch.publish(topic, Bytes::from("go"), 1, false).unwrap();
+    }
+    let received = drain(&mut events, Duration::from_millis(700)).await;
+    assert_eq!(topics(&received), ["fleet/pump-01/command"], "{received:?}");
+}
+
+#[tokio::test]
+async fn a_detached_policy_stops_a_live_device_at_once() {
+    let core = core().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (pump, mut events) = connected(&device(&core, dir.path(), "pump-03", "pump-03")).await;
+    core.modify(|state| {
+        let principal = state.things["pump-03"]
+            .principals
+            .iter()
+            .next()
+            .unwrap()
+            .clone();
+        state
+            .policies
+            .get_mut("pump-device")
+            .unwrap()
+            .targets
+            .remove(&principal);
+    })
+    .unwrap();
+    pump.publish("fleet/pump-03/telemetry", Bytes::from("1"), 1, false)
+        .unwrap();
+    expect(&mut events, "the disconnect", |e| {
+        matches!(e, TrafficEvent::Disconnected { .. }).then_some(())
+    })
+    .await;
+    // Without a policy it may not connect again.
+    let reason = expect(&mut events, "the refused reconnection", |e| match e {
+        TrafficEvent::Disconnected { reason, .. } => Some(reason.clone()),
+        TrafficEvent::Connected => panic!("reconnected without a policy"),
+        _ => None,
+    })
+    .await;
+    assert!(
+        reason.contains("NotAuthorized") || reason.contains("not authori"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn retained_messages_reach_later_subscribers() {
+    let core = core().await;
+    let (first, _events) = operator(&core).await;
+    first
+        .publish("fleet/pump-01/config", Bytes::from("{\"rate\":5}"), 1, true)
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut later = core.mqtt_settings("operator-later".into()).unwrap();
+    later.client_id = "operator-later".into();
+    let (watch, mut seen) = connected(&later).await;
+    watch.subscribe("fleet/+/config").unwrap();
+    let message = expect(&mut seen, "the retained message", |e| match e {
+        TrafficEvent::Message(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        (message.topic.as_str(), message.retain, &message.payload[..]),
+        ("fleet/pump-01/config", true, &b"{\"rate\":5}"[..])
+    );
+}
+
+#[tokio::test]
+async fn rest_and_mqtt_shadow_updates_are_one_shadow() {
+    let core = core().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (watch, mut seen) = operator(&core).await;
+    subscribed(&watch, &mut seen, "$aws/things/pump-05/shadow/#").await;
+
+    // REST → MQTT: the accepted update is published as AWS IoT does.
+    let config = support::sdk_config(core.endpoint()).await;
+    let data = aws_sdk_iotdataplane::Client::new(&config);
+    data.update_thing_shadow()
+        .thing_name("pump-05")
+        .payload(aws_smithy_types::Blob::new(
+            r#"{"state":{"desired":{"speed":40}},"clientToken":"rest-1"}"#,
+        ))
+        .send()
+        .await
+        .unwrap();
+    let mut answers = Vec::new();
+    while answers.len() < 3 {
+        answers.push(
+            expect(&mut seen, "the shadow messages", |e| match e {
+                TrafficEvent::Message(m) => Some(m.clone()),
+                _ => None,
+            })
+            .await,
+        );
+    }
+    let topics: Vec<&str> = answers.iter().map(|m| m.topic.as_str()).collect();
+    assert_eq!(
+        topics,
+        [
+            "$aws/things/pump-05/shadow/update/accepted",
+            "$aws/things/pump-05/shadow/update/delta",
+            "$aws/things/pump-05/shadow/update/documents"
+        ]
+    );
+    let delta: serde_json::Value = serde_json::from_slice(&answers[1].payload).unwrap();
+    assert_eq!(delta["state"]["speed"], 40);
+    assert_eq!(delta["clientToken"], "rest-1");
+
+    // MQTT → REST: the device reports over its own shadow topic.
+    let (pump, _pump_events) = connected(&device(&core, dir.path(), "pump-05", "pump-05")).await;
+    pump.publish(
+        "$aws/things/pump-05/shadow/update",
+        Bytes::from(r#"{"state":{"reported":{"speed":40}}}"#),
+        1,
+        false,
+    )
+    .unwrap();
+    expect(&mut seen, "the device's update accepted", |e| match e {
+        TrafficEvent::Message(m) if m.topic.ends_with("/update/accepted") => Some(()),
+        _ => None,
+    })
+    .await;
+    let shadow = data
+        .get_thing_shadow()
+        .thing_name("pump-05")
+        .send()
+        .await
+        .unwrap();
+    let document: serde_json::Value =
+        serde_json::from_slice(shadow.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(document["state"]["reported"]["speed"], 40);
+    assert!(document["state"].get("delta").is_none(), "{document}");
+}
+
+#[tokio::test]
+async fn describe_endpoint_names_the_local_broker() {
+    let core = core().await;
+    let config = support::sdk_config(core.endpoint()).await;
+    let iot = aws_sdk_iot::Client::new(&config);
+    let endpoint = iot
+        .describe_endpoint()
+        .endpoint_type("iot:Data-ATS")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        endpoint.endpoint_address(),
+        Some(format!("127.0.0.1:{}", core.broker().unwrap().port()).as_str())
+    );
+}
