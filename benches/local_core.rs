@@ -33,6 +33,7 @@ async fn run() {
         http_port: 0,
         seed: false,
         mqtt_port: None,
+        simulator: None,
     };
     {
         let core = LocalCore::start(options.clone()).await.expect("start");

@@ -34,6 +34,7 @@ async fn console_on_demo_fleet(config: Option<&std::path::Path>) -> (LocalCore, 
         http_port: 0,
         seed: true,
         mqtt_port: None,
+        simulator: None,
     })
     .await
     .expect("local core");

@@ -20,6 +20,7 @@ async fn core() -> LocalCore {
         http_port: 0,
         seed: true,
         mqtt_port: Some(0),
+        simulator: None,
     })
     .await
     .expect("the local core starts")
@@ -324,4 +325,72 @@ async fn describe_endpoint_names_the_local_broker() {
         endpoint.endpoint_address(),
         Some(format!("127.0.0.1:{}", core.broker().unwrap().port()).as_str())
     );
+}
+
+#[tokio::test]
+async fn the_simulated_fleet_reports_answers_deltas_and_the_rogue_is_contained() {
+    let core = LocalCore::start(LocalOptions {
+        state_file: None,
+        http_port: 0,
+        seed: true,
+        mqtt_port: Some(0),
+        simulator: Some(iotfleet::local::simulator::SimulatorOptions {
+            telemetry_every: Duration::from_millis(200),
+            ..Default::default()
+        }),
+    })
+    .await
+    .unwrap();
+    // Every Thing with a usable certificate: 52 less the one without, the inactive, the revoked
+    // and the expired ones are refused by the broker but still try.
+    assert_eq!(core.simulated_devices(), 51);
+    let (watch, mut seen) = operator(&core).await;
+    subscribed(&watch, &mut seen, "#").await;
+    subscribed(&watch, &mut seen, "$aws/things/pump-02/shadow/#").await;
+
+    let config = support::sdk_config(core.endpoint()).await;
+    let data = aws_sdk_iotdataplane::Client::new(&config);
+    data.update_thing_shadow()
+        .thing_name("pump-02")
+        .payload(aws_smithy_types::Blob::new(
+            r#"{"state":{"desired":{"speed":55}}}"#,
+        ))
+        .send()
+        .await
+        .unwrap();
+    // The device applies the delta: its report comes back over MQTT.
+    expect(&mut seen, "pump-02 reporting speed 55", |e| match e {
+        TrafficEvent::Message(m) if m.topic == "$aws/things/pump-02/shadow/update" => {
+            let body: serde_json::Value = serde_json::from_slice(&m.payload).ok()?;
+            (body["state"]["reported"]["speed"] == 55).then_some(())
+        }
+        _ => None,
+    })
+    .await;
+
+    let traffic = drain(&mut seen, Duration::from_secs(4)).await;
+    let topics = topics(&traffic);
+    let count = |topic: &str| topics.iter().filter(|t| *t == topic).count();
+    assert!(count("fleet/pump-03/telemetry") >= 5, "{topics:?}");
+    // The rogue device is far chattier than the others...
+    assert!(
+        count("fleet/camera-04/telemetry") > 2 * count("fleet/pump-03/telemetry"),
+        "{} vs {}",
+        count("fleet/camera-04/telemetry"),
+        count("fleet/pump-03/telemetry")
+    );
+    // ...and what its policy denies never arrives; refused devices send nothing.
+    assert_eq!(count("fleet/pump-01/command"), 0);
+    for refused in ["pump-14", "gateway-05", "temp-sensor-09", "gateway-08"] {
+        assert_eq!(count(&format!("fleet/{refused}/telemetry")), 0, "{refused}");
+    }
+    let shadow = data
+        .get_thing_shadow()
+        .thing_name("pump-02")
+        .send()
+        .await
+        .unwrap();
+    let document: serde_json::Value =
+        serde_json::from_slice(shadow.payload().unwrap().as_ref()).unwrap();
+    assert!(document["state"].get("delta").is_none(), "{document}");
 }

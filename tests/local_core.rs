@@ -279,6 +279,7 @@ async fn test_authorization_answers_through_the_policy_engine() {
     let core = iotfleet::local::LocalCore::start(iotfleet::local::LocalOptions {
         seed: true,
         mqtt_port: None,
+        simulator: None,
         ..Default::default()
     })
     .await
@@ -364,6 +365,7 @@ async fn update_thing_merges_attributes_and_checks_the_expected_version() {
     let core = iotfleet::local::LocalCore::start(iotfleet::local::LocalOptions {
         seed: true,
         mqtt_port: None,
+        simulator: None,
         ..Default::default()
     })
     .await
@@ -408,4 +410,74 @@ async fn update_thing_merges_attributes_and_checks_the_expected_version() {
         .unwrap_err()
         .into_service_error();
     assert!(stale.is_version_conflict_exception(), "{stale:?}");
+}
+
+#[test]
+fn local_tail_prints_the_simulated_fleet_as_ndjson() {
+    let home = tempfile::tempdir().unwrap();
+    let output = iotfleet(
+        home.path(),
+        &[
+            "--local",
+            "--telemetry-interval",
+            "0.2",
+            "tail",
+            "fleet/+/telemetry",
+            "--count",
+            "5",
+            "--timeout",
+            "30",
+            "--output",
+            "json",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 5);
+    for line in &lines {
+        let topic = line["topic"].as_str().unwrap();
+        assert!(
+            topic.starts_with("fleet/") && topic.ends_with("/telemetry"),
+            "{line}"
+        );
+        assert!(line["payload"]["seq"].is_u64(), "{line}");
+    }
+}
+
+#[test]
+fn local_publish_is_journaled_and_refused_read_only() {
+    let home = tempfile::tempdir().unwrap();
+    let args = [
+        "--local",
+        "--no-simulator",
+        "publish",
+        "fleet/pump-01/command",
+        "{\"go\":1}",
+    ];
+    let output = iotfleet(home.path(), &args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let journal =
+        std::fs::read_to_string(home.path().join("state/iotfleet/journal.jsonl")).unwrap();
+    let entry: serde_json::Value = serde_json::from_str(journal.lines().last().unwrap()).unwrap();
+    assert_eq!(entry["action"], "publish");
+    assert_eq!(entry["target"], "fleet/pump-01/command");
+    assert!(
+        entry["backend"].as_str().unwrap().starts_with("local mqtt"),
+        "{entry}"
+    );
+
+    let refused = iotfleet(home.path(), &[&["--read-only"], &args[..]].concat());
+    assert_eq!(refused.status.code(), Some(5));
 }

@@ -36,6 +36,9 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "N", requires = "local")]
     pub mqtt_port: Option<u16>,
 
+    #[command(flatten)]
+    pub simulation: SimulationArgs,
+
     /// AWS profile from ~/.aws/config (default: AWS_PROFILE, then "default").
     #[arg(long, global = true, value_name = "PROFILE")]
     pub profile: Option<String>,
@@ -148,6 +151,26 @@ pub enum Command {
     Local(LocalCommand),
 }
 
+/// The local fleet's simulated devices.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct SimulationArgs {
+    /// Seconds between two telemetry messages of each simulated device (local IoT Core).
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 5.0, value_parser = parse_interval)]
+    pub telemetry_interval: f64,
+
+    /// Run the local IoT Core without its simulated devices.
+    #[arg(long, global = true)]
+    pub no_simulator: bool,
+}
+
+fn parse_interval(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if (0.01..=3600.0).contains(&seconds) => Ok(seconds),
+        Ok(_) => Err("must be between 0.01 and 3600 seconds".into()),
+        Err(_) => Err(format!("'{text}' is not a number of seconds")),
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum LocalCommand {
     /// Serve the local IoT Core headless for the aws CLI, boto3, SDKs and firmware, until Ctrl-C.
@@ -158,6 +181,8 @@ pub enum LocalCommand {
         /// Port of the MQTT broker (mutual TLS) on 127.0.0.1 (0 picks a free one).
         #[arg(long, value_name = "N", default_value_t = 0)]
         mqtt_port: u16,
+        #[command(flatten)]
+        simulation: SimulationArgs,
         /// The fleet's state file (default: $XDG_DATA_HOME/iotfleet/local-fleet.json).
         #[arg(long, value_name = "FILE")]
         state: Option<PathBuf>,

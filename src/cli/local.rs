@@ -4,8 +4,12 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use super::CliError;
+use super::args::{GlobalArgs, SimulationArgs};
 use crate::config::paths;
+use crate::local::simulator::SimulatorOptions;
 use crate::local::{ACCESS_KEY_ID, LocalCore, LocalOptions, SECRET_ACCESS_KEY, seed};
 
 /// The state file to use: the flag, else the default under the XDG data directory.
@@ -18,13 +22,22 @@ fn state_file(flag: Option<PathBuf>) -> Result<PathBuf, CliError> {
     })
 }
 
-/// Starts the local core in process on a free port, seeding the demo fleet on first use.
-pub async fn start(state: Option<PathBuf>, mqtt_port: Option<u16>) -> Result<LocalCore, CliError> {
+fn simulator(args: SimulationArgs) -> Option<SimulatorOptions> {
+    (!args.no_simulator).then(|| SimulatorOptions {
+        telemetry_every: Duration::from_secs_f64(args.telemetry_interval),
+        ..SimulatorOptions::default()
+    })
+}
+
+/// Starts the local core of `--local` in process on a free port, seeding the demo fleet on
+/// first use; with `mqtt`, its broker and simulated devices too.
+pub async fn start(global: &GlobalArgs, mqtt: bool) -> Result<LocalCore, CliError> {
     let options = LocalOptions {
-        state_file: Some(state_file(state)?),
+        state_file: Some(state_file(global.local_state.clone())?),
         http_port: 0,
         seed: true,
-        mqtt_port: Some(mqtt_port.unwrap_or(0)),
+        mqtt_port: mqtt.then_some(global.mqtt_port.unwrap_or(0)),
+        simulator: simulator(global.simulation),
     };
     LocalCore::start(options)
         .await
@@ -32,12 +45,18 @@ pub async fn start(state: Option<PathBuf>, mqtt_port: Option<u16>) -> Result<Loc
 }
 
 /// `iotfleet local serve`: serves until Ctrl-C, after printing how to point tools at it.
-pub async fn serve(http_port: u16, mqtt_port: u16, state: Option<PathBuf>) -> Result<(), CliError> {
+pub async fn serve(
+    http_port: u16,
+    mqtt_port: u16,
+    simulation: SimulationArgs,
+    state: Option<PathBuf>,
+) -> Result<(), CliError> {
     let options = LocalOptions {
         state_file: Some(state_file(state)?),
         http_port,
         seed: true,
         mqtt_port: Some(mqtt_port),
+        simulator: simulator(simulation),
     };
     let core = LocalCore::start(options)
         .await
@@ -53,12 +72,13 @@ pub async fn serve(http_port: u16, mqtt_port: u16, state: Option<PathBuf>) -> Re
          Point the aws CLI, boto3 or an SDK at it with:\n  \
          export AWS_ENDPOINT_URL={endpoint}\n  \
          export AWS_ACCESS_KEY_ID={ACCESS_KEY_ID} AWS_SECRET_ACCESS_KEY={SECRET_ACCESS_KEY} AWS_REGION={region}\n\
-         MQTT (mutual TLS, certificates from the local CA) on 127.0.0.1:{mqtt}; as the operator:\n  \
+         MQTT (mutual TLS, certificates from the local CA) on 127.0.0.1:{mqtt}, {devices} simulated devices; as the operator:\n  \
          mosquitto_sub -h 127.0.0.1 -p {mqtt} --cafile {ca} --cert {cert} --key {key} -t '#'\n\
          Ctrl-C stops it.\n",
         endpoint = core.endpoint(),
         region = seed::REGION,
         mqtt = broker.port(),
+        devices = core.simulated_devices(),
         ca = path(&files.ca),
         cert = path(&files.operator_certificate),
         key = path(&files.operator_key),

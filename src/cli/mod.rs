@@ -50,14 +50,20 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Local(LocalCommand::Serve {
         http_port,
         mqtt_port,
+        simulation,
         state,
     }) = command
     {
-        return local::serve(http_port, mqtt_port, state).await;
+        return local::serve(http_port, mqtt_port, simulation, state).await;
     }
     // Kept alive until the verb is done: dropping it stops the in-process local core.
     let local_core = if cli.global.local {
-        Some(local::start(cli.global.local_state.clone(), cli.global.mqtt_port).await?)
+        // Only the verbs that speak MQTT start the broker and the simulated devices.
+        let mqtt = matches!(
+            command,
+            Command::Tui | Command::Tail { .. } | Command::Publish { .. }
+        );
+        Some(local::start(&cli.global, mqtt).await?)
     } else {
         None
     };

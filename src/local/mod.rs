@@ -9,6 +9,7 @@ pub mod data_plane;
 pub mod registry;
 pub mod seed;
 pub mod shadow;
+pub mod simulator;
 pub mod store;
 
 use std::path::PathBuf;
@@ -31,6 +32,8 @@ pub struct LocalOptions {
     pub seed: bool,
     /// Run the MQTT broker on this port (0 picks a free one); None runs no broker.
     pub mqtt_port: Option<u16>,
+    /// Simulate the fleet's devices on the broker (needs `mqtt_port`).
+    pub simulator: Option<simulator::SimulatorOptions>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +55,7 @@ pub struct LocalCore {
     core: Arc<api::Core>,
     server: tokio::task::JoinHandle<()>,
     broker: Option<broker::Broker>,
+    simulator: Option<simulator::Simulator>,
 }
 
 impl LocalCore {
@@ -96,6 +100,14 @@ impl LocalCore {
             (Some(port), Some(ca)) => Some(broker::Broker::start(core.clone(), ca, port).await?),
             _ => None,
         };
+        let simulator = match (&broker, &options.simulator) {
+            (Some(broker), Some(simulate)) => Some(simulator::Simulator::start(
+                &core.store.lock(),
+                broker.port(),
+                simulate,
+            )),
+            _ => None,
+        };
         let app = api::router(core.clone());
         let server = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, app).await {
@@ -107,6 +119,7 @@ impl LocalCore {
             core,
             server,
             broker,
+            simulator,
         })
     }
 
@@ -114,6 +127,14 @@ impl LocalCore {
     #[must_use]
     pub fn broker(&self) -> Option<&broker::Broker> {
         self.broker.as_ref()
+    }
+
+    /// How many devices the simulator runs (0 without one).
+    #[must_use]
+    pub fn simulated_devices(&self) -> usize {
+        self.simulator
+            .as_ref()
+            .map_or(0, simulator::Simulator::devices)
     }
 
     /// How the operator connects to the broker: `mqtts://127.0.0.1:PORT` with the operator's

@@ -21,6 +21,8 @@ pub const REGION: &str = "us-east-1";
 
 /// The deny-nothing policy a legacy gateway was given "temporarily", years ago.
 pub const PERMISSIVE_POLICY: &str = "legacy-gateway-admin";
+/// The simulated device that misbehaves: far too chatty, and probing other devices' topics.
+pub const ROGUE_DEVICE: &str = "camera-04";
 
 fn arn(resource: &str) -> String {
     format!("arn:aws:iot:{REGION}:{ACCOUNT}:{resource}")

@@ -27,10 +27,11 @@ pub async fn expect<T>(
     }
 }
 
-/// The messages received until `events` stays quiet for `quiet`.
-pub async fn drain(events: &mut Receiver<TrafficEvent>, quiet: Duration) -> Vec<TrafficEvent> {
+/// The events that arrive within `window` from now.
+pub async fn drain(events: &mut Receiver<TrafficEvent>, window: Duration) -> Vec<TrafficEvent> {
+    let deadline = tokio::time::Instant::now() + window;
     let mut out = Vec::new();
-    while let Ok(Some(event)) = tokio::time::timeout(quiet, events.recv()).await {
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
         out.push(event);
     }
     out
