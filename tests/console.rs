@@ -24,6 +24,8 @@ fn options(backend: Backend) -> Options {
         theme: None,
         keymap: None,
         no_color: false,
+        traffic: None,
+        history_budget: None,
     }
 }
 

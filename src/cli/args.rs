@@ -39,6 +39,11 @@ pub struct GlobalArgs {
     #[command(flatten)]
     pub simulation: SimulationArgs,
 
+    /// Memory budget of the console's traffic history, in MiB (default: config.toml's
+    /// history_mib, else 64); the oldest messages go first, every one counted.
+    #[arg(long, global = true, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub history_mib: Option<u32>,
+
     /// AWS profile from ~/.aws/config (default: AWS_PROFILE, then "default").
     #[arg(long, global = true, value_name = "PROFILE")]
     pub profile: Option<String>,

@@ -112,7 +112,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     }
     let client = FleetClient::connect(&settings).await?;
     if let Command::Tui = command {
-        return console(client, local_core.is_some(), &cli.global).await;
+        return console(client, local_core.as_ref(), &cli.global, &settings).await;
     }
     let format = cli.global.output;
     let text = match command {
@@ -149,8 +149,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 /// Opens the console on the terminal.
 async fn console(
     client: FleetClient,
-    local: bool,
+    local_core: Option<&crate::local::LocalCore>,
     global: &args::GlobalArgs,
+    settings: &ConnectionSettings,
 ) -> Result<(), CliError> {
     use std::io::IsTerminal as _;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
@@ -159,7 +160,11 @@ async fn console(
             "the console needs a terminal; for scripts use a verb (see `iotfleet --help`)",
         ));
     }
-    let backend = if local {
+    // Where the traffic screen connects: resolved now, reported on that screen if it fails.
+    let traffic = traffic::settings(global, settings, local_core)
+        .await
+        .map_err(|e| e.message);
+    let backend = if local_core.is_some() {
         crate::tui::state::Backend::Local
     } else {
         let info = client.backend();
@@ -175,6 +180,10 @@ async fn console(
         theme: global.theme.clone(),
         keymap: global.keymap.clone(),
         no_color: crate::config::files::no_color(),
+        traffic: Some(traffic),
+        history_budget: global
+            .history_mib
+            .map(|mib| usize::try_from(mib).unwrap_or(64) * 1024 * 1024),
     };
     crate::tui::run(client, options)
         .await

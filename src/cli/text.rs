@@ -2,6 +2,7 @@
 //! unless `COLUMNS` says otherwise). Every cell and line is escaped here, so no caller can print
 //! untrusted text raw by forgetting to.
 
+pub use crate::untrusted::truncate;
 use unicode_width::{UnicodeWidthChar as _, UnicodeWidthStr as _};
 
 use crate::untrusted::escape;
@@ -85,26 +86,6 @@ impl Table {
         }
         out
     }
-}
-
-/// Cuts `text` to at most `width` display columns, ending in `…` when cut.
-#[must_use]
-pub fn truncate(text: &str, width: usize) -> String {
-    if text.width() <= width {
-        return text.to_owned();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in text.chars() {
-        let w = c.width().unwrap_or(0);
-        if used + w + 1 > width {
-            break;
-        }
-        out.push(c);
-        used += w;
-    }
-    out.push('…');
-    out
 }
 
 /// An indented report (the `thing` and `policy` verbs): lines are escaped and wrapped to the

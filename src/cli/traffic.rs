@@ -35,7 +35,7 @@ fn random_suffix() -> String {
 /// Where to connect: `--mqtt-url`; else the local broker as the operator (`--local`); else the
 /// account's `iot:Data-ATS` endpoint, over WebSocket signed with the AWS credentials, or on 8883
 /// with the client certificate of `--cert`/`--key`.
-async fn settings(
+pub(super) async fn settings(
     global: &GlobalArgs,
     aws: &ConnectionSettings,
     local: Option<&LocalCore>,

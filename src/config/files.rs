@@ -50,6 +50,8 @@ pub struct Settings {
     pub keymap: Option<String>,
     #[serde(default)]
     pub read_only: bool,
+    /// The traffic history's memory budget in MiB (default 64).
+    pub history_mib: Option<usize>,
 }
 
 /// What the console starts with, and every problem met on the way (shown, not fatal).

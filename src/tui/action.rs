@@ -25,10 +25,18 @@ pub enum Action {
     Confirm,
     Cancel,
     Complete,
+    Traffic,
+    Subscribe,
+    Unsubscribe,
+    Freeze,
+    Clear,
+    Publish,
+    NextPane,
+    Hex,
 }
 
 impl Action {
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 29] = [
         Self::Quit,
         Self::Help,
         Self::Command,
@@ -50,6 +58,14 @@ impl Action {
         Self::Confirm,
         Self::Cancel,
         Self::Complete,
+        Self::Traffic,
+        Self::Subscribe,
+        Self::Unsubscribe,
+        Self::Freeze,
+        Self::Clear,
+        Self::Publish,
+        Self::NextPane,
+        Self::Hex,
     ];
 
     /// The name keymap files use for it.
@@ -77,6 +93,14 @@ impl Action {
             Self::Confirm => "confirm",
             Self::Cancel => "cancel",
             Self::Complete => "complete",
+            Self::Traffic => "traffic",
+            Self::Subscribe => "subscribe",
+            Self::Unsubscribe => "unsubscribe",
+            Self::Freeze => "freeze",
+            Self::Clear => "clear",
+            Self::Publish => "publish",
+            Self::NextPane => "next_pane",
+            Self::Hex => "hex",
         }
     }
 

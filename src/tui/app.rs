@@ -18,6 +18,8 @@ use crate::config::files::{self, Loaded};
 use crate::config::keymap::{Key, KeyCode};
 use crate::config::theme::Theme;
 use crate::fleet::FleetClient;
+use crate::fleet::journal;
+use crate::fleet::traffic::{self, TrafficEvent, TrafficHandle, TrafficSettings};
 
 /// How the console was asked to start.
 #[derive(Debug, Clone)]
@@ -27,7 +29,16 @@ pub struct Options {
     pub theme: Option<String>,
     pub keymap: Option<String>,
     pub no_color: bool,
+    /// Where live traffic connects, or why it cannot; None: no traffic in this console.
+    pub traffic: Option<Result<TrafficSettings, String>>,
+    /// The traffic history's memory budget in bytes (else config.toml's, else 64 MiB).
+    pub history_budget: Option<usize>,
 }
+
+/// Traffic events waiting for the console before new ones are dropped (and counted).
+pub const TRAFFIC_QUEUE: usize = 50_000;
+/// Traffic events folded in per turn of the loop, so keys and frames stay responsive in a flood.
+const TRAFFIC_BATCH: usize = 20_000;
 
 pub struct App {
     pub state: State,
@@ -39,6 +50,8 @@ pub struct App {
     /// Everything copied, in order; the terminal gets it as OSC 52 when `osc52` is on.
     pub copied: Vec<String>,
     osc52: bool,
+    traffic: Option<TrafficHandle>,
+    traffic_events: Option<mpsc::Receiver<TrafficEvent>>,
 }
 
 impl std::fmt::Debug for App {
@@ -62,6 +75,14 @@ impl App {
             read_only,
             time::OffsetDateTime::now_utc(),
         );
+        let budget = options
+            .history_budget
+            .or(loaded
+                .settings
+                .history_mib
+                .map(|mib| mib.saturating_mul(1024 * 1024)))
+            .unwrap_or(traffic::history::DEFAULT_BUDGET);
+        state.traffic = super::traffic::TrafficView::new(budget);
         let problems: Vec<String> = loaded.problems.into_iter().chain(keymap_problems).collect();
         if !problems.is_empty() {
             for problem in &problems {
@@ -81,6 +102,8 @@ impl App {
             events,
             copied: Vec::new(),
             osc52: false,
+            traffic: None,
+            traffic_events: None,
         };
         let effects = update::start(&mut app.state);
         app.run_effects(effects);
@@ -90,20 +113,22 @@ impl App {
     /// The keymap layers that apply now, most specific first.
     #[must_use]
     pub fn layers(&self) -> Vec<Layer> {
-        if self.state.input.is_some() {
+        if self.state.input.is_some() || self.state.confirm.is_some() {
             vec![Layer::Input]
         } else if self.state.help {
             vec![Layer::Help]
-        } else if matches!(self.state.screen(), Screen::List(..)) {
-            vec![Layer::List, Layer::Global]
         } else {
-            vec![Layer::Detail, Layer::Global]
+            match self.state.screen() {
+                Screen::List(..) => vec![Layer::List, Layer::Global],
+                Screen::Traffic => vec![Layer::Traffic, Layer::Global],
+                _ => vec![Layer::Detail, Layer::Global],
+            }
         }
     }
 
     /// A key press: through the keymap to an action, or typed into the filter or command line.
     pub fn key(&mut self, key: Key) {
-        let typing = self.state.input.is_some();
+        let typing = self.state.input.is_some() || self.state.confirm.is_some();
         let msg = match self.keys.resolve(key, &self.layers()) {
             Resolution::Action(action) => Msg::Action(action),
             Resolution::Unbound(key) if typing => match key {
@@ -138,9 +163,105 @@ impl App {
             match effect {
                 Effect::Copy(text) => self.copy(text),
                 Effect::SetTheme(name) => self.set_theme(&name),
+                Effect::TrafficConnect => self.connect_traffic(),
+                Effect::Subscribe(filter) => self.traffic_command(|t| t.subscribe(&filter)),
+                Effect::Unsubscribe(filter) => self.traffic_command(|t| t.unsubscribe(&filter)),
+                Effect::Publish {
+                    topic,
+                    payload,
+                    qos,
+                } => self.publish(&topic, payload, qos),
                 request => self.runner.spawn(request),
             }
         }
+    }
+
+    fn connect_traffic(&mut self) {
+        let now = time::OffsetDateTime::now_utc();
+        let down = |reason: String| super::traffic::Link::Down {
+            reason,
+            retry_in: Duration::ZERO,
+            since: now,
+        };
+        match &self.options.traffic {
+            Some(Ok(settings)) => {
+                self.state.traffic.target = format!("{}:{}", settings.host, settings.port);
+                match traffic::connect(settings, TRAFFIC_QUEUE) {
+                    Ok((handle, events)) => {
+                        self.traffic = Some(handle);
+                        self.traffic_events = Some(events);
+                    }
+                    Err(reason) => self.state.traffic.link = down(reason),
+                }
+            }
+            Some(Err(reason)) => self.state.traffic.link = down(reason.clone()),
+            None => self.state.traffic.link = down("no MQTT endpoint in this console".into()),
+        }
+    }
+
+    fn traffic_command(&mut self, command: impl FnOnce(&TrafficHandle) -> Result<(), String>) {
+        if let Some(Err(error)) = self.traffic.as_ref().map(command) {
+            self.state.message = Some(Message {
+                level: Level::Error,
+                text: error,
+            });
+        }
+    }
+
+    /// Sends a confirmed publish and records it in the journal.
+    fn publish(&mut self, topic: &str, payload: String, qos: u8) {
+        let size = payload.len();
+        let sent = match &self.traffic {
+            Some(handle) => handle.publish(topic, payload.into(), qos, false),
+            None => Err("not connected".to_owned()),
+        };
+        let entry = journal::Entry {
+            time: time::OffsetDateTime::now_utc(),
+            identity: journal::local_user(),
+            backend: match self.state.backend {
+                Backend::Local => format!("local mqtt {}", self.state.traffic.target),
+                Backend::Aws { .. } => format!("mqtt {}", self.state.traffic.target),
+            },
+            action: "publish".into(),
+            target: topic.to_owned(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"qos": qos, "size": size}),
+            result: match &sent {
+                Ok(()) => "sent".into(),
+                Err(error) => format!("error: {error}"),
+            },
+        };
+        let journaled = journal::default_path()
+            .ok_or_else(|| std::io::Error::other("no state directory"))
+            .and_then(|path| journal::append(&path, &entry));
+        let problem = match (sent, journaled) {
+            (Err(error), _) => Some(format!("publish to {topic} failed: {error}")),
+            (Ok(()), Err(error)) => Some(format!(
+                "sent to {topic}, but the journal could not be written: {error}"
+            )),
+            (Ok(()), Ok(())) => None,
+        };
+        if let Some(text) = problem {
+            self.state.message = Some(Message {
+                level: Level::Error,
+                text,
+            });
+        }
+    }
+
+    /// Folds in the traffic events that have arrived, at most one batch. Returns how many.
+    pub fn pump_traffic(&mut self) -> usize {
+        let Some(mut events) = self.traffic_events.take() else {
+            return 0;
+        };
+        let mut count = 0;
+        while count < TRAFFIC_BATCH {
+            let Ok(event) = events.try_recv() else { break };
+            self.handle(Msg::Traffic(event));
+            count += 1;
+        }
+        self.traffic_events = Some(events);
+        count
     }
 
     fn copy(&mut self, text: String) {
@@ -292,6 +413,11 @@ async fn event_loop(app: &mut App, terminal: &mut ratatui::DefaultTerminal) -> R
                 app.drain();
                 dirty = true;
             }
+            Some(event) = next_traffic(&mut app.traffic_events) => {
+                app.handle(Msg::Traffic(event));
+                app.pump_traffic();
+                dirty = true;
+            }
             _ = ticks.tick() => {
                 let animating = app.state.pending > 0 || app.state.throttling();
                 let throttled = app.client().stats().throttled;
@@ -303,6 +429,13 @@ async fn event_loop(app: &mut App, terminal: &mut ratatui::DefaultTerminal) -> R
         if app.state.quit {
             return Ok(());
         }
+    }
+}
+
+async fn next_traffic(events: &mut Option<mpsc::Receiver<TrafficEvent>>) -> Option<TrafficEvent> {
+    match events {
+        Some(events) => events.recv().await,
+        None => std::future::pending().await,
     }
 }
 

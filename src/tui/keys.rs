@@ -14,15 +14,17 @@ pub enum Layer {
     Global,
     List,
     Detail,
+    Traffic,
     Input,
     Help,
 }
 
 impl Layer {
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 6] = [
         Self::Global,
         Self::List,
         Self::Detail,
+        Self::Traffic,
         Self::Input,
         Self::Help,
     ];
@@ -32,6 +34,7 @@ impl Layer {
             Self::Global => "global",
             Self::List => "list",
             Self::Detail => "detail",
+            Self::Traffic => "traffic",
             Self::Input => "input",
             Self::Help => "help",
         }

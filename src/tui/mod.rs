@@ -9,6 +9,7 @@ pub mod fuzzy;
 pub mod keys;
 pub mod state;
 pub mod tasks;
+pub mod traffic;
 pub mod update;
 pub mod views;
 

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use time::OffsetDateTime;
 
+use super::traffic::TrafficView;
 use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
 use crate::fleet::model::{Certificate, CertificateSummary, PolicySummary, ThingSummary};
 
@@ -115,6 +116,8 @@ pub enum Screen {
         cursor: usize,
         scroll: usize,
     },
+    /// Live MQTT traffic (its state is `State::traffic`, kept while other screens are open).
+    Traffic,
 }
 
 impl Screen {
@@ -137,6 +140,22 @@ pub struct Input {
 pub enum InputKind {
     Filter,
     Command,
+    /// Search the traffic screen's messages.
+    Search,
+    Subscribe,
+    Unsubscribe,
+    /// `TOPIC PAYLOAD` to publish (confirmed before it is sent).
+    Publish,
+}
+
+/// A mutation waiting for the user's yes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirm {
+    Publish {
+        topic: String,
+        payload: String,
+        qos: u8,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,7 +219,9 @@ pub struct State {
     pub certificate_reports: HashMap<String, Load<CertificateReport>>,
     pub policy_reports: HashMap<String, Load<PolicyReport>>,
     pub input: Option<Input>,
+    pub confirm: Option<Confirm>,
     pub help: bool,
+    pub traffic: TrafficView,
     pub message: Option<Message>,
     /// Requests in flight.
     pub pending: usize,
@@ -234,7 +255,9 @@ impl State {
             certificate_reports: HashMap::new(),
             policy_reports: HashMap::new(),
             input: None,
+            confirm: None,
             help: false,
+            traffic: TrafficView::default(),
             message: None,
             pending: 0,
             throttled: 0,

@@ -69,7 +69,14 @@ impl Runner {
             }
             let _permit = permits.acquire().await;
             let event = match effect {
-                Effect::ListThings { .. } | Effect::Copy(_) | Effect::SetTheme(_) => return,
+                // The console's own effects, not requests.
+                Effect::ListThings { .. }
+                | Effect::Copy(_)
+                | Effect::SetTheme(_)
+                | Effect::TrafficConnect
+                | Effect::Subscribe(_)
+                | Effect::Unsubscribe(_)
+                | Effect::Publish { .. } => return,
                 Effect::ListCertificates { generation } => FleetEvent::Certificates {
                     generation,
                     result: text(client.list_certificates().await),

@@ -10,11 +10,13 @@ use super::fuzzy::Fuzzy;
 use super::state::{
     Input, InputKind, Level, Link, ListKind, ListView, Load, Message, Screen, Sort, State,
 };
+use super::traffic;
 use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
 use crate::fleet::model::{
     Certificate, CertificateSummary, PolicySummary, ThingPage, ThingSummary,
     certificate_id_from_arn,
 };
+use crate::fleet::traffic::TrafficEvent;
 
 /// Everything that can change the state.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +30,8 @@ pub enum Msg {
     ClearInput,
     /// Boxed: reports are large and messages are many.
     Fleet(Box<FleetEvent>),
+    /// From the live MQTT connection.
+    Traffic(TrafficEvent),
     Tick {
         now: OffsetDateTime,
         throttled: u64,
@@ -110,18 +114,36 @@ pub enum Effect {
     Copy(String),
     /// Switch to a shipped theme.
     SetTheme(String),
+    /// Start the live MQTT connection (once).
+    TrafficConnect,
+    Subscribe(String),
+    Unsubscribe(String),
+    /// Publish, already confirmed; the console journals it.
+    Publish {
+        topic: String,
+        payload: String,
+        qos: u8,
+    },
 }
 
 impl Effect {
     /// Whether the effect is a request whose result arrives as a `FleetEvent`.
     fn is_request(&self) -> bool {
-        !matches!(self, Self::Copy(_) | Self::SetTheme(_))
+        !matches!(
+            self,
+            Self::Copy(_)
+                | Self::SetTheme(_)
+                | Self::TrafficConnect
+                | Self::Subscribe(_)
+                | Self::Unsubscribe(_)
+                | Self::Publish { .. }
+        )
     }
 }
 
 /// The commands of the `:` line, for completion and help.
-pub const COMMANDS: [&str; 9] = [
-    "things", "certs", "policies", "thing", "policy", "cert", "theme", "help", "quit",
+pub const COMMANDS: [&str; 10] = [
+    "things", "certs", "policies", "thing", "policy", "cert", "traffic", "theme", "help", "quit",
 ];
 
 /// The effects the console starts with.
@@ -152,6 +174,13 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 matches!(&*event, FleetEvent::ThingsPage { result: Ok(page), .. } if page.more);
             state.pending = state.pending.saturating_sub(usize::from(!more_to_come));
             arrived(state, *event)
+        }
+        Msg::Traffic(event) => {
+            if let TrafficEvent::Published { topic } = &event {
+                info(state, Level::Info, format!("published to {topic}"));
+            }
+            state.traffic.ingest(&event, state.now);
+            Vec::new()
         }
         Msg::Tick { now, throttled } => {
             state.now = now;
@@ -184,6 +213,9 @@ fn info(state: &mut State, level: Level, text: impl Into<String>) {
 }
 
 fn act(state: &mut State, action: Action) -> Vec<Effect> {
+    if state.confirm.is_some() {
+        return traffic::answer(state, action == Action::Confirm);
+    }
     if state.input.is_some() {
         return input_action(state, action);
     }
@@ -192,6 +224,9 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
             state.help = false;
         }
         return Vec::new();
+    }
+    if let Some(effects) = traffic::act(state, action) {
+        return effects;
     }
     match action {
         Action::Quit => {
@@ -244,7 +279,17 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
             }
             visible_loads(state)
         }
-        Action::Confirm | Action::Cancel | Action::Complete => Vec::new(),
+        Action::Traffic => traffic::open(state),
+        Action::Confirm
+        | Action::Cancel
+        | Action::Complete
+        | Action::Subscribe
+        | Action::Unsubscribe
+        | Action::Freeze
+        | Action::Clear
+        | Action::Publish
+        | Action::NextPane
+        | Action::Hex => Vec::new(),
     }
 }
 
@@ -258,10 +303,6 @@ fn input_action(state: &mut State, action: Action) -> Vec<Effect> {
             set_filter(state, &input.before);
             visible_loads(state)
         }
-        (Action::Cancel, InputKind::Command) => {
-            state.input = None;
-            Vec::new()
-        }
         (Action::Confirm, InputKind::Filter) => {
             state.input = None;
             visible_loads(state)
@@ -271,12 +312,29 @@ fn input_action(state: &mut State, action: Action) -> Vec<Effect> {
             complete(state);
             Vec::new()
         }
+        (Action::Cancel, InputKind::Search) => {
+            state.input = None;
+            state.traffic.search = input.before;
+            Vec::new()
+        }
+        (Action::Cancel, _) => {
+            state.input = None;
+            Vec::new()
+        }
+        (Action::Confirm, kind) => traffic::entered(state, kind, &input.text),
         // Other actions are keys typed as text by the key layer; nothing else to do here.
         _ => Vec::new(),
     }
 }
 
 fn type_char(state: &mut State, c: Option<char>) -> Vec<Effect> {
+    if state.confirm.is_some() {
+        return match c {
+            Some('y' | 'Y') => traffic::answer(state, true),
+            Some('n' | 'N') => traffic::answer(state, false),
+            _ => Vec::new(),
+        };
+    }
     let Some(input) = &mut state.input else {
         return Vec::new();
     };
@@ -286,10 +344,14 @@ fn type_char(state: &mut State, c: Option<char>) -> Vec<Effect> {
             input.text.pop();
         }
     }
-    if input.kind == InputKind::Filter {
-        filter_changed(state)
-    } else {
-        Vec::new()
+    match input.kind {
+        InputKind::Filter => filter_changed(state),
+        InputKind::Search => {
+            state.traffic.search.clone_from(&input.text);
+            state.traffic.message_cursor = 0;
+            Vec::new()
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -475,6 +537,7 @@ fn step(state: &mut State, delta: isize) -> Vec<Effect> {
     let lines = detail::lines(state, state.screen()).unwrap_or_default();
     let page_rows = state.page_rows + 1;
     match state.screen_mut() {
+        Screen::Traffic => {}
         Screen::List(_, view) => {
             view.selected = view
                 .selected
@@ -515,7 +578,7 @@ fn page(state: &mut State, direction: isize) -> Vec<Effect> {
     let lines = detail::lines(state, state.screen()).map_or(0, |l| l.len());
     let page_rows = state.page_rows + 1;
     match state.screen_mut() {
-        Screen::List(..) => step(state, direction * rows),
+        Screen::List(..) | Screen::Traffic => step(state, direction * rows),
         Screen::Thing { scroll, .. }
         | Screen::Certificate { scroll, .. }
         | Screen::Policy { scroll, .. } => {
@@ -591,7 +654,7 @@ fn open(state: &mut State) -> Vec<Effect> {
                 Screen::Thing { cursor, .. }
                 | Screen::Certificate { cursor, .. }
                 | Screen::Policy { cursor, .. } => *cursor,
-                Screen::List(..) => 0,
+                Screen::List(..) | Screen::Traffic => 0,
             };
             match detail::links(state, screen).into_iter().nth(cursor) {
                 Some(link) => link,
@@ -695,6 +758,7 @@ fn refresh(state: &mut State) -> Vec<Effect> {
             state.certificate_reports.insert(id.clone(), Load::Loading);
             vec![Effect::LoadCertificateReport(id)]
         }
+        Screen::Traffic => Vec::new(),
         Screen::Policy { name, .. } => {
             state.policy_reports.insert(name.clone(), Load::Loading);
             vec![Effect::LoadPolicyReport(name)]
@@ -719,6 +783,7 @@ fn copy(state: &mut State) -> Vec<Effect> {
                 None => None,
             }
         }
+        Screen::Traffic => None,
     };
     if let Some(text) = text {
         info(state, Level::Info, format!("copied {text}"));
@@ -769,6 +834,14 @@ fn command(state: &mut State, text: &str) -> Vec<Effect> {
             let id = certificate_id_from_arn(id).unwrap_or(id).to_owned();
             done(state);
             follow(state, Link::Certificate(id))
+        }
+        ("traffic", "") => {
+            done(state);
+            traffic::open_all(state)
+        }
+        ("traffic", thing) => {
+            done(state);
+            traffic::open_for(state, Some(thing.to_owned()))
         }
         ("theme", name) if !name.is_empty() => {
             done(state);

@@ -376,6 +376,8 @@ struct Session {
     /// Publishes waiting for their packet id, then (QoS 1) for their PUBACK.
     publishing: VecDeque<String>,
     inflight: BTreeMap<u16, String>,
+    /// Publishes rumqttc's request queue had no room for yet, in order; none is ever dropped.
+    backlog: VecDeque<(String, Bytes, u8, bool)>,
     failures: u32,
     dropped: u64,
 }
@@ -422,13 +424,24 @@ impl Session {
                 qos,
                 retain,
             } => {
-                if self
-                    .client
-                    .try_publish(topic.clone(), qos_of(qos), retain, payload)
-                    .is_ok()
-                {
-                    self.publishing.push_back(topic);
-                }
+                self.backlog.push_back((topic, payload, qos, retain));
+                self.flush();
+            }
+        }
+    }
+
+    /// Hands waiting publishes to rumqttc while its request queue has room.
+    fn flush(&mut self) {
+        while let Some((topic, payload, qos, retain)) = self.backlog.front() {
+            let sent =
+                self.client
+                    .try_publish(topic.clone(), qos_of(*qos), *retain, payload.clone());
+            if sent.is_err() {
+                // Full: the event loop drains it, and the next poll flushes again.
+                return;
+            }
+            if let Some((topic, ..)) = self.backlog.pop_front() {
+                self.publishing.push_back(topic);
             }
         }
     }
@@ -514,6 +527,7 @@ async fn run(
         awaiting: BTreeMap::new(),
         publishing: VecDeque::new(),
         inflight: BTreeMap::new(),
+        backlog: VecDeque::new(),
         failures: 0,
         dropped: 0,
     };
@@ -525,6 +539,7 @@ async fn run(
             },
             polled = eventloop.poll() => match polled {
                 Ok(event) => {
+                    session.flush();
                     if let Some(event) = session.packet(event)
                         && !session.emit(event)
                     {

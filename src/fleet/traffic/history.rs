@@ -86,7 +86,7 @@ impl TopicStats {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct History {
     budget: usize,
     used: usize,

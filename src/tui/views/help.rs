@@ -18,6 +18,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, context: Context<'_>) {
         (Layer::Global, "Everywhere"),
         (Layer::List, "Lists"),
         (Layer::Detail, "Details"),
+        (Layer::Traffic, "Traffic"),
         (Layer::Input, "Filter and command line"),
     ] {
         let bindings = context.keys.layer(layer);
@@ -64,6 +65,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, context: Context<'_>) {
     )));
     lines.push(Line::from(Span::styled(
         "  :policy NAME :cert ID :theme NAME :q",
+        theme.style(Slot::Text),
+    )));
+    lines.push(Line::from(Span::styled(
+        "  :traffic [THING]",
         theme.style(Slot::Text),
     )));
     let height = area.height.saturating_sub(2);

@@ -4,6 +4,7 @@
 
 mod help;
 mod list;
+mod traffic;
 
 use std::fmt::Write as _;
 
@@ -59,6 +60,7 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, context: Context<'_>) {
     frame.render_widget(status_bar(state, theme), status);
     match state.screen() {
         Screen::List(kind, view) => list::draw(frame, main, state, *kind, view, theme),
+        Screen::Traffic => traffic::draw(frame, main, state, theme),
         screen => draw_detail(frame, main, state, screen, theme),
     }
     frame.render_widget(message_line(state, theme), message);
@@ -120,8 +122,11 @@ fn status_bar<'a>(state: &State, theme: &Theme) -> Paragraph<'a> {
 fn message_line<'a>(state: &State, theme: &Theme) -> Paragraph<'a> {
     if let Some(input) = &state.input {
         let prompt = match input.kind {
-            InputKind::Filter => "/",
+            InputKind::Filter | InputKind::Search => "/",
             InputKind::Command => ":",
+            InputKind::Subscribe => "subscribe to filter: ",
+            InputKind::Unsubscribe => "unsubscribe from: ",
+            InputKind::Publish => "publish TOPIC PAYLOAD: ",
         };
         let line = Line::from(vec![
             Span::styled(prompt, theme.style(Slot::FooterKey)),
@@ -129,7 +134,7 @@ fn message_line<'a>(state: &State, theme: &Theme) -> Paragraph<'a> {
             Span::styled("█", theme.style(Slot::Dim)),
         ]);
         let line = match &state.message {
-            Some(message) if input.kind == InputKind::Command => {
+            Some(message) if input.kind != InputKind::Filter => {
                 let mut spans = line.spans;
                 spans.push(Span::styled(
                     format!("   {}", escape(&message.text)),
@@ -199,7 +204,7 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, state: &State, screen: &Screen
             cursor,
             scroll,
         } => (format!(" Policy {} ", escape(name)), *cursor, *scroll),
-        Screen::List(..) => return,
+        Screen::List(..) | Screen::Traffic => return,
     };
     let lines = detail::lines(state, screen).unwrap_or_default();
     let mut link_index = 0;
