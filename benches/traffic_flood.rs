@@ -1,8 +1,11 @@
 //! A flood through a real broker (mosquitto, mutual TLS): ~150-byte JSON on 1,000 topics, read
-//! by `iotfleet tail '#' --output json` and by `mosquitto_sub -t '#'` in the same run, each as a
-//! separate process; CPU microseconds per message (user + system, from the shell's `times`) and
-//! completeness. Run with `cargo bench --bench traffic_flood` (IOTFLEET_FLOOD=N to change the
-//! count; needs mosquitto and mosquitto-clients: scripts/install-peers.sh).
+//! in the same run by `mosquitto_sub -t '#'`, by `iotfleet tail '#' --output json`, and by the
+//! console's ingest path (the traffic screen's own code: the client's queue, `update` folding
+//! each message into the history under its budget, frames drawn to ratatui's TestBackend at
+//! 30 fps), each as a separate process; CPU microseconds per message (user + system, from the
+//! shell's `times`), completeness, and for the console its memory. Run with
+//! `cargo bench --bench traffic_flood` (IOTFLEET_FLOOD=N,M for other counts, default 200000 and
+//! 1000000; needs mosquitto and mosquitto-clients: scripts/install-peers.sh).
 
 mod common;
 
@@ -14,11 +17,20 @@ use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
 
+/// Set in the child process that plays the console: `COUNT URL CERT KEY CA`.
+const READER: &str = "IOTFLEET_BENCH_CONSOLE_READER";
+
 fn main() {
-    let count: u64 = std::env::var("IOTFLEET_FLOOD")
+    if let Ok(args) = std::env::var(READER) {
+        console_reader(&args);
+        return;
+    }
+    let counts: Vec<u64> = std::env::var("IOTFLEET_FLOOD")
         .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(200_000);
+        .map_or_else(
+            || vec![200_000, 1_000_000],
+            |n| n.split(',').filter_map(|c| c.trim().parse().ok()).collect(),
+        );
     let Some(broker) = support::mosquitto::Mosquitto::start() else {
         return;
     };
@@ -26,6 +38,13 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    for count in counts {
+        run(&runtime, &broker, count);
+    }
+    println!("(mosquitto_sub's and tail's CPU include `wc -l` counting their output lines)");
+}
+
+fn run(runtime: &tokio::runtime::Runtime, broker: &support::mosquitto::Mosquitto, count: u64) {
     let operator = broker.identity("operator");
     let files = format!(
         "--cafile {} --cert {} --key {}",
@@ -52,21 +71,38 @@ fn main() {
                 broker.ca.display()
             ),
         ),
+        (
+            "console ingest",
+            format!(
+                "{READER}='{count} {} {} {} {}' {bench}",
+                broker.url(),
+                operator.certificate.display(),
+                operator.key.display(),
+                broker.ca.display(),
+                bench = std::env::current_exe().expect("the bench binary").display(),
+            ),
+        ),
     ];
     println!(
         "flood of {count} messages (~150-byte JSON, 1,000 topics, QoS 0) through mosquitto with mutual TLS:"
     );
     for (name, command) in readers {
-        // The reader's output goes to wc; `times` reports the CPU of the shell's children.
+        // A reader's output goes to wc (the console reader counts for itself); `times`
+        // reports the CPU of the shell's children.
+        let counted = if name == "console ingest" {
+            command
+        } else {
+            format!("{command} | wc -l")
+        };
         let reader = Command::new("sh")
             .arg("-c")
-            .arg(format!("{command} | wc -l; times"))
+            .arg(format!("{counted}; times"))
             .stdout(Stdio::piped())
             .spawn()
             .expect("start the reader");
         std::thread::sleep(Duration::from_millis(1500));
         let started = Instant::now();
-        runtime.block_on(flood(&broker, &operator, count));
+        runtime.block_on(flood(broker, &operator, count));
         let output = reader.wait_with_output().expect("the reader ends");
         let text = String::from_utf8_lossy(&output.stdout);
         let mut lines = text.lines();
@@ -74,6 +110,11 @@ fn main() {
             .next()
             .and_then(|l| l.trim().parse().ok())
             .unwrap_or(0);
+        let report = if name == "console ingest" {
+            lines.next().map(str::to_owned)
+        } else {
+            None
+        };
         let cpu = lines.nth(1).map_or(0.0, children_cpu_seconds);
         #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
         let per_message = cpu * 1e6 / received.max(1) as f64;
@@ -81,8 +122,107 @@ fn main() {
             "  {name:<14} {per_message:>6.2} CPU-µs per message   {received}/{count} received   wall {:.1} s",
             started.elapsed().as_secs_f64()
         );
+        if let Some(report) = report {
+            println!("                 {report}");
+        }
     }
-    println!("(the reader's CPU includes `wc -l`, the same for both)");
+}
+
+/// The console's ingest path, as the traffic screen runs it, reading until the flood is counted:
+/// prints the messages received, then a line on its memory.
+fn console_reader(args: &str) {
+    use iotfleet::tui::{App, Options};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let fields: Vec<&str> = args.split(' ').collect();
+    let [count, url, certificate, key, ca] = fields[..] else {
+        panic!("{READER} wants COUNT URL CERT KEY CA");
+    };
+    let count: u64 = count.parse().expect("a count");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        // The registry side is an empty in-memory local core; traffic goes to the flood's broker.
+        let core = iotfleet::local::LocalCore::start(iotfleet::local::LocalOptions::default())
+            .await
+            .expect("local core");
+        let client = iotfleet::fleet::FleetClient::connect(&core.connection_settings())
+            .await
+            .expect("client");
+        let traffic = iotfleet::fleet::traffic::TrafficSettings::from_url(
+            url,
+            Some(iotfleet::fleet::traffic::TlsFiles {
+                certificate: certificate.into(),
+                key: key.into(),
+                ca: Some(ca.into()),
+            }),
+            "bench-console".into(),
+            None,
+        )
+        .expect("settings");
+        let options = Options {
+            backend: iotfleet::tui::state::Backend::Local,
+            read_only: true,
+            theme: None,
+            keymap: None,
+            no_color: false,
+            traffic: Some(Ok(traffic)),
+            history_budget: None,
+        };
+        let loaded = iotfleet::config::files::load_from(None, None, None, false);
+        let mut app = App::new(client, options, loaded);
+        app.handle(iotfleet::tui::update::Msg::Resize {
+            width: 200,
+            height: 50,
+        });
+        for c in ":traffic".chars() {
+            app.key(iotfleet::config::keymap::Key::parse(&c.to_string()).unwrap());
+        }
+        app.key(iotfleet::config::keymap::Key::parse("<Enter>").unwrap());
+        let mut terminal = Terminal::new(TestBackend::new(200, 50)).unwrap();
+        let frame = Duration::from_millis(33);
+        let deadline = Instant::now() + Duration::from_mins(3);
+        let mut frames = 0u64;
+        let mut quiet_since = Instant::now();
+        loop {
+            let before = app.state.traffic.history.received() + app.state.traffic.dropped;
+            let started = Instant::now();
+            while started.elapsed() < frame {
+                if app.pump_traffic() == 0 {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+            terminal.draw(|f| app.draw(f)).expect("draw");
+            frames += 1;
+            let seen = app.state.traffic.history.received() + app.state.traffic.dropped;
+            if seen != before {
+                quiet_since = Instant::now();
+            }
+            if seen >= count
+                || Instant::now() > deadline
+                || quiet_since.elapsed() > Duration::from_secs(10)
+            {
+                break;
+            }
+        }
+        let view = &app.state.traffic;
+        let history = &view.history;
+        let kept = history.messages().len();
+        let payload: usize = history.messages().map(|m| m.payload.len()).sum();
+        println!("{}", history.received());
+        println!(
+            "console: dropped {} · kept {kept} ({:.1} MiB of a {:.0} MiB budget) · evicted {} · {} frames · bookkeeping {} B per kept message beyond its payload · peak RSS {:.1} MiB",
+            view.dropped,
+            common::mib(history.used() as u64),
+            common::mib(history.budget() as u64),
+            history.evicted(),
+            frames,
+            (history.used() - payload) / kept.max(1),
+            common::peak_rss_mib(),
+        );
+    });
 }
 
 /// `times` prints "0m1.234s 0m0.567s" for the children: user plus system, in seconds.
