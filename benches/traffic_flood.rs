@@ -25,12 +25,10 @@ fn main() {
         console_reader(&args);
         return;
     }
-    let counts: Vec<u64> = std::env::var("IOTFLEET_FLOOD")
-        .ok()
-        .map_or_else(
-            || vec![200_000, 1_000_000],
-            |n| n.split(',').filter_map(|c| c.trim().parse().ok()).collect(),
-        );
+    let counts: Vec<u64> = std::env::var("IOTFLEET_FLOOD").ok().map_or_else(
+        || vec![200_000, 1_000_000],
+        |n| n.split(',').filter_map(|c| c.trim().parse().ok()).collect(),
+    );
     let Some(broker) = support::mosquitto::Mosquitto::start() else {
         return;
     };

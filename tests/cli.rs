@@ -283,3 +283,159 @@ async fn a_network_failure_is_one_line_not_a_hang() {
     );
     assert_eq!(message.lines().count(), 1, "{message}");
 }
+
+/// Runs `iotfleet ARGS` against `endpoint` with `home` as HOME (so the journal can be read).
+async fn iotfleet_in(home: &std::path::Path, endpoint: &str, args: &[&str]) -> Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_iotfleet"));
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (key, value) in support::cli_env(endpoint, home) {
+        command.env(key, value);
+    }
+    command.output().await.expect("run iotfleet")
+}
+
+#[allow(
+    clippy::too_many_lines,
+    reason = "one user's session, step by step, against one backend"
+)]
+async fn shadow_update_and_delete_on(backend: support::Backend) {
+    let Some(fleet) = TestFleet::start(backend).await else {
+        return;
+    };
+    let thing = seed::devices(&fleet.iot, 1, 1).await.remove(0).name;
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: Vec<&str>| {
+        let (home, endpoint) = (home.path().to_owned(), fleet.endpoint.clone());
+        let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            iotfleet_in(&home, &endpoint, &args).await
+        }
+    };
+    let desired_now = |output: &Output| -> serde_json::Value {
+        assert!(output.status.success(), "{}", stderr(output));
+        serde_json::from_str::<serde_json::Value>(&stdout(output)).unwrap()["desired"].clone()
+    };
+
+    let first = run(vec![
+        "shadow",
+        "update",
+        &thing,
+        "--desired",
+        r#"{"led":"on","speed":40}"#,
+        "--output",
+        "json",
+    ])
+    .await;
+    assert!(first.status.success(), "{}", stderr(&first));
+    let accepted: serde_json::Value = serde_json::from_str(&stdout(&first)).unwrap();
+    assert_eq!(accepted["state"]["desired"]["speed"], 40, "{accepted}");
+    let version = accepted["version"].as_u64().unwrap();
+
+    // null removes the key.
+    let removed = run(vec![
+        "shadow",
+        "update",
+        &thing,
+        "--desired",
+        r#"{"led":null}"#,
+    ])
+    .await;
+    assert!(removed.status.success(), "{}", stderr(&removed));
+    let get = run(vec!["shadow", "get", &thing, "--output", "json"]).await;
+    assert_eq!(desired_now(&get), serde_json::json!({"speed": 40}));
+
+    // A stale version is a conflict: exit 4, nothing changed.
+    let stale = version.to_string();
+    let conflict = run(vec![
+        "shadow",
+        "update",
+        &thing,
+        "--desired",
+        r#"{"speed":1}"#,
+        "--version",
+        &stale,
+    ])
+    .await;
+    assert_eq!(conflict.status.code(), Some(4), "{}", stderr(&conflict));
+    let get = run(vec!["shadow", "get", &thing, "--output", "json"]).await;
+    assert_eq!(desired_now(&get), serde_json::json!({"speed": 40}));
+
+    // A named shadow is a shadow of its own.
+    let named = run(vec![
+        "shadow",
+        "update",
+        &thing,
+        "--name",
+        "config",
+        "--desired",
+        r#"{"mode":"eco"}"#,
+    ])
+    .await;
+    assert!(named.status.success(), "{}", stderr(&named));
+    let get = run(vec!["shadow", "get", &thing, "--output", "json"]).await;
+    assert_eq!(desired_now(&get), serde_json::json!({"speed": 40}));
+
+    // Bad JSON names where; --read-only refuses; delete wants --yes.
+    let bad = run(vec!["shadow", "update", &thing, "--desired", "{\"a\":1,}"]).await;
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("line 1, column"), "{}", stderr(&bad));
+    let refused = run(vec![
+        "--read-only",
+        "shadow",
+        "update",
+        &thing,
+        "--desired",
+        r#"{"speed":2}"#,
+    ])
+    .await;
+    assert_eq!(refused.status.code(), Some(5));
+    let unsure = run(vec!["shadow", "delete", &thing]).await;
+    assert_eq!(unsure.status.code(), Some(2), "{}", stderr(&unsure));
+    let deleted = run(vec!["shadow", "delete", &thing, "--yes"]).await;
+    assert!(deleted.status.success(), "{}", stderr(&deleted));
+    let gone = run(vec!["shadow", "get", &thing]).await;
+    assert_eq!(gone.status.code(), Some(3));
+
+    // The journal has every applied change (and the refused conflict) with before and after.
+    let journal =
+        std::fs::read_to_string(home.path().join("state/iotfleet/journal.jsonl")).unwrap();
+    let entries: Vec<serde_json::Value> = journal
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let actions: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["result"].as_str().unwrap()))
+        .map(|(a, r)| (a, if r == "ok" { "ok" } else { "error" }))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("shadow update", "ok"),
+            ("shadow update", "ok"),
+            ("shadow update", "error"),
+            ("shadow update", "ok"),
+            ("shadow delete", "ok")
+        ]
+    );
+    assert_eq!(entries[1]["before"]["desired"]["led"], "on");
+    assert_eq!(
+        entries[1]["after"]["state"]["desired"]["led"],
+        serde_json::Value::Null
+    );
+    assert_eq!(entries[4]["before"]["desired"]["speed"], 40);
+}
+
+#[tokio::test]
+async fn shadow_update_and_delete_against_moto() {
+    shadow_update_and_delete_on(support::Backend::Moto).await;
+}
+
+#[tokio::test]
+async fn shadow_update_and_delete_against_the_local_core() {
+    shadow_update_and_delete_on(support::Backend::Local).await;
+}

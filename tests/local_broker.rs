@@ -394,3 +394,31 @@ async fn the_simulated_fleet_reports_answers_deltas_and_the_rogue_is_contained()
         serde_json::from_slice(shadow.payload().unwrap().as_ref()).unwrap();
     assert!(document["state"].get("delta").is_none(), "{document}");
 }
+
+#[tokio::test]
+async fn the_broker_names_who_is_connected_and_can_disconnect_a_device() {
+    let core = core().await;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = core.broker().unwrap();
+    let (_watch, _seen) = operator(&core).await;
+    let (_pump, mut events) = connected(&device(&core, dir.path(), "pump-04", "pump-04")).await;
+    assert_eq!(
+        broker.identity_of("operator-test"),
+        Some(iotfleet::local::broker::authority::Identity::Operator)
+    );
+    assert!(
+        matches!(
+            broker.identity_of("pump-04"),
+            Some(iotfleet::local::broker::authority::Identity::Device { principal })
+                if principal.contains(":cert/")
+        ),
+        "{:?}",
+        broker.identity_of("pump-04")
+    );
+    assert!(broker.disconnect("pump-04").await);
+    expect(&mut events, "the disconnect", |e| {
+        matches!(e, TrafficEvent::Disconnected { .. }).then_some(())
+    })
+    .await;
+    assert!(!broker.disconnect("nobody").await);
+}

@@ -126,7 +126,7 @@ pub enum Command {
         /// The policy's name.
         name: String,
     },
-    /// Read Device Shadows.
+    /// Read and change Device Shadows.
     #[command(subcommand)]
     Shadow(ShadowCommand),
     /// Print MQTT messages on topic filters as they arrive (NDJSON with --output json).
@@ -203,6 +203,31 @@ pub enum ShadowCommand {
         /// A named shadow; without it, the classic shadow.
         #[arg(long, value_name = "SHADOW")]
         name: Option<String>,
+    },
+    /// Change a shadow's desired state and print the accepted document; `null` removes a key.
+    Update {
+        /// The Thing's name.
+        thing: String,
+        /// The desired state: JSON (`{"speed":40}`), or @FILE to read it from a file.
+        #[arg(long, value_name = "JSON|@FILE")]
+        desired: String,
+        /// A named shadow; without it, the classic shadow.
+        #[arg(long, value_name = "SHADOW")]
+        name: Option<String>,
+        /// Apply only if the shadow is still at this version (else exit 4, nothing changed).
+        #[arg(long, value_name = "V")]
+        version: Option<u64>,
+    },
+    /// Delete a shadow (its version carries on if it is made again).
+    Delete {
+        /// The Thing's name.
+        thing: String,
+        /// A named shadow; without it, the classic shadow.
+        #[arg(long, value_name = "SHADOW")]
+        name: Option<String>,
+        /// Really delete it.
+        #[arg(long)]
+        yes: bool,
     },
 }
 

@@ -4,6 +4,7 @@
 pub mod args;
 mod browse;
 mod local;
+mod shadow;
 mod text;
 mod traffic;
 
@@ -114,8 +115,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Tui = command {
         return console(client, local_core.as_ref(), &cli.global, &settings).await;
     }
-    let format = cli.global.output;
-    let text = match command {
+    let text = verb(&client, &cli.global, command).await?;
+    tracing::info!(stats = ?client.stats(), "verb done");
+    print(&text)
+}
+
+/// Runs a verb that talks to the registry or the shadows, and returns what it prints.
+async fn verb(
+    client: &FleetClient,
+    global: &args::GlobalArgs,
+    command: Command,
+) -> Result<String, CliError> {
+    let format = global.output;
+    Ok(match command {
         Command::Things {
             filter,
             thing_type,
@@ -126,14 +138,23 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 attribute,
                 page_size: None,
             };
-            browse::things(&client, query, filter.as_deref(), format).await?
+            browse::things(client, query, filter.as_deref(), format).await?
         }
-        Command::Thing { name } => browse::thing(&client, &name, format).await?,
-        Command::Certs => browse::certificates(&client, format).await?,
-        Command::Policies => browse::policies(&client, format).await?,
-        Command::Policy { name } => browse::policy(&client, &name, format).await?,
+        Command::Thing { name } => browse::thing(client, &name, format).await?,
+        Command::Certs => browse::certificates(client, format).await?,
+        Command::Policies => browse::policies(client, format).await?,
+        Command::Policy { name } => browse::policy(client, &name, format).await?,
         Command::Shadow(ShadowCommand::Get { thing, name }) => {
-            browse::shadow_get(&client, &thing, name.as_deref(), format).await?
+            browse::shadow_get(client, &thing, name.as_deref(), format).await?
+        }
+        Command::Shadow(ShadowCommand::Update {
+            thing,
+            desired,
+            name,
+            version,
+        }) => shadow::update(client, global, &thing, name.as_deref(), &desired, version).await?,
+        Command::Shadow(ShadowCommand::Delete { thing, name, yes }) => {
+            shadow::delete(client, global, &thing, name.as_deref(), yes).await?
         }
         Command::Local(LocalCommand::Serve { .. })
         | Command::Tui
@@ -141,9 +162,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         | Command::Publish { .. } => {
             unreachable!("handled above")
         }
-    };
-    tracing::info!(stats = ?client.stats(), "verb done");
-    print(&text)
+    })
 }
 
 /// Opens the console on the terminal.

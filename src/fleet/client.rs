@@ -561,11 +561,11 @@ impl FleetClient {
 
     /// The classic shadow (`name` None) or a named shadow of a Thing.
     pub async fn get_shadow(&self, thing: &str, name: Option<&str>) -> Result<Shadow, FleetError> {
-        let label = match name {
-            Some(name) => format!("{thing}/{name}"),
-            None => format!("{thing} (classic)"),
-        };
-        let operation = Operation::on("iot:GetThingShadow", ResourceKind::Shadow, label);
+        let operation = Operation::on(
+            "iot:GetThingShadow",
+            ResourceKind::Shadow,
+            shadow_label(thing, name),
+        );
         let out = self
             .data()
             .await?
@@ -585,6 +585,57 @@ impl FleetClient {
                 detail: format!("shadow document is not JSON: {e}"),
             })?;
         Ok(Shadow::from_document(thing, name, &document))
+    }
+
+    /// UpdateThingShadow with `body` (`{"state": {...}, "version": N}`); returns the accepted
+    /// document. A stale `version` is a `Conflict` (409): nothing was changed.
+    pub async fn update_shadow(
+        &self,
+        thing: &str,
+        name: Option<&str>,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, FleetError> {
+        let operation = Operation::on(
+            "iot:UpdateThingShadow",
+            ResourceKind::Shadow,
+            shadow_label(thing, name),
+        );
+        let out = self
+            .data()
+            .await?
+            .update_thing_shadow()
+            .thing_name(thing)
+            .set_shadow_name(name.map(str::to_owned))
+            .payload(aws_smithy_types::Blob::new(body.to_string()))
+            .send()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        let payload = out
+            .payload
+            .map(aws_smithy_types::Blob::into_inner)
+            .unwrap_or_default();
+        serde_json::from_slice(&payload).map_err(|e| FleetError::InvalidResponse {
+            action: operation.action,
+            detail: format!("the accepted document is not JSON: {e}"),
+        })
+    }
+
+    /// DeleteThingShadow.
+    pub async fn delete_shadow(&self, thing: &str, name: Option<&str>) -> Result<(), FleetError> {
+        let operation = Operation::on(
+            "iot:DeleteThingShadow",
+            ResourceKind::Shadow,
+            shadow_label(thing, name),
+        );
+        self.data()
+            .await?
+            .delete_thing_shadow()
+            .thing_name(thing)
+            .set_shadow_name(name.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        Ok(())
     }
 
     pub async fn named_shadows(&self, thing: &str) -> Result<Vec<String>, FleetError> {
@@ -728,4 +779,11 @@ fn policy_summary(policy: aws_sdk_iot::types::Policy) -> PolicySummary {
 fn to_time(date: aws_smithy_types::DateTime) -> Option<OffsetDateTime> {
     let nanos = i128::from(date.secs()) * 1_000_000_000 + i128::from(date.subsec_nanos());
     OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
+}
+/// How a shadow is named in errors: `THING (classic)` or `THING/NAME`.
+fn shadow_label(thing: &str, name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("{thing}/{name}"),
+        None => format!("{thing} (classic)"),
+    }
 }

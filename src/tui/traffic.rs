@@ -79,7 +79,7 @@ pub struct TrafficView {
     pub topic_cursor: usize,
     /// In the message list, 0 is the newest.
     pub message_cursor: usize,
-    /// Messages whose topic or payload contains this are listed (case-insensitive).
+    /// Messages whose topic or payload contains this are listed (ASCII letters in any case).
     pub search: String,
     pub hex: bool,
     /// Whether the connection was started (it runs until the console quits).
@@ -226,7 +226,7 @@ impl TrafficView {
         let held = self
             .frozen
             .map_or(0, |at| self.history.received().saturating_sub(at));
-        let search = self.search.to_lowercase();
+        let search = self.search.as_bytes();
         self.history
             .messages()
             .rev()
@@ -238,10 +238,8 @@ impl TrafficView {
             })
             .filter(move |m| {
                 search.is_empty()
-                    || m.topic.to_lowercase().contains(&search)
-                    || String::from_utf8_lossy(&m.payload)
-                        .to_lowercase()
-                        .contains(&search)
+                    || contains_ignoring_case(m.topic.as_bytes(), search)
+                    || contains_ignoring_case(&m.payload, search)
             })
     }
 
@@ -520,6 +518,15 @@ pub fn answer(state: &mut State, yes: bool) -> Vec<Effect> {
         payload,
         qos,
     }]
+}
+
+/// Whether `needle` occurs in `haystack`, ASCII letters compared without case; no allocation,
+/// since the search runs over every kept message while the user types.
+fn contains_ignoring_case(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty()
+        || haystack
+            .windows(needle.len())
+            .any(|window| window.eq_ignore_ascii_case(needle))
 }
 
 /// The filters that show one device: its topics (any first level, then its name) and its

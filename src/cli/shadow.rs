@@ -1,0 +1,200 @@
+//! `shadow update` and `shadow delete`: Device Shadow changes from the command line. Both are
+//! refused with `--read-only`, carry what the shadow was before into the journal, and name a
+//! version conflict (exit 4) instead of overwriting.
+
+use serde_json::{Value, json};
+
+use super::CliError;
+use super::args::{GlobalArgs, OutputFormat};
+use super::text::output_width;
+use crate::fleet::{FleetClient, FleetError, journal};
+use crate::untrusted::escape;
+
+fn read_only(global: &GlobalArgs, what: &str) -> Result<(), CliError> {
+    if global.read_only {
+        return Err(CliError::new(5, format!("refused by --read-only: {what}")));
+    }
+    Ok(())
+}
+
+fn target(thing: &str, name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("{thing}/{name}"),
+        None => thing.to_owned(),
+    }
+}
+
+/// The shadow as it is now (its GetThingShadow body), or null when there is none.
+async fn current(
+    client: &FleetClient,
+    thing: &str,
+    name: Option<&str>,
+) -> Result<Value, FleetError> {
+    match client.get_shadow(thing, name).await {
+        Ok(shadow) => Ok(serde_json::to_value(shadow).unwrap_or(Value::Null)),
+        Err(FleetError::NotFound { .. }) => Ok(Value::Null),
+        Err(error) => Err(error),
+    }
+}
+
+/// `--desired JSON` or `--desired @FILE`, parsed; a mistake names line and column.
+fn desired(argument: &str) -> Result<Value, CliError> {
+    let (text, source) = match argument.strip_prefix('@') {
+        Some(path) => (
+            std::fs::read_to_string(path)
+                .map_err(|e| CliError::new(2, format!("cannot read {path}: {e}")))?,
+            path.to_owned(),
+        ),
+        None => (argument.to_owned(), "--desired".to_owned()),
+    };
+    let value: Value = serde_json::from_str(&text).map_err(|e| {
+        CliError::new(
+            2,
+            format!(
+                "{source} is not JSON: line {}, column {}: {}",
+                e.line(),
+                e.column(),
+                e.to_string().split(" at line ").next().unwrap_or_default()
+            ),
+        )
+    })?;
+    if !(value.is_object() || value.is_null()) {
+        return Err(CliError::new(
+            2,
+            format!("{source} must be a JSON object (the desired state), or null to clear it"),
+        ));
+    }
+    Ok(value)
+}
+
+fn record(
+    global: &GlobalArgs,
+    client: &FleetClient,
+    action: &str,
+    target: String,
+    before: Value,
+    after: Value,
+    result: String,
+) -> Result<(), CliError> {
+    let backend = client.backend();
+    let entry = journal::Entry {
+        time: time::OffsetDateTime::now_utc(),
+        identity: match &backend.profile {
+            Some(profile) => format!("{} (profile {profile})", journal::local_user()),
+            None => journal::local_user(),
+        },
+        backend: if global.local {
+            "local".to_owned()
+        } else {
+            format!(
+                "aws {}{}",
+                backend.region,
+                backend
+                    .endpoint_url
+                    .as_deref()
+                    .map(|url| format!(" {url}"))
+                    .unwrap_or_default()
+            )
+        },
+        action: action.to_owned(),
+        target,
+        before,
+        after,
+        result,
+    };
+    journal::default_path()
+        .ok_or_else(|| std::io::Error::other("no state directory"))
+        .and_then(|path| journal::append(&path, &entry))
+        .map_err(|e| CliError::new(1, format!("the journal could not be written: {e}")))
+}
+
+pub async fn update(
+    client: &FleetClient,
+    global: &GlobalArgs,
+    thing: &str,
+    name: Option<&str>,
+    desired_argument: &str,
+    version: Option<u64>,
+) -> Result<String, CliError> {
+    let desired = desired(desired_argument)?;
+    read_only(
+        global,
+        &format!("shadow update would change {}", target(thing, name)),
+    )?;
+    let before = current(client, thing, name).await?;
+    let mut body = json!({"state": {"desired": desired}});
+    if let Some(version) = version {
+        body["version"] = version.into();
+    }
+    let outcome = client.update_shadow(thing, name, &body).await;
+    let (after, result) = match &outcome {
+        Ok(accepted) => (accepted.clone(), "ok".to_owned()),
+        Err(error) => (Value::Null, format!("error: {error}")),
+    };
+    record(
+        global,
+        client,
+        "shadow update",
+        target(thing, name),
+        before,
+        after,
+        result,
+    )?;
+    let accepted = outcome?;
+    Ok(match global.output {
+        OutputFormat::Json => super::to_json(&accepted),
+        OutputFormat::Table => {
+            let mut out = super::text::Report::new(output_width());
+            out.field(0, "Thing", 10, thing);
+            out.field(0, "Shadow", 10, name.unwrap_or("classic"));
+            out.field(
+                0,
+                "Version",
+                10,
+                &accepted["version"]
+                    .as_u64()
+                    .map_or("-".into(), |v| v.to_string()),
+            );
+            out.line(0, "Accepted");
+            out.block(
+                2,
+                &serde_json::to_string_pretty(&accepted["state"]).unwrap_or_default(),
+            );
+            out.finish()
+        }
+    })
+}
+
+pub async fn delete(
+    client: &FleetClient,
+    global: &GlobalArgs,
+    thing: &str,
+    name: Option<&str>,
+    yes: bool,
+) -> Result<String, CliError> {
+    let shown = target(thing, name);
+    read_only(global, &format!("shadow delete would delete {shown}"))?;
+    if !yes {
+        return Err(CliError::new(
+            2,
+            format!("shadow delete removes the shadow of {shown} for good: add --yes to do it"),
+        ));
+    }
+    let before = current(client, thing, name).await?;
+    let outcome = client.delete_shadow(thing, name).await;
+    let result = match &outcome {
+        Ok(()) => "ok".to_owned(),
+        Err(error) => format!("error: {error}"),
+    };
+    record(
+        global,
+        client,
+        "shadow delete",
+        shown.clone(),
+        before,
+        Value::Null,
+        result,
+    )?;
+    outcome?;
+    Ok(format!("deleted the shadow of {}\n", escape(&shown)))
+}
