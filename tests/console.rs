@@ -87,6 +87,7 @@ fn snapshot(name: &str, text: &str) {
             (r"[0-9a-f]{16,64}", "[hex]"),
             (r"certificate [0-9a-f]+", "certificate [hex]"),
             (r"\d{4}-\d{2}-\d{2}", "[date]"),
+            (r"\d{2}:\d{2}:\d{2}", "[time]"),
             (r"\(\d+d\)", "(Nd)"),
             (r"in \d+ days", "in N days"),
         ],
@@ -326,4 +327,30 @@ async fn against_moto_the_console_shows_the_count_while_pages_stream_in() {
         screen.contains(" AWS 123456789012 us-east-1"),
         "the account from STS: {screen}"
     );
+}
+
+#[tokio::test]
+async fn the_shadow_screen_shows_desired_reported_and_delta_and_cycles_named_shadows() {
+    let (_core, mut app) = console_on_demo_fleet(None).await;
+    keys(&mut app, &["/", "pump-03", "<Enter>", "S"]).await;
+    assert!(
+        matches!(app.state.screen(), Screen::Shadow { thing, name: None, .. } if thing == "pump-03"),
+        "{:?}",
+        app.state.screen()
+    );
+    let wide = render(&app, 120, 40);
+    assert!(wide.contains("1 key differs"), "{wide}");
+    snapshot("shadow_delta_120x40", &wide);
+    snapshot("shadow_delta_80x24", &render(&app, 80, 24));
+
+    // Gateways have a named "firmware" shadow: n cycles classic → firmware → classic.
+    keys(&mut app, &["<Esc>", "<Esc>", "/", "gateway-02", "<Enter>", "S", "n"]).await;
+    assert!(
+        matches!(app.state.screen(), Screen::Shadow { name: Some(name), .. } if name == "firmware"),
+        "{:?}",
+        app.state.screen()
+    );
+    assert!(render(&app, 120, 40).contains("5.1.0"));
+    keys(&mut app, &["n"]).await;
+    assert!(matches!(app.state.screen(), Screen::Shadow { name: None, .. }));
 }

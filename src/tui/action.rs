@@ -33,10 +33,13 @@ pub enum Action {
     Publish,
     NextPane,
     Hex,
+    Shadow,
+    NextShadow,
+    Metadata,
 }
 
 impl Action {
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 32] = [
         Self::Quit,
         Self::Help,
         Self::Command,
@@ -66,6 +69,9 @@ impl Action {
         Self::Publish,
         Self::NextPane,
         Self::Hex,
+        Self::Shadow,
+        Self::NextShadow,
+        Self::Metadata,
     ];
 
     /// The name keymap files use for it.
@@ -101,6 +107,9 @@ impl Action {
             Self::Publish => "publish",
             Self::NextPane => "next_pane",
             Self::Hex => "hex",
+            Self::Shadow => "shadow",
+            Self::NextShadow => "next_shadow",
+            Self::Metadata => "metadata",
         }
     }
 

@@ -121,6 +121,7 @@ impl App {
             match self.state.screen() {
                 Screen::List(..) => vec![Layer::List, Layer::Global],
                 Screen::Traffic => vec![Layer::Traffic, Layer::Global],
+                Screen::Shadow { .. } => vec![Layer::Shadow, Layer::Global],
                 _ => vec![Layer::Detail, Layer::Global],
             }
         }

@@ -58,7 +58,7 @@ fn heading(text: &str) -> Line {
 #[must_use]
 pub fn lines(state: &State, screen: &Screen) -> Option<Vec<Line>> {
     Some(match screen {
-        Screen::List(..) | Screen::Traffic => return None,
+        Screen::List(..) | Screen::Traffic | Screen::Shadow { .. } => return None,
         Screen::Thing { name, .. } => {
             render(state.thing_reports.get(name), |r| thing_lines(state, r))
         }

@@ -15,16 +15,18 @@ pub enum Layer {
     List,
     Detail,
     Traffic,
+    Shadow,
     Input,
     Help,
 }
 
 impl Layer {
-    const ALL: [Self; 6] = [
+    const ALL: [Self; 7] = [
         Self::Global,
         Self::List,
         Self::Detail,
         Self::Traffic,
+        Self::Shadow,
         Self::Input,
         Self::Help,
     ];
@@ -35,6 +37,7 @@ impl Layer {
             Self::List => "list",
             Self::Detail => "detail",
             Self::Traffic => "traffic",
+            Self::Shadow => "shadow",
             Self::Input => "input",
             Self::Help => "help",
         }

@@ -7,6 +7,7 @@ pub mod app;
 pub mod detail;
 pub mod fuzzy;
 pub mod keys;
+pub mod shadow;
 pub mod state;
 pub mod tasks;
 pub mod traffic;

@@ -5,9 +5,10 @@ use std::collections::HashMap;
 
 use time::OffsetDateTime;
 
+use super::shadow::ShadowKey;
 use super::traffic::TrafficView;
 use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
-use crate::fleet::model::{Certificate, CertificateSummary, PolicySummary, ThingSummary};
+use crate::fleet::model::{Certificate, CertificateSummary, PolicySummary, Shadow, ThingSummary};
 
 /// Something loading, loaded, or failed (with the message to show).
 #[derive(Debug, Clone, PartialEq)]
@@ -118,6 +119,12 @@ pub enum Screen {
     },
     /// Live MQTT traffic (its state is `State::traffic`, kept while other screens are open).
     Traffic,
+    /// A Thing's classic (`name` None) or named shadow; `metadata` shows per-key timestamps.
+    Shadow {
+        thing: String,
+        name: Option<String>,
+        metadata: bool,
+    },
 }
 
 impl Screen {
@@ -222,6 +229,10 @@ pub struct State {
     pub confirm: Option<Confirm>,
     pub help: bool,
     pub traffic: TrafficView,
+    /// Shadows by Thing and name (None: classic), loaded when their screen opens.
+    pub shadows: HashMap<ShadowKey, Load<Shadow>>,
+    /// When the shadow on screen was last asked for.
+    pub shadow_checked: Option<OffsetDateTime>,
     pub message: Option<Message>,
     /// Requests in flight.
     pub pending: usize,
@@ -258,6 +269,8 @@ impl State {
             confirm: None,
             help: false,
             traffic: TrafficView::default(),
+            shadows: HashMap::new(),
+            shadow_checked: None,
             message: None,
             pending: 0,
             throttled: 0,

@@ -102,6 +102,14 @@ impl Runner {
                     let result = text(inventory::thing_report(&client, &name).await);
                     FleetEvent::ThingReport { name, result }
                 }
+                Effect::LoadShadow { thing, name } => {
+                    let result = text(client.get_shadow(&thing, name.as_deref()).await);
+                    FleetEvent::Shadow {
+                        thing,
+                        name,
+                        result,
+                    }
+                }
                 Effect::LoadThingShadows(name) => {
                     let result = text(shadow_names(&client, &name).await);
                     FleetEvent::ThingShadows { name, result }

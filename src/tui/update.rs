@@ -7,13 +7,14 @@ use time::OffsetDateTime;
 use super::action::Action;
 use super::detail;
 use super::fuzzy::Fuzzy;
+use super::shadow;
 use super::state::{
     Input, InputKind, Level, Link, ListKind, ListView, Load, Message, Screen, Sort, State,
 };
 use super::traffic;
 use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
 use crate::fleet::model::{
-    Certificate, CertificateSummary, PolicySummary, ThingPage, ThingSummary,
+    Certificate, CertificateSummary, PolicySummary, Shadow, ThingPage, ThingSummary,
     certificate_id_from_arn,
 };
 use crate::fleet::traffic::TrafficEvent;
@@ -73,6 +74,11 @@ pub enum FleetEvent {
         name: String,
         result: Result<ThingReport, String>,
     },
+    Shadow {
+        thing: String,
+        name: Option<String>,
+        result: Result<Shadow, String>,
+    },
     ThingShadows {
         name: String,
         result: Result<Vec<String>, String>,
@@ -106,6 +112,10 @@ pub enum Effect {
     LoadCertificateThings(String),
     LoadThingReport(String),
     LoadThingShadows(String),
+    LoadShadow {
+        thing: String,
+        name: Option<String>,
+    },
     LoadCertificateReport(String),
     LoadPolicyReport(String),
     /// Which AWS account the credentials belong to.
@@ -180,7 +190,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 info(state, Level::Info, format!("published to {topic}"));
             }
             state.traffic.ingest(&event, state.now);
-            Vec::new()
+            shadow::traffic(state, &event)
         }
         Msg::Tick { now, throttled } => {
             state.now = now;
@@ -189,7 +199,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 state.throttled = throttled;
                 state.throttled_at = Some(now);
             }
-            Vec::new()
+            shadow::tick(state, now)
         }
         Msg::Resize { height, .. } => {
             state.page_rows = usize::from(height.saturating_sub(6)).max(1);
@@ -226,6 +236,9 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
         return Vec::new();
     }
     if let Some(effects) = traffic::act(state, action) {
+        return effects;
+    }
+    if let Some(effects) = shadow::act(state, action) {
         return effects;
     }
     match action {
@@ -280,6 +293,7 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
             visible_loads(state)
         }
         Action::Traffic => traffic::open(state),
+        Action::Shadow => shadow::open_selected(state),
         Action::Confirm
         | Action::Cancel
         | Action::Complete
@@ -289,7 +303,9 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
         | Action::Clear
         | Action::Publish
         | Action::NextPane
-        | Action::Hex => Vec::new(),
+        | Action::Hex
+        | Action::NextShadow
+        | Action::Metadata => Vec::new(),
     }
 }
 
@@ -537,7 +553,7 @@ fn step(state: &mut State, delta: isize) -> Vec<Effect> {
     let lines = detail::lines(state, state.screen()).unwrap_or_default();
     let page_rows = state.page_rows + 1;
     match state.screen_mut() {
-        Screen::Traffic => {}
+        Screen::Traffic | Screen::Shadow { .. } => {}
         Screen::List(_, view) => {
             view.selected = view
                 .selected
@@ -578,7 +594,7 @@ fn page(state: &mut State, direction: isize) -> Vec<Effect> {
     let lines = detail::lines(state, state.screen()).map_or(0, |l| l.len());
     let page_rows = state.page_rows + 1;
     match state.screen_mut() {
-        Screen::List(..) | Screen::Traffic => step(state, direction * rows),
+        Screen::List(..) | Screen::Traffic | Screen::Shadow { .. } => step(state, direction * rows),
         Screen::Thing { scroll, .. }
         | Screen::Certificate { scroll, .. }
         | Screen::Policy { scroll, .. } => {
@@ -654,7 +670,7 @@ fn open(state: &mut State) -> Vec<Effect> {
                 Screen::Thing { cursor, .. }
                 | Screen::Certificate { cursor, .. }
                 | Screen::Policy { cursor, .. } => *cursor,
-                Screen::List(..) | Screen::Traffic => 0,
+                Screen::List(..) | Screen::Traffic | Screen::Shadow { .. } => 0,
             };
             match detail::links(state, screen).into_iter().nth(cursor) {
                 Some(link) => link,
@@ -758,7 +774,7 @@ fn refresh(state: &mut State) -> Vec<Effect> {
             state.certificate_reports.insert(id.clone(), Load::Loading);
             vec![Effect::LoadCertificateReport(id)]
         }
-        Screen::Traffic => Vec::new(),
+        Screen::Traffic | Screen::Shadow { .. } => Vec::new(),
         Screen::Policy { name, .. } => {
             state.policy_reports.insert(name.clone(), Load::Loading);
             vec![Effect::LoadPolicyReport(name)]
@@ -784,6 +800,15 @@ fn copy(state: &mut State) -> Vec<Effect> {
             }
         }
         Screen::Traffic => None,
+        Screen::Shadow { thing, name, .. } => {
+            match state.shadows.get(&(thing.clone(), name.clone())) {
+                Some(Load::Ready(shadow)) => shadow
+                    .desired
+                    .as_ref()
+                    .and_then(|d| serde_json::to_string_pretty(d).ok()),
+                _ => None,
+            }
+        }
     };
     if let Some(text) = text {
         info(state, Level::Info, format!("copied {text}"));
@@ -999,29 +1024,38 @@ fn haystack_of(thing: &ThingSummary) -> String {
     text
 }
 
+fn things_page(
+    state: &mut State,
+    generation: u64,
+    result: Result<ThingPage, String>,
+) -> Vec<Effect> {
+    if generation != state.things.generation {
+        return Vec::new();
+    }
+    match result {
+        Ok(page) => {
+            state
+                .thing_haystacks
+                .extend(page.things.iter().map(haystack_of));
+            state.things.items.extend(page.things);
+            state.things.loading = page.more;
+            state.things.loaded_once |= !page.more;
+            recompute_rows(state, ListKind::Things);
+            visible_loads(state)
+        }
+        Err(error) => {
+            state.things.loading = false;
+            state.things.error = Some(error.clone());
+            info(state, Level::Error, error);
+            Vec::new()
+        }
+    }
+}
+
 fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
     match event {
         FleetEvent::ThingsPage { generation, result } => {
-            if generation != state.things.generation {
-                return Vec::new();
-            }
-            match result {
-                Ok(page) => {
-                    state
-                        .thing_haystacks
-                        .extend(page.things.iter().map(haystack_of));
-                    state.things.items.extend(page.things);
-                    state.things.loading = page.more;
-                    state.things.loaded_once |= !page.more;
-                    recompute_rows(state, ListKind::Things);
-                    return visible_loads(state);
-                }
-                Err(error) => {
-                    state.things.loading = false;
-                    state.things.error = Some(error.clone());
-                    info(state, Level::Error, error);
-                }
-            }
+            return things_page(state, generation, result);
         }
         FleetEvent::Certificates { generation, result } => {
             if generation != state.certificates.generation {
@@ -1076,6 +1110,11 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
             }
             state.thing_reports.insert(name, into_load(result));
         }
+        FleetEvent::Shadow {
+            thing,
+            name,
+            result,
+        } => shadow::arrived(state, thing, name, result),
         FleetEvent::ThingShadows { name, result } => {
             state.thing_shadows.insert(name, into_load(result));
         }

@@ -19,6 +19,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, context: Context<'_>) {
         (Layer::List, "Lists"),
         (Layer::Detail, "Details"),
         (Layer::Traffic, "Traffic"),
+        (Layer::Shadow, "Shadow"),
         (Layer::Input, "Filter and command line"),
     ] {
         let bindings = context.keys.layer(layer);

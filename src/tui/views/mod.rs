@@ -4,6 +4,7 @@
 
 mod help;
 mod list;
+mod shadow;
 mod traffic;
 
 use std::fmt::Write as _;
@@ -61,6 +62,18 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, context: Context<'_>) {
     match state.screen() {
         Screen::List(kind, view) => list::draw(frame, main, state, *kind, view, theme),
         Screen::Traffic => traffic::draw(frame, main, state, theme),
+        Screen::Shadow {
+            thing,
+            name,
+            metadata,
+        } => shadow::draw(
+            frame,
+            main,
+            state,
+            (thing, name.as_deref()),
+            *metadata,
+            theme,
+        ),
         screen => draw_detail(frame, main, state, screen, theme),
     }
     frame.render_widget(message_line(state, theme), message);
@@ -204,7 +217,7 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, state: &State, screen: &Screen
             cursor,
             scroll,
         } => (format!(" Policy {} ", escape(name)), *cursor, *scroll),
-        Screen::List(..) | Screen::Traffic => return,
+        Screen::List(..) | Screen::Traffic | Screen::Shadow { .. } => return,
     };
     let lines = detail::lines(state, screen).unwrap_or_default();
     let mut link_index = 0;

@@ -1,0 +1,207 @@
+//! The Device Shadow screen: desired, reported and delta side by side (stacked below 100
+//! columns) as coloured JSON, with the version, when each section last changed, and on demand
+//! the per-key timestamps; keys that are in the delta are marked in desired and reported.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use super::styled;
+use crate::config::theme::{Slot, Theme};
+use crate::fleet::model::Shadow;
+use crate::tui::detail;
+use crate::tui::state::{Load, State};
+use crate::untrusted::escape;
+
+/// Side by side from this width; stacked below it.
+const SIDE_BY_SIDE: u16 = 100;
+
+fn time_of(seconds: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()
+        .and_then(|t| {
+            t.format(format_description!(
+                "[year]-[month]-[day] [hour]:[minute]:[second]"
+            ))
+            .ok()
+        })
+        .unwrap_or_else(|| "-".to_owned())
+}
+
+/// The newest `timestamp` anywhere in a metadata section.
+fn newest(metadata: &Value) -> Option<i64> {
+    match metadata {
+        Value::Object(map) => map
+            .iter()
+            .filter_map(|(key, value)| {
+                if key == "timestamp" {
+                    value.as_i64()
+                } else {
+                    newest(value)
+                }
+            })
+            .max(),
+        Value::Array(items) => items.iter().filter_map(newest).max(),
+        _ => None,
+    }
+}
+
+/// The JSON of one section; first-level keys in `delta` drawn as matches.
+fn section_lines(
+    value: Option<&Value>,
+    delta: Option<&Value>,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let Some(value) = value else {
+        return vec![Line::styled("(none)", theme.style(Slot::Dim))];
+    };
+    let changed: Vec<String> = delta
+        .and_then(Value::as_object)
+        .map(|d| {
+            d.keys()
+                .map(|k| escape(&serde_json::to_string(k).unwrap_or_default()).into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    detail::json_lines(value, 0)
+        .iter()
+        .map(|line| {
+            let mut line = line.clone();
+            let first_level = line.segments.first().is_some_and(|s| s.text == "  ");
+            for segment in &mut line.segments {
+                if first_level && segment.slot == Slot::JsonKey && changed.contains(&segment.text) {
+                    segment.slot = Slot::Match;
+                }
+            }
+            styled(&line, theme)
+        })
+        .collect()
+}
+
+pub fn draw(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    state: &State,
+    (thing, name): (&str, Option<&str>),
+    metadata: bool,
+    theme: &Theme,
+) {
+    let label = format!(
+        " Shadow {} · {} ",
+        escape(thing),
+        name.map_or_else(|| "classic".to_owned(), |n| escape(n).into_owned())
+    );
+    let shadow = match state
+        .shadows
+        .get(&(thing.to_owned(), name.map(str::to_owned)))
+    {
+        Some(Load::Ready(shadow)) => shadow,
+        other => {
+            let text = match other {
+                Some(Load::Failed(error)) => escape(error).into_owned(),
+                _ => "loading…".to_owned(),
+            };
+            frame.render_widget(
+                Paragraph::new(Span::styled(text, theme.style(Slot::Dim)))
+                    .block(Block::default().borders(Borders::ALL).title(label)),
+                area,
+            );
+            return;
+        }
+    };
+    let [header, body] = Layout::vertical([Constraint::Length(2), Constraint::Min(3)]).areas(area);
+    frame.render_widget(Paragraph::new(header_lines(shadow, &label, theme)), header);
+    let meta = shadow.metadata.as_ref();
+    let (desired, reported) = if metadata {
+        (
+            meta.and_then(|m| m.get("desired")),
+            meta.and_then(|m| m.get("reported")),
+        )
+    } else {
+        (shadow.desired.as_ref(), shadow.reported.as_ref())
+    };
+    let suffix = if metadata { " timestamps" } else { "" };
+    let panes = [
+        (
+            format!(" desired{suffix} "),
+            section_lines(desired, shadow.delta.as_ref(), theme),
+        ),
+        (
+            format!(" reported{suffix} "),
+            section_lines(reported, shadow.delta.as_ref(), theme),
+        ),
+        (
+            " delta ".to_owned(),
+            section_lines(shadow.delta.as_ref(), None, theme),
+        ),
+    ];
+    let areas: [Rect; 3] = if body.width >= SIDE_BY_SIDE {
+        Layout::horizontal([Constraint::Ratio(1, 3); 3]).areas(body)
+    } else {
+        Layout::vertical([Constraint::Ratio(1, 3); 3]).areas(body)
+    };
+    for ((title, lines), pane) in panes.into_iter().zip(areas) {
+        frame.render_widget(
+            Paragraph::new(lines).block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(title)
+                    .border_style(theme.style(Slot::Border)),
+            ),
+            pane,
+        );
+    }
+}
+
+fn header_lines(shadow: &Shadow, label: &str, theme: &Theme) -> Vec<Line<'static>> {
+    let meta = shadow.metadata.as_ref();
+    let changed = |section: &str| {
+        meta.and_then(|m| m.get(section))
+            .and_then(newest)
+            .map_or_else(|| "-".to_owned(), time_of)
+    };
+    vec![
+        Line::from(vec![
+            Span::styled(label.to_owned(), theme.style(Slot::Title)),
+            Span::styled(
+                format!(
+                    " version {} · updated {}",
+                    shadow
+                        .version
+                        .map_or_else(|| "-".to_owned(), |v| v.to_string()),
+                    shadow.timestamp.map_or_else(|| "-".to_owned(), time_of)
+                ),
+                theme.style(Slot::Text),
+            ),
+        ]),
+        Line::from(vec![Span::styled(
+            format!(
+                " desired {} · reported {} · {}",
+                changed("desired"),
+                changed("reported"),
+                match &shadow.delta {
+                    Some(Value::Object(delta)) if delta.len() == 1 => "1 key differs".to_owned(),
+                    Some(Value::Object(delta)) => format!("{} keys differ", delta.len()),
+                    _ => "in sync".to_owned(),
+                }
+            ),
+            theme.style(Slot::Dim),
+        )]),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_timestamp_is_found_at_any_depth() {
+        let meta = serde_json::json!({"a": {"timestamp": 5}, "b": {"c": {"timestamp": 9}}, "d": [{"timestamp": 7}]});
+        assert_eq!(newest(&meta), Some(9));
+        assert_eq!(newest(&serde_json::json!({})), None);
+    }
+}
