@@ -90,11 +90,12 @@ impl Mosquitto {
                 .port()
         };
         let (port, websocket_port) = (free(), free());
-        // No cap on a client's queue: by default mosquitto queues at most 1,000 QoS 1 messages
+        // A deep queue per client: by default mosquitto queues at most 1,000 QoS 1 messages
         // for a client that reads slowly and drops the rest without a trace, and the flood
-        // tests count every message.
+        // tests count every message. (0, documented as no maximum, lost the allowed message
+        // after a denied one in mosquitto 2.0.11.)
         let config = format!(
-            "per_listener_settings true\npersistence false\nlog_dest none\nmax_queued_messages 0\n\n\
+            "per_listener_settings true\npersistence false\nlog_dest none\nmax_queued_messages 1000000\n\n\
              listener {port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n\
              require_certificate true\nuse_identity_as_username true\nacl_file {acl}\n\n\
              listener {websocket_port} 127.0.0.1\nprotocol websockets\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\nallow_anonymous true\n",
