@@ -85,6 +85,7 @@ fn main() {
                         theme: &loaded.theme,
                         keys: &keys,
                         layers,
+                        editor: None,
                     },
                 );
             })

@@ -168,6 +168,7 @@ fn console_reader(args: &str) {
             no_color: false,
             traffic: Some(Ok(traffic)),
             history_budget: None,
+            journal: None,
         };
         let loaded = iotfleet::config::files::load_from(None, None, None, false);
         let mut app = App::new(client, options, loaded);

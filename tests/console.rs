@@ -7,10 +7,11 @@ mod support;
 use std::time::Duration;
 
 use iotfleet::config::files;
-use iotfleet::config::keymap::Key;
+use iotfleet::config::keymap::{Key, KeyCode};
 use iotfleet::fleet::FleetClient;
 use iotfleet::local::{LocalCore, LocalOptions};
-use iotfleet::tui::state::{Backend, ListKind, Screen};
+use iotfleet::tui::shadow_edit::Stage;
+use iotfleet::tui::state::{Backend, ListKind, Load, Screen};
 use iotfleet::tui::{App, Options};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -26,11 +27,19 @@ fn options(backend: Backend) -> Options {
         no_color: false,
         traffic: None,
         history_budget: None,
+        journal: None,
     }
 }
 
 /// The seeded demo fleet in memory, and a console on it with the given configuration directory.
 async fn console_on_demo_fleet(config: Option<&std::path::Path>) -> (LocalCore, App) {
+    console_on_demo_fleet_journaled(config, None).await
+}
+
+async fn console_on_demo_fleet_journaled(
+    config: Option<&std::path::Path>,
+    journal: Option<std::path::PathBuf>,
+) -> (LocalCore, App) {
     let core = LocalCore::start(LocalOptions {
         state_file: None,
         http_port: 0,
@@ -44,7 +53,11 @@ async fn console_on_demo_fleet(config: Option<&std::path::Path>) -> (LocalCore, 
         .await
         .expect("client");
     let loaded = files::load_from(config, None, None, false);
-    let mut app = App::new(client, options(Backend::Local), loaded);
+    let options = Options {
+        journal,
+        ..options(Backend::Local)
+    };
+    let mut app = App::new(client, options, loaded);
     app.handle(iotfleet::tui::update::Msg::Resize {
         width: 120,
         height: 40,
@@ -344,7 +357,11 @@ async fn the_shadow_screen_shows_desired_reported_and_delta_and_cycles_named_sha
     snapshot("shadow_delta_80x24", &render(&app, 80, 24));
 
     // Gateways have a named "firmware" shadow: n cycles classic → firmware → classic.
-    keys(&mut app, &["<Esc>", "<Esc>", "/", "gateway-02", "<Enter>", "S", "n"]).await;
+    keys(
+        &mut app,
+        &["<Esc>", "<Esc>", "/", "gateway-02", "<Enter>", "S", "n"],
+    )
+    .await;
     assert!(
         matches!(app.state.screen(), Screen::Shadow { name: Some(name), .. } if name == "firmware"),
         "{:?}",
@@ -352,5 +369,252 @@ async fn the_shadow_screen_shows_desired_reported_and_delta_and_cycles_named_sha
     );
     assert!(render(&app, 120, 40).contains("5.1.0"));
     keys(&mut app, &["n"]).await;
-    assert!(matches!(app.state.screen(), Screen::Shadow { name: None, .. }));
+    assert!(matches!(
+        app.state.screen(),
+        Screen::Shadow { name: None, .. }
+    ));
+}
+
+/// Replaces the editor's text: deletes everything from the top, then types `text`.
+fn retype(app: &mut App, text: &str) {
+    let old = app
+        .state
+        .edit
+        .as_ref()
+        .expect("editing")
+        .text
+        .chars()
+        .count();
+    for _ in 0..old {
+        app.key(Key::plain(KeyCode::Delete));
+    }
+    assert_eq!(
+        app.state.edit.as_ref().unwrap().text,
+        "",
+        "the editor is empty"
+    );
+    for c in text.chars() {
+        app.key(Key::plain(if c == '\n' {
+            KeyCode::Enter
+        } else {
+            KeyCode::Char(c)
+        }));
+    }
+}
+
+fn journal_entries(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn editing_desired_checks_the_json_shows_the_diff_applies_and_journals() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let (_core, mut app) = console_on_demo_fleet_journaled(None, Some(journal.clone())).await;
+    keys(&mut app, &["/", "pump-03", "<Enter>", "S", "e"]).await;
+    let edit = app.state.edit.clone().expect("the editor is open");
+    assert_eq!(edit.base_version, Some(1));
+    assert_eq!(
+        edit.base_desired,
+        serde_json::json!({"speed": 66, "mode": "auto"})
+    );
+
+    // A trailing comma: line and column shown, the text kept, no applying.
+    retype(&mut app, "{\"speed\": 40,}");
+    let error = app
+        .state
+        .edit
+        .as_ref()
+        .unwrap()
+        .error
+        .clone()
+        .expect("a mistake");
+    assert_eq!((error.line, error.column), (1, 14));
+    assert!(render(&app, 120, 40).contains("line 1, column 14"));
+    keys(&mut app, &["<C-s>"]).await;
+    let edit = app.state.edit.as_ref().unwrap();
+    assert_eq!(edit.stage, Stage::Editing, "no review of invalid JSON");
+    assert_eq!(edit.text, "{\"speed\": 40,}", "the text is kept");
+
+    // Fixed: the review shows the change and the removal.
+    app.key(Key::plain(KeyCode::Backspace));
+    app.key(Key::plain(KeyCode::Backspace));
+    app.key(Key::plain(KeyCode::Char('}')));
+    assert_eq!(app.state.edit.as_ref().unwrap().error, None);
+    keys(&mut app, &["<C-s>"]).await;
+    assert_eq!(app.state.edit.as_ref().unwrap().stage, Stage::Review);
+    let review = render(&app, 120, 40);
+    assert!(review.contains("~ speed: 66 → 40"), "{review}");
+    assert!(review.contains("- mode (removed: null)"), "{review}");
+    snapshot("shadow_review_120x40", &review);
+
+    keys(&mut app, &["y"]).await;
+    app.settle(SETTLE).await;
+    assert!(app.state.edit.is_none(), "{:?}", app.state.message);
+    assert!(
+        app.state
+            .message
+            .as_ref()
+            .is_some_and(|m| m.text.starts_with("applied")),
+        "our own change is not someone else's: {:?}",
+        app.state.message
+    );
+    let Some(Load::Ready(shadow)) = app.state.shadows.get(&("pump-03".to_owned(), None)) else {
+        panic!("the shadow is reloaded")
+    };
+    assert_eq!(shadow.version, Some(2));
+    assert_eq!(shadow.desired, Some(serde_json::json!({"speed": 40})));
+    assert_eq!(shadow.delta, Some(serde_json::json!({"speed": 40})));
+
+    let entries = journal_entries(&journal);
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["action"], "shadow update");
+    assert_eq!(entries[0]["target"], "pump-03");
+    assert_eq!(
+        entries[0]["before"]["desired"],
+        serde_json::json!({"speed": 66, "mode": "auto"})
+    );
+    assert_eq!(entries[0]["after"]["state"]["desired"]["speed"], 40);
+    assert_eq!(entries[0]["result"], "ok");
+}
+
+async fn a_conflict_keeps_the_edit_and_shows_the_newer_shadow_on(backend: support::Backend) {
+    let Some(fleet) = support::TestFleet::start(backend).await else {
+        return;
+    };
+    let thing = support::seed::devices(&fleet.iot, 1, 1)
+        .await
+        .remove(0)
+        .name;
+    let set = |body: &'static str| {
+        fleet
+            .data
+            .update_thing_shadow()
+            .thing_name(&thing)
+            .payload(body.as_bytes().to_vec().into())
+            .send()
+    };
+    set(r#"{"state":{"desired":{"speed":10}}}"#).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        journal: Some(dir.path().join("journal.jsonl")),
+        ..options(Backend::Local)
+    };
+    let mut app = App::new(
+        fleet.client.clone(),
+        options,
+        files::load_from(None, None, None, false),
+    );
+    app.handle(iotfleet::tui::update::Msg::Resize {
+        width: 120,
+        height: 40,
+    });
+    app.settle(SETTLE).await;
+    keys(&mut app, &["/", &thing, "<Enter>", "S", "e"]).await;
+    retype(&mut app, "{\"speed\": 20}");
+    // Someone else changes the shadow while the edit is open.
+    set(r#"{"state":{"desired":{"mode":"eco"}}}"#)
+        .await
+        .unwrap();
+    keys(&mut app, &["<C-s>", "y"]).await;
+    app.settle(SETTLE).await;
+    let edit = app.state.edit.clone().expect("the edit is kept");
+    assert_eq!(edit.stage, Stage::Conflict, "{:?}", app.state.message);
+    assert_eq!(edit.text, "{\"speed\": 20}");
+    let screen = render(&app, 120, 40);
+    assert!(screen.contains("changed by someone else"), "{screen}");
+    assert!(
+        screen.contains("+ mode: \"eco\""),
+        "the change in between is shown: {screen}"
+    );
+    if backend == support::Backend::Local {
+        snapshot("shadow_conflict_120x40", &screen);
+    }
+    // Nothing was overwritten.
+    let Some(Load::Ready(shadow)) = app.state.shadows.get(&(thing.clone(), None)) else {
+        panic!("the newer shadow is loaded")
+    };
+    assert_eq!(
+        shadow.desired,
+        Some(serde_json::json!({"speed": 10, "mode": "eco"}))
+    );
+    let newer_version = shadow.version;
+
+    // Re-applied on the newer version: reviewed again, then applied.
+    keys(&mut app, &["y"]).await;
+    assert_eq!(app.state.edit.as_ref().unwrap().stage, Stage::Review);
+    assert_eq!(app.state.edit.as_ref().unwrap().base_version, newer_version);
+    keys(&mut app, &["y"]).await;
+    app.settle(SETTLE).await;
+    assert!(app.state.edit.is_none(), "{:?}", app.state.message);
+    let Some(Load::Ready(shadow)) = app.state.shadows.get(&(thing.clone(), None)) else {
+        panic!("reloaded")
+    };
+    assert_eq!(shadow.desired, Some(serde_json::json!({"speed": 20})));
+}
+
+#[tokio::test]
+async fn a_conflict_keeps_the_edit_and_shows_the_newer_shadow_on_the_local_core() {
+    Box::pin(a_conflict_keeps_the_edit_and_shows_the_newer_shadow_on(
+        support::Backend::Local,
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn a_conflict_keeps_the_edit_and_shows_the_newer_shadow_on_moto() {
+    Box::pin(a_conflict_keeps_the_edit_and_shows_the_newer_shadow_on(
+        support::Backend::Moto,
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn editing_is_refused_read_only() {
+    let (_core, mut app) = console_on_demo_fleet(None).await;
+    app.state.read_only = true;
+    keys(&mut app, &["/", "pump-03", "<Enter>", "S", "e"]).await;
+    assert!(app.state.edit.is_none());
+    assert!(
+        app.state
+            .message
+            .as_ref()
+            .is_some_and(|m| m.text.contains("read-only")),
+        "{:?}",
+        app.state.message
+    );
+}
+
+#[tokio::test]
+async fn an_open_shadow_follows_changes_made_elsewhere() {
+    let (core, mut app) = console_on_demo_fleet(None).await;
+    keys(&mut app, &["/", "pump-05", "<Enter>", "S"]).await;
+    let config = support::sdk_config(core.endpoint()).await;
+    aws_sdk_iotdataplane::Client::new(&config)
+        .update_thing_shadow()
+        .thing_name("pump-05")
+        .payload(br#"{"state":{"desired":{"speed":12}}}"#.to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    // Without live traffic the screen reads the shadow again every few seconds.
+    let later = app.state.now + time::Duration::seconds(6);
+    app.handle(iotfleet::tui::update::Msg::Tick {
+        now: later,
+        throttled: 0,
+    });
+    app.settle(SETTLE).await;
+    assert!(
+        app.state
+            .message
+            .as_ref()
+            .is_some_and(|m| m.text.contains("changed by someone else: version 1 → 2")),
+        "{:?}",
+        app.state.message
+    );
+    assert!(render(&app, 120, 40).contains("\"speed\": 12"));
 }

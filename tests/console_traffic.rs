@@ -48,6 +48,10 @@ async fn console(core: &LocalCore, traffic: TrafficSettings, history_budget: Opt
         no_color: false,
         traffic: Some(Ok(traffic)),
         history_budget,
+        journal: Some(std::env::temp_dir().join(format!(
+            "iotfleet-test-journal-{}.jsonl",
+            std::process::id()
+        ))),
     };
     let mut app = App::new(client, options, files::load_from(None, None, None, false));
     app.handle(iotfleet::tui::update::Msg::Resize {

@@ -200,6 +200,7 @@ async fn console(
         keymap: global.keymap.clone(),
         no_color: crate::config::files::no_color(),
         traffic: Some(traffic),
+        journal: None,
         history_budget: global
             .history_mib
             .map(|mib| usize::try_from(mib).unwrap_or(64) * 1024 * 1024),

@@ -36,10 +36,12 @@ pub enum Action {
     Shadow,
     NextShadow,
     Metadata,
+    Edit,
+    Apply,
 }
 
 impl Action {
-    pub const ALL: [Self; 32] = [
+    pub const ALL: [Self; 34] = [
         Self::Quit,
         Self::Help,
         Self::Command,
@@ -72,6 +74,8 @@ impl Action {
         Self::Shadow,
         Self::NextShadow,
         Self::Metadata,
+        Self::Edit,
+        Self::Apply,
     ];
 
     /// The name keymap files use for it.
@@ -110,6 +114,8 @@ impl Action {
             Self::Shadow => "shadow",
             Self::NextShadow => "next_shadow",
             Self::Metadata => "metadata",
+            Self::Edit => "edit",
+            Self::Apply => "apply",
         }
     }
 

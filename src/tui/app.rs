@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use ratatui::crossterm::event::{self, Event as TermEvent};
+use ratatui_textarea::TextArea;
 use tokio::sync::mpsc;
 
 use super::keys::{KeyResolver, Layer, Resolution, key_of};
+use super::shadow_edit::{ShadowEdit, Stage};
 use super::state::{Backend, Level, Message, Screen, State};
 use super::tasks::Runner;
 use super::update::{self, Effect, Msg};
@@ -33,6 +35,8 @@ pub struct Options {
     pub traffic: Option<Result<TrafficSettings, String>>,
     /// The traffic history's memory budget in bytes (else config.toml's, else 64 MiB).
     pub history_budget: Option<usize>,
+    /// The audit journal (default `$XDG_STATE_HOME/iotfleet/journal.jsonl`).
+    pub journal: Option<std::path::PathBuf>,
 }
 
 /// Traffic events waiting for the console before new ones are dropped (and counted).
@@ -52,6 +56,8 @@ pub struct App {
     osc52: bool,
     traffic: Option<TrafficHandle>,
     traffic_events: Option<mpsc::Receiver<TrafficEvent>>,
+    /// The embedded editor of a shadow's desired state (its text is mirrored into the state).
+    editor: Option<TextArea<'static>>,
 }
 
 impl std::fmt::Debug for App {
@@ -93,17 +99,19 @@ impl App {
                 text: problems.join(" | "),
             });
         }
+        let journal = journal_path(options.journal.as_ref());
         let mut app = Self {
             state,
             keys,
             theme: loaded.theme,
             options,
-            runner: Runner::new(client, sender),
+            runner: Runner::new(client, sender, journal),
             events,
             copied: Vec::new(),
             osc52: false,
             traffic: None,
             traffic_events: None,
+            editor: None,
         };
         let effects = update::start(&mut app.state);
         app.run_effects(effects);
@@ -113,7 +121,10 @@ impl App {
     /// The keymap layers that apply now, most specific first.
     #[must_use]
     pub fn layers(&self) -> Vec<Layer> {
-        if self.state.input.is_some() || self.state.confirm.is_some() {
+        let edit = self.state.edit.as_ref().filter(|e| self.editing_shown(e));
+        if edit.is_some_and(|e| e.stage == Stage::Editing) {
+            vec![Layer::Editor]
+        } else if self.state.input.is_some() || self.state.confirm.is_some() || edit.is_some() {
             vec![Layer::Input]
         } else if self.state.help {
             vec![Layer::Help]
@@ -128,10 +139,33 @@ impl App {
     }
 
     /// A key press: through the keymap to an action, or typed into the filter or command line.
+    /// Whether `edit` belongs to the shadow on screen and is not hidden.
+    fn editing_shown(&self, edit: &ShadowEdit) -> bool {
+        matches!(self.state.screen(), Screen::Shadow { thing, name, .. }
+            if *thing == edit.thing && *name == edit.name)
+            && (edit.open || edit.stage != Stage::Editing)
+    }
+
     pub fn key(&mut self, key: Key) {
-        let typing = self.state.input.is_some() || self.state.confirm.is_some();
-        let msg = match self.keys.resolve(key, &self.layers()) {
+        let typing = self.state.input.is_some()
+            || self.state.confirm.is_some()
+            || self
+                .state
+                .edit
+                .as_ref()
+                .is_some_and(|e| self.editing_shown(e));
+        let layers = self.layers();
+        let msg = match self.keys.resolve(key, &layers) {
             Resolution::Action(action) => Msg::Action(action),
+            Resolution::Unbound(key) if layers == [Layer::Editor] => {
+                let Some(editor) = &mut self.editor else {
+                    return;
+                };
+                if !editor.input(editor_input(key)) {
+                    return;
+                }
+                Msg::EditText(editor.lines().join("\n"))
+            }
             Resolution::Unbound(key) if typing => match key {
                 Key {
                     code: KeyCode::Char(c),
@@ -157,6 +191,9 @@ impl App {
     pub fn handle(&mut self, msg: Msg) {
         let effects = update::update(&mut self.state, msg);
         self.run_effects(effects);
+        if self.state.edit.is_none() {
+            self.editor = None;
+        }
     }
 
     fn run_effects(&mut self, effects: Vec<Effect>) {
@@ -165,6 +202,7 @@ impl App {
                 Effect::Copy(text) => self.copy(text),
                 Effect::SetTheme(name) => self.set_theme(&name),
                 Effect::TrafficConnect => self.connect_traffic(),
+                Effect::OpenEditor(text) => self.open_editor(&text),
                 Effect::Subscribe(filter) => self.traffic_command(|t| t.subscribe(&filter)),
                 Effect::Unsubscribe(filter) => self.traffic_command(|t| t.unsubscribe(&filter)),
                 Effect::Publish {
@@ -175,6 +213,20 @@ impl App {
                 request => self.runner.spawn(request),
             }
         }
+    }
+
+    /// Shows the embedded editor with `text`, unless it already holds this draft.
+    fn open_editor(&mut self, text: &str) {
+        if self
+            .editor
+            .as_ref()
+            .is_some_and(|editor| editor.lines().join("\n") == text)
+        {
+            return;
+        }
+        let mut editor = TextArea::new(text.lines().map(str::to_owned).collect());
+        editor.set_cursor_line_style(ratatui::style::Style::default());
+        self.editor = Some(editor);
     }
 
     fn connect_traffic(&mut self) {
@@ -232,7 +284,7 @@ impl App {
                 Err(error) => format!("error: {error}"),
             },
         };
-        let journaled = journal::default_path()
+        let journaled = journal_path(self.options.journal.as_ref())
             .ok_or_else(|| std::io::Error::other("no state directory"))
             .and_then(|path| journal::append(&path, &entry));
         let problem = match (sent, journaled) {
@@ -346,6 +398,7 @@ impl App {
                 theme: &self.theme,
                 keys: &self.keys,
                 layers: &layers,
+                editor: self.editor.as_ref(),
             },
         );
     }
@@ -453,4 +506,38 @@ fn terminal_event(app: &mut App, event: &TermEvent) {
         }),
         _ => {}
     }
+}
+
+/// A key as the embedded editor reads it.
+fn editor_input(key: Key) -> ratatui_textarea::Input {
+    use ratatui_textarea::Key as K;
+    let code = match key.code {
+        KeyCode::Char(c) => K::Char(c),
+        KeyCode::Enter => K::Enter,
+        KeyCode::Esc => K::Esc,
+        KeyCode::Tab => K::Tab,
+        KeyCode::BackTab => K::Null,
+        KeyCode::Backspace => K::Backspace,
+        KeyCode::Delete => K::Delete,
+        KeyCode::Up => K::Up,
+        KeyCode::Down => K::Down,
+        KeyCode::Left => K::Left,
+        KeyCode::Right => K::Right,
+        KeyCode::Home => K::Home,
+        KeyCode::End => K::End,
+        KeyCode::PageUp => K::PageUp,
+        KeyCode::PageDown => K::PageDown,
+        KeyCode::F(n) => K::F(n),
+    };
+    ratatui_textarea::Input {
+        key: code,
+        ctrl: key.ctrl,
+        alt: key.alt,
+        shift: false,
+    }
+}
+
+/// The journal to write: the one configured, else the default.
+fn journal_path(configured: Option<&std::path::PathBuf>) -> Option<std::path::PathBuf> {
+    configured.cloned().or_else(journal::default_path)
 }

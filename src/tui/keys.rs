@@ -16,17 +16,19 @@ pub enum Layer {
     Detail,
     Traffic,
     Shadow,
+    Editor,
     Input,
     Help,
 }
 
 impl Layer {
-    const ALL: [Self; 7] = [
+    const ALL: [Self; 8] = [
         Self::Global,
         Self::List,
         Self::Detail,
         Self::Traffic,
         Self::Shadow,
+        Self::Editor,
         Self::Input,
         Self::Help,
     ];
@@ -38,6 +40,7 @@ impl Layer {
             Self::Detail => "detail",
             Self::Traffic => "traffic",
             Self::Shadow => "shadow",
+            Self::Editor => "editor",
             Self::Input => "input",
             Self::Help => "help",
         }

@@ -8,6 +8,7 @@ pub mod detail;
 pub mod fuzzy;
 pub mod keys;
 pub mod shadow;
+pub mod shadow_edit;
 pub mod state;
 pub mod tasks;
 pub mod traffic;

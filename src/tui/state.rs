@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use time::OffsetDateTime;
 
 use super::shadow::ShadowKey;
+use super::shadow_edit::ShadowEdit;
 use super::traffic::TrafficView;
 use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
 use crate::fleet::model::{Certificate, CertificateSummary, PolicySummary, Shadow, ThingSummary};
@@ -233,6 +234,8 @@ pub struct State {
     pub shadows: HashMap<ShadowKey, Load<Shadow>>,
     /// When the shadow on screen was last asked for.
     pub shadow_checked: Option<OffsetDateTime>,
+    /// A desired-state edit in progress (kept when the editor is closed, until applied).
+    pub edit: Option<ShadowEdit>,
     pub message: Option<Message>,
     /// Requests in flight.
     pub pending: usize,
@@ -271,6 +274,7 @@ impl State {
             traffic: TrafficView::default(),
             shadows: HashMap::new(),
             shadow_checked: None,
+            edit: None,
             message: None,
             pending: 0,
             throttled: 0,

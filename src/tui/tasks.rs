@@ -7,8 +7,8 @@ use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc};
 
 use super::update::{Effect, FleetEvent, Msg};
-use crate::fleet::inventory;
 use crate::fleet::{FleetClient, FleetError, ThingQuery};
+use crate::fleet::{inventory, journal};
 
 const CONCURRENT_REQUESTS: usize = 8;
 
@@ -17,6 +17,8 @@ pub struct Runner {
     client: FleetClient,
     events: mpsc::UnboundedSender<Msg>,
     permits: Arc<Semaphore>,
+    /// Where mutations are journaled (None: nowhere to write, which each mutation reports).
+    journal: Option<std::path::PathBuf>,
 }
 
 fn text<T>(result: Result<T, FleetError>) -> Result<T, String> {
@@ -25,11 +27,16 @@ fn text<T>(result: Result<T, FleetError>) -> Result<T, String> {
 
 impl Runner {
     #[must_use]
-    pub fn new(client: FleetClient, events: mpsc::UnboundedSender<Msg>) -> Self {
+    pub fn new(
+        client: FleetClient,
+        events: mpsc::UnboundedSender<Msg>,
+        journal: Option<std::path::PathBuf>,
+    ) -> Self {
         Self {
             client,
             events,
             permits: Arc::new(Semaphore::new(CONCURRENT_REQUESTS)),
+            journal,
         }
     }
 
@@ -43,6 +50,7 @@ impl Runner {
         let client = self.client.clone();
         let events = self.events.clone();
         let permits = self.permits.clone();
+        let journal = self.journal.clone();
         tokio::spawn(async move {
             let send = |event: FleetEvent| {
                 let _ = events.send(Msg::Fleet(Box::new(event)));
@@ -76,7 +84,22 @@ impl Runner {
                 | Effect::TrafficConnect
                 | Effect::Subscribe(_)
                 | Effect::Unsubscribe(_)
-                | Effect::Publish { .. } => return,
+                | Effect::Publish { .. }
+                | Effect::OpenEditor(_) => return,
+                Effect::UpdateShadow {
+                    thing,
+                    name,
+                    desired,
+                    version,
+                    before,
+                } => {
+                    let target = ShadowTarget {
+                        thing,
+                        name,
+                        version,
+                    };
+                    update_shadow(&client, journal.as_deref(), target, desired, before).await
+                }
                 Effect::ListCertificates { generation } => FleetEvent::Certificates {
                     generation,
                     result: text(client.list_certificates().await),
@@ -139,4 +162,71 @@ async fn shadow_names(client: &FleetClient, thing: &str) -> Result<Vec<String>, 
     };
     all.extend(named?);
     Ok(all)
+}
+
+/// Applies a reviewed edit and journals it (with what desired was before); a version conflict
+/// is told apart so the console can keep the edit and show the newer shadow.
+/// The shadow an update is for, and the version it was based on.
+struct ShadowTarget {
+    thing: String,
+    name: Option<String>,
+    version: Option<u64>,
+}
+
+async fn update_shadow(
+    client: &FleetClient,
+    journal_file: Option<&std::path::Path>,
+    target: ShadowTarget,
+    desired: serde_json::Value,
+    before: serde_json::Value,
+) -> FleetEvent {
+    let ShadowTarget {
+        thing,
+        name,
+        version,
+    } = target;
+    let (thing, name) = (thing.as_str(), name.as_deref());
+    let mut body = serde_json::json!({"state": {"desired": desired}});
+    if let Some(version) = version {
+        body["version"] = version.into();
+    }
+    let outcome = client.update_shadow(thing, name, &body).await;
+    let backend = client.backend();
+    let entry = journal::Entry {
+        time: time::OffsetDateTime::now_utc(),
+        identity: match &backend.profile {
+            Some(profile) => format!("{} (profile {profile})", journal::local_user()),
+            None => journal::local_user(),
+        },
+        backend: format!(
+            "{} {}",
+            backend.region,
+            backend.endpoint_url.as_deref().unwrap_or("aws")
+        ),
+        action: "shadow update".into(),
+        target: match name {
+            Some(name) => format!("{thing}/{name}"),
+            None => thing.to_owned(),
+        },
+        before: serde_json::json!({"desired": before, "version": version}),
+        after: outcome
+            .as_ref()
+            .map_or(serde_json::Value::Null, Clone::clone),
+        result: match &outcome {
+            Ok(_) => "ok".into(),
+            Err(error) => format!("error: {error}"),
+        },
+    };
+    let journaled = journal_file
+        .ok_or_else(|| std::io::Error::other("no state directory"))
+        .and_then(|path| journal::append(path, &entry));
+    let result = match outcome {
+        Ok(accepted) => Ok(accepted),
+        Err(error @ FleetError::Conflict { .. }) => Err((true, error.to_string())),
+        Err(error) => Err((false, error.to_string())),
+    };
+    FleetEvent::ShadowUpdated {
+        result,
+        journal_error: journaled.err().map(|e| e.to_string()),
+    }
 }

@@ -8,6 +8,7 @@ use super::action::Action;
 use super::detail;
 use super::fuzzy::Fuzzy;
 use super::shadow;
+use super::shadow_edit::{self, Stage};
 use super::state::{
     Input, InputKind, Level, Link, ListKind, ListView, Load, Message, Screen, Sort, State,
 };
@@ -33,6 +34,8 @@ pub enum Msg {
     Fleet(Box<FleetEvent>),
     /// From the live MQTT connection.
     Traffic(TrafficEvent),
+    /// The shadow editor's text, after each key.
+    EditText(String),
     Tick {
         now: OffsetDateTime,
         throttled: u64,
@@ -78,6 +81,13 @@ pub enum FleetEvent {
         thing: String,
         name: Option<String>,
         result: Result<Shadow, String>,
+    },
+    /// The answer to UpdateShadow: the accepted document, or (whether it was a version
+    /// conflict, the message).
+    ShadowUpdated {
+        result: Result<serde_json::Value, (bool, String)>,
+        /// Set when the journal could not be written.
+        journal_error: Option<String>,
     },
     ThingShadows {
         name: String,
@@ -128,6 +138,18 @@ pub enum Effect {
     TrafficConnect,
     Subscribe(String),
     Unsubscribe(String),
+    /// Show the embedded editor with this text.
+    OpenEditor(String),
+    /// Apply a reviewed desired-state edit (journaled with `before`).
+    UpdateShadow {
+        thing: String,
+        name: Option<String>,
+        /// The patch: new values, `null` for removed keys.
+        desired: serde_json::Value,
+        /// The version the edit started from; a newer shadow is a conflict.
+        version: Option<u64>,
+        before: serde_json::Value,
+    },
     /// Publish, already confirmed; the console journals it.
     Publish {
         topic: String,
@@ -144,6 +166,7 @@ impl Effect {
             Self::Copy(_)
                 | Self::SetTheme(_)
                 | Self::TrafficConnect
+                | Self::OpenEditor(_)
                 | Self::Subscribe(_)
                 | Self::Unsubscribe(_)
                 | Self::Publish { .. }
@@ -192,6 +215,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.traffic.ingest(&event, state.now);
             shadow::traffic(state, &event)
         }
+        Msg::EditText(text) => {
+            shadow_edit::typed(state, text);
+            Vec::new()
+        }
         Msg::Tick { now, throttled } => {
             state.now = now;
             state.spinner = state.spinner.wrapping_add(1);
@@ -225,6 +252,9 @@ fn info(state: &mut State, level: Level, text: impl Into<String>) {
 fn act(state: &mut State, action: Action) -> Vec<Effect> {
     if state.confirm.is_some() {
         return traffic::answer(state, action == Action::Confirm);
+    }
+    if let Some(effects) = shadow_edit::act(state, action) {
+        return effects;
     }
     if state.input.is_some() {
         return input_action(state, action);
@@ -294,6 +324,7 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Traffic => traffic::open(state),
         Action::Shadow => shadow::open_selected(state),
+        Action::Edit => shadow_edit::begin(state),
         Action::Confirm
         | Action::Cancel
         | Action::Complete
@@ -305,7 +336,8 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
         | Action::NextPane
         | Action::Hex
         | Action::NextShadow
-        | Action::Metadata => Vec::new(),
+        | Action::Metadata
+        | Action::Apply => Vec::new(),
     }
 }
 
@@ -344,6 +376,17 @@ fn input_action(state: &mut State, action: Action) -> Vec<Effect> {
 }
 
 fn type_char(state: &mut State, c: Option<char>) -> Vec<Effect> {
+    if state
+        .edit
+        .as_ref()
+        .is_some_and(|e| matches!(e.stage, Stage::Review | Stage::Conflict))
+    {
+        return match c {
+            Some('y' | 'Y') => act(state, Action::Confirm),
+            Some('n' | 'N') => act(state, Action::Cancel),
+            _ => Vec::new(),
+        };
+    }
     if state.confirm.is_some() {
         return match c {
             Some('y' | 'Y') => traffic::answer(state, true),
@@ -1115,6 +1158,20 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
             name,
             result,
         } => shadow::arrived(state, thing, name, result),
+        FleetEvent::ShadowUpdated {
+            result,
+            journal_error,
+        } => {
+            let effects = shadow_edit::applied(state, result);
+            if let Some(error) = journal_error {
+                info(
+                    state,
+                    Level::Error,
+                    format!("the journal could not be written: {error}"),
+                );
+            }
+            return effects;
+        }
         FleetEvent::ThingShadows { name, result } => {
             state.thing_shadows.insert(name, into_load(result));
         }

@@ -20,6 +20,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, context: Context<'_>) {
         (Layer::Detail, "Details"),
         (Layer::Traffic, "Traffic"),
         (Layer::Shadow, "Shadow"),
+        (Layer::Editor, "Shadow editor"),
         (Layer::Input, "Filter and command line"),
     ] {
         let bindings = context.keys.layer(layer);

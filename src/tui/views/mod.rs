@@ -33,6 +33,8 @@ pub struct Context<'a> {
     pub theme: &'a Theme,
     pub keys: &'a KeyResolver,
     pub layers: &'a [Layer],
+    /// The shadow editor, while a desired-state edit is open.
+    pub editor: Option<&'a ratatui_textarea::TextArea<'static>>,
 }
 
 pub fn draw(frame: &mut Frame<'_>, state: &State, context: Context<'_>) {
@@ -72,6 +74,7 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, context: Context<'_>) {
             state,
             (thing, name.as_deref()),
             *metadata,
+            context.editor,
             theme,
         ),
         screen => draw_detail(frame, main, state, screen, theme),

@@ -5,7 +5,8 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui_textarea::TextArea;
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -14,6 +15,7 @@ use super::styled;
 use crate::config::theme::{Slot, Theme};
 use crate::fleet::model::Shadow;
 use crate::tui::detail;
+use crate::tui::shadow_edit::{self, Change, ChangeKind, ShadowEdit, Stage};
 use crate::tui::state::{Load, State};
 use crate::untrusted::escape;
 
@@ -88,6 +90,7 @@ pub fn draw(
     state: &State,
     (thing, name): (&str, Option<&str>),
     metadata: bool,
+    editor: Option<&TextArea<'static>>,
     theme: &Theme,
 ) {
     let label = format!(
@@ -125,7 +128,7 @@ pub fn draw(
         (shadow.desired.as_ref(), shadow.reported.as_ref())
     };
     let suffix = if metadata { " timestamps" } else { "" };
-    let panes = [
+    let panes: [(String, Vec<Line<'static>>); 3] = [
         (
             format!(" desired{suffix} "),
             section_lines(desired, shadow.delta.as_ref(), theme),
@@ -144,9 +147,25 @@ pub fn draw(
     } else {
         Layout::vertical([Constraint::Ratio(1, 3); 3]).areas(body)
     };
-    for ((title, lines), pane) in panes.into_iter().zip(areas) {
+    let edit = state
+        .edit
+        .as_ref()
+        .filter(|e| e.thing == thing && e.name.as_deref() == name)
+        .filter(|e| e.open || e.stage != Stage::Editing);
+    let mut panes = panes;
+    if let Some(edit) = edit {
+        if let (Stage::Editing, Some(editor)) = (edit.stage, editor) {
+            draw_editor(frame, areas[0], edit, editor, theme);
+        } else {
+            panes[0] = edit_pane(edit, shadow, theme);
+        }
+    }
+    for (index, ((title, lines), pane)) in panes.into_iter().zip(areas).enumerate() {
+        if index == 0 && edit.is_some_and(|e| e.stage == Stage::Editing) && editor.is_some() {
+            continue;
+        }
         frame.render_widget(
-            Paragraph::new(lines).block(
+            Paragraph::new(lines).wrap(Wrap { trim: false }).block(
                 Block::default()
                     .borders(Borders::ALL)
                     .title(title)
@@ -155,6 +174,110 @@ pub fn draw(
             pane,
         );
     }
+}
+
+fn compact(value: &Value) -> String {
+    escape(&serde_json::to_string(value).unwrap_or_default()).into_owned()
+}
+
+/// A diff as lines: `+ path: value`, `~ path: old → new`, `- path` (removed).
+fn change_lines(changes: &[Change], theme: &Theme) -> Vec<Line<'static>> {
+    if changes.is_empty() {
+        return vec![Line::styled("(no changes)", theme.style(Slot::Dim))];
+    }
+    changes
+        .iter()
+        .map(|change| {
+            let path = escape(&change.path).into_owned();
+            let (text, slot) = match (change.kind, &change.old, &change.new) {
+                (ChangeKind::Added, _, Some(new)) => {
+                    (format!("+ {path}: {}", compact(new)), Slot::CertActive)
+                }
+                (ChangeKind::Changed, Some(old), Some(new)) => (
+                    format!("~ {path}: {} → {}", compact(old), compact(new)),
+                    Slot::StatusWarning,
+                ),
+                _ => (format!("- {path} (removed: null)"), Slot::StatusError),
+            };
+            Line::styled(text, theme.style(slot))
+        })
+        .collect()
+}
+
+/// The desired pane while an edit is reviewed, applied, or in conflict.
+fn edit_pane(edit: &ShadowEdit, shadow: &Shadow, theme: &Theme) -> (String, Vec<Line<'static>>) {
+    let draft = shadow_edit::parse(&edit.text).unwrap_or(Value::Null);
+    let base = edit
+        .base_version
+        .map_or_else(|| "a new shadow".to_owned(), |v| format!("version {v}"));
+    match edit.stage {
+        Stage::Review | Stage::Editing => (
+            format!(" apply to {base}? y/n "),
+            change_lines(&shadow_edit::diff(&edit.base_desired, &draft), theme),
+        ),
+        Stage::Applying => (
+            " applying… ".to_owned(),
+            change_lines(&shadow_edit::diff(&edit.base_desired, &draft), theme),
+        ),
+        Stage::Conflict => {
+            let newer = shadow.desired.clone().unwrap_or(Value::Null);
+            let mut lines = vec![Line::styled(
+                format!(
+                    "changed by someone else since {base}, now version {}:",
+                    shadow
+                        .version
+                        .map_or_else(|| "-".to_owned(), |v| v.to_string())
+                ),
+                theme.style(Slot::Title),
+            )];
+            lines.extend(change_lines(
+                &shadow_edit::diff(&edit.base_desired, &newer),
+                theme,
+            ));
+            lines.push(Line::styled("your edit (kept):", theme.style(Slot::Title)));
+            lines.extend(change_lines(
+                &shadow_edit::diff(&edit.base_desired, &draft),
+                theme,
+            ));
+            (" conflict: y re-applies ".to_owned(), lines)
+        }
+    }
+}
+
+/// The embedded editor, with the draft's validity under it.
+fn draw_editor(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    edit: &ShadowEdit,
+    editor: &TextArea<'static>,
+    theme: &Theme,
+) {
+    let [text, status] = Layout::vertical([Constraint::Min(2), Constraint::Length(1)]).areas(area);
+    let mut editor = editor.clone();
+    editor.set_block(
+        Block::default()
+            .borders(Borders::ALL)
+            .title(format!(
+                " desired from {} · ^S review ",
+                edit.base_version
+                    .map_or_else(|| "new".to_owned(), |v| format!("v{v}"))
+            ))
+            .border_style(theme.style(Slot::Title)),
+    );
+    frame.render_widget(&editor, text);
+    let line = match &edit.error {
+        Some(error) => Line::styled(
+            format!(
+                "line {}, column {}: {}",
+                error.line,
+                error.column,
+                escape(&error.message)
+            ),
+            theme.style(Slot::StatusError),
+        ),
+        None => Line::styled("valid JSON", theme.style(Slot::CertActive)),
+    };
+    frame.render_widget(Paragraph::new(line), status);
 }
 
 fn header_lines(shadow: &Shadow, label: &str, theme: &Theme) -> Vec<Line<'static>> {
