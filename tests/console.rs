@@ -377,15 +377,13 @@ async fn the_shadow_screen_shows_desired_reported_and_delta_and_cycles_named_sha
 
 /// Replaces the editor's text: deletes everything from the top, then types `text`.
 fn retype(app: &mut App, text: &str) {
-    let old = app
-        .state
-        .edit
-        .as_ref()
-        .expect("editing")
-        .text
-        .chars()
-        .count();
-    for _ in 0..old {
+    let old = app.state.edit.as_ref().expect("editing").text.clone();
+    // From the top: up past every line, then to the start of the first.
+    for _ in 0..old.lines().count() {
+        app.key(Key::plain(KeyCode::Up));
+    }
+    app.key(Key::plain(KeyCode::Home));
+    for _ in 0..old.chars().count() {
         app.key(Key::plain(KeyCode::Delete));
     }
     assert_eq!(
@@ -617,4 +615,36 @@ async fn an_open_shadow_follows_changes_made_elsewhere() {
         app.state.message
     );
     assert!(render(&app, 120, 40).contains("\"speed\": 12"));
+}
+
+#[tokio::test]
+async fn an_unclosed_brace_cannot_be_applied_and_an_oversized_desired_is_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_core, mut app) =
+        console_on_demo_fleet_journaled(None, Some(dir.path().join("journal.jsonl"))).await;
+    keys(&mut app, &["/", "pump-03", "<Enter>", "S", "e"]).await;
+    retype(&mut app, "{\"speed\": 40");
+    let error = app
+        .state
+        .edit
+        .as_ref()
+        .unwrap()
+        .error
+        .clone()
+        .expect("a mistake");
+    assert_eq!(error.line, 1, "{error:?}");
+    keys(&mut app, &["<C-s>"]).await;
+    assert_eq!(app.state.edit.as_ref().unwrap().stage, Stage::Editing);
+
+    // Over AWS's 8 KiB of state: the service's reason is shown and the draft stays.
+    let big = format!("{{\"note\": \"{}\"}}", "x".repeat(9000));
+    retype(&mut app, &big);
+    keys(&mut app, &["<C-s>", "y"]).await;
+    app.settle(SETTLE).await;
+    let edit = app.state.edit.as_ref().expect("the draft is kept");
+    assert_eq!(edit.stage, Stage::Editing);
+    assert_eq!(edit.text, big);
+    let message = app.state.message.as_ref().unwrap().text.clone();
+    assert!(message.starts_with("rejected:"), "{message}");
+    assert!(message.contains("maximum size"), "{message}");
 }

@@ -37,11 +37,12 @@ pub enum Action {
     NextShadow,
     Metadata,
     Edit,
+    EditExternal,
     Apply,
 }
 
 impl Action {
-    pub const ALL: [Self; 34] = [
+    pub const ALL: [Self; 35] = [
         Self::Quit,
         Self::Help,
         Self::Command,
@@ -75,6 +76,7 @@ impl Action {
         Self::NextShadow,
         Self::Metadata,
         Self::Edit,
+        Self::EditExternal,
         Self::Apply,
     ];
 
@@ -115,6 +117,7 @@ impl Action {
             Self::NextShadow => "next_shadow",
             Self::Metadata => "metadata",
             Self::Edit => "edit",
+            Self::EditExternal => "edit_external",
             Self::Apply => "apply",
         }
     }

@@ -3,6 +3,8 @@
 //! changed. `App` runs without a terminal too, which is how key-flow tests drive it.
 
 use std::io::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -58,6 +60,8 @@ pub struct App {
     traffic_events: Option<mpsc::Receiver<TrafficEvent>>,
     /// The embedded editor of a shadow's desired state (its text is mirrored into the state).
     editor: Option<TextArea<'static>>,
+    /// Text waiting to be edited in `$EDITOR` once the loop has given the terminal up.
+    external: Option<String>,
 }
 
 impl std::fmt::Debug for App {
@@ -112,6 +116,7 @@ impl App {
             traffic: None,
             traffic_events: None,
             editor: None,
+            external: None,
         };
         let effects = update::start(&mut app.state);
         app.run_effects(effects);
@@ -203,6 +208,10 @@ impl App {
                 Effect::SetTheme(name) => self.set_theme(&name),
                 Effect::TrafficConnect => self.connect_traffic(),
                 Effect::OpenEditor(text) => self.open_editor(&text),
+                Effect::ExternalEditor(text) => {
+                    self.open_editor(&text);
+                    self.external = Some(text);
+                }
                 Effect::Subscribe(filter) => self.traffic_command(|t| t.subscribe(&filter)),
                 Effect::Unsubscribe(filter) => self.traffic_command(|t| t.unsubscribe(&filter)),
                 Effect::Publish {
@@ -211,6 +220,29 @@ impl App {
                     qos,
                 } => self.publish(&topic, payload, qos),
                 request => self.runner.spawn(request),
+            }
+        }
+    }
+
+    /// Takes the text an `$EDITOR` session was asked for (the event loop runs it).
+    pub fn take_external(&mut self) -> Option<String> {
+        self.external.take()
+    }
+
+    /// The text came back from `$EDITOR`: into the embedded editor, checked as if typed.
+    pub fn external_done(&mut self, result: Result<String, String>) {
+        match result {
+            Ok(text) => {
+                let text = text.trim_end().to_owned();
+                self.editor = None;
+                self.open_editor(&text);
+                self.handle(Msg::EditText(text));
+            }
+            Err(error) => {
+                self.state.message = Some(Message {
+                    level: Level::Error,
+                    text: error,
+                });
             }
         }
     }
@@ -429,11 +461,25 @@ const FRAME: Duration = Duration::from_millis(16);
 
 async fn event_loop(app: &mut App, terminal: &mut ratatui::DefaultTerminal) -> Result<(), String> {
     let (terminal_events, mut terminal_rx) = mpsc::unbounded_channel();
-    // crossterm's read blocks; a thread feeds the loop. It ends with the process.
+    // crossterm's read blocks; a thread feeds the loop (it ends with the process). It stands
+    // aside while `$EDITOR` owns the terminal, so no key meant for the editor is taken.
+    let paused = Arc::new(AtomicBool::new(false));
+    let reader_paused = paused.clone();
     std::thread::spawn(move || {
-        while let Ok(event) = event::read() {
-            if terminal_events.send(event).is_err() {
-                break;
+        loop {
+            if reader_paused.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            match event::poll(Duration::from_millis(50)) {
+                Ok(true) => {
+                    let sent = event::read().map(|event| terminal_events.send(event));
+                    if !matches!(sent, Ok(Ok(()))) {
+                        break;
+                    }
+                }
+                Ok(false) => {}
+                Err(_) => break,
             }
         }
     });
@@ -482,6 +528,17 @@ async fn event_loop(app: &mut App, terminal: &mut ratatui::DefaultTerminal) -> R
         }
         if app.state.quit {
             return Ok(());
+        }
+        if let Some(text) = app.take_external() {
+            paused.store(true, Ordering::Release);
+            // Let a poll in progress finish before the editor reads the terminal.
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            ratatui::restore();
+            let result = super::external::edit(&text, &super::external::command());
+            *terminal = ratatui::init();
+            paused.store(false, Ordering::Release);
+            app.external_done(result);
+            dirty = true;
         }
     }
 }

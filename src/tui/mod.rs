@@ -5,6 +5,7 @@
 pub mod action;
 pub mod app;
 pub mod detail;
+pub mod external;
 pub mod fuzzy;
 pub mod keys;
 pub mod shadow;

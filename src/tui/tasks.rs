@@ -85,7 +85,8 @@ impl Runner {
                 | Effect::Subscribe(_)
                 | Effect::Unsubscribe(_)
                 | Effect::Publish { .. }
-                | Effect::OpenEditor(_) => return,
+                | Effect::OpenEditor(_)
+                | Effect::ExternalEditor(_) => return,
                 Effect::UpdateShadow {
                     thing,
                     name,

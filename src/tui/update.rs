@@ -140,6 +140,8 @@ pub enum Effect {
     Unsubscribe(String),
     /// Show the embedded editor with this text.
     OpenEditor(String),
+    /// Edit this text in `$EDITOR` (the console suspends the terminal), then in the embedded one.
+    ExternalEditor(String),
     /// Apply a reviewed desired-state edit (journaled with `before`).
     UpdateShadow {
         thing: String,
@@ -167,6 +169,7 @@ impl Effect {
                 | Self::SetTheme(_)
                 | Self::TrafficConnect
                 | Self::OpenEditor(_)
+                | Self::ExternalEditor(_)
                 | Self::Subscribe(_)
                 | Self::Unsubscribe(_)
                 | Self::Publish { .. }
@@ -325,6 +328,13 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Traffic => traffic::open(state),
         Action::Shadow => shadow::open_selected(state),
         Action::Edit => shadow_edit::begin(state),
+        Action::EditExternal => shadow_edit::begin(state)
+            .into_iter()
+            .map(|effect| match effect {
+                Effect::OpenEditor(text) => Effect::ExternalEditor(text),
+                other => other,
+            })
+            .collect(),
         Action::Confirm
         | Action::Cancel
         | Action::Complete
