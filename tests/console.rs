@@ -412,7 +412,7 @@ fn journal_entries(path: &std::path::Path) -> Vec<serde_json::Value> {
 async fn editing_desired_checks_the_json_shows_the_diff_applies_and_journals() {
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal.jsonl");
-    let (_core, mut app) = console_on_demo_fleet_journaled(None, Some(journal.clone())).await;
+    let (core, mut app) = console_on_demo_fleet_journaled(None, Some(journal.clone())).await;
     keys(&mut app, &["/", "pump-03", "<Enter>", "S", "e"]).await;
     let edit = app.state.edit.clone().expect("the editor is open");
     assert_eq!(edit.base_version, Some(1));
@@ -467,6 +467,27 @@ async fn editing_desired_checks_the_json_shows_the_diff_applies_and_journals() {
     assert_eq!(shadow.version, Some(2));
     assert_eq!(shadow.desired, Some(serde_json::json!({"speed": 40})));
     assert_eq!(shadow.delta, Some(serde_json::json!({"speed": 40})));
+
+    // The delta shows speed until the device reports it.
+    let config = support::sdk_config(core.endpoint()).await;
+    aws_sdk_iotdataplane::Client::new(&config)
+        .update_thing_shadow()
+        .thing_name("pump-03")
+        .payload(br#"{"state":{"reported":{"speed":40}}}"#.to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let later = app.state.now + time::Duration::seconds(6);
+    app.handle(iotfleet::tui::update::Msg::Tick {
+        now: later,
+        throttled: 0,
+    });
+    app.settle(SETTLE).await;
+    let Some(Load::Ready(shadow)) = app.state.shadows.get(&("pump-03".to_owned(), None)) else {
+        panic!("reloaded")
+    };
+    assert_eq!(shadow.delta, None, "reported caught up");
+    assert!(render(&app, 120, 40).contains("in sync"));
 
     let entries = journal_entries(&journal);
     assert_eq!(entries.len(), 1);
