@@ -669,3 +669,26 @@ async fn an_unclosed_brace_cannot_be_applied_and_an_oversized_desired_is_explain
     assert!(message.starts_with("rejected:"), "{message}");
     assert!(message.contains("maximum size"), "{message}");
 }
+
+#[tokio::test]
+async fn a_closed_draft_takes_no_keys_from_other_screens() {
+    let (_core, mut app) = console_on_demo_fleet(None).await;
+    keys(&mut app, &["/", "pump-03", "<Enter>", "S", "e"]).await;
+    retype(&mut app, "{\"speed\": 1}");
+    // Esc closes the editor (the draft stays), Esc leaves the screen, Esc clears the filter.
+    keys(&mut app, &["<Esc>", "<Esc>", "<Esc>"]).await;
+    assert!(matches!(
+        app.state.screen(),
+        Screen::List(ListKind::Things, _)
+    ));
+    keys(&mut app, &["/", "gate"]).await;
+    assert!(app.state.input.is_some());
+    keys(&mut app, &["<Esc>"]).await;
+    assert!(
+        app.state.input.is_none(),
+        "Esc cancels the filter, not the hidden draft"
+    );
+    // The draft is still there when the editor opens again.
+    keys(&mut app, &["/", "pump-03", "<Enter>", "S", "e"]).await;
+    assert_eq!(app.state.edit.as_ref().unwrap().text, "{\"speed\": 1}");
+}

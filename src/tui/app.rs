@@ -13,7 +13,7 @@ use ratatui_textarea::TextArea;
 use tokio::sync::mpsc;
 
 use super::keys::{KeyResolver, Layer, Resolution, key_of};
-use super::shadow_edit::{ShadowEdit, Stage};
+use super::shadow_edit::{self, Stage};
 use super::state::{Backend, Level, Message, Screen, State};
 use super::tasks::Runner;
 use super::update::{self, Effect, Msg};
@@ -126,7 +126,11 @@ impl App {
     /// The keymap layers that apply now, most specific first.
     #[must_use]
     pub fn layers(&self) -> Vec<Layer> {
-        let edit = self.state.edit.as_ref().filter(|e| self.editing_shown(e));
+        let edit = self
+            .state
+            .edit
+            .as_ref()
+            .filter(|_| shadow_edit::shown(&self.state));
         if edit.is_some_and(|e| e.stage == Stage::Editing) {
             vec![Layer::Editor]
         } else if self.state.input.is_some() || self.state.confirm.is_some() || edit.is_some() {
@@ -144,21 +148,10 @@ impl App {
     }
 
     /// A key press: through the keymap to an action, or typed into the filter or command line.
-    /// Whether `edit` belongs to the shadow on screen and is not hidden.
-    fn editing_shown(&self, edit: &ShadowEdit) -> bool {
-        matches!(self.state.screen(), Screen::Shadow { thing, name, .. }
-            if *thing == edit.thing && *name == edit.name)
-            && (edit.open || edit.stage != Stage::Editing)
-    }
-
     pub fn key(&mut self, key: Key) {
         let typing = self.state.input.is_some()
             || self.state.confirm.is_some()
-            || self
-                .state
-                .edit
-                .as_ref()
-                .is_some_and(|e| self.editing_shown(e));
+            || shadow_edit::shown(&self.state);
         let layers = self.layers();
         let msg = match self.keys.resolve(key, &layers) {
             Resolution::Action(action) => Msg::Action(action),

@@ -229,8 +229,22 @@ pub fn typed(state: &mut State, text: String) {
     }
 }
 
-/// The editing keys and the review, apply and conflict answers; None when not editing.
+/// Whether the edit is what the user is looking at: its shadow on screen, and the editor open
+/// or a review, apply or conflict under way (a closed draft takes no keys).
+#[must_use]
+pub fn shown(state: &State) -> bool {
+    state.edit.as_ref().is_some_and(|edit| {
+        matches!(state.screen(), Screen::Shadow { thing, name, .. }
+            if *thing == edit.thing && *name == edit.name)
+            && (edit.open || edit.stage != Stage::Editing)
+    })
+}
+
+/// The editing keys and the review, apply and conflict answers; None when no edit is shown.
 pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
+    if !shown(state) || state.input.is_some() {
+        return None;
+    }
     let current = state.edit.as_ref()?.stage;
     let edit = state.edit.as_mut()?;
     match (current, action) {
