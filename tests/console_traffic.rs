@@ -446,3 +446,52 @@ async fn a_flood_ten_times_the_budget_stays_in_memory_and_every_message_is_count
         BUDGET / (1024 * 1024)
     );
 }
+
+#[tokio::test]
+async fn a_json_path_shows_one_value_of_each_payload() {
+    let core = local(None).await;
+    let settings = core.mqtt_settings("console-path".into()).unwrap();
+    let mut app = console(&core, settings.clone(), None).await;
+    press(&mut app, &[":", "traffic", "<Enter>"]);
+    until(&mut app, "the subscriptions", |app| {
+        app.state
+            .traffic
+            .subscriptions
+            .iter()
+            .all(|s| s.granted != iotfleet::tui::traffic::Granted::Pending)
+    })
+    .await;
+    let mut sender = settings;
+    sender.client_id = "path-sender".into();
+    let (handle, mut events) = connect(&sender, 10).unwrap();
+    expect(&mut events, "a connection", |e| {
+        matches!(e, TrafficEvent::Connected).then_some(())
+    })
+    .await;
+    handle
+        .publish(
+            "fleet/pump-09/telemetry",
+            Bytes::from(r#"{"seq":7,"reading":{"speed":4321,"pressure_bar":3.2}}"#),
+            1,
+            false,
+        )
+        .unwrap();
+    until(&mut app, "the telemetry", |app| {
+        topic_seen(app, "fleet/pump-09/telemetry")
+    })
+    .await;
+    press(&mut app, &["J", "reading[x]", "<Enter>"]);
+    assert!(
+        app.state.input.is_some(),
+        "a bad path keeps the prompt open"
+    );
+    press(&mut app, &["<C-u>", "reading.speed", "<Enter>"]);
+    assert!(app.state.input.is_none());
+    assert_eq!(app.state.traffic.json_path, "reading.speed");
+    let screen = render(&app, 120, 40);
+    assert!(screen.contains("fleet/pump-09/telemetry  4321"), "{screen}");
+    assert!(
+        !screen.contains("pressure_bar"),
+        "only the value at the path: {screen}"
+    );
+}

@@ -39,10 +39,11 @@ pub enum Action {
     Edit,
     EditExternal,
     Apply,
+    JsonPath,
 }
 
 impl Action {
-    pub const ALL: [Self; 35] = [
+    pub const ALL: [Self; 36] = [
         Self::Quit,
         Self::Help,
         Self::Command,
@@ -78,6 +79,7 @@ impl Action {
         Self::Edit,
         Self::EditExternal,
         Self::Apply,
+        Self::JsonPath,
     ];
 
     /// The name keymap files use for it.
@@ -119,6 +121,7 @@ impl Action {
             Self::Edit => "edit",
             Self::EditExternal => "edit_external",
             Self::Apply => "apply",
+            Self::JsonPath => "json_path",
         }
     }
 

@@ -154,6 +154,8 @@ pub enum InputKind {
     Unsubscribe,
     /// `TOPIC PAYLOAD` to publish (confirmed before it is sent).
     Publish,
+    /// A JSON path (`reading.speed`, `items[0].id`) to show of each payload.
+    JsonPath,
 }
 
 /// A mutation waiting for the user's yes.

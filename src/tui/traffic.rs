@@ -82,6 +82,8 @@ pub struct TrafficView {
     /// Messages whose topic or payload contains this are listed (ASCII letters in any case).
     pub search: String,
     pub hex: bool,
+    /// When set, JSON payloads are shown as the value at this path (`reading.speed`).
+    pub json_path: String,
     /// Whether the connection was started (it runs until the console quits).
     pub started: bool,
 }
@@ -103,6 +105,7 @@ impl TrafficView {
             message_cursor: 0,
             search: String::new(),
             hex: false,
+            json_path: String::new(),
             started: false,
         }
     }
@@ -378,6 +381,10 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
         Action::NextPane | Action::Open if view.pane == Pane::Topics => view.pane = Pane::Messages,
         Action::NextPane => view.pane = Pane::Topics,
         Action::Hex => view.hex = !view.hex,
+        Action::JsonPath => {
+            let text = view.json_path.clone();
+            prompt(state, InputKind::JsonPath, text);
+        }
         Action::Freeze => {
             view.frozen = match view.frozen {
                 Some(_) => None,
@@ -490,6 +497,16 @@ pub fn entered(state: &mut State, kind: InputKind, text: &str) -> Vec<Effect> {
             });
             Vec::new()
         }
+        InputKind::JsonPath => {
+            match pointer(text) {
+                Ok(_) => {
+                    text.clone_into(&mut state.traffic.json_path);
+                    state.input = None;
+                }
+                Err(reason) => say(state, Level::Error, reason),
+            }
+            Vec::new()
+        }
         InputKind::Filter | InputKind::Command => Vec::new(),
     }
 }
@@ -518,6 +535,47 @@ pub fn answer(state: &mut State, yes: bool) -> Vec<Effect> {
         payload,
         qos,
     }]
+}
+
+/// A JSON path as the user writes it (`reading.speed`, `$.items[0].id`, empty for the whole
+/// payload) as a JSON pointer, or why it is not one.
+pub fn pointer(path: &str) -> Result<String, String> {
+    let path = path.trim();
+    let path = path
+        .strip_prefix("$.")
+        .or_else(|| path.strip_prefix('$'))
+        .unwrap_or(path);
+    let mut out = String::new();
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let (key, indices) = part
+            .split_once('[')
+            .map_or((part, ""), |(k, rest)| (k, rest));
+        if !key.is_empty() {
+            out.push('/');
+            out.push_str(&key.replace('~', "~0").replace('/', "~1"));
+        }
+        if indices.is_empty() {
+            continue;
+        }
+        for index in format!("[{indices}").split('[').skip(1) {
+            let number = index
+                .strip_suffix(']')
+                .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or_else(|| {
+                    format!("'{part}': an index is a number in brackets, like items[0]")
+                })?;
+            out.push('/');
+            out.push_str(number);
+        }
+    }
+    Ok(out)
+}
+
+/// The value at `path` in a JSON payload; None when the payload is not JSON or has no such value.
+#[must_use]
+pub fn json_at(payload: &[u8], path: &str) -> Option<serde_json::Value> {
+    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    value.pointer(&pointer(path).ok()?).cloned()
 }
 
 /// Whether `needle` occurs in `haystack`, ASCII letters compared without case; no allocation,
@@ -685,6 +743,26 @@ mod tests {
         assert_eq!(view.subscriptions[0].granted, Granted::Pending);
         view.ingest(&TrafficEvent::Dropped(7), back);
         assert_eq!(view.dropped, 7);
+    }
+
+    #[test]
+    fn json_paths_read_as_people_write_them() {
+        assert_eq!(pointer("reading.speed").unwrap(), "/reading/speed");
+        assert_eq!(pointer("$.items[0].id").unwrap(), "/items/0/id");
+        assert_eq!(pointer("m[1][2]").unwrap(), "/m/1/2");
+        assert_eq!(pointer("").unwrap(), "");
+        assert!(pointer("items[x]").is_err());
+        let payload = br#"{"reading":{"speed":40},"items":[{"id":"a"}]}"#;
+        assert_eq!(
+            json_at(payload, "reading.speed"),
+            Some(serde_json::json!(40))
+        );
+        assert_eq!(
+            json_at(payload, "items[0].id"),
+            Some(serde_json::json!("a"))
+        );
+        assert_eq!(json_at(payload, "reading.nope"), None);
+        assert_eq!(json_at(b"not json", "a"), None);
     }
 
     #[test]

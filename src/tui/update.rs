@@ -347,7 +347,8 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
         | Action::Hex
         | Action::NextShadow
         | Action::Metadata
-        | Action::Apply => Vec::new(),
+        | Action::Apply
+        | Action::JsonPath => Vec::new(),
     }
 }
 

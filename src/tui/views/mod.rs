@@ -143,6 +143,7 @@ fn message_line<'a>(state: &State, theme: &Theme) -> Paragraph<'a> {
             InputKind::Subscribe => "subscribe to filter: ",
             InputKind::Unsubscribe => "unsubscribe from: ",
             InputKind::Publish => "publish TOPIC PAYLOAD: ",
+            InputKind::JsonPath => "JSON path (reading.speed, items[0].id; empty for all): ",
         };
         let line = Line::from(vec![
             Span::styled(prompt, theme.style(Slot::FooterKey)),

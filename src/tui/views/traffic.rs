@@ -14,7 +14,7 @@ use crate::config::theme::{Slot, Theme};
 use crate::fleet::traffic::history::Kept;
 use crate::tui::detail;
 use crate::tui::state::State;
-use crate::tui::traffic::{Granted, Link, Pane, TrafficView, TreeRow, hex_lines};
+use crate::tui::traffic::{Granted, Link, Pane, TrafficView, TreeRow, hex_lines, json_at};
 use crate::untrusted::{escape, truncate};
 
 const SPARK: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -273,10 +273,17 @@ fn draw_messages(frame: &mut Frame<'_>, area: Rect, view: &TrafficView, path: &s
                 size(message.size),
             );
             let topic = escape(&message.topic).into_owned();
-            let preview = escape(&String::from_utf8_lossy(
-                &message.payload[..message.payload.len().min(512)],
-            ))
-            .into_owned();
+            let preview = if view.json_path.is_empty() {
+                escape(&String::from_utf8_lossy(
+                    &message.payload[..message.payload.len().min(512)],
+                ))
+                .into_owned()
+            } else {
+                json_at(&message.payload, &view.json_path).map_or_else(
+                    || "-".to_owned(),
+                    |value| escape(&value.to_string()).into_owned(),
+                )
+            };
             let rest = truncate(
                 &format!("{topic}  {preview}"),
                 width.saturating_sub(head.chars().count()).max(8),
@@ -332,6 +339,14 @@ fn draw_payload(
     );
     let text = std::str::from_utf8(&message.payload).ok();
     let json = text.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());
+    // A JSON path narrows the view to its value (null when the payload has none there).
+    let (json, title) = match (json, view.json_path.is_empty()) {
+        (Some(_), false) => (
+            Some(json_at(&message.payload, &view.json_path).unwrap_or(serde_json::Value::Null)),
+            format!("{title}· {} ", escape(&view.json_path)),
+        ),
+        (json, _) => (json, title),
+    };
     let lines: Vec<Line<'static>> = match (view.hex, json, text) {
         (false, Some(value), _) => detail::json_lines(&value, 0)
             .iter()
