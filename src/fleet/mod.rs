@@ -8,6 +8,7 @@ pub mod error;
 pub mod inventory;
 pub mod journal;
 pub mod model;
+pub mod quarantine;
 pub mod traffic;
 
 pub use client::{
