@@ -6,6 +6,8 @@ mod support;
 
 use std::time::Duration;
 
+use support::console::render;
+
 use iotfleet::config::files;
 use iotfleet::config::keymap::{Key, KeyCode};
 use iotfleet::fleet::FleetClient;
@@ -13,8 +15,6 @@ use iotfleet::local::{LocalCore, LocalOptions};
 use iotfleet::tui::shadow_edit::Stage;
 use iotfleet::tui::state::{Backend, ListKind, Load, Screen};
 use iotfleet::tui::{App, Options};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 
 const SETTLE: Duration = Duration::from_secs(10);
 
@@ -77,20 +77,6 @@ async fn keys(app: &mut App, sequence: &[&str]) {
         }
         app.settle(SETTLE).await;
     }
-}
-
-fn render(app: &App, width: u16, height: u16) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|frame| app.draw(frame)).unwrap();
-    let buffer = terminal.backend().buffer();
-    let mut text = String::new();
-    for y in 0..buffer.area.height {
-        for x in 0..buffer.area.width {
-            text.push_str(buffer[(x, y)].symbol());
-        }
-        text.push('\n');
-    }
-    text
 }
 
 /// Masks what moves between runs: certificate ids and serials, dates, day counts.

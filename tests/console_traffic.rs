@@ -7,6 +7,8 @@ mod support;
 
 use std::time::Duration;
 
+use support::console::render;
+
 use bytes::Bytes;
 use iotfleet::config::files;
 use iotfleet::config::keymap::Key;
@@ -17,8 +19,6 @@ use iotfleet::local::{LocalCore, LocalOptions};
 use iotfleet::tui::state::{Backend, Screen};
 use iotfleet::tui::traffic::Pane;
 use iotfleet::tui::{App, Options};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use support::mosquitto::Mosquitto;
 use support::traffic::expect;
 
@@ -89,20 +89,6 @@ async fn until(app: &mut App, what: &str, done: impl Fn(&App) -> bool) {
 
 fn topic_seen(app: &App, topic: &str) -> bool {
     app.state.traffic.history.topics().contains_key(topic)
-}
-
-fn render(app: &App, width: u16, height: u16) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|frame| app.draw(frame)).unwrap();
-    let buffer = terminal.backend().buffer();
-    let mut text = String::new();
-    for y in 0..buffer.area.height {
-        for x in 0..buffer.area.width {
-            text.push_str(buffer[(x, y)].symbol());
-        }
-        text.push('\n');
-    }
-    text
 }
 
 #[tokio::test]

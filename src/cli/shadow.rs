@@ -102,9 +102,7 @@ fn record(
         after,
         result,
     };
-    journal::default_path()
-        .ok_or_else(|| std::io::Error::other("no state directory"))
-        .and_then(|path| journal::append(&path, &entry))
+    journal::record(None, &entry)
         .map_err(|e| CliError::new(1, format!("the journal could not be written: {e}")))
 }
 

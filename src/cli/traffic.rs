@@ -326,9 +326,7 @@ pub async fn publish(
             Err(error) => format!("error: {error}"),
         },
     };
-    let journaled = journal::default_path()
-        .ok_or_else(|| std::io::Error::other("no state directory"))
-        .and_then(|path| journal::append(&path, &entry));
+    let journaled = journal::record(None, &entry);
     match (outcome, journaled) {
         (Ok(()), Ok(())) => Ok(format!(
             "published {size} bytes to {} (QoS {qos})\n",

@@ -30,6 +30,17 @@ pub fn default_path() -> Option<PathBuf> {
     crate::config::paths::state_dir().map(|dir| dir.join("journal.jsonl"))
 }
 
+/// Appends one entry to `path`, else to the default journal; an error when there is neither.
+pub fn record(path: Option<&Path>, entry: &Entry) -> std::io::Result<()> {
+    match path {
+        Some(path) => append(path, entry),
+        None => append(
+            &default_path().ok_or_else(|| std::io::Error::other("no state directory"))?,
+            entry,
+        ),
+    }
+}
+
 /// Appends one entry and syncs it to disk.
 pub fn append(path: &Path, entry: &Entry) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {

@@ -103,7 +103,7 @@ impl App {
                 text: problems.join(" | "),
             });
         }
-        let journal = journal_path(options.journal.as_ref());
+        let journal = options.journal.clone();
         let mut app = Self {
             state,
             keys,
@@ -309,9 +309,7 @@ impl App {
                 Err(error) => format!("error: {error}"),
             },
         };
-        let journaled = journal_path(self.options.journal.as_ref())
-            .ok_or_else(|| std::io::Error::other("no state directory"))
-            .and_then(|path| journal::append(&path, &entry));
+        let journaled = journal::record(self.options.journal.as_deref(), &entry);
         let problem = match (sent, journaled) {
             (Err(error), _) => Some(format!("publish to {topic} failed: {error}")),
             (Ok(()), Err(error)) => Some(format!(
@@ -585,9 +583,4 @@ fn editor_input(key: Key) -> ratatui_textarea::Input {
         alt: key.alt,
         shift: false,
     }
-}
-
-/// The journal to write: the one configured, else the default.
-fn journal_path(configured: Option<&std::path::PathBuf>) -> Option<std::path::PathBuf> {
-    configured.cloned().or_else(journal::default_path)
 }

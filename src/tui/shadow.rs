@@ -6,7 +6,7 @@
 use time::OffsetDateTime;
 
 use super::action::Action;
-use super::state::{Level, ListKind, Load, Message, Screen, State};
+use super::state::{Level, Load, Message, Screen, State};
 use super::update::Effect;
 use crate::fleet::model::Shadow;
 use crate::fleet::traffic::TrafficEvent;
@@ -28,15 +28,7 @@ pub type ShadowKey = (String, Option<String>);
 
 /// Opens the shadow screen of the Thing selected (Things list) or shown (Thing screen).
 pub fn open_selected(state: &mut State) -> Vec<Effect> {
-    let thing = match state.screen() {
-        Screen::Thing { name, .. } => Some(name.clone()),
-        Screen::List(ListKind::Things, view) => view
-            .rows
-            .get(view.selected)
-            .and_then(|&i| state.things.items.get(i as usize))
-            .map(|t| t.name.clone()),
-        _ => None,
-    };
+    let thing = state.selected_thing();
     if let Some(thing) = thing {
         return open(state, thing, None);
     }
@@ -181,7 +173,14 @@ pub fn tick(state: &mut State, now: OffsetDateTime) -> Vec<Effect> {
 
 /// A traffic event: the shadow on screen changed when its `update/documents` topic speaks.
 pub fn traffic(state: &mut State, event: &TrafficEvent) -> Vec<Effect> {
-    let (Some((thing, name)), TrafficEvent::Message(message)) = (shown(state), event) else {
+    // Cheap test first: this runs for every message while the screen is open.
+    let TrafficEvent::Message(message) = event else {
+        return Vec::new();
+    };
+    if !message.topic.ends_with("/update/documents") {
+        return Vec::new();
+    }
+    let Some((thing, name)) = shown(state) else {
         return Vec::new();
     };
     if message.topic != format!("{}/update/documents", topic_prefix(&thing, name.as_deref())) {

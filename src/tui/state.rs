@@ -318,6 +318,20 @@ impl State {
             .is_some_and(|at| (self.now - at).whole_seconds() < 5)
     }
 
+    /// The Thing selected in the Things list, or shown on its own screen.
+    #[must_use]
+    pub fn selected_thing(&self) -> Option<String> {
+        match self.screen() {
+            Screen::Thing { name, .. } => Some(name.clone()),
+            Screen::List(ListKind::Things, view) => view
+                .rows
+                .get(view.selected)
+                .and_then(|&i| self.things.items.get(i as usize))
+                .map(|t| t.name.clone()),
+            _ => None,
+        }
+    }
+
     /// Number of items in a list.
     #[must_use]
     pub fn list_len(&self, kind: ListKind) -> usize {

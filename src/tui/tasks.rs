@@ -17,7 +17,7 @@ pub struct Runner {
     client: FleetClient,
     events: mpsc::UnboundedSender<Msg>,
     permits: Arc<Semaphore>,
-    /// Where mutations are journaled (None: nowhere to write, which each mutation reports).
+    /// Where mutations are journaled (None: the default journal).
     journal: Option<std::path::PathBuf>,
 }
 
@@ -218,9 +218,7 @@ async fn update_shadow(
             Err(error) => format!("error: {error}"),
         },
     };
-    let journaled = journal_file
-        .ok_or_else(|| std::io::Error::other("no state directory"))
-        .and_then(|path| journal::append(path, &entry));
+    let journaled = journal::record(journal_file, &entry);
     let result = match outcome {
         Ok(accepted) => Ok(accepted),
         Err(error @ FleetError::Conflict { .. }) => Err((true, error.to_string())),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::action::Action;
-use super::state::{Confirm, Input, InputKind, Level, ListKind, Message, Screen, State};
+use super::state::{Confirm, Input, InputKind, Level, Message, Screen, State};
 use super::update::Effect;
 use crate::fleet::traffic::TrafficEvent;
 use crate::fleet::traffic::filter::{check_filter, check_topic};
@@ -294,15 +294,7 @@ pub const DEFAULT_FILTERS: [&str; 2] = ["#", "$aws/things/+/shadow/#"];
 /// Opens the traffic screen for the Thing selected (in the Things list or its detail screen):
 /// its topics and shadow topics, searched by its name. Elsewhere, everything.
 pub fn open(state: &mut State) -> Vec<Effect> {
-    let thing = match state.screen() {
-        Screen::Thing { name, .. } => Some(name.clone()),
-        Screen::List(ListKind::Things, view) => view
-            .rows
-            .get(view.selected)
-            .and_then(|&i| state.things.items.get(i as usize))
-            .map(|t| t.name.clone()),
-        _ => None,
-    };
+    let thing = state.selected_thing();
     match thing {
         Some(thing) => open_for(state, Some(thing)),
         None => open_all(state),

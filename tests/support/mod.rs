@@ -5,6 +5,7 @@
     reason = "each test binary uses its own part of the support module"
 )]
 
+pub mod console;
 pub mod mosquitto;
 pub mod moto;
 pub mod seed;
