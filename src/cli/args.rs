@@ -151,6 +151,33 @@ pub enum Command {
         #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
         qos: u8,
     },
+    /// Isolate a Thing: its certificates get a deny-all policy (or its own policies a deny-all
+    /// default version) and its live connection is closed. The plan is shown first.
+    Quarantine {
+        thing: String,
+        /// Why, for the journal.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// deny-overlay (default, or `quarantine_strategy` in config.toml) or policy-version.
+        #[arg(long, value_name = "S")]
+        strategy: Option<crate::fleet::quarantine::Strategy>,
+        /// Also set the Thing's ACTIVE certificates INACTIVE.
+        #[arg(long)]
+        deactivate_certs: bool,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Undo a quarantine exactly, as the journal recorded it.
+    Release {
+        thing: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
     /// The embedded local IoT Core.
     #[command(subcommand)]
     Local(LocalCommand),

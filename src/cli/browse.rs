@@ -23,18 +23,31 @@ pub async fn things(
         let needle = filter.to_lowercase();
         things.retain(|thing| thing_matches(thing, &needle));
     }
+    let quarantined = inventory::quarantined_things(client).await?;
     if format == OutputFormat::Json {
+        #[derive(Serialize)]
+        struct Row<'a> {
+            #[serde(flatten)]
+            thing: &'a ThingSummary,
+            quarantined: bool,
+        }
         #[derive(Serialize)]
         struct Out<'a> {
             count: usize,
-            things: &'a [ThingSummary],
+            things: Vec<Row<'a>>,
         }
         return Ok(to_json(&Out {
             count: things.len(),
-            things: &things,
+            things: things
+                .iter()
+                .map(|thing| Row {
+                    thing,
+                    quarantined: quarantined.contains(&thing.name),
+                })
+                .collect(),
         }));
     }
-    let mut table = Table::new(&["NAME", "TYPE", "ATTRIBUTES"]);
+    let mut table = Table::new(&["NAME", "TYPE", "STATUS", "ATTRIBUTES"]);
     for thing in &things {
         let attributes = thing
             .attributes
@@ -45,6 +58,11 @@ pub async fn things(
         table.row([
             thing.name.as_str(),
             thing.thing_type.as_deref().unwrap_or("-"),
+            if quarantined.contains(&thing.name) {
+                "QUARANTINED"
+            } else {
+                "-"
+            },
             attributes.as_str(),
         ]);
     }
@@ -100,6 +118,7 @@ async fn unknown_thing(client: &FleetClient, name: &str) -> CliError {
 #[derive(Serialize)]
 struct ThingJson<'a> {
     thing: &'a crate::fleet::model::Thing,
+    quarantined: bool,
     groups: &'a [crate::fleet::model::ThingGroupRef],
     certificates: Vec<CertificateJson<'a>>,
     other_principals: &'a [String],
@@ -111,6 +130,8 @@ struct CertificateJson<'a> {
     certificate: &'a Certificate,
     days_to_expiry: Option<i64>,
     shared: bool,
+    /// The policies that isolate it (a quarantine); empty when none does.
+    isolated_by: Vec<&'a str>,
     things: &'a [String],
     policies: &'a [Policy],
 }
@@ -124,12 +145,14 @@ impl<'a> ThingJson<'a> {
                 certificate: &c.certificate,
                 days_to_expiry: c.certificate.validity.map(|v| v.days_to_expiry(now)),
                 shared: c.is_shared(),
+                isolated_by: c.isolating_policies(),
                 things: &c.things,
                 policies: &c.policies,
             })
             .collect();
         Self {
             thing: &report.thing,
+            quarantined: report.is_quarantined(),
             groups: &report.groups,
             certificates,
             other_principals: &report.other_principals,
@@ -141,6 +164,17 @@ fn thing_text(report: &ThingReport, now: OffsetDateTime) -> String {
     let thing = &report.thing;
     let mut out = Report::new(output_width());
     out.field(0, "Thing", 12, &thing.name);
+    if report.is_quarantined() {
+        out.field(
+            0,
+            "Status",
+            12,
+            &format!(
+                "QUARANTINED: it may do nothing; undo with `iotfleet release {}`",
+                thing.name
+            ),
+        );
+    }
     out.field(0, "ARN", 12, &thing.arn);
     out.field(0, "Type", 12, thing.thing_type.as_deref().unwrap_or("-"));
     out.field(0, "Version", 12, &thing.version.to_string());
@@ -190,6 +224,15 @@ fn certificate_text(
     let certificate = &report.certificate;
     out.field(0, "Certificate", 12, &certificate.id);
     out.field(2, "Status", 10, certificate.status.as_aws());
+    let isolating = report.isolating_policies();
+    if !isolating.is_empty() {
+        out.field(
+            2,
+            "QUARANTINED",
+            10,
+            &format!("denied everything by {}", isolating.join(", ")),
+        );
+    }
     match (&certificate.validity, &certificate.pem_problem) {
         (Some(validity), _) => out.field(
             2,

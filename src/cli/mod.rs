@@ -4,6 +4,7 @@
 pub mod args;
 mod browse;
 mod local;
+mod quarantine;
 mod shadow;
 mod text;
 mod traffic;
@@ -47,7 +48,9 @@ impl From<FleetError> for CliError {
 
 /// Runs one verb and prints its output.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
-    let command = cli.command.unwrap_or(Command::Tui);
+    let mut cli = cli;
+    let command = cli.command.take().unwrap_or(Command::Tui);
+    let default_strategy = apply_config(&mut cli.global)?;
     if let Command::Local(LocalCommand::Serve {
         http_port,
         mqtt_port,
@@ -75,6 +78,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             region: cli.global.region.clone(),
             endpoint_url: cli.global.endpoint_url.clone(),
             static_credentials: None,
+            local: false,
         },
     };
     match &command {
@@ -115,9 +119,53 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Tui = command {
         return console(client, local_core.as_ref(), &cli.global, &settings).await;
     }
+    match command {
+        Command::Quarantine {
+            thing,
+            reason,
+            strategy,
+            deactivate_certs,
+            dry_run,
+            yes,
+        } => {
+            let request = quarantine::Request {
+                thing,
+                reason,
+                strategy,
+                deactivate_certs,
+                dry_run,
+                yes,
+            };
+            return quarantine::quarantine(&client, &cli.global, default_strategy, request).await;
+        }
+        Command::Release { thing, yes } => {
+            return quarantine::release(&client, &cli.global, &thing, yes).await;
+        }
+        _ => {}
+    }
     let text = verb(&client, &cli.global, command).await?;
     tracing::info!(stats = ?client.stats(), "verb done");
     print(&text)
+}
+
+/// Lays `config.toml` under the flags: `read_only = true` refuses mutations as `--read-only`
+/// does. Returns the quarantine strategy to use when `--strategy` is not given. A broken file
+/// is reported on stderr and its defaults used.
+fn apply_config(
+    global: &mut args::GlobalArgs,
+) -> Result<crate::fleet::quarantine::Strategy, CliError> {
+    let mut problems = Vec::new();
+    let config = crate::config::files::settings(&mut problems);
+    for problem in &problems {
+        eprintln!("iotfleet: {}", escape(problem));
+    }
+    global.read_only |= config.read_only;
+    match config.quarantine_strategy.as_deref() {
+        None => Ok(crate::fleet::quarantine::Strategy::default()),
+        Some(text) => text
+            .parse()
+            .map_err(|e| CliError::new(2, format!("config.toml quarantine_strategy: {e}"))),
+    }
 }
 
 /// Runs a verb that talks to the registry or the shadows, and returns what it prints.
@@ -159,7 +207,9 @@ async fn verb(
         Command::Local(LocalCommand::Serve { .. })
         | Command::Tui
         | Command::Tail { .. }
-        | Command::Publish { .. } => {
+        | Command::Publish { .. }
+        | Command::Quarantine { .. }
+        | Command::Release { .. } => {
             unreachable!("handled above")
         }
     })

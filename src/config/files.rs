@@ -52,6 +52,9 @@ pub struct Settings {
     pub read_only: bool,
     /// The traffic history's memory budget in MiB (default 64).
     pub history_mib: Option<usize>,
+    /// The quarantine strategy when `--strategy` is not given: `deny-overlay` (default) or
+    /// `policy-version`.
+    pub quarantine_strategy: Option<String>,
 }
 
 /// What the console starts with, and every problem met on the way (shown, not fatal).
@@ -101,17 +104,7 @@ pub fn load_from(
         }
     };
 
-    let settings = match read("config.toml", &mut problems) {
-        Some((path, text)) => toml::from_str::<Settings>(&text).unwrap_or_else(|e| {
-            let line = e.span().map_or(1, |s| line_of(&text, s.start));
-            problems.push(format!(
-                "config {path} line {line}: {}; using defaults",
-                e.message()
-            ));
-            Settings::default()
-        }),
-        None => Settings::default(),
-    };
+    let settings = settings_from(dir, &mut problems);
 
     let keymap_name = keymap_flag
         .or(settings.keymap.as_deref())
@@ -167,6 +160,35 @@ pub fn load_from(
         theme_file,
         problems,
     }
+}
+
+/// `config.toml` alone, for the verbs; `problems` gets what is wrong with it (defaults are
+/// used then).
+pub fn settings(problems: &mut Vec<String>) -> Settings {
+    settings_from(paths::config_dir().as_deref(), problems)
+}
+
+fn settings_from(dir: Option<&Path>, problems: &mut Vec<String>) -> Settings {
+    let Some(path) = dir.map(|dir| dir.join("config.toml")) else {
+        return Settings::default();
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Settings::default(),
+        Err(error) => {
+            problems.push(format!("cannot read {}: {error}", path.display()));
+            return Settings::default();
+        }
+    };
+    toml::from_str::<Settings>(&text).unwrap_or_else(|e| {
+        let line = e.span().map_or(1, |s| line_of(&text, s.start));
+        problems.push(format!(
+            "config {} line {line}: {}; using defaults",
+            path.display(),
+            e.message()
+        ));
+        Settings::default()
+    })
 }
 
 fn names(list: &[(&str, &str)]) -> String {

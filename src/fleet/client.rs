@@ -44,6 +44,8 @@ pub struct ConnectionSettings {
     pub endpoint_url: Option<String>,
     /// Fixed credentials (the local IoT Core, tests) instead of the provider chain.
     pub static_credentials: Option<StaticCredentials>,
+    /// The embedded local IoT Core (journal entries say "local").
+    pub local: bool,
 }
 
 #[derive(Clone)]
@@ -67,6 +69,8 @@ pub struct BackendInfo {
     pub profile: Option<String>,
     /// The control-plane endpoint override, when there is one.
     pub endpoint_url: Option<String>,
+    /// The embedded local IoT Core rather than AWS (or moto).
+    pub local: bool,
 }
 
 /// Counts of what the client sent, to prove "no N+1" and to show pending work.
@@ -229,6 +233,7 @@ impl FleetClient {
                 region,
                 profile,
                 endpoint_url,
+                local: settings.local,
             },
             counters,
         })
@@ -557,6 +562,158 @@ impl FleetClient {
             .try_collect()
             .await
             .map_err(|e| self.fail(&operation, e))
+    }
+
+    /// The document of one version of a policy.
+    pub async fn policy_version_document(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<String, FleetError> {
+        let operation = Operation::on(
+            "iot:GetPolicyVersion",
+            ResourceKind::PolicyVersion,
+            format!("{name} version {version}"),
+        );
+        let out = self
+            .iot
+            .get_policy_version()
+            .policy_name(name)
+            .policy_version_id(version)
+            .send()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        Ok(out.policy_document.unwrap_or_default())
+    }
+
+    /// CreatePolicy. A policy of that name existing already is a `Conflict`.
+    pub async fn create_policy(&self, name: &str, document: &str) -> Result<(), FleetError> {
+        let operation = Operation::on("iot:CreatePolicy", ResourceKind::Policy, name);
+        self.iot
+            .create_policy()
+            .policy_name(name)
+            .policy_document(document)
+            .send()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        Ok(())
+    }
+
+    /// AttachPolicy to a target (a certificate ARN or a Thing group ARN); attaching twice is
+    /// not an error.
+    pub async fn attach_policy(&self, name: &str, target: &str) -> Result<(), FleetError> {
+        let operation = Operation::on("iot:AttachPolicy", ResourceKind::Policy, name);
+        self.iot
+            .attach_policy()
+            .policy_name(name)
+            .target(target)
+            .send()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        Ok(())
+    }
+
+    pub async fn detach_policy(&self, name: &str, target: &str) -> Result<(), FleetError> {
+        let operation = Operation::on("iot:DetachPolicy", ResourceKind::Policy, name);
+        self.iot
+            .detach_policy()
+            .policy_name(name)
+            .target(target)
+            .send()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        Ok(())
+    }
+
+    /// CreatePolicyVersion made the default at once; returns the new version's id.
+    pub async fn create_default_policy_version(
+        &self,
+        name: &str,
+        document: &str,
+    ) -> Result<String, FleetError> {
+        let operation = Operation::on("iot:CreatePolicyVersion", ResourceKind::Policy, name);
+        let out = self
+            .iot
+            .create_policy_version()
+            .policy_name(name)
+            .policy_document(document)
+            .set_as_default(true)
+            .send()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        out.policy_version_id
+            .ok_or_else(|| FleetError::InvalidResponse {
+                action: operation.action,
+                detail: "no policyVersionId".into(),
+            })
+    }
+
+    pub async fn set_default_policy_version(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<(), FleetError> {
+        let operation = Operation::on(
+            "iot:SetDefaultPolicyVersion",
+            ResourceKind::PolicyVersion,
+            format!("{name} version {version}"),
+        );
+        self.iot
+            .set_default_policy_version()
+            .policy_name(name)
+            .policy_version_id(version)
+            .send()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        Ok(())
+    }
+
+    pub async fn delete_policy_version(&self, name: &str, version: &str) -> Result<(), FleetError> {
+        let operation = Operation::on(
+            "iot:DeletePolicyVersion",
+            ResourceKind::PolicyVersion,
+            format!("{name} version {version}"),
+        );
+        self.iot
+            .delete_policy_version()
+            .policy_name(name)
+            .policy_version_id(version)
+            .send()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        Ok(())
+    }
+
+    /// UpdateCertificate to `status` (`ACTIVE`, `INACTIVE`, ...).
+    pub async fn set_certificate_status(&self, id: &str, status: &str) -> Result<(), FleetError> {
+        let operation = Operation::on("iot:UpdateCertificate", ResourceKind::Certificate, id);
+        self.iot
+            .update_certificate()
+            .certificate_id(id)
+            .new_status(aws_sdk_iot::types::CertificateStatus::from(status))
+            .send()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        Ok(())
+    }
+
+    /// DeleteConnection (data plane): disconnects the MQTT client `client_id`. Returns false when
+    /// no such client was connected (the service answers "not found").
+    pub async fn delete_connection(&self, client_id: &str) -> Result<bool, FleetError> {
+        let operation = Operation::on("iot:DeleteConnection", ResourceKind::Connection, client_id);
+        let sent = self
+            .data()
+            .await?
+            .delete_connection()
+            .client_id(client_id)
+            .send()
+            .await
+            .map_err(|e| self.fail(&operation, e));
+        match sent {
+            Ok(_) => Ok(true),
+            Err(FleetError::NotFound { .. }) => Ok(false),
+            Err(error) => Err(error),
+        }
     }
 
     /// The classic shadow (`name` None) or a named shadow of a Thing.

@@ -17,6 +17,7 @@ pub enum ResourceKind {
     PolicyVersion,
     Shadow,
     Principal,
+    Connection,
 }
 
 impl fmt::Display for ResourceKind {
@@ -28,6 +29,7 @@ impl fmt::Display for ResourceKind {
             Self::PolicyVersion => "policy version",
             Self::Shadow => "shadow",
             Self::Principal => "principal",
+            Self::Connection => "MQTT client",
         })
     }
 }

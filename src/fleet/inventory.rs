@@ -13,6 +13,7 @@ use super::error::FleetError;
 use super::model::{
     Certificate, Policy, PolicyVersion, Thing, ThingGroupRef, certificate_id_from_arn,
 };
+use super::quarantine;
 
 /// How many registry calls one report keeps in flight: enough to hide latency, few enough not to
 /// trip AWS's per-account throttles for an operator who opens many Things in a row.
@@ -57,6 +58,52 @@ impl CertificateReport {
     pub fn is_shared(&self) -> bool {
         self.things.len() > 1
     }
+}
+
+impl CertificateReport {
+    /// The policies that isolate this certificate (a quarantine): the deny-all policy, or a
+    /// policy whose default version denies everything.
+    #[must_use]
+    pub fn isolating_policies(&self) -> Vec<&str> {
+        self.policies
+            .iter()
+            .filter(|p| {
+                p.name == quarantine::DENY_ALL_POLICY || quarantine::is_deny_all(&p.document)
+            })
+            .map(|p| p.name.as_str())
+            .collect()
+    }
+}
+
+impl ThingReport {
+    /// Whether a certificate of the Thing is isolated by a quarantine.
+    #[must_use]
+    pub fn is_quarantined(&self) -> bool {
+        self.certificates
+            .iter()
+            .any(|c| !c.isolating_policies().is_empty())
+    }
+}
+
+/// The Things whose certificates carry the deny-all policy: ListTargetsForPolicy once, then
+/// ListPrincipalThings per quarantined certificate (few), never a call per Thing. A
+/// policy-version quarantine shows in a Thing's own report, not here.
+pub async fn quarantined_things(client: &FleetClient) -> Result<BTreeSet<String>, FleetError> {
+    let targets = match client.policy_targets(quarantine::DENY_ALL_POLICY).await {
+        Ok(targets) => targets,
+        Err(FleetError::NotFound { .. }) => return Ok(BTreeSet::new()),
+        Err(error) => return Err(error),
+    };
+    let things: Vec<Vec<String>> = futures_util::stream::iter(
+        targets
+            .into_iter()
+            .filter(|t| certificate_id_from_arn(t).is_some()),
+    )
+    .map(|arn| async move { client.principal_things(&arn).await })
+    .buffered(CONCURRENT_CALLS)
+    .try_collect()
+    .await?;
+    Ok(things.into_iter().flatten().collect())
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

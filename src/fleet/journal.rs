@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use super::client::BackendInfo;
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Entry {
     #[serde(with = "time::serde::rfc3339")]
@@ -54,6 +56,87 @@ pub fn append(path: &Path, entry: &Entry) -> std::io::Result<()> {
         .open(path)?;
     file.write_all(&line)?;
     file.sync_data()
+}
+
+/// A journal bound to one backend: who acts, where, and the file.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    path: Option<PathBuf>,
+    identity: String,
+    backend: String,
+}
+
+impl Journal {
+    /// `path` None means the default journal.
+    #[must_use]
+    pub fn new(path: Option<PathBuf>, backend: &BackendInfo) -> Self {
+        Self {
+            path,
+            identity: match &backend.profile {
+                Some(profile) => format!("{} (profile {profile})", local_user()),
+                None => local_user(),
+            },
+            backend: if backend.local {
+                "local".to_owned()
+            } else {
+                match &backend.endpoint_url {
+                    Some(url) => format!("aws {} {url}", backend.region),
+                    None => format!("aws {}", backend.region),
+                }
+            },
+        }
+    }
+
+    /// Where entries go: "local", or "aws REGION [ENDPOINT]".
+    #[must_use]
+    pub fn backend(&self) -> &str {
+        &self.backend
+    }
+
+    /// Appends one entry stamped now, with this journal's identity and backend.
+    pub fn write(
+        &self,
+        action: &str,
+        target: &str,
+        before: serde_json::Value,
+        after: serde_json::Value,
+        result: &str,
+    ) -> std::io::Result<()> {
+        let entry = Entry {
+            time: OffsetDateTime::now_utc(),
+            identity: self.identity.clone(),
+            backend: self.backend.clone(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            before,
+            after,
+            result: result.to_owned(),
+        };
+        record(self.path.as_deref(), &entry)
+    }
+
+    /// This backend's entries about `target`, oldest first; no journal yet is no entries. A
+    /// line that is not JSON (a torn last write) is skipped.
+    pub fn entries_for(&self, target: &str) -> std::io::Result<Vec<serde_json::Value>> {
+        let path = match &self.path {
+            Some(path) => path.clone(),
+            None => match default_path() {
+                Some(path) => path,
+                None => return Ok(Vec::new()),
+            },
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => return Err(error),
+        };
+        Ok(text
+            .lines()
+            .filter(|line| line.contains(target))
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|entry| entry["target"] == target && entry["backend"] == self.backend.as_str())
+            .collect())
+    }
 }
 
 /// The local user, for the identity field.

@@ -60,6 +60,24 @@ impl Core {
         }
     }
 
+    /// DeleteConnection: kicks the client off the broker; "not found" when it is not
+    /// connected (or no broker runs), as AWS answers.
+    async fn disconnect(&self, client_id: &str) -> ApiResult {
+        let not_found = || ApiError::not_found(format!("no connection with client id {client_id}"));
+        let sink = self.shadow_sink.get().ok_or_else(not_found)?;
+        let (done, answer) = tokio::sync::oneshot::channel();
+        sink.send(ShadowWork::Disconnect {
+            client_id: client_id.to_owned(),
+            done,
+        })
+        .map_err(|_| not_found())?;
+        if answer.await.unwrap_or(false) {
+            Ok(json!({}))
+        } else {
+            Err(not_found())
+        }
+    }
+
     fn read<R>(&self, operation: impl FnOnce(&FleetState) -> R) -> R {
         operation(&self.store.lock())
     }
@@ -155,9 +173,13 @@ async fn handle(
         body: &body,
         call,
     };
-    let result = match service {
-        Service::Iot => iot(&core, &request),
-        Service::IotData => iot_data(&core, &request),
+    let result = match (service, path.as_slice()) {
+        // DeleteConnection needs the broker, which answers asynchronously.
+        (Service::IotData, ["connections", client_id]) if method == Method::DELETE => {
+            core.disconnect(client_id).await
+        }
+        (Service::Iot, _) => iot(&core, &request),
+        (Service::IotData, _) => iot_data(&core, &request),
     };
     tracing::debug!(%method, path = uri.path(), ?service, ok = result.is_ok(), "local api");
     match result {
@@ -328,6 +350,9 @@ fn iot(core: &Core, r: &Incoming<'_>) -> ApiResult {
         ["policies", name] if m == Method::POST => {
             let body = r.json()?;
             core.write(|s| registry::create_policy(s, call, name, &body))
+        }
+        ["policies", name] if m == Method::DELETE => {
+            core.write(|s| registry::delete_policy(s, name))
         }
         ["policies", name, "version"] if m == Method::GET => {
             core.read(|s| registry::list_policy_versions(s, name))

@@ -182,6 +182,7 @@ impl LocalCore {
                 access_key_id: ACCESS_KEY_ID.to_owned(),
                 secret_access_key: SECRET_ACCESS_KEY.to_owned(),
             }),
+            local: true,
         }
     }
 

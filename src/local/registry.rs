@@ -816,6 +816,29 @@ pub fn delete_policy_version(state: &mut FleetState, name: &str, version: &str) 
     Ok(json!({}))
 }
 
+/// DeletePolicy: refused while the policy has targets or versions besides the default, as AWS
+/// does.
+pub fn delete_policy(state: &mut FleetState, name: &str) -> ApiResult {
+    let record = policy_mut(state, name)?;
+    if !record.targets.is_empty() {
+        return Err(ApiError::conflict(
+            "DeleteConflictException",
+            format!(
+                "Policy {name} is attached to {} target(s); detach it first",
+                record.targets.len()
+            ),
+        ));
+    }
+    if record.versions.len() > 1 {
+        return Err(ApiError::conflict(
+            "DeleteConflictException",
+            format!("Policy {name} has versions besides the default; delete them first"),
+        ));
+    }
+    state.policies.remove(name);
+    Ok(json!({}))
+}
+
 fn known_target(state: &FleetState, target: &str) -> Result<(), ApiError> {
     if let Some((_, group)) = target.split_once(":thinggroup/") {
         return if state.thing_groups.contains_key(group) {

@@ -194,7 +194,7 @@ async fn run_device(
                     connected = false;
                     failures += 1;
                     tracing::debug!(thing = %device.thing, %error, "simulator: connection lost");
-                    let wait = if rogue { 1 } else { 2u64.saturating_pow(failures.min(5)) };
+                    let wait = if rogue { 1 } else { 2u64.saturating_pow(failures.min(3)) };
                     tokio::time::sleep(Duration::from_secs(wait)).await;
                 }
             },

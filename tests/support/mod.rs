@@ -150,6 +150,7 @@ pub fn settings(endpoint: &str) -> ConnectionSettings {
             access_key_id: "testing".into(),
             secret_access_key: "testing".into(),
         }),
+        local: false,
     }
 }
 

@@ -58,6 +58,11 @@ pub enum ShadowWork {
     Request { topic: String, payload: Bytes },
     /// Messages to publish for a change made elsewhere (REST).
     Announce(Vec<Publication>),
+    /// DeleteConnection over REST: kick the client; `done` says whether it was connected.
+    Disconnect {
+        client_id: String,
+        done: tokio::sync::oneshot::Sender<bool>,
+    },
 }
 
 /// The PEM files of a running broker, in a private directory removed when it stops.
@@ -202,16 +207,7 @@ impl Broker {
     /// Disconnects the client `client_id` (DeleteConnection); it must connect again and be
     /// judged afresh. Returns whether it was connected.
     pub async fn disconnect(&self, client_id: &str) -> bool {
-        let shared = self.scx.extends.shared().await;
-        let Some(id) = shared
-            .iter()
-            .map(|entry| entry.id())
-            .find(|id| &*id.client_id == client_id)
-        else {
-            return false;
-        };
-        let mut entry = shared.entry(id);
-        entry.kick(true, true, true).await.is_ok()
+        disconnect(&self.scx, client_id).await
     }
 
     /// Whether `client_id` is connected and authenticated as a device or the operator.
@@ -219,6 +215,20 @@ impl Broker {
     pub fn identity_of(&self, client_id: &str) -> Option<Identity> {
         self.authority.identity_of(client_id)
     }
+}
+
+/// Kicks `client_id` off the broker; false when it is not connected.
+async fn disconnect(scx: &ServerContext, client_id: &str) -> bool {
+    let shared = scx.extends.shared().await;
+    let Some(id) = shared
+        .iter()
+        .map(|entry| entry.id())
+        .find(|id| &*id.client_id == client_id)
+    else {
+        return false;
+    };
+    let mut entry = shared.entry(id);
+    entry.kick(true, true, true).await.is_ok()
 }
 
 impl Drop for Broker {
@@ -400,6 +410,10 @@ async fn shadow_service(
     while let Some(item) = work.recv().await {
         let publications = match item {
             ShadowWork::Announce(publications) => publications,
+            ShadowWork::Disconnect { client_id, done } => {
+                let _ = done.send(disconnect(&scx, &client_id).await);
+                continue;
+            }
             ShadowWork::Request { topic, payload } => {
                 let Some(request) = shadow_topics::parse_request(&topic) else {
                     continue;

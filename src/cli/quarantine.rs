@@ -1,0 +1,261 @@
+//! `quarantine` and `release`: isolate a Thing and undo it exactly (DESIGN.md section 5). The
+//! plan is printed before anything changes; on a terminal without `--yes` the operator confirms
+//! (by typing the Thing's name when a shared certificate isolates others too); `--dry-run`
+//! stops after the plan; `--read-only` refuses.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+
+use serde::Serialize;
+
+use super::CliError;
+use super::args::{GlobalArgs, OutputFormat};
+use super::text::{Report as Text, output_width};
+use crate::fleet::FleetClient;
+use crate::fleet::journal::Journal;
+use crate::fleet::quarantine::plan::{Options, Plan, Strategy, is_quarantined};
+use crate::fleet::quarantine::run::{self, Prepared, QuarantineError, Report};
+
+impl From<QuarantineError> for CliError {
+    fn from(error: QuarantineError) -> Self {
+        Self::new(error.exit_code(), error.to_string())
+    }
+}
+
+/// What `quarantine` was asked to do.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub thing: String,
+    pub reason: Option<String>,
+    pub strategy: Option<Strategy>,
+    pub deactivate_certs: bool,
+    pub dry_run: bool,
+    pub yes: bool,
+}
+
+pub async fn quarantine(
+    client: &FleetClient,
+    global: &GlobalArgs,
+    default_strategy: Strategy,
+    request: Request,
+) -> Result<(), CliError> {
+    if global.read_only && !request.dry_run {
+        return Err(CliError::new(
+            5,
+            format!(
+                "refused by --read-only: quarantine would change {}",
+                request.thing
+            ),
+        ));
+    }
+    let options = Options {
+        strategy: request.strategy.unwrap_or(default_strategy),
+        deactivate_certs: request.deactivate_certs,
+    };
+    let prepared =
+        run::prepare_quarantine(client, &request.thing, options, request.reason.clone()).await?;
+    carry_out(client, global, prepared, request.dry_run, request.yes).await
+}
+
+pub async fn release(
+    client: &FleetClient,
+    global: &GlobalArgs,
+    thing: &str,
+    yes: bool,
+) -> Result<(), CliError> {
+    if global.read_only {
+        return Err(CliError::new(
+            5,
+            format!("refused by --read-only: release would change {thing}"),
+        ));
+    }
+    let journal = Journal::new(None, client.backend());
+    let prepared = run::prepare_release(client, &journal, thing).await?;
+    if prepared.is_empty() {
+        let still = is_quarantined(&prepared.subject);
+        let text = match global.output {
+            OutputFormat::Json => super::to_json(&Output {
+                plan: &prepared.plan,
+                dry_run: false,
+                result: None,
+                quarantined: still,
+            }),
+            OutputFormat::Table => {
+                let mut out = plan_text(&prepared.plan, "Release");
+                out.line(0, if still {
+                    "Nothing this tool can undo: the Thing is still isolated by something no journal entry records (see the warnings)."
+                } else {
+                    "Nothing to release: the Thing is not quarantined."
+                });
+                out.finish()
+            }
+        };
+        return super::print(&text);
+    }
+    carry_out(client, global, prepared, false, yes).await
+}
+
+#[derive(Serialize)]
+struct Output<'a> {
+    plan: &'a Plan,
+    dry_run: bool,
+    result: Option<&'a Report>,
+    /// Whether the Thing is isolated at the end.
+    quarantined: bool,
+}
+
+async fn carry_out(
+    client: &FleetClient,
+    global: &GlobalArgs,
+    prepared: Prepared,
+    dry_run: bool,
+    yes: bool,
+) -> Result<(), CliError> {
+    let verb = prepared.verb;
+    let title = match verb {
+        run::Verb::Quarantine => "Quarantine",
+        run::Verb::Release => "Release",
+    };
+    if dry_run {
+        let text = match global.output {
+            OutputFormat::Json => super::to_json(&Output {
+                plan: &prepared.plan,
+                dry_run: true,
+                result: None,
+                quarantined: is_quarantined(&prepared.subject),
+            }),
+            OutputFormat::Table => {
+                let mut out = plan_text(&prepared.plan, title);
+                out.line(0, "Dry run: nothing was changed.");
+                out.finish()
+            }
+        };
+        return super::print(&text);
+    }
+    if !yes {
+        confirm(&prepared)?;
+    }
+    let journal = Journal::new(None, client.backend());
+    let report = run::execute(client, &journal, prepared, &mut |_| Ok(())).await?;
+    let quarantined = match verb {
+        // A completed quarantine isolates; a release that failed part-way may not have undone it.
+        run::Verb::Quarantine => report.failed.is_none(),
+        run::Verb::Release => report.failed.is_some(),
+    };
+    let text = match global.output {
+        OutputFormat::Json => super::to_json(&Output {
+            plan: &report.plan,
+            dry_run: false,
+            result: Some(&report),
+            quarantined,
+        }),
+        OutputFormat::Table => result_text(&report, title),
+    };
+    super::print(&text)?;
+    match report.advice() {
+        Some(advice) => Err(CliError::new(1, advice)),
+        None => Ok(()),
+    }
+}
+
+/// Asks on the terminal: `y` for one Thing, the Thing's name when others are isolated too.
+fn confirm(prepared: &Prepared) -> Result<(), CliError> {
+    let verb = prepared.verb;
+    let thing = &prepared.plan.thing;
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::new(
+            2,
+            format!("{verb} changes {thing}: add --yes to do it without a terminal to confirm on"),
+        ));
+    }
+    let mut stderr = std::io::stderr().lock();
+    let plan = plan_text(
+        &prepared.plan,
+        if verb == run::Verb::Quarantine {
+            "Quarantine"
+        } else {
+            "Release"
+        },
+    );
+    let shared = !prepared.plan.also_isolated.is_empty();
+    let question = if shared {
+        format!(
+            "Type {} to confirm (it isolates the Things listed too): ",
+            crate::untrusted::escape(thing)
+        )
+    } else {
+        format!("{verb} {}? [y/N] ", crate::untrusted::escape(thing))
+    };
+    let _ = write!(stderr, "{}{question}", plan.finish());
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::new(1, format!("cannot read the answer: {e}")))?;
+    let answer = answer.trim();
+    let confirmed = if shared {
+        answer == thing
+    } else {
+        answer.eq_ignore_ascii_case("y") || answer.eq_ignore_ascii_case("yes")
+    };
+    if confirmed {
+        Ok(())
+    } else {
+        Err(CliError::new(
+            1,
+            format!("{verb} cancelled: nothing was changed"),
+        ))
+    }
+}
+
+fn plan_text(plan: &Plan, title: &str) -> Text {
+    let mut out = Text::new(output_width());
+    out.field(0, title, 10, &plan.thing);
+    if let Some(strategy) = plan.strategy {
+        out.field(0, "Strategy", 10, &strategy.to_string());
+    }
+    for warning in &plan.warnings {
+        out.line(0, &format!("! {warning}"));
+    }
+    if plan.steps.is_empty() {
+        out.line(0, "Plan: no call to make");
+    } else {
+        out.line(0, "Plan:");
+        for (index, step) in plan.steps.iter().enumerate() {
+            out.line(2, &format!("{}. {step} ({})", index + 1, step.action()));
+        }
+    }
+    out
+}
+
+fn result_text(report: &Report, title: &str) -> String {
+    let mut out = plan_text(&report.plan, title);
+    out.line(0, "Result:");
+    for (index, done) in report.done.iter().enumerate() {
+        out.line(2, &format!("{}. ok    {}", index + 1, done.detail));
+    }
+    if let Some(failure) = &report.failed {
+        out.line(
+            2,
+            &format!(
+                "{}. FAILED {}: {}",
+                failure.step, failure.call, failure.error
+            ),
+        );
+        for index in failure.step..report.plan.steps.len() {
+            out.line(2, &format!("{}. not run", index + 1));
+        }
+    } else {
+        out.line(
+            0,
+            &match report.verb {
+                run::Verb::Quarantine => format!(
+                    "{} is QUARANTINED. Undo it with `iotfleet release {}`.",
+                    report.thing, report.thing
+                ),
+                run::Verb::Release => format!("{} is released.", report.thing),
+            },
+        );
+    }
+    out.finish()
+}

@@ -1,0 +1,205 @@
+//! Gathers what the quarantine planner needs about a Thing: its certificates with their status,
+//! policies and the Things sharing them; for the policy-version strategy also each policy's
+//! targets and versions. Calls for one Thing run concurrently (bounded), never fleet-wide.
+
+use std::collections::BTreeSet;
+
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use serde::{Deserialize, Serialize};
+
+use super::plan::{CertificateFacts, DENY_ALL_POLICY, PolicyFacts, Subject, is_deny_all};
+use crate::fleet::model::certificate_id_from_arn;
+use crate::fleet::{FleetClient, FleetError};
+
+const CONCURRENT_CALLS: usize = 8;
+
+/// How much to learn about each policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// Its default version and whether that is deny-all (the deny overlay needs no more).
+    Defaults,
+    /// Also its targets and version ids (the policy-version strategy).
+    Versions,
+    /// Also which non-default versions are deny-all (releasing a policy-version quarantine).
+    VersionDocuments,
+}
+
+/// The calls: DescribeThing and ListThingPrincipals; per certificate DescribeCertificate,
+/// ListAttachedPolicies and ListPrincipalThings; per distinct policy GetPolicy (and with
+/// `Versions`, ListTargetsForPolicy and ListPolicyVersions; with `VersionDocuments`,
+/// GetPolicyVersion per other version); GetPolicy of the deny-all policy unless it is attached.
+pub async fn gather(
+    client: &FleetClient,
+    thing: &str,
+    depth: Depth,
+) -> Result<Subject, FleetError> {
+    let (_, principals) =
+        futures_util::try_join!(client.describe_thing(thing), client.thing_principals(thing))?;
+    let certificates: Vec<(CertificateFacts, Vec<String>)> = futures_util::stream::iter(
+        principals
+            .into_iter()
+            .filter(|p| certificate_id_from_arn(p).is_some()),
+    )
+    .map(|arn| async move {
+        let id = certificate_id_from_arn(&arn).unwrap_or_default();
+        let (certificate, policies, things) = futures_util::try_join!(
+            client.describe_certificate(id),
+            client.attached_policies(&arn),
+            client.principal_things(&arn)
+        )?;
+        let facts = CertificateFacts {
+            id: certificate.id,
+            arn,
+            status: certificate.status.as_aws().to_owned(),
+            things,
+            policies: Vec::new(),
+        };
+        Ok::<_, FleetError>((facts, policies.into_iter().map(|p| p.name).collect()))
+    })
+    .buffered(CONCURRENT_CALLS)
+    .try_collect()
+    .await?;
+
+    let distinct: BTreeSet<&String> = certificates
+        .iter()
+        .flat_map(|(_, names)| names.iter())
+        .filter(|name| *name != DENY_ALL_POLICY)
+        .collect();
+    let policies: Vec<PolicyFacts> = futures_util::stream::iter(distinct)
+        .map(|name| policy_facts(client, name, depth))
+        .buffered(CONCURRENT_CALLS)
+        .try_collect()
+        .await?;
+    let attached = certificates
+        .iter()
+        .any(|(_, names)| names.iter().any(|n| n == DENY_ALL_POLICY));
+    let deny_all_exists = attached
+        || match client.get_policy(DENY_ALL_POLICY).await {
+            Ok(_) => true,
+            Err(FleetError::NotFound { .. }) => false,
+            Err(error) => return Err(error),
+        };
+    Ok(Subject {
+        thing: thing.to_owned(),
+        certificates: certificates
+            .into_iter()
+            .map(|(mut facts, names)| {
+                facts.policies = names
+                    .iter()
+                    .map(|name| {
+                        policies
+                            .iter()
+                            .find(|p| &p.name == name)
+                            .cloned()
+                            .unwrap_or_else(|| PolicyFacts {
+                                name: name.clone(),
+                                ..PolicyFacts::default()
+                            })
+                    })
+                    .collect();
+                facts
+            })
+            .collect(),
+        deny_all_exists,
+    })
+}
+
+async fn policy_facts(
+    client: &FleetClient,
+    name: &str,
+    depth: Depth,
+) -> Result<PolicyFacts, FleetError> {
+    let lists = async {
+        if depth == Depth::Defaults {
+            Ok((Vec::new(), Vec::new()))
+        } else {
+            futures_util::try_join!(client.policy_targets(name), client.policy_versions(name))
+        }
+    };
+    let (policy, (targets, versions)) = futures_util::try_join!(client.get_policy(name), lists)?;
+    let default_version = policy.default_version_id.clone().unwrap_or_default();
+    let mut deny_all_versions = Vec::new();
+    if is_deny_all(&policy.document) {
+        deny_all_versions.push(default_version.clone());
+    }
+    let versions: Vec<String> = versions.into_iter().map(|v| v.version_id).collect();
+    if depth == Depth::VersionDocuments {
+        for version in versions.iter().filter(|v| **v != default_version) {
+            if is_deny_all(&client.policy_version_document(name, version).await?) {
+                deny_all_versions.push(version.clone());
+            }
+        }
+    }
+    Ok(PolicyFacts {
+        name: name.to_owned(),
+        default_version,
+        targets,
+        versions,
+        deny_all_versions,
+    })
+}
+
+/// What a quarantine changes and a release must put back, as data: each certificate's status
+/// and attached policies, each policy's default version and versions. Journaled before and
+/// after each run; tests compare two of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub certificates: Vec<CertificateState>,
+    pub policies: Vec<PolicyState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateState {
+    pub id: String,
+    pub status: String,
+    pub policies: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyState {
+    pub name: String,
+    pub default_version: String,
+    /// Empty unless gathered with `Depth::Versions` or more.
+    pub versions: Vec<String>,
+}
+
+impl Snapshot {
+    #[must_use]
+    pub fn of(subject: &Subject) -> Self {
+        let mut certificates: Vec<CertificateState> = subject
+            .certificates
+            .iter()
+            .map(|c| {
+                let mut policies: Vec<String> = c.policies.iter().map(|p| p.name.clone()).collect();
+                policies.sort();
+                CertificateState {
+                    id: c.id.clone(),
+                    status: c.status.clone(),
+                    policies,
+                }
+            })
+            .collect();
+        certificates.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut policies: Vec<PolicyState> = subject
+            .certificates
+            .iter()
+            .flat_map(|c| c.policies.iter())
+            .filter(|p| p.name != DENY_ALL_POLICY)
+            .map(|p| {
+                let mut versions = p.versions.clone();
+                versions.sort();
+                PolicyState {
+                    name: p.name.clone(),
+                    default_version: p.default_version.clone(),
+                    versions,
+                }
+            })
+            .collect();
+        policies.sort_by(|a, b| a.name.cmp(&b.name));
+        policies.dedup();
+        Self {
+            certificates,
+            policies,
+        }
+    }
+}

@@ -1,0 +1,850 @@
+//! The quarantine planner (DESIGN.md section 5): from what is known of a Thing (its
+//! certificates, their policies, those policies' other targets, the Things sharing each
+//! certificate), the exact API calls that isolate it under a strategy, with the warnings an
+//! operator must read first; and from what a quarantine recorded, the calls that undo it. Pure:
+//! `facts` gathers what it needs and `run` carries the plan out.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The policy the deny-overlay strategy attaches.
+pub const DENY_ALL_POLICY: &str = "iotfleet-quarantine-deny-all";
+/// Its document: an explicit Deny of everything, which overrides every Allow.
+pub const DENY_ALL_DOCUMENT: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iot:*","Resource":"*"}]}"#;
+
+/// AWS keeps at most five versions of a policy.
+pub const MAX_POLICY_VERSIONS: usize = 5;
+
+/// Whether a policy document denies everything and allows nothing: one or more statements,
+/// each a Deny of `iot:*` (or `*`) on `*`. Spacing, key order and one-element lists do not matter.
+#[must_use]
+pub fn is_deny_all(document: &str) -> bool {
+    fn one_of(value: &serde_json::Value, accepted: &[&str]) -> bool {
+        match value {
+            serde_json::Value::String(text) => accepted.contains(&text.as_str()),
+            serde_json::Value::Array(items) => {
+                items.len() == 1 && items[0].as_str().is_some_and(|t| accepted.contains(&t))
+            }
+            _ => false,
+        }
+    }
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(document) else {
+        return false;
+    };
+    let statements = match &value["Statement"] {
+        serde_json::Value::Array(items) if !items.is_empty() => items.iter().collect::<Vec<_>>(),
+        single @ serde_json::Value::Object(_) => vec![single],
+        _ => return false,
+    };
+    statements.iter().all(|statement| {
+        statement["Effect"] == "Deny"
+            && one_of(&statement["Action"], &["iot:*", "*"])
+            && one_of(&statement["Resource"], &["*"])
+            && statement.get("Condition").is_none()
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// Attach the deny-all policy to every certificate; nothing is detached.
+    #[default]
+    DenyOverlay,
+    /// Make a deny-all version the default of each policy attached to this device alone.
+    PolicyVersion,
+}
+
+impl FromStr for Strategy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "deny-overlay" => Ok(Self::DenyOverlay),
+            "policy-version" => Ok(Self::PolicyVersion),
+            other => Err(format!(
+                "unknown strategy '{other}': use deny-overlay or policy-version"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::DenyOverlay => "deny-overlay",
+            Self::PolicyVersion => "policy-version",
+        })
+    }
+}
+
+/// A policy attached to one of the Thing's certificates.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PolicyFacts {
+    pub name: String,
+    pub default_version: String,
+    /// Every target of the policy (certificate ARNs, Thing group ARNs), this device's included.
+    /// Gathered for the policy-version strategy only.
+    pub targets: Vec<String>,
+    /// Every version id, the default included. Gathered for the policy-version strategy only.
+    pub versions: Vec<String>,
+    /// The versions whose document is deny-all (the default's is always checked; the others'
+    /// only when releasing a policy-version quarantine).
+    pub deny_all_versions: Vec<String>,
+}
+
+impl PolicyFacts {
+    /// Whether the default version is a deny-all one.
+    #[must_use]
+    pub fn default_is_deny_all(&self) -> bool {
+        self.deny_all_versions.contains(&self.default_version)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateFacts {
+    pub id: String,
+    pub arn: String,
+    pub status: String,
+    /// Every Thing the certificate is attached to, this one included.
+    pub things: Vec<String>,
+    pub policies: Vec<PolicyFacts>,
+}
+
+/// What the planner needs to know about the Thing to isolate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    pub thing: String,
+    pub certificates: Vec<CertificateFacts>,
+    /// Whether `DENY_ALL_POLICY` exists in the account already.
+    pub deny_all_exists: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Options {
+    pub strategy: Strategy,
+    /// Also set every ACTIVE certificate INACTIVE.
+    pub deactivate_certs: bool,
+}
+
+/// One API call of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "snake_case")]
+pub enum Step {
+    CreatePolicy {
+        policy: String,
+    },
+    AttachPolicy {
+        policy: String,
+        target: String,
+    },
+    DetachPolicy {
+        policy: String,
+        target: String,
+    },
+    /// A deny-all version made the default; `previous` is the default it replaces.
+    CreateDenyAllVersion {
+        policy: String,
+        previous: String,
+    },
+    SetDefaultVersion {
+        policy: String,
+        version: String,
+    },
+    DeletePolicyVersion {
+        policy: String,
+        version: String,
+    },
+    SetCertificateStatus {
+        id: String,
+        from: String,
+        to: String,
+    },
+    DeleteConnection {
+        client_id: String,
+    },
+}
+
+impl Step {
+    /// The IAM action of the call.
+    #[must_use]
+    pub fn action(&self) -> &'static str {
+        match self {
+            Self::CreatePolicy { .. } => "iot:CreatePolicy",
+            Self::AttachPolicy { .. } => "iot:AttachPolicy",
+            Self::DetachPolicy { .. } => "iot:DetachPolicy",
+            Self::CreateDenyAllVersion { .. } => "iot:CreatePolicyVersion",
+            Self::SetDefaultVersion { .. } => "iot:SetDefaultPolicyVersion",
+            Self::DeletePolicyVersion { .. } => "iot:DeletePolicyVersion",
+            Self::SetCertificateStatus { .. } => "iot:UpdateCertificate",
+            Self::DeleteConnection { .. } => "iot:DeleteConnection",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::CreatePolicy { policy } => write!(f, "create policy {policy} (deny iot:* on *)"),
+            Self::AttachPolicy { policy, target } => {
+                write!(f, "attach {policy} to {}", target_label(target))
+            }
+            Self::DetachPolicy { policy, target } => {
+                write!(f, "detach {policy} from {}", target_label(target))
+            }
+            Self::SetDefaultVersion { policy, version } => {
+                write!(f, "make version {version} the default of {policy} again")
+            }
+            Self::DeletePolicyVersion { policy, version } => {
+                write!(f, "delete the deny-all version {version} of {policy}")
+            }
+            Self::CreateDenyAllVersion { policy, previous } => write!(
+                f,
+                "make a deny-all version the default of {policy} (default was version {previous})"
+            ),
+            Self::SetCertificateStatus { id, from, to } => {
+                write!(f, "set certificate {} {to} (was {from})", short_id(id))
+            }
+            Self::DeleteConnection { client_id } => write!(f, "disconnect client {client_id}"),
+        }
+    }
+}
+
+/// A certificate id as shown in a plan: its first 12 characters, enough to tell one apart.
+fn short_id(id: &str) -> String {
+    match id.char_indices().nth(12) {
+        Some((end, _)) => format!("{}…", &id[..end]),
+        None => id.to_owned(),
+    }
+}
+
+/// A policy target as shown: "certificate 1a2b3c4d5e6f…", "thing group NAME", else the ARN.
+#[must_use]
+pub fn target_label(arn: &str) -> String {
+    if let Some(id) = crate::fleet::model::certificate_id_from_arn(arn) {
+        return format!("certificate {}", short_id(id));
+    }
+    match arn.split_once(":thinggroup/") {
+        Some((_, group)) => format!("thing group {group}"),
+        None => arn.to_owned(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub thing: String,
+    /// The quarantine strategy; None for a release.
+    pub strategy: Option<Strategy>,
+    pub steps: Vec<Step>,
+    /// What the operator must know before confirming (shared certificates, ...).
+    pub warnings: Vec<String>,
+    /// Other Things a shared certificate isolates too (confirming asks for the Thing's name).
+    pub also_isolated: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("{thing} has no certificate: there is nothing to isolate (it cannot connect)")]
+    NothingToIsolate { thing: String },
+    #[error(
+        "policy-version refused: policy {policy} is also attached to {} other target(s): {}; a deny-all version would isolate them too (use the deny-overlay strategy)",
+        others.len(),
+        others.iter().map(|t| target_label(t)).collect::<Vec<_>>().join(", ")
+    )]
+    SharedPolicy { policy: String, others: Vec<String> },
+    #[error(
+        "policy-version refused: policy {policy} has {MAX_POLICY_VERSIONS} versions, the most AWS keeps; delete a version it no longer needs, or use the deny-overlay strategy"
+    )]
+    VersionLimit { policy: String },
+}
+
+/// The plan that isolates `subject` under `options`. Steps already in place (the deny-all
+/// policy existing or attached) are left out, so planning again after an interruption gives
+/// only what remains.
+pub fn plan(subject: &Subject, options: Options) -> Result<Plan, PlanError> {
+    if subject.certificates.is_empty() {
+        return Err(PlanError::NothingToIsolate {
+            thing: subject.thing.clone(),
+        });
+    }
+    let mut also_isolated: Vec<String> = subject
+        .certificates
+        .iter()
+        .flat_map(|c| c.things.iter())
+        .filter(|t| **t != subject.thing)
+        .cloned()
+        .collect();
+    also_isolated.sort();
+    also_isolated.dedup();
+    let mut warnings = Vec::new();
+    if !also_isolated.is_empty() {
+        warnings.push(format!(
+            "a certificate of {} is shared with {}: they are isolated too",
+            subject.thing,
+            also_isolated.join(", ")
+        ));
+    }
+    let mut steps = match options.strategy {
+        Strategy::DenyOverlay => overlay_steps(subject),
+        Strategy::PolicyVersion => policy_version_steps(subject, &mut warnings)?,
+    };
+    if options.deactivate_certs {
+        for certificate in &subject.certificates {
+            if certificate.status == "ACTIVE" {
+                steps.push(Step::SetCertificateStatus {
+                    id: certificate.id.clone(),
+                    from: certificate.status.clone(),
+                    to: "INACTIVE".to_owned(),
+                });
+            }
+        }
+    }
+    for client_id in std::iter::once(&subject.thing).chain(&also_isolated) {
+        steps.push(Step::DeleteConnection {
+            client_id: client_id.clone(),
+        });
+    }
+    Ok(Plan {
+        thing: subject.thing.clone(),
+        strategy: Some(options.strategy),
+        steps,
+        warnings,
+        also_isolated,
+    })
+}
+
+/// Deny overlay: the deny-all policy created if missing and attached where it is not yet.
+fn overlay_steps(subject: &Subject) -> Vec<Step> {
+    let mut steps = Vec::new();
+    if !subject.deny_all_exists {
+        steps.push(Step::CreatePolicy {
+            policy: DENY_ALL_POLICY.to_owned(),
+        });
+    }
+    for certificate in &subject.certificates {
+        if !certificate
+            .policies
+            .iter()
+            .any(|p| p.name == DENY_ALL_POLICY)
+        {
+            steps.push(Step::AttachPolicy {
+                policy: DENY_ALL_POLICY.to_owned(),
+                target: certificate.arn.clone(),
+            });
+        }
+    }
+    steps
+}
+
+/// Policy version: a deny-all default for each policy, refused when a policy has targets
+/// beyond this device's certificates.
+fn policy_version_steps(
+    subject: &Subject,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Step>, PlanError> {
+    let own: Vec<&str> = subject
+        .certificates
+        .iter()
+        .map(|c| c.arn.as_str())
+        .collect();
+    let mut steps = Vec::new();
+    let mut seen = Vec::new();
+    for certificate in &subject.certificates {
+        if certificate.policies.is_empty() {
+            warnings.push(format!(
+                "certificate {} has no policy: it is denied everything already",
+                certificate.id
+            ));
+        }
+        for policy in &certificate.policies {
+            if policy.name == DENY_ALL_POLICY
+                || seen.contains(&policy.name)
+                || policy.default_is_deny_all()
+            {
+                continue;
+            }
+            seen.push(policy.name.clone());
+            let others: Vec<String> = policy
+                .targets
+                .iter()
+                .filter(|t| !own.contains(&t.as_str()))
+                .cloned()
+                .collect();
+            if !others.is_empty() {
+                return Err(PlanError::SharedPolicy {
+                    policy: policy.name.clone(),
+                    others,
+                });
+            }
+            if policy.versions.len() >= MAX_POLICY_VERSIONS {
+                return Err(PlanError::VersionLimit {
+                    policy: policy.name.clone(),
+                });
+            }
+            steps.push(Step::CreateDenyAllVersion {
+                policy: policy.name.clone(),
+                previous: policy.default_version.clone(),
+            });
+        }
+    }
+    Ok(steps)
+}
+
+/// The plan that undoes a quarantine. With `recorded` (the steps the journal says quarantine
+/// planned since the last completed release) it reverses exactly those that are in effect now;
+/// without, it can still detach the deny-all policy, and says what it cannot know.
+#[must_use]
+pub fn release_plan(subject: &Subject, recorded: Option<&[Step]>) -> Plan {
+    let mut warnings = Vec::new();
+    let steps = if let Some(recorded) = recorded {
+        recorded
+            .iter()
+            .flat_map(|step| undo(subject, step, &mut warnings))
+            .collect()
+    } else {
+        undo_unrecorded(subject, &mut warnings)
+    };
+    let mut unique: Vec<Step> = Vec::with_capacity(steps.len());
+    for step in steps {
+        if !unique.contains(&step) {
+            unique.push(step);
+        }
+    }
+    Plan {
+        thing: subject.thing.clone(),
+        strategy: None,
+        steps: unique,
+        warnings,
+        also_isolated: Vec::new(),
+    }
+}
+
+/// The calls that undo one recorded quarantine step, as far as it is in effect now.
+fn undo(subject: &Subject, step: &Step, warnings: &mut Vec<String>) -> Vec<Step> {
+    match step {
+        Step::AttachPolicy { policy, target } => {
+            // A certificate no longer attached to the Thing is not seen: detach anyway
+            // (detaching what is not attached succeeds).
+            let attached = subject
+                .certificates
+                .iter()
+                .find(|c| &c.arn == target)
+                .is_none_or(|c| c.policies.iter().any(|p| &p.name == policy));
+            if attached {
+                vec![Step::DetachPolicy {
+                    policy: policy.clone(),
+                    target: target.clone(),
+                }]
+            } else {
+                Vec::new()
+            }
+        }
+        Step::CreateDenyAllVersion {
+            policy: name,
+            previous,
+        } => {
+            let Some(facts) = subject
+                .certificates
+                .iter()
+                .flat_map(|c| c.policies.iter())
+                .find(|p| &p.name == name)
+            else {
+                warnings.push(format!(
+                    "policy {name} is no longer attached to a certificate of {}: its default version was left alone",
+                    subject.thing
+                ));
+                return Vec::new();
+            };
+            let mut steps = Vec::new();
+            if facts.default_version != *previous {
+                if !facts.default_is_deny_all() {
+                    warnings.push(format!(
+                        "the default of {name} is now version {}, which is not the deny-all one: someone changed it since, so it was left alone",
+                        facts.default_version
+                    ));
+                    return Vec::new();
+                }
+                steps.push(Step::SetDefaultVersion {
+                    policy: name.clone(),
+                    version: previous.clone(),
+                });
+            }
+            for version in &facts.deny_all_versions {
+                if version != previous {
+                    steps.push(Step::DeletePolicyVersion {
+                        policy: name.clone(),
+                        version: version.clone(),
+                    });
+                }
+            }
+            steps
+        }
+        Step::SetCertificateStatus { id, from, to } => {
+            let in_effect = subject
+                .certificates
+                .iter()
+                .any(|c| &c.id == id && &c.status == to);
+            if in_effect {
+                vec![Step::SetCertificateStatus {
+                    id: id.clone(),
+                    from: to.clone(),
+                    to: from.clone(),
+                }]
+            } else {
+                Vec::new()
+            }
+        }
+        // The deny-all policy stays (other Things may carry it); a disconnect needs no undoing.
+        Step::CreatePolicy { .. }
+        | Step::DeleteConnection { .. }
+        | Step::DetachPolicy { .. }
+        | Step::SetDefaultVersion { .. }
+        | Step::DeletePolicyVersion { .. } => Vec::new(),
+    }
+}
+
+/// Without a record: detach the deny-all policy, and say what cannot be known.
+fn undo_unrecorded(subject: &Subject, warnings: &mut Vec<String>) -> Vec<Step> {
+    warnings.push(format!(
+        "no journal entry records a quarantine of {} here: releasing what can be seen (the deny-all policy)",
+        subject.thing
+    ));
+    let mut steps = Vec::new();
+    for certificate in &subject.certificates {
+        if certificate
+            .policies
+            .iter()
+            .any(|p| p.name == DENY_ALL_POLICY)
+        {
+            steps.push(Step::DetachPolicy {
+                policy: DENY_ALL_POLICY.to_owned(),
+                target: certificate.arn.clone(),
+            });
+        }
+        for policy in &certificate.policies {
+            if policy.name != DENY_ALL_POLICY && policy.default_is_deny_all() {
+                warnings.push(format!(
+                    "the default version {} of {} is deny-all and no journal says which version it replaced: pick one with `aws iot set-default-policy-version`",
+                    policy.default_version, policy.name
+                ));
+            }
+        }
+        if certificate.status == "INACTIVE" {
+            warnings.push(format!(
+                "certificate {} is INACTIVE and no journal says a quarantine set it: left alone",
+                short_id(&certificate.id)
+            ));
+        }
+    }
+    steps
+}
+
+/// Whether what is known of the Thing says it is isolated: a certificate carries the deny-all
+/// policy, or one of its policies' default version is deny-all.
+#[must_use]
+pub fn is_quarantined(subject: &Subject) -> bool {
+    subject.certificates.iter().any(|c| {
+        c.policies
+            .iter()
+            .any(|p| p.name == DENY_ALL_POLICY || p.default_is_deny_all())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn certificate(id: &str, things: &[&str], policies: &[(&str, &[&str])]) -> CertificateFacts {
+        CertificateFacts {
+            id: id.to_owned(),
+            arn: format!("arn:aws:iot:us-east-1:123456789012:cert/{id}"),
+            status: "ACTIVE".to_owned(),
+            things: things.iter().map(|t| (*t).to_owned()).collect(),
+            policies: policies
+                .iter()
+                .map(|(name, targets)| PolicyFacts {
+                    name: (*name).to_owned(),
+                    default_version: "1".to_owned(),
+                    targets: targets
+                        .iter()
+                        .map(|t| format!("arn:aws:iot:us-east-1:123456789012:cert/{t}"))
+                        .collect(),
+                    ..PolicyFacts::default()
+                })
+                .collect(),
+        }
+    }
+
+    fn subject(certificates: Vec<CertificateFacts>, deny_all_exists: bool) -> Subject {
+        Subject {
+            thing: "pump-1".to_owned(),
+            certificates,
+            deny_all_exists,
+        }
+    }
+
+    fn actions(plan: &Plan) -> Vec<&'static str> {
+        plan.steps.iter().map(Step::action).collect()
+    }
+
+    #[test]
+    fn a_thing_without_certificate_has_nothing_to_isolate() {
+        let error = plan(&subject(Vec::new(), true), Options::default()).unwrap_err();
+        assert!(error.to_string().contains("nothing to isolate"), "{error}");
+    }
+
+    #[test]
+    fn deny_overlay_creates_attaches_and_disconnects_and_skips_what_is_done() {
+        let fresh = subject(
+            vec![
+                certificate("a", &["pump-1"], &[("pump-device", &["a"])]),
+                certificate("b", &["pump-1"], &[("pump-device", &["a", "b"])]),
+            ],
+            false,
+        );
+        let plan_now = plan(&fresh, Options::default()).unwrap();
+        assert_eq!(
+            actions(&plan_now),
+            [
+                "iot:CreatePolicy",
+                "iot:AttachPolicy",
+                "iot:AttachPolicy",
+                "iot:DeleteConnection"
+            ]
+        );
+        assert!(plan_now.warnings.is_empty());
+
+        // Interrupted after the first attach: planning again gives only what remains.
+        let mut half = fresh.clone();
+        half.deny_all_exists = true;
+        let first = half.certificates[0].arn.clone();
+        half.certificates[0].policies.push(PolicyFacts {
+            name: DENY_ALL_POLICY.to_owned(),
+            default_version: "1".to_owned(),
+            targets: vec![first],
+            ..PolicyFacts::default()
+        });
+        let rest = plan(&half, Options::default()).unwrap();
+        assert_eq!(rest.steps.len(), 2);
+        assert_eq!(
+            rest.steps[0],
+            Step::AttachPolicy {
+                policy: DENY_ALL_POLICY.to_owned(),
+                target: half.certificates[1].arn.clone(),
+            }
+        );
+    }
+
+    #[test]
+    fn a_shared_certificate_warns_and_disconnects_the_other_things_too() {
+        let shared = subject(
+            vec![certificate(
+                "a",
+                &["pump-1", "pump-2"],
+                &[("pump-device", &["a"])],
+            )],
+            true,
+        );
+        let plan = plan(&shared, Options::default()).unwrap();
+        assert_eq!(plan.also_isolated, ["pump-2"]);
+        assert!(
+            plan.warnings[0].contains("shared with pump-2"),
+            "{:?}",
+            plan.warnings
+        );
+        assert!(plan.steps.contains(&Step::DeleteConnection {
+            client_id: "pump-2".to_owned()
+        }));
+    }
+
+    #[test]
+    fn policy_version_is_refused_for_a_shared_policy_naming_the_other_targets() {
+        let shared = subject(
+            vec![certificate(
+                "a",
+                &["pump-1"],
+                &[("pump-device", &["a", "z"])],
+            )],
+            true,
+        );
+        let options = Options {
+            strategy: Strategy::PolicyVersion,
+            deactivate_certs: false,
+        };
+        let error = plan(&shared, options).unwrap_err();
+        assert_eq!(
+            error,
+            PlanError::SharedPolicy {
+                policy: "pump-device".to_owned(),
+                others: vec!["arn:aws:iot:us-east-1:123456789012:cert/z".to_owned()],
+            }
+        );
+        let own = subject(
+            vec![certificate(
+                "a",
+                &["pump-1"],
+                &[("camera-01-policy", &["a"])],
+            )],
+            true,
+        );
+        let plan = plan(&own, options).unwrap();
+        assert_eq!(
+            plan.steps[0],
+            Step::CreateDenyAllVersion {
+                policy: "camera-01-policy".to_owned(),
+                previous: "1".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn deactivating_touches_only_active_certificates() {
+        let mut inactive = certificate("b", &["pump-1"], &[]);
+        inactive.status = "INACTIVE".to_owned();
+        let both = subject(vec![certificate("a", &["pump-1"], &[]), inactive], true);
+        let options = Options {
+            strategy: Strategy::DenyOverlay,
+            deactivate_certs: true,
+        };
+        let plan = plan(&both, options).unwrap();
+        let statuses: Vec<&Step> = plan
+            .steps
+            .iter()
+            .filter(|s| matches!(s, Step::SetCertificateStatus { .. }))
+            .collect();
+        assert_eq!(
+            statuses,
+            [&Step::SetCertificateStatus {
+                id: "a".to_owned(),
+                from: "ACTIVE".to_owned(),
+                to: "INACTIVE".to_owned()
+            }]
+        );
+    }
+
+    #[test]
+    fn deny_all_is_recognised_whatever_its_spelling() {
+        assert!(is_deny_all(DENY_ALL_DOCUMENT));
+        assert!(is_deny_all(
+            r#"{"Statement": {"Resource": ["*"], "Action": ["iot:*"], "Effect": "Deny"}}"#
+        ));
+        assert!(!is_deny_all(
+            r#"{"Statement":[{"Effect":"Deny","Action":"iot:Publish","Resource":"*"}]}"#
+        ));
+        assert!(!is_deny_all(
+            r#"{"Statement":[{"Effect":"Deny","Action":"iot:*","Resource":"*"},{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#
+        ));
+        assert!(!is_deny_all("not json"));
+    }
+
+    #[test]
+    fn release_reverses_exactly_what_was_recorded_and_is_in_effect() {
+        let mut quarantined = certificate("a", &["pump-1"], &[("camera-policy", &["a"])]);
+        quarantined.status = "INACTIVE".to_owned();
+        quarantined.policies[0].default_version = "2".to_owned();
+        quarantined.policies[0].deny_all_versions = vec!["2".to_owned()];
+        quarantined.policies.push(PolicyFacts {
+            name: DENY_ALL_POLICY.to_owned(),
+            ..PolicyFacts::default()
+        });
+        let arn = quarantined.arn.clone();
+        let now = subject(vec![quarantined], true);
+        assert!(is_quarantined(&now));
+        let recorded = [
+            Step::AttachPolicy {
+                policy: DENY_ALL_POLICY.to_owned(),
+                target: arn.clone(),
+            },
+            Step::CreateDenyAllVersion {
+                policy: "camera-policy".to_owned(),
+                previous: "1".to_owned(),
+            },
+            Step::SetCertificateStatus {
+                id: "a".to_owned(),
+                from: "ACTIVE".to_owned(),
+                to: "INACTIVE".to_owned(),
+            },
+            Step::DeleteConnection {
+                client_id: "pump-1".to_owned(),
+            },
+        ];
+        let plan = release_plan(&now, Some(&recorded));
+        assert_eq!(
+            plan.steps,
+            [
+                Step::DetachPolicy {
+                    policy: DENY_ALL_POLICY.to_owned(),
+                    target: arn,
+                },
+                Step::SetDefaultVersion {
+                    policy: "camera-policy".to_owned(),
+                    version: "1".to_owned(),
+                },
+                Step::DeletePolicyVersion {
+                    policy: "camera-policy".to_owned(),
+                    version: "2".to_owned(),
+                },
+                Step::SetCertificateStatus {
+                    id: "a".to_owned(),
+                    from: "INACTIVE".to_owned(),
+                    to: "ACTIVE".to_owned(),
+                },
+            ]
+        );
+        assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+
+        // Already released: nothing left to do.
+        let released = subject(
+            vec![certificate("a", &["pump-1"], &[("camera-policy", &["a"])])],
+            true,
+        );
+        assert!(!is_quarantined(&released));
+        assert!(release_plan(&released, Some(&recorded)).steps.is_empty());
+    }
+
+    #[test]
+    fn release_without_a_record_detaches_the_overlay_and_says_what_it_cannot_know() {
+        let mut both = certificate("a", &["pump-1"], &[("camera-policy", &["a"])]);
+        both.policies[0].default_version = "2".to_owned();
+        both.policies[0].deny_all_versions = vec!["2".to_owned()];
+        both.policies.push(PolicyFacts {
+            name: DENY_ALL_POLICY.to_owned(),
+            ..PolicyFacts::default()
+        });
+        let plan = release_plan(&subject(vec![both], true), None);
+        assert_eq!(actions(&plan), ["iot:DetachPolicy"]);
+        assert!(
+            plan.warnings
+                .iter()
+                .any(|w| w.contains("camera-policy") && w.contains("set-default-policy-version")),
+            "{:?}",
+            plan.warnings
+        );
+    }
+
+    #[test]
+    fn policy_version_is_refused_at_the_version_limit_and_skips_a_deny_all_default() {
+        let mut full = certificate("a", &["pump-1"], &[("camera-policy", &["a"])]);
+        full.policies[0].versions = (1..=5).map(|v| v.to_string()).collect();
+        let options = Options {
+            strategy: Strategy::PolicyVersion,
+            deactivate_certs: false,
+        };
+        assert!(matches!(
+            plan(&subject(vec![full.clone()], true), options),
+            Err(PlanError::VersionLimit { .. })
+        ));
+        full.policies[0].deny_all_versions = vec!["1".to_owned()];
+        let again = plan(&subject(vec![full], true), options).unwrap();
+        assert_eq!(actions(&again), ["iot:DeleteConnection"]);
+    }
+
+    #[test]
+    fn strategies_parse_by_their_names() {
+        assert_eq!("policy-version".parse(), Ok(Strategy::PolicyVersion));
+        assert_eq!(Strategy::DenyOverlay.to_string(), "deny-overlay");
+        assert!("deny-all".parse::<Strategy>().is_err());
+    }
+}
