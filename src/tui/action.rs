@@ -40,10 +40,12 @@ pub enum Action {
     EditExternal,
     Apply,
     JsonPath,
+    Quarantine,
+    Release,
 }
 
 impl Action {
-    pub const ALL: [Self; 36] = [
+    pub const ALL: [Self; 38] = [
         Self::Quit,
         Self::Help,
         Self::Command,
@@ -80,6 +82,8 @@ impl Action {
         Self::EditExternal,
         Self::Apply,
         Self::JsonPath,
+        Self::Quarantine,
+        Self::Release,
     ];
 
     /// The name keymap files use for it.
@@ -122,6 +126,8 @@ impl Action {
             Self::EditExternal => "edit_external",
             Self::Apply => "apply",
             Self::JsonPath => "json_path",
+            Self::Quarantine => "quarantine",
+            Self::Release => "release",
         }
     }
 

@@ -93,7 +93,14 @@ impl App {
                 .map(|mib| mib.saturating_mul(1024 * 1024)))
             .unwrap_or(traffic::history::DEFAULT_BUDGET);
         state.traffic = super::traffic::TrafficView::new(budget);
-        let problems: Vec<String> = loaded.problems.into_iter().chain(keymap_problems).collect();
+        let mut problems: Vec<String> =
+            loaded.problems.into_iter().chain(keymap_problems).collect();
+        if let Some(strategy) = &loaded.settings.quarantine_strategy {
+            match strategy.parse() {
+                Ok(strategy) => state.quarantine_strategy = strategy,
+                Err(error) => problems.push(format!("config.toml quarantine_strategy: {error}")),
+            }
+        }
         if !problems.is_empty() {
             for problem in &problems {
                 tracing::warn!(%problem, "configuration");
@@ -131,7 +138,10 @@ impl App {
             .edit
             .as_ref()
             .filter(|_| shadow_edit::shown(&self.state));
-        if edit.is_some_and(|e| e.stage == Stage::Editing) {
+        if self.state.quarantine.is_some() {
+            // The quarantine popup takes y, a typed name, Enter and Esc.
+            vec![Layer::Input]
+        } else if edit.is_some_and(|e| e.stage == Stage::Editing) {
             vec![Layer::Editor]
         } else if self.state.input.is_some() || self.state.confirm.is_some() || edit.is_some() {
             vec![Layer::Input]
@@ -151,6 +161,7 @@ impl App {
     pub fn key(&mut self, key: Key) {
         let typing = self.state.input.is_some()
             || self.state.confirm.is_some()
+            || self.state.quarantine.is_some()
             || shadow_edit::shown(&self.state);
         let layers = self.layers();
         let msg = match self.keys.resolve(key, &layers) {

@@ -97,6 +97,15 @@ fn thing_lines(state: &State, report: &ThingReport) -> Vec<Line> {
         field("ARN", &thing.arn, Slot::Text),
         field("Version", &thing.version.to_string(), Slot::Text),
     ];
+    if report.is_quarantined() {
+        out.insert(
+            1,
+            Line::new()
+                .text(&format!("{:<12}", "Status"), Slot::Dim)
+                .text(" QUARANTINED ", Slot::ThingQuarantined)
+                .text("  it may do nothing; release to undo", Slot::Dim),
+        );
+    }
     out.push(field("Groups", &report.group_list(), Slot::Text));
     let shadows = match state.thing_shadows.get(&thing.name) {
         Some(Load::Ready(names)) if names.is_empty() => "none".to_owned(),
@@ -156,13 +165,15 @@ fn thing_lines(state: &State, report: &ThingReport) -> Vec<Line> {
             );
         }
         out.push(line.link(Link::Certificate(cert.id.clone())));
+        let isolating = certificate.isolating_policies();
         for policy in &certificate.policies {
-            out.push(
-                Line::new()
-                    .text("      policy ", Slot::Dim)
-                    .text(&policy.name, Slot::Link)
-                    .link(Link::Policy(policy.name.clone())),
-            );
+            let mut line = Line::new()
+                .text("      policy ", Slot::Dim)
+                .text(&policy.name, Slot::Link);
+            if isolating.contains(&policy.name.as_str()) {
+                line = line.text("  deny-all", Slot::ThingQuarantined);
+            }
+            out.push(line.link(Link::Policy(policy.name.clone())));
         }
     }
     for principal in &report.other_principals {
@@ -182,6 +193,18 @@ fn certificate_lines(now: OffsetDateTime, report: &CertificateReport) -> Vec<Lin
             .text(&format!("{:<12}", "Status"), Slot::Dim)
             .text(cert.status.as_aws(), status_slot(&cert.status)),
     ];
+    let isolating = report.isolating_policies();
+    if !isolating.is_empty() {
+        out.push(
+            Line::new()
+                .text(&format!("{:<12}", ""), Slot::Dim)
+                .text(" QUARANTINED ", Slot::ThingQuarantined)
+                .text(
+                    &format!("  denied everything by {}", isolating.join(", ")),
+                    Slot::Dim,
+                ),
+        );
+    }
     let mut validity = Line::new().text(&format!("{:<12}", "Validity"), Slot::Dim);
     validity = expiry(validity, cert, now);
     out.push(validity);

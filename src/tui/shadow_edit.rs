@@ -170,6 +170,17 @@ fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|_| "{}".to_owned())
 }
 
+/// Like [`begin`], in `$VISUAL`/`$EDITOR` instead of the embedded editor.
+pub fn begin_external(state: &mut State) -> Vec<Effect> {
+    begin(state)
+        .into_iter()
+        .map(|effect| match effect {
+            Effect::OpenEditor(text) => Effect::ExternalEditor(text),
+            other => other,
+        })
+        .collect()
+}
+
 /// `e` on a shadow screen: edit desired, from the draft kept for this shadow if there is one.
 pub fn begin(state: &mut State) -> Vec<Effect> {
     let Screen::Shadow { thing, name, .. } = state.screen().clone() else {

@@ -230,6 +230,12 @@ pub struct State {
     pub policy_reports: HashMap<String, Load<PolicyReport>>,
     pub input: Option<Input>,
     pub confirm: Option<Confirm>,
+    /// A quarantine or release in progress (its popup).
+    pub quarantine: Option<super::quarantine::Flow>,
+    /// Things whose certificates carry the deny-all policy (one call; refreshed after a run).
+    pub quarantined: std::collections::HashSet<String>,
+    /// The strategy `Q` plans with (`quarantine_strategy` in config.toml).
+    pub quarantine_strategy: crate::fleet::quarantine::Strategy,
     pub help: bool,
     pub traffic: TrafficView,
     /// Shadows by Thing and name (None: classic), loaded when their screen opens.
@@ -272,6 +278,9 @@ impl State {
             policy_reports: HashMap::new(),
             input: None,
             confirm: None,
+            quarantine: None,
+            quarantined: std::collections::HashSet::new(),
+            quarantine_strategy: crate::fleet::quarantine::Strategy::default(),
             help: false,
             traffic: TrafficView::default(),
             shadows: HashMap::new(),
@@ -330,6 +339,14 @@ impl State {
                 .map(|t| t.name.clone()),
             _ => None,
         }
+    }
+
+    /// Whether what is loaded says the Thing is quarantined: its certificate carries the
+    /// deny-all policy, or (once its report is loaded) a policy's default version is deny-all.
+    #[must_use]
+    pub fn is_quarantined(&self, thing: &str) -> bool {
+        self.quarantined.contains(thing)
+            || matches!(self.thing_reports.get(thing), Some(Load::Ready(report)) if report.is_quarantined())
     }
 
     /// Number of items in a list.

@@ -2,13 +2,18 @@
 //! message. Tasks never touch `State`. At most eight requests are in flight, so scrolling
 //! through a large fleet cannot flood the account's API limits.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc};
 
+use super::quarantine::Event;
 use super::update::{Effect, FleetEvent, Msg};
+use crate::fleet::inventory;
+use crate::fleet::journal::Journal;
+use crate::fleet::quarantine::run::{self, Progress, Verb};
+use crate::fleet::quarantine::{Options, Strategy};
 use crate::fleet::{FleetClient, FleetError, ThingQuery};
-use crate::fleet::{inventory, journal};
 
 const CONCURRENT_REQUESTS: usize = 8;
 
@@ -76,79 +81,157 @@ impl Runner {
                 return;
             }
             let _permit = permits.acquire().await;
-            let event = match effect {
-                // The console's own effects, not requests.
-                Effect::ListThings { .. }
-                | Effect::Copy(_)
-                | Effect::SetTheme(_)
-                | Effect::TrafficConnect
-                | Effect::Subscribe(_)
-                | Effect::Unsubscribe(_)
-                | Effect::Publish { .. }
-                | Effect::OpenEditor(_)
-                | Effect::ExternalEditor(_) => return,
-                Effect::UpdateShadow {
-                    thing,
-                    name,
-                    desired,
-                    version,
-                    before,
-                } => {
-                    let target = ShadowTarget {
-                        thing,
-                        name,
-                        version,
-                    };
-                    update_shadow(&client, journal.as_deref(), target, desired, before).await
-                }
-                Effect::ListCertificates { generation } => FleetEvent::Certificates {
-                    generation,
-                    result: text(client.list_certificates().await),
-                },
-                Effect::ListPolicies { generation } => FleetEvent::Policies {
-                    generation,
-                    result: text(client.list_policies().await),
-                },
-                Effect::LoadPrincipals(thing) => {
-                    let result = text(client.thing_principals(&thing).await);
-                    FleetEvent::Principals { thing, result }
-                }
-                Effect::DescribeCertificate(id) => {
-                    let result = text(client.describe_certificate(&id).await);
-                    FleetEvent::Certificate { id, result }
-                }
-                Effect::LoadCertificateThings(arn) => {
-                    let result = text(client.principal_things(&arn).await);
-                    FleetEvent::CertificateThings { arn, result }
-                }
-                Effect::LoadAccount => FleetEvent::Account(text(client.account().await)),
-                Effect::LoadThingReport(name) => {
-                    let result = text(inventory::thing_report(&client, &name).await);
-                    FleetEvent::ThingReport { name, result }
-                }
-                Effect::LoadShadow { thing, name } => {
-                    let result = text(client.get_shadow(&thing, name.as_deref()).await);
-                    FleetEvent::Shadow {
-                        thing,
-                        name,
-                        result,
-                    }
-                }
-                Effect::LoadThingShadows(name) => {
-                    let result = text(shadow_names(&client, &name).await);
-                    FleetEvent::ThingShadows { name, result }
-                }
-                Effect::LoadCertificateReport(id) => {
-                    let result = text(inventory::certificate_report(&client, &id).await);
-                    FleetEvent::CertificateReport { id, result }
-                }
-                Effect::LoadPolicyReport(name) => {
-                    let result = text(inventory::policy_report(&client, &name).await);
-                    FleetEvent::PolicyReport { name, result }
-                }
-            };
-            send(event);
+            if let Some(event) = request(&client, journal, &events, effect).await {
+                send(event);
+            }
         });
+    }
+}
+
+/// Makes the request an effect asks for; None for the console's own effects.
+async fn request(
+    client: &FleetClient,
+    journal: Option<std::path::PathBuf>,
+    events: &mpsc::UnboundedSender<Msg>,
+    effect: Effect,
+) -> Option<FleetEvent> {
+    Some(match effect {
+        // The console's own effects, not requests.
+        Effect::ListThings { .. }
+        | Effect::Copy(_)
+        | Effect::SetTheme(_)
+        | Effect::TrafficConnect
+        | Effect::Subscribe(_)
+        | Effect::Unsubscribe(_)
+        | Effect::Publish { .. }
+        | Effect::OpenEditor(_)
+        | Effect::ExternalEditor(_) => return None,
+        Effect::UpdateShadow {
+            thing,
+            name,
+            desired,
+            version,
+            before,
+        } => {
+            let target = ShadowTarget {
+                thing,
+                name,
+                version,
+            };
+            update_shadow(client, journal.as_deref(), target, desired, before).await
+        }
+        Effect::LoadQuarantined => {
+            let result = text(inventory::quarantined_things(client).await);
+            FleetEvent::Quarantine(Event::Quarantined(
+                result.map(|things| things.into_iter().collect()),
+            ))
+        }
+        Effect::PlanQuarantine {
+            verb,
+            thing,
+            strategy,
+        } => {
+            let journal = Journal::new(journal, client.backend());
+            plan_quarantine(client, &journal, verb, thing, strategy).await
+        }
+        Effect::RunQuarantine(prepared) => {
+            let journal = Journal::new(journal, client.backend());
+            let thing = prepared.plan.thing.clone();
+            let mut progress = reporter(events.clone(), thing.clone());
+            let result = run::execute(client, &journal, *prepared, &mut progress).await;
+            FleetEvent::Quarantine(Event::Done {
+                thing,
+                result: result.map(Box::new).map_err(|e| e.to_string()),
+            })
+        }
+        Effect::ListCertificates { generation } => FleetEvent::Certificates {
+            generation,
+            result: text(client.list_certificates().await),
+        },
+        Effect::ListPolicies { generation } => FleetEvent::Policies {
+            generation,
+            result: text(client.list_policies().await),
+        },
+        Effect::LoadPrincipals(thing) => {
+            let result = text(client.thing_principals(&thing).await);
+            FleetEvent::Principals { thing, result }
+        }
+        Effect::DescribeCertificate(id) => {
+            let result = text(client.describe_certificate(&id).await);
+            FleetEvent::Certificate { id, result }
+        }
+        Effect::LoadCertificateThings(arn) => {
+            let result = text(client.principal_things(&arn).await);
+            FleetEvent::CertificateThings { arn, result }
+        }
+        Effect::LoadAccount => FleetEvent::Account(text(client.account().await)),
+        Effect::LoadThingReport(name) => {
+            let result = text(inventory::thing_report(client, &name).await);
+            FleetEvent::ThingReport { name, result }
+        }
+        Effect::LoadShadow { thing, name } => {
+            let result = text(client.get_shadow(&thing, name.as_deref()).await);
+            FleetEvent::Shadow {
+                thing,
+                name,
+                result,
+            }
+        }
+        Effect::LoadThingShadows(name) => {
+            let result = text(shadow_names(client, &name).await);
+            FleetEvent::ThingShadows { name, result }
+        }
+        Effect::LoadCertificateReport(id) => {
+            let result = text(inventory::certificate_report(client, &id).await);
+            FleetEvent::CertificateReport { id, result }
+        }
+        Effect::LoadPolicyReport(name) => {
+            let result = text(inventory::policy_report(client, &name).await);
+            FleetEvent::PolicyReport { name, result }
+        }
+    })
+}
+
+async fn plan_quarantine(
+    client: &FleetClient,
+    journal: &Journal,
+    verb: Verb,
+    thing: String,
+    strategy: Strategy,
+) -> FleetEvent {
+    let result = match verb {
+        Verb::Quarantine => {
+            let options = Options {
+                strategy,
+                deactivate_certs: false,
+            };
+            run::prepare_quarantine(client, &thing, options, None).await
+        }
+        Verb::Release => run::prepare_release(client, journal, &thing).await,
+    };
+    FleetEvent::Quarantine(Event::Planned {
+        thing,
+        result: result.map(Box::new).map_err(|e| e.to_string()),
+    })
+}
+
+/// Sends each step of a quarantine run to the console as it starts and completes.
+fn reporter(
+    events: mpsc::UnboundedSender<Msg>,
+    thing: String,
+) -> impl FnMut(Progress<'_>) -> Result<(), String> + Send {
+    move |progress| {
+        let (index, detail) = match progress {
+            Progress::Starting { index, .. } => (index, None),
+            Progress::Called { index, detail, .. } => (index, Some(detail.to_owned())),
+        };
+        let event = Event::Progress {
+            thing: thing.clone(),
+            index,
+            detail,
+        };
+        let _ = events.send(Msg::Fleet(Box::new(FleetEvent::Quarantine(event))));
+        Ok(())
     }
 }
 
@@ -176,7 +259,7 @@ struct ShadowTarget {
 
 async fn update_shadow(
     client: &FleetClient,
-    journal_file: Option<&std::path::Path>,
+    journal_file: Option<&Path>,
     target: ShadowTarget,
     desired: serde_json::Value,
     before: serde_json::Value,
@@ -192,33 +275,21 @@ async fn update_shadow(
         body["version"] = version.into();
     }
     let outcome = client.update_shadow(thing, name, &body).await;
-    let backend = client.backend();
-    let entry = journal::Entry {
-        time: time::OffsetDateTime::now_utc(),
-        identity: match &backend.profile {
-            Some(profile) => format!("{} (profile {profile})", journal::local_user()),
-            None => journal::local_user(),
-        },
-        backend: format!(
-            "{} {}",
-            backend.region,
-            backend.endpoint_url.as_deref().unwrap_or("aws")
-        ),
-        action: "shadow update".into(),
-        target: match name {
+    let journaled = Journal::new(journal_file.map(Path::to_path_buf), client.backend()).write(
+        "shadow update",
+        &match name {
             Some(name) => format!("{thing}/{name}"),
             None => thing.to_owned(),
         },
-        before: serde_json::json!({"desired": before, "version": version}),
-        after: outcome
+        serde_json::json!({"desired": before, "version": version}),
+        outcome
             .as_ref()
             .map_or(serde_json::Value::Null, Clone::clone),
-        result: match &outcome {
-            Ok(_) => "ok".into(),
+        &match &outcome {
+            Ok(_) => "ok".to_owned(),
             Err(error) => format!("error: {error}"),
         },
-    };
-    let journaled = journal::record(journal_file, &entry);
+    );
     let result = match outcome {
         Ok(accepted) => Ok(accepted),
         Err(error @ FleetError::Conflict { .. }) => Err((true, error.to_string())),

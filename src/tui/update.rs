@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use super::action::Action;
 use super::detail;
 use super::fuzzy::Fuzzy;
+use super::quarantine;
 use super::shadow;
 use super::shadow_edit::{self, Stage};
 use super::state::{
@@ -18,6 +19,8 @@ use crate::fleet::model::{
     Certificate, CertificateSummary, PolicySummary, Shadow, ThingPage, ThingSummary,
     certificate_id_from_arn,
 };
+use crate::fleet::quarantine::Strategy;
+use crate::fleet::quarantine::run::{Prepared, Verb};
 use crate::fleet::traffic::TrafficEvent;
 
 /// Everything that can change the state.
@@ -102,6 +105,8 @@ pub enum FleetEvent {
         result: Result<PolicyReport, String>,
     },
     Account(Result<String, String>),
+    /// Quarantine and release: plans, progress, results.
+    Quarantine(quarantine::Event),
 }
 
 /// I/O for the task runner to start.
@@ -158,6 +163,16 @@ pub enum Effect {
         payload: String,
         qos: u8,
     },
+    /// Which Things carry the deny-all policy.
+    LoadQuarantined,
+    /// Gather the facts and plan a quarantine or release.
+    PlanQuarantine {
+        verb: Verb,
+        thing: String,
+        strategy: Strategy,
+    },
+    /// Carry out a confirmed plan (journaled step by step).
+    RunQuarantine(Box<Prepared>),
 }
 
 impl Effect {
@@ -185,9 +200,12 @@ pub const COMMANDS: [&str; 10] = [
 /// The effects the console starts with.
 pub fn start(state: &mut State) -> Vec<Effect> {
     state.things.loading = true;
-    let mut effects = vec![Effect::ListThings {
-        generation: state.things.generation,
-    }];
+    let mut effects = vec![
+        Effect::ListThings {
+            generation: state.things.generation,
+        },
+        Effect::LoadQuarantined,
+    ];
     if matches!(state.backend, super::state::Backend::Aws { .. }) {
         effects.push(Effect::LoadAccount);
     }
@@ -206,8 +224,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             filter_changed(state)
         }
         Msg::Fleet(event) => {
-            let more_to_come =
-                matches!(&*event, FleetEvent::ThingsPage { result: Ok(page), .. } if page.more);
+            let more_to_come = matches!(&*event, FleetEvent::ThingsPage { result: Ok(page), .. } if page.more)
+                || matches!(
+                    &*event,
+                    FleetEvent::Quarantine(quarantine::Event::Progress { .. })
+                );
             state.pending = state.pending.saturating_sub(usize::from(!more_to_come));
             arrived(state, *event)
         }
@@ -253,6 +274,9 @@ fn info(state: &mut State, level: Level, text: impl Into<String>) {
 }
 
 fn act(state: &mut State, action: Action) -> Vec<Effect> {
+    if let Some(effects) = quarantine::act(state, action) {
+        return effects;
+    }
     if state.confirm.is_some() {
         return traffic::answer(state, action == Action::Confirm);
     }
@@ -327,14 +351,10 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Traffic => traffic::open(state),
         Action::Shadow => shadow::open_selected(state),
+        Action::Quarantine => quarantine::begin(state, Verb::Quarantine),
+        Action::Release => quarantine::begin(state, Verb::Release),
         Action::Edit => shadow_edit::begin(state),
-        Action::EditExternal => shadow_edit::begin(state)
-            .into_iter()
-            .map(|effect| match effect {
-                Effect::OpenEditor(text) => Effect::ExternalEditor(text),
-                other => other,
-            })
-            .collect(),
+        Action::EditExternal => shadow_edit::begin_external(state),
         Action::Confirm
         | Action::Cancel
         | Action::Complete
@@ -387,6 +407,9 @@ fn input_action(state: &mut State, action: Action) -> Vec<Effect> {
 }
 
 fn type_char(state: &mut State, c: Option<char>) -> Vec<Effect> {
+    if let Some(effects) = quarantine::typed(state, c) {
+        return effects;
+    }
     if state
         .edit
         .as_ref()
@@ -796,9 +819,12 @@ fn refresh(state: &mut State) -> Vec<Effect> {
             state.principals.clear();
             state.certificate_details.clear();
             recompute_rows(state, ListKind::Things);
-            vec![Effect::ListThings {
-                generation: state.things.generation,
-            }]
+            vec![
+                Effect::ListThings {
+                    generation: state.things.generation,
+                },
+                Effect::LoadQuarantined,
+            ]
         }
         Screen::List(ListKind::Certificates, _) => {
             state.certificates.generation += 1;
@@ -1196,6 +1222,7 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
             Ok(account) => state.account = Some(account),
             Err(error) => tracing::warn!(%error, "cannot tell the AWS account"),
         },
+        FleetEvent::Quarantine(event) => return quarantine::arrived(state, event),
         FleetEvent::PolicyReport { name, result } => {
             if let Err(error) = &result {
                 info(state, Level::Error, error.clone());
@@ -1270,8 +1297,14 @@ mod tests {
     #[test]
     fn pages_accumulate_and_pending_ends_with_the_last_page() {
         let mut state = State::new(Backend::Local, false, OffsetDateTime::UNIX_EPOCH);
-        assert_eq!(start(&mut state), [Effect::ListThings { generation: 0 }]);
-        assert_eq!(state.pending, 1);
+        assert_eq!(
+            start(&mut state),
+            [
+                Effect::ListThings { generation: 0 },
+                Effect::LoadQuarantined
+            ]
+        );
+        assert_eq!(state.pending, 2);
         update(&mut state, page(0, &names(0..250), true));
         assert!(state.things.loading);
         assert_eq!(state.things.items.len(), 250);
@@ -1288,7 +1321,13 @@ mod tests {
     fn pages_of_an_older_listing_are_ignored_after_a_refresh() {
         let mut state = loaded(10);
         let effects = update(&mut state, Msg::Action(Action::Refresh));
-        assert_eq!(effects, [Effect::ListThings { generation: 1 }]);
+        assert_eq!(
+            effects,
+            [
+                Effect::ListThings { generation: 1 },
+                Effect::LoadQuarantined
+            ]
+        );
         update(&mut state, page(0, &names(0..5), false));
         assert!(
             state.things.items.is_empty(),
@@ -1449,6 +1488,12 @@ mod tests {
                 generation: 0,
                 result: Err(error.clone()),
             })),
+        );
+        update(
+            &mut state,
+            Msg::Fleet(Box::new(FleetEvent::Quarantine(
+                quarantine::Event::Quarantined(Ok(Vec::new())),
+            ))),
         );
         assert_eq!(state.pending, 0);
         assert_eq!(state.message.as_ref().map(|m| m.text.clone()), Some(error));

@@ -60,13 +60,14 @@ pub async fn gather(
     .try_collect()
     .await?;
 
-    let distinct: BTreeSet<&String> = certificates
+    let distinct: BTreeSet<String> = certificates
         .iter()
         .flat_map(|(_, names)| names.iter())
         .filter(|name| *name != DENY_ALL_POLICY)
+        .cloned()
         .collect();
     let policies: Vec<PolicyFacts> = futures_util::stream::iter(distinct)
-        .map(|name| policy_facts(client, name, depth))
+        .map(|name| async move { policy_facts(client, &name, depth).await })
         .buffered(CONCURRENT_CALLS)
         .try_collect()
         .await?;

@@ -109,7 +109,11 @@ pub fn draw(
                             theme.style(Slot::Dim),
                         )),
                         Cell::from(Span::styled(summary, theme.style(slot))),
-                        Cell::from(""),
+                        if state.is_quarantined(&thing.name) {
+                            Cell::from(Span::styled("Q", theme.style(Slot::ThingQuarantined)))
+                        } else {
+                            Cell::from("")
+                        },
                         Cell::from(Span::styled(
                             escape(&attributes).into_owned(),
                             theme.style(Slot::Text),

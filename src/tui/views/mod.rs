@@ -4,6 +4,7 @@
 
 mod help;
 mod list;
+mod quarantine;
 mod shadow;
 mod traffic;
 
@@ -80,9 +81,16 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, context: Context<'_>) {
         screen => draw_detail(frame, main, state, screen, theme),
     }
     frame.render_widget(message_line(state, theme), message);
-    frame.render_widget(footer_line(context), footer);
+    match &state.quarantine {
+        Some(flow) => frame.render_widget(quarantine::footer(flow, theme), footer),
+        None => frame.render_widget(footer_line(context), footer),
+    }
     if state.help {
         help::draw(frame, area, context);
+    }
+    if let Some(flow) = &state.quarantine {
+        let spinner = SPINNER[state.spinner % SPINNER.len()];
+        quarantine::draw(frame, main, flow, spinner, theme);
     }
 }
 

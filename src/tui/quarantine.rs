@@ -1,0 +1,286 @@
+//! The quarantine and release keys: a task gathers the facts and plans; a popup shows the plan
+//! and asks for `y` (or, when a shared certificate isolates other Things too, the Thing's name);
+//! the run reports each step as it completes; the result says what to do on failure. Both are
+//! refused with `--read-only`.
+
+use super::action::Action;
+use super::state::{Level, Message, State};
+use super::update::Effect;
+use crate::fleet::quarantine::Plan;
+use crate::fleet::quarantine::run::{Prepared, Report, Verb};
+
+/// What the tasks report back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The Things whose certificates carry the deny-all policy.
+    Quarantined(Result<Vec<String>, String>),
+    Planned {
+        thing: String,
+        result: Result<Box<Prepared>, String>,
+    },
+    /// Step `index` of a run started (`detail` None) or completed; more events follow.
+    Progress {
+        thing: String,
+        index: usize,
+        detail: Option<String>,
+    },
+    Done {
+        thing: String,
+        result: Result<Box<Report>, String>,
+    },
+}
+
+/// Folds in what a task reported.
+pub fn arrived(state: &mut State, event: Event) -> Vec<Effect> {
+    match event {
+        Event::Quarantined(Ok(things)) => state.quarantined = things.into_iter().collect(),
+        // The list still works; the Thing's own screen tells the truth.
+        Event::Quarantined(Err(error)) => {
+            tracing::warn!(%error, "cannot tell which Things are quarantined");
+        }
+        Event::Planned { thing, result } => planned(state, &thing, result),
+        Event::Progress {
+            thing,
+            index,
+            detail,
+        } => progress(state, &thing, index, detail),
+        Event::Done { thing, result } => return finished(state, &thing, result),
+    }
+    Vec::new()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flow {
+    pub verb: Verb,
+    pub thing: String,
+    pub stage: Stage,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stage {
+    /// The facts are being gathered.
+    Planning,
+    /// The plan is shown; `typed` is the Thing's name as typed, when that is what confirms.
+    Confirm {
+        prepared: Box<Prepared>,
+        typed: String,
+    },
+    /// Step `current` (0-based) is being called; `done` says what each earlier one did.
+    Running {
+        plan: Plan,
+        current: usize,
+        done: Vec<String>,
+    },
+    Finished(Box<Report>),
+    /// Nothing was changed: the plan was refused, or could not be made.
+    Refused(String),
+    /// The run stopped before its end (the journal could not be written, ...).
+    Failed(String),
+}
+
+impl Flow {
+    /// Whether confirming needs the Thing's name typed (a shared certificate).
+    #[must_use]
+    pub fn needs_name(&self) -> bool {
+        matches!(&self.stage, Stage::Confirm { prepared, .. } if !prepared.plan.also_isolated.is_empty())
+    }
+}
+
+fn say(state: &mut State, level: Level, text: impl Into<String>) {
+    state.message = Some(Message {
+        level,
+        text: text.into(),
+    });
+}
+
+/// `Q` or the release key on a Thing.
+pub fn begin(state: &mut State, verb: Verb) -> Vec<Effect> {
+    let Some(thing) = state.selected_thing() else {
+        say(
+            state,
+            Level::Warning,
+            format!("select a Thing to {verb} (in the Things list or on its screen)"),
+        );
+        return Vec::new();
+    };
+    if state.read_only {
+        say(
+            state,
+            Level::Error,
+            format!("refused by --read-only: {verb} would change {thing}"),
+        );
+        return Vec::new();
+    }
+    state.quarantine = Some(Flow {
+        verb,
+        thing: thing.clone(),
+        stage: Stage::Planning,
+    });
+    vec![Effect::PlanQuarantine {
+        verb,
+        thing,
+        strategy: state.quarantine_strategy,
+    }]
+}
+
+/// The plan arrived (or could not be made).
+fn planned(state: &mut State, thing: &str, result: Result<Box<Prepared>, String>) {
+    let Some(flow) = state
+        .quarantine
+        .as_mut()
+        .filter(|f| f.thing == thing && f.stage == Stage::Planning)
+    else {
+        return;
+    };
+    flow.stage = match result {
+        Ok(prepared) if prepared.is_empty() => {
+            let mut reason = format!("nothing to {}: ", flow.verb);
+            reason.push_str(match flow.verb {
+                Verb::Quarantine => "it is isolated already",
+                Verb::Release => "no quarantine of it is in effect",
+            });
+            for warning in &prepared.plan.warnings {
+                reason.push_str("; ");
+                reason.push_str(warning);
+            }
+            Stage::Refused(reason)
+        }
+        Ok(prepared) => Stage::Confirm {
+            prepared,
+            typed: String::new(),
+        },
+        Err(error) => Stage::Refused(error),
+    };
+}
+
+/// An action while the popup is up; None when there is no popup.
+pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
+    let flow = state.quarantine.as_mut()?;
+    let needs_name = flow.needs_name();
+    Some(match (&mut flow.stage, action) {
+        (Stage::Confirm { typed, .. }, Action::Confirm) if needs_name => {
+            if *typed == flow.thing {
+                run(state)
+            } else {
+                say(
+                    state,
+                    Level::Warning,
+                    "type the Thing's name exactly to confirm, or Esc to cancel",
+                );
+                Vec::new()
+            }
+        }
+        (Stage::Confirm { .. } | Stage::Planning, Action::Cancel | Action::Back) => {
+            let verb = flow.verb;
+            state.quarantine = None;
+            say(
+                state,
+                Level::Info,
+                format!("{verb} cancelled: nothing was changed"),
+            );
+            Vec::new()
+        }
+        (
+            Stage::Finished(_) | Stage::Refused(_) | Stage::Failed(_),
+            Action::Confirm | Action::Cancel | Action::Back,
+        ) => {
+            state.quarantine = None;
+            Vec::new()
+        }
+        (Stage::Running { .. }, Action::Cancel | Action::Back) => {
+            say(
+                state,
+                Level::Warning,
+                "the run goes on to its end; it is journaled step by step",
+            );
+            Vec::new()
+        }
+        _ => Vec::new(),
+    })
+}
+
+/// A character typed while the popup is up (None: backspace); None when there is no popup.
+pub fn typed(state: &mut State, c: Option<char>) -> Option<Vec<Effect>> {
+    let flow = state.quarantine.as_mut()?;
+    let needs_name = flow.needs_name();
+    let Stage::Confirm { typed, .. } = &mut flow.stage else {
+        return Some(Vec::new());
+    };
+    Some(match c {
+        Some(c) if needs_name => {
+            typed.push(c);
+            Vec::new()
+        }
+        None if needs_name => {
+            typed.pop();
+            Vec::new()
+        }
+        Some('y' | 'Y') => run(state),
+        Some('n' | 'N') => act(state, Action::Cancel).unwrap_or_default(),
+        _ => Vec::new(),
+    })
+}
+
+fn run(state: &mut State) -> Vec<Effect> {
+    let Some(flow) = state.quarantine.as_mut() else {
+        return Vec::new();
+    };
+    let Stage::Confirm { prepared, .. } = &flow.stage else {
+        return Vec::new();
+    };
+    let prepared = prepared.clone();
+    flow.stage = Stage::Running {
+        plan: prepared.plan.clone(),
+        current: 0,
+        done: Vec::new(),
+    };
+    vec![Effect::RunQuarantine(prepared)]
+}
+
+/// Step `index` started (`detail` None) or completed (with what it did).
+fn progress(state: &mut State, thing: &str, index: usize, detail: Option<String>) {
+    if let Some(Flow {
+        stage: Stage::Running { current, done, .. },
+        ..
+    }) = state.quarantine.as_mut().filter(|f| f.thing == thing)
+    {
+        *current = index;
+        if let Some(detail) = detail {
+            done.push(detail);
+            *current = index + 1;
+        }
+    }
+}
+
+/// The run ended: the result stays on screen; the Thing's views are read again.
+fn finished(state: &mut State, thing: &str, result: Result<Box<Report>, String>) -> Vec<Effect> {
+    let verb = match state.quarantine.as_ref().filter(|f| f.thing == thing) {
+        Some(flow) => flow.verb,
+        None => return Vec::new(),
+    };
+    let (level, text) = match &result {
+        Ok(report) => match report.advice() {
+            Some(advice) => (Level::Error, advice),
+            None => (
+                Level::Info,
+                match verb {
+                    Verb::Quarantine => format!("{thing} is QUARANTINED"),
+                    Verb::Release => format!("{thing} is released"),
+                },
+            ),
+        },
+        Err(error) => (Level::Error, format!("{verb} of {thing} failed: {error}")),
+    };
+    say(state, level, text);
+    if let Some(flow) = state.quarantine.as_mut() {
+        flow.stage = match result {
+            Ok(report) => Stage::Finished(report),
+            Err(error) => Stage::Failed(error),
+        };
+    }
+    state.thing_reports.remove(thing);
+    vec![
+        Effect::LoadQuarantined,
+        Effect::LoadThingReport(thing.to_owned()),
+    ]
+}

@@ -1,0 +1,221 @@
+//! The quarantine and release popup: the plan with its warnings, then each step's progress,
+//! then the result and what to do next.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use crate::config::theme::{Slot, Theme};
+use crate::fleet::quarantine::Plan;
+use crate::fleet::quarantine::run::{Prepared, Report, Verb};
+use crate::tui::quarantine::{Flow, Stage};
+use crate::untrusted::escape;
+
+pub fn draw(frame: &mut Frame<'_>, area: Rect, flow: &Flow, spinner: &str, theme: &Theme) {
+    let title = match flow.verb {
+        Verb::Quarantine => format!(" Quarantine {} ", escape(&flow.thing)),
+        Verb::Release => format!(" Release {} ", escape(&flow.thing)),
+    };
+    let text = |t: &str, slot: Slot| Span::styled(escape(t).into_owned(), theme.style(slot));
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    match &flow.stage {
+        Stage::Planning => lines.push(Line::from(text(
+            &format!("{spinner} reading its certificates and policies…"),
+            Slot::Dim,
+        ))),
+        Stage::Confirm { prepared, typed } => {
+            confirm_lines(&mut lines, flow, prepared, typed, theme);
+        }
+        Stage::Running {
+            plan,
+            current,
+            done,
+        } => plan_lines(&mut lines, plan, Some((*current, done, spinner)), theme),
+        Stage::Finished(report) => result_lines(&mut lines, flow.verb, report, theme),
+        Stage::Refused(reason) => {
+            lines.push(Line::from(text(reason, Slot::StatusWarning)));
+            lines.push(Line::from(text(
+                "Nothing was changed. Enter or Esc closes",
+                Slot::Dim,
+            )));
+        }
+        Stage::Failed(reason) => {
+            lines.push(Line::from(text(reason, Slot::StatusError)));
+            lines.push(Line::from(text(
+                "The journal has the steps done; run it again to complete it. Enter or Esc closes",
+                Slot::Dim,
+            )));
+        }
+    }
+    let width = area.width.saturating_sub(4).min(96);
+    let inner = width.saturating_sub(2).max(1);
+    // Wrapped height, roughly: each line's width over the inner width.
+    let needed: u16 = lines
+        .iter()
+        .map(|l| u16::try_from(l.width().div_ceil(usize::from(inner)).max(1)).unwrap_or(1))
+        .sum();
+    let height = (needed + 2).min(area.height.saturating_sub(2));
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height.saturating_sub(height)) / 2,
+        width,
+        height,
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(Slot::StatusWarning))
+        .title(Span::styled(title, theme.style(Slot::Title)));
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .style(theme.style(Slot::Text))
+            .wrap(Wrap { trim: false }),
+        popup,
+    );
+}
+
+/// The certificates (status, policies, Things), the plan, and how to confirm.
+fn confirm_lines(
+    lines: &mut Vec<Line<'_>>,
+    flow: &Flow,
+    prepared: &Prepared,
+    typed: &str,
+    theme: &Theme,
+) {
+    let text = |t: &str, slot: Slot| Span::styled(escape(t).into_owned(), theme.style(slot));
+    for certificate in &prepared.subject.certificates {
+        let policies: Vec<&str> = certificate
+            .policies
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        lines.push(Line::from(vec![
+            text("certificate ", Slot::Dim),
+            text(
+                &certificate.id.chars().take(12).collect::<String>(),
+                Slot::Text,
+            ),
+            text(&format!("… {}", certificate.status), Slot::Dim),
+            text("  policies ", Slot::Dim),
+            text(
+                &if policies.is_empty() {
+                    "none".to_owned()
+                } else {
+                    policies.join(", ")
+                },
+                Slot::Text,
+            ),
+            text("  things ", Slot::Dim),
+            text(&certificate.things.join(", "), Slot::Text),
+        ]));
+    }
+    plan_lines(lines, &prepared.plan, None, theme);
+    lines.push(Line::default());
+    if flow.needs_name() {
+        lines.push(Line::from(vec![
+            text("Type ", Slot::StatusWarning),
+            text(&flow.thing, Slot::Title),
+            text(" and Enter to confirm: ", Slot::StatusWarning),
+            text(typed, Slot::Text),
+            text("▏", Slot::Dim),
+        ]));
+    } else {
+        lines.push(Line::from(vec![
+            text("y", Slot::FooterKey),
+            text(&format!(" {} · ", flow.verb), Slot::Text),
+            text("n/Esc", Slot::FooterKey),
+            text(" cancel", Slot::Text),
+        ]));
+    }
+}
+
+/// Each step with what it did, then the outcome or what to do about a failure.
+fn result_lines(lines: &mut Vec<Line<'_>>, verb: Verb, report: &Report, theme: &Theme) {
+    let text = |t: &str, slot: Slot| Span::styled(escape(t).into_owned(), theme.style(slot));
+    let done: Vec<String> = report.done.iter().map(|d| d.detail.clone()).collect();
+    let current = report.failed.as_ref().map_or(done.len(), |f| f.step - 1);
+    plan_lines(lines, &report.plan, Some((current, &done, "✗")), theme);
+    lines.push(Line::default());
+    match report.advice() {
+        Some(advice) => lines.push(Line::from(text(&advice, Slot::StatusError))),
+        None => lines.push(Line::from(match verb {
+            Verb::Quarantine => vec![
+                text(" QUARANTINED ", Slot::ThingQuarantined),
+                text("  every step done and journaled; R releases it", Slot::Text),
+            ],
+            Verb::Release => vec![text(
+                "Released: every step done and journaled.",
+                Slot::CertActive,
+            )],
+        })),
+    }
+    lines.push(Line::from(text("Enter or Esc closes", Slot::Dim)));
+}
+
+/// The keys the popup takes, for the footer.
+pub fn footer<'a>(flow: &Flow, theme: &Theme) -> Paragraph<'a> {
+    let hints: &[(&str, &str)] = match &flow.stage {
+        Stage::Confirm { .. } if flow.needs_name() => &[
+            ("the Thing's name", "type"),
+            ("<Enter>", "confirm"),
+            ("<Esc>", "cancel"),
+        ],
+        Stage::Confirm { .. } => &[("y", "confirm"), ("n <Esc>", "cancel")],
+        Stage::Planning => &[("<Esc>", "cancel")],
+        Stage::Running { .. } => &[("", "working: each step is journaled as it completes")],
+        Stage::Finished(_) | Stage::Refused(_) | Stage::Failed(_) => &[("<Enter> <Esc>", "close")],
+    };
+    let mut spans = Vec::new();
+    for (keys, desc) in hints {
+        spans.push(Span::styled(*keys, theme.style(Slot::FooterKey)));
+        spans.push(Span::styled(
+            format!(" {desc}  "),
+            theme.style(Slot::FooterDesc),
+        ));
+    }
+    Paragraph::new(Line::from(spans))
+}
+
+/// Warnings, then one line per call: pending, running (spinner), done (what it did), failed.
+fn plan_lines(
+    lines: &mut Vec<Line<'_>>,
+    plan: &Plan,
+    progress: Option<(usize, &Vec<String>, &str)>,
+    theme: &Theme,
+) {
+    let text = |t: &str, slot: Slot| Span::styled(escape(t).into_owned(), theme.style(slot));
+    if let Some(strategy) = plan.strategy {
+        lines.push(Line::from(vec![
+            text("strategy ", Slot::Dim),
+            text(&strategy.to_string(), Slot::Text),
+        ]));
+    }
+    for warning in &plan.warnings {
+        lines.push(Line::from(text(
+            &format!("! {warning}"),
+            Slot::StatusWarning,
+        )));
+    }
+    for (index, step) in plan.steps.iter().enumerate() {
+        let (mark, slot, after) = match progress {
+            None => ("·".to_owned(), Slot::Text, String::new()),
+            Some((_, done, _)) if index < done.len() => (
+                "✓".to_owned(),
+                Slot::CertActive,
+                format!(" — {}", done[index]),
+            ),
+            Some((current, _, mark)) if index == current => {
+                (mark.to_owned(), Slot::StatusWarning, String::new())
+            }
+            Some(_) => (" ".to_owned(), Slot::Dim, String::new()),
+        };
+        lines.push(Line::from(vec![
+            text(&format!("{mark} {}. ", index + 1), slot),
+            text(&step.to_string(), Slot::Text),
+            text(&format!("  {}", step.action()), Slot::Dim),
+            text(&after, Slot::CertActive),
+        ]));
+    }
+}

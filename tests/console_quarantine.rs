@@ -1,0 +1,313 @@
+//! The quarantine and release keys driven as a user drives them, against the local IoT Core:
+//! `Q` `y` isolates the selected Thing and `R` `y` undoes it, each journaled once with before and
+//! after; Esc changes nothing; `--read-only` refuses; a shared certificate needs the name typed;
+//! and with the simulator running, the device's traffic stops within a second of confirming and
+//! comes back after release.
+
+mod support;
+
+use std::time::Duration;
+
+use support::console::render;
+
+use iotfleet::config::files;
+use iotfleet::config::keymap::Key;
+use iotfleet::fleet::FleetClient;
+use iotfleet::fleet::quarantine::DENY_ALL_POLICY;
+use iotfleet::local::simulator::SimulatorOptions;
+use iotfleet::local::{LocalCore, LocalOptions};
+use iotfleet::tui::quarantine::Stage;
+use iotfleet::tui::state::Backend;
+use iotfleet::tui::{App, Options};
+use time::OffsetDateTime;
+
+const SETTLE: Duration = Duration::from_secs(10);
+
+async fn local(simulator: Option<SimulatorOptions>) -> LocalCore {
+    LocalCore::start(LocalOptions {
+        state_file: None,
+        http_port: 0,
+        seed: true,
+        mqtt_port: simulator.as_ref().map(|_| 0),
+        simulator,
+    })
+    .await
+    .expect("local core")
+}
+
+async fn console(core: &LocalCore, journal: &std::path::Path, traffic: bool) -> App {
+    let client = FleetClient::connect(&core.connection_settings())
+        .await
+        .expect("client");
+    let options = Options {
+        backend: Backend::Local,
+        read_only: false,
+        theme: None,
+        keymap: None,
+        no_color: false,
+        traffic: traffic.then(|| Ok(core.mqtt_settings("console-quarantine".into()).unwrap())),
+        history_budget: None,
+        journal: Some(journal.to_path_buf()),
+    };
+    let mut app = App::new(client, options, files::load_from(None, None, None, false));
+    app.handle(iotfleet::tui::update::Msg::Resize {
+        width: 120,
+        height: 40,
+    });
+    app.settle(SETTLE).await;
+    app
+}
+
+async fn keys(app: &mut App, sequence: &[&str]) {
+    for key in sequence {
+        if key.len() > 1 && !key.starts_with('<') {
+            for c in key.chars() {
+                app.key(Key::parse(&c.to_string()).unwrap());
+            }
+        } else {
+            app.key(Key::parse(key).unwrap());
+        }
+        app.settle(SETTLE).await;
+    }
+}
+
+fn journal(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// Whether the local registry has the deny-all policy attached to any target.
+fn deny_all_attached(core: &LocalCore) -> bool {
+    core.read(|state| {
+        state
+            .policies
+            .get(DENY_ALL_POLICY)
+            .is_some_and(|policy| !policy.targets.is_empty())
+    })
+}
+
+fn snapshot(name: &str, text: &str) {
+    insta::with_settings!({
+        filters => vec![
+            (r"[0-9a-f]{12}…", "############…"),
+            (r"[0-9a-f]{16,64}", "[hex]"),
+            (r"\d{4}-\d{2}-\d{2}", "[date]"),
+            (r"\(\d+d\)", "(Nd)"),
+        ],
+        prepend_module_to_snapshot => false,
+    }, {
+        insta::assert_snapshot!(name, text);
+    });
+}
+
+#[tokio::test]
+async fn q_y_quarantines_the_selected_thing_and_r_y_releases_it_journaling_each_once() {
+    let core = local(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.jsonl");
+    let mut app = console(&core, &path, false).await;
+    keys(&mut app, &["/", "camera-04", "<Enter>", "Q"]).await;
+    let flow = app.state.quarantine.as_ref().expect("the popup is up");
+    assert!(matches!(flow.stage, Stage::Confirm { .. }), "{flow:?}");
+    assert!(!deny_all_attached(&core), "nothing changes before y");
+    snapshot("quarantine_plan_120x40", &render(&app, 120, 40));
+    snapshot("quarantine_plan_80x24", &render(&app, 80, 24));
+
+    keys(&mut app, &["y"]).await;
+    let flow = app.state.quarantine.as_ref().unwrap();
+    let Stage::Finished(report) = &flow.stage else {
+        panic!("{flow:?}");
+    };
+    assert_eq!(report.failed, None);
+    assert!(deny_all_attached(&core));
+    snapshot("quarantine_done_120x40", &render(&app, 120, 40));
+    keys(&mut app, &["<Enter>"]).await;
+    assert!(app.state.quarantine.is_none());
+    assert!(app.state.is_quarantined("camera-04"));
+    let list = render(&app, 120, 40);
+    let row = list.lines().find(|l| l.starts_with("│camera-04")).unwrap();
+    assert!(row.contains(" Q "), "{row}");
+    // The Thing's own screen says so too.
+    keys(&mut app, &["<Enter>"]).await;
+    assert!(render(&app, 120, 40).contains("QUARANTINED"));
+    keys(&mut app, &["<Esc>"]).await;
+
+    keys(&mut app, &["R"]).await;
+    assert!(
+        matches!(
+            app.state.quarantine.as_ref().map(|f| &f.stage),
+            Some(Stage::Confirm { .. })
+        ),
+        "{:?}",
+        app.state.quarantine
+    );
+    keys(&mut app, &["y"]).await;
+    assert!(
+        matches!(
+            app.state.quarantine.as_ref().map(|f| &f.stage),
+            Some(Stage::Finished(report)) if report.failed.is_none()
+        ),
+        "{:?}",
+        app.state.quarantine
+    );
+    assert!(!deny_all_attached(&core));
+    keys(&mut app, &["<Esc>"]).await;
+    assert!(!app.state.is_quarantined("camera-04"));
+
+    let entries = journal(&path);
+    for action in ["quarantine", "release"] {
+        let done: Vec<&serde_json::Value> =
+            entries.iter().filter(|e| e["action"] == action).collect();
+        assert_eq!(done.len(), 1, "one {action} entry: {entries:?}");
+        assert_eq!(done[0]["target"], "camera-04");
+        assert_eq!(done[0]["result"], "ok");
+        assert!(done[0]["before"]["certificates"].is_array());
+        assert!(done[0]["after"]["certificates"].is_array());
+    }
+}
+
+#[tokio::test]
+async fn q_then_esc_changes_nothing_and_read_only_refuses_both_keys() {
+    let core = local(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.jsonl");
+    let mut app = console(&core, &path, false).await;
+    keys(&mut app, &["/", "pump-07", "<Enter>", "Q", "<Esc>"]).await;
+    assert!(app.state.quarantine.is_none());
+    assert!(
+        app.state
+            .message
+            .as_ref()
+            .is_some_and(|m| m.text.contains("cancelled: nothing was changed")),
+        "{:?}",
+        app.state.message
+    );
+    assert!(!deny_all_attached(&core));
+    assert!(journal(&path).is_empty());
+
+    app.state.read_only = true;
+    for key in ["Q", "R"] {
+        keys(&mut app, &[key]).await;
+        assert!(app.state.quarantine.is_none());
+        let message = app.state.message.as_ref().map(|m| m.text.clone());
+        assert!(
+            message
+                .as_deref()
+                .is_some_and(|m| m.contains("refused by --read-only")),
+            "{key}: {message:?}"
+        );
+    }
+    assert!(!deny_all_attached(&core));
+    assert!(journal(&path).is_empty());
+}
+
+#[tokio::test]
+async fn a_shared_certificate_is_confirmed_by_typing_the_things_name() {
+    let core = local(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.jsonl");
+    let mut app = console(&core, &path, false).await;
+    keys(&mut app, &["/", "temp-sensor-17", "<Enter>", "Q"]).await;
+    let screen = render(&app, 120, 40);
+    assert!(
+        screen.contains("shared with temp-sensor-18"),
+        "the warning is shown:\n{screen}"
+    );
+    // y is just a letter here, and a wrong name does not confirm.
+    keys(&mut app, &["y", "<Enter>"]).await;
+    assert!(!deny_all_attached(&core));
+    assert!(matches!(
+        app.state.quarantine.as_ref().map(|f| &f.stage),
+        Some(Stage::Confirm { .. })
+    ));
+    keys(&mut app, &["<BS>", "temp-sensor-17", "<Enter>"]).await;
+    assert!(
+        matches!(
+            app.state.quarantine.as_ref().map(|f| &f.stage),
+            Some(Stage::Finished(report)) if report.failed.is_none()
+        ),
+        "{:?}",
+        app.state.quarantine
+    );
+    assert!(deny_all_attached(&core));
+}
+
+/// The newest arrival of `topic` in the console's history.
+fn last_seen(app: &App, topic: &str) -> Option<OffsetDateTime> {
+    app.state
+        .traffic
+        .history
+        .messages()
+        .filter(|m| &*m.topic == topic)
+        .map(|m| m.received)
+        .max()
+}
+
+/// Folds traffic in for `period`.
+async fn watch(app: &mut App, period: Duration) {
+    let until = tokio::time::Instant::now() + period;
+    while tokio::time::Instant::now() < until {
+        app.pump_traffic();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn quarantine_stops_the_devices_traffic_within_a_second_and_release_brings_it_back() {
+    let core = local(Some(SimulatorOptions {
+        telemetry_every: Duration::from_millis(100),
+        ..SimulatorOptions::default()
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = console(&core, &dir.path().join("journal.jsonl"), true).await;
+    let topic = "fleet/camera-04/telemetry";
+    keys(&mut app, &["/", "camera-04", "<Enter>", "t"]).await;
+    watch(&mut app, Duration::from_secs(2)).await;
+    assert!(
+        last_seen(&app, topic).is_some(),
+        "camera-04 sends telemetry"
+    );
+
+    keys(&mut app, &["<Esc>", "Q"]).await;
+    let confirmed = OffsetDateTime::now_utc();
+    keys(&mut app, &["y"]).await;
+    assert!(
+        matches!(
+            app.state.quarantine.as_ref().map(|f| &f.stage),
+            Some(Stage::Finished(report)) if report.failed.is_none()
+        ),
+        "{:?}",
+        app.state.quarantine
+    );
+    keys(&mut app, &["<Enter>"]).await;
+    watch(&mut app, Duration::from_secs(4)).await;
+    let last = last_seen(&app, topic).unwrap();
+    eprintln!(
+        "camera-04's last telemetry arrived {} after confirming",
+        last - confirmed
+    );
+    assert!(
+        last <= confirmed + time::Duration::seconds(1),
+        "camera-04 still sent {} after confirming",
+        last - confirmed
+    );
+
+    keys(&mut app, &["R", "y", "<Enter>"]).await;
+    let released = OffsetDateTime::now_utc();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while last_seen(&app, topic).is_none_or(|t| t < released) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "camera-04's telemetry did not come back within 15 s of release"
+        );
+        watch(&mut app, Duration::from_millis(200)).await;
+    }
+    eprintln!(
+        "camera-04's telemetry came back {} after release",
+        last_seen(&app, topic).unwrap() - released
+    );
+}
