@@ -484,5 +484,13 @@ async fn the_verbs_refuse_what_they_must_with_their_exit_codes() {
         let journal =
             std::fs::read_to_string(home.path().join("state/iotfleet/journal.jsonl")).unwrap();
         assert!(journal.contains("\"reason\":\"probing\""), "{journal}");
+
+        // read_only = true in config.toml refuses as --read-only does.
+        let config = home.path().join(".config/iotfleet");
+        std::fs::create_dir_all(&config).unwrap();
+        std::fs::write(config.join("config.toml"), "read_only = true\n").unwrap();
+        let refused = iotfleet(endpoint, home.path(), &["quarantine", "pump-1", "--yes"]).await;
+        assert_eq!(refused.status.code(), Some(5), "{}", text(&refused));
+        assert_eq!(snapshot(&fleet.client, "pump-1").await, before);
     }
 }

@@ -131,7 +131,9 @@ async fn carry_out(
         };
         return super::print(&text);
     }
-    if !yes {
+    // Asked on the terminal, the plan was shown there already.
+    let asked = !yes;
+    if asked {
         confirm(&prepared)?;
     }
     let journal = Journal::new(None, client.backend());
@@ -148,7 +150,7 @@ async fn carry_out(
             result: Some(&report),
             quarantined,
         }),
-        OutputFormat::Table => result_text(&report, title),
+        OutputFormat::Table => result_text(&report, title, !asked),
     };
     super::print(&text)?;
     match report.advice() {
@@ -228,8 +230,12 @@ fn plan_text(plan: &Plan, title: &str) -> Text {
     out
 }
 
-fn result_text(report: &Report, title: &str) -> String {
-    let mut out = plan_text(&report.plan, title);
+fn result_text(report: &Report, title: &str, with_plan: bool) -> String {
+    let mut out = if with_plan {
+        plan_text(&report.plan, title)
+    } else {
+        Text::new(output_width())
+    };
     out.line(0, "Result:");
     for (index, done) in report.done.iter().enumerate() {
         out.line(2, &format!("{}. ok    {}", index + 1, done.detail));

@@ -137,14 +137,27 @@ impl Report {
         };
         let hang = " ".repeat(hang_width.min(self.width / 2));
         let mut line = first;
+        // Where the text starts in `line`: breaks are looked for after it only.
+        let mut start = line.len();
         let mut used = line.width();
         for c in text.chars() {
             let w = c.width().unwrap_or(0);
             if used + w > self.width && used > hang.len() {
+                // Break after the last space, so words stay whole; a word longer than the line
+                // (an ARN, a hash) is cut where it is.
+                let carried = match line[start..].rfind(' ') {
+                    Some(space) if c != ' ' && space > 0 => line.split_off(start + space + 1),
+                    _ => String::new(),
+                };
                 self.out.push_str(line.trim_end());
                 self.out.push('\n');
                 line.clone_from(&hang);
-                used = hang.len();
+                start = line.len();
+                line.push_str(&carried);
+                used = line.width();
+                if c == ' ' {
+                    continue;
+                }
             }
             line.push(c);
             used += w;
@@ -190,6 +203,20 @@ mod tests {
         assert!(
             text.lines().nth(1).unwrap().starts_with("      x"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn report_lines_break_between_words() {
+        let mut report = Report::new(30);
+        report.line(
+            2,
+            "1. attach the deny-all policy to certificate 1a2b3c (iot:AttachPolicy)",
+        );
+        let text = report.finish();
+        assert_eq!(
+            text,
+            "  1. attach the deny-all\n    policy to certificate\n    1a2b3c (iot:AttachPolicy)\n"
         );
     }
 }
