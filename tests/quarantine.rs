@@ -444,53 +444,61 @@ async fn the_verbs_refuse_what_they_must_with_their_exit_codes() {
         );
         let unknown = iotfleet(endpoint, home.path(), &["quarantine", "nope-9", "--yes"]).await;
         assert_eq!(unknown.status.code(), Some(3), "{}", text(&unknown));
-
-        if backend == Backend::Moto {
-            // moto has no DeleteConnection: the CLI's own run fails at that last step.
-            continue;
-        }
-        let json = iotfleet(
-            endpoint,
-            home.path(),
-            &[
-                "--output",
-                "json",
-                "quarantine",
-                "pump-1",
-                "--yes",
-                "--reason",
-                "probing",
-            ],
-        )
-        .await;
-        assert_eq!(json.status.code(), Some(0), "{}", text(&json));
-        let out: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-        assert_eq!(out["quarantined"], true, "{out}");
-        assert_eq!(out["plan"]["strategy"], "deny-overlay", "{out}");
-        assert_eq!(out["result"]["failed"], serde_json::Value::Null, "{out}");
-        let shown = iotfleet(endpoint, home.path(), &["thing", "pump-1"]).await;
-        assert!(text(&shown).contains("QUARANTINED"), "{}", text(&shown));
-        let listed = iotfleet(endpoint, home.path(), &["things"]).await;
-        let line = text(&listed)
-            .lines()
-            .find(|l| l.starts_with("pump-1 "))
-            .map(str::to_owned)
-            .unwrap_or_default();
-        assert!(line.contains("QUARANTINED"), "{}", text(&listed));
-        let release = iotfleet(endpoint, home.path(), &["release", "pump-1", "--yes"]).await;
-        assert_eq!(release.status.code(), Some(0), "{}", text(&release));
-        assert!(text(&release).contains("pump-1 is released."));
-        assert_eq!(snapshot(&fleet.client, "pump-1").await, before);
-        let journal =
-            std::fs::read_to_string(home.path().join("state/iotfleet/journal.jsonl")).unwrap();
-        assert!(journal.contains("\"reason\":\"probing\""), "{journal}");
-
-        // read_only = true in config.toml refuses as --read-only does.
-        let config = home.path().join(".config/iotfleet");
-        std::fs::create_dir_all(&config).unwrap();
-        std::fs::write(config.join("config.toml"), "read_only = true\n").unwrap();
-        let refused = iotfleet(endpoint, home.path(), &["quarantine", "pump-1", "--yes"]).await;
-        assert_eq!(refused.status.code(), Some(5), "{}", text(&refused));
-        assert_eq!(snapshot(&fleet.client, "pump-1").await, before);
     }
+}
+
+/// On the local core only: moto has no DeleteConnection, so the CLI's own run fails there at
+/// that last step.
+#[tokio::test]
+async fn the_verbs_quarantine_show_it_everywhere_and_release_on_the_local_core() {
+    let Some(fleet) = TestFleet::start(Backend::Local).await else {
+        return;
+    };
+    seed_fleet(&fleet, 1).await;
+    let home = tempfile::tempdir().unwrap();
+    let endpoint = fleet.endpoint.as_str();
+    let before = snapshot(&fleet.client, "pump-1").await;
+    let json = iotfleet(
+        endpoint,
+        home.path(),
+        &[
+            "--output",
+            "json",
+            "quarantine",
+            "pump-1",
+            "--yes",
+            "--reason",
+            "probing",
+        ],
+    )
+    .await;
+    assert_eq!(json.status.code(), Some(0), "{}", text(&json));
+    let out: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(out["quarantined"], true, "{out}");
+    assert_eq!(out["plan"]["strategy"], "deny-overlay", "{out}");
+    assert_eq!(out["result"]["failed"], serde_json::Value::Null, "{out}");
+    let shown = iotfleet(endpoint, home.path(), &["thing", "pump-1"]).await;
+    assert!(text(&shown).contains("QUARANTINED"), "{}", text(&shown));
+    let listed = iotfleet(endpoint, home.path(), &["things"]).await;
+    let line = text(&listed)
+        .lines()
+        .find(|l| l.starts_with("pump-1 "))
+        .map(str::to_owned)
+        .unwrap_or_default();
+    assert!(line.contains("QUARANTINED"), "{}", text(&listed));
+    let release = iotfleet(endpoint, home.path(), &["release", "pump-1", "--yes"]).await;
+    assert_eq!(release.status.code(), Some(0), "{}", text(&release));
+    assert!(text(&release).contains("pump-1 is released."));
+    assert_eq!(snapshot(&fleet.client, "pump-1").await, before);
+    let journal =
+        std::fs::read_to_string(home.path().join("state/iotfleet/journal.jsonl")).unwrap();
+    assert!(journal.contains("\"reason\":\"probing\""), "{journal}");
+
+    // read_only = true in config.toml refuses as --read-only does.
+    let config = home.path().join(".config/iotfleet");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("config.toml"), "read_only = true\n").unwrap();
+    let refused = iotfleet(endpoint, home.path(), &["quarantine", "pump-1", "--yes"]).await;
+    assert_eq!(refused.status.code(), Some(5), "{}", text(&refused));
+    assert_eq!(snapshot(&fleet.client, "pump-1").await, before);
 }
