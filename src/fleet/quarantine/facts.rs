@@ -33,7 +33,7 @@ pub async fn gather(
     thing: &str,
     depth: Depth,
 ) -> Result<Subject, FleetError> {
-    let (_, principals) =
+    let (described, principals) =
         futures_util::try_join!(client.describe_thing(thing), client.thing_principals(thing))?;
     let certificates: Vec<(CertificateFacts, Vec<String>)> = futures_util::stream::iter(
         principals
@@ -102,6 +102,11 @@ pub async fn gather(
             })
             .collect(),
         deny_all_exists,
+        client_ids: described
+            .default_client_id
+            .into_iter()
+            .filter(|id| !id.is_empty() && id != thing)
+            .collect(),
     })
 }
 

@@ -120,6 +120,8 @@ pub struct Subject {
     pub certificates: Vec<CertificateFacts>,
     /// Whether `DENY_ALL_POLICY` exists in the account already.
     pub deny_all_exists: bool,
+    /// MQTT client ids known for the Thing besides its name (DescribeThing's default client id).
+    pub client_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -301,7 +303,16 @@ pub fn plan(subject: &Subject, options: Options) -> Result<Plan, PlanError> {
             }
         }
     }
-    for client_id in std::iter::once(&subject.thing).chain(&also_isolated) {
+    let mut client_ids: Vec<&String> = Vec::new();
+    for client_id in std::iter::once(&subject.thing)
+        .chain(&subject.client_ids)
+        .chain(&also_isolated)
+    {
+        if !client_ids.contains(&client_id) {
+            client_ids.push(client_id);
+        }
+    }
+    for client_id in client_ids {
         steps.push(Step::DeleteConnection {
             client_id: client_id.clone(),
         });
@@ -582,6 +593,7 @@ mod tests {
             thing: "pump-1".to_owned(),
             certificates,
             deny_all_exists,
+            client_ids: vec!["pump-1".to_owned()],
         }
     }
 
