@@ -116,6 +116,10 @@ pub enum Command {
     Thing {
         /// The Thing's name.
         name: String,
+        /// Ask the local policy engine whether the Thing may do ACTION (connect, publish,
+        /// subscribe, receive) on TARGET (a topic, a topic filter, a client id).
+        #[arg(long, num_args = 2, value_names = ["ACTION", "TARGET"])]
+        can: Option<Vec<String>>,
     },
     /// List certificates.
     Certs,
@@ -177,6 +181,14 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
+    },
+    /// Audit the fleet: overly permissive policies, shared, expiring, expired, revoked or
+    /// inactive certificates, Things without one, quarantines (and AWS Device Defender's findings
+    /// where the account has them). Exit 0 even with findings, unless --fail-on.
+    Audit {
+        /// Exit 1 when a finding is at this severity or worse: critical, high, medium, low.
+        #[arg(long, value_name = "SEVERITY")]
+        fail_on: Option<crate::fleet::audit::Severity>,
     },
     /// The embedded local IoT Core.
     #[command(subcommand)]

@@ -2,6 +2,7 @@
 //! returns the text to print, as a table that fits the width or as one JSON object.
 
 use serde::Serialize;
+use std::fmt::Write as _;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
@@ -10,6 +11,7 @@ use super::text::{Report, Table, output_width};
 use super::{CliError, to_json};
 use crate::fleet::inventory::{self, CertificateReport, PolicyReport, ThingReport};
 use crate::fleet::model::{Certificate, Policy, Shadow, ThingSummary};
+use crate::fleet::permissions::{self, DeviceAction};
 use crate::fleet::{FleetClient, FleetError, ResourceKind, ThingQuery};
 
 pub async fn things(
@@ -98,6 +100,108 @@ pub async fn thing(
         OutputFormat::Json => to_json(&ThingJson::new(&report, now)),
         OutputFormat::Table => thing_text(&report, now),
     })
+}
+
+/// `thing NAME --can ACTION TARGET`: the local policy engine's answer, per certificate.
+pub async fn thing_can(
+    client: &FleetClient,
+    name: &str,
+    question: &[String],
+    format: OutputFormat,
+) -> Result<String, CliError> {
+    let [action, target] = question else {
+        return Err(CliError::new(2, "--can takes ACTION TARGET"));
+    };
+    let action: DeviceAction = action.parse().map_err(|e: String| CliError::new(2, e))?;
+    let report = match inventory::thing_report(client, name).await {
+        Ok(report) => report,
+        Err(FleetError::NotFound {
+            kind: ResourceKind::Thing,
+            ..
+        }) => return Err(unknown_thing(client, name).await),
+        Err(error) => return Err(error.into()),
+    };
+    let answers = permissions::evaluate_for(&report, action, target);
+    if format == OutputFormat::Json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            thing: &'a str,
+            action: DeviceAction,
+            target: &'a str,
+            /// True when some ACTIVE certificate of the Thing is allowed.
+            allowed: bool,
+            answers: &'a [permissions::Answer],
+        }
+        return Ok(to_json(&Out {
+            thing: name,
+            action,
+            target,
+            allowed: answers.iter().any(|a| a.allowed && a.status == "ACTIVE"),
+            answers: &answers,
+        }));
+    }
+    let mut out = Report::new(output_width());
+    if answers.is_empty() {
+        out.line(
+            0,
+            &format!("{name} has no certificate: it cannot connect, so it may do nothing"),
+        );
+    }
+    for answer in &answers {
+        out.line(0, &answer_line(name, answer, true));
+    }
+    Ok(out.finish())
+}
+
+/// "pump-07 may publish to T: allowed by POLICY statement N", with what qualifies it.
+fn answer_line(thing: &str, answer: &permissions::Answer, with_certificate: bool) -> String {
+    let mut line = format!(
+        "{thing} may {} {}{}: {}",
+        answer.action,
+        match answer.action {
+            DeviceAction::Connect => "as ",
+            DeviceAction::Subscribe => "to filter ",
+            DeviceAction::Publish => "to ",
+            DeviceAction::Receive => "from ",
+        },
+        answer.target,
+        if answer.allowed { "ALLOWED" } else { "DENIED" },
+    );
+    if !answer.allowed {
+        let _ = write!(line, " ({})", answer.outcome);
+    }
+    if let Some(statement) = &answer.decided_by {
+        let _ = write!(line, " by {statement}");
+    }
+    if with_certificate {
+        let _ = write!(
+            line,
+            " [certificate {}…]",
+            answer.certificate.chars().take(12).collect::<String>()
+        );
+    }
+    if answer.status != "ACTIVE" {
+        let _ = write!(
+            line,
+            "; but the certificate is {}, so it cannot connect at all",
+            answer.status
+        );
+    }
+    if !answer.missing_context.is_empty() {
+        let _ = write!(
+            line,
+            "; unknown here: {}",
+            answer.missing_context.join(", ")
+        );
+    }
+    if !answer.unreadable.is_empty() {
+        let _ = write!(
+            line,
+            "; unreadable policies (allow nothing): {}",
+            answer.unreadable.join(", ")
+        );
+    }
+    line
 }
 
 /// The "not found" error for a Thing, with close names when there are some.
@@ -211,6 +315,19 @@ fn thing_text(report: &ThingReport, now: OffsetDateTime) -> String {
     }
     for principal in &report.other_principals {
         out.field(0, "Principal", 12, principal);
+    }
+    if !report.certificates.is_empty() {
+        out.blank();
+        out.line(
+            0,
+            "Effective permissions (local policy engine, per certificate)",
+        );
+        let several = report.certificates.len() > 1;
+        for (action, target) in permissions::own_checks(&thing.name) {
+            for answer in permissions::evaluate_for(report, action, &target) {
+                out.line(2, &answer_line(&thing.name, &answer, several));
+            }
+        }
     }
     out.finish()
 }

@@ -2,6 +2,7 @@
 //! AWS only through `crate::fleet`; prints only escaped text.
 
 pub mod args;
+mod audit;
 mod browse;
 mod local;
 mod quarantine;
@@ -141,6 +142,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Release { thing, yes } => {
             return quarantine::release(&client, &cli.global, &thing, yes).await;
         }
+        Command::Audit { fail_on } => return audit::audit(&client, &cli.global, fail_on).await,
         _ => {}
     }
     let text = verb(&client, &cli.global, command).await?;
@@ -188,7 +190,11 @@ async fn verb(
             };
             browse::things(client, query, filter.as_deref(), format).await?
         }
-        Command::Thing { name } => browse::thing(client, &name, format).await?,
+        Command::Thing { name, can: None } => browse::thing(client, &name, format).await?,
+        Command::Thing {
+            name,
+            can: Some(question),
+        } => browse::thing_can(client, &name, &question, format).await?,
         Command::Certs => browse::certificates(client, format).await?,
         Command::Policies => browse::policies(client, format).await?,
         Command::Policy { name } => browse::policy(client, &name, format).await?,
@@ -209,7 +215,8 @@ async fn verb(
         | Command::Tail { .. }
         | Command::Publish { .. }
         | Command::Quarantine { .. }
-        | Command::Release { .. } => {
+        | Command::Release { .. }
+        | Command::Audit { .. } => {
             unreachable!("handled above")
         }
     })

@@ -716,6 +716,77 @@ impl FleetClient {
         }
     }
 
+    /// AWS IoT Device Defender's audit findings since `since` (ListAuditFindings), marked as
+    /// AWS's. An account without Defender answers with an error, which the caller shows as a note.
+    pub async fn audit_findings(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<super::audit::Finding>, FleetError> {
+        use super::audit::{Finding, Resource, Severity, Source};
+        let operation = Operation::new("iot:ListAuditFindings");
+        let to_smithy =
+            |time: OffsetDateTime| aws_smithy_types::DateTime::from_secs(time.unix_timestamp());
+        let findings = self
+            .iot
+            .list_audit_findings()
+            .start_time(to_smithy(since))
+            .end_time(to_smithy(OffsetDateTime::now_utc()))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        Ok(findings
+            .into_iter()
+            .map(|f| {
+                let identifier = f
+                    .non_compliant_resource
+                    .as_ref()
+                    .and_then(|r| r.resource_identifier.as_ref());
+                let resource = match identifier {
+                    Some(id) if id.device_certificate_id.is_some() => {
+                        Resource::Certificate(id.device_certificate_id.clone().unwrap_or_default())
+                    }
+                    Some(id) if id.policy_version_identifier.is_some() => Resource::Policy(
+                        id.policy_version_identifier
+                            .as_ref()
+                            .and_then(|p| p.policy_name.clone())
+                            .unwrap_or_default(),
+                    ),
+                    Some(id) => Resource::Other(
+                        id.client_id
+                            .clone()
+                            .or_else(|| id.ca_certificate_id.clone())
+                            .or_else(|| id.iam_role_arn.clone())
+                            .or_else(|| id.role_alias_arn.clone())
+                            .or_else(|| id.account.clone())
+                            .unwrap_or_default(),
+                    ),
+                    None => Resource::Other(String::new()),
+                };
+                Finding {
+                    severity: match f
+                        .severity
+                        .as_ref()
+                        .map(aws_sdk_iot::types::AuditFindingSeverity::as_str)
+                    {
+                        Some("CRITICAL") => Severity::Critical,
+                        Some("HIGH") => Severity::High,
+                        Some("MEDIUM") => Severity::Medium,
+                        _ => Severity::Low,
+                    },
+                    check: f.check_name.unwrap_or_default(),
+                    resource,
+                    reason: f.reason_for_non_compliance.unwrap_or_default(),
+                    fix: "see the finding in the AWS IoT console (Device Defender, Audit)"
+                        .to_owned(),
+                    source: Source::Aws,
+                }
+            })
+            .collect())
+    }
+
     /// The classic shadow (`name` None) or a named shadow of a Thing.
     pub async fn get_shadow(&self, thing: &str, name: Option<&str>) -> Result<Shadow, FleetError> {
         let operation = Operation::on(

@@ -2,12 +2,14 @@
 //! joins that build a screen's or verb's view from several calls. The only place (with
 //! `src/local/`) that imports AWS crates; nothing here touches a terminal.
 
+pub mod audit;
 pub mod certificate;
 pub mod client;
 pub mod error;
 pub mod inventory;
 pub mod journal;
 pub mod model;
+pub mod permissions;
 pub mod quarantine;
 pub mod traffic;
 

@@ -116,10 +116,13 @@ pub fn demo_fleet(now: OffsetDateTime) -> Result<FleetState, CaError> {
                 created: stamp,
             },
         );
-        state.policies.insert(
-            format!("{}-device", kind.thing_type),
-            PolicyRecord::new(device_policy(), stamp),
-        );
+        // Cameras each get a policy of their own instead (below).
+        if kind.thing_type != "camera" {
+            state.policies.insert(
+                format!("{}-device", kind.thing_type),
+                PolicyRecord::new(device_policy(), stamp),
+            );
+        }
     }
     let permissive = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]});
     state.policies.insert(

@@ -1,0 +1,661 @@
+//! Local audit checks modelled on AWS IoT Device Defender's audit (check names and meanings after
+//! AWS's), computed from the registry with no Defender subscription: `gather` reads the fleet
+//! once (bounded concurrency), `check` is pure. Each finding names its severity, check, resource,
+//! reason and the fix in one line. Device Defender's own findings, where the account has them,
+//! are read by `aws_findings` and shown beside ours, marked as AWS's.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::client::FleetClient;
+use super::error::FleetError;
+use super::journal::Journal;
+use super::model::{CertificateStatus, certificate_id_from_arn};
+use super::quarantine::{DENY_ALL_POLICY, is_deny_all};
+use crate::policy::PolicyDocument;
+use crate::policy::document::{Effect, Matcher};
+
+const CONCURRENT_CALLS: usize = 8;
+/// A certificate expiring within this many days is reported (AWS's default).
+pub const EXPIRING_DAYS: i64 = 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Info,
+}
+
+impl Severity {
+    pub const ALL: [Self; 5] = [
+        Self::Critical,
+        Self::High,
+        Self::Medium,
+        Self::Low,
+        Self::Info,
+    ];
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Critical => "CRITICAL",
+            Self::High => "HIGH",
+            Self::Medium => "MEDIUM",
+            Self::Low => "LOW",
+            Self::Info => "INFO",
+        }
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(text))
+            .ok_or_else(|| {
+                format!("unknown severity '{text}': use critical, high, medium, low or info")
+            })
+    }
+}
+
+/// The object a finding is about; Enter on the finding opens it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "type", content = "name", rename_all = "lowercase")]
+pub enum Resource {
+    Thing(String),
+    Certificate(String),
+    Policy(String),
+    /// Something of AWS's findings we have no screen for (a CA, a role, an account).
+    Other(String),
+}
+
+impl std::fmt::Display for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Thing(name) => write!(f, "thing {name}"),
+            Self::Certificate(id) => match id.char_indices().nth(12) {
+                Some((end, _)) => write!(f, "certificate {}…", &id[..end]),
+                None => write!(f, "certificate {id}"),
+            },
+            Self::Policy(name) => write!(f, "policy {name}"),
+            Self::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+/// Who found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// iotfleet's own checks.
+    Local,
+    /// AWS IoT Device Defender (ListAuditFindings).
+    Aws,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub check: String,
+    pub resource: Resource,
+    pub reason: String,
+    pub fix: String,
+    pub source: Source,
+}
+
+/// What the checks read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    pub things: Vec<ThingFacts>,
+    pub certificates: Vec<CertificateFacts>,
+    pub policies: Vec<PolicyFacts>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThingFacts {
+    pub name: String,
+    /// Certificate ARNs attached to it.
+    pub certificates: Vec<String>,
+    /// Its Thing group ARNs; read only when a policy is attached to a group.
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateFacts {
+    pub id: String,
+    pub arn: String,
+    pub status: CertificateStatus,
+    /// From the PEM; None when it could not be read.
+    pub not_after: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyFacts {
+    pub name: String,
+    /// The default version's document.
+    pub document: String,
+    pub targets: Vec<String>,
+}
+
+/// A quarantine as the journal recorded it, for the informational finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantineRecord {
+    pub since: String,
+    pub by: String,
+    pub reason: Option<String>,
+}
+
+fn finding(
+    severity: Severity,
+    check: &str,
+    resource: Resource,
+    reason: String,
+    fix: &str,
+) -> Finding {
+    Finding {
+        severity,
+        check: check.to_owned(),
+        resource,
+        reason,
+        fix: fix.to_owned(),
+        source: Source::Local,
+    }
+}
+
+/// Every local check over `inventory` at `now`; `journal` says who quarantined what, and when.
+/// Sorted by severity, then check, then resource.
+#[must_use]
+pub fn check(
+    inventory: &Inventory,
+    journal: &BTreeMap<String, QuarantineRecord>,
+    now: OffsetDateTime,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    policy_checks(inventory, &mut findings);
+    certificate_checks(inventory, now, &mut findings);
+    for thing in &inventory.things {
+        if thing.certificates.is_empty() {
+            findings.push(finding(
+                Severity::Low,
+                "THING_WITHOUT_CERTIFICATE",
+                Resource::Thing(thing.name.clone()),
+                "no certificate is attached: the Thing cannot connect".to_owned(),
+                "attach a certificate (iot:AttachThingPrincipal), or delete the Thing if it is retired",
+            ));
+        }
+    }
+    for (thing, how) in quarantined(inventory) {
+        let record = journal.get(&thing);
+        let mut reason = format!("isolated: {how}");
+        if let Some(record) = record {
+            let _ = write!(reason, "; since {} by {}", record.since, record.by);
+            if let Some(why) = &record.reason {
+                let _ = write!(reason, " ({why})");
+            }
+        } else {
+            reason.push_str("; no journal entry here says when or by whom");
+        }
+        findings.push(finding(
+            Severity::Info,
+            "QUARANTINED",
+            Resource::Thing(thing),
+            reason,
+            "release it (R, or iotfleet release THING) once it is safe",
+        ));
+    }
+    sort(&mut findings);
+    findings
+}
+
+fn policy_checks(inventory: &Inventory, findings: &mut Vec<Finding>) {
+    for policy in &inventory.policies {
+        if policy.name == DENY_ALL_POLICY || is_deny_all(&policy.document) {
+            // The quarantine policy is kept for reuse and denies everything by design.
+            continue;
+        }
+        if policy.targets.is_empty() {
+            findings.push(finding(
+                Severity::Low,
+                "POLICY_WITHOUT_TARGETS",
+                Resource::Policy(policy.name.clone()),
+                "attached to no certificate or Thing group".to_owned(),
+                "delete it (iot:DeletePolicy) if nothing needs it",
+            ));
+        }
+        let Ok(document) = PolicyDocument::parse(&policy.document) else {
+            continue;
+        };
+        if let Some(reason) = overly_permissive(&document) {
+            findings.push(finding(
+                Severity::Critical,
+                "IOT_POLICY_OVERLY_PERMISSIVE",
+                Resource::Policy(policy.name.clone()),
+                reason,
+                "list only the actions devices need, on resources scoped with ${iot:Connection.Thing.ThingName}",
+            ));
+        }
+        if let Some(reason) = wildcard_in_deny(&document) {
+            findings.push(finding(
+                Severity::Medium,
+                "IOT_POLICY_POTENTIAL_MISCONFIGURATION",
+                Resource::Policy(policy.name.clone()),
+                reason,
+                "MQTT wildcards are literal in a Deny: name the topics, or use the policy wildcard *",
+            ));
+        }
+    }
+}
+
+/// Data-plane actions: what a device does over MQTT and HTTPS.
+fn is_data_plane(action: &str) -> bool {
+    let action = action.to_ascii_lowercase();
+    [
+        "iot:connect",
+        "iot:publish",
+        "iot:subscribe",
+        "iot:receive",
+        "iot:retainpublish",
+        "iot:getthingshadow",
+        "iot:updatethingshadow",
+        "iot:deletethingshadow",
+        "iot:getretainedmessage",
+        "iot:listretainedmessages",
+    ]
+    .iter()
+    .any(|known| wildcard_match(&action, known))
+}
+
+/// `pattern` (with `*` and `?`) matches `text`.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    fn go(p: &[u8], t: &[u8]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), text.as_bytes())
+}
+
+/// A resource that reaches beyond one device: `*`, or a wildcard not scoped by the
+/// connection's Thing name or client id.
+fn reaches_other_devices(resource: &str) -> bool {
+    let scoped = resource.contains("${iot:Connection.Thing.ThingName}")
+        || resource.contains("${iot:ClientId}");
+    (resource.contains('*') || resource.contains('?')) && !scoped
+}
+
+/// Why an Allow statement of `document` is overly permissive, if one is.
+fn overly_permissive(document: &PolicyDocument) -> Option<String> {
+    for (index, statement) in document.statements.iter().enumerate() {
+        if statement.effect != Effect::Allow {
+            continue;
+        }
+        let label = statement.sid.as_ref().map_or_else(
+            || format!("statement {}", index + 1),
+            |sid| format!("statement {sid}"),
+        );
+        let (everything, actions): (bool, Vec<&str>) = match &statement.actions {
+            Matcher::Any(actions) => (
+                actions.iter().any(|a| a == "*" || a == "iot:*"),
+                actions
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|a| is_data_plane(a))
+                    .collect(),
+            ),
+            Matcher::NoneOf(_) => (true, vec!["every action but a few (NotAction)"]),
+        };
+        let broad: Vec<&str> = match &statement.resources {
+            Matcher::Any(resources) => resources
+                .iter()
+                .map(String::as_str)
+                .filter(|r| reaches_other_devices(r))
+                .collect(),
+            Matcher::NoneOf(_) => vec!["every resource but a few (NotResource)"],
+        };
+        if everything && !broad.is_empty() {
+            return Some(format!(
+                "{label} allows every IoT action on {}",
+                broad.join(", ")
+            ));
+        }
+        if !actions.is_empty() && !broad.is_empty() {
+            return Some(format!(
+                "{label} allows {} on {}, which reaches other devices' topics and clients",
+                actions.join(", "),
+                broad.join(", ")
+            ));
+        }
+    }
+    None
+}
+
+/// Why a Deny statement does less than it seems, if one does: `+` or `#` in a topic resource.
+fn wildcard_in_deny(document: &PolicyDocument) -> Option<String> {
+    for (index, statement) in document.statements.iter().enumerate() {
+        if statement.effect != Effect::Deny {
+            continue;
+        }
+        let Matcher::Any(resources) = &statement.resources else {
+            continue;
+        };
+        let literal: Vec<&str> = resources
+            .iter()
+            .map(String::as_str)
+            .filter(|r| {
+                (r.contains(":topic/") || r.contains(":topicfilter/"))
+                    && (r.contains('+') || r.contains('#'))
+            })
+            .collect();
+        if !literal.is_empty() {
+            return Some(format!(
+                "Deny statement {} names {}: + and # are literal characters there, so it denies only topics spelled that way",
+                index + 1,
+                literal.join(", ")
+            ));
+        }
+    }
+    None
+}
+
+fn certificate_checks(inventory: &Inventory, now: OffsetDateTime, findings: &mut Vec<Finding>) {
+    let mut things_of: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for thing in &inventory.things {
+        for arn in &thing.certificates {
+            things_of.entry(arn).or_default().push(&thing.name);
+        }
+    }
+    let with_policy: BTreeSet<&str> = inventory
+        .policies
+        .iter()
+        .flat_map(|p| p.targets.iter())
+        .map(String::as_str)
+        .collect();
+    for certificate in &inventory.certificates {
+        let things = things_of
+            .get(certificate.arn.as_str())
+            .cloned()
+            .unwrap_or_default();
+        let resource = || Resource::Certificate(certificate.id.clone());
+        let used_by = if things.is_empty() {
+            "; attached to no Thing".to_owned()
+        } else {
+            format!("; used by {}", things.join(", "))
+        };
+        if things.len() > 1 {
+            findings.push(finding(
+                Severity::Critical,
+                "DEVICE_CERTIFICATE_SHARED",
+                resource(),
+                format!("attached to {} Things: {}", things.len(), things.join(", ")),
+                "give each Thing a certificate of its own, then detach this one from all but one",
+            ));
+        }
+        let usable = matches!(certificate.status, CertificateStatus::Active);
+        if let Some(not_after) = certificate.not_after
+            && usable
+        {
+            let days = (not_after - now).whole_days();
+            if not_after < now {
+                findings.push(finding(
+                    Severity::High,
+                    "DEVICE_CERTIFICATE_EXPIRING",
+                    resource(),
+                    format!("expired {} days ago: devices using it cannot connect{used_by}", -days),
+                    "issue a new certificate, attach its policies and Thing, then deactivate this one",
+                ));
+            } else if days < EXPIRING_DAYS {
+                findings.push(finding(
+                    Severity::Medium,
+                    "DEVICE_CERTIFICATE_EXPIRING",
+                    resource(),
+                    format!("expires in {days} days{used_by}"),
+                    "rotate it before then: issue a new certificate, attach its policies and Thing, then deactivate this one",
+                ));
+            }
+        }
+        let unusable = matches!(
+            certificate.status,
+            CertificateStatus::Revoked | CertificateStatus::Inactive
+        );
+        if unusable && !things.is_empty() {
+            findings.push(finding(
+                Severity::Medium,
+                "REVOKED_OR_INACTIVE_CERTIFICATE_STILL_ATTACHED",
+                resource(),
+                format!(
+                    "{} but still attached to {}",
+                    certificate.status.as_aws(),
+                    things.join(", ")
+                ),
+                "detach it from the Thing and its policies, or reactivate it if that was a mistake",
+            ));
+        }
+        let has_policy = with_policy.contains(certificate.arn.as_str())
+            || inventory.things.iter().any(|t| {
+                t.certificates.contains(&certificate.arn)
+                    && t.groups.iter().any(|g| with_policy.contains(g.as_str()))
+            });
+        if !has_policy && usable {
+            findings.push(finding(
+                Severity::Low,
+                "CERTIFICATE_WITHOUT_POLICY",
+                resource(),
+                "no policy is attached (directly or through a Thing group): it may do nothing"
+                    .to_owned(),
+                "attach a least-privilege policy, or deactivate it if nothing uses it",
+            ));
+        }
+    }
+}
+
+/// The Things isolated by a quarantine, with how: the deny-all policy on a certificate, or a
+/// policy whose default version is deny-all.
+#[must_use]
+pub fn quarantined(inventory: &Inventory) -> BTreeMap<String, String> {
+    let mut isolating: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for policy in &inventory.policies {
+        if policy.name == DENY_ALL_POLICY || is_deny_all(&policy.document) {
+            for target in &policy.targets {
+                isolating.entry(target).or_default().push(&policy.name);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for thing in &inventory.things {
+        for arn in &thing.certificates {
+            if let Some(policies) = isolating.get(arn.as_str()) {
+                let id = certificate_id_from_arn(arn).unwrap_or(arn);
+                out.insert(
+                    thing.name.clone(),
+                    format!(
+                        "certificate {}… carries {}",
+                        id.chars().take(12).collect::<String>(),
+                        policies.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The latest completed quarantine of each Thing in this backend's journal that no completed
+/// release followed: when, by whom, why.
+pub fn journal_quarantines(
+    journal: &Journal,
+    things: &BTreeSet<String>,
+) -> std::io::Result<BTreeMap<String, QuarantineRecord>> {
+    let mut out = BTreeMap::new();
+    for thing in things {
+        let mut record: Option<QuarantineRecord> = None;
+        let mut reason = None;
+        for entry in journal.entries_for(thing)? {
+            match (entry["action"].as_str(), entry["result"].as_str()) {
+                (Some("quarantine plan"), _) => {
+                    reason = entry["after"]["reason"].as_str().map(str::to_owned);
+                }
+                (Some("quarantine"), Some("ok")) => {
+                    record = Some(QuarantineRecord {
+                        since: entry["time"].as_str().unwrap_or_default().to_owned(),
+                        by: entry["identity"].as_str().unwrap_or_default().to_owned(),
+                        reason: reason.clone(),
+                    });
+                }
+                (Some("release"), Some("ok")) => record = None,
+                _ => {}
+            }
+        }
+        if let Some(record) = record {
+            out.insert(thing.clone(), record);
+        }
+    }
+    Ok(out)
+}
+
+/// What an audit found, and what it could not read.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct AuditReport {
+    pub findings: Vec<Finding>,
+    /// What could not be read (AWS's findings, the journal), said once each.
+    pub notes: Vec<String>,
+}
+
+impl AuditReport {
+    /// Findings per severity, in severity order, only those present.
+    #[must_use]
+    pub fn counts(&self) -> Vec<(Severity, usize)> {
+        Severity::ALL
+            .into_iter()
+            .map(|s| (s, self.findings.iter().filter(|f| f.severity == s).count()))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+}
+
+/// How far back AWS's findings are read.
+const AWS_FINDINGS_DAYS: i64 = 30;
+
+/// Gathers the fleet, runs every local check (the journal says who quarantined what) and, with
+/// `aws_findings`, adds Device Defender's findings; an error reading those is a note.
+pub async fn audit(
+    client: &FleetClient,
+    journal: &Journal,
+    aws_findings: bool,
+) -> Result<AuditReport, FleetError> {
+    let now = OffsetDateTime::now_utc();
+    let inventory = gather(client).await?;
+    let mut notes = Vec::new();
+    let isolated: BTreeSet<String> = quarantined(&inventory).into_keys().collect();
+    let records = journal_quarantines(journal, &isolated).unwrap_or_else(|error| {
+        notes.push(format!("the journal could not be read: {error}"));
+        BTreeMap::new()
+    });
+    let mut findings = check(&inventory, &records, now);
+    if aws_findings {
+        match client
+            .audit_findings(now - time::Duration::days(AWS_FINDINGS_DAYS))
+            .await
+        {
+            Ok(aws) => findings.extend(aws),
+            Err(error) => notes.push(format!("AWS Device Defender findings not shown: {error}")),
+        }
+    } else {
+        notes.push("AWS Device Defender: not part of the local IoT Core".to_owned());
+    }
+    sort(&mut findings);
+    Ok(AuditReport { findings, notes })
+}
+
+fn sort(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        (a.severity, &a.check, &a.resource).cmp(&(b.severity, &b.check, &b.resource))
+    });
+}
+
+/// Reads what the checks need: every Thing with its certificates (ListThings, then
+/// ListThingPrincipals each), every certificate (ListCertificates, then DescribeCertificate
+/// each for its validity), every policy (ListPolicies, then GetPolicy and ListTargetsForPolicy
+/// each); Thing groups only when a policy is attached to one. At most eight calls in flight.
+pub async fn gather(client: &FleetClient) -> Result<Inventory, FleetError> {
+    let (things, certificates, policies) = futures_util::try_join!(
+        client
+            .list_things(super::ThingQuery::default())
+            .collect_all(),
+        client.list_certificates(),
+        client.list_policies()
+    )?;
+    let policies: Vec<PolicyFacts> = futures_util::stream::iter(policies)
+        .map(|summary| async move {
+            let (policy, targets) = futures_util::try_join!(
+                client.get_policy(&summary.name),
+                client.policy_targets(&summary.name)
+            )?;
+            Ok::<_, FleetError>(PolicyFacts {
+                name: summary.name,
+                document: policy.document,
+                targets,
+            })
+        })
+        .buffered(CONCURRENT_CALLS)
+        .try_collect()
+        .await?;
+    let group_targets = policies
+        .iter()
+        .any(|p| p.targets.iter().any(|t| t.contains(":thinggroup/")));
+    let things: Vec<ThingFacts> = futures_util::stream::iter(things)
+        .map(|summary| async move {
+            let principals = client.thing_principals(&summary.name).await?;
+            let groups = if group_targets {
+                client
+                    .thing_groups(&summary.name)
+                    .await?
+                    .into_iter()
+                    .map(|g| g.arn)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Ok::<_, FleetError>(ThingFacts {
+                name: summary.name,
+                certificates: principals
+                    .into_iter()
+                    .filter(|p| certificate_id_from_arn(p).is_some())
+                    .collect(),
+                groups,
+            })
+        })
+        .buffered(CONCURRENT_CALLS)
+        .try_collect()
+        .await?;
+    let certificates: Vec<CertificateFacts> = futures_util::stream::iter(certificates)
+        .map(|summary| async move {
+            let described = client.describe_certificate(&summary.id).await?;
+            Ok::<_, FleetError>(CertificateFacts {
+                id: summary.id,
+                arn: summary.arn,
+                status: summary.status,
+                not_after: described.validity.map(|v| v.not_after),
+            })
+        })
+        .buffered(CONCURRENT_CALLS)
+        .try_collect()
+        .await?;
+    Ok(Inventory {
+        things,
+        certificates,
+        policies,
+    })
+}

@@ -1,0 +1,197 @@
+//! "What can this device do?": a Thing's certificates' policies evaluated by the local policy
+//! engine (`crate::policy`) for connect, publish, subscribe and receive, the way AWS IoT
+//! evaluates them: policy variables from the connection (the Thing's name, type and attributes,
+//! the certificate's subject), explicit Deny over any Allow, default deny. One answer per
+//! certificate, since a device connects with one of them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use super::inventory::ThingReport;
+use crate::policy::{
+    NamedPolicy, Outcome, PolicyDocument, Request, RequestContext, ThingContext, evaluate,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceAction {
+    Connect,
+    Publish,
+    Subscribe,
+    Receive,
+}
+
+impl DeviceAction {
+    pub const ALL: [Self; 4] = [Self::Connect, Self::Publish, Self::Subscribe, Self::Receive];
+
+    /// The IAM action AWS IoT authorizes.
+    #[must_use]
+    pub fn iam(self) -> &'static str {
+        match self {
+            Self::Connect => "iot:Connect",
+            Self::Publish => "iot:Publish",
+            Self::Subscribe => "iot:Subscribe",
+            Self::Receive => "iot:Receive",
+        }
+    }
+
+    /// The ARN resource type it is judged on: Subscribe on the topic filter, Connect on the
+    /// client id, the others on the topic.
+    #[must_use]
+    pub fn resource_type(self) -> &'static str {
+        match self {
+            Self::Connect => "client",
+            Self::Subscribe => "topicfilter",
+            Self::Publish | Self::Receive => "topic",
+        }
+    }
+}
+
+impl fmt::Display for DeviceAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "connect",
+            Self::Publish => "publish",
+            Self::Subscribe => "subscribe",
+            Self::Receive => "receive",
+        })
+    }
+}
+
+impl FromStr for DeviceAction {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.to_string().eq_ignore_ascii_case(text))
+            .ok_or_else(|| {
+                format!("unknown action '{text}': use connect, publish, subscribe or receive")
+            })
+    }
+}
+
+/// The answer for one certificate of the Thing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Answer {
+    pub certificate: String,
+    /// The certificate's registry status: one that is not ACTIVE cannot connect at all.
+    pub status: String,
+    pub action: DeviceAction,
+    pub target: String,
+    pub allowed: bool,
+    /// "allowed", "explicit deny" or "implicit deny: no statement allows it".
+    pub outcome: &'static str,
+    /// The statement that decided: "policy statement N (Sid)".
+    pub decided_by: Option<String>,
+    /// Policy variables or condition keys the statements needed and the connection lacked.
+    pub missing_context: Vec<String>,
+    /// Attached policies whose document does not parse (they allow nothing).
+    pub unreadable: Vec<String>,
+}
+
+/// The checks the Thing screen shows: its own client id, telemetry (iotfleet's `fleet/THING/...`
+/// convention), shadow and jobs topics.
+#[must_use]
+pub fn own_checks(thing: &str) -> Vec<(DeviceAction, String)> {
+    let shadow = format!("$aws/things/{thing}/shadow");
+    let jobs = format!("$aws/things/{thing}/jobs");
+    vec![
+        (DeviceAction::Connect, thing.to_owned()),
+        (DeviceAction::Publish, format!("fleet/{thing}/telemetry")),
+        (DeviceAction::Publish, format!("{shadow}/update")),
+        (DeviceAction::Subscribe, format!("{shadow}/update/delta")),
+        (DeviceAction::Receive, format!("{shadow}/update/delta")),
+        (DeviceAction::Publish, format!("{jobs}/get")),
+        (DeviceAction::Subscribe, format!("{jobs}/notify")),
+        (DeviceAction::Receive, format!("{jobs}/notify")),
+    ]
+}
+
+/// May the Thing of `report` do `action` on `target` (a topic, a topic filter for subscribe, a
+/// client id for connect)? One answer per certificate; none when it has no certificate.
+#[must_use]
+pub fn evaluate_for(report: &ThingReport, action: DeviceAction, target: &str) -> Vec<Answer> {
+    let thing = &report.thing;
+    // arn:aws:iot:REGION:ACCOUNT:thing/NAME gives the partition, region and account.
+    let prefix = thing
+        .arn
+        .split_once(":thing/")
+        .map_or_else(|| "arn:aws:iot:*:*:".to_owned(), |(p, _)| format!("{p}:"));
+    let resource = format!("{prefix}{}/{target}", action.resource_type());
+    report
+        .certificates
+        .iter()
+        .map(|certificate| {
+            let mut unreadable = Vec::new();
+            let documents: Vec<(&str, PolicyDocument)> = certificate
+                .policies
+                .iter()
+                .filter_map(|p| {
+                    if let Ok(document) = PolicyDocument::parse(&p.document) {
+                        Some((p.name.as_str(), document))
+                    } else {
+                        unreadable.push(p.name.clone());
+                        None
+                    }
+                })
+                .collect();
+            let named: Vec<NamedPolicy<'_>> = documents
+                .iter()
+                .map(|(name, document)| NamedPolicy { name, document })
+                .collect();
+            let mut certificate_subject = std::collections::BTreeMap::new();
+            if let Some(common_name) = certificate
+                .certificate
+                .subject
+                .as_deref()
+                .and_then(|s| s.strip_prefix("CN="))
+            {
+                certificate_subject.insert(
+                    "CommonName".to_owned(),
+                    common_name.split(',').next().unwrap_or_default().to_owned(),
+                );
+            }
+            let context = RequestContext {
+                client_id: Some(match action {
+                    DeviceAction::Connect => target.to_owned(),
+                    _ => thing.name.clone(),
+                }),
+                thing: Some(ThingContext {
+                    name: thing.name.clone(),
+                    thing_type: thing.thing_type.clone(),
+                    attributes: thing.attributes.clone(),
+                }),
+                certificate_subject,
+            };
+            let decision = evaluate(
+                &named,
+                Request {
+                    action: action.iam(),
+                    resource: &resource,
+                },
+                &context,
+            );
+            Answer {
+                certificate: certificate.certificate.id.clone(),
+                status: certificate.certificate.status.as_aws().to_owned(),
+                action,
+                target: target.to_owned(),
+                allowed: decision.allowed(),
+                outcome: match decision.outcome {
+                    Outcome::Allowed => "allowed",
+                    Outcome::ExplicitDeny => "explicit deny",
+                    Outcome::ImplicitDeny => "implicit deny: no statement allows it",
+                },
+                decided_by: decision.decided_by.map(|s| match s.sid {
+                    Some(sid) => format!("{} statement {} ({sid})", s.policy, s.index + 1),
+                    None => format!("{} statement {}", s.policy, s.index + 1),
+                }),
+                missing_context: decision.missing_context.into_iter().collect(),
+                unreadable,
+            }
+        })
+        .collect()
+}
