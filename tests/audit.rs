@@ -45,8 +45,7 @@ fn described(
             let subject = match &f.resource {
                 Resource::Certificate(id) => things_of
                     .get(id)
-                    .map(|t| t.join(","))
-                    .unwrap_or_else(|| format!("certificate {id}")),
+                    .map_or_else(|| format!("certificate {id}"), |t| t.join(",")),
                 Resource::Thing(name) | Resource::Policy(name) | Resource::Other(name) => {
                     name.clone()
                 }
