@@ -110,6 +110,9 @@ pub struct Finding {
     pub reason: String,
     pub fix: String,
     pub source: Source,
+    /// The Things it concerns (those using a certificate; the Thing itself).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub things: Vec<String>,
 }
 
 /// What the checks read.
@@ -161,6 +164,10 @@ fn finding(
     reason: String,
     fix: &str,
 ) -> Finding {
+    let resource_things = match &resource {
+        Resource::Thing(name) => Some(vec![name.clone()]),
+        _ => None,
+    };
     Finding {
         severity,
         check: check.to_owned(),
@@ -168,6 +175,10 @@ fn finding(
         reason,
         fix: fix.to_owned(),
         source: Source::Local,
+        things: match &resource_things {
+            Some(things) => things.clone(),
+            None => Vec::new(),
+        },
     }
 }
 
@@ -388,6 +399,7 @@ fn certificate_checks(inventory: &Inventory, now: OffsetDateTime, findings: &mut
             .get(certificate.arn.as_str())
             .cloned()
             .unwrap_or_default();
+        let first = findings.len();
         let resource = || Resource::Certificate(certificate.id.clone());
         let used_by = if things.is_empty() {
             "; attached to no Thing".to_owned()
@@ -457,6 +469,9 @@ fn certificate_checks(inventory: &Inventory, now: OffsetDateTime, findings: &mut
                     .to_owned(),
                 "attach a least-privilege policy, or deactivate it if nothing uses it",
             ));
+        }
+        for found in &mut findings[first..] {
+            found.things = things.iter().map(|t| (*t).to_owned()).collect();
         }
     }
 }
@@ -579,9 +594,15 @@ pub async fn audit(
     Ok(AuditReport { findings, notes })
 }
 
+/// By severity, check, the Things concerned, then the resource: the same order every run.
 fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
-        (a.severity, &a.check, &a.resource).cmp(&(b.severity, &b.check, &b.resource))
+        (a.severity, &a.check, &a.things, &a.resource).cmp(&(
+            b.severity,
+            &b.check,
+            &b.things,
+            &b.resource,
+        ))
     });
 }
 

@@ -782,6 +782,7 @@ impl FleetClient {
                     fix: "see the finding in the AWS IoT console (Device Defender, Audit)"
                         .to_owned(),
                     source: Source::Aws,
+                    things: Vec::new(),
                 }
             })
             .collect())

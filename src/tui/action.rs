@@ -42,10 +42,11 @@ pub enum Action {
     JsonPath,
     Quarantine,
     Release,
+    Can,
 }
 
 impl Action {
-    pub const ALL: [Self; 38] = [
+    pub const ALL: [Self; 39] = [
         Self::Quit,
         Self::Help,
         Self::Command,
@@ -84,6 +85,7 @@ impl Action {
         Self::JsonPath,
         Self::Quarantine,
         Self::Release,
+        Self::Can,
     ];
 
     /// The name keymap files use for it.
@@ -128,6 +130,7 @@ impl Action {
             Self::JsonPath => "json_path",
             Self::Quarantine => "quarantine",
             Self::Release => "release",
+            Self::Can => "can",
         }
     }
 

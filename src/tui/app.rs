@@ -149,7 +149,8 @@ impl App {
             vec![Layer::Help]
         } else {
             match self.state.screen() {
-                Screen::List(..) => vec![Layer::List, Layer::Global],
+                // The audit is a list of findings: `/` filters it.
+                Screen::List(..) | Screen::Audit { .. } => vec![Layer::List, Layer::Global],
                 Screen::Traffic => vec![Layer::Traffic, Layer::Global],
                 Screen::Shadow { .. } => vec![Layer::Shadow, Layer::Global],
                 _ => vec![Layer::Detail, Layer::Global],

@@ -8,8 +8,10 @@ use time::macros::format_description;
 
 use super::state::{Link, Load, Screen, State};
 use crate::config::theme::Slot;
+use crate::fleet::audit::{AuditReport, Finding, Resource, Severity, Source};
 use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
 use crate::fleet::model::{Certificate, CertificateStatus, Validity};
+use crate::fleet::permissions::{Answer, evaluate_for, own_checks};
 use crate::untrusted::escape;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +68,82 @@ pub fn lines(state: &State, screen: &Screen) -> Option<Vec<Line>> {
             certificate_lines(state.now, r)
         }),
         Screen::Policy { name, .. } => render(state.policy_reports.get(name), policy_lines),
+        Screen::Audit { .. } => render(state.audit.as_ref(), |r| {
+            audit_lines(&state.audit_filter, r)
+        }),
     })
+}
+
+/// Whether a finding matches the audit filter (case-insensitive, over check, resource, reason).
+#[must_use]
+pub fn finding_matches(finding: &Finding, filter: &str) -> bool {
+    let needle = filter.to_lowercase();
+    needle.is_empty()
+        || [
+            finding.check.to_lowercase(),
+            finding.resource.to_string().to_lowercase(),
+            finding.reason.to_lowercase(),
+            finding.severity.name().to_lowercase(),
+        ]
+        .iter()
+        .any(|field| field.contains(&needle))
+}
+
+/// Findings grouped by severity, each a line linked to its object, its reason and its fix.
+fn audit_lines(filter: &str, report: &AuditReport) -> Vec<Line> {
+    let mut out = Vec::new();
+    let shown: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| finding_matches(f, filter))
+        .collect();
+    if shown.is_empty() {
+        out.push(Line::new().text(
+            if report.findings.is_empty() {
+                "no findings"
+            } else {
+                "no finding matches the filter"
+            },
+            Slot::Dim,
+        ));
+    }
+    for severity in Severity::ALL {
+        let group: Vec<&&Finding> = shown.iter().filter(|f| f.severity == severity).collect();
+        if group.is_empty() {
+            continue;
+        }
+        out.push(heading(&format!("{} ({})", severity.name(), group.len())));
+        for finding in group {
+            let slot = match finding.severity {
+                Severity::Critical | Severity::High => Slot::StatusError,
+                Severity::Medium => Slot::StatusWarning,
+                Severity::Low | Severity::Info => Slot::Text,
+            };
+            let mut line = Line::new()
+                .text(&format!("  {:<48}", finding.check), slot)
+                .text(&finding.resource.to_string(), Slot::Link);
+            if finding.source == Source::Aws {
+                line = line.text("  [AWS Device Defender]", Slot::StatusInfo);
+            }
+            let target = match &finding.resource {
+                Resource::Thing(name) => Some(Link::Thing(name.clone())),
+                Resource::Certificate(id) => Some(Link::Certificate(id.clone())),
+                Resource::Policy(name) => Some(Link::Policy(name.clone())),
+                Resource::Other(_) => None,
+            };
+            out.push(match target {
+                Some(target) => line.link(target),
+                None => line,
+            });
+            out.push(Line::new().text(&format!("      {}", finding.reason), Slot::Text));
+            out.push(Line::new().text(&format!("      fix: {}", finding.fix), Slot::Dim));
+        }
+    }
+    for note in &report.notes {
+        out.push(Line::new());
+        out.push(Line::new().text(&format!("note: {note}"), Slot::Dim));
+    }
+    out
 }
 
 fn render<T>(load: Option<&Load<T>>, ready: impl FnOnce(&T) -> Vec<Line>) -> Vec<Line> {
@@ -179,7 +256,58 @@ fn thing_lines(state: &State, report: &ThingReport) -> Vec<Line> {
     for principal in &report.other_principals {
         out.push(field("Principal", principal, Slot::Text));
     }
+    permission_lines(state, report, &mut out);
     out
+}
+
+/// What the Thing may do on its own topics, and the last question asked with `w`: each answer
+/// with the statement that decided it, per certificate.
+fn permission_lines(state: &State, report: &ThingReport, out: &mut Vec<Line>) {
+    if report.certificates.is_empty() {
+        return;
+    }
+    let several = report.certificates.len() > 1;
+    let answer_line = |answer: &Answer| {
+        let (mark, slot) = if answer.allowed {
+            ("✓", Slot::CertActive)
+        } else {
+            ("✗", Slot::StatusError)
+        };
+        let mut line = Line::new().text(&format!("  {mark} "), slot);
+        if several {
+            line = line.text(&format!("{}  ", short_id(&answer.certificate)), Slot::Dim);
+        }
+        line = line
+            .text(&format!("{:<10}", answer.action.to_string()), Slot::Text)
+            .text(&format!("{:<44} ", answer.target), Slot::Text);
+        line = match &answer.decided_by {
+            Some(statement) if answer.allowed => line.text(statement, Slot::Dim),
+            Some(statement) => line.text(&format!("denied by {statement}"), Slot::StatusError),
+            None => line.text(answer.outcome, Slot::Dim),
+        };
+        if answer.status != "ACTIVE" {
+            line = line.text(
+                &format!("  (certificate {}: cannot connect)", answer.status),
+                Slot::StatusWarning,
+            );
+        }
+        line
+    };
+    out.push(Line::new());
+    out.push(heading(
+        "May do (local policy engine; w asks about any topic)",
+    ));
+    for (action, target) in own_checks(&report.thing.name) {
+        for answer in evaluate_for(report, action, &target) {
+            out.push(answer_line(&answer));
+        }
+    }
+    if let Some(answers) = state.asked.get(&report.thing.name) {
+        out.push(Line::new().text("  asked:", Slot::Dim));
+        for answer in answers {
+            out.push(answer_line(answer));
+        }
+    }
 }
 
 fn certificate_lines(now: OffsetDateTime, report: &CertificateReport) -> Vec<Line> {

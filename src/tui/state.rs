@@ -126,6 +126,11 @@ pub enum Screen {
         name: Option<String>,
         metadata: bool,
     },
+    /// The audit's findings (`State::audit`), filtered by `State::audit_filter`.
+    Audit {
+        cursor: usize,
+        scroll: usize,
+    },
 }
 
 impl Screen {
@@ -156,6 +161,8 @@ pub enum InputKind {
     Publish,
     /// A JSON path (`reading.speed`, `items[0].id`) to show of each payload.
     JsonPath,
+    /// `ACTION TARGET` to ask the policy engine about the Thing on screen.
+    Can,
 }
 
 /// A mutation waiting for the user's yes.
@@ -230,6 +237,12 @@ pub struct State {
     pub policy_reports: HashMap<String, Load<PolicyReport>>,
     pub input: Option<Input>,
     pub confirm: Option<Confirm>,
+    /// The last audit, once `:audit` ran.
+    pub audit: Option<Load<crate::fleet::audit::AuditReport>>,
+    /// What `/` keeps of the audit's findings.
+    pub audit_filter: String,
+    /// The last question asked about each Thing's permissions (`w`), with its answers.
+    pub asked: HashMap<String, Vec<crate::fleet::permissions::Answer>>,
     /// A quarantine or release in progress (its popup).
     pub quarantine: Option<super::quarantine::Flow>,
     /// Things whose certificates carry the deny-all policy (one call; refreshed after a run).
@@ -278,6 +291,9 @@ impl State {
             policy_reports: HashMap::new(),
             input: None,
             confirm: None,
+            audit: None,
+            audit_filter: String::new(),
+            asked: HashMap::new(),
             quarantine: None,
             quarantined: std::collections::HashSet::new(),
             quarantine_strategy: crate::fleet::quarantine::Strategy::default(),

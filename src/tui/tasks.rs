@@ -9,11 +9,11 @@ use tokio::sync::{Semaphore, mpsc};
 
 use super::quarantine::Event;
 use super::update::{Effect, FleetEvent, Msg};
-use crate::fleet::inventory;
 use crate::fleet::journal::Journal;
 use crate::fleet::quarantine::run::{self, Progress, Verb};
 use crate::fleet::quarantine::{Options, Strategy};
 use crate::fleet::{FleetClient, FleetError, ThingQuery};
+use crate::fleet::{audit, inventory};
 
 const CONCURRENT_REQUESTS: usize = 8;
 
@@ -120,30 +120,10 @@ async fn request(
             };
             update_shadow(client, journal.as_deref(), target, desired, before).await
         }
-        Effect::LoadQuarantined => {
-            let result = text(inventory::quarantined_things(client).await);
-            FleetEvent::Quarantine(Event::Quarantined(
-                result.map(|things| things.into_iter().collect()),
-            ))
-        }
-        Effect::PlanQuarantine {
-            verb,
-            thing,
-            strategy,
-        } => {
-            let journal = Journal::new(journal, client.backend());
-            plan_quarantine(client, &journal, verb, thing, strategy).await
-        }
-        Effect::RunQuarantine(prepared) => {
-            let journal = Journal::new(journal, client.backend());
-            let thing = prepared.plan.thing.clone();
-            let mut progress = reporter(events.clone(), thing.clone());
-            let result = run::execute(client, &journal, *prepared, &mut progress).await;
-            FleetEvent::Quarantine(Event::Done {
-                thing,
-                result: result.map(Box::new).map_err(|e| e.to_string()),
-            })
-        }
+        effect @ (Effect::LoadAudit
+        | Effect::LoadQuarantined
+        | Effect::PlanQuarantine { .. }
+        | Effect::RunQuarantine(_)) => quarantine_or_audit(client, journal, events, effect).await,
         Effect::ListCertificates { generation } => FleetEvent::Certificates {
             generation,
             result: text(client.list_certificates().await),
@@ -190,6 +170,50 @@ async fn request(
             FleetEvent::PolicyReport { name, result }
         }
     })
+}
+
+/// The quarantine and audit effects.
+async fn quarantine_or_audit(
+    client: &FleetClient,
+    journal: Option<std::path::PathBuf>,
+    events: &mpsc::UnboundedSender<Msg>,
+    effect: Effect,
+) -> FleetEvent {
+    match effect {
+        Effect::LoadAudit => FleetEvent::Audit(text(
+            audit::audit(
+                client,
+                &Journal::new(journal, client.backend()),
+                !client.backend().local,
+            )
+            .await,
+        )),
+        Effect::LoadQuarantined => {
+            let result = text(inventory::quarantined_things(client).await);
+            FleetEvent::Quarantine(Event::Quarantined(
+                result.map(|things| things.into_iter().collect()),
+            ))
+        }
+        Effect::PlanQuarantine {
+            verb,
+            thing,
+            strategy,
+        } => {
+            let journal = Journal::new(journal, client.backend());
+            plan_quarantine(client, &journal, verb, thing, strategy).await
+        }
+        Effect::RunQuarantine(prepared) => {
+            let journal = Journal::new(journal, client.backend());
+            let thing = prepared.plan.thing.clone();
+            let mut progress = reporter(events.clone(), thing.clone());
+            let result = run::execute(client, &journal, *prepared, &mut progress).await;
+            FleetEvent::Quarantine(Event::Done {
+                thing,
+                result: result.map(Box::new).map_err(|e| e.to_string()),
+            })
+        }
+        _ => unreachable!("only quarantine and audit effects come here"),
+    }
 }
 
 async fn plan_quarantine(

@@ -499,7 +499,7 @@ pub fn entered(state: &mut State, kind: InputKind, text: &str) -> Vec<Effect> {
             }
             Vec::new()
         }
-        InputKind::Filter | InputKind::Command => Vec::new(),
+        InputKind::Filter | InputKind::Command | InputKind::Can => Vec::new(),
     }
 }
 

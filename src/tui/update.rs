@@ -14,11 +14,13 @@ use super::state::{
     Input, InputKind, Level, Link, ListKind, ListView, Load, Message, Screen, Sort, State,
 };
 use super::traffic;
+use crate::fleet::audit::AuditReport;
 use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
 use crate::fleet::model::{
     Certificate, CertificateSummary, PolicySummary, Shadow, ThingPage, ThingSummary,
     certificate_id_from_arn,
 };
+use crate::fleet::permissions::{self, DeviceAction};
 use crate::fleet::quarantine::Strategy;
 use crate::fleet::quarantine::run::{Prepared, Verb};
 use crate::fleet::traffic::TrafficEvent;
@@ -107,6 +109,7 @@ pub enum FleetEvent {
     Account(Result<String, String>),
     /// Quarantine and release: plans, progress, results.
     Quarantine(quarantine::Event),
+    Audit(Result<AuditReport, String>),
 }
 
 /// I/O for the task runner to start.
@@ -165,6 +168,8 @@ pub enum Effect {
     },
     /// Which Things carry the deny-all policy.
     LoadQuarantined,
+    /// Run the audit over the whole fleet.
+    LoadAudit,
     /// Gather the facts and plan a quarantine or release.
     PlanQuarantine {
         verb: Verb,
@@ -193,8 +198,9 @@ impl Effect {
 }
 
 /// The commands of the `:` line, for completion and help.
-pub const COMMANDS: [&str; 10] = [
-    "things", "certs", "policies", "thing", "policy", "cert", "traffic", "theme", "help", "quit",
+pub const COMMANDS: [&str; 11] = [
+    "things", "certs", "policies", "thing", "policy", "cert", "traffic", "audit", "theme", "help",
+    "quit",
 ];
 
 /// The effects the console starts with.
@@ -316,14 +322,7 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Filter => {
-            if let Screen::List(_, view) = state.screen() {
-                let current = view.filter.clone();
-                state.input = Some(Input {
-                    kind: InputKind::Filter,
-                    text: current.clone(),
-                    before: current,
-                });
-            }
+            filter_prompt(state);
             Vec::new()
         }
         Action::Back => back(state),
@@ -351,6 +350,10 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Traffic => traffic::open(state),
         Action::Shadow => shadow::open_selected(state),
+        Action::Can => {
+            ask_prompt(state);
+            Vec::new()
+        }
         Action::Quarantine => quarantine::begin(state, Verb::Quarantine),
         Action::Release => quarantine::begin(state, Verb::Release),
         Action::Edit => shadow_edit::begin(state),
@@ -398,6 +401,10 @@ fn input_action(state: &mut State, action: Action) -> Vec<Effect> {
         }
         (Action::Cancel, _) => {
             state.input = None;
+            Vec::new()
+        }
+        (Action::Confirm, InputKind::Can) => {
+            ask(state, &input.text);
             Vec::new()
         }
         (Action::Confirm, kind) => traffic::entered(state, kind, &input.text),
@@ -464,6 +471,12 @@ fn filter_changed(state: &mut State) -> Vec<Effect> {
 /// Applies a filter to the list on screen; a filter that extends the previous one only narrows
 /// the previous rows (fuzzy matches of "ab" are a subset of those of "a").
 fn set_filter(state: &mut State, text: &str) {
+    if let Screen::Audit { cursor, scroll } = state.screen_mut() {
+        *cursor = 0;
+        *scroll = 0;
+        text.clone_into(&mut state.audit_filter);
+        return;
+    }
     let Screen::List(kind, view) = state.screen_mut() else {
         return;
     };
@@ -639,7 +652,8 @@ fn step(state: &mut State, delta: isize) -> Vec<Effect> {
         }
         Screen::Thing { cursor, scroll, .. }
         | Screen::Certificate { cursor, scroll, .. }
-        | Screen::Policy { cursor, scroll, .. } => {
+        | Screen::Policy { cursor, scroll, .. }
+        | Screen::Audit { cursor, scroll } => {
             *cursor = cursor
                 .saturating_add_signed(delta)
                 .min(link_count.saturating_sub(1));
@@ -674,7 +688,8 @@ fn page(state: &mut State, direction: isize) -> Vec<Effect> {
         Screen::List(..) | Screen::Traffic | Screen::Shadow { .. } => step(state, direction * rows),
         Screen::Thing { scroll, .. }
         | Screen::Certificate { scroll, .. }
-        | Screen::Policy { scroll, .. } => {
+        | Screen::Policy { scroll, .. }
+        | Screen::Audit { scroll, .. } => {
             *scroll = scroll
                 .saturating_add_signed(direction * rows)
                 .min(lines.saturating_sub(page_rows));
@@ -746,7 +761,8 @@ fn open(state: &mut State) -> Vec<Effect> {
             let cursor = match screen {
                 Screen::Thing { cursor, .. }
                 | Screen::Certificate { cursor, .. }
-                | Screen::Policy { cursor, .. } => *cursor,
+                | Screen::Policy { cursor, .. }
+                | Screen::Audit { cursor, .. } => *cursor,
                 Screen::List(..) | Screen::Traffic | Screen::Shadow { .. } => 0,
             };
             match detail::links(state, screen).into_iter().nth(cursor) {
@@ -756,6 +772,89 @@ fn open(state: &mut State) -> Vec<Effect> {
         }
     };
     follow(state, link)
+}
+
+/// `/` on a list or the audit: the filter line, starting from the current filter.
+fn filter_prompt(state: &mut State) {
+    let current = match state.screen() {
+        Screen::List(_, view) => Some(view.filter.clone()),
+        Screen::Audit { .. } => Some(state.audit_filter.clone()),
+        _ => None,
+    };
+    if let Some(current) = current {
+        state.input = Some(Input {
+            kind: InputKind::Filter,
+            text: current.clone(),
+            before: current,
+        });
+    }
+}
+
+/// `w` on a Thing: the question line.
+fn ask_prompt(state: &mut State) {
+    if let Screen::Thing { .. } = state.screen() {
+        state.input = Some(Input {
+            kind: InputKind::Can,
+            text: "publish ".to_owned(),
+            before: String::new(),
+        });
+    } else {
+        info(
+            state,
+            Level::Info,
+            "open a Thing to ask what it may do (connect, publish, subscribe, receive)",
+        );
+    }
+}
+
+/// `ACTION TARGET` about the Thing on screen, answered by the local policy engine from its
+/// loaded report; a mistake keeps the text on the line with the reason.
+fn ask(state: &mut State, text: &str) {
+    let Screen::Thing { name, .. } = state.screen() else {
+        return;
+    };
+    let name = name.clone();
+    let Some(Load::Ready(report)) = state.thing_reports.get(&name) else {
+        info(state, Level::Warning, "the Thing is still loading");
+        return;
+    };
+    let (action, target) = text.trim().split_once(' ').unwrap_or((text.trim(), ""));
+    let action: DeviceAction = match action.parse() {
+        Ok(action) => action,
+        Err(reason) => return info(state, Level::Error, reason),
+    };
+    let target = target.trim();
+    if target.is_empty() {
+        return info(
+            state,
+            Level::Error,
+            "say what: a topic, a topic filter or a client id",
+        );
+    }
+    let answers = permissions::evaluate_for(report, action, target);
+    let summary = match answers.iter().find(|a| a.status == "ACTIVE") {
+        _ if answers.is_empty() => format!("{name} has no certificate: it may do nothing"),
+        Some(answer) if answer.allowed => format!("{name} may {action} {target}: ALLOWED"),
+        _ => format!("{name} may not {action} {target}"),
+    };
+    state.input = None;
+    info(state, Level::Info, summary);
+    state.asked.insert(name, answers);
+}
+
+/// Opens the audit screen, running the audit the first time (`r` runs it again).
+fn open_audit(state: &mut State) -> Vec<Effect> {
+    if !matches!(state.screen(), Screen::Audit { .. }) {
+        state.screens.push(Screen::Audit {
+            cursor: 0,
+            scroll: 0,
+        });
+    }
+    if needs(state.audit.as_ref()) {
+        state.audit = Some(Load::Loading);
+        return vec![Effect::LoadAudit];
+    }
+    Vec::new()
 }
 
 /// Opens the screen of a related object, loading it unless it is loaded or loading.
@@ -859,6 +958,10 @@ fn refresh(state: &mut State) -> Vec<Effect> {
             state.policy_reports.insert(name.clone(), Load::Loading);
             vec![Effect::LoadPolicyReport(name)]
         }
+        Screen::Audit { .. } => {
+            state.audit = Some(Load::Loading);
+            vec![Effect::LoadAudit]
+        }
     }
 }
 
@@ -872,7 +975,8 @@ fn copy(state: &mut State) -> Vec<Effect> {
         },
         screen @ (Screen::Thing { cursor, .. }
         | Screen::Certificate { cursor, .. }
-        | Screen::Policy { cursor, .. }) => {
+        | Screen::Policy { cursor, .. }
+        | Screen::Audit { cursor, .. }) => {
             match detail::links(state, screen).into_iter().nth(*cursor) {
                 Some(Link::Certificate(id)) => Some(id),
                 Some(Link::Policy(name) | Link::Thing(name)) => Some(name),
@@ -943,6 +1047,10 @@ fn command(state: &mut State, text: &str) -> Vec<Effect> {
         ("traffic", "") => {
             done(state);
             traffic::open_all(state)
+        }
+        ("audit", "") => {
+            done(state);
+            open_audit(state)
         }
         ("traffic", thing) => {
             done(state);
@@ -1198,17 +1306,7 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
         FleetEvent::ShadowUpdated {
             result,
             journal_error,
-        } => {
-            let effects = shadow_edit::applied(state, result);
-            if let Some(error) = journal_error {
-                info(
-                    state,
-                    Level::Error,
-                    format!("the journal could not be written: {error}"),
-                );
-            }
-            return effects;
-        }
+        } => return shadow_updated(state, result, journal_error),
         FleetEvent::ThingShadows { name, result } => {
             state.thing_shadows.insert(name, into_load(result));
         }
@@ -1223,6 +1321,11 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
             Err(error) => tracing::warn!(%error, "cannot tell the AWS account"),
         },
         FleetEvent::Quarantine(event) => return quarantine::arrived(state, event),
+        FleetEvent::Audit(Err(error)) => {
+            info(state, Level::Error, format!("the audit failed: {error}"));
+            state.audit = Some(Load::Failed(error));
+        }
+        FleetEvent::Audit(Ok(report)) => state.audit = Some(Load::Ready(report)),
         FleetEvent::PolicyReport { name, result } => {
             if let Err(error) = &result {
                 info(state, Level::Error, error.clone());
@@ -1231,6 +1334,23 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
         }
     }
     Vec::new()
+}
+
+/// An applied (or refused) desired-state edit, and whether its journal entry was written.
+fn shadow_updated(
+    state: &mut State,
+    result: Result<serde_json::Value, (bool, String)>,
+    journal_error: Option<String>,
+) -> Vec<Effect> {
+    let effects = shadow_edit::applied(state, result);
+    if let Some(error) = journal_error {
+        info(
+            state,
+            Level::Error,
+            format!("the journal could not be written: {error}"),
+        );
+    }
+    effects
 }
 
 fn into_load<T>(result: Result<T, String>) -> Load<T> {

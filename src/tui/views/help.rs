@@ -70,7 +70,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, context: Context<'_>) {
         theme.style(Slot::Text),
     )));
     lines.push(Line::from(Span::styled(
-        "  :traffic [THING]",
+        "  :traffic [THING] :audit",
         theme.style(Slot::Text),
     )));
     let height = area.height.saturating_sub(2);

@@ -18,7 +18,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::detail;
 use super::keys::{KeyResolver, Layer};
-use super::state::{Backend, InputKind, Level, Screen, State};
+use super::state::{Backend, InputKind, Level, Load, Screen, State};
 use crate::config::theme::{Slot, Theme};
 use crate::untrusted::escape;
 
@@ -134,6 +134,16 @@ fn status_bar<'a>(state: &State, theme: &Theme) -> Paragraph<'a> {
             bar,
         ));
     }
+    if let Some(Load::Ready(report)) = &state.audit {
+        let counts: Vec<String> = report
+            .counts()
+            .into_iter()
+            .map(|(severity, n)| format!("{n} {}", severity.name().to_lowercase()))
+            .collect();
+        if !counts.is_empty() {
+            spans.push(Span::styled(format!(" · audit {}", counts.join(" ")), bar));
+        }
+    }
     if state.throttling() {
         spans.push(Span::styled(
             " · throttled, retrying",
@@ -152,6 +162,7 @@ fn message_line<'a>(state: &State, theme: &Theme) -> Paragraph<'a> {
             InputKind::Unsubscribe => "unsubscribe from: ",
             InputKind::Publish => "publish TOPIC PAYLOAD: ",
             InputKind::JsonPath => "JSON path (reading.speed, items[0].id; empty for all): ",
+            InputKind::Can => "may it (connect|publish|subscribe|receive) TARGET? ",
         };
         let line = Line::from(vec![
             Span::styled(prompt, theme.style(Slot::FooterKey)),
@@ -229,6 +240,21 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, state: &State, screen: &Screen
             cursor,
             scroll,
         } => (format!(" Policy {} ", escape(name)), *cursor, *scroll),
+        Screen::Audit { cursor, scroll } => {
+            let mut title = " Audit ".to_owned();
+            if let Some(Load::Ready(report)) = &state.audit {
+                let shown = report
+                    .findings
+                    .iter()
+                    .filter(|f| detail::finding_matches(f, &state.audit_filter))
+                    .count();
+                let _ = write!(title, "({shown} of {}) ", report.findings.len());
+            }
+            if !state.audit_filter.is_empty() {
+                let _ = write!(title, "/{} ", escape(&state.audit_filter));
+            }
+            (title, *cursor, *scroll)
+        }
         Screen::List(..) | Screen::Traffic | Screen::Shadow { .. } => return,
     };
     let lines = detail::lines(state, screen).unwrap_or_default();
