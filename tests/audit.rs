@@ -357,5 +357,31 @@ async fn effective_permissions_follow_the_aws_documentation_examples() {
             "{backend:?}: Subscribe is judged on topicfilter, not topic"
         );
         assert!(ask(&pump19, DeviceAction::Subscribe, "alerts/fire").allowed);
+
+        // The verb, pointed at the peer as at AWS, sets TestAuthorization's answer beside the
+        // local engine's: the local core agrees; moto has no TestAuthorization, which is said.
+        let home = tempfile::tempdir().unwrap();
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_iotfleet"));
+        command
+            .args(["thing", "pump-17", "--can", "publish", "pump-17/telemetry"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default());
+        for (key, value) in support::cli_env(&fleet.endpoint, home.path()) {
+            command.env(key, value);
+        }
+        let output = command.output().await.unwrap();
+        let shown = text(&output);
+        assert_eq!(output.status.code(), Some(0), "{shown}");
+        assert!(
+            shown.contains(
+                "pump-17 may publish to pump-17/telemetry: ALLOWED by scoped statement 2"
+            ),
+            "{shown}"
+        );
+        let expected = match backend {
+            Backend::Local => "AWS TestAuthorization agrees: ALLOWED",
+            Backend::Moto => "AWS TestAuthorization could not be asked",
+        };
+        assert!(shown.contains(expected), "{backend:?}: {shown}");
     }
 }

@@ -19,6 +19,12 @@ use iotfleet::tui::{App, Options};
 const SETTLE: Duration = Duration::from_secs(20);
 
 async fn console(journal: &std::path::Path) -> (LocalCore, App) {
+    console_as(journal, Backend::Local).await
+}
+
+/// `backend` is what the console believes it talks to: `Backend::Aws` makes it ask AWS's
+/// TestAuthorization too (answered here by the local core, which implements it).
+async fn console_as(journal: &std::path::Path, backend: Backend) -> (LocalCore, App) {
     let core = LocalCore::start(LocalOptions {
         seed: true,
         ..LocalOptions::default()
@@ -29,7 +35,7 @@ async fn console(journal: &std::path::Path) -> (LocalCore, App) {
         .await
         .expect("client");
     let options = Options {
-        backend: Backend::Local,
+        backend,
         read_only: false,
         theme: None,
         keymap: None,
@@ -167,4 +173,34 @@ async fn a_things_screen_says_what_it_may_do_and_w_asks_about_any_topic() {
     let answers = &app.state.asked["gateway-03"];
     assert!(answers[0].allowed, "{answers:?}");
     assert!(render(&app, 120, 40).contains("legacy-gateway-admin statement 1"));
+}
+
+#[tokio::test]
+async fn on_aws_the_answer_of_test_authorization_is_set_beside_the_local_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::Aws {
+        region: "us-east-1".into(),
+        profile: None,
+        endpoint: None,
+    };
+    let (_core, mut app) = console_as(&dir.path().join("journal.jsonl"), backend).await;
+    keys(
+        &mut app,
+        &[
+            ":",
+            "thing pump-07",
+            "<Enter>",
+            "w",
+            "<C-u>",
+            "publish fleet/pump-08/telemetry",
+            "<Enter>",
+        ],
+    )
+    .await;
+    let screen = render(&app, 120, 40);
+    assert!(
+        screen.contains("AWS TestAuthorization agrees: IMPLICIT_DENY"),
+        "{screen}"
+    );
+    assert!(!screen.contains("DISAGREEMENT"), "{screen}");
 }

@@ -108,6 +108,7 @@ pub async fn thing_can(
     name: &str,
     question: &[String],
     format: OutputFormat,
+    ask_aws: bool,
 ) -> Result<String, CliError> {
     let [action, target] = question else {
         return Err(CliError::new(2, "--can takes ACTION TARGET"));
@@ -122,6 +123,12 @@ pub async fn thing_can(
         Err(error) => return Err(error.into()),
     };
     let answers = permissions::evaluate_for(&report, action, target);
+    // On AWS, AWS's own answer beside ours; a disagreement is said loudly.
+    let aws = if ask_aws {
+        Some(permissions::ask_aws(client, &report, action, target).await)
+    } else {
+        None
+    };
     if format == OutputFormat::Json {
         #[derive(Serialize)]
         struct Out<'a> {
@@ -131,6 +138,8 @@ pub async fn thing_can(
             /// True when some ACTIVE certificate of the Thing is allowed.
             allowed: bool,
             answers: &'a [permissions::Answer],
+            /// TestAuthorization's answers (not asked with --local).
+            aws: Option<&'a [permissions::AwsAnswer]>,
         }
         return Ok(to_json(&Out {
             thing: name,
@@ -138,6 +147,7 @@ pub async fn thing_can(
             target,
             allowed: answers.iter().any(|a| a.allowed && a.status == "ACTIVE"),
             answers: &answers,
+            aws: aws.as_deref(),
         }));
     }
     let mut out = Report::new(output_width());
@@ -149,6 +159,22 @@ pub async fn thing_can(
     }
     for answer in &answers {
         out.line(0, &answer_line(name, answer, true));
+        let Some(aws) = aws
+            .iter()
+            .flatten()
+            .find(|a| a.certificate == answer.certificate)
+        else {
+            continue;
+        };
+        let said = match (&aws.decision, aws.disagrees_with(answer)) {
+            (Ok(decision), Some(true)) => format!(
+                "!! DISAGREEMENT: AWS TestAuthorization says {decision}, the local engine says {}",
+                if answer.allowed { "ALLOWED" } else { "DENIED" }
+            ),
+            (Ok(decision), _) => format!("AWS TestAuthorization agrees: {decision}"),
+            (Err(error), _) => format!("AWS TestAuthorization could not be asked: {error}"),
+        };
+        out.line(2, &said);
     }
     Ok(out.finish())
 }

@@ -194,7 +194,7 @@ async fn verb(
         Command::Thing {
             name,
             can: Some(question),
-        } => browse::thing_can(client, &name, &question, format).await?,
+        } => browse::thing_can(client, &name, &question, format, !global.local).await?,
         Command::Certs => browse::certificates(client, format).await?,
         Command::Policies => browse::policies(client, format).await?,
         Command::Policy { name } => browse::policy(client, &name, format).await?,

@@ -788,6 +788,47 @@ impl FleetClient {
             .collect())
     }
 
+    /// TestAuthorization: AWS's decision (ALLOWED, EXPLICIT_DENY, IMPLICIT_DENY) for
+    /// `principal` (a certificate ARN) connected as `client_id` doing `action` on `resource`.
+    pub async fn test_authorization(
+        &self,
+        principal: &str,
+        client_id: &str,
+        action: super::permissions::DeviceAction,
+        resource: &str,
+    ) -> Result<String, FleetError> {
+        let operation = Operation::new("iot:TestAuthorization");
+        let action_type =
+            aws_sdk_iot::types::ActionType::from(action.to_string().to_ascii_uppercase().as_str());
+        let info = aws_sdk_iot::types::AuthInfo::builder()
+            .action_type(action_type)
+            .resources(resource)
+            .build()
+            .map_err(|e| FleetError::InvalidResponse {
+                action: operation.action,
+                detail: e.to_string(),
+            })?;
+        let out = self
+            .iot
+            .test_authorization()
+            .principal(principal)
+            .client_id(client_id)
+            .auth_infos(info)
+            .send()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        out.auth_results
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .and_then(|r| r.auth_decision)
+            .map(|d| d.as_str().to_owned())
+            .ok_or_else(|| FleetError::InvalidResponse {
+                action: operation.action,
+                detail: "no authDecision".into(),
+            })
+    }
+
     /// The classic shadow (`name` None) or a named shadow of a Thing.
     pub async fn get_shadow(&self, thing: &str, name: Option<&str>) -> Result<Shadow, FleetError> {
         let operation = Operation::on(

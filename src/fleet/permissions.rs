@@ -110,17 +110,66 @@ pub fn own_checks(thing: &str) -> Vec<(DeviceAction, String)> {
     ]
 }
 
+/// AWS's own answer (TestAuthorization) for one certificate, to set beside the local engine's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AwsAnswer {
+    pub certificate: String,
+    /// ALLOWED, EXPLICIT_DENY or IMPLICIT_DENY; or why AWS could not be asked.
+    pub decision: Result<String, String>,
+}
+
+impl AwsAnswer {
+    /// Whether AWS and the local engine disagree (unknown when AWS could not be asked).
+    #[must_use]
+    pub fn disagrees_with(&self, local: &Answer) -> Option<bool> {
+        let decision = self.decision.as_ref().ok()?;
+        Some((decision == "ALLOWED") != local.allowed)
+    }
+}
+
+/// The resource ARN a request of `action` on `target` is judged on, in the Thing's account and
+/// region (from its ARN).
+fn resource_arn(report: &ThingReport, action: DeviceAction, target: &str) -> String {
+    let prefix = report
+        .thing
+        .arn
+        .split_once(":thing/")
+        .map_or_else(|| "arn:aws:iot:*:*:".to_owned(), |(p, _)| format!("{p}:"));
+    format!("{prefix}{}/{target}", action.resource_type())
+}
+
+/// Asks AWS (TestAuthorization) the same question for each certificate of the Thing.
+pub async fn ask_aws(
+    client: &super::FleetClient,
+    report: &ThingReport,
+    action: DeviceAction,
+    target: &str,
+) -> Vec<AwsAnswer> {
+    let resource = resource_arn(report, action, target);
+    let client_id = match action {
+        DeviceAction::Connect => target,
+        _ => report.thing.name.as_str(),
+    };
+    let mut answers = Vec::new();
+    for certificate in &report.certificates {
+        let decision = client
+            .test_authorization(&certificate.certificate.arn, client_id, action, &resource)
+            .await
+            .map_err(|e| e.to_string());
+        answers.push(AwsAnswer {
+            certificate: certificate.certificate.id.clone(),
+            decision,
+        });
+    }
+    answers
+}
+
 /// May the Thing of `report` do `action` on `target` (a topic, a topic filter for subscribe, a
 /// client id for connect)? One answer per certificate; none when it has no certificate.
 #[must_use]
 pub fn evaluate_for(report: &ThingReport, action: DeviceAction, target: &str) -> Vec<Answer> {
     let thing = &report.thing;
-    // arn:aws:iot:REGION:ACCOUNT:thing/NAME gives the partition, region and account.
-    let prefix = thing
-        .arn
-        .split_once(":thing/")
-        .map_or_else(|| "arn:aws:iot:*:*:".to_owned(), |(p, _)| format!("{p}:"));
-    let resource = format!("{prefix}{}/{target}", action.resource_type());
+    let resource = resource_arn(report, action, target);
     report
         .certificates
         .iter()
@@ -194,4 +243,49 @@ pub fn evaluate_for(report: &ThingReport, action: DeviceAction, target: &str) ->
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local(allowed: bool) -> Answer {
+        Answer {
+            certificate: "a".into(),
+            status: "ACTIVE".into(),
+            action: DeviceAction::Publish,
+            target: "t".into(),
+            allowed,
+            outcome: "allowed",
+            decided_by: None,
+            missing_context: Vec::new(),
+            unreadable: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_disagreement_with_aws_is_told_and_an_unanswered_question_is_not_one() {
+        let aws = |decision: Result<&str, &str>| AwsAnswer {
+            certificate: "a".into(),
+            decision: decision.map(str::to_owned).map_err(str::to_owned),
+        };
+        assert_eq!(aws(Ok("ALLOWED")).disagrees_with(&local(true)), Some(false));
+        assert_eq!(
+            aws(Ok("IMPLICIT_DENY")).disagrees_with(&local(true)),
+            Some(true)
+        );
+        assert_eq!(
+            aws(Ok("EXPLICIT_DENY")).disagrees_with(&local(false)),
+            Some(false)
+        );
+        assert_eq!(aws(Err("not supported")).disagrees_with(&local(true)), None);
+    }
+
+    #[test]
+    fn actions_parse_and_name_their_resource_type() {
+        assert_eq!("Subscribe".parse(), Ok(DeviceAction::Subscribe));
+        assert_eq!(DeviceAction::Subscribe.resource_type(), "topicfilter");
+        assert_eq!(DeviceAction::Connect.resource_type(), "client");
+        assert!("write".parse::<DeviceAction>().is_err());
+    }
 }

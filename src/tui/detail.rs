@@ -304,8 +304,42 @@ fn permission_lines(state: &State, report: &ThingReport, out: &mut Vec<Line>) {
     }
     if let Some(answers) = state.asked.get(&report.thing.name) {
         out.push(Line::new().text("  asked:", Slot::Dim));
+        let aws = state.aws_asked.get(&report.thing.name);
         for answer in answers {
             out.push(answer_line(answer));
+            let said = match aws {
+                None => continue,
+                Some(Load::Ready(aws)) => aws.iter().find(|a| a.certificate == answer.certificate),
+                Some(Load::Failed(error)) => {
+                    out.push(Line::new().text(
+                        &format!("      AWS TestAuthorization could not be asked: {error}"),
+                        Slot::StatusWarning,
+                    ));
+                    continue;
+                }
+                Some(_) => {
+                    out.push(Line::new().text("      asking AWS (TestAuthorization)…", Slot::Dim));
+                    continue;
+                }
+            };
+            let Some(said) = said else { continue };
+            out.push(match (&said.decision, said.disagrees_with(answer)) {
+                (Ok(decision), Some(true)) => Line::new().text(
+                    &format!(
+                        "      !! DISAGREEMENT: AWS TestAuthorization says {decision}, the local engine says {}",
+                        if answer.allowed { "allowed" } else { "denied" }
+                    ),
+                    Slot::ThingQuarantined,
+                ),
+                (Ok(decision), _) => Line::new().text(
+                    &format!("      AWS TestAuthorization agrees: {decision}"),
+                    Slot::Dim,
+                ),
+                (Err(error), _) => Line::new().text(
+                    &format!("      AWS TestAuthorization could not be asked: {error}"),
+                    Slot::StatusWarning,
+                ),
+            });
         }
     }
 }

@@ -243,6 +243,8 @@ pub struct State {
     pub audit_filter: String,
     /// The last question asked about each Thing's permissions (`w`), with its answers.
     pub asked: HashMap<String, Vec<crate::fleet::permissions::Answer>>,
+    /// AWS's answers (TestAuthorization) to the same question, on AWS only.
+    pub aws_asked: HashMap<String, Load<Vec<crate::fleet::permissions::AwsAnswer>>>,
     /// A quarantine or release in progress (its popup).
     pub quarantine: Option<super::quarantine::Flow>,
     /// Things whose certificates carry the deny-all policy (one call; refreshed after a run).
@@ -294,6 +296,7 @@ impl State {
             audit: None,
             audit_filter: String::new(),
             asked: HashMap::new(),
+            aws_asked: HashMap::new(),
             quarantine: None,
             quarantined: std::collections::HashSet::new(),
             quarantine_strategy: crate::fleet::quarantine::Strategy::default(),

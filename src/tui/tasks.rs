@@ -13,7 +13,7 @@ use crate::fleet::journal::Journal;
 use crate::fleet::quarantine::run::{self, Progress, Verb};
 use crate::fleet::quarantine::{Options, Strategy};
 use crate::fleet::{FleetClient, FleetError, ThingQuery};
-use crate::fleet::{audit, inventory};
+use crate::fleet::{audit, inventory, permissions};
 
 const CONCURRENT_REQUESTS: usize = 8;
 
@@ -119,6 +119,17 @@ async fn request(
                 version,
             };
             update_shadow(client, journal.as_deref(), target, desired, before).await
+        }
+        Effect::AskAws {
+            thing,
+            action,
+            target,
+        } => {
+            let result = match inventory::thing_report(client, &thing).await {
+                Ok(report) => Ok(permissions::ask_aws(client, &report, action, &target).await),
+                Err(error) => Err(error.to_string()),
+            };
+            FleetEvent::AwsAnswered { thing, result }
         }
         effect @ (Effect::LoadAudit
         | Effect::LoadQuarantined

@@ -20,7 +20,7 @@ use crate::fleet::model::{
     Certificate, CertificateSummary, PolicySummary, Shadow, ThingPage, ThingSummary,
     certificate_id_from_arn,
 };
-use crate::fleet::permissions::{self, DeviceAction};
+use crate::fleet::permissions::{self, AwsAnswer, DeviceAction};
 use crate::fleet::quarantine::Strategy;
 use crate::fleet::quarantine::run::{Prepared, Verb};
 use crate::fleet::traffic::TrafficEvent;
@@ -110,6 +110,10 @@ pub enum FleetEvent {
     /// Quarantine and release: plans, progress, results.
     Quarantine(quarantine::Event),
     Audit(Result<AuditReport, String>),
+    AwsAnswered {
+        thing: String,
+        result: Result<Vec<AwsAnswer>, String>,
+    },
 }
 
 /// I/O for the task runner to start.
@@ -170,6 +174,12 @@ pub enum Effect {
     LoadQuarantined,
     /// Run the audit over the whole fleet.
     LoadAudit,
+    /// Ask AWS (TestAuthorization) what the local engine was asked about a Thing.
+    AskAws {
+        thing: String,
+        action: DeviceAction,
+        target: String,
+    },
     /// Gather the facts and plan a quarantine or release.
     PlanQuarantine {
         verb: Verb,
@@ -403,10 +413,7 @@ fn input_action(state: &mut State, action: Action) -> Vec<Effect> {
             state.input = None;
             Vec::new()
         }
-        (Action::Confirm, InputKind::Can) => {
-            ask(state, &input.text);
-            Vec::new()
-        }
+        (Action::Confirm, InputKind::Can) => ask(state, &input.text),
         (Action::Confirm, kind) => traffic::entered(state, kind, &input.text),
         // Other actions are keys typed as text by the key layer; nothing else to do here.
         _ => Vec::new(),
@@ -809,27 +816,31 @@ fn ask_prompt(state: &mut State) {
 
 /// `ACTION TARGET` about the Thing on screen, answered by the local policy engine from its
 /// loaded report; a mistake keeps the text on the line with the reason.
-fn ask(state: &mut State, text: &str) {
+fn ask(state: &mut State, text: &str) -> Vec<Effect> {
     let Screen::Thing { name, .. } = state.screen() else {
-        return;
+        return Vec::new();
     };
     let name = name.clone();
     let Some(Load::Ready(report)) = state.thing_reports.get(&name) else {
         info(state, Level::Warning, "the Thing is still loading");
-        return;
+        return Vec::new();
     };
     let (action, target) = text.trim().split_once(' ').unwrap_or((text.trim(), ""));
     let action: DeviceAction = match action.parse() {
         Ok(action) => action,
-        Err(reason) => return info(state, Level::Error, reason),
+        Err(reason) => {
+            info(state, Level::Error, reason);
+            return Vec::new();
+        }
     };
     let target = target.trim();
     if target.is_empty() {
-        return info(
+        info(
             state,
             Level::Error,
             "say what: a topic, a topic filter or a client id",
         );
+        return Vec::new();
     }
     let answers = permissions::evaluate_for(report, action, target);
     let summary = match answers.iter().find(|a| a.status == "ACTIVE") {
@@ -839,7 +850,17 @@ fn ask(state: &mut State, text: &str) {
     };
     state.input = None;
     info(state, Level::Info, summary);
-    state.asked.insert(name, answers);
+    state.asked.insert(name.clone(), answers);
+    if matches!(state.backend, super::state::Backend::Aws { .. }) {
+        state.aws_asked.insert(name.clone(), Load::Loading);
+        return vec![Effect::AskAws {
+            thing: name,
+            action,
+            target: target.to_owned(),
+        }];
+    }
+    state.aws_asked.remove(&name);
+    Vec::new()
 }
 
 /// Opens the audit screen, running the audit the first time (`r` runs it again).
@@ -1326,6 +1347,9 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
             state.audit = Some(Load::Failed(error));
         }
         FleetEvent::Audit(Ok(report)) => state.audit = Some(Load::Ready(report)),
+        FleetEvent::AwsAnswered { thing, result } => {
+            state.aws_asked.insert(thing, into_load(result));
+        }
         FleetEvent::PolicyReport { name, result } => {
             if let Err(error) = &result {
                 info(state, Level::Error, error.clone());
