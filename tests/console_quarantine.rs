@@ -311,3 +311,30 @@ async fn quarantine_stops_the_devices_traffic_within_a_second_and_release_brings
         last_seen(&app, topic).unwrap() - released
     );
 }
+
+#[tokio::test]
+async fn tab_plans_again_deactivating_the_certificates_and_release_reactivates_them() {
+    let core = local(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = console(&core, &dir.path().join("journal.jsonl"), false).await;
+    let status = |core: &LocalCore| {
+        core.read(|state| {
+            let principal = state.things["pump-03"]
+                .principals
+                .iter()
+                .next()
+                .cloned()
+                .unwrap();
+            let id = principal.rsplit('/').next().unwrap().to_owned();
+            state.certificates[&id].status.clone()
+        })
+    };
+    keys(&mut app, &["/", "pump-03", "<Enter>", "Q", "<Tab>"]).await;
+    let screen = render(&app, 120, 40);
+    assert!(screen.contains("INACTIVE (was ACTIVE)"), "{screen}");
+    keys(&mut app, &["y", "<Enter>"]).await;
+    assert_eq!(status(&core), "INACTIVE");
+    keys(&mut app, &["R", "y", "<Enter>"]).await;
+    assert_eq!(status(&core), "ACTIVE");
+    assert!(!deny_all_attached(&core));
+}

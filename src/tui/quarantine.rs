@@ -6,8 +6,8 @@
 use super::action::Action;
 use super::state::{Level, Message, State};
 use super::update::Effect;
-use crate::fleet::quarantine::Plan;
 use crate::fleet::quarantine::run::{Prepared, Report, Verb};
+use crate::fleet::quarantine::{Options, Plan};
 
 /// What the tasks report back.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +53,8 @@ pub fn arrived(state: &mut State, event: Event) -> Vec<Effect> {
 pub struct Flow {
     pub verb: Verb,
     pub thing: String,
+    /// What a quarantine is planned with; Tab toggles deactivating the certificates.
+    pub options: Options,
     pub stage: Stage,
 }
 
@@ -111,15 +113,20 @@ pub fn begin(state: &mut State, verb: Verb) -> Vec<Effect> {
         );
         return Vec::new();
     }
+    let options = Options {
+        strategy: state.quarantine_strategy,
+        deactivate_certs: false,
+    };
     state.quarantine = Some(Flow {
         verb,
         thing: thing.clone(),
+        options,
         stage: Stage::Planning,
     });
     vec![Effect::PlanQuarantine {
         verb,
         thing,
-        strategy: state.quarantine_strategy,
+        options,
     }]
 }
 
@@ -169,6 +176,16 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
                 );
                 Vec::new()
             }
+        }
+        // Tab plans again with (or without) deactivating the certificates.
+        (Stage::Confirm { .. }, Action::Complete) if flow.verb == Verb::Quarantine => {
+            flow.options.deactivate_certs = !flow.options.deactivate_certs;
+            flow.stage = Stage::Planning;
+            vec![Effect::PlanQuarantine {
+                verb: flow.verb,
+                thing: flow.thing.clone(),
+                options: flow.options,
+            }]
         }
         (Stage::Confirm { .. } | Stage::Planning, Action::Cancel | Action::Back) => {
             let verb = flow.verb;

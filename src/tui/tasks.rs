@@ -10,8 +10,8 @@ use tokio::sync::{Semaphore, mpsc};
 use super::quarantine::Event;
 use super::update::{Effect, FleetEvent, Msg};
 use crate::fleet::journal::Journal;
+use crate::fleet::quarantine::Options;
 use crate::fleet::quarantine::run::{self, Progress, Verb};
-use crate::fleet::quarantine::{Options, Strategy};
 use crate::fleet::{FleetClient, FleetError, ThingQuery};
 use crate::fleet::{audit, inventory, permissions};
 
@@ -208,10 +208,10 @@ async fn quarantine_or_audit(
         Effect::PlanQuarantine {
             verb,
             thing,
-            strategy,
+            options,
         } => {
             let journal = Journal::new(journal, client.backend());
-            plan_quarantine(client, &journal, verb, thing, strategy).await
+            plan_quarantine(client, &journal, verb, thing, options).await
         }
         Effect::RunQuarantine(prepared) => {
             let journal = Journal::new(journal, client.backend());
@@ -232,16 +232,10 @@ async fn plan_quarantine(
     journal: &Journal,
     verb: Verb,
     thing: String,
-    strategy: Strategy,
+    options: Options,
 ) -> FleetEvent {
     let result = match verb {
-        Verb::Quarantine => {
-            let options = Options {
-                strategy,
-                deactivate_certs: false,
-            };
-            run::prepare_quarantine(client, &thing, options, None).await
-        }
+        Verb::Quarantine => run::prepare_quarantine(client, &thing, options, None).await,
         Verb::Release => run::prepare_release(client, journal, &thing).await,
     };
     FleetEvent::Quarantine(Event::Planned {

@@ -21,7 +21,7 @@ use crate::fleet::model::{
     certificate_id_from_arn,
 };
 use crate::fleet::permissions::{self, AwsAnswer, DeviceAction};
-use crate::fleet::quarantine::Strategy;
+use crate::fleet::quarantine::Options;
 use crate::fleet::quarantine::run::{Prepared, Verb};
 use crate::fleet::traffic::TrafficEvent;
 
@@ -184,7 +184,8 @@ pub enum Effect {
     PlanQuarantine {
         verb: Verb,
         thing: String,
-        strategy: Strategy,
+        /// For a quarantine: strategy and whether certificates are deactivated too.
+        options: Options,
     },
     /// Carry out a confirmed plan (journaled step by step).
     RunQuarantine(Box<Prepared>),

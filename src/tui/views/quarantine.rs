@@ -160,7 +160,13 @@ pub fn footer<'a>(flow: &Flow, theme: &Theme) -> Paragraph<'a> {
         Stage::Confirm { .. } if flow.needs_name() => &[
             ("the Thing's name", "type"),
             ("<Enter>", "confirm"),
+            ("<Tab>", "deactivate certificates too, or not"),
             ("<Esc>", "cancel"),
+        ],
+        Stage::Confirm { .. } if flow.verb == Verb::Quarantine => &[
+            ("y", "confirm"),
+            ("<Tab>", "deactivate certificates too, or not"),
+            ("n <Esc>", "cancel"),
         ],
         Stage::Confirm { .. } => &[("y", "confirm"), ("n <Esc>", "cancel")],
         Stage::Planning => &[("<Esc>", "cancel")],
