@@ -249,11 +249,11 @@ fn seed_details(state: &mut State, now: OffsetDateTime) {
         pem_problem: None,
         pem: String::new(),
     };
-    let report = CertificateReport {
+    let report = CertificateReport::new(
         certificate,
-        things: vec!["device-000042".into()],
-        policies: vec![policy.clone()],
-    };
+        vec!["device-000042".into()],
+        vec![policy.clone()],
+    );
     let summary = thing(42);
     let thing = Thing {
         name: summary.name.clone(),

@@ -261,7 +261,7 @@ struct CertificateJson<'a> {
     days_to_expiry: Option<i64>,
     shared: bool,
     /// The policies that isolate it (a quarantine); empty when none does.
-    isolated_by: Vec<&'a str>,
+    isolated_by: &'a [String],
     things: &'a [String],
     policies: &'a [Policy],
 }
@@ -275,7 +275,7 @@ impl<'a> ThingJson<'a> {
                 certificate: &c.certificate,
                 days_to_expiry: c.certificate.validity.map(|v| v.days_to_expiry(now)),
                 shared: c.is_shared(),
-                isolated_by: c.isolating_policies(),
+                isolated_by: &c.isolated_by,
                 things: &c.things,
                 policies: &c.policies,
             })
@@ -349,10 +349,9 @@ fn thing_text(report: &ThingReport, now: OffsetDateTime) -> String {
             "Effective permissions (local policy engine, per certificate)",
         );
         let several = report.certificates.len() > 1;
-        for (action, target) in permissions::own_checks(&thing.name) {
-            for answer in permissions::evaluate_for(report, action, &target) {
-                out.line(2, &answer_line(&thing.name, &answer, several));
-            }
+        let own = permissions::own_checks(&thing.name);
+        for answer in permissions::evaluate_all(report, &own) {
+            out.line(2, &answer_line(&thing.name, &answer, several));
         }
     }
     out.finish()
@@ -367,7 +366,7 @@ fn certificate_text(
     let certificate = &report.certificate;
     out.field(0, "Certificate", 12, &certificate.id);
     out.field(2, "Status", 10, certificate.status.as_aws());
-    let isolating = report.isolating_policies();
+    let isolating = &report.isolated_by;
     if !isolating.is_empty() {
         out.field(
             2,

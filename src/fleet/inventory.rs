@@ -49,9 +49,29 @@ pub struct CertificateReport {
     /// Every Thing the certificate is attached to, this one included.
     pub things: Vec<String>,
     pub policies: Vec<Policy>,
+    /// The policies that isolate it (a quarantine): the deny-all policy, or a policy whose
+    /// default version denies everything. Worked out once, when the report is made.
+    pub isolated_by: Vec<String>,
 }
 
 impl CertificateReport {
+    #[must_use]
+    pub fn new(certificate: Certificate, things: Vec<String>, policies: Vec<Policy>) -> Self {
+        let isolated_by = policies
+            .iter()
+            .filter(|p| {
+                p.name == quarantine::DENY_ALL_POLICY || quarantine::is_deny_all(&p.document)
+            })
+            .map(|p| p.name.clone())
+            .collect();
+        Self {
+            certificate,
+            things,
+            policies,
+            isolated_by,
+        }
+    }
+
     /// True when the certificate is attached to more than one Thing: anything done to it (a
     /// quarantine, a revocation) reaches them all.
     #[must_use]
@@ -60,28 +80,11 @@ impl CertificateReport {
     }
 }
 
-impl CertificateReport {
-    /// The policies that isolate this certificate (a quarantine): the deny-all policy, or a
-    /// policy whose default version denies everything.
-    #[must_use]
-    pub fn isolating_policies(&self) -> Vec<&str> {
-        self.policies
-            .iter()
-            .filter(|p| {
-                p.name == quarantine::DENY_ALL_POLICY || quarantine::is_deny_all(&p.document)
-            })
-            .map(|p| p.name.as_str())
-            .collect()
-    }
-}
-
 impl ThingReport {
     /// Whether a certificate of the Thing is isolated by a quarantine.
     #[must_use]
     pub fn is_quarantined(&self) -> bool {
-        self.certificates
-            .iter()
-            .any(|c| !c.isolating_policies().is_empty())
+        self.certificates.iter().any(|c| !c.isolated_by.is_empty())
     }
 }
 
@@ -154,13 +157,12 @@ pub async fn thing_report(client: &FleetClient, name: &str) -> Result<ThingRepor
 
     let certificates = certificates
         .into_iter()
-        .map(|(certificate, policy_names, things)| CertificateReport {
-            certificate,
-            things,
-            policies: policy_names
+        .map(|(certificate, policy_names, things)| {
+            let own = policy_names
                 .iter()
                 .filter_map(|name| policies.iter().find(|p| &p.name == name).cloned())
-                .collect(),
+                .collect();
+            CertificateReport::new(certificate, things, own)
         })
         .collect();
     Ok(ThingReport {
@@ -183,11 +185,7 @@ pub async fn certificate_report(
         client.attached_policies(&certificate.arn)
     )?;
     let policies = policies_by_name(client, attached.into_iter().map(|p| p.name)).await?;
-    Ok(CertificateReport {
-        certificate,
-        things,
-        policies,
-    })
+    Ok(CertificateReport::new(certificate, things, policies))
 }
 
 /// GetPolicy for each name, a few at a time, in order.

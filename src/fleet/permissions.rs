@@ -168,14 +168,28 @@ pub async fn ask_aws(
 /// client id for connect)? One answer per certificate; none when it has no certificate.
 #[must_use]
 pub fn evaluate_for(report: &ThingReport, action: DeviceAction, target: &str) -> Vec<Answer> {
+    evaluate_all(report, &[(action, target.to_owned())])
+}
+
+/// A certificate's policies, parsed once for every question asked of it.
+struct Parsed<'a> {
+    certificate: &'a super::inventory::CertificateReport,
+    documents: Vec<(&'a str, PolicyDocument)>,
+    unreadable: Vec<String>,
+    subject: std::collections::BTreeMap<String, String>,
+}
+
+/// [`evaluate_for`] for several questions, in order, each answered per certificate; every
+/// policy document is parsed once.
+#[must_use]
+pub fn evaluate_all(report: &ThingReport, questions: &[(DeviceAction, String)]) -> Vec<Answer> {
     let thing = &report.thing;
-    let resource = resource_arn(report, action, target);
-    report
+    let parsed: Vec<Parsed<'_>> = report
         .certificates
         .iter()
         .map(|certificate| {
             let mut unreadable = Vec::new();
-            let documents: Vec<(&str, PolicyDocument)> = certificate
+            let documents = certificate
                 .policies
                 .iter()
                 .filter_map(|p| {
@@ -187,25 +201,39 @@ pub fn evaluate_for(report: &ThingReport, action: DeviceAction, target: &str) ->
                     }
                 })
                 .collect();
-            let named: Vec<NamedPolicy<'_>> = documents
-                .iter()
-                .map(|(name, document)| NamedPolicy { name, document })
-                .collect();
-            let mut certificate_subject = std::collections::BTreeMap::new();
+            let mut subject = std::collections::BTreeMap::new();
             if let Some(common_name) = certificate
                 .certificate
                 .subject
                 .as_deref()
                 .and_then(|s| s.strip_prefix("CN="))
             {
-                certificate_subject.insert(
+                subject.insert(
                     "CommonName".to_owned(),
                     common_name.split(',').next().unwrap_or_default().to_owned(),
                 );
             }
+            Parsed {
+                certificate,
+                documents,
+                unreadable,
+                subject,
+            }
+        })
+        .collect();
+    let mut answers = Vec::with_capacity(questions.len() * parsed.len());
+    for (action, target) in questions {
+        let action = *action;
+        let resource = resource_arn(report, action, target);
+        for certificate in &parsed {
+            let named: Vec<NamedPolicy<'_>> = certificate
+                .documents
+                .iter()
+                .map(|(name, document)| NamedPolicy { name, document })
+                .collect();
             let context = RequestContext {
                 client_id: Some(match action {
-                    DeviceAction::Connect => target.to_owned(),
+                    DeviceAction::Connect => target.clone(),
                     _ => thing.name.clone(),
                 }),
                 thing: Some(ThingContext {
@@ -213,7 +241,7 @@ pub fn evaluate_for(report: &ThingReport, action: DeviceAction, target: &str) ->
                     thing_type: thing.thing_type.clone(),
                     attributes: thing.attributes.clone(),
                 }),
-                certificate_subject,
+                certificate_subject: certificate.subject.clone(),
             };
             let decision = evaluate(
                 &named,
@@ -223,11 +251,16 @@ pub fn evaluate_for(report: &ThingReport, action: DeviceAction, target: &str) ->
                 },
                 &context,
             );
-            Answer {
-                certificate: certificate.certificate.id.clone(),
-                status: certificate.certificate.status.as_aws().to_owned(),
+            answers.push(Answer {
+                certificate: certificate.certificate.certificate.id.clone(),
+                status: certificate
+                    .certificate
+                    .certificate
+                    .status
+                    .as_aws()
+                    .to_owned(),
                 action,
-                target: target.to_owned(),
+                target: target.clone(),
                 allowed: decision.allowed(),
                 outcome: match decision.outcome {
                     Outcome::Allowed => "allowed",
@@ -239,10 +272,11 @@ pub fn evaluate_for(report: &ThingReport, action: DeviceAction, target: &str) ->
                     None => format!("{} statement {}", s.policy, s.index + 1),
                 }),
                 missing_context: decision.missing_context.into_iter().collect(),
-                unreadable,
-            }
-        })
-        .collect()
+                unreadable: certificate.unreadable.clone(),
+            });
+        }
+    }
+    answers
 }
 
 #[cfg(test)]

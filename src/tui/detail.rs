@@ -11,7 +11,7 @@ use crate::config::theme::Slot;
 use crate::fleet::audit::{AuditReport, Finding, Resource, Severity, Source};
 use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
 use crate::fleet::model::{Certificate, CertificateStatus, Validity};
-use crate::fleet::permissions::{Answer, evaluate_for, own_checks};
+use crate::fleet::permissions::Answer;
 use crate::untrusted::escape;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,12 +242,12 @@ fn thing_lines(state: &State, report: &ThingReport) -> Vec<Line> {
             );
         }
         out.push(line.link(Link::Certificate(cert.id.clone())));
-        let isolating = certificate.isolating_policies();
+        let isolating = &certificate.isolated_by;
         for policy in &certificate.policies {
             let mut line = Line::new()
                 .text("      policy ", Slot::Dim)
                 .text(&policy.name, Slot::Link);
-            if isolating.contains(&policy.name.as_str()) {
+            if isolating.contains(&policy.name) {
                 line = line.text("  deny-all", Slot::ThingQuarantined);
             }
             out.push(line.link(Link::Policy(policy.name.clone())));
@@ -297,10 +297,13 @@ fn permission_lines(state: &State, report: &ThingReport, out: &mut Vec<Line>) {
     out.push(heading(
         "May do (local policy engine; w asks about any topic)",
     ));
-    for (action, target) in own_checks(&report.thing.name) {
-        for answer in evaluate_for(report, action, &target) {
-            out.push(answer_line(&answer));
-        }
+    for answer in state
+        .own_permissions
+        .get(&report.thing.name)
+        .into_iter()
+        .flatten()
+    {
+        out.push(answer_line(answer));
     }
     if let Some(answers) = state.asked.get(&report.thing.name) {
         out.push(Line::new().text("  asked:", Slot::Dim));
@@ -355,7 +358,7 @@ fn certificate_lines(now: OffsetDateTime, report: &CertificateReport) -> Vec<Lin
             .text(&format!("{:<12}", "Status"), Slot::Dim)
             .text(cert.status.as_aws(), status_slot(&cert.status)),
     ];
-    let isolating = report.isolating_policies();
+    let isolating = &report.isolated_by;
     if !isolating.is_empty() {
         out.push(
             Line::new()

@@ -241,6 +241,8 @@ pub struct State {
     pub audit: Option<Load<crate::fleet::audit::AuditReport>>,
     /// What `/` keeps of the audit's findings.
     pub audit_filter: String,
+    /// What each loaded Thing may do on its own topics, worked out when its report arrives.
+    pub own_permissions: HashMap<String, Vec<crate::fleet::permissions::Answer>>,
     /// The last question asked about each Thing's permissions (`w`), with its answers.
     pub asked: HashMap<String, Vec<crate::fleet::permissions::Answer>>,
     /// AWS's answers (TestAuthorization) to the same question, on AWS only.
@@ -295,6 +297,7 @@ impl State {
             confirm: None,
             audit: None,
             audit_filter: String::new(),
+            own_permissions: HashMap::new(),
             asked: HashMap::new(),
             aws_asked: HashMap::new(),
             quarantine: None,

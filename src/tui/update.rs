@@ -1315,8 +1315,12 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
             state.certificate_things.insert(arn, into_load(result));
         }
         FleetEvent::ThingReport { name, result } => {
-            if let Err(error) = &result {
-                info(state, Level::Error, error.clone());
+            match &result {
+                Ok(report) => {
+                    let own = permissions::evaluate_all(report, &permissions::own_checks(&name));
+                    state.own_permissions.insert(name.clone(), own);
+                }
+                Err(error) => info(state, Level::Error, error.clone()),
             }
             state.thing_reports.insert(name, into_load(result));
         }
