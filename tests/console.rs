@@ -4,9 +4,7 @@
 
 mod support;
 
-use std::time::Duration;
-
-use support::console::render;
+use support::console::{SETTLE, keys, render};
 
 use iotfleet::config::files;
 use iotfleet::config::keymap::{Key, KeyCode};
@@ -15,8 +13,6 @@ use iotfleet::local::{LocalCore, LocalOptions};
 use iotfleet::tui::shadow_edit::Stage;
 use iotfleet::tui::state::{Backend, ListKind, Load, Screen};
 use iotfleet::tui::{App, Options};
-
-const SETTLE: Duration = Duration::from_secs(10);
 
 fn options(backend: Backend) -> Options {
     Options {
@@ -64,19 +60,6 @@ async fn console_on_demo_fleet_journaled(
     });
     app.settle(SETTLE).await;
     (core, app)
-}
-
-async fn keys(app: &mut App, sequence: &[&str]) {
-    for key in sequence {
-        if key.len() > 1 && !key.starts_with('<') {
-            for c in key.chars() {
-                app.key(Key::parse(&c.to_string()).unwrap());
-            }
-        } else {
-            app.key(Key::parse(key).unwrap());
-        }
-        app.settle(SETTLE).await;
-    }
 }
 
 /// Masks what moves between runs: certificate ids and serials, dates, day counts.

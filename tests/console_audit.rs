@@ -5,18 +5,13 @@
 
 mod support;
 
-use std::time::Duration;
-
-use support::console::render;
+use support::console::{SETTLE, keys, render};
 
 use iotfleet::config::files;
-use iotfleet::config::keymap::Key;
 use iotfleet::fleet::FleetClient;
 use iotfleet::local::{LocalCore, LocalOptions};
 use iotfleet::tui::state::{Backend, Load, Screen};
 use iotfleet::tui::{App, Options};
-
-const SETTLE: Duration = Duration::from_secs(20);
 
 async fn console(journal: &std::path::Path) -> (LocalCore, App) {
     console_as(journal, Backend::Local).await
@@ -51,19 +46,6 @@ async fn console_as(journal: &std::path::Path, backend: Backend) -> (LocalCore, 
     });
     app.settle(SETTLE).await;
     (core, app)
-}
-
-async fn keys(app: &mut App, sequence: &[&str]) {
-    for key in sequence {
-        if key.len() > 1 && !key.starts_with('<') {
-            for c in key.chars() {
-                app.key(Key::parse(&c.to_string()).unwrap());
-            }
-        } else {
-            app.key(Key::parse(key).unwrap());
-        }
-        app.settle(SETTLE).await;
-    }
 }
 
 fn snapshot(name: &str, text: &str) {

@@ -8,10 +8,9 @@ mod support;
 
 use std::time::Duration;
 
-use support::console::render;
+use support::console::{SETTLE, keys, render};
 
 use iotfleet::config::files;
-use iotfleet::config::keymap::Key;
 use iotfleet::fleet::FleetClient;
 use iotfleet::fleet::quarantine::DENY_ALL_POLICY;
 use iotfleet::local::simulator::SimulatorOptions;
@@ -20,8 +19,6 @@ use iotfleet::tui::quarantine::Stage;
 use iotfleet::tui::state::Backend;
 use iotfleet::tui::{App, Options};
 use time::OffsetDateTime;
-
-const SETTLE: Duration = Duration::from_secs(10);
 
 async fn local(simulator: Option<SimulatorOptions>) -> LocalCore {
     LocalCore::start(LocalOptions {
@@ -58,17 +55,12 @@ async fn console(core: &LocalCore, journal: &std::path::Path, traffic: bool) -> 
     app
 }
 
-async fn keys(app: &mut App, sequence: &[&str]) {
-    for key in sequence {
-        if key.len() > 1 && !key.starts_with('<') {
-            for c in key.chars() {
-                app.key(Key::parse(&c.to_string()).unwrap());
-            }
-        } else {
-            app.key(Key::parse(key).unwrap());
-        }
-        app.settle(SETTLE).await;
-    }
+/// The popup shows a run that completed every step.
+fn finished_cleanly(app: &App) -> bool {
+    matches!(
+        app.state.quarantine.as_ref().map(|f| &f.stage),
+        Some(Stage::Finished(report)) if report.failed.is_none()
+    )
 }
 
 fn journal(path: &std::path::Path) -> Vec<serde_json::Value> {
@@ -145,14 +137,7 @@ async fn q_y_quarantines_the_selected_thing_and_r_y_releases_it_journaling_each_
         app.state.quarantine
     );
     keys(&mut app, &["y"]).await;
-    assert!(
-        matches!(
-            app.state.quarantine.as_ref().map(|f| &f.stage),
-            Some(Stage::Finished(report)) if report.failed.is_none()
-        ),
-        "{:?}",
-        app.state.quarantine
-    );
+    assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
     assert!(!deny_all_attached(&core));
     keys(&mut app, &["<Esc>"]).await;
     assert!(!app.state.is_quarantined("camera-04"));
@@ -224,14 +209,7 @@ async fn a_shared_certificate_is_confirmed_by_typing_the_things_name() {
         Some(Stage::Confirm { .. })
     ));
     keys(&mut app, &["<BS>", "temp-sensor-17", "<Enter>"]).await;
-    assert!(
-        matches!(
-            app.state.quarantine.as_ref().map(|f| &f.stage),
-            Some(Stage::Finished(report)) if report.failed.is_none()
-        ),
-        "{:?}",
-        app.state.quarantine
-    );
+    assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
     assert!(deny_all_attached(&core));
 }
 
@@ -275,14 +253,7 @@ async fn quarantine_stops_the_devices_traffic_within_a_second_and_release_brings
     keys(&mut app, &["<Esc>", "Q"]).await;
     let confirmed = OffsetDateTime::now_utc();
     keys(&mut app, &["y"]).await;
-    assert!(
-        matches!(
-            app.state.quarantine.as_ref().map(|f| &f.stage),
-            Some(Stage::Finished(report)) if report.failed.is_none()
-        ),
-        "{:?}",
-        app.state.quarantine
-    );
+    assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
     keys(&mut app, &["<Enter>"]).await;
     watch(&mut app, Duration::from_secs(4)).await;
     let last = last_seen(&app, topic).unwrap();

@@ -7,11 +7,10 @@ mod support;
 
 use std::time::Duration;
 
-use support::console::render;
+use support::console::{press, render};
 
 use bytes::Bytes;
 use iotfleet::config::files;
-use iotfleet::config::keymap::Key;
 use iotfleet::fleet::FleetClient;
 use iotfleet::fleet::traffic::{TrafficEvent, TrafficSettings, connect};
 use iotfleet::local::simulator::SimulatorOptions;
@@ -60,18 +59,6 @@ async fn console(core: &LocalCore, traffic: TrafficSettings, history_budget: Opt
     });
     app.settle(Duration::from_secs(10)).await;
     app
-}
-
-fn press(app: &mut App, keys: &[&str]) {
-    for key in keys {
-        if key.len() > 1 && !key.starts_with('<') {
-            for c in key.chars() {
-                app.key(Key::parse(&c.to_string()).unwrap());
-            }
-        } else {
-            app.key(Key::parse(key).unwrap());
-        }
-    }
 }
 
 /// Folds traffic in until `done` holds, failing after `WAIT`.

@@ -1,5 +1,8 @@
 //! Drawing the console in tests: ratatui's TestBackend, the screen as text.
 
+use std::time::Duration;
+
+use iotfleet::config::keymap::Key;
 use iotfleet::tui::App;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -18,4 +21,29 @@ pub fn render(app: &App, width: u16, height: u16) -> String {
         text.push('\n');
     }
     text
+}
+
+/// How long a key's requests may take to be answered before a test gives up waiting.
+pub const SETTLE: Duration = Duration::from_secs(20);
+
+/// Presses each key, in the keymap's notation ("<Enter>", "<C-u>"); a longer word without
+/// brackets is typed letter by letter.
+pub fn press(app: &mut App, keys: &[&str]) {
+    for key in keys {
+        if key.len() > 1 && !key.starts_with('<') {
+            for c in key.chars() {
+                app.key(Key::parse(&c.to_string()).unwrap());
+            }
+        } else {
+            app.key(Key::parse(key).unwrap());
+        }
+    }
+}
+
+/// [`press`], waiting after each key until the requests it started are answered.
+pub async fn keys(app: &mut App, sequence: &[&str]) {
+    for key in sequence {
+        press(app, &[key]);
+        app.settle(SETTLE).await;
+    }
 }
