@@ -124,7 +124,10 @@ async fn q_y_quarantines_the_selected_thing_and_r_y_releases_it_journaling_each_
     assert!(row.contains(" Q "), "{row}");
     // The Thing's own screen says so too.
     keys(&mut app, &["<Enter>"]).await;
-    assert!(render(&app, 120, 40).contains("QUARANTINED"));
+    let screen = render(&app, 120, 40);
+    assert!(screen.contains("QUARANTINED"), "{screen}");
+    // The report read again after the run comes alone: the shadow names still load.
+    assert!(screen.contains("Shadows     classic, config"), "{screen}");
     keys(&mut app, &["<Esc>"]).await;
 
     keys(&mut app, &["R"]).await;

@@ -884,10 +884,14 @@ fn follow(state: &mut State, link: Link) -> Vec<Effect> {
     let mut effects = Vec::new();
     match link {
         Link::Thing(name) => {
+            // Each is loaded unless it is loaded or loading: a report read again after a
+            // quarantine comes without the shadow names.
             if needs(state.thing_reports.get(&name)) {
                 state.thing_reports.insert(name.clone(), Load::Loading);
-                state.thing_shadows.insert(name.clone(), Load::Loading);
                 effects.push(Effect::LoadThingReport(name.clone()));
+            }
+            if needs(state.thing_shadows.get(&name)) {
+                state.thing_shadows.insert(name.clone(), Load::Loading);
                 effects.push(Effect::LoadThingShadows(name.clone()));
             }
             state.screens.push(Screen::Thing {
