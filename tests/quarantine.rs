@@ -477,6 +477,19 @@ async fn the_verbs_quarantine_show_it_everywhere_and_release_on_the_local_core()
     assert_eq!(out["quarantined"], true, "{out}");
     assert_eq!(out["plan"]["strategy"], "deny-overlay", "{out}");
     assert_eq!(out["result"]["failed"], serde_json::Value::Null, "{out}");
+    assert_eq!(out["result"]["verification"]["verified"], true, "{out}");
+    // The table prints the verification, per certificate.
+    let release = iotfleet(endpoint, home.path(), &["release", "pump-1", "--yes"]).await;
+    assert_eq!(release.status.code(), Some(0), "{}", text(&release));
+    let table = iotfleet(endpoint, home.path(), &["quarantine", "pump-1", "--yes"]).await;
+    assert_eq!(table.status.code(), Some(0), "{}", text(&table));
+    let printed = text(&table);
+    assert!(
+        printed.contains("Verification (policies in force, read again):")
+            && printed.contains(": VERIFIED, 8 of 8 own actions denied by")
+            && printed.contains("pump-1 is QUARANTINED and VERIFIED"),
+        "{printed}"
+    );
     let shown = iotfleet(endpoint, home.path(), &["thing", "pump-1"]).await;
     assert!(text(&shown).contains("QUARANTINED"), "{}", text(&shown));
     let listed = iotfleet(endpoint, home.path(), &["things"]).await;
@@ -501,4 +514,150 @@ async fn the_verbs_quarantine_show_it_everywhere_and_release_on_the_local_core()
     let refused = iotfleet(endpoint, home.path(), &["quarantine", "pump-1", "--yes"]).await;
     assert_eq!(refused.status.code(), Some(5), "{}", text(&refused));
     assert_eq!(snapshot(&fleet.client, "pump-1").await, before);
+}
+
+const ALLOW_ALL: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#;
+
+/// The `--output json` of a verb, parsed.
+async fn json_of(endpoint: &str, home: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--output", "json"];
+    all.extend_from_slice(args);
+    let output = iotfleet(endpoint, home, &all).await;
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&output)))
+}
+
+/// What `things`, `thing` and `audit` say of pump-1: (listed quarantined, shown quarantined,
+/// the audit's permissive-quarantine-policy finding naming it).
+async fn said_of_pump_1(endpoint: &str, home: &std::path::Path) -> (bool, bool, bool) {
+    let listed = json_of(endpoint, home, &["things"]).await;
+    let row = listed["things"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["name"] == "pump-1"))
+        .cloned()
+        .unwrap_or_default();
+    let shown = json_of(endpoint, home, &["thing", "pump-1"]).await;
+    let audit = json_of(endpoint, home, &["audit"]).await;
+    let critical = audit["findings"].as_array().is_some_and(|findings| {
+        findings.iter().any(|f| {
+            f["check"] == "QUARANTINE_POLICY_PERMISSIVE"
+                && f["severity"] == "CRITICAL"
+                && f["things"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t == "pump-1"))
+        })
+    });
+    (
+        row["quarantined"] == true,
+        shown["quarantined"] == true,
+        critical,
+    )
+}
+
+#[tokio::test]
+async fn a_quarantine_policy_that_allows_is_never_trusted_by_its_name() {
+    for backend in BACKENDS {
+        let Some(fleet) = TestFleet::start(backend).await else {
+            continue;
+        };
+        seed_fleet(&fleet, 1).await;
+        let home = tempfile::tempdir().unwrap();
+        let endpoint = fleet.endpoint.as_str();
+        let dir = tempfile::tempdir().unwrap();
+        let journal = journal_in(&dir, &fleet.client);
+
+        // It exists already, with an Allow, and is attached to pump-1's certificate: nothing
+        // says pump-1 is quarantined, and the audit names the policy CRITICAL.
+        seed::policy(&fleet.iot, DENY_ALL_POLICY, ALLOW_ALL).await;
+        let arn = facts::gather(&fleet.client, "pump-1", Depth::Defaults)
+            .await
+            .unwrap()
+            .certificates[0]
+            .arn
+            .clone();
+        seed::attach_policy(&fleet.iot, DENY_ALL_POLICY, &arn).await;
+        assert!(!quarantined(&fleet.client, "pump-1").await, "{backend:?}");
+        assert_eq!(
+            said_of_pump_1(endpoint, home.path()).await,
+            (false, false, true),
+            "{backend:?}: listed, shown, audited"
+        );
+
+        // The quarantine plans the repair (shown first, with the reason) and verifies.
+        let prepared = run::prepare_quarantine(&fleet.client, "pump-1", Options::default(), None)
+            .await
+            .unwrap();
+        assert!(
+            matches!(&prepared.plan.steps[0], Step::RestoreDenyAll { previous, .. } if previous == "1"),
+            "{backend:?}: {:?}",
+            prepared.plan.steps
+        );
+        assert!(
+            prepared.plan.warnings[0].contains("allows iot:Connect"),
+            "{:?}",
+            prepared.plan.warnings
+        );
+        let report = run::execute(
+            &fleet.client,
+            &journal,
+            for_backend(prepared, backend),
+            &mut |_| Ok(()),
+        )
+        .await
+        .unwrap();
+        let verification = report.verification.clone().expect("verified");
+        assert!(verification.verified, "{backend:?}: {verification:?}");
+        assert_eq!(verification.certificates.len(), 1);
+        assert_eq!(report.advice(), None);
+        assert_eq!(
+            said_of_pump_1(endpoint, home.path()).await,
+            (true, true, false),
+            "{backend:?}: listed, shown, audited after the repair"
+        );
+
+        // Someone makes an Allow the default again: pump-1 may act, and nothing says otherwise.
+        fleet
+            .iot
+            .create_policy_version()
+            .policy_name(DENY_ALL_POLICY)
+            .policy_document(ALLOW_ALL)
+            .set_as_default(true)
+            .send()
+            .await
+            .expect("CreatePolicyVersion");
+        assert!(!quarantined(&fleet.client, "pump-1").await, "{backend:?}");
+        assert_eq!(
+            said_of_pump_1(endpoint, home.path()).await,
+            (false, false, true),
+            "{backend:?}: listed, shown, audited after the permissive default"
+        );
+        let can = iotfleet(
+            endpoint,
+            home.path(),
+            &["thing", "pump-1", "--can", "connect", "pump-1"],
+        )
+        .await;
+        assert!(text(&can).contains("ALLOWED"), "{}", text(&can));
+
+        // With five versions no deny-all one can be added: refused, exit 4, saying why.
+        for _ in 0..2 {
+            fleet
+                .iot
+                .create_policy_version()
+                .policy_name(DENY_ALL_POLICY)
+                .policy_document(ALLOW_ALL.replace("iot:*", "iot:Connect"))
+                .set_as_default(true)
+                .send()
+                .await
+                .expect("CreatePolicyVersion");
+        }
+        let refused = iotfleet(endpoint, home.path(), &["quarantine", "pump-1", "--yes"]).await;
+        assert_eq!(refused.status.code(), Some(4), "{}", text(&refused));
+        assert!(
+            text(&refused).contains("allows iot:Connect") && text(&refused).contains("5 versions"),
+            "{}",
+            text(&refused)
+        );
+        assert!(!quarantined(&fleet.client, "pump-1").await, "{backend:?}");
+    }
 }

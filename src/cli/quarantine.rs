@@ -139,8 +139,9 @@ async fn carry_out(
     let journal = Journal::new(None, client.backend());
     let report = run::execute(client, &journal, prepared, &mut |_| Ok(())).await?;
     let quarantined = match verb {
-        // A completed quarantine isolates; a release that failed part-way may not have undone it.
-        run::Verb::Quarantine => report.failed.is_none(),
+        // Isolated only when the verification, from what the service says now, says so.
+        run::Verb::Quarantine => report.verification.as_ref().is_some_and(|v| v.verified),
+        // A release that failed part-way may not have undone it.
         run::Verb::Release => report.failed.is_some(),
     };
     let text = match global.output {
@@ -251,17 +252,33 @@ fn result_text(report: &Report, title: &str, with_plan: bool) -> String {
         for index in failure.step..report.plan.steps.len() {
             out.line(2, &format!("{}. not run", index + 1));
         }
+    } else if report.verb == run::Verb::Release {
+        out.line(0, &format!("{} is released.", report.thing));
     } else {
-        out.line(
-            0,
-            &match report.verb {
-                run::Verb::Quarantine => format!(
-                    "{} is QUARANTINED. Undo it with `iotfleet release {}`.",
+        if let Some(verification) = &report.verification {
+            out.line(0, "Verification (policies in force, read again):");
+            for line in verification.lines() {
+                out.line(2, &line);
+            }
+        }
+        match &report.verification {
+            Some(verification) if verification.verified => out.line(
+                0,
+                &format!(
+                    "{} is QUARANTINED and VERIFIED. Undo it with `iotfleet release {}`.",
                     report.thing, report.thing
                 ),
-                run::Verb::Release => format!("{} is released.", report.thing),
-            },
-        );
+            ),
+            Some(_) => out.line(0, &format!("{} is NOT ISOLATED.", report.thing)),
+            None => out.line(
+                0,
+                &format!(
+                    "{} could not be verified: {}",
+                    report.thing,
+                    report.verification_error.as_deref().unwrap_or("no answer")
+                ),
+            ),
+        }
     }
     out.finish()
 }

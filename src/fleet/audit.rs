@@ -144,6 +144,7 @@ pub struct CertificateFacts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyFacts {
     pub name: String,
+    pub arn: String,
     /// The default version's document.
     pub document: String,
     pub targets: Vec<String>,
@@ -229,8 +230,32 @@ pub fn check(
 
 fn policy_checks(inventory: &Inventory, findings: &mut Vec<Finding>) {
     for policy in &inventory.policies {
-        if policy.name == DENY_ALL_POLICY || is_deny_all(&policy.document) {
-            // The quarantine policy is kept for reuse and denies everything by design.
+        let prefix = crate::policy::deny_all::arn_prefix(&policy.arn);
+        let gap = crate::policy::deny_all::deny_all_gap(&policy.document, &prefix);
+        let Some(gap) = gap else {
+            // A deny-all policy (the quarantine's, or a policy-version quarantine's default)
+            // denies everything by design.
+            continue;
+        };
+        if policy.name == DENY_ALL_POLICY {
+            let things = things_reached(inventory, &policy.targets);
+            let reason = if things.is_empty() {
+                format!("the quarantine policy does not deny everything: its default version {gap}")
+            } else {
+                format!(
+                    "the quarantine policy does not deny everything: its default version {gap}; it no longer isolates {}",
+                    things.join(", ")
+                )
+            };
+            let mut found = finding(
+                Severity::Critical,
+                "QUARANTINE_POLICY_PERMISSIVE",
+                Resource::Policy(policy.name.clone()),
+                reason,
+                "quarantine each Thing again (iotfleet quarantine THING): the plan restores the deny-all document as its default version",
+            );
+            found.things = things;
+            findings.push(found);
             continue;
         }
         if policy.targets.is_empty() {
@@ -476,32 +501,59 @@ fn certificate_checks(inventory: &Inventory, now: OffsetDateTime, findings: &mut
     }
 }
 
-/// The Things isolated by a quarantine, with how: the deny-all policy on a certificate, or a
-/// policy whose default version is deny-all.
+/// The Things reached by `targets` (certificate ARNs), sorted.
+fn things_reached(inventory: &Inventory, targets: &[String]) -> Vec<String> {
+    inventory
+        .things
+        .iter()
+        .filter(|t| t.certificates.iter().any(|c| targets.contains(c)))
+        .map(|t| t.name.clone())
+        .collect()
+}
+
+/// The Things isolated by a quarantine, with how, judged by content: a certificate carries a
+/// policy whose default version denies everything (the policy engine says so), and every ACTIVE
+/// certificate of the Thing does. A policy named for quarantine that allows anything isolates
+/// nothing.
 #[must_use]
 pub fn quarantined(inventory: &Inventory) -> BTreeMap<String, String> {
     let mut isolating: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for policy in &inventory.policies {
-        if policy.name == DENY_ALL_POLICY || is_deny_all(&policy.document) {
+        if is_deny_all(&policy.document, &policy.arn) {
             for target in &policy.targets {
                 isolating.entry(target).or_default().push(&policy.name);
             }
         }
     }
+    let active = |arn: &str| {
+        inventory
+            .certificates
+            .iter()
+            .find(|c| c.arn == arn)
+            .is_none_or(|c| c.status == CertificateStatus::Active)
+    };
     let mut out = BTreeMap::new();
     for thing in &inventory.things {
+        let every_active_isolated = thing
+            .certificates
+            .iter()
+            .all(|arn| isolating.contains_key(arn.as_str()) || !active(arn));
+        if !every_active_isolated {
+            continue;
+        }
+        let mut how = Vec::new();
         for arn in &thing.certificates {
             if let Some(policies) = isolating.get(arn.as_str()) {
                 let id = certificate_id_from_arn(arn).unwrap_or(arn);
-                out.insert(
-                    thing.name.clone(),
-                    format!(
-                        "certificate {}… carries {}",
-                        id.chars().take(12).collect::<String>(),
-                        policies.join(", ")
-                    ),
-                );
+                how.push(format!(
+                    "certificate {}… carries {}",
+                    id.chars().take(12).collect::<String>(),
+                    policies.join(", ")
+                ));
             }
+        }
+        if !how.is_empty() {
+            out.insert(thing.name.clone(), how.join("; "));
         }
     }
     out
@@ -626,6 +678,7 @@ pub async fn gather(client: &FleetClient) -> Result<Inventory, FleetError> {
             )?;
             Ok::<_, FleetError>(PolicyFacts {
                 name: summary.name,
+                arn: policy.arn,
                 document: policy.document,
                 targets,
             })

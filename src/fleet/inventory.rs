@@ -49,8 +49,9 @@ pub struct CertificateReport {
     /// Every Thing the certificate is attached to, this one included.
     pub things: Vec<String>,
     pub policies: Vec<Policy>,
-    /// The policies that isolate it (a quarantine): the deny-all policy, or a policy whose
-    /// default version denies everything. Worked out once, when the report is made.
+    /// The policies that isolate it (a quarantine): those whose default version denies
+    /// everything, judged by the policy engine, whatever their name. Worked out once, when the
+    /// report is made.
     pub isolated_by: Vec<String>,
 }
 
@@ -59,9 +60,7 @@ impl CertificateReport {
     pub fn new(certificate: Certificate, things: Vec<String>, policies: Vec<Policy>) -> Self {
         let isolated_by = policies
             .iter()
-            .filter(|p| {
-                p.name == quarantine::DENY_ALL_POLICY || quarantine::is_deny_all(&p.document)
-            })
+            .filter(|p| quarantine::is_deny_all(&p.document, &p.arn))
             .map(|p| p.name.clone())
             .collect();
         Self {
@@ -81,32 +80,76 @@ impl CertificateReport {
 }
 
 impl ThingReport {
-    /// Whether a certificate of the Thing is isolated by a quarantine.
+    /// Whether the Thing is isolated by a quarantine, judged by what its policies decide: at
+    /// least one certificate is isolated, and every certificate that can connect (ACTIVE) is.
     #[must_use]
     pub fn is_quarantined(&self) -> bool {
         self.certificates.iter().any(|c| !c.isolated_by.is_empty())
+            && self.certificates.iter().all(|c| {
+                !c.isolated_by.is_empty()
+                    || c.certificate.status != super::model::CertificateStatus::Active
+            })
     }
 }
 
-/// The Things whose certificates carry the deny-all policy: ListTargetsForPolicy once, then
-/// ListPrincipalThings per quarantined certificate (few), never a call per Thing. A
-/// policy-version quarantine shows in a Thing's own report, not here.
+/// The Things isolated by the deny-all policy, judged by its content: GetPolicy (a quarantine
+/// policy that does not deny everything isolates nothing), ListTargetsForPolicy, then per
+/// isolated certificate ListPrincipalThings, and per Thing found ListThingPrincipals (plus
+/// DescribeCertificate for a certificate without the policy: an ACTIVE one means the Thing can
+/// still act). Calls grow with the quarantined Things, never with the fleet. A policy-version
+/// quarantine shows in a Thing's own report, not here.
 pub async fn quarantined_things(client: &FleetClient) -> Result<BTreeSet<String>, FleetError> {
-    let targets = match client.policy_targets(quarantine::DENY_ALL_POLICY).await {
-        Ok(targets) => targets,
+    let policy = match client.get_policy(quarantine::DENY_ALL_POLICY).await {
+        Ok(policy) => policy,
         Err(FleetError::NotFound { .. }) => return Ok(BTreeSet::new()),
         Err(error) => return Err(error),
     };
-    let things: Vec<Vec<String>> = futures_util::stream::iter(
-        targets
-            .into_iter()
-            .filter(|t| certificate_id_from_arn(t).is_some()),
-    )
-    .map(|arn| async move { client.principal_things(&arn).await })
-    .buffered(CONCURRENT_CALLS)
-    .try_collect()
-    .await?;
-    Ok(things.into_iter().flatten().collect())
+    if !quarantine::is_deny_all(&policy.document, &policy.arn) {
+        return Ok(BTreeSet::new());
+    }
+    let targets: BTreeSet<String> = client
+        .policy_targets(quarantine::DENY_ALL_POLICY)
+        .await?
+        .into_iter()
+        .filter(|t| certificate_id_from_arn(t).is_some())
+        .collect();
+    let reached: Vec<Vec<String>> = futures_util::stream::iter(targets.iter().cloned())
+        .map(|arn| async move { client.principal_things(&arn).await })
+        .buffered(CONCURRENT_CALLS)
+        .try_collect()
+        .await?;
+    let candidates: BTreeSet<String> = reached.into_iter().flatten().collect();
+    let principals: Vec<(String, Vec<String>)> = futures_util::stream::iter(candidates)
+        .map(|thing| async move {
+            let principals = client.thing_principals(&thing).await?;
+            Ok::<_, FleetError>((thing, principals))
+        })
+        .buffered(CONCURRENT_CALLS)
+        .try_collect()
+        .await?;
+    // A certificate without the policy: only an ACTIVE one lets the Thing act.
+    let unisolated: BTreeSet<String> = principals
+        .iter()
+        .flat_map(|(_, principals)| principals.iter())
+        .filter(|p| !targets.contains(*p))
+        .filter_map(|p| certificate_id_from_arn(p).map(str::to_owned))
+        .collect();
+    let active: Vec<Option<String>> = futures_util::stream::iter(unisolated)
+        .map(|id| async move {
+            let certificate = client.describe_certificate(&id).await?;
+            Ok::<_, FleetError>(
+                (certificate.status == super::model::CertificateStatus::Active)
+                    .then_some(certificate.arn),
+            )
+        })
+        .buffered(CONCURRENT_CALLS)
+        .try_collect()
+        .await?;
+    let active: BTreeSet<String> = active.into_iter().flatten().collect();
+    let isolated = principals.into_iter().map(|(thing, principals)| {
+        (!principals.iter().any(|p| active.contains(p))).then_some(thing)
+    });
+    Ok(isolated.into_iter().flatten().collect())
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

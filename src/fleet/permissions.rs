@@ -129,7 +129,8 @@ impl AwsAnswer {
 
 /// The resource ARN a request of `action` on `target` is judged on, in the Thing's account and
 /// region (from its ARN).
-fn resource_arn(report: &ThingReport, action: DeviceAction, target: &str) -> String {
+#[must_use]
+pub fn resource_arn(report: &ThingReport, action: DeviceAction, target: &str) -> String {
     let prefix = report
         .thing
         .arn

@@ -3,6 +3,7 @@
 
 #[cfg(test)]
 mod aws_examples;
+pub mod deny_all;
 pub mod document;
 pub mod evaluate;
 

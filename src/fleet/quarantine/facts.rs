@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde::{Deserialize, Serialize};
 
-use super::plan::{CertificateFacts, DENY_ALL_POLICY, PolicyFacts, Subject, is_deny_all};
+use super::plan::{
+    CertificateFacts, DENY_ALL_POLICY, DenyAllPolicy, PolicyFacts, Subject, is_deny_all,
+};
 use crate::fleet::model::certificate_id_from_arn;
 use crate::fleet::{FleetClient, FleetError};
 
@@ -27,7 +29,9 @@ pub enum Depth {
 /// The calls: DescribeThing and ListThingPrincipals; per certificate DescribeCertificate,
 /// ListAttachedPolicies and ListPrincipalThings; per distinct policy GetPolicy (and with
 /// `Versions`, ListTargetsForPolicy and ListPolicyVersions; with `VersionDocuments`,
-/// GetPolicyVersion per other version); GetPolicy of the deny-all policy unless it is attached.
+/// GetPolicyVersion per other version); GetPolicy of the deny-all policy, whose default document
+/// is judged by the policy engine (and, when it does not deny everything, ListPolicyVersions and
+/// ListTargetsForPolicy of it, for the repair step).
 pub async fn gather(
     client: &FleetClient,
     thing: &str,
@@ -71,15 +75,7 @@ pub async fn gather(
         .buffered(CONCURRENT_CALLS)
         .try_collect()
         .await?;
-    let attached = certificates
-        .iter()
-        .any(|(_, names)| names.iter().any(|n| n == DENY_ALL_POLICY));
-    let deny_all_exists = attached
-        || match client.get_policy(DENY_ALL_POLICY).await {
-            Ok(_) => true,
-            Err(FleetError::NotFound { .. }) => false,
-            Err(error) => return Err(error),
-        };
+    let (deny_all, deny_all_facts) = deny_all_policy(client).await?;
     Ok(Subject {
         thing: thing.to_owned(),
         certificates: certificates
@@ -90,6 +86,7 @@ pub async fn gather(
                     .map(|name| {
                         policies
                             .iter()
+                            .chain(&deny_all_facts)
                             .find(|p| &p.name == name)
                             .cloned()
                             .unwrap_or_else(|| PolicyFacts {
@@ -101,13 +98,54 @@ pub async fn gather(
                 facts
             })
             .collect(),
-        deny_all_exists,
+        deny_all,
         client_ids: described
             .default_client_id
             .into_iter()
             .filter(|id| !id.is_empty() && id != thing)
             .collect(),
     })
+}
+
+/// The quarantine policy as it is: missing, denying everything by its content, or permissive
+/// (with what it lets through); and its facts as a policy attached to certificates.
+async fn deny_all_policy(
+    client: &FleetClient,
+) -> Result<(DenyAllPolicy, Option<PolicyFacts>), FleetError> {
+    let policy = match client.get_policy(DENY_ALL_POLICY).await {
+        Ok(policy) => policy,
+        Err(FleetError::NotFound { .. }) => return Ok((DenyAllPolicy::Missing, None)),
+        Err(error) => return Err(error),
+    };
+    let default_version = policy.default_version_id.clone().unwrap_or_default();
+    let prefix = crate::policy::deny_all::arn_prefix(&policy.arn);
+    let facts = |deny_all_versions| PolicyFacts {
+        name: DENY_ALL_POLICY.to_owned(),
+        default_version: default_version.clone(),
+        deny_all_versions,
+        ..PolicyFacts::default()
+    };
+    match crate::policy::deny_all::deny_all_gap(&policy.document, &prefix) {
+        None => Ok((
+            DenyAllPolicy::DeniesAll,
+            Some(facts(vec![default_version.clone()])),
+        )),
+        Some(gap) => {
+            let (versions, targets) = futures_util::try_join!(
+                client.policy_versions(DENY_ALL_POLICY),
+                client.policy_targets(DENY_ALL_POLICY)
+            )?;
+            Ok((
+                DenyAllPolicy::Permissive {
+                    default_version: default_version.clone(),
+                    gap: gap.to_string(),
+                    versions: versions.len(),
+                    targets: targets.len(),
+                },
+                Some(facts(Vec::new())),
+            ))
+        }
+    }
 }
 
 async fn policy_facts(
@@ -125,13 +163,14 @@ async fn policy_facts(
     let (policy, (targets, versions)) = futures_util::try_join!(client.get_policy(name), lists)?;
     let default_version = policy.default_version_id.clone().unwrap_or_default();
     let mut deny_all_versions = Vec::new();
-    if is_deny_all(&policy.document) {
+    if is_deny_all(&policy.document, &policy.arn) {
         deny_all_versions.push(default_version.clone());
     }
     let versions: Vec<String> = versions.into_iter().map(|v| v.version_id).collect();
     if depth == Depth::VersionDocuments {
         for version in versions.iter().filter(|v| **v != default_version) {
-            if is_deny_all(&client.policy_version_document(name, version).await?) {
+            let document = client.policy_version_document(name, version).await?;
+            if is_deny_all(&document, &policy.arn) {
                 deny_all_versions.push(version.clone());
             }
         }

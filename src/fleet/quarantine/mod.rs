@@ -1,10 +1,12 @@
 //! One-key quarantine (DESIGN.md section 5): `plan` computes the calls that isolate a Thing or
 //! undo its isolation, `facts` gathers what the planner needs from the registry, and `run`
-//! carries a plan out, journaling it before the first call and each step after it.
+//! carries a plan out, journaling it before the first call and each step after it; `verify`
+//! checks afterwards, from what the service says, that the Thing is isolated.
 
 pub mod facts;
 pub mod plan;
 pub mod run;
+pub mod verify;
 
 pub use plan::{
     DENY_ALL_DOCUMENT, DENY_ALL_POLICY, Options, Plan, PlanError, Step, Strategy, is_deny_all,

@@ -9,6 +9,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::policy::deny_all;
+
 /// The policy the deny-overlay strategy attaches.
 pub const DENY_ALL_POLICY: &str = "iotfleet-quarantine-deny-all";
 /// Its document: an explicit Deny of everything, which overrides every Allow.
@@ -18,33 +20,11 @@ pub const DENY_ALL_DOCUMENT: &str =
 /// AWS keeps at most five versions of a policy.
 pub const MAX_POLICY_VERSIONS: usize = 5;
 
-/// Whether a policy document denies everything and allows nothing: one or more statements,
-/// each a Deny of `iot:*` (or `*`) on `*`. Spacing, key order and one-element lists do not matter.
+/// Whether a policy document denies everything, judged by the policy engine in the account
+/// and region of `policy_arn` (`crate::policy::deny_all`): never by its name or spelling.
 #[must_use]
-pub fn is_deny_all(document: &str) -> bool {
-    fn one_of(value: &serde_json::Value, accepted: &[&str]) -> bool {
-        match value {
-            serde_json::Value::String(text) => accepted.contains(&text.as_str()),
-            serde_json::Value::Array(items) => {
-                items.len() == 1 && items[0].as_str().is_some_and(|t| accepted.contains(&t))
-            }
-            _ => false,
-        }
-    }
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(document) else {
-        return false;
-    };
-    let statements = match &value["Statement"] {
-        serde_json::Value::Array(items) if !items.is_empty() => items.iter().collect::<Vec<_>>(),
-        single @ serde_json::Value::Object(_) => vec![single],
-        _ => return false,
-    };
-    statements.iter().all(|statement| {
-        statement["Effect"] == "Deny"
-            && one_of(&statement["Action"], &["iot:*", "*"])
-            && one_of(&statement["Resource"], &["*"])
-            && statement.get("Condition").is_none()
-    })
+pub fn is_deny_all(document: &str, policy_arn: &str) -> bool {
+    deny_all::deny_all_gap(document, &deny_all::arn_prefix(policy_arn)).is_none()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -113,13 +93,31 @@ pub struct CertificateFacts {
     pub policies: Vec<PolicyFacts>,
 }
 
+/// The quarantine policy as found: missing, denying everything, or not (someone created it with
+/// an Allow, or set a permissive default version since).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DenyAllPolicy {
+    #[default]
+    Missing,
+    DeniesAll,
+    Permissive {
+        default_version: String,
+        /// What its default version lets through, in words.
+        gap: String,
+        /// How many versions it has (AWS keeps five at most).
+        versions: usize,
+        /// How many principals it is attached to: each one is isolated again by the repair.
+        targets: usize,
+    },
+}
+
 /// What the planner needs to know about the Thing to isolate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subject {
     pub thing: String,
     pub certificates: Vec<CertificateFacts>,
-    /// Whether `DENY_ALL_POLICY` exists in the account already.
-    pub deny_all_exists: bool,
+    /// `DENY_ALL_POLICY` as it is in the account now, judged by its content.
+    pub deny_all: DenyAllPolicy,
     /// MQTT client ids known for the Thing besides its name (DescribeThing's default client id).
     pub client_ids: Vec<String>,
 }
@@ -145,6 +143,12 @@ pub enum Step {
     DetachPolicy {
         policy: String,
         target: String,
+    },
+    /// The quarantine policy's deny-all document made its default again; `previous` is the
+    /// permissive default it replaces.
+    RestoreDenyAll {
+        policy: String,
+        previous: String,
     },
     /// A deny-all version made the default; `previous` is the default it replaces.
     CreateDenyAllVersion {
@@ -177,7 +181,9 @@ impl Step {
             Self::CreatePolicy { .. } => "iot:CreatePolicy",
             Self::AttachPolicy { .. } => "iot:AttachPolicy",
             Self::DetachPolicy { .. } => "iot:DetachPolicy",
-            Self::CreateDenyAllVersion { .. } => "iot:CreatePolicyVersion",
+            Self::CreateDenyAllVersion { .. } | Self::RestoreDenyAll { .. } => {
+                "iot:CreatePolicyVersion"
+            }
             Self::SetDefaultVersion { .. } => "iot:SetDefaultPolicyVersion",
             Self::DeletePolicyVersion { .. } => "iot:DeletePolicyVersion",
             Self::SetCertificateStatus { .. } => "iot:UpdateCertificate",
@@ -202,6 +208,10 @@ impl fmt::Display for Step {
             Self::DeletePolicyVersion { policy, version } => {
                 write!(f, "delete the deny-all version {version} of {policy}")
             }
+            Self::RestoreDenyAll { policy, previous } => write!(
+                f,
+                "make the deny-all document the default of {policy} again (its default, version {previous}, does not deny everything)"
+            ),
             Self::CreateDenyAllVersion { policy, previous } => write!(
                 f,
                 "make a deny-all version the default of {policy} (default was version {previous})"
@@ -257,6 +267,13 @@ pub enum PlanError {
     )]
     SharedPolicy { policy: String, others: Vec<String> },
     #[error(
+        "quarantine refused: the policy {DENY_ALL_POLICY} exists but its default version {default_version} {gap}, and it has {MAX_POLICY_VERSIONS} versions, the most AWS keeps, so no deny-all version can be added; delete a version with `aws iot delete-policy-version --policy-name {DENY_ALL_POLICY} --policy-version-id ID`, then run the quarantine again"
+    )]
+    PermissiveDenyAll {
+        default_version: String,
+        gap: String,
+    },
+    #[error(
         "policy-version refused: policy {policy} has {MAX_POLICY_VERSIONS} versions, the most AWS keeps; delete a version it no longer needs, or use the deny-overlay strategy"
     )]
     VersionLimit { policy: String },
@@ -289,7 +306,7 @@ pub fn plan(subject: &Subject, options: Options) -> Result<Plan, PlanError> {
         ));
     }
     let mut steps = match options.strategy {
-        Strategy::DenyOverlay => overlay_steps(subject),
+        Strategy::DenyOverlay => overlay_steps(subject, &mut warnings)?,
         Strategy::PolicyVersion => policy_version_steps(subject, &mut warnings)?,
     };
     if options.deactivate_certs {
@@ -326,13 +343,35 @@ pub fn plan(subject: &Subject, options: Options) -> Result<Plan, PlanError> {
     })
 }
 
-/// Deny overlay: the deny-all policy created if missing and attached where it is not yet.
-fn overlay_steps(subject: &Subject) -> Vec<Step> {
+/// Deny overlay: the deny-all policy created if missing, its deny-all document restored if it
+/// no longer denies everything, and attached where it is not yet.
+fn overlay_steps(subject: &Subject, warnings: &mut Vec<String>) -> Result<Vec<Step>, PlanError> {
     let mut steps = Vec::new();
-    if !subject.deny_all_exists {
-        steps.push(Step::CreatePolicy {
+    match &subject.deny_all {
+        DenyAllPolicy::Missing => steps.push(Step::CreatePolicy {
             policy: DENY_ALL_POLICY.to_owned(),
-        });
+        }),
+        DenyAllPolicy::DeniesAll => {}
+        DenyAllPolicy::Permissive {
+            default_version,
+            gap,
+            versions,
+            targets,
+        } => {
+            if *versions >= MAX_POLICY_VERSIONS {
+                return Err(PlanError::PermissiveDenyAll {
+                    default_version: default_version.clone(),
+                    gap: gap.clone(),
+                });
+            }
+            warnings.push(format!(
+                "the policy {DENY_ALL_POLICY} does not deny everything: its default version {default_version} {gap}. The plan makes the deny-all document its default again, which isolates again every principal it is attached to ({targets} now)"
+            ));
+            steps.push(Step::RestoreDenyAll {
+                policy: DENY_ALL_POLICY.to_owned(),
+                previous: default_version.clone(),
+            });
+        }
     }
     for certificate in &subject.certificates {
         if !certificate
@@ -346,7 +385,7 @@ fn overlay_steps(subject: &Subject) -> Vec<Step> {
             });
         }
     }
-    steps
+    Ok(steps)
 }
 
 /// Policy version: a deny-all default for each policy, refused when a policy has targets
@@ -509,6 +548,7 @@ fn undo(subject: &Subject, step: &Step, warnings: &mut Vec<String>) -> Vec<Step>
         }
         // The deny-all policy stays (other Things may carry it); a disconnect needs no undoing.
         Step::CreatePolicy { .. }
+        | Step::RestoreDenyAll { .. }
         | Step::DeleteConnection { .. }
         | Step::DetachPolicy { .. }
         | Step::SetDefaultVersion { .. }
@@ -552,15 +592,17 @@ fn undo_unrecorded(subject: &Subject, warnings: &mut Vec<String>) -> Vec<Step> {
     steps
 }
 
-/// Whether what is known of the Thing says it is isolated: a certificate carries the deny-all
-/// policy, or one of its policies' default version is deny-all.
+/// Whether what is known of the Thing says it is isolated, judged by content: at least one of
+/// its certificates carries a policy whose default version denies everything (explicit Deny wins
+/// over any Allow beside it), and every certificate that can connect (ACTIVE) does.
 #[must_use]
 pub fn is_quarantined(subject: &Subject) -> bool {
-    subject.certificates.iter().any(|c| {
-        c.policies
+    let isolated = |c: &CertificateFacts| c.policies.iter().any(PolicyFacts::default_is_deny_all);
+    subject.certificates.iter().any(isolated)
+        && subject
+            .certificates
             .iter()
-            .any(|p| p.name == DENY_ALL_POLICY || p.default_is_deny_all())
-    })
+            .all(|c| c.status != "ACTIVE" || isolated(c))
 }
 
 #[cfg(test)]
@@ -592,7 +634,11 @@ mod tests {
         Subject {
             thing: "pump-1".to_owned(),
             certificates,
-            deny_all_exists,
+            deny_all: if deny_all_exists {
+                DenyAllPolicy::DeniesAll
+            } else {
+                DenyAllPolicy::Missing
+            },
             client_ids: vec!["pump-1".to_owned()],
         }
     }
@@ -630,7 +676,7 @@ mod tests {
 
         // Interrupted after the first attach: planning again gives only what remains.
         let mut half = fresh.clone();
-        half.deny_all_exists = true;
+        half.deny_all = DenyAllPolicy::DeniesAll;
         let first = half.certificates[0].arn.clone();
         half.certificates[0].policies.push(PolicyFacts {
             name: DENY_ALL_POLICY.to_owned(),
@@ -737,18 +783,96 @@ mod tests {
     }
 
     #[test]
-    fn deny_all_is_recognised_whatever_its_spelling() {
-        assert!(is_deny_all(DENY_ALL_DOCUMENT));
+    fn deny_all_is_judged_by_the_engine_whatever_its_spelling() {
+        let arn = "arn:aws:iot:us-east-1:123456789012:policy/any-name";
+        assert!(is_deny_all(DENY_ALL_DOCUMENT, arn));
         assert!(is_deny_all(
-            r#"{"Statement": {"Resource": ["*"], "Action": ["iot:*"], "Effect": "Deny"}}"#
+            r#"{"Statement": {"Resource": ["*"], "Action": ["iot:*"], "Effect": "Deny"}}"#,
+            arn
         ));
         assert!(!is_deny_all(
-            r#"{"Statement":[{"Effect":"Deny","Action":"iot:Publish","Resource":"*"}]}"#
+            r#"{"Statement":[{"Effect":"Deny","Action":"iot:Publish","Resource":"*"}]}"#,
+            arn
+        ));
+        // An Allow beside a Deny of everything allows nothing: explicit Deny wins.
+        assert!(is_deny_all(
+            r#"{"Statement":[{"Effect":"Deny","Action":"iot:*","Resource":"*"},{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#,
+            arn
         ));
         assert!(!is_deny_all(
-            r#"{"Statement":[{"Effect":"Deny","Action":"iot:*","Resource":"*"},{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#
+            r#"{"Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#,
+            arn
         ));
-        assert!(!is_deny_all("not json"));
+        assert!(!is_deny_all("not json", arn));
+    }
+
+    #[test]
+    fn a_permissive_quarantine_policy_is_restored_as_a_step_or_refused_when_full() {
+        let mut permissive = subject(
+            vec![certificate("a", &["pump-1"], &[("pump-device", &["a"])])],
+            true,
+        );
+        permissive.deny_all = DenyAllPolicy::Permissive {
+            default_version: "2".to_owned(),
+            gap: "allows iot:Connect on client/x (statement 1)".to_owned(),
+            versions: 2,
+            targets: 3,
+        };
+        let plan_now = plan(&permissive, Options::default()).unwrap();
+        assert_eq!(
+            plan_now.steps[0],
+            Step::RestoreDenyAll {
+                policy: DENY_ALL_POLICY.to_owned(),
+                previous: "2".to_owned()
+            }
+        );
+        assert!(
+            plan_now.warnings[0].contains("allows iot:Connect")
+                && plan_now.warnings[0].contains("3 now"),
+            "{:?}",
+            plan_now.warnings
+        );
+        permissive.deny_all = DenyAllPolicy::Permissive {
+            default_version: "5".to_owned(),
+            gap: "allows iot:Connect on client/x (statement 1)".to_owned(),
+            versions: 5,
+            targets: 3,
+        };
+        let refused = plan(&permissive, Options::default()).unwrap_err();
+        assert!(matches!(refused, PlanError::PermissiveDenyAll { .. }));
+        assert!(
+            refused.to_string().contains("allows iot:Connect"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn quarantined_means_every_active_certificate_carries_a_deny_all_default() {
+        let deny_all = || PolicyFacts {
+            name: DENY_ALL_POLICY.to_owned(),
+            default_version: "1".to_owned(),
+            deny_all_versions: vec!["1".to_owned()],
+            ..PolicyFacts::default()
+        };
+        // Attached by name but permissive by content: not isolated.
+        let mut named_only = certificate("a", &["pump-1"], &[("pump-device", &["a"])]);
+        named_only.policies.push(PolicyFacts {
+            name: DENY_ALL_POLICY.to_owned(),
+            default_version: "2".to_owned(),
+            ..PolicyFacts::default()
+        });
+        assert!(!is_quarantined(&subject(vec![named_only], true)));
+        let mut isolated = certificate("a", &["pump-1"], &[("pump-device", &["a"])]);
+        isolated.policies.push(deny_all());
+        assert!(is_quarantined(&subject(vec![isolated.clone()], true)));
+        // A second ACTIVE certificate without it can still act; an INACTIVE one cannot.
+        let mut other = certificate("b", &["pump-1"], &[("pump-device", &["b"])]);
+        assert!(!is_quarantined(&subject(
+            vec![isolated.clone(), other.clone()],
+            true
+        )));
+        other.status = "INACTIVE".to_owned();
+        assert!(is_quarantined(&subject(vec![isolated, other], true)));
     }
 
     #[test]

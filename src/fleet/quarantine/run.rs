@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::facts::{self, Depth, Snapshot};
 use super::plan::{self, DENY_ALL_DOCUMENT, Options, Plan, PlanError, Step, Subject};
+use super::verify::{self, Verification};
 use crate::fleet::journal::Journal;
 use crate::fleet::{FleetClient, FleetError};
 
@@ -179,14 +180,37 @@ pub struct Report {
     pub before: Snapshot,
     /// The state read again after the run (None when that read failed).
     pub after: Option<Snapshot>,
+    /// After a completed quarantine: whether the Thing is isolated, per certificate, from what
+    /// the service says now.
+    pub verification: Option<Verification>,
+    /// Why the verification could not be made.
+    pub verification_error: Option<String>,
 }
 
 impl Report {
     /// What to do next, after a failure.
     #[must_use]
     pub fn advice(&self) -> Option<String> {
-        let failure = self.failed.as_ref()?;
         let thing = &self.thing;
+        let Some(failure) = self.failed.as_ref() else {
+            if let Some(error) = &self.verification_error {
+                return Some(format!(
+                    "every step ran, but the isolation could not be verified: {error}. Check with `iotfleet thing {thing}`"
+                ));
+            }
+            return match &self.verification {
+                Some(verification) if !verification.verified => Some(format!(
+                    "every step ran, but {thing} is NOT isolated: {}. Run `iotfleet quarantine {thing}` again, and see `iotfleet audit`",
+                    verification
+                        .lines()
+                        .into_iter()
+                        .filter(|line| line.contains("NOT ISOLATED"))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )),
+                _ => None,
+            };
+        };
         Some(match self.verb {
             Verb::Quarantine => format!(
                 "step {} ({}) failed: {}. Steps done are recorded; run `iotfleet quarantine {thing}` again to complete it, or `iotfleet release {thing}` to undo them",
@@ -260,6 +284,14 @@ pub async fn execute(
         .await
         .ok()
         .map(|subject| Snapshot::of(&subject));
+    let (verification, verification_error) = if verb == Verb::Quarantine && failed.is_none() {
+        match verify::verify(client, &thing).await {
+            Ok(verification) => (Some(verification), None),
+            Err(error) => (None, Some(error.to_string())),
+        }
+    } else {
+        (None, None)
+    };
     let result = match &failed {
         None => "ok".to_owned(),
         Some(failure) => format!(
@@ -276,6 +308,22 @@ pub async fn execute(
             &result,
         )
         .map_err(|error| QuarantineError::Journal("written after the run", error))?;
+    if verification.is_some() || verification_error.is_some() {
+        let result = match (&verification, &verification_error) {
+            (Some(v), _) if v.verified => "verified".to_owned(),
+            (Some(_), _) => "NOT ISOLATED".to_owned(),
+            (None, error) => format!("error: {}", error.as_deref().unwrap_or_default()),
+        };
+        journal
+            .write(
+                &format!("{action} verify"),
+                &thing,
+                Value::Null,
+                serde_json::to_value(&verification).unwrap_or(Value::Null),
+                &result,
+            )
+            .map_err(|error| QuarantineError::Journal("written after the run", error))?;
+    }
     Ok(Report {
         verb,
         thing,
@@ -284,6 +332,8 @@ pub async fn execute(
         failed,
         before,
         after,
+        verification,
+        verification_error,
     })
 }
 
@@ -371,6 +421,12 @@ async fn call(client: &FleetClient, step: &Step) -> Result<String, FleetError> {
             Err(FleetError::NotFound { .. }) => "was not attached".to_owned(),
             Err(error) => return Err(error),
         },
+        Step::RestoreDenyAll { policy, .. } => {
+            let version = client
+                .create_default_policy_version(policy, DENY_ALL_DOCUMENT)
+                .await?;
+            format!("version {version}, deny-all, is the default again")
+        }
         Step::CreateDenyAllVersion { policy, .. } => {
             let version = client
                 .create_default_policy_version(policy, DENY_ALL_DOCUMENT)

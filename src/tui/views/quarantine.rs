@@ -137,12 +137,26 @@ fn result_lines(lines: &mut Vec<Line<'_>>, verb: Verb, report: &Report, theme: &
     let done: Vec<String> = report.done.iter().map(|d| d.detail.clone()).collect();
     let current = report.failed.as_ref().map_or(done.len(), |f| f.step - 1);
     plan_lines(lines, &report.plan, Some((current, &done, "✗")), theme);
+    if let Some(verification) = &report.verification {
+        lines.push(Line::from(text(
+            "verified from the policies in force:",
+            Slot::Dim,
+        )));
+        for (line, check) in verification.lines().iter().zip(&verification.certificates) {
+            let slot = if check.isolated() {
+                Slot::CertActive
+            } else {
+                Slot::StatusError
+            };
+            lines.push(Line::from(text(&format!("  {line}"), slot)));
+        }
+    }
     lines.push(Line::default());
     match report.advice() {
         Some(advice) => lines.push(Line::from(text(&advice, Slot::StatusError))),
         None => lines.push(Line::from(match verb {
             Verb::Quarantine => vec![
-                text(" QUARANTINED ", Slot::ThingQuarantined),
+                text(" QUARANTINED · VERIFIED ", Slot::ThingQuarantined),
                 text("  every step done and journaled; R releases it", Slot::Text),
             ],
             Verb::Release => vec![text(
