@@ -14,7 +14,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use iotfleet::fleet::inventory;
-use iotfleet::fleet::journal::Journal;
+use iotfleet::fleet::mutation::Mutations;
 use iotfleet::fleet::quarantine::plan::{Options, Step};
 use iotfleet::fleet::quarantine::run;
 use support::seed::{self, CertificateSpec, DEVICE_POLICY};
@@ -84,10 +84,10 @@ impl Figure {
 async fn measure(fleet: &TestFleet, certificates: usize) {
     let thing = seed_thing(fleet, certificates).await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let journal = Journal::new(
-        Some(dir.path().join("journal.jsonl")),
-        fleet.client.backend(),
-    );
+    let mutations =
+        Mutations::for_client(false, Some(dir.path().join("journal.jsonl")), &fleet.client)
+            .await
+            .expect("the account");
     let client = &fleet.client;
     let (mut report, mut quarantine, mut release) = (Figure::new(), Figure::new(), Figure::new());
     for _ in 0..ROUNDS {
@@ -110,7 +110,7 @@ async fn measure(fleet: &TestFleet, certificates: usize) {
                 .steps
                 .retain(|step| !matches!(step, Step::DeleteConnection { .. }));
         }
-        let done = run::execute(client, &journal, prepared, &mut |_| Ok(()))
+        let done = run::execute(client, &mutations, prepared, &mut |_| Ok(()))
             .await
             .expect("quarantine");
         assert!(done.failed.is_none(), "{:?}", done.failed);
@@ -119,10 +119,10 @@ async fn measure(fleet: &TestFleet, certificates: usize) {
 
         let before = client.stats().operations;
         let started = Instant::now();
-        let prepared = run::prepare_release(client, &journal, &thing)
+        let prepared = run::prepare_release(client, mutations.journal(), &thing, false)
             .await
             .expect("plan");
-        let done = run::execute(client, &journal, prepared, &mut |_| Ok(()))
+        let done = run::execute(client, &mutations, prepared, &mut |_| Ok(()))
             .await
             .expect("release");
         assert!(done.failed.is_none(), "{:?}", done.failed);

@@ -11,7 +11,7 @@ use std::process::Output;
 use iotfleet::fleet::FleetClient;
 use iotfleet::fleet::audit::{self, Finding, Resource, Severity};
 use iotfleet::fleet::inventory;
-use iotfleet::fleet::journal::Journal;
+use iotfleet::fleet::mutation::Mutations;
 use iotfleet::fleet::permissions::{DeviceAction, evaluate_for};
 use iotfleet::fleet::quarantine::plan::Options;
 use iotfleet::fleet::quarantine::run;
@@ -79,8 +79,11 @@ fn expected(pairs: &[(&str, &str)]) -> BTreeSet<(String, String)> {
 async fn the_seeded_local_fleet_audit_finds_exactly_the_planted_problems() {
     let (_core, client) = seeded_local().await;
     let dir = tempfile::tempdir().unwrap();
-    let journal = Journal::new(Some(dir.path().join("journal.jsonl")), client.backend());
-    let report = audit::audit(&client, &journal, false).await.expect("audit");
+    let mutations = Mutations::for_client(false, Some(dir.path().join("journal.jsonl")), &client)
+        .await
+        .unwrap();
+    let journal = mutations.journal();
+    let report = audit::audit(&client, journal, false).await.expect("audit");
     let things_of = things_by_certificate(&client).await;
     assert_eq!(
         described(&report.findings, &things_of),
@@ -123,10 +126,10 @@ async fn the_seeded_local_fleet_audit_finds_exactly_the_planted_problems() {
     )
     .await
     .unwrap();
-    run::execute(&client, &journal, prepared, &mut |_| Ok(()))
+    run::execute(&client, &mutations, prepared, &mut |_| Ok(()))
         .await
         .unwrap();
-    let report = audit::audit(&client, &journal, false).await.unwrap();
+    let report = audit::audit(&client, journal, false).await.unwrap();
     let quarantined: Vec<&Finding> = report
         .findings
         .iter()
@@ -243,10 +246,12 @@ async fn the_same_checks_run_on_a_fleet_seeded_into_moto() {
     seed::thing(iot, "bare-1", None, &[]).await;
 
     let dir = tempfile::tempdir().unwrap();
-    let journal = Journal::new(
+    let journal = iotfleet::fleet::mutation::journal_for(
         Some(dir.path().join("journal.jsonl")),
-        fleet.client.backend(),
-    );
+        &fleet.client,
+    )
+    .await
+    .unwrap();
     let report = audit::audit(&fleet.client, &journal, true)
         .await
         .expect("audit");

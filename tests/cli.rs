@@ -395,17 +395,59 @@ async fn shadow_update_and_delete_on(backend: support::Backend) {
     assert_eq!(refused.status.code(), Some(5));
     let unsure = run(vec!["shadow", "delete", &thing]).await;
     assert_eq!(unsure.status.code(), Some(2), "{}", stderr(&unsure));
+
+    // A journal that cannot be written: the intent is not recorded, so nothing is changed.
+    let journal_path = home.path().join("state/iotfleet/journal.jsonl");
+    let kept = journal_path.with_extension("kept");
+    std::fs::rename(&journal_path, &kept).unwrap();
+    std::fs::create_dir(&journal_path).unwrap();
+    for args in [
+        vec!["shadow", "update", &thing, "--desired", r#"{"speed":3}"#],
+        vec!["shadow", "delete", &thing, "--yes"],
+    ] {
+        let unjournaled = run(args).await;
+        assert_eq!(
+            unjournaled.status.code(),
+            Some(1),
+            "{}",
+            stderr(&unjournaled)
+        );
+        assert!(
+            stderr(&unjournaled)
+                .contains("the journal could not be written, so nothing was changed"),
+            "{}",
+            stderr(&unjournaled)
+        );
+        let get = run(vec!["shadow", "get", &thing, "--output", "json"]).await;
+        assert_eq!(desired_now(&get), serde_json::json!({"speed": 40}));
+    }
+    std::fs::remove_dir(&journal_path).unwrap();
+    std::fs::rename(&kept, &journal_path).unwrap();
+
     let deleted = run(vec!["shadow", "delete", &thing, "--yes"]).await;
     assert!(deleted.status.success(), "{}", stderr(&deleted));
     let gone = run(vec!["shadow", "get", &thing]).await;
     assert_eq!(gone.status.code(), Some(3));
 
-    // The journal has every applied change (and the refused conflict) with before and after.
+    // The journal has every applied change (and the refused conflict) with before and after,
+    // each outcome after its intent (the plan entry, written before the call).
     let journal =
         std::fs::read_to_string(home.path().join("state/iotfleet/journal.jsonl")).unwrap();
-    let entries: Vec<serde_json::Value> = journal
+    let all: Vec<serde_json::Value> = journal
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    for pair in all.chunks(2) {
+        assert_eq!(
+            pair[0]["action"].as_str().unwrap(),
+            format!("{} plan", pair[1]["action"].as_str().unwrap()),
+            "{journal}"
+        );
+        assert_eq!(pair[0]["before"], pair[1]["before"], "{journal}");
+    }
+    let entries: Vec<serde_json::Value> = all
+        .into_iter()
+        .filter(|e| !e["action"].as_str().unwrap().ends_with(" plan"))
         .collect();
     let actions: Vec<(&str, &str)> = entries
         .iter()

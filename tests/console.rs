@@ -458,8 +458,12 @@ async fn editing_desired_checks_the_json_shows_the_diff_applies_and_journals() {
     assert_eq!(shadow.delta, None, "reported caught up");
     assert!(render(&app, 120, 40).contains("in sync"));
 
-    let entries = journal_entries(&journal);
-    assert_eq!(entries.len(), 1);
+    // The intent (with the state before) was journaled before the update, the outcome after.
+    let all = journal_entries(&journal);
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0]["action"], "shadow update plan");
+    assert_eq!(all[0]["before"], all[1]["before"]);
+    let entries = &all[1..];
     assert_eq!(entries[0]["action"], "shadow update");
     assert_eq!(entries[0]["target"], "pump-03");
     assert_eq!(

@@ -11,7 +11,7 @@ mod support;
 use std::process::Output;
 
 use iotfleet::fleet::FleetClient;
-use iotfleet::fleet::journal::Journal;
+use iotfleet::fleet::mutation::Mutations;
 use iotfleet::fleet::quarantine::facts::{self, Depth, Snapshot};
 use iotfleet::fleet::quarantine::plan::{DENY_ALL_POLICY, Options, Step, Strategy, is_quarantined};
 use iotfleet::fleet::quarantine::run::{self, Prepared, Progress, QuarantineError};
@@ -23,8 +23,7 @@ const BACKENDS: [Backend; 2] = [Backend::Local, Backend::Moto];
 /// pump-1 with `certificates` certificates, each carrying `fleet-device` (shared with pump-2)
 /// and `pump-1-own`; cam-1 with two certificates carrying only `cam-1-own`, which has two
 /// versions with version 1 the default.
-async fn seed_fleet(fleet: &TestFleet, certificates: usize) {
-    let iot = &fleet.iot;
+async fn seed_fleet(iot: &aws_sdk_iot::Client, certificates: usize) {
     for thing in ["pump-1", "pump-2", "cam-1"] {
         seed::thing(iot, thing, None, &[]).await;
     }
@@ -91,7 +90,7 @@ fn for_backend(mut prepared: Prepared, backend: Backend) -> Prepared {
 
 async fn quarantine(
     fleet: &TestFleet,
-    journal: &Journal,
+    journal: &Mutations,
     thing: &str,
     options: Options,
     observe: &mut (dyn FnMut(Progress<'_>) -> Result<(), String> + Send),
@@ -106,8 +105,8 @@ async fn quarantine(
     .await
 }
 
-async fn release(fleet: &TestFleet, journal: &Journal, thing: &str) -> run::Report {
-    let prepared = run::prepare_release(&fleet.client, journal, thing)
+async fn release(fleet: &TestFleet, journal: &Mutations, thing: &str) -> run::Report {
+    let prepared = run::prepare_release(&fleet.client, journal.journal(), thing, false)
         .await
         .expect("plan the release");
     run::execute(&fleet.client, journal, prepared, &mut |_| Ok(()))
@@ -115,8 +114,11 @@ async fn release(fleet: &TestFleet, journal: &Journal, thing: &str) -> run::Repo
         .expect("release")
 }
 
-fn journal_in(dir: &tempfile::TempDir, client: &FleetClient) -> Journal {
-    Journal::new(Some(dir.path().join("journal.jsonl")), client.backend())
+/// The mutation path journaling to `dir`, keyed by the client's backend and account.
+async fn journal_in(dir: &tempfile::TempDir, client: &FleetClient) -> Mutations {
+    Mutations::for_client(false, Some(dir.path().join("journal.jsonl")), client)
+        .await
+        .expect("the account")
 }
 
 fn entries(dir: &tempfile::TempDir) -> Vec<serde_json::Value> {
@@ -133,9 +135,9 @@ async fn quarantine_then_release_restores_every_policy_and_status_exactly() {
         let Some(fleet) = TestFleet::start(backend).await else {
             continue;
         };
-        seed_fleet(&fleet, 3).await;
+        seed_fleet(&fleet.iot, 3).await;
         let dir = tempfile::tempdir().unwrap();
-        let journal = journal_in(&dir, &fleet.client);
+        let journal = journal_in(&dir, &fleet.client).await;
         let cases = [
             (
                 "pump-1",
@@ -187,7 +189,7 @@ async fn quarantine_then_release_restores_every_policy_and_status_exactly() {
             );
 
             // Releasing again finds nothing to do.
-            let again = run::prepare_release(&fleet.client, &journal, thing)
+            let again = run::prepare_release(&fleet.client, journal.journal(), thing, false)
                 .await
                 .unwrap();
             assert!(again.is_empty(), "{backend:?}: {:?}", again.plan);
@@ -222,9 +224,9 @@ async fn an_interruption_after_any_step_is_safe_and_running_again_converges() {
         let Some(fleet) = TestFleet::start(backend).await else {
             continue;
         };
-        seed_fleet(&fleet, 2).await;
+        seed_fleet(&fleet.iot, 2).await;
         let dir = tempfile::tempdir().unwrap();
-        let journal = journal_in(&dir, &fleet.client);
+        let journal = journal_in(&dir, &fleet.client).await;
         for (thing, strategy) in [
             ("pump-1", Strategy::DenyOverlay),
             ("cam-1", Strategy::PolicyVersion),
@@ -331,29 +333,33 @@ async fn an_overlay_is_released_from_another_machine_without_the_journal() {
         let Some(fleet) = TestFleet::start(backend).await else {
             continue;
         };
-        seed_fleet(&fleet, 1).await;
+        seed_fleet(&fleet.iot, 1).await;
         let mine = tempfile::tempdir().unwrap();
         let theirs = tempfile::tempdir().unwrap();
         let before = snapshot(&fleet.client, "pump-1").await;
         quarantine(
             &fleet,
-            &journal_in(&mine, &fleet.client),
+            &journal_in(&mine, &fleet.client).await,
             "pump-1",
             Options::default(),
             &mut |_| Ok(()),
         )
         .await
         .unwrap();
-        let prepared =
-            run::prepare_release(&fleet.client, &journal_in(&theirs, &fleet.client), "pump-1")
-                .await
-                .unwrap();
+        let prepared = run::prepare_release(
+            &fleet.client,
+            journal_in(&theirs, &fleet.client).await.journal(),
+            "pump-1",
+            false,
+        )
+        .await
+        .unwrap();
         assert!(
             prepared.plan.warnings[0].contains("no journal entry"),
             "{:?}",
             prepared.plan.warnings
         );
-        release(&fleet, &journal_in(&theirs, &fleet.client), "pump-1").await;
+        release(&fleet, &journal_in(&theirs, &fleet.client).await, "pump-1").await;
         assert_eq!(
             snapshot(&fleet.client, "pump-1").await,
             before,
@@ -385,7 +391,7 @@ async fn the_verbs_refuse_what_they_must_with_their_exit_codes() {
         let Some(fleet) = TestFleet::start(backend).await else {
             continue;
         };
-        seed_fleet(&fleet, 1).await;
+        seed_fleet(&fleet.iot, 1).await;
         let home = tempfile::tempdir().unwrap();
         let endpoint = fleet.endpoint.as_str();
         let before = snapshot(&fleet.client, "pump-1").await;
@@ -454,7 +460,7 @@ async fn the_verbs_quarantine_show_it_everywhere_and_release_on_the_local_core()
     let Some(fleet) = TestFleet::start(Backend::Local).await else {
         return;
     };
-    seed_fleet(&fleet, 1).await;
+    seed_fleet(&fleet.iot, 1).await;
     let home = tempfile::tempdir().unwrap();
     let endpoint = fleet.endpoint.as_str();
     let before = snapshot(&fleet.client, "pump-1").await;
@@ -560,11 +566,11 @@ async fn a_quarantine_policy_that_allows_is_never_trusted_by_its_name() {
         let Some(fleet) = TestFleet::start(backend).await else {
             continue;
         };
-        seed_fleet(&fleet, 1).await;
+        seed_fleet(&fleet.iot, 1).await;
         let home = tempfile::tempdir().unwrap();
         let endpoint = fleet.endpoint.as_str();
         let dir = tempfile::tempdir().unwrap();
-        let journal = journal_in(&dir, &fleet.client);
+        let journal = journal_in(&dir, &fleet.client).await;
 
         // It exists already, with an Allow, and is attached to pump-1's certificate: nothing
         // says pump-1 is quarantined, and the audit names the policy CRITICAL.
@@ -659,5 +665,266 @@ async fn a_quarantine_policy_that_allows_is_never_trusted_by_its_name() {
             text(&refused)
         );
         assert!(!quarantined(&fleet.client, "pump-1").await, "{backend:?}");
+    }
+}
+
+/// Quarantines (with `options`) and releases pump-1 through `mutations`; the plan without
+/// DeleteConnection on moto.
+async fn round_trip(
+    client: &FleetClient,
+    backend: Backend,
+    mutations: &Mutations,
+    options: Options,
+) -> (run::Report, run::Report) {
+    let prepared = run::prepare_quarantine(client, "pump-1", options, None)
+        .await
+        .unwrap();
+    let quarantined = run::execute(
+        client,
+        mutations,
+        for_backend(prepared, backend),
+        &mut |_| Ok(()),
+    )
+    .await
+    .unwrap();
+    let prepared = run::prepare_release(client, mutations.journal(), "pump-1", false)
+        .await
+        .unwrap();
+    let released = run::execute(client, mutations, prepared, &mut |_| Ok(()))
+        .await
+        .unwrap();
+    (quarantined, released)
+}
+
+#[tokio::test]
+async fn a_torn_last_journal_line_loses_nothing_that_follows() {
+    for backend in BACKENDS {
+        let Some(fleet) = TestFleet::start(backend).await else {
+            continue;
+        };
+        seed_fleet(&fleet.iot, 1).await;
+        let before = snapshot(&fleet.client, "pump-1").await;
+        let dir = tempfile::tempdir().unwrap();
+        // A crash (or a full disk) cut the last entry short.
+        std::fs::write(
+            dir.path().join("journal.jsonl"),
+            r#"{"time":"2026-11-30T03:00:00Z","identity":"ops","backend":"local","action":"quar"#,
+        )
+        .unwrap();
+        let mutations = journal_in(&dir, &fleet.client).await;
+        let options = Options {
+            strategy: Strategy::DenyOverlay,
+            deactivate_certs: true,
+        };
+        let (quarantined, released) = round_trip(&fleet.client, backend, &mutations, options).await;
+        assert!(quarantined.failed.is_none(), "{backend:?}");
+        assert!(
+            released
+                .plan
+                .steps
+                .iter()
+                .any(|s| matches!(s, Step::SetCertificateStatus { to, .. } if to == "ACTIVE")),
+            "{backend:?}: {:?}",
+            released.plan
+        );
+        assert_eq!(
+            snapshot(&fleet.client, "pump-1").await,
+            before,
+            "{backend:?}"
+        );
+        assert_eq!(before.certificates[0].status, "ACTIVE");
+    }
+}
+
+/// moto serves every account behind one endpoint, switching by the credentials of a role
+/// assumed in another account: two accounts, one region, one Thing name, one journal file.
+#[tokio::test]
+async fn two_accounts_records_in_one_journal_never_mix() {
+    let Some(fleet) = TestFleet::start(Backend::Moto).await else {
+        return;
+    };
+    let sdk = support::sdk_config(&fleet.endpoint).await;
+    let assumed = aws_sdk_sts::Client::new(&sdk)
+        .assume_role()
+        .role_arn("arn:aws:iam::111111111111:role/ops")
+        .role_session_name("iotfleet-test")
+        .send()
+        .await
+        .expect("AssumeRole");
+    let credentials = assumed.credentials.expect("credentials");
+    let mut settings = support::settings(&fleet.endpoint);
+    settings.static_credentials = Some(iotfleet::fleet::StaticCredentials {
+        access_key_id: credentials.access_key_id.clone(),
+        secret_access_key: credentials.secret_access_key.clone(),
+    });
+    let other = FleetClient::connect(&settings).await.unwrap();
+    let other_iot = aws_sdk_iot::Client::from_conf(
+        aws_sdk_iot::config::Builder::from(&sdk)
+            .credentials_provider(aws_credential_types::Credentials::new(
+                credentials.access_key_id,
+                credentials.secret_access_key,
+                None,
+                None,
+                "assumed",
+            ))
+            .build(),
+    );
+    assert_eq!(fleet.client.account().await.unwrap(), "123456789012");
+    assert_eq!(other.account().await.unwrap(), "111111111111");
+    seed_fleet(&fleet.iot, 1).await;
+    seed_fleet(&other_iot, 1).await;
+    let (before, other_before) = (
+        snapshot(&fleet.client, "pump-1").await,
+        snapshot(&other, "pump-1").await,
+    );
+    assert_ne!(before, other_before, "two accounts, two registries");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (mine, theirs) = (
+        journal_in(&dir, &fleet.client).await,
+        journal_in(&dir, &other).await,
+    );
+    // Account A isolates pump-1 and deactivates its certificate; then account B quarantines
+    // and releases its own pump-1, whose closing entry must not close A's record.
+    let deactivate = Options {
+        strategy: Strategy::DenyOverlay,
+        deactivate_certs: true,
+    };
+    let prepared = run::prepare_quarantine(&fleet.client, "pump-1", deactivate, None)
+        .await
+        .unwrap();
+    run::execute(
+        &fleet.client,
+        &mine,
+        for_backend(prepared, Backend::Moto),
+        &mut |_| Ok(()),
+    )
+    .await
+    .unwrap();
+    let (_, released) = round_trip(&other, Backend::Moto, &theirs, Options::default()).await;
+    let own: Vec<&str> = other_before
+        .certificates
+        .iter()
+        .map(|c| c.id.as_str())
+        .collect();
+    for step in &released.plan.steps {
+        let named = serde_json::to_string(step).unwrap();
+        assert!(
+            own.iter().any(|id| named.contains(id)),
+            "B's release touches only B's certificates: {step:?}"
+        );
+    }
+    assert!(released.plan.warnings.is_empty(), "{:?}", released.plan);
+    assert_eq!(snapshot(&other, "pump-1").await, other_before);
+
+    // A's record is still open: its release reactivates the certificate exactly.
+    let prepared = run::prepare_release(&fleet.client, mine.journal(), "pump-1", false)
+        .await
+        .unwrap();
+    assert!(prepared.plan.warnings.is_empty(), "{:?}", prepared.plan);
+    run::execute(&fleet.client, &mine, prepared, &mut |_| Ok(()))
+        .await
+        .unwrap();
+    assert_eq!(snapshot(&fleet.client, "pump-1").await, before);
+}
+
+/// twin-a and twin-b share certificate S; twin-b also has its own certificate.
+async fn seed_twins(iot: &aws_sdk_iot::Client) {
+    for thing in ["twin-a", "twin-b"] {
+        seed::thing(iot, thing, None, &[]).await;
+    }
+    seed::policy(iot, "twin-device", DEVICE_POLICY).await;
+    let (_, shared) = seed::certificate(iot, &CertificateSpec::valid_for_days("twins", 90)).await;
+    seed::attach_policy(iot, "twin-device", &shared).await;
+    seed::attach_thing(iot, "twin-a", &shared).await;
+    seed::attach_thing(iot, "twin-b", &shared).await;
+    let (_, own) = seed::certificate(iot, &CertificateSpec::valid_for_days("twin-b", 90)).await;
+    seed::attach_policy(iot, "twin-device", &own).await;
+    seed::attach_thing(iot, "twin-b", &own).await;
+}
+
+#[tokio::test]
+async fn releasing_one_of_two_quarantines_on_a_shared_certificate_is_refused_unless_together() {
+    for backend in BACKENDS {
+        let Some(fleet) = TestFleet::start(backend).await else {
+            continue;
+        };
+        seed_twins(&fleet.iot).await;
+        let home = tempfile::tempdir().unwrap();
+        let endpoint = fleet.endpoint.as_str();
+        let (before_a, before_b) = (
+            snapshot(&fleet.client, "twin-a").await,
+            snapshot(&fleet.client, "twin-b").await,
+        );
+        // Each quarantined on its own, journaled where the CLI journals.
+        let journal = Mutations::for_client(
+            false,
+            Some(home.path().join("state/iotfleet/journal.jsonl")),
+            &fleet.client,
+        )
+        .await
+        .unwrap();
+        for thing in ["twin-a", "twin-b"] {
+            let report = quarantine(&fleet, &journal, thing, Options::default(), &mut |_| Ok(()))
+                .await
+                .unwrap();
+            assert!(report.failed.is_none(), "{backend:?} {thing}");
+        }
+        assert!(quarantined(&fleet.client, "twin-a").await);
+        assert!(quarantined(&fleet.client, "twin-b").await);
+
+        // Releasing twin-a alone would detach the policy from S and free twin-b: refused.
+        let refused = iotfleet(endpoint, home.path(), &["release", "twin-a", "--yes"]).await;
+        assert_eq!(refused.status.code(), Some(4), "{}", text(&refused));
+        assert!(
+            text(&refused).contains("would free twin-b (certificate")
+                && text(&refused).contains("--with-shared"),
+            "{}",
+            text(&refused)
+        );
+        assert!(quarantined(&fleet.client, "twin-b").await, "{backend:?}");
+
+        // Together: the plan names who shares what; both come back exactly.
+        let dry = run::prepare_release(&fleet.client, journal.journal(), "twin-a", true)
+            .await
+            .unwrap();
+        assert_eq!(dry.plan.together, ["twin-b"]);
+        assert!(
+            dry.plan
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("released together with twin-b")),
+            "{:?}",
+            dry.plan.warnings
+        );
+        let both = iotfleet(
+            endpoint,
+            home.path(),
+            &["release", "twin-a", "--with-shared", "--yes"],
+        )
+        .await;
+        assert_eq!(both.status.code(), Some(0), "{}", text(&both));
+        assert!(
+            text(&both).contains("twin-a, twin-b are released."),
+            "{}",
+            text(&both)
+        );
+        assert_eq!(
+            snapshot(&fleet.client, "twin-a").await,
+            before_a,
+            "{backend:?}"
+        );
+        assert_eq!(
+            snapshot(&fleet.client, "twin-b").await,
+            before_b,
+            "{backend:?}"
+        );
+        // Both records are closed: releasing either again plans nothing.
+        for thing in ["twin-a", "twin-b"] {
+            let again = run::prepare_release(&fleet.client, journal.journal(), thing, false)
+                .await
+                .unwrap();
+            assert!(again.is_empty(), "{backend:?} {thing}: {:?}", again.plan);
+        }
     }
 }

@@ -178,6 +178,10 @@ pub enum Command {
     /// Undo a quarantine exactly, as the journal recorded it.
     Release {
         thing: String,
+        /// Also release every Thing whose own open quarantine holds a certificate this one shares
+        /// (without it, such a release is refused: it would free them silently).
+        #[arg(long)]
+        with_shared: bool,
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,

@@ -9,7 +9,6 @@ use super::args::{GlobalArgs, OutputFormat};
 use super::text::{Report, output_width};
 use crate::fleet::FleetClient;
 use crate::fleet::audit::{self, Finding, Severity, Source};
-use crate::fleet::journal::Journal;
 
 #[derive(Serialize)]
 struct Output<'a> {
@@ -26,7 +25,7 @@ pub async fn audit(
     global: &GlobalArgs,
     fail_on: Option<Severity>,
 ) -> Result<(), CliError> {
-    let journal = Journal::new(None, client.backend());
+    let journal = crate::fleet::mutation::journal_for(None, client).await?;
     let report = audit::audit(client, &journal, !global.local).await?;
     let by_severity: Vec<(&'static str, usize)> = report
         .counts()

@@ -47,6 +47,12 @@ impl From<FleetError> for CliError {
     }
 }
 
+impl From<crate::fleet::mutation::MutationError> for CliError {
+    fn from(error: crate::fleet::mutation::MutationError) -> Self {
+        Self::new(error.exit_code(), error.to_string())
+    }
+}
+
 /// Runs one verb and prints its output.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let mut cli = cli;
@@ -139,8 +145,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             };
             return quarantine::quarantine(&client, &cli.global, default_strategy, request).await;
         }
-        Command::Release { thing, yes } => {
-            return quarantine::release(&client, &cli.global, &thing, yes).await;
+        Command::Release {
+            thing,
+            with_shared,
+            yes,
+        } => {
+            return quarantine::release(&client, &cli.global, &thing, with_shared, yes).await;
         }
         Command::Audit { fail_on } => return audit::audit(&client, &cli.global, fail_on).await,
         _ => {}

@@ -11,7 +11,7 @@ use super::CliError;
 use super::args::{GlobalArgs, OutputFormat};
 use super::text::{Report as Text, output_width};
 use crate::fleet::FleetClient;
-use crate::fleet::journal::Journal;
+use crate::fleet::mutation::Mutations;
 use crate::fleet::quarantine::plan::{Options, Plan, Strategy, is_quarantined};
 use crate::fleet::quarantine::run::{self, Prepared, QuarantineError, Report};
 
@@ -38,14 +38,9 @@ pub async fn quarantine(
     default_strategy: Strategy,
     request: Request,
 ) -> Result<(), CliError> {
-    if global.read_only && !request.dry_run {
-        return Err(CliError::new(
-            5,
-            format!(
-                "refused by --read-only: quarantine would change {}",
-                request.thing
-            ),
-        ));
+    let mutations = Mutations::for_client(global.read_only, None, client).await?;
+    if !request.dry_run {
+        mutations.refuse_if_read_only(&format!("quarantine would change {}", request.thing))?;
     }
     let options = Options {
         strategy: request.strategy.unwrap_or(default_strategy),
@@ -53,23 +48,27 @@ pub async fn quarantine(
     };
     let prepared =
         run::prepare_quarantine(client, &request.thing, options, request.reason.clone()).await?;
-    carry_out(client, global, prepared, request.dry_run, request.yes).await
+    carry_out(
+        client,
+        &mutations,
+        global,
+        prepared,
+        request.dry_run,
+        request.yes,
+    )
+    .await
 }
 
 pub async fn release(
     client: &FleetClient,
     global: &GlobalArgs,
     thing: &str,
+    with_shared: bool,
     yes: bool,
 ) -> Result<(), CliError> {
-    if global.read_only {
-        return Err(CliError::new(
-            5,
-            format!("refused by --read-only: release would change {thing}"),
-        ));
-    }
-    let journal = Journal::new(None, client.backend());
-    let prepared = run::prepare_release(client, &journal, thing).await?;
+    let mutations = Mutations::for_client(global.read_only, None, client).await?;
+    mutations.refuse_if_read_only(&format!("release would change {thing}"))?;
+    let prepared = run::prepare_release(client, mutations.journal(), thing, with_shared).await?;
     if prepared.is_empty() {
         let still = is_quarantined(&prepared.subject);
         let text = match global.output {
@@ -89,9 +88,18 @@ pub async fn release(
                 out.finish()
             }
         };
-        return super::print(&text);
+        super::print(&text)?;
+        if still || !prepared.plan.unrestorable.is_empty() {
+            return Err(CliError::new(
+                1,
+                format!(
+                    "{thing} was not released: it is still isolated, or something cannot be restored (see above)"
+                ),
+            ));
+        }
+        return Ok(());
     }
-    carry_out(client, global, prepared, false, yes).await
+    carry_out(client, &mutations, global, prepared, false, yes).await
 }
 
 #[derive(Serialize)]
@@ -105,6 +113,7 @@ struct Output<'a> {
 
 async fn carry_out(
     client: &FleetClient,
+    mutations: &Mutations,
     global: &GlobalArgs,
     prepared: Prepared,
     dry_run: bool,
@@ -136,8 +145,7 @@ async fn carry_out(
     if asked {
         confirm(&prepared)?;
     }
-    let journal = Journal::new(None, client.backend());
-    let report = run::execute(client, &journal, prepared, &mut |_| Ok(())).await?;
+    let report = run::execute(client, mutations, prepared, &mut |_| Ok(())).await?;
     let quarantined = match verb {
         // Isolated only when the verification, from what the service says now, says so.
         run::Verb::Quarantine => report.verification.as_ref().is_some_and(|v| v.verified),
@@ -179,10 +187,10 @@ fn confirm(prepared: &Prepared) -> Result<(), CliError> {
             "Release"
         },
     );
-    let shared = !prepared.plan.also_isolated.is_empty();
+    let shared = !prepared.plan.also_isolated.is_empty() || !prepared.plan.together.is_empty();
     let question = if shared {
         format!(
-            "Type {} to confirm (it isolates the Things listed too): ",
+            "Type {} to confirm (it changes the other Things listed too): ",
             crate::untrusted::escape(thing)
         )
     } else {
@@ -220,6 +228,9 @@ fn plan_text(plan: &Plan, title: &str) -> Text {
     for warning in &plan.warnings {
         out.line(0, &format!("! {warning}"));
     }
+    for problem in &plan.unrestorable {
+        out.line(0, &format!("! cannot restore: {problem}"));
+    }
     if plan.steps.is_empty() {
         out.line(0, "Plan: no call to make");
     } else {
@@ -253,7 +264,18 @@ fn result_text(report: &Report, title: &str, with_plan: bool) -> String {
             out.line(2, &format!("{}. not run", index + 1));
         }
     } else if report.verb == run::Verb::Release {
-        out.line(0, &format!("{} is released.", report.thing));
+        if report.advice().is_none() {
+            let mut released = vec![report.thing.clone()];
+            released.extend(report.plan.together.iter().cloned());
+            out.line(
+                0,
+                &format!(
+                    "{} {} released.",
+                    released.join(", "),
+                    if released.len() == 1 { "is" } else { "are" }
+                ),
+            );
+        }
     } else {
         if let Some(verification) = &report.verification {
             out.line(0, "Verification (policies in force, read again):");

@@ -1,21 +1,16 @@
-//! `shadow update` and `shadow delete`: Device Shadow changes from the command line. Both are
-//! refused with `--read-only`, carry what the shadow was before into the journal, and name a
-//! version conflict (exit 4) instead of overwriting.
+//! `shadow update` and `shadow delete`: Device Shadow changes from the command line, through the
+//! one mutation path (`fleet::mutation`): refused with `--read-only`, the intent journaled with
+//! what the shadow was before (a deleted shadow's copy) before anything is called, and a version
+//! conflict named (exit 4) instead of overwriting.
 
 use serde_json::{Value, json};
 
 use super::CliError;
 use super::args::{GlobalArgs, OutputFormat};
 use super::text::output_width;
-use crate::fleet::{FleetClient, FleetError, journal};
+use crate::fleet::mutation::{Change, Mutations};
+use crate::fleet::{FleetClient, FleetError};
 use crate::untrusted::escape;
-
-fn read_only(global: &GlobalArgs, what: &str) -> Result<(), CliError> {
-    if global.read_only {
-        return Err(CliError::new(5, format!("refused by --read-only: {what}")));
-    }
-    Ok(())
-}
 
 fn target(thing: &str, name: Option<&str>) -> String {
     match name {
@@ -67,45 +62,6 @@ fn desired(argument: &str) -> Result<Value, CliError> {
     Ok(value)
 }
 
-fn record(
-    global: &GlobalArgs,
-    client: &FleetClient,
-    action: &str,
-    target: String,
-    before: Value,
-    after: Value,
-    result: String,
-) -> Result<(), CliError> {
-    let backend = client.backend();
-    let entry = journal::Entry {
-        time: time::OffsetDateTime::now_utc(),
-        identity: match &backend.profile {
-            Some(profile) => format!("{} (profile {profile})", journal::local_user()),
-            None => journal::local_user(),
-        },
-        backend: if global.local {
-            "local".to_owned()
-        } else {
-            format!(
-                "aws {}{}",
-                backend.region,
-                backend
-                    .endpoint_url
-                    .as_deref()
-                    .map(|url| format!(" {url}"))
-                    .unwrap_or_default()
-            )
-        },
-        action: action.to_owned(),
-        target,
-        before,
-        after,
-        result,
-    };
-    journal::record(None, &entry)
-        .map_err(|e| CliError::new(1, format!("the journal could not be written: {e}")))
-}
-
 pub async fn update(
     client: &FleetClient,
     global: &GlobalArgs,
@@ -115,30 +71,29 @@ pub async fn update(
     version: Option<u64>,
 ) -> Result<String, CliError> {
     let desired = desired(desired_argument)?;
-    read_only(
-        global,
-        &format!("shadow update would change {}", target(thing, name)),
-    )?;
+    let shown = target(thing, name);
+    let what = format!("shadow update would change {shown}");
+    let mutations = Mutations::for_client(global.read_only, None, client).await?;
+    mutations.refuse_if_read_only(&what)?;
     let before = current(client, thing, name).await?;
     let mut body = json!({"state": {"desired": desired}});
     if let Some(version) = version {
         body["version"] = version.into();
     }
-    let outcome = client.update_shadow(thing, name, &body).await;
-    let (after, result) = match &outcome {
-        Ok(accepted) => (accepted.clone(), "ok".to_owned()),
-        Err(error) => (Value::Null, format!("error: {error}")),
-    };
-    record(
-        global,
-        client,
-        "shadow update",
-        target(thing, name),
+    let change = Change {
+        what,
+        action: "shadow update",
+        target: &shown,
         before,
-        after,
-        result,
-    )?;
-    let accepted = outcome?;
+        intended: body.clone(),
+    };
+    let accepted = mutations
+        .apply(
+            change,
+            client.update_shadow(thing, name, &body),
+            Clone::clone,
+        )
+        .await?;
     Ok(match global.output {
         OutputFormat::Json => super::to_json(&accepted),
         OutputFormat::Table => {
@@ -171,7 +126,9 @@ pub async fn delete(
     yes: bool,
 ) -> Result<String, CliError> {
     let shown = target(thing, name);
-    read_only(global, &format!("shadow delete would delete {shown}"))?;
+    let what = format!("shadow delete would delete {shown}");
+    let mutations = Mutations::for_client(global.read_only, None, client).await?;
+    mutations.refuse_if_read_only(&what)?;
     if !yes {
         return Err(CliError::new(
             2,
@@ -179,20 +136,15 @@ pub async fn delete(
         ));
     }
     let before = current(client, thing, name).await?;
-    let outcome = client.delete_shadow(thing, name).await;
-    let result = match &outcome {
-        Ok(()) => "ok".to_owned(),
-        Err(error) => format!("error: {error}"),
-    };
-    record(
-        global,
-        client,
-        "shadow delete",
-        shown.clone(),
+    let change = Change {
+        what,
+        action: "shadow delete",
+        target: &shown,
         before,
-        Value::Null,
-        result,
-    )?;
-    outcome?;
+        intended: json!({"delete": true}),
+    };
+    mutations
+        .apply(change, client.delete_shadow(thing, name), |()| Value::Null)
+        .await?;
     Ok(format!("deleted the shadow of {}\n", escape(&shown)))
 }

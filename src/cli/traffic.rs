@@ -15,6 +15,7 @@ use super::CliError;
 use super::args::{GlobalArgs, OutputFormat};
 use super::text::{output_width, truncate};
 use crate::fleet::journal;
+use crate::fleet::mutation::{Change, Mutations};
 use crate::fleet::traffic::{
     TlsFiles, TrafficEvent, TrafficMessage, TrafficSettings, WebSocketSigning, connect,
 };
@@ -268,12 +269,21 @@ pub async fn publish(
     qos: u8,
 ) -> Result<String, CliError> {
     crate::fleet::traffic::filter::check_topic(topic).map_err(|e| CliError::new(2, e))?;
-    if global.read_only {
-        return Err(CliError::new(
-            5,
-            format!("refused by --read-only: publish would send a message to {topic}"),
-        ));
-    }
+    let what = format!("publish would send a message to {topic}");
+    let identity = match &global.cert {
+        Some(cert) => format!("{} with {}", journal::local_user(), cert.display()),
+        None => journal::local_user(),
+    };
+    let mqtt_backend = |target: &str| match local {
+        Some(_) => format!("local mqtt {target}"),
+        None => format!("mqtt {target}"),
+    };
+    // Refused before connecting; the journal's backend names the broker once it is known.
+    Mutations::new(
+        global.read_only,
+        journal::Journal::for_mqtt(None, identity.clone(), mqtt_backend("")),
+    )
+    .refuse_if_read_only(&what)?;
     let bytes = match payload.strip_prefix('@') {
         Some(path) => Bytes::from(
             std::fs::read(path)
@@ -286,6 +296,17 @@ pub async fn publish(
     let (handle, mut events) = connect(&settings, 64).map_err(|e| CliError::new(1, e))?;
     connected(&mut events, &target).await?;
     let size = bytes.len();
+    let mutations = Mutations::new(
+        global.read_only,
+        journal::Journal::for_mqtt(None, identity, mqtt_backend(&target)),
+    );
+    let intent = mutations.begin(Change {
+        what,
+        action: "publish",
+        target: topic,
+        before: serde_json::Value::Null,
+        intended: serde_json::json!({"qos": qos, "size": size}),
+    })?;
     handle
         .publish(topic, bytes, qos, false)
         .map_err(|e| CliError::new(2, e))?;
@@ -307,26 +328,13 @@ pub async fn publish(
         ))
     });
 
-    let entry = journal::Entry {
-        time: time::OffsetDateTime::now_utc(),
-        identity: match &global.cert {
-            Some(cert) => format!("{} with {}", journal::local_user(), cert.display()),
-            None => journal::local_user(),
-        },
-        backend: match local {
-            Some(_) => format!("local mqtt {target}"),
-            None => format!("mqtt {target}"),
-        },
-        action: "publish".into(),
-        target: topic.to_owned(),
-        before: serde_json::Value::Null,
-        after: serde_json::json!({"qos": qos, "size": size}),
-        result: match &outcome {
-            Ok(()) => "ok".into(),
+    let journaled = intent.finish(
+        serde_json::Value::Null,
+        &match &outcome {
+            Ok(()) => "ok".to_owned(),
             Err(error) => format!("error: {error}"),
         },
-    };
-    let journaled = journal::record(None, &entry);
+    );
     match (outcome, journaled) {
         (Ok(()), Ok(())) => Ok(format!(
             "published {size} bytes to {} (QoS {qos})\n",

@@ -148,6 +148,8 @@ pub struct FleetClient {
     data_endpoint_configured: bool,
     info: BackendInfo,
     counters: Arc<CallCounters>,
+    /// The account, asked of STS once.
+    account: Arc<OnceCell<String>>,
 }
 
 impl FleetClient {
@@ -236,6 +238,7 @@ impl FleetClient {
                 local: settings.local,
             },
             counters,
+            account: Arc::new(OnceCell::new()),
         })
     }
 
@@ -305,19 +308,25 @@ impl FleetClient {
         self.credentials.clone()
     }
 
-    /// The AWS account the credentials belong to (STS GetCallerIdentity), for the status bar.
+    /// The AWS account the credentials belong to (STS GetCallerIdentity, asked once), for the
+    /// status bar and the journal's key.
     pub async fn account(&self) -> Result<String, FleetError> {
-        let operation = Operation::new("sts:GetCallerIdentity");
-        let out = self
-            .sts
-            .get_caller_identity()
-            .send()
+        self.account
+            .get_or_try_init(|| async {
+                let operation = Operation::new("sts:GetCallerIdentity");
+                let out = self
+                    .sts
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| self.fail(&operation, e))?;
+                out.account.ok_or_else(|| FleetError::InvalidResponse {
+                    action: operation.action,
+                    detail: "no Account".into(),
+                })
+            })
             .await
-            .map_err(|e| self.fail(&operation, e))?;
-        out.account.ok_or_else(|| FleetError::InvalidResponse {
-            action: operation.action,
-            detail: "no Account".into(),
-        })
+            .cloned()
     }
 
     /// Lists Things page by page, so a screen can show the first page while the rest load.

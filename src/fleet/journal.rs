@@ -1,8 +1,9 @@
-//! The audit journal: one JSON line per mutation (time, identity, backend, action, target,
-//! before, after, result) appended to `$XDG_STATE_HOME/iotfleet/journal.jsonl` and synced before
-//! the mutation is reported done.
+//! The audit journal: one JSON line per mutation (time, identity, backend, account, action,
+//! target, before, after, result) appended to `$XDG_STATE_HOME/iotfleet/journal.jsonl` and synced
+//! before the mutation is reported done. Records are keyed by backend and AWS account, so a
+//! release in one account never replays another's. Written through `fleet::mutation`.
 
-use std::io::Write as _;
+use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -18,6 +19,9 @@ pub struct Entry {
     pub identity: String,
     /// Where: "local", or the AWS region and endpoint.
     pub backend: String,
+    /// The AWS account (STS GetCallerIdentity); absent for the local core and MQTT-only entries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub action: String,
     pub target: String,
     pub before: serde_json::Value,
@@ -43,35 +47,50 @@ pub fn record(path: Option<&Path>, entry: &Entry) -> std::io::Result<()> {
     }
 }
 
-/// Appends one entry and syncs it to disk.
+/// Appends one entry and syncs it to disk. When the file does not end with a newline (a torn
+/// last write: a crash, a full disk), the entry begins on a fresh line, so the torn line is the
+/// only one lost.
 pub fn append(path: &Path, entry: &Entry) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
     let mut line = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
     line.push(b'\n');
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true).read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    let length = file.metadata()?.len();
+    if length > 0 {
+        let mut last = [0u8; 1];
+        file.seek(std::io::SeekFrom::Start(length - 1))?;
+        file.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            line.insert(0, b'\n');
+        }
+    }
     file.write_all(&line)?;
     file.sync_data()
 }
 
-/// A journal bound to one backend: who acts, where, and the file.
+/// A journal bound to one backend and account: who acts, where, and the file.
 #[derive(Debug, Clone)]
 pub struct Journal {
     path: Option<PathBuf>,
     identity: String,
     backend: String,
+    account: Option<String>,
 }
 
 impl Journal {
-    /// `path` None means the default journal.
+    /// `path` None means the default journal; `account` is the AWS account the credentials
+    /// belong to (None for the local core).
     #[must_use]
-    pub fn new(path: Option<PathBuf>, backend: &BackendInfo) -> Self {
+    pub fn new(path: Option<PathBuf>, backend: &BackendInfo, account: Option<String>) -> Self {
         Self {
             path,
+            account,
             identity: match &backend.profile {
                 Some(profile) => format!("{} (profile {profile})", local_user()),
                 None => local_user(),
@@ -84,6 +103,18 @@ impl Journal {
                     None => format!("aws {}", backend.region),
                 }
             },
+        }
+    }
+
+    /// A journal for MQTT-only mutations (a publish with a client certificate has no AWS
+    /// account to name): `backend` names the broker.
+    #[must_use]
+    pub fn for_mqtt(path: Option<PathBuf>, identity: String, backend: String) -> Self {
+        Self {
+            path,
+            identity,
+            backend,
+            account: None,
         }
     }
 
@@ -106,6 +137,7 @@ impl Journal {
             time: OffsetDateTime::now_utc(),
             identity: self.identity.clone(),
             backend: self.backend.clone(),
+            account: self.account.clone(),
             action: action.to_owned(),
             target: target.to_owned(),
             before,
@@ -115,8 +147,8 @@ impl Journal {
         record(self.path.as_deref(), &entry)
     }
 
-    /// This backend's entries about `target`, oldest first; no journal yet is no entries. A
-    /// line that is not JSON (a torn last write) is skipped.
+    /// This backend's and account's entries about `target`, oldest first; no journal yet is no
+    /// entries. A line that is not JSON (a torn last write) is skipped.
     pub fn entries_for(&self, target: &str) -> std::io::Result<Vec<serde_json::Value>> {
         let path = match &self.path {
             Some(path) => path.clone(),
@@ -134,7 +166,11 @@ impl Journal {
             .lines()
             .filter(|line| line.contains(target))
             .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|entry| entry["target"] == target && entry["backend"] == self.backend.as_str())
+            .filter(|entry| {
+                entry["target"] == target
+                    && entry["backend"] == self.backend.as_str()
+                    && entry["account"].as_str() == self.account.as_deref()
+            })
             .collect())
     }
 }
@@ -150,6 +186,7 @@ pub fn local_user() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn entries_are_appended_one_json_line_each() {
@@ -159,6 +196,7 @@ mod tests {
             time: OffsetDateTime::UNIX_EPOCH,
             identity: "alice".into(),
             backend: "local".into(),
+            account: None,
             action: "publish".into(),
             target: "a/b".into(),
             before: serde_json::Value::Null,
@@ -172,5 +210,44 @@ mod tests {
         let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(first["action"], "publish");
         assert_eq!(first["time"], "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn an_entry_after_a_torn_line_starts_a_fresh_one_and_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        std::fs::write(&path, r#"{"time":"2026-01-01T00:00:00Z","target":"pump"#).unwrap();
+        let backend = BackendInfo {
+            region: "us-east-1".into(),
+            profile: None,
+            endpoint_url: None,
+            local: false,
+        };
+        let journal = Journal::new(Some(path.clone()), &backend, Some("111111111111".into()));
+        journal
+            .write(
+                "quarantine plan",
+                "pump-1",
+                Value::Null,
+                Value::Null,
+                "planned",
+            )
+            .unwrap();
+        let entries = journal.entries_for("pump-1").unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0]["account"], "111111111111");
+        // Another account's journal, same backend and Thing, sees none of it.
+        let other = Journal::new(Some(path.clone()), &backend, Some("222222222222".into()));
+        assert!(other.entries_for("pump-1").unwrap().is_empty());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let fresh = dir.path().join("new.jsonl");
+            Journal::new(Some(fresh.clone()), &backend, None)
+                .write("publish", "a/b", Value::Null, Value::Null, "ok")
+                .unwrap();
+            let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
     }
 }

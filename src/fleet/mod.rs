@@ -9,6 +9,7 @@ pub mod error;
 pub mod inventory;
 pub mod journal;
 pub mod model;
+pub mod mutation;
 pub mod permissions;
 pub mod quarantine;
 pub mod traffic;

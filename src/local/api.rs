@@ -173,6 +173,9 @@ async fn handle(
         body: &body,
         call,
     };
+    if signing_name.as_deref() == Some("sts") {
+        return caller_identity(&headers, &body);
+    }
     let result = match (service, path.as_slice()) {
         // DeleteConnection needs the broker, which answers asynchronously.
         (Service::IotData, ["connections", client_id]) if method == Method::DELETE => {
@@ -191,6 +194,43 @@ async fn handle(
             .into_response(),
         Err(error) => error_response(&error),
     }
+}
+
+/// STS GetCallerIdentity (query protocol, XML answer): the local account, so the journal and
+/// the console's header name an account here as on AWS. Other STS actions are refused.
+fn caller_identity(headers: &HeaderMap, body: &Bytes) -> Response {
+    let form: HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
+    if form.get("Action").map(String::as_str) != Some("GetCallerIdentity") {
+        let xml = format!(
+            r#"<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>the local IoT Core answers only GetCallerIdentity, not {}</Message></Error><RequestId>local</RequestId></ErrorResponse>"#,
+            xml_text(form.get("Action").map_or("no action", String::as_str))
+        );
+        return (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "text/xml")],
+            xml,
+        )
+            .into_response();
+    }
+    let key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| auth.split("Credential=").nth(1))
+        .and_then(|credential| credential.split('/').next())
+        .unwrap_or("local");
+    let account = registry::ACCOUNT;
+    let xml = format!(
+        r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>arn:aws:iam::{account}:user/local-operator</Arn><UserId>{}</UserId><Account>{account}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>local</RequestId></ResponseMetadata></GetCallerIdentityResponse>"#,
+        xml_text(key)
+    );
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/xml")], xml).into_response()
+}
+
+/// Text escaped for an XML element.
+fn xml_text(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn error_response(error: &ApiError) -> Response {

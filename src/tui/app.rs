@@ -22,7 +22,6 @@ use crate::config::files::{self, Loaded};
 use crate::config::keymap::{Key, KeyCode};
 use crate::config::theme::Theme;
 use crate::fleet::FleetClient;
-use crate::fleet::journal;
 use crate::fleet::traffic::{self, TrafficEvent, TrafficHandle, TrafficSettings};
 
 /// How the console was asked to start.
@@ -110,13 +109,16 @@ impl App {
                 text: problems.join(" | "),
             });
         }
-        let journal = options.journal.clone();
+        let mutations = super::tasks::MutationSettings {
+            read_only,
+            journal: options.journal.clone(),
+        };
         let mut app = Self {
             state,
             keys,
             theme: loaded.theme,
             options,
-            runner: Runner::new(client, sender, journal),
+            runner: Runner::new(client, sender, mutations),
             events,
             copied: Vec::new(),
             osc52: false,
@@ -298,43 +300,22 @@ impl App {
         }
     }
 
-    /// Sends a confirmed publish and records it in the journal.
+    /// Sends a confirmed publish through the mutation path, in a task: journaled before it is
+    /// sent, never on this loop.
     fn publish(&mut self, topic: &str, payload: String, qos: u8) {
-        let size = payload.len();
-        let sent = match &self.traffic {
-            Some(handle) => handle.publish(topic, payload.into(), qos, false),
-            None => Err("not connected".to_owned()),
-        };
-        let entry = journal::Entry {
-            time: time::OffsetDateTime::now_utc(),
-            identity: journal::local_user(),
-            backend: match self.state.backend {
-                Backend::Local => format!("local mqtt {}", self.state.traffic.target),
-                Backend::Aws { .. } => format!("mqtt {}", self.state.traffic.target),
-            },
-            action: "publish".into(),
-            target: topic.to_owned(),
-            before: serde_json::Value::Null,
-            after: serde_json::json!({"qos": qos, "size": size}),
-            result: match &sent {
-                Ok(()) => "sent".into(),
-                Err(error) => format!("error: {error}"),
-            },
-        };
-        let journaled = journal::record(self.options.journal.as_deref(), &entry);
-        let problem = match (sent, journaled) {
-            (Err(error), _) => Some(format!("publish to {topic} failed: {error}")),
-            (Ok(()), Err(error)) => Some(format!(
-                "sent to {topic}, but the journal could not be written: {error}"
-            )),
-            (Ok(()), Ok(())) => None,
-        };
-        if let Some(text) = problem {
+        let Some(handle) = self.traffic.clone() else {
             self.state.message = Some(Message {
                 level: Level::Error,
-                text,
+                text: format!("publish to {topic} failed: not connected"),
             });
-        }
+            return;
+        };
+        let broker = match self.state.backend {
+            Backend::Local => format!("local mqtt {}", self.state.traffic.target),
+            Backend::Aws { .. } => format!("mqtt {}", self.state.traffic.target),
+        };
+        self.runner
+            .publish(handle, broker, topic.to_owned(), payload, qos);
     }
 
     /// Folds in the traffic events that have arrived, at most one batch. Returns how many.

@@ -81,10 +81,12 @@ pub enum Stage {
 }
 
 impl Flow {
-    /// Whether confirming needs the Thing's name typed (a shared certificate).
+    /// Whether confirming needs the Thing's name typed: a shared certificate isolates other
+    /// Things too, or other Things' quarantines are released together.
     #[must_use]
     pub fn needs_name(&self) -> bool {
-        matches!(&self.stage, Stage::Confirm { prepared, .. } if !prepared.plan.also_isolated.is_empty())
+        matches!(&self.stage, Stage::Confirm { prepared, .. }
+            if !prepared.plan.also_isolated.is_empty() || !prepared.plan.together.is_empty())
     }
 }
 

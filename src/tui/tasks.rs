@@ -2,7 +2,7 @@
 //! message. Tasks never touch `State`. At most eight requests are in flight, so scrolling
 //! through a large fleet cannot flood the account's API limits.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc};
@@ -10,20 +10,40 @@ use tokio::sync::{Semaphore, mpsc};
 use super::quarantine::Event;
 use super::update::{Effect, FleetEvent, Msg};
 use crate::fleet::journal::Journal;
-use crate::fleet::quarantine::Options;
+use crate::fleet::mutation::{self, Change, Mutations};
 use crate::fleet::quarantine::run::{self, Progress, Verb};
+use crate::fleet::quarantine::{Options, PlanError};
 use crate::fleet::{FleetClient, FleetError, ThingQuery};
 use crate::fleet::{audit, inventory, permissions};
 
 const CONCURRENT_REQUESTS: usize = 8;
+
+/// How the console's mutations are checked and journaled (`fleet::mutation`).
+#[derive(Debug, Clone, Default)]
+pub struct MutationSettings {
+    pub read_only: bool,
+    /// The journal's file (None: the default journal).
+    pub journal: Option<PathBuf>,
+}
+
+impl MutationSettings {
+    async fn open(&self, client: &FleetClient) -> Result<Mutations, String> {
+        Mutations::for_client(self.read_only, self.journal.clone(), client)
+            .await
+            .map_err(|e| format!("cannot tell whom to journal the change under: {e}"))
+    }
+
+    async fn journal(&self, client: &FleetClient) -> Result<Journal, FleetError> {
+        mutation::journal_for(self.journal.clone(), client).await
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Runner {
     client: FleetClient,
     events: mpsc::UnboundedSender<Msg>,
     permits: Arc<Semaphore>,
-    /// Where mutations are journaled (None: the default journal).
-    journal: Option<std::path::PathBuf>,
+    mutations: MutationSettings,
 }
 
 fn text<T>(result: Result<T, FleetError>) -> Result<T, String> {
@@ -35,14 +55,65 @@ impl Runner {
     pub fn new(
         client: FleetClient,
         events: mpsc::UnboundedSender<Msg>,
-        journal: Option<std::path::PathBuf>,
+        mutations: MutationSettings,
     ) -> Self {
         Self {
             client,
             events,
             permits: Arc::new(Semaphore::new(CONCURRENT_REQUESTS)),
-            journal,
+            mutations,
         }
+    }
+
+    /// Publishes a confirmed message through the mutation path (journaled first, off the
+    /// event loop); a problem comes back as `FleetEvent::Published`.
+    pub fn publish(
+        &self,
+        traffic: crate::fleet::traffic::client::TrafficHandle,
+        broker: String,
+        topic: String,
+        payload: String,
+        qos: u8,
+    ) {
+        let client = self.client.clone();
+        let settings = self.mutations.clone();
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            let size = payload.len();
+            let outcome = match settings.open(&client).await {
+                Err(error) => Err(error),
+                Ok(mutations) => {
+                    let change = Change {
+                        what: format!("publish would send a message to {topic}"),
+                        action: "publish",
+                        target: &topic,
+                        before: serde_json::Value::Null,
+                        intended: serde_json::json!({"qos": qos, "size": size, "broker": broker}),
+                    };
+                    match mutations.begin(change) {
+                        Err(error) => Err(error.to_string()),
+                        Ok(intent) => {
+                            let sent = traffic.publish(&topic, payload.into(), qos, false);
+                            let result = match &sent {
+                                Ok(()) => "sent".to_owned(),
+                                Err(error) => format!("error: {error}"),
+                            };
+                            match (sent, intent.finish(serde_json::Value::Null, &result)) {
+                                (Err(error), _) => Err(error),
+                                (Ok(()), Err(error)) => Err(format!(
+                                    "sent, but the journal could not record it: {error}"
+                                )),
+                                (Ok(()), Ok(())) => Ok(()),
+                            }
+                        }
+                    }
+                }
+            };
+            let _ = events.send(Msg::Fleet(Box::new(FleetEvent::Published {
+                topic,
+                error: outcome.err(),
+            })));
+        });
     }
 
     #[must_use]
@@ -55,7 +126,7 @@ impl Runner {
         let client = self.client.clone();
         let events = self.events.clone();
         let permits = self.permits.clone();
-        let journal = self.journal.clone();
+        let mutations = self.mutations.clone();
         tokio::spawn(async move {
             let send = |event: FleetEvent| {
                 let _ = events.send(Msg::Fleet(Box::new(event)));
@@ -81,7 +152,7 @@ impl Runner {
                 return;
             }
             let _permit = permits.acquire().await;
-            if let Some(event) = request(&client, journal, &events, effect).await {
+            if let Some(event) = request(&client, &mutations, &events, effect).await {
                 send(event);
             }
         });
@@ -91,7 +162,7 @@ impl Runner {
 /// Makes the request an effect asks for; None for the console's own effects.
 async fn request(
     client: &FleetClient,
-    journal: Option<std::path::PathBuf>,
+    mutations: &MutationSettings,
     events: &mpsc::UnboundedSender<Msg>,
     effect: Effect,
 ) -> Option<FleetEvent> {
@@ -118,7 +189,7 @@ async fn request(
                 name,
                 version,
             };
-            update_shadow(client, journal.as_deref(), target, desired, before).await
+            update_shadow(client, mutations, target, desired, before).await
         }
         Effect::AskAws {
             thing,
@@ -134,7 +205,7 @@ async fn request(
         effect @ (Effect::LoadAudit
         | Effect::LoadQuarantined
         | Effect::PlanQuarantine { .. }
-        | Effect::RunQuarantine(_)) => quarantine_or_audit(client, journal, events, effect).await,
+        | Effect::RunQuarantine(_)) => quarantine_or_audit(client, mutations, events, effect).await,
         Effect::ListCertificates { generation } => FleetEvent::Certificates {
             generation,
             result: text(client.list_certificates().await),
@@ -186,19 +257,15 @@ async fn request(
 /// The quarantine and audit effects.
 async fn quarantine_or_audit(
     client: &FleetClient,
-    journal: Option<std::path::PathBuf>,
+    mutations: &MutationSettings,
     events: &mpsc::UnboundedSender<Msg>,
     effect: Effect,
 ) -> FleetEvent {
     match effect {
-        Effect::LoadAudit => FleetEvent::Audit(text(
-            audit::audit(
-                client,
-                &Journal::new(journal, client.backend()),
-                !client.backend().local,
-            )
-            .await,
-        )),
+        Effect::LoadAudit => FleetEvent::Audit(text(match mutations.journal(client).await {
+            Ok(journal) => audit::audit(client, &journal, !client.backend().local).await,
+            Err(error) => Err(error),
+        })),
         Effect::LoadQuarantined => {
             let result = text(inventory::quarantined_things(client).await);
             FleetEvent::Quarantine(Event::Quarantined(
@@ -209,18 +276,27 @@ async fn quarantine_or_audit(
             verb,
             thing,
             options,
-        } => {
-            let journal = Journal::new(journal, client.backend());
-            plan_quarantine(client, &journal, verb, thing, options).await
-        }
+        } => match mutations.journal(client).await {
+            Ok(journal) => plan_quarantine(client, &journal, verb, thing, options).await,
+            Err(error) => FleetEvent::Quarantine(Event::Planned {
+                thing,
+                result: Err(error.to_string()),
+            }),
+        },
         Effect::RunQuarantine(prepared) => {
-            let journal = Journal::new(journal, client.backend());
             let thing = prepared.plan.thing.clone();
-            let mut progress = reporter(events.clone(), thing.clone());
-            let result = run::execute(client, &journal, *prepared, &mut progress).await;
+            let result = match mutations.open(client).await {
+                Ok(mutations) => {
+                    let mut progress = reporter(events.clone(), thing.clone());
+                    run::execute(client, &mutations, *prepared, &mut progress)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+                Err(error) => Err(error),
+            };
             FleetEvent::Quarantine(Event::Done {
                 thing,
-                result: result.map(Box::new).map_err(|e| e.to_string()),
+                result: result.map(Box::new),
             })
         }
         _ => unreachable!("only quarantine and audit effects come here"),
@@ -236,7 +312,14 @@ async fn plan_quarantine(
 ) -> FleetEvent {
     let result = match verb {
         Verb::Quarantine => run::prepare_quarantine(client, &thing, options, None).await,
-        Verb::Release => run::prepare_release(client, journal, &thing).await,
+        // A release that would free another Thing's open quarantine is planned together with
+        // it; the popup then asks for the Thing's name typed, not `y`.
+        Verb::Release => match run::prepare_release(client, journal, &thing, false).await {
+            Err(run::QuarantineError::Plan(PlanError::SharedRelease { .. })) => {
+                run::prepare_release(client, journal, &thing, true).await
+            }
+            other => other,
+        },
     };
     FleetEvent::Quarantine(Event::Planned {
         thing,
@@ -288,7 +371,7 @@ struct ShadowTarget {
 
 async fn update_shadow(
     client: &FleetClient,
-    journal_file: Option<&Path>,
+    settings: &MutationSettings,
     target: ShadowTarget,
     desired: serde_json::Value,
     before: serde_json::Value,
@@ -303,29 +386,44 @@ async fn update_shadow(
     if let Some(version) = version {
         body["version"] = version.into();
     }
-    let outcome = client.update_shadow(thing, name, &body).await;
-    let journaled = Journal::new(journal_file.map(Path::to_path_buf), client.backend()).write(
-        "shadow update",
-        &match name {
-            Some(name) => format!("{thing}/{name}"),
-            None => thing.to_owned(),
-        },
-        serde_json::json!({"desired": before, "version": version}),
-        outcome
-            .as_ref()
-            .map_or(serde_json::Value::Null, Clone::clone),
-        &match &outcome {
-            Ok(_) => "ok".to_owned(),
-            Err(error) => format!("error: {error}"),
-        },
-    );
-    let result = match outcome {
-        Ok(accepted) => Ok(accepted),
-        Err(error @ FleetError::Conflict { .. }) => Err((true, error.to_string())),
-        Err(error) => Err((false, error.to_string())),
+    let shown = match name {
+        Some(name) => format!("{thing}/{name}"),
+        None => thing.to_owned(),
+    };
+    let mutations = match settings.open(client).await {
+        Ok(mutations) => mutations,
+        Err(error) => {
+            return FleetEvent::ShadowUpdated {
+                result: Err((false, error)),
+                journal_error: None,
+            };
+        }
+    };
+    let intent = mutations.begin(Change {
+        what: format!("shadow update would change {shown}"),
+        action: "shadow update",
+        target: &shown,
+        before: serde_json::json!({"desired": before, "version": version}),
+        intended: body.clone(),
+    });
+    let (outcome, journal_error) = match intent {
+        Err(error) => (Err((false, error.to_string())), None),
+        Ok(intent) => {
+            let answer = client.update_shadow(thing, name, &body).await;
+            let (after, result) = match &answer {
+                Ok(accepted) => (accepted.clone(), "ok".to_owned()),
+                Err(error) => (serde_json::Value::Null, format!("error: {error}")),
+            };
+            let journaled = intent.finish(after, &result);
+            let outcome = answer.map_err(|error| {
+                let conflict = matches!(error, FleetError::Conflict { .. });
+                (conflict, error.to_string())
+            });
+            (outcome, journaled.err().map(|e| e.to_string()))
+        }
     };
     FleetEvent::ShadowUpdated {
-        result,
-        journal_error: journaled.err().map(|e| e.to_string()),
+        result: outcome,
+        journal_error,
     }
 }

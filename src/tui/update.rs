@@ -89,6 +89,11 @@ pub enum FleetEvent {
     },
     /// The answer to UpdateShadow: the accepted document, or (whether it was a version
     /// conflict, the message).
+    /// A confirmed publish went through the mutation path; `error` says why it did not.
+    Published {
+        topic: String,
+        error: Option<String>,
+    },
     ShadowUpdated {
         result: Result<serde_json::Value, (bool, String)>,
         /// Set when the journal could not be written.
@@ -1272,23 +1277,7 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
             return things_page(state, generation, result);
         }
         FleetEvent::Certificates { generation, result } => {
-            if generation != state.certificates.generation {
-                return Vec::new();
-            }
-            state.certificates.loading = false;
-            match result {
-                Ok(items) => {
-                    state.certificates.items = items;
-                    state.certificates.loaded_once = true;
-                    state.certificates.error = None;
-                    recompute_rows(state, ListKind::Certificates);
-                    return visible_loads(state);
-                }
-                Err(error) => {
-                    state.certificates.error = Some(error.clone());
-                    info(state, Level::Error, error);
-                }
-            }
+            return certificates_arrived(state, generation, result);
         }
         FleetEvent::Policies { generation, result } => {
             if generation != state.policies.generation {
@@ -1333,6 +1322,7 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
             name,
             result,
         } => shadow::arrived(state, thing, name, result),
+        FleetEvent::Published { topic, error } => published(state, &topic, error.as_deref()),
         FleetEvent::ShadowUpdated {
             result,
             journal_error,
@@ -1367,6 +1357,42 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
         }
     }
     Vec::new()
+}
+
+/// A listing of certificates (ignored when a newer one was asked for).
+fn certificates_arrived(
+    state: &mut State,
+    generation: u64,
+    result: Result<Vec<crate::fleet::model::CertificateSummary>, String>,
+) -> Vec<Effect> {
+    if generation != state.certificates.generation {
+        return Vec::new();
+    }
+    state.certificates.loading = false;
+    match result {
+        Ok(items) => {
+            state.certificates.items = items;
+            state.certificates.loaded_once = true;
+            state.certificates.error = None;
+            recompute_rows(state, ListKind::Certificates);
+            visible_loads(state)
+        }
+        Err(error) => {
+            state.certificates.error = Some(error.clone());
+            info(state, Level::Error, error);
+            Vec::new()
+        }
+    }
+}
+
+/// A publish that went through the mutation path; a problem is shown.
+fn published(state: &mut State, topic: &str, error: Option<&str>) {
+    if let Some(error) = error {
+        state.message = Some(Message {
+            level: Level::Error,
+            text: format!("publish to {topic} failed: {error}"),
+        });
+    }
 }
 
 /// An applied (or refused) desired-state edit, and whether its journal entry was written.

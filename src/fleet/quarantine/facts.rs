@@ -184,6 +184,27 @@ async fn policy_facts(
     })
 }
 
+/// The facts of several Things released together as one subject named after the first: their
+/// certificates, each once.
+#[must_use]
+pub fn merge(subjects: Vec<Subject>) -> Option<Subject> {
+    let mut subjects = subjects.into_iter();
+    let mut merged = subjects.next()?;
+    for subject in subjects {
+        for certificate in subject.certificates {
+            if !merged.certificates.iter().any(|c| c.id == certificate.id) {
+                merged.certificates.push(certificate);
+            }
+        }
+        for client_id in subject.client_ids {
+            if !merged.client_ids.contains(&client_id) {
+                merged.client_ids.push(client_id);
+            }
+        }
+    }
+    Some(merged)
+}
+
 /// What a quarantine changes and a release must put back, as data: each certificate's status
 /// and attached policies, each policy's default version and versions. Journaled before and
 /// after each run; tests compare two of them.

@@ -254,12 +254,26 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// Other Things a shared certificate isolates too (confirming asks for the Thing's name).
     pub also_isolated: Vec<String>,
+    /// For a release: other Things released with this one, because their own open quarantines
+    /// hold a certificate it shares with them (confirming asks for the Thing's name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub together: Vec<String>,
+    /// For a release: what it cannot restore, since no record says what was there. Said, and
+    /// the verb exits non-zero.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unrestorable: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     #[error("{thing} has no certificate: there is nothing to isolate (it cannot connect)")]
     NothingToIsolate { thing: String },
+    #[error(
+        "release refused: {} would free {} too, whose own open quarantine holds a certificate {thing} shares; release them together with `iotfleet release {thing} --with-shared`",
+        thing,
+        holders.join(", ")
+    )]
+    SharedRelease { thing: String, holders: Vec<String> },
     #[error(
         "policy-version refused: policy {policy} is also attached to {} other target(s): {}; a deny-all version would isolate them too (use the deny-overlay strategy)",
         others.len(),
@@ -340,6 +354,8 @@ pub fn plan(subject: &Subject, options: Options) -> Result<Plan, PlanError> {
         steps,
         warnings,
         also_isolated,
+        together: Vec::new(),
+        unrestorable: Vec::new(),
     })
 }
 
@@ -448,13 +464,14 @@ fn policy_version_steps(
 #[must_use]
 pub fn release_plan(subject: &Subject, recorded: Option<&[Step]>) -> Plan {
     let mut warnings = Vec::new();
+    let mut unrestorable = Vec::new();
     let steps = if let Some(recorded) = recorded {
         recorded
             .iter()
             .flat_map(|step| undo(subject, step, &mut warnings))
             .collect()
     } else {
-        undo_unrecorded(subject, &mut warnings)
+        undo_unrecorded(subject, &mut warnings, &mut unrestorable)
     };
     let mut unique: Vec<Step> = Vec::with_capacity(steps.len());
     for step in steps {
@@ -468,7 +485,77 @@ pub fn release_plan(subject: &Subject, recorded: Option<&[Step]>) -> Plan {
         steps: unique,
         warnings,
         also_isolated: Vec::new(),
+        together: Vec::new(),
+        unrestorable,
     }
+}
+
+/// The Things whose own open quarantine (`open`) a release `plan` of `subject` would end
+/// without releasing them: each is reached by a certificate the plan changes (detaches the
+/// deny-all policy from, reactivates, or restores a policy's default version on) and is not
+/// released together. Each is named with the certificate.
+#[must_use]
+pub fn freed_by_release(
+    subject: &Subject,
+    plan: &Plan,
+    open: &std::collections::BTreeSet<String>,
+) -> Vec<String> {
+    let touches = |certificate: &CertificateFacts| {
+        plan.steps.iter().any(|step| match step {
+            Step::DetachPolicy { target, .. } => *target == certificate.arn,
+            Step::SetCertificateStatus { id, .. } => *id == certificate.id,
+            Step::SetDefaultVersion { policy, .. } | Step::DeletePolicyVersion { policy, .. } => {
+                certificate.policies.iter().any(|p| &p.name == policy)
+            }
+            _ => false,
+        })
+    };
+    let mut freed = Vec::new();
+    for certificate in subject.certificates.iter().filter(|c| touches(c)) {
+        for thing in &certificate.things {
+            let released = *thing == plan.thing || plan.together.contains(thing);
+            if !released && open.contains(thing) {
+                let named = format!("{thing} (certificate {})", short_id(&certificate.id));
+                if !freed.contains(&named) {
+                    freed.push(named);
+                }
+            }
+        }
+    }
+    freed
+}
+
+/// The Things other than `released` that certificates of `subject` reach, for the release
+/// plan's account of who shares what; `open` says which have an open quarantine.
+#[must_use]
+pub fn sharing(
+    subject: &Subject,
+    released: &[String],
+    open: &std::collections::BTreeSet<String>,
+) -> Vec<String> {
+    subject
+        .certificates
+        .iter()
+        .filter(|c| c.things.iter().any(|t| !released.contains(t)))
+        .map(|c| {
+            let things: Vec<String> = c
+                .things
+                .iter()
+                .map(|t| {
+                    if open.contains(t) && !released.contains(t) {
+                        format!("{t} (open quarantine)")
+                    } else {
+                        t.clone()
+                    }
+                })
+                .collect();
+            format!(
+                "certificate {} reaches {}",
+                short_id(&c.id),
+                things.join(", ")
+            )
+        })
+        .collect()
 }
 
 /// The calls that undo one recorded quarantine step, as far as it is in effect now.
@@ -556,8 +643,13 @@ fn undo(subject: &Subject, step: &Step, warnings: &mut Vec<String>) -> Vec<Step>
     }
 }
 
-/// Without a record: detach the deny-all policy, and say what cannot be known.
-fn undo_unrecorded(subject: &Subject, warnings: &mut Vec<String>) -> Vec<Step> {
+/// Without a record: detach the deny-all policy, and say what cannot be known (and so cannot be
+/// restored).
+fn undo_unrecorded(
+    subject: &Subject,
+    warnings: &mut Vec<String>,
+    unrestorable: &mut Vec<String>,
+) -> Vec<Step> {
     warnings.push(format!(
         "no journal entry records a quarantine of {} here: releasing what can be seen (the deny-all policy)",
         subject.thing
@@ -576,14 +668,14 @@ fn undo_unrecorded(subject: &Subject, warnings: &mut Vec<String>) -> Vec<Step> {
         }
         for policy in &certificate.policies {
             if policy.name != DENY_ALL_POLICY && policy.default_is_deny_all() {
-                warnings.push(format!(
+                unrestorable.push(format!(
                     "the default version {} of {} is deny-all and no journal says which version it replaced: pick one with `aws iot set-default-policy-version`",
                     policy.default_version, policy.name
                 ));
             }
         }
         if certificate.status == "INACTIVE" {
-            warnings.push(format!(
+            unrestorable.push(format!(
                 "certificate {} is INACTIVE and no journal says a quarantine set it: left alone",
                 short_id(&certificate.id)
             ));
@@ -952,12 +1044,45 @@ mod tests {
         let plan = release_plan(&subject(vec![both], true), None);
         assert_eq!(actions(&plan), ["iot:DetachPolicy"]);
         assert!(
-            plan.warnings
+            plan.unrestorable
                 .iter()
                 .any(|w| w.contains("camera-policy") && w.contains("set-default-policy-version")),
             "{:?}",
-            plan.warnings
+            plan.unrestorable
         );
+    }
+
+    #[test]
+    fn a_release_that_would_free_another_open_quarantine_names_it() {
+        let mut shared = certificate("s", &["twin-a", "twin-b"], &[]);
+        shared.policies.push(PolicyFacts {
+            name: DENY_ALL_POLICY.to_owned(),
+            default_version: "1".to_owned(),
+            deny_all_versions: vec!["1".to_owned()],
+            ..PolicyFacts::default()
+        });
+        let mut twin_a = subject(vec![shared.clone()], true);
+        twin_a.thing = "twin-a".to_owned();
+        let recorded = [Step::AttachPolicy {
+            policy: DENY_ALL_POLICY.to_owned(),
+            target: shared.arn.clone(),
+        }];
+        let mut plan = release_plan(&twin_a, Some(&recorded));
+        let open = std::collections::BTreeSet::from(["twin-b".to_owned()]);
+        assert_eq!(
+            freed_by_release(&twin_a, &plan, &open),
+            ["twin-b (certificate s)"]
+        );
+        assert_eq!(
+            sharing(&twin_a, &["twin-a".to_owned()], &open),
+            ["certificate s reaches twin-a, twin-b (open quarantine)"]
+        );
+        // Released together, nothing is freed behind anyone's back.
+        plan.together = vec!["twin-b".to_owned()];
+        assert!(freed_by_release(&twin_a, &plan, &open).is_empty());
+        // Without its own open quarantine, twin-b is just isolated by twin-a's and freed with it.
+        plan.together.clear();
+        assert!(freed_by_release(&twin_a, &plan, &std::collections::BTreeSet::new()).is_empty());
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Carries a quarantine or release plan out. The journal gets the plan (with the state before)
-//! before the first call, one entry per completed step after it, and one closing entry with the
-//! state before and after; nothing is called unless the plan entry was written. Every step is
+//! Carries a quarantine or release plan out through the one mutation path
+//! (`fleet::mutation`): refused under read-only; the journal gets the plan (with the state
+//! before) before the first call, one entry per completed step after it, and one closing entry
+//! with the state before and after; nothing is called unless the plan entry was written. Every step is
 //! idempotent, so running the verb again after an interruption converges: a rerun plans only
 //! what remains, and a release undoes what every quarantine since the last release recorded.
 
@@ -13,6 +14,7 @@ use super::facts::{self, Depth, Snapshot};
 use super::plan::{self, DENY_ALL_DOCUMENT, Options, Plan, PlanError, Step, Subject};
 use super::verify::{self, Verification};
 use crate::fleet::journal::Journal;
+use crate::fleet::mutation::{Change, Intent, Mutations};
 use crate::fleet::{FleetClient, FleetError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -48,6 +50,8 @@ pub enum QuarantineError {
     Plan(#[from] PlanError),
     #[error("the journal could not be {0}: {1}")]
     Journal(&'static str, std::io::Error),
+    #[error(transparent)]
+    Mutation(#[from] crate::fleet::mutation::MutationError),
     /// The observer stopped the run (tests inject interruptions this way).
     #[error("interrupted: {0}")]
     Interrupted(String),
@@ -60,6 +64,7 @@ impl QuarantineError {
         match self {
             Self::Fleet(error) => error.exit_code(),
             Self::Plan(_) => 4,
+            Self::Mutation(error) => error.exit_code(),
             Self::Journal(..) | Self::Interrupted(_) => 1,
         }
     }
@@ -106,32 +111,101 @@ pub async fn prepare_quarantine(
 }
 
 /// Plans the release of `thing` from what the journal recorded (or, without a record, from
-/// what can be seen).
+/// what can be seen). A release that would free another Thing whose own open quarantine holds a
+/// certificate they share is refused, naming it, unless `with_shared`: then those Things are
+/// released together (and any they share with in turn).
 pub async fn prepare_release(
     client: &FleetClient,
     journal: &Journal,
     thing: &str,
+    with_shared: bool,
 ) -> Result<Prepared, QuarantineError> {
-    let recorded = recorded_quarantine(journal, thing)
-        .map_err(|error| QuarantineError::Journal("read", error))?;
-    let versions = recorded
-        .iter()
-        .flatten()
-        .any(|step| matches!(step, Step::CreateDenyAllVersion { .. }));
-    let depth = if versions {
-        Depth::VersionDocuments
-    } else {
-        Depth::Defaults
-    };
-    let subject = facts::gather(client, thing, depth).await?;
-    let plan = plan::release_plan(&subject, recorded.as_deref());
-    Ok(Prepared {
-        verb: Verb::Release,
-        subject,
-        plan,
-        reason: None,
-        depth,
-    })
+    let mut things = vec![thing.to_owned()];
+    let mut subjects = Vec::new();
+    let mut recorded: Option<Vec<Step>> = None;
+    let mut deepest = Depth::Defaults;
+    loop {
+        for name in &things[subjects.len()..] {
+            let record = recorded_quarantine(journal, name)
+                .map_err(|error| QuarantineError::Journal("read", error))?;
+            let versions = record
+                .iter()
+                .flatten()
+                .any(|step| matches!(step, Step::CreateDenyAllVersion { .. }));
+            let depth = if versions {
+                Depth::VersionDocuments
+            } else {
+                Depth::Defaults
+            };
+            if depth == Depth::VersionDocuments {
+                deepest = depth;
+            }
+            subjects.push(facts::gather(client, name, depth).await?);
+            if let Some(steps) = record {
+                recorded.get_or_insert_with(Vec::new).extend(steps);
+            }
+        }
+        let subject = facts::merge(subjects.clone()).expect("the Thing itself was gathered");
+        let mut plan = plan::release_plan(&subject, recorded.as_deref());
+        plan.together = things[1..].to_vec();
+        let open = open_quarantines(journal, &subject, &things)?;
+        let freed = plan::freed_by_release(&subject, &plan, &open);
+        if freed.is_empty() {
+            let sharing = plan::sharing(&subject, &things, &open);
+            if !plan.together.is_empty() {
+                plan.warnings.insert(
+                    0,
+                    format!(
+                        "released together with {}: their own open quarantines hold a certificate {thing} shares",
+                        plan.together.join(", ")
+                    ),
+                );
+            }
+            plan.warnings.extend(sharing);
+            return Ok(Prepared {
+                verb: Verb::Release,
+                subject,
+                plan,
+                reason: None,
+                depth: deepest,
+            });
+        }
+        if !with_shared {
+            return Err(QuarantineError::Plan(PlanError::SharedRelease {
+                thing: thing.to_owned(),
+                holders: freed,
+            }));
+        }
+        for holder in freed {
+            let name = holder.split(" (").next().unwrap_or_default().to_owned();
+            if !things.contains(&name) {
+                things.push(name);
+            }
+        }
+    }
+}
+
+/// The Things reached by `subject`'s certificates, other than `released`, that have an open
+/// quarantine in the journal.
+fn open_quarantines(
+    journal: &Journal,
+    subject: &Subject,
+    released: &[String],
+) -> Result<std::collections::BTreeSet<String>, QuarantineError> {
+    let mut open = std::collections::BTreeSet::new();
+    for certificate in &subject.certificates {
+        for other in &certificate.things {
+            if released.contains(other) || open.contains(other) {
+                continue;
+            }
+            let record = recorded_quarantine(journal, other)
+                .map_err(|error| QuarantineError::Journal("read", error))?;
+            if record.is_some() {
+                open.insert(other.clone());
+            }
+        }
+    }
+    Ok(open)
 }
 
 /// The steps every quarantine of `thing` planned since its last completed release, in order;
@@ -185,6 +259,9 @@ pub struct Report {
     pub verification: Option<Verification>,
     /// Why the verification could not be made.
     pub verification_error: Option<String>,
+    /// After a release: the released Things that the policies in force still isolate.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub still_isolated: Vec<String>,
 }
 
 impl Report {
@@ -192,6 +269,9 @@ impl Report {
     #[must_use]
     pub fn advice(&self) -> Option<String> {
         let thing = &self.thing;
+        if self.failed.is_none() && self.verb == Verb::Release {
+            return self.release_incomplete();
+        }
         let Some(failure) = self.failed.as_ref() else {
             if let Some(error) = &self.verification_error {
                 return Some(format!(
@@ -224,6 +304,21 @@ impl Report {
     }
 }
 
+impl Report {
+    /// After a completed release: what it could not restore, and who is still isolated.
+    fn release_incomplete(&self) -> Option<String> {
+        let mut problems = self.plan.unrestorable.clone();
+        if !self.still_isolated.is_empty() {
+            problems.push(format!(
+                "the policies in force still isolate {} (see `iotfleet thing NAME`)",
+                self.still_isolated.join(", ")
+            ));
+        }
+        (!problems.is_empty())
+            .then(|| format!("the release is incomplete: {}", problems.join("; ")))
+    }
+}
+
 /// A run's progress, for a progress line; returning an error from the observer stops the run
 /// there, as a crash would (nothing more is called or journaled).
 #[derive(Debug, Clone, Copy)]
@@ -245,7 +340,7 @@ pub enum Progress<'a> {
 /// Carries out `prepared`, journaling as the module says.
 pub async fn execute(
     client: &FleetClient,
-    journal: &Journal,
+    mutations: &Mutations,
     prepared: Prepared,
     observe: &mut (dyn FnMut(Progress<'_>) -> Result<(), String> + Send),
 ) -> Result<Report, QuarantineError> {
@@ -259,7 +354,6 @@ pub async fn execute(
     let action = verb.action();
     let thing = plan.thing.clone();
     let before = Snapshot::of(&subject);
-    let before_json = serde_json::to_value(&before).unwrap_or(Value::Null);
     let planned = json!({
         "strategy": plan.strategy,
         "steps": plan.steps,
@@ -267,23 +361,50 @@ pub async fn execute(
         "also_isolated": plan.also_isolated,
         "reason": reason,
     });
-    journal
-        .write(
-            &format!("{action} plan"),
-            &thing,
-            before_json.clone(),
-            planned,
-            "planned",
-        )
-        .map_err(|error| QuarantineError::Journal("written, so nothing was changed", error))?;
+    let intent = mutations.begin(Change {
+        what: format!("{action} would change {thing}"),
+        action,
+        target: &thing,
+        before: serde_json::to_value(&before).unwrap_or(Value::Null),
+        intended: planned,
+    })?;
+    // Things released together get their own plan and closing entries, so each record closes.
+    for other in &plan.together {
+        mutations
+            .journal()
+            .write(
+                &format!("{action} plan"),
+                other,
+                Value::Null,
+                json!({ "together_with": thing }),
+                "planned",
+            )
+            .map_err(|error| QuarantineError::Journal("written, so nothing was changed", error))?;
+    }
 
     let total = plan.steps.len();
-    let (done, failed) = run_steps(client, journal, action, &plan, observe).await?;
+    let (done, failed) = run_steps(client, &intent, &plan, observe).await?;
 
-    let after = facts::gather(client, &thing, depth)
-        .await
-        .ok()
-        .map(|subject| Snapshot::of(&subject));
+    let mut after_subjects = Vec::new();
+    for name in std::iter::once(&thing).chain(&plan.together) {
+        if let Ok(subject) = facts::gather(client, name, depth).await {
+            after_subjects.push(subject);
+        }
+    }
+    let still_isolated: Vec<String> = if verb == Verb::Release && failed.is_none() {
+        after_subjects
+            .iter()
+            .filter(|s| plan::is_quarantined(s))
+            .map(|s| s.thing.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let after = if after_subjects.len() == 1 + plan.together.len() {
+        facts::merge(after_subjects).map(|subject| Snapshot::of(&subject))
+    } else {
+        None
+    };
     let (verification, verification_error) = if verb == Verb::Quarantine && failed.is_none() {
         match verify::verify(client, &thing).await {
             Ok(verification) => (Some(verification), None),
@@ -299,30 +420,36 @@ pub async fn execute(
             failure.step, failure.call, failure.error
         ),
     };
-    journal
-        .write(
-            action,
-            &thing,
-            before_json,
-            serde_json::to_value(&after).unwrap_or(Value::Null),
-            &result,
-        )
-        .map_err(|error| QuarantineError::Journal("written after the run", error))?;
-    if verification.is_some() || verification_error.is_some() {
-        let result = match (&verification, &verification_error) {
-            (Some(v), _) if v.verified => "verified".to_owned(),
-            (Some(_), _) => "NOT ISOLATED".to_owned(),
-            (None, error) => format!("error: {}", error.as_deref().unwrap_or_default()),
-        };
-        journal
-            .write(
-                &format!("{action} verify"),
-                &thing,
-                Value::Null,
+    let verified = match (&verification, &verification_error) {
+        (Some(v), _) if v.verified => Some("verified".to_owned()),
+        (Some(_), _) => Some("NOT ISOLATED".to_owned()),
+        (None, Some(error)) => Some(format!("error: {error}")),
+        (None, None) => None,
+    };
+    let journal_after = |error| QuarantineError::Journal("written after the run", error);
+    if let Some(result) = verified {
+        intent
+            .note(
+                "verify",
                 serde_json::to_value(&verification).unwrap_or(Value::Null),
                 &result,
             )
-            .map_err(|error| QuarantineError::Journal("written after the run", error))?;
+            .map_err(journal_after)?;
+    }
+    intent
+        .finish(serde_json::to_value(&after).unwrap_or(Value::Null), &result)
+        .map_err(journal_after)?;
+    for other in &plan.together {
+        mutations
+            .journal()
+            .write(
+                action,
+                other,
+                Value::Null,
+                json!({ "together_with": thing }),
+                &result,
+            )
+            .map_err(journal_after)?;
     }
     Ok(Report {
         verb,
@@ -334,6 +461,7 @@ pub async fn execute(
         after,
         verification,
         verification_error,
+        still_isolated,
     })
 }
 
@@ -341,8 +469,7 @@ pub async fn execute(
 /// the steps done before it.
 async fn run_steps(
     client: &FleetClient,
-    journal: &Journal,
-    action: &str,
+    intent: &Intent<'_>,
     plan: &Plan,
     observe: &mut (dyn FnMut(Progress<'_>) -> Result<(), String> + Send),
 ) -> Result<(Vec<StepDone>, Option<Failure>), QuarantineError> {
@@ -351,6 +478,7 @@ async fn run_steps(
     let mut failed = None;
     for (index, step) in plan.steps.iter().enumerate() {
         observe(Progress::Starting { index, total, step }).map_err(QuarantineError::Interrupted)?;
+        let step_json = serde_json::to_value(step).unwrap_or(Value::Null);
         match call(client, step).await {
             Ok(detail) => {
                 observe(Progress::Called {
@@ -359,14 +487,8 @@ async fn run_steps(
                     detail: &detail,
                 })
                 .map_err(QuarantineError::Interrupted)?;
-                journal
-                    .write(
-                        &format!("{action} step"),
-                        &plan.thing,
-                        serde_json::to_value(step).unwrap_or(Value::Null),
-                        json!({ "detail": detail }),
-                        "ok",
-                    )
+                intent
+                    .step(step_json, json!({ "detail": detail }), "ok")
                     .map_err(|error| {
                         QuarantineError::Journal(
                             "written after a completed step; run the verb again, it converges",
@@ -380,16 +502,8 @@ async fn run_steps(
             }
             Err(error) => {
                 let text = error.to_string();
-                // Best effort: the closing entry below says the same.
-                let step_json = serde_json::to_value(step).unwrap_or(Value::Null);
-                let result = format!("error: {text}");
-                let _ = journal.write(
-                    &format!("{action} step"),
-                    &plan.thing,
-                    step_json,
-                    Value::Null,
-                    &result,
-                );
+                // Best effort: the closing entry says the same.
+                let _ = intent.step(step_json, Value::Null, &format!("error: {text}"));
                 failed = Some(Failure {
                     step: index + 1,
                     call: step.action(),

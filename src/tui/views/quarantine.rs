@@ -218,6 +218,12 @@ fn plan_lines(
             Slot::StatusWarning,
         )));
     }
+    for problem in &plan.unrestorable {
+        lines.push(Line::from(text(
+            &format!("! cannot restore: {problem}"),
+            Slot::StatusError,
+        )));
+    }
     for (index, step) in plan.steps.iter().enumerate() {
         let (mark, slot, after) = match progress {
             None => ("·".to_owned(), Slot::Text, String::new()),
