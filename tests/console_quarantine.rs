@@ -216,6 +216,50 @@ async fn a_shared_certificate_is_confirmed_by_typing_the_things_name() {
     assert!(deny_all_attached(&core));
 }
 
+#[tokio::test]
+async fn releasing_one_of_two_quarantines_on_a_shared_certificate_asks_for_the_name_and_frees_both()
+{
+    let core = local(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.jsonl");
+    let mut app = console(&core, &path, false).await;
+    for thing in ["temp-sensor-17", "temp-sensor-18"] {
+        keys(&mut app, &["<Esc>", "<Esc>", "/", thing, "<Enter>", "Q"]).await;
+        keys(&mut app, &[thing, "<Enter>"]).await;
+        assert!(
+            finished_cleanly(&app),
+            "{thing}: {:?}",
+            app.state.quarantine
+        );
+    }
+    keys(
+        &mut app,
+        &["<Esc>", "<Esc>", "/", "temp-sensor-17", "<Enter>", "R"],
+    )
+    .await;
+    let screen = render(&app, 120, 40);
+    assert!(
+        screen.contains("released together with temp-sensor-18")
+            && screen.contains("temp-sensor-18 (open quarantine, released")
+            && screen.contains("Type temp-sensor-17 and Enter"),
+        "the plan names the other quarantine and asks for the name:\n{screen}"
+    );
+    // y is just a letter here: nothing is released.
+    keys(&mut app, &["y", "<Enter>"]).await;
+    assert!(deny_all_attached(&core));
+    keys(&mut app, &["<BS>", "temp-sensor-17", "<Enter>"]).await;
+    assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
+    assert!(!deny_all_attached(&core));
+    let released: Vec<String> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|e| e["action"] == "release" && e["result"] == "ok")
+        .map(|e| e["target"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(released, ["temp-sensor-17", "temp-sensor-18"]);
+}
+
 /// The newest arrival of `topic` in the console's history.
 fn last_seen(app: &App, topic: &str) -> Option<OffsetDateTime> {
     app.state

@@ -53,6 +53,42 @@ impl From<crate::fleet::mutation::MutationError> for CliError {
     }
 }
 
+/// The verbs that print as they go: quarantine, release and the audit.
+async fn isolation_verb(
+    client: &FleetClient,
+    global: &args::GlobalArgs,
+    default_strategy: crate::fleet::quarantine::Strategy,
+    command: Command,
+) -> Result<(), CliError> {
+    match command {
+        Command::Quarantine {
+            thing,
+            reason,
+            strategy,
+            deactivate_certs,
+            dry_run,
+            yes,
+        } => {
+            let request = quarantine::Request {
+                thing,
+                reason,
+                strategy,
+                deactivate_certs,
+                dry_run,
+                yes,
+            };
+            quarantine::quarantine(client, global, default_strategy, request).await
+        }
+        Command::Release {
+            thing,
+            with_shared,
+            yes,
+        } => quarantine::release(client, global, &thing, with_shared, yes).await,
+        Command::Audit { fail_on } => audit::audit(client, global, fail_on).await,
+        _ => unreachable!("only quarantine, release and audit come here"),
+    }
+}
+
 /// Runs one verb and prints its output.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let mut cli = cli;
@@ -126,34 +162,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Tui = command {
         return console(client, local_core.as_ref(), &cli.global, &settings).await;
     }
-    match command {
-        Command::Quarantine {
-            thing,
-            reason,
-            strategy,
-            deactivate_certs,
-            dry_run,
-            yes,
-        } => {
-            let request = quarantine::Request {
-                thing,
-                reason,
-                strategy,
-                deactivate_certs,
-                dry_run,
-                yes,
-            };
-            return quarantine::quarantine(&client, &cli.global, default_strategy, request).await;
-        }
-        Command::Release {
-            thing,
-            with_shared,
-            yes,
-        } => {
-            return quarantine::release(&client, &cli.global, &thing, with_shared, yes).await;
-        }
-        Command::Audit { fail_on } => return audit::audit(&client, &cli.global, fail_on).await,
-        _ => {}
+    if matches!(
+        command,
+        Command::Quarantine { .. } | Command::Release { .. } | Command::Audit { .. }
+    ) {
+        return isolation_verb(&client, &cli.global, default_strategy, command).await;
     }
     let text = verb(&client, &cli.global, command).await?;
     tracing::info!(stats = ?client.stats(), "verb done");

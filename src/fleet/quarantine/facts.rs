@@ -187,10 +187,9 @@ async fn policy_facts(
 /// The facts of several Things released together as one subject named after the first: their
 /// certificates, each once.
 #[must_use]
-pub fn merge(subjects: Vec<Subject>) -> Option<Subject> {
-    let mut subjects = subjects.into_iter();
-    let mut merged = subjects.next()?;
-    for subject in subjects {
+pub fn merge(first: Subject, others: impl IntoIterator<Item = Subject>) -> Subject {
+    let mut merged = first;
+    for subject in others {
         for certificate in subject.certificates {
             if !merged.certificates.iter().any(|c| c.id == certificate.id) {
                 merged.certificates.push(certificate);
@@ -202,7 +201,7 @@ pub fn merge(subjects: Vec<Subject>) -> Option<Subject> {
             }
         }
     }
-    Some(merged)
+    merged
 }
 
 /// What a quarantine changes and a release must put back, as data: each certificate's status

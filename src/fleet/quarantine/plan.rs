@@ -525,8 +525,9 @@ pub fn freed_by_release(
     freed
 }
 
-/// The Things other than `released` that certificates of `subject` reach, for the release
-/// plan's account of who shares what; `open` says which have an open quarantine.
+/// Each certificate of `subject` shared by several Things, with the Things it reaches, for the
+/// release plan's account of who shares what: `open` says which have an open quarantine, and
+/// `released` which are released by this plan.
 #[must_use]
 pub fn sharing(
     subject: &Subject,
@@ -536,17 +537,17 @@ pub fn sharing(
     subject
         .certificates
         .iter()
-        .filter(|c| c.things.iter().any(|t| !released.contains(t)))
+        .filter(|c| c.things.len() > 1)
         .map(|c| {
             let things: Vec<String> = c
                 .things
                 .iter()
-                .map(|t| {
-                    if open.contains(t) && !released.contains(t) {
-                        format!("{t} (open quarantine)")
-                    } else {
-                        t.clone()
+                .map(|t| match (open.contains(t), released.contains(t)) {
+                    (true, true) if *t != subject.thing => {
+                        format!("{t} (open quarantine, released with it)")
                     }
+                    (true, false) => format!("{t} (open quarantine)"),
+                    _ => t.clone(),
                 })
                 .collect();
             format!(

@@ -121,7 +121,7 @@ pub async fn prepare_release(
     with_shared: bool,
 ) -> Result<Prepared, QuarantineError> {
     let mut things = vec![thing.to_owned()];
-    let mut subjects = Vec::new();
+    let mut subjects: Vec<Subject> = Vec::new();
     let mut recorded: Option<Vec<Step>> = None;
     let mut deepest = Depth::Defaults;
     loop {
@@ -145,13 +145,22 @@ pub async fn prepare_release(
                 recorded.get_or_insert_with(Vec::new).extend(steps);
             }
         }
-        let subject = facts::merge(subjects.clone()).expect("the Thing itself was gathered");
+        let mut gathered = subjects.iter().cloned();
+        let Some(first) = gathered.next() else {
+            return Err(QuarantineError::Fleet(FleetError::InvalidResponse {
+                action: "iot:DescribeThing",
+                detail: format!("no facts gathered for {thing}"),
+            }));
+        };
+        let subject = facts::merge(first, gathered);
         let mut plan = plan::release_plan(&subject, recorded.as_deref());
         plan.together = things[1..].to_vec();
         let open = open_quarantines(journal, &subject, &things)?;
         let freed = plan::freed_by_release(&subject, &plan, &open);
         if freed.is_empty() {
-            let sharing = plan::sharing(&subject, &things, &open);
+            let mut marked = open.clone();
+            marked.extend(plan.together.iter().cloned());
+            let sharing = plan::sharing(&subject, &things, &marked);
             if !plan.together.is_empty() {
                 plan.warnings.insert(
                     0,
@@ -385,26 +394,13 @@ pub async fn execute(
     let total = plan.steps.len();
     let (done, failed) = run_steps(client, &intent, &plan, observe).await?;
 
-    let mut after_subjects = Vec::new();
-    for name in std::iter::once(&thing).chain(&plan.together) {
-        if let Ok(subject) = facts::gather(client, name, depth).await {
-            after_subjects.push(subject);
-        }
-    }
-    let still_isolated: Vec<String> = if verb == Verb::Release && failed.is_none() {
-        after_subjects
-            .iter()
-            .filter(|s| plan::is_quarantined(s))
-            .map(|s| s.thing.clone())
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let after = if after_subjects.len() == 1 + plan.together.len() {
-        facts::merge(after_subjects).map(|subject| Snapshot::of(&subject))
-    } else {
-        None
-    };
+    let (after, still_isolated) = read_after(
+        client,
+        &plan,
+        depth,
+        verb == Verb::Release && failed.is_none(),
+    )
+    .await;
     let (verification, verification_error) = if verb == Verb::Quarantine && failed.is_none() {
         match verify::verify(client, &thing).await {
             Ok(verification) => (Some(verification), None),
@@ -439,18 +435,7 @@ pub async fn execute(
     intent
         .finish(serde_json::to_value(&after).unwrap_or(Value::Null), &result)
         .map_err(journal_after)?;
-    for other in &plan.together {
-        mutations
-            .journal()
-            .write(
-                action,
-                other,
-                Value::Null,
-                json!({ "together_with": thing }),
-                &result,
-            )
-            .map_err(journal_after)?;
-    }
+    journal_together(mutations.journal(), action, &plan, &result).map_err(journal_after)?;
     Ok(Report {
         verb,
         thing,
@@ -463,6 +448,56 @@ pub async fn execute(
         verification_error,
         still_isolated,
     })
+}
+
+/// One entry per Thing released together with the plan's own.
+fn journal_together(
+    journal: &Journal,
+    action: &str,
+    plan: &Plan,
+    result: &str,
+) -> std::io::Result<()> {
+    for other in &plan.together {
+        journal.write(
+            action,
+            other,
+            Value::Null,
+            json!({ "together_with": plan.thing }),
+            result,
+        )?;
+    }
+    Ok(())
+}
+
+/// The state after a run, of the Thing and those released with it (None when a read failed);
+/// after a completed release, also those the policies in force still isolate.
+async fn read_after(
+    client: &FleetClient,
+    plan: &Plan,
+    depth: Depth,
+    released: bool,
+) -> (Option<Snapshot>, Vec<String>) {
+    let mut subjects = Vec::new();
+    for name in std::iter::once(&plan.thing).chain(&plan.together) {
+        match facts::gather(client, name, depth).await {
+            Ok(subject) => subjects.push(subject),
+            Err(_) => return (None, Vec::new()),
+        }
+    }
+    let still_isolated = if released {
+        subjects
+            .iter()
+            .filter(|s| plan::is_quarantined(s))
+            .map(|s| s.thing.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut subjects = subjects.into_iter();
+    let after = subjects
+        .next()
+        .map(|first| Snapshot::of(&facts::merge(first, subjects)));
+    (after, still_isolated)
 }
 
 /// Calls each step in turn and journals it; stops at the first failure, which is returned with
