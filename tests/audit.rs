@@ -163,6 +163,62 @@ async fn iotfleet_local(home: &std::path::Path, args: &[&str]) -> Output {
 }
 
 #[tokio::test]
+async fn an_expired_certificate_cannot_connect_whatever_its_policies_allow() {
+    let home = tempfile::tempdir().unwrap();
+    // temp-sensor-09's certificate expired; its policy would let it connect.
+    let can = |thing: &'static str| {
+        let home = home.path().to_owned();
+        async move {
+            iotfleet_local(
+                &home,
+                &[
+                    "--output", "json", "thing", thing, "--can", "connect", thing,
+                ],
+            )
+            .await
+        }
+    };
+    let out: serde_json::Value =
+        serde_json::from_slice(&can("temp-sensor-09").await.stdout).unwrap();
+    assert_eq!(out["allowed"], false, "{out}");
+    assert_eq!(
+        out["answers"][0]["allowed"], true,
+        "the policy alone: {out}"
+    );
+    assert!(
+        out["answers"][0]["cannot_connect"]
+            .as_str()
+            .is_some_and(|why| why.starts_with("expired ")),
+        "{out}"
+    );
+    let table = text(
+        &iotfleet_local(
+            home.path(),
+            &[
+                "thing",
+                "temp-sensor-09",
+                "--can",
+                "connect",
+                "temp-sensor-09",
+            ],
+        )
+        .await,
+    );
+    assert!(
+        table.contains("temp-sensor-09: DENIED (the certificate cannot")
+            && table.contains("expired"),
+        "{table}"
+    );
+    // A valid one, for contrast.
+    let valid: serde_json::Value = serde_json::from_slice(&can("pump-07").await.stdout).unwrap();
+    assert_eq!(valid["allowed"], true, "{valid}");
+    assert_eq!(
+        valid["answers"][0]["cannot_connect"],
+        serde_json::Value::Null
+    );
+}
+
+#[tokio::test]
 async fn the_audit_verb_exits_0_with_findings_and_fails_on_a_severity_for_ci() {
     let home = tempfile::tempdir().unwrap();
     let json = iotfleet_local(home.path(), &["--output", "json", "audit"]).await;
@@ -320,7 +376,7 @@ async fn effective_permissions_follow_the_aws_documentation_examples() {
             seed::attach_thing(iot, thing, &arn).await;
         }
         let ask = |report: &inventory::ThingReport, action: DeviceAction, target: &str| {
-            let answers = evaluate_for(report, action, target);
+            let answers = evaluate_for(report, action, target, time::OffsetDateTime::now_utc());
             assert_eq!(answers.len(), 1, "one certificate");
             answers.into_iter().next().unwrap()
         };

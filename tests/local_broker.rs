@@ -415,10 +415,136 @@ async fn the_broker_names_who_is_connected_and_can_disconnect_a_device() {
         "{:?}",
         broker.identity_of("pump-04")
     );
-    assert!(broker.disconnect("pump-04").await);
+    assert!(broker.disconnect("pump-04", false).await);
     expect(&mut events, "the disconnect", |e| {
         matches!(e, TrafficEvent::Disconnected { .. }).then_some(())
     })
     .await;
-    assert!(!broker.disconnect("nobody").await);
+    assert!(!broker.disconnect("nobody", false).await);
+}
+
+/// `mosquitto_sub` on PATH, or None after a SKIP line (a failure with IOTFLEET_REQUIRE_PEERS=1).
+fn mosquitto_sub() -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join("mosquitto_sub"))
+        .find(|path| path.is_file());
+    if found.is_none() {
+        support::peer_missing(
+            "mosquitto_sub",
+            "no mosquitto_sub on PATH",
+            support::mosquitto::INSTALL,
+        );
+    }
+    found
+}
+
+/// Waits until the broker says whether `client_id` is connected, as `want`.
+async fn until_connected(core: &LocalCore, client_id: &str, want: bool) {
+    let deadline = tokio::time::Instant::now() + support::traffic::WAIT;
+    while core.broker().unwrap().identity_of(client_id).is_some() != want {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{client_id} connected: {want}?"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_last_will_is_judged_at_connect_and_a_quarantine_keeps_it_unsaid() {
+    let Some(binary) = mosquitto_sub() else {
+        return;
+    };
+    let core = core().await;
+    let dir = tempfile::tempdir().unwrap();
+    let files = device_files(&core, dir.path(), "pump-04");
+    let settings = core.mqtt_settings("pump-04".into()).unwrap();
+    // pump-04 as a real MQTT client, with a Last Will (hostname checks off: the local broker's
+    // certificate names localhost, the chain is still verified).
+    let as_pump = |will_topic: &str, retain: bool| {
+        let mut command = tokio::process::Command::new(&binary);
+        command
+            .args(["-h", &settings.host, "-p", &settings.port.to_string()])
+            .arg("--cafile")
+            .arg(files.ca.as_ref().unwrap())
+            .arg("--cert")
+            .arg(&files.certificate)
+            .arg("--key")
+            .arg(&files.key)
+            .args(["--insecure", "-i", "pump-04", "-t", "fleet/pump-04/command"])
+            .args(["--will-topic", will_topic, "--will-payload", "gone"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        if retain {
+            command.arg("--will-retain");
+        }
+        command
+    };
+
+    // Refused at CONNECT: a will on another device's topic, and a retained will (the policy
+    // has no iot:RetainPublish).
+    for (topic, retain) in [
+        ("fleet/pump-05/status", false),
+        ("fleet/pump-04/status", true),
+    ] {
+        let output = tokio::time::timeout(
+            support::traffic::WAIT,
+            as_pump(topic, retain).args(["-C", "1"]).output(),
+        )
+        .await
+        .expect("mosquitto_sub gives up on a refused connection")
+        .unwrap();
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{topic} {retain}: {said}");
+        assert!(said.contains("not authori"), "{topic} {retain}: {said}");
+    }
+
+    // An allowed will: a dropped connection publishes it.
+    let (watch, mut seen) = operator(&core).await;
+    subscribed(&watch, &mut seen, "fleet/pump-04/#").await;
+    let mut pump = as_pump("fleet/pump-04/status", false).spawn().unwrap();
+    until_connected(&core, "pump-04", true).await;
+    pump.kill().await.unwrap();
+    expect(&mut seen, "the will of a dropped connection", |e| match e {
+        TrafficEvent::Message(m) if m.topic == "fleet/pump-04/status" => Some(()),
+        _ => None,
+    })
+    .await;
+
+    // Quarantine disconnects it with preventWillMessage: no will.
+    let mut pump = as_pump("fleet/pump-04/status", false).spawn().unwrap();
+    until_connected(&core, "pump-04", true).await;
+    let client = iotfleet::fleet::FleetClient::connect(&core.connection_settings())
+        .await
+        .unwrap();
+    let mutations = iotfleet::fleet::mutation::Mutations::for_client(
+        false,
+        Some(dir.path().join("journal.jsonl")),
+        &client,
+    )
+    .await
+    .unwrap();
+    let options = iotfleet::fleet::quarantine::Options::default();
+    let prepared =
+        iotfleet::fleet::quarantine::run::prepare_quarantine(&client, "pump-04", options, None)
+            .await
+            .unwrap();
+    let report =
+        iotfleet::fleet::quarantine::run::execute(&client, &mutations, prepared, &mut |_| Ok(()))
+            .await
+            .unwrap();
+    assert!(
+        report.done.iter().any(|d| d.detail == "disconnected"),
+        "{report:?}"
+    );
+    let after = drain(&mut seen, Duration::from_secs(2)).await;
+    assert!(
+        !topics(&after).contains(&"fleet/pump-04/status".to_owned()),
+        "the will was published: {after:?}"
+    );
+    let _ = pump.kill().await;
 }

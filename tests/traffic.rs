@@ -361,12 +361,17 @@ async fn publish_is_acknowledged_journaled_and_refused_read_only() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(entries.len(), 1);
+    // The intent first (nothing is sent unless it is written), then the outcome.
+    assert_eq!(entries.len(), 2);
     assert_eq!(
-        (entries[0]["action"].as_str(), entries[0]["target"].as_str()),
+        (entries[0]["action"].as_str(), entries[0]["result"].as_str()),
+        (Some("publish plan"), Some("planned"))
+    );
+    assert_eq!(
+        (entries[1]["action"].as_str(), entries[1]["target"].as_str()),
         (Some("publish"), Some("devices/device-1/cmd"))
     );
-    assert_eq!(entries[0]["result"], "ok");
+    assert_eq!(entries[1]["result"], "ok");
 
     let output = iotfleet(
         &broker,
@@ -378,7 +383,7 @@ async fn publish_is_acknowledged_journaled_and_refused_read_only() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("refused by --read-only"));
     assert_eq!(
         std::fs::read_to_string(&journal).unwrap().lines().count(),
-        1,
+        2,
         "nothing was done, nothing journaled"
     );
 }

@@ -122,7 +122,8 @@ pub async fn thing_can(
         }) => return Err(unknown_thing(client, name).await),
         Err(error) => return Err(error.into()),
     };
-    let answers = permissions::evaluate_for(&report, action, target);
+    let answers =
+        permissions::evaluate_for(&report, action, target, time::OffsetDateTime::now_utc());
     // On AWS, AWS's own answer beside ours; a disagreement is said loudly.
     let aws = if ask_aws {
         Some(permissions::ask_aws(client, &report, action, target).await)
@@ -145,7 +146,7 @@ pub async fn thing_can(
             thing: name,
             action,
             target,
-            allowed: answers.iter().any(|a| a.allowed && a.status == "ACTIVE"),
+            allowed: answers.iter().any(permissions::Answer::effective),
             answers: &answers,
             aws: aws.as_deref(),
         }));
@@ -191,9 +192,19 @@ fn answer_line(thing: &str, answer: &permissions::Answer, with_certificate: bool
             DeviceAction::Receive => "from ",
         },
         answer.target,
-        if answer.allowed { "ALLOWED" } else { "DENIED" },
+        if answer.effective() {
+            "ALLOWED"
+        } else {
+            "DENIED"
+        },
     );
-    if !answer.allowed {
+    if let Some(why) = &answer.cannot_connect {
+        let _ = write!(
+            line,
+            " (the certificate cannot connect: {why}; its policies alone would {} it)",
+            if answer.allowed { "allow" } else { "deny" }
+        );
+    } else if !answer.allowed {
         let _ = write!(line, " ({})", answer.outcome);
     }
     if let Some(statement) = &answer.decided_by {
@@ -204,13 +215,6 @@ fn answer_line(thing: &str, answer: &permissions::Answer, with_certificate: bool
             line,
             " [certificate {}…]",
             answer.certificate.chars().take(12).collect::<String>()
-        );
-    }
-    if answer.status != "ACTIVE" {
-        let _ = write!(
-            line,
-            "; but the certificate is {}, so it cannot connect at all",
-            answer.status
         );
     }
     if !answer.missing_context.is_empty() {
@@ -350,7 +354,7 @@ fn thing_text(report: &ThingReport, now: OffsetDateTime) -> String {
         );
         let several = report.certificates.len() > 1;
         let own = permissions::own_checks(&thing.name);
-        for answer in permissions::evaluate_all(report, &own) {
+        for answer in permissions::evaluate_all(report, &own, time::OffsetDateTime::now_utc()) {
             out.line(2, &answer_line(&thing.name, &answer, several));
         }
     }

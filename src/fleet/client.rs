@@ -706,8 +706,10 @@ impl FleetClient {
         Ok(())
     }
 
-    /// DeleteConnection (data plane): disconnects the MQTT client `client_id`. Returns false when
-    /// no such client was connected (the service answers "not found").
+    /// DeleteConnection (data plane): disconnects the MQTT client `client_id`, with
+    /// `preventWillMessage` so its Last Will is not published (a quarantined device must not get
+    /// a last word out). Returns false when no such client was connected (the service answers
+    /// "not found").
     pub async fn delete_connection(&self, client_id: &str) -> Result<bool, FleetError> {
         let operation = Operation::on("iot:DeleteConnection", ResourceKind::Connection, client_id);
         let sent = self
@@ -715,6 +717,7 @@ impl FleetClient {
             .await?
             .delete_connection()
             .client_id(client_id)
+            .prevent_will_message(true)
             .send()
             .await
             .map_err(|e| self.fail(&operation, e));

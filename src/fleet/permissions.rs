@@ -79,8 +79,12 @@ pub struct Answer {
     pub certificate: String,
     /// The certificate's registry status: one that is not ACTIVE cannot connect at all.
     pub status: String,
+    /// Why the certificate cannot connect whatever its policies say: not ACTIVE, expired, or
+    /// not yet valid. None when it can.
+    pub cannot_connect: Option<String>,
     pub action: DeviceAction,
     pub target: String,
+    /// What the policies decide, alone; see [`Answer::effective`].
     pub allowed: bool,
     /// "allowed", "explicit deny" or "implicit deny: no statement allows it".
     pub outcome: &'static str,
@@ -90,6 +94,39 @@ pub struct Answer {
     pub missing_context: Vec<String>,
     /// Attached policies whose document does not parse (they allow nothing).
     pub unreadable: Vec<String>,
+}
+
+impl Answer {
+    /// Whether the device may really do it: its policies allow it and its certificate can
+    /// connect.
+    #[must_use]
+    pub fn effective(&self) -> bool {
+        self.allowed && self.cannot_connect.is_none()
+    }
+}
+
+/// Why a certificate cannot connect at `now` whatever its policies say (the registry status,
+/// then the validity its PEM states), None when it can.
+#[must_use]
+pub fn cannot_connect(
+    certificate: &super::model::Certificate,
+    now: time::OffsetDateTime,
+) -> Option<String> {
+    let status = certificate.status.as_aws();
+    if status != "ACTIVE" {
+        return Some(status.to_owned());
+    }
+    let validity = certificate.validity?;
+    if now > validity.not_after {
+        // Whole days since it expired, as the audit counts them.
+        let days = (now - validity.not_after).whole_days();
+        return Some(match days {
+            0 => "expired today".to_owned(),
+            1 => "expired 1 day ago".to_owned(),
+            days => format!("expired {days} days ago"),
+        });
+    }
+    (now < validity.not_before).then(|| "not valid yet".to_owned())
 }
 
 /// The checks the Thing screen shows: its own client id, telemetry (iotfleet's `fleet/THING/...`
@@ -168,8 +205,13 @@ pub async fn ask_aws(
 /// May the Thing of `report` do `action` on `target` (a topic, a topic filter for subscribe, a
 /// client id for connect)? One answer per certificate; none when it has no certificate.
 #[must_use]
-pub fn evaluate_for(report: &ThingReport, action: DeviceAction, target: &str) -> Vec<Answer> {
-    evaluate_all(report, &[(action, target.to_owned())])
+pub fn evaluate_for(
+    report: &ThingReport,
+    action: DeviceAction,
+    target: &str,
+    now: time::OffsetDateTime,
+) -> Vec<Answer> {
+    evaluate_all(report, &[(action, target.to_owned())], now)
 }
 
 /// A certificate's policies, parsed once for every question asked of it.
@@ -178,12 +220,17 @@ struct Parsed<'a> {
     documents: Vec<(&'a str, PolicyDocument)>,
     unreadable: Vec<String>,
     subject: std::collections::BTreeMap<String, String>,
+    cannot_connect: Option<String>,
 }
 
-/// [`evaluate_for`] for several questions, in order, each answered per certificate; every
-/// policy document is parsed once.
+/// [`evaluate_for`] for several questions, in order, each answered per certificate at `now`;
+/// every policy document is parsed once.
 #[must_use]
-pub fn evaluate_all(report: &ThingReport, questions: &[(DeviceAction, String)]) -> Vec<Answer> {
+pub fn evaluate_all(
+    report: &ThingReport,
+    questions: &[(DeviceAction, String)],
+    now: time::OffsetDateTime,
+) -> Vec<Answer> {
     let thing = &report.thing;
     let parsed: Vec<Parsed<'_>> = report
         .certificates
@@ -219,6 +266,7 @@ pub fn evaluate_all(report: &ThingReport, questions: &[(DeviceAction, String)]) 
                 documents,
                 unreadable,
                 subject,
+                cannot_connect: cannot_connect(&certificate.certificate, now),
             }
         })
         .collect();
@@ -260,6 +308,7 @@ pub fn evaluate_all(report: &ThingReport, questions: &[(DeviceAction, String)]) 
                     .status
                     .as_aws()
                     .to_owned(),
+                cannot_connect: certificate.cannot_connect.clone(),
                 action,
                 target: target.clone(),
                 allowed: decision.allowed(),
@@ -288,6 +337,7 @@ mod tests {
         Answer {
             certificate: "a".into(),
             status: "ACTIVE".into(),
+            cannot_connect: None,
             action: DeviceAction::Publish,
             target: "t".into(),
             allowed,
@@ -314,6 +364,49 @@ mod tests {
             Some(false)
         );
         assert_eq!(aws(Err("not supported")).disagrees_with(&local(true)), None);
+    }
+
+    #[test]
+    fn an_expired_inactive_or_not_yet_valid_certificate_cannot_connect() {
+        use time::macros::datetime;
+        let now = datetime!(2026-11-30 3:00 UTC);
+        let mut certificate = crate::fleet::model::Certificate {
+            id: "a".into(),
+            arn: "arn:aws:iot:us-east-1:1:cert/a".into(),
+            status: crate::fleet::model::CertificateStatus::Active,
+            created: None,
+            last_modified: None,
+            ca_certificate_id: None,
+            validity: Some(crate::fleet::model::Validity {
+                not_before: datetime!(2026-01-01 0:00 UTC),
+                not_after: datetime!(2026-11-27 0:00 UTC),
+            }),
+            subject: None,
+            issuer: None,
+            serial: None,
+            pem_problem: None,
+            pem: String::new(),
+        };
+        assert_eq!(
+            cannot_connect(&certificate, now),
+            Some("expired 3 days ago".into())
+        );
+        certificate.validity = certificate.validity.map(|mut v| {
+            v.not_after = datetime!(2027-01-01 0:00 UTC);
+            v
+        });
+        assert_eq!(cannot_connect(&certificate, now), None);
+        certificate.status = crate::fleet::model::CertificateStatus::Inactive;
+        assert_eq!(cannot_connect(&certificate, now), Some("INACTIVE".into()));
+        certificate.status = crate::fleet::model::CertificateStatus::Active;
+        certificate.validity = certificate.validity.map(|mut v| {
+            v.not_before = datetime!(2026-12-01 0:00 UTC);
+            v
+        });
+        assert_eq!(
+            cannot_connect(&certificate, now),
+            Some("not valid yet".into())
+        );
     }
 
     #[test]

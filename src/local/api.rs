@@ -60,14 +60,15 @@ impl Core {
         }
     }
 
-    /// DeleteConnection: kicks the client off the broker; "not found" when it is not
-    /// connected (or no broker runs), as AWS answers.
-    async fn disconnect(&self, client_id: &str) -> ApiResult {
+    /// DeleteConnection: kicks the client off the broker, without its Last Will when
+    /// `prevent_will`; "not found" when it is not connected (or no broker runs), as AWS answers.
+    async fn disconnect(&self, client_id: &str, prevent_will: bool) -> ApiResult {
         let not_found = || ApiError::not_found(format!("no connection with client id {client_id}"));
         let sink = self.shadow_sink.get().ok_or_else(not_found)?;
         let (done, answer) = tokio::sync::oneshot::channel();
         sink.send(ShadowWork::Disconnect {
             client_id: client_id.to_owned(),
+            prevent_will,
             done,
         })
         .map_err(|_| not_found())?;
@@ -179,7 +180,8 @@ async fn handle(
     let result = match (service, path.as_slice()) {
         // DeleteConnection needs the broker, which answers asynchronously.
         (Service::IotData, ["connections", client_id]) if method == Method::DELETE => {
-            core.disconnect(client_id).await
+            let prevent_will = query.get("preventWillMessage").map(String::as_str) == Some("true");
+            core.disconnect(client_id, prevent_will).await
         }
         (Service::Iot, _) => iot(&core, &request),
         (Service::IotData, _) => iot_data(&core, &request),

@@ -268,7 +268,7 @@ fn permission_lines(state: &State, report: &ThingReport, out: &mut Vec<Line>) {
     }
     let several = report.certificates.len() > 1;
     let answer_line = |answer: &Answer| {
-        let (mark, slot) = if answer.allowed {
+        let (mark, slot) = if answer.effective() {
             ("✓", Slot::CertActive)
         } else {
             ("✗", Slot::StatusError)
@@ -285,9 +285,9 @@ fn permission_lines(state: &State, report: &ThingReport, out: &mut Vec<Line>) {
             Some(statement) => line.text(&format!("denied by {statement}"), Slot::StatusError),
             None => line.text(answer.outcome, Slot::Dim),
         };
-        if answer.status != "ACTIVE" {
+        if let Some(why) = &answer.cannot_connect {
             line = line.text(
-                &format!("  (certificate {}: cannot connect)", answer.status),
+                &format!("  (certificate cannot connect: {why})"),
                 Slot::StatusWarning,
             );
         }

@@ -848,10 +848,18 @@ fn ask(state: &mut State, text: &str) -> Vec<Effect> {
         );
         return Vec::new();
     }
-    let answers = permissions::evaluate_for(report, action, target);
-    let summary = match answers.iter().find(|a| a.status == "ACTIVE") {
+    let answers = permissions::evaluate_for(report, action, target, state.now);
+    let summary = match answers.iter().find(|a| a.cannot_connect.is_none()) {
         _ if answers.is_empty() => format!("{name} has no certificate: it may do nothing"),
         Some(answer) if answer.allowed => format!("{name} may {action} {target}: ALLOWED"),
+        None => format!(
+            "{name} may not {action} {target}: no certificate of it can connect ({})",
+            answers
+                .iter()
+                .filter_map(|a| a.cannot_connect.as_deref())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         _ => format!("{name} may not {action} {target}"),
     };
     state.input = None;
@@ -1310,7 +1318,8 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
         FleetEvent::ThingReport { name, result } => {
             match &result {
                 Ok(report) => {
-                    let own = permissions::evaluate_all(report, &permissions::own_checks(&name));
+                    let checks = permissions::own_checks(&name);
+                    let own = permissions::evaluate_all(report, &checks, state.now);
                     state.own_permissions.insert(name.clone(), own);
                 }
                 Err(error) => info(state, Level::Error, error.clone()),

@@ -91,7 +91,7 @@ impl Verification {
 pub async fn verify(client: &FleetClient, thing: &str) -> Result<Verification, FleetError> {
     let report = inventory::thing_report(client, thing).await?;
     let questions = permissions::own_checks(thing);
-    let answers = permissions::evaluate_all(&report, &questions);
+    let answers = permissions::evaluate_all(&report, &questions, time::OffsetDateTime::now_utc());
     let mut certificates = Vec::with_capacity(report.certificates.len());
     let mut service_unavailable: Option<String> = None;
     for certificate in &report.certificates {

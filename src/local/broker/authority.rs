@@ -3,8 +3,11 @@
 //! is judged by `src/policy/` against the policies in effect for that certificate, with its
 //! Thing's name and attributes as policy variables, so what a device may do locally is what AWS
 //! IoT would let it do. The console's own certificate is the operator, allowed everything.
+//! A CONNECT's Last Will is judged too (`iot:Publish` on its topic, and `iot:RetainPublish` for
+//! a retained one), and the will of a connection ended by DeleteConnection with
+//! `preventWillMessage` is remembered here so the broker drops it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::super::api::Core;
@@ -96,10 +99,23 @@ struct Connection {
     grant: Option<Arc<Grant>>,
 }
 
+/// A Last Will asked for at CONNECT: its topic, and whether it is to be retained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Will<'a> {
+    pub topic: &'a str,
+    pub retain: bool,
+}
+
+/// How many suppressed wills are remembered: each is dropped within moments of its kick, so a
+/// few hundred cover any burst of quarantines.
+const SUPPRESSED_WILLS: usize = 1024;
+
 #[derive(Debug)]
 pub struct Authority {
     core: Arc<Core>,
     operator: CertKey,
+    /// Sessions (client id, creation time in ms) whose Last Will must not be published.
+    suppressed_wills: Mutex<VecDeque<(String, i64)>>,
     /// Registry certificates by key, rebuilt when a key is not found and the state has changed.
     certificates: Mutex<(u64, HashMap<CertKey, String>)>,
     connections: Mutex<HashMap<String, Connection>>,
@@ -117,7 +133,26 @@ impl Authority {
             operator,
             certificates: Mutex::new((u64::MAX, HashMap::new())),
             connections: Mutex::new(HashMap::new()),
+            suppressed_wills: Mutex::new(VecDeque::new()),
         }
+    }
+
+    /// The session `client_id` created at `created_ms` is being disconnected with
+    /// `preventWillMessage`: its Last Will is dropped.
+    pub fn suppress_will(&self, client_id: &str, created_ms: i64) {
+        let mut wills = lock(&self.suppressed_wills);
+        if wills.len() == SUPPRESSED_WILLS {
+            wills.pop_front();
+        }
+        wills.push_back((client_id.to_owned(), created_ms));
+    }
+
+    /// Whether the Last Will of that session must be dropped.
+    #[must_use]
+    pub fn will_suppressed(&self, client_id: &str, created_ms: i64) -> bool {
+        lock(&self.suppressed_wills)
+            .iter()
+            .any(|(id, created)| id == client_id && *created == created_ms)
     }
 
     fn certificate_id(&self, key: &CertKey) -> Option<String> {
@@ -139,12 +174,15 @@ impl Authority {
     }
 
     /// Decides a CONNECT: the operator, or an ACTIVE registry certificate whose policies allow
-    /// `iot:Connect` on `client/CLIENT_ID`. The reason is logged, never sent to the device.
+    /// `iot:Connect` on `client/CLIENT_ID` and, when it asks for a Last Will, `iot:Publish` on the
+    /// will's topic (and `iot:RetainPublish` for a retained will), as AWS IoT does. The reason is
+    /// logged, never sent to the device.
     pub fn authenticate(
         &self,
         client_id: &str,
         peer: Option<std::net::SocketAddr>,
         key: Option<&CertKey>,
+        will: Option<Will<'_>>,
     ) -> Result<Identity, String> {
         let key = key.ok_or("no client certificate")?;
         let identity = if *key == self.operator {
@@ -172,6 +210,17 @@ impl Authority {
                 return Err(format!(
                     "the policies of certificate {id} do not allow iot:Connect as {client_id}"
                 ));
+            }
+            if let Some(will) = will {
+                let topic = arn(&format!("topic/{}", will.topic));
+                for action in ["iot:Publish", "iot:RetainPublish"] {
+                    if (action == "iot:Publish" || will.retain) && !grant.allows(action, &topic) {
+                        return Err(format!(
+                            "the policies of certificate {id} do not allow {action} on its Last Will topic {}",
+                            will.topic
+                        ));
+                    }
+                }
             }
             identity
         };

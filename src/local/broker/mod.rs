@@ -23,8 +23,8 @@ use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};
 use rmqtt::server::MqttServer;
 use rmqtt::session::SessionState;
 use rmqtt::types::{
-    AuthResult, CodecPublish, From as Sender, Id, Publish, PublishAclResult, SubscribeAclResult,
-    TopicName,
+    AuthResult, CodecPublish, From as Sender, FromType, Id, LastWill, Publish, PublishAclResult,
+    SubscribeAclResult, TopicName,
 };
 use tokio::sync::mpsc;
 
@@ -32,7 +32,7 @@ use super::api::Core;
 use super::ca::LocalCa;
 use super::registry::Call;
 use super::seed::REGION;
-use authority::{Action, Authority, CertKey, Identity};
+use authority::{Action, Authority, CertKey, Identity, Will};
 use shadow_topics::Publication;
 
 /// AWS IoT's largest message: 128 KiB of payload, plus room for the topic and header.
@@ -58,9 +58,11 @@ pub enum ShadowWork {
     Request { topic: String, payload: Bytes },
     /// Messages to publish for a change made elsewhere (REST).
     Announce(Vec<Publication>),
-    /// DeleteConnection over REST: kick the client; `done` says whether it was connected.
+    /// DeleteConnection over REST: kick the client (without its Last Will when
+    /// `prevent_will`); `done` says whether it was connected.
     Disconnect {
         client_id: String,
+        prevent_will: bool,
         done: tokio::sync::oneshot::Sender<bool>,
     },
 }
@@ -153,8 +155,9 @@ impl Broker {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let (files, operator) = BrokerFiles::write(ca)?;
         let scx = ServerContext::new().build().await;
-        *scx.extends.retain_mut().await = Box::new(retained::RetainedMessages::default());
         let authority = Arc::new(Authority::new(core.clone(), operator));
+        *scx.extends.retain_mut().await =
+            Box::new(retained::RetainedMessages::new(authority.clone()));
         let (work, work_rx) = mpsc::unbounded_channel();
         let register = scx.extends.hook_mgr().register();
         for typ in [
@@ -184,7 +187,12 @@ impl Broker {
                 tracing::error!(%error, "the local MQTT broker stopped");
             }
         })];
-        tasks.push(tokio::spawn(shadow_service(core, scx.clone(), work_rx)));
+        tasks.push(tokio::spawn(shadow_service(
+            core,
+            scx.clone(),
+            authority.clone(),
+            work_rx,
+        )));
         Ok(Self {
             port,
             files,
@@ -205,9 +213,10 @@ impl Broker {
     }
 
     /// Disconnects the client `client_id` (DeleteConnection); it must connect again and be
-    /// judged afresh. Returns whether it was connected.
-    pub async fn disconnect(&self, client_id: &str) -> bool {
-        disconnect(&self.scx, client_id).await
+    /// judged afresh. Its Last Will is published unless `prevent_will`. Returns whether it was
+    /// connected.
+    pub async fn disconnect(&self, client_id: &str, prevent_will: bool) -> bool {
+        disconnect(&self.scx, &self.authority, client_id, prevent_will).await
     }
 
     /// Whether `client_id` is connected and authenticated as a device or the operator.
@@ -217,8 +226,14 @@ impl Broker {
     }
 }
 
-/// Kicks `client_id` off the broker; false when it is not connected.
-async fn disconnect(scx: &ServerContext, client_id: &str) -> bool {
+/// Kicks `client_id` off the broker, without its Last Will when `prevent_will`; false when it
+/// is not connected.
+async fn disconnect(
+    scx: &ServerContext,
+    authority: &Authority,
+    client_id: &str,
+    prevent_will: bool,
+) -> bool {
     let shared = scx.extends.shared().await;
     let Some(id) = shared
         .iter()
@@ -227,6 +242,9 @@ async fn disconnect(scx: &ServerContext, client_id: &str) -> bool {
     else {
         return false;
     };
+    if prevent_will {
+        authority.suppress_will(client_id, id.create_time);
+    }
     let mut entry = shared.entry(id);
     entry.kick(true, true, true).await.is_ok()
 }
@@ -313,10 +331,19 @@ impl Handler for Hooks {
                         serial: cert.serial.clone()?,
                     })
                 });
+                let will = connect.last_will();
+                let will = will.as_ref().map(|will| Will {
+                    topic: match will {
+                        LastWill::V3(will) => &will.topic,
+                        LastWill::V5(will) => &will.topic,
+                    },
+                    retain: will.retain(),
+                });
                 let result = match self.authority.authenticate(
                     &id.client_id,
                     id.remote_addr,
                     key.as_ref(),
+                    will,
                 ) {
                     Ok(identity) => AuthResult::Allow(identity == Identity::Operator, None),
                     Err(reason) => {
@@ -367,10 +394,16 @@ impl Handler for Hooks {
             }
             // rmqtt's delivery hook cannot drop a message; its expiry check can, and a message
             // the subscriber may not receive is, for it, as good as expired.
-            Parameter::MessageExpiryCheck(session, _, publish) => {
-                if self
-                    .authority
-                    .allows(&session.id.client_id, Action::Receive, &publish.topic)
+            // A Last Will suppressed by DeleteConnection is, for everyone, expired too.
+            Parameter::MessageExpiryCheck(session, from, publish) => {
+                let suppressed = matches!(from.typ(), FromType::LastWill)
+                    && self
+                        .authority
+                        .will_suppressed(&from.id.client_id, from.id.create_time);
+                if !suppressed
+                    && self
+                        .authority
+                        .allows(&session.id.client_id, Action::Receive, &publish.topic)
                 {
                     (true, acc)
                 } else {
@@ -404,14 +437,19 @@ fn to_publish(publication: &Publication) -> Publish {
 async fn shadow_service(
     core: Arc<Core>,
     scx: ServerContext,
+    authority: Arc<Authority>,
     mut work: mpsc::UnboundedReceiver<ShadowWork>,
 ) {
     let sender = Id::new(scx.node.id(), 0, None, None, "$aws/shadow".into(), None);
     while let Some(item) = work.recv().await {
         let publications = match item {
             ShadowWork::Announce(publications) => publications,
-            ShadowWork::Disconnect { client_id, done } => {
-                let _ = done.send(disconnect(&scx, &client_id).await);
+            ShadowWork::Disconnect {
+                client_id,
+                prevent_will,
+                done,
+            } => {
+                let _ = done.send(disconnect(&scx, &authority, &client_id, prevent_will).await);
                 continue;
             }
             ShadowWork::Request { topic, payload } => {

@@ -1,20 +1,34 @@
 //! Retained messages, kept in memory (rmqtt's default store keeps none): the last retained
-//! message per topic, an empty payload clearing it, bounded in count.
+//! message per topic, an empty payload clearing it, bounded in count. A Last Will suppressed by
+//! DeleteConnection is not kept.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rmqtt::retain::RetainStorage;
-use rmqtt::types::{Retain, TopicFilter, TopicName};
+use rmqtt::types::{FromType, Retain, TopicFilter, TopicName};
+
+use super::authority::Authority;
 
 use crate::fleet::traffic::filter::matches;
 
 /// At most this many topics keep a retained message; further ones are refused (and logged).
 pub const MAX_RETAINED: usize = 100_000;
 
-#[derive(Default)]
 pub struct RetainedMessages {
     messages: tokio::sync::RwLock<HashMap<TopicName, Retain>>,
+    authority: Arc<Authority>,
+}
+
+impl RetainedMessages {
+    #[must_use]
+    pub fn new(authority: Arc<Authority>) -> Self {
+        Self {
+            messages: tokio::sync::RwLock::default(),
+            authority,
+        }
+    }
 }
 
 impl std::fmt::Debug for RetainedMessages {
@@ -35,6 +49,14 @@ impl RetainStorage for RetainedMessages {
         retain: Retain,
         _expiry_interval: Option<Duration>,
     ) -> rmqtt::Result<()> {
+        let from = &retain.from;
+        if matches!(from.typ(), FromType::LastWill)
+            && self
+                .authority
+                .will_suppressed(&from.id.client_id, from.id.create_time)
+        {
+            return Ok(());
+        }
         let mut messages = self.messages.write().await;
         if retain.publish.payload.is_empty() {
             messages.remove(topic);
