@@ -536,7 +536,8 @@ async fn a_conflict_keeps_the_edit_and_shows_the_newer_shadow_on(backend: suppor
     );
     let newer_version = shadow.version;
 
-    // Re-applied on the newer version: reviewed again, then applied.
+    // Merged onto the newer version: only the user's own change (speed) is applied; mode,
+    // changed only by the other side, keeps its newer value.
     keys(&mut app, &["y"]).await;
     assert_eq!(app.state.edit.as_ref().unwrap().stage, Stage::Review);
     assert_eq!(app.state.edit.as_ref().unwrap().base_version, newer_version);
@@ -546,7 +547,93 @@ async fn a_conflict_keeps_the_edit_and_shows_the_newer_shadow_on(backend: suppor
     let Some(Load::Ready(shadow)) = app.state.shadows.get(&(thing.clone(), None)) else {
         panic!("reloaded")
     };
-    assert_eq!(shadow.desired, Some(serde_json::json!({"speed": 20})));
+    assert_eq!(
+        shadow.desired,
+        Some(serde_json::json!({"speed": 20, "mode": "eco"}))
+    );
+}
+
+#[tokio::test]
+async fn a_key_both_sides_changed_waits_for_a_choice_before_y_applies() {
+    let Some(fleet) = support::TestFleet::start(support::Backend::Local).await else {
+        return;
+    };
+    let thing = support::seed::devices(&fleet.iot, 1, 1)
+        .await
+        .remove(0)
+        .name;
+    let set = |body: &'static str| {
+        fleet
+            .data
+            .update_thing_shadow()
+            .thing_name(&thing)
+            .payload(body.as_bytes().to_vec().into())
+            .send()
+    };
+    set(r#"{"state":{"desired":{"speed":10,"fan":false}}}"#)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        journal: Some(dir.path().join("journal.jsonl")),
+        ..options(Backend::Local)
+    };
+    let mut app = App::new(
+        fleet.client.clone(),
+        options,
+        files::load_from(None, None, None, false),
+    );
+    app.handle(iotfleet::tui::update::Msg::Resize {
+        width: 120,
+        height: 40,
+    });
+    app.settle(SETTLE).await;
+    keys(&mut app, &["/", &thing, "<Enter>", "S", "e"]).await;
+    retype(&mut app, "{\"speed\": 20, \"fan\": false}");
+    // Meanwhile someone sets speed too, and mode.
+    set(r#"{"state":{"desired":{"speed":30,"mode":"eco"}}}"#)
+        .await
+        .unwrap();
+    keys(&mut app, &["<C-s>", "y"]).await;
+    app.settle(SETTLE).await;
+    assert_eq!(app.state.edit.as_ref().unwrap().stage, Stage::Conflict);
+
+    // y lists the key changed by both and will not merge before a choice.
+    keys(&mut app, &["y"]).await;
+    let edit = app.state.edit.clone().unwrap();
+    assert_eq!(edit.stage, Stage::Conflict);
+    assert_eq!(edit.conflicts.len(), 1, "{:?}", edit.conflicts);
+    assert_eq!(edit.conflicts[0].shown(), "speed");
+    let screen = render(&app, 120, 40);
+    assert!(
+        screen.contains("! speed: yours 20 · theirs 30 → choose"),
+        "{screen}"
+    );
+    keys(&mut app, &["y"]).await;
+    assert_eq!(app.state.edit.as_ref().unwrap().stage, Stage::Conflict);
+    assert!(
+        app.state
+            .message
+            .as_ref()
+            .is_some_and(|m| m.text.contains("choose for speed first")),
+        "{:?}",
+        app.state.message
+    );
+
+    // m keeps mine; then y merges (review), y applies: mode stays as the other side set it
+    // (a shadow update merges desired, so fan, untouched by either, is still there).
+    keys(&mut app, &["m", "y"]).await;
+    assert_eq!(app.state.edit.as_ref().unwrap().stage, Stage::Review);
+    keys(&mut app, &["y"]).await;
+    app.settle(SETTLE).await;
+    assert!(app.state.edit.is_none(), "{:?}", app.state.message);
+    let Some(Load::Ready(shadow)) = app.state.shadows.get(&(thing.clone(), None)) else {
+        panic!("reloaded")
+    };
+    assert_eq!(
+        shadow.desired,
+        Some(serde_json::json!({"speed": 20, "fan": false, "mode": "eco"}))
+    );
 }
 
 #[tokio::test]

@@ -2,7 +2,10 @@
 //! applying, or in conflict with a newer version), JSON checked as it is typed with the line and
 //! column of the first mistake, the diff of desired (added, changed, removed), and the update to
 //! send: the new values, `null` for each removed key, and the version the edit started from, so
-//! a concurrent change is a conflict and never overwritten. Pure: `update` calls in here.
+//! a concurrent change is a conflict and never overwritten. After a conflict the edit is merged
+//! three ways: only the user's own changes (from the version the edit began at) go onto the
+//! newer shadow, and a key both sides changed waits for an explicit choice, mine or theirs.
+//! Pure: `update` calls in here.
 
 use serde_json::{Map, Value};
 
@@ -42,6 +45,34 @@ pub struct ShadowEdit {
     pub stage: Stage,
     /// Whether the embedded editor is on screen (Esc hides it; the draft stays).
     pub open: bool,
+    /// In a conflict: the keys both sides changed, each waiting for a choice.
+    pub conflicts: Vec<Conflict>,
+}
+
+/// Whose value a key changed by both sides keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Mine,
+    Theirs,
+}
+
+/// A key the user and someone else both changed, differently, since the edit began.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conflict {
+    pub path: Vec<String>,
+    /// The value in the draft (None: removed).
+    pub mine: Option<Value>,
+    /// The value in the newer shadow (None: removed).
+    pub theirs: Option<Value>,
+    pub choice: Option<Side>,
+}
+
+impl Conflict {
+    /// The key path as shown: `led.r`.
+    #[must_use]
+    pub fn shown(&self) -> String {
+        self.path.join(".")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +144,147 @@ pub fn patch(old: &Value, new: &Value) -> Value {
         }
     }
     Value::Object(out)
+}
+
+/// The key paths (as segments) where `new` differs from `old`, as [`diff`] finds them.
+fn changed_paths(old: &Value, new: &Value) -> Vec<Vec<String>> {
+    fn go(
+        out: &mut Vec<Vec<String>>,
+        at: &[String],
+        old: &Map<String, Value>,
+        new: &Map<String, Value>,
+    ) {
+        let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            let mut path = at.to_vec();
+            path.push(key.clone());
+            match (old.get(key), new.get(key)) {
+                (Some(Value::Object(a)), Some(Value::Object(b))) => go(out, &path, a, b),
+                (a, b) if a == b => {}
+                _ => out.push(path),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if old.is_object() || new.is_object() || old == new {
+        go(&mut out, &[], &object(old), &object(new));
+    } else {
+        out.push(Vec::new());
+    }
+    out
+}
+
+fn value_at<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |value, key| value.get(key))
+}
+
+/// The keys changed both in `mine` and in `theirs` since `base`, to different values (one
+/// side's change inside a key the other replaced or removed counts, at the outer key).
+#[must_use]
+pub fn conflicts(base: &Value, mine: &Value, theirs: &Value) -> Vec<Conflict> {
+    let (ours, others) = (changed_paths(base, mine), changed_paths(base, theirs));
+    let mut out: Vec<Conflict> = Vec::new();
+    for a in &ours {
+        for b in &others {
+            let at = if a.starts_with(b) {
+                b
+            } else if b.starts_with(a) {
+                a
+            } else {
+                continue;
+            };
+            let (m, t) = (value_at(mine, at), value_at(theirs, at));
+            if m != t && !out.iter().any(|c| c.path == *at) {
+                out.push(Conflict {
+                    path: at.clone(),
+                    mine: m.cloned(),
+                    theirs: t.cloned(),
+                    choice: None,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Applies a merge patch (objects merged key by key, `null` removes, anything else replaces).
+fn apply_patch(target: &Value, patch: &Value) -> Value {
+    let Value::Object(patch) = patch else {
+        return patch.clone();
+    };
+    let mut out = object(target);
+    for (key, value) in patch {
+        if value.is_null() {
+            out.remove(key);
+        } else if value.is_object() {
+            let merged = apply_patch(out.get(key).unwrap_or(&Value::Null), value);
+            out.insert(key.clone(), merged);
+        } else {
+            out.insert(key.clone(), value.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// Sets (or with None, removes) `path` in a merge patch: the whole value, not merged.
+fn set_in_patch(own: &mut Value, keys: &[String], value: Option<&Value>) {
+    let Some((last, parents)) = keys.split_last() else {
+        *own = value.cloned().unwrap_or(Value::Null);
+        return;
+    };
+    let mut at = own;
+    for key in parents {
+        if !at.is_object() {
+            *at = Value::Object(Map::new());
+        }
+        at = at
+            .as_object_mut()
+            .expect("made an object above")
+            .entry(key.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+    if !at.is_object() {
+        *at = Value::Object(Map::new());
+    }
+    if let Some(map) = at.as_object_mut() {
+        map.insert(last.clone(), value.cloned().unwrap_or(Value::Null));
+    }
+}
+
+/// Takes `path` out of a merge patch (that part is left as the other side has it).
+fn remove_from_patch(own: &mut Value, keys: &[String]) {
+    let Some((last, parents)) = keys.split_last() else {
+        *own = Value::Object(Map::new());
+        return;
+    };
+    if let Some(Value::Object(map)) = parents
+        .iter()
+        .try_fold(&mut *own, |value, key| value.get_mut(key))
+    {
+        map.remove(last);
+    }
+}
+
+/// The user's own changes (from `base` to `mine`) applied onto `theirs`; each conflict takes
+/// the side chosen for it (mine when none is chosen yet).
+#[must_use]
+pub fn merge(base: &Value, mine: &Value, theirs: &Value, conflicts: &[Conflict]) -> Value {
+    if mine.is_null() {
+        // Clearing desired is one change: it stays one.
+        return Value::Null;
+    }
+    let mut own = patch(base, mine);
+    for conflict in conflicts {
+        match conflict.choice {
+            Some(Side::Theirs) => remove_from_patch(&mut own, &conflict.path),
+            Some(Side::Mine) | None => {
+                set_in_patch(&mut own, &conflict.path, conflict.mine.as_ref());
+            }
+        }
+    }
+    apply_patch(theirs, &own)
 }
 
 /// Every difference from `old` to `new`, by key path, in key order.
@@ -228,6 +400,7 @@ pub fn begin(state: &mut State) -> Vec<Effect> {
         error: None,
         stage: Stage::Editing,
         open: true,
+        conflicts: Vec::new(),
     });
     vec![Effect::OpenEditor(text)]
 }
@@ -318,27 +491,126 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
             state.message = None;
             Some(Vec::new())
         }
-        (Stage::Conflict, Action::Confirm) => {
-            // Re-apply the edit on the newer version: the diff is recomputed against it.
-            let (thing, name) = (edit.thing.clone(), edit.name.clone());
-            if let Some(Load::Ready(newer)) = state.shadows.get(&(thing, name)) {
-                let newer: Shadow = newer.clone();
-                let edit = state.edit.as_mut()?;
-                edit.base_version = newer.version;
-                edit.base_desired = newer.desired.unwrap_or(Value::Null);
-                edit.stage = Stage::Review;
-                say(
-                    state,
-                    Level::Warning,
-                    "your edit on the newer version: y applies, n or Esc goes back",
-                );
-            }
-            Some(Vec::new())
-        }
+        (Stage::Conflict, Action::Confirm) => Some(rebase(state)),
         // While applying, and any other key in review or conflict: nothing.
         (Stage::Applying | Stage::Review | Stage::Conflict, _) => Some(Vec::new()),
         (Stage::Editing, _) => None,
     }
+}
+
+/// The newer shadow a conflicted edit must be merged onto, once it has loaded.
+fn newer(state: &State) -> Option<Shadow> {
+    let edit = state.edit.as_ref()?;
+    match state.shadows.get(&(edit.thing.clone(), edit.name.clone())) {
+        Some(Load::Ready(newer)) if newer.version != edit.base_version => Some(newer.clone()),
+        _ => None,
+    }
+}
+
+/// `y` in a conflict: the user's own changes merged onto the newer shadow. Keys both sides
+/// changed are listed first and each needs a choice (`m` mine, `t` theirs) before the merge is
+/// reviewed; a key only the other side changed keeps its newer value.
+fn rebase(state: &mut State) -> Vec<Effect> {
+    let Some(newer) = newer(state) else {
+        say(state, Level::Info, "the newer shadow is still loading");
+        return Vec::new();
+    };
+    let theirs = newer.desired.clone().unwrap_or(Value::Null);
+    let Some(edit) = state.edit.as_mut() else {
+        return Vec::new();
+    };
+    let mine = parse(&edit.text).unwrap_or(Value::Null);
+    if edit.conflicts.is_empty() {
+        edit.conflicts = conflicts(&edit.base_desired, &mine, &theirs);
+        if !edit.conflicts.is_empty() {
+            let count = edit.conflicts.len();
+            say(
+                state,
+                Level::Warning,
+                format!(
+                    "{count} key(s) changed by both sides: m keeps yours, t keeps theirs, one key at a time; then y"
+                ),
+            );
+            return Vec::new();
+        }
+    }
+    if let Some(open) = edit.conflicts.iter().find(|c| c.choice.is_none()) {
+        let text = format!(
+            "choose for {} first: m keeps yours, t keeps theirs",
+            open.shown()
+        );
+        say(state, Level::Warning, text);
+        return Vec::new();
+    }
+    let merged = merge(&edit.base_desired, &mine, &theirs, &edit.conflicts);
+    edit.base_version = newer.version;
+    edit.base_desired = theirs;
+    edit.text = if merged.is_null() {
+        "null".to_owned()
+    } else {
+        pretty(&merged)
+    };
+    edit.error = None;
+    edit.conflicts.clear();
+    let unchanged = diff(&edit.base_desired, &merged).is_empty() && !merged.is_null();
+    if unchanged {
+        edit.stage = Stage::Editing;
+        edit.open = true;
+        let text = edit.text.clone();
+        say(
+            state,
+            Level::Info,
+            "nothing of yours is left to apply on the newer version",
+        );
+        return vec![Effect::OpenEditor(text)];
+    }
+    edit.stage = Stage::Review;
+    let text = edit.text.clone();
+    say(
+        state,
+        Level::Warning,
+        "your changes on the newer version: y applies, n or Esc goes back to editing them",
+    );
+    // The editor holds the merged draft from now on.
+    vec![Effect::OpenEditor(text)]
+}
+
+/// `m` or `t` in a conflict: the first key still waiting gets that side.
+pub fn choose(state: &mut State, side: Side) -> Vec<Effect> {
+    let Some(newer) = newer(state) else {
+        say(state, Level::Info, "the newer shadow is still loading");
+        return Vec::new();
+    };
+    let Some(edit) = state.edit.as_mut().filter(|e| e.stage == Stage::Conflict) else {
+        return Vec::new();
+    };
+    if edit.conflicts.is_empty() {
+        let mine = parse(&edit.text).unwrap_or(Value::Null);
+        let theirs = newer.desired.unwrap_or(Value::Null);
+        edit.conflicts = conflicts(&edit.base_desired, &mine, &theirs);
+    }
+    let Some(open) = edit.conflicts.iter_mut().find(|c| c.choice.is_none()) else {
+        say(
+            state,
+            Level::Info,
+            "every key has a choice: y merges and shows the result",
+        );
+        return Vec::new();
+    };
+    open.choice = Some(side);
+    let path = open.shown();
+    let left = edit.conflicts.iter().filter(|c| c.choice.is_none()).count();
+    let kept = match side {
+        Side::Mine => "yours",
+        Side::Theirs => "theirs",
+    };
+    let text = if left == 0 {
+        format!("{path}: {kept}. Every key has a choice: y merges and shows the result")
+    } else {
+        format!("{path}: {kept}; {left} more to choose (m or t)")
+    };
+    say(state, Level::Info, text);
+    Vec::new()
 }
 
 /// The answer to an update: done (the edit ends), a conflict (the edit is kept and the newer
@@ -368,10 +640,11 @@ pub fn applied(state: &mut State, result: Result<Value, (bool, String)>) -> Vec<
         Err((true, _)) => {
             edit.stage = Stage::Conflict;
             edit.open = false;
+            edit.conflicts.clear();
             say(
                 state,
                 Level::Error,
-                "conflict: someone changed the shadow since your edit began; nothing was overwritten. y re-applies your edit on the newer version, Esc goes back to editing",
+                "conflict: someone changed the shadow since your edit began; nothing was overwritten. y merges your own changes onto the newer version, Esc goes back to editing",
             );
             state.shadow_checked = Some(state.now);
             vec![Effect::LoadShadow { thing, name }]
@@ -409,6 +682,49 @@ mod tests {
             json!({"speed": 40, "led": {"g": null}, "fan": true, "mode": null})
         );
         assert_eq!(patch(&old, &Value::Null), Value::Null);
+    }
+
+    #[test]
+    fn a_three_way_merge_keeps_their_changes_and_flags_keys_both_changed() {
+        let base = json!({"speed": 10, "mode": "auto", "led": {"r": 1, "g": 2}, "fan": false});
+        // Mine: speed and led.r; theirs: mode, led.r (differently) and fan.
+        let mine = json!({"speed": 40, "mode": "auto", "led": {"r": 9, "g": 2}, "fan": false});
+        let theirs = json!({"speed": 10, "mode": "eco", "led": {"r": 5, "g": 2}, "fan": true});
+        let mut found = conflicts(&base, &mine, &theirs);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].shown(), "led.r");
+        assert_eq!(
+            (found[0].mine.clone(), found[0].theirs.clone()),
+            (Some(json!(9)), Some(json!(5)))
+        );
+        found[0].choice = Some(Side::Theirs);
+        assert_eq!(
+            merge(&base, &mine, &theirs, &found),
+            json!({"speed": 40, "mode": "eco", "led": {"r": 5, "g": 2}, "fan": true})
+        );
+        found[0].choice = Some(Side::Mine);
+        assert_eq!(
+            merge(&base, &mine, &theirs, &found),
+            json!({"speed": 40, "mode": "eco", "led": {"r": 9, "g": 2}, "fan": true})
+        );
+        // The same change on both sides is no conflict; a change inside a key the other side
+        // removed is one, at the outer key, and mine restores all of it.
+        let same = json!({"speed": 10, "mode": "eco", "led": {"r": 1, "g": 2}, "fan": false});
+        assert!(conflicts(&base, &same, &theirs).is_empty());
+        let removed = json!({"speed": 10, "mode": "auto", "fan": false});
+        let mut outer = conflicts(&base, &mine, &removed);
+        assert_eq!(outer.len(), 1);
+        assert_eq!(outer[0].shown(), "led");
+        outer[0].choice = Some(Side::Mine);
+        assert_eq!(
+            merge(&base, &mine, &removed, &outer),
+            json!({"speed": 40, "mode": "auto", "led": {"r": 9, "g": 2}, "fan": false})
+        );
+        outer[0].choice = Some(Side::Theirs);
+        assert_eq!(
+            merge(&base, &mine, &removed, &outer),
+            json!({"speed": 40, "mode": "auto", "fan": false})
+        );
     }
 
     #[test]

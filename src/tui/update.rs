@@ -438,6 +438,8 @@ fn type_char(state: &mut State, c: Option<char>) -> Vec<Effect> {
         return match c {
             Some('y' | 'Y') => act(state, Action::Confirm),
             Some('n' | 'N') => act(state, Action::Cancel),
+            Some('m' | 'M') => shadow_edit::choose(state, shadow_edit::Side::Mine),
+            Some('t' | 'T') => shadow_edit::choose(state, shadow_edit::Side::Theirs),
             _ => Vec::new(),
         };
     }

@@ -239,7 +239,32 @@ fn edit_pane(edit: &ShadowEdit, shadow: &Shadow, theme: &Theme) -> (String, Vec<
                 &shadow_edit::diff(&edit.base_desired, &draft),
                 theme,
             ));
-            (" conflict: y re-applies ".to_owned(), lines)
+            if edit.conflicts.is_empty() {
+                return (" conflict: y merges yours onto theirs ".to_owned(), lines);
+            }
+            lines.push(Line::styled(
+                "changed by both (m keeps yours, t theirs, in turn):",
+                theme.style(Slot::Title),
+            ));
+            for conflict in &edit.conflicts {
+                let value =
+                    |v: &Option<Value>| v.as_ref().map_or_else(|| "removed".to_owned(), compact);
+                let (chosen, slot) = match conflict.choice {
+                    None => ("choose", Slot::StatusError),
+                    Some(shadow_edit::Side::Mine) => ("yours", Slot::CertActive),
+                    Some(shadow_edit::Side::Theirs) => ("theirs", Slot::CertActive),
+                };
+                lines.push(Line::styled(
+                    format!(
+                        "! {}: yours {} · theirs {} → {chosen}",
+                        escape(&conflict.shown()),
+                        value(&conflict.mine),
+                        value(&conflict.theirs)
+                    ),
+                    theme.style(slot),
+                ));
+            }
+            (" conflict: choose, then y ".to_owned(), lines)
         }
     }
 }
