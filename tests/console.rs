@@ -653,6 +653,37 @@ async fn a_conflict_keeps_the_edit_and_shows_the_newer_shadow_on_moto() {
 }
 
 #[tokio::test]
+async fn an_edit_whose_intent_cannot_be_journaled_changes_nothing_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    // A journal path that is a directory cannot be appended to.
+    let (core, mut app) =
+        console_on_demo_fleet_journaled(None, Some(dir.path().to_path_buf())).await;
+    keys(&mut app, &["/", "pump-03", "<Enter>", "S", "e"]).await;
+    let before = app.state.edit.as_ref().unwrap().base_desired.clone();
+    retype(&mut app, "{\"speed\": 77}");
+    keys(&mut app, &["<C-s>", "y"]).await;
+    app.settle(SETTLE).await;
+    assert!(
+        app.state.message.as_ref().is_some_and(|m| m
+            .text
+            .contains("the journal could not be written, so nothing was changed")),
+        "{:?}",
+        app.state.message
+    );
+    // The draft is kept; the shadow is as it was.
+    let edit = app.state.edit.as_ref().expect("the draft is kept");
+    assert_eq!(edit.text, "{\"speed\": 77}");
+    let desired = core.read(|state| {
+        state.things["pump-03"]
+            .shadows
+            .classic
+            .as_ref()
+            .and_then(|s| s.desired.clone())
+    });
+    assert_eq!(desired.map(serde_json::Value::Object), Some(before));
+}
+
+#[tokio::test]
 async fn editing_is_refused_read_only() {
     let (_core, mut app) = console_on_demo_fleet(None).await;
     app.state.read_only = true;

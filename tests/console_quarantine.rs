@@ -260,6 +260,38 @@ async fn releasing_one_of_two_quarantines_on_a_shared_certificate_asks_for_the_n
     assert_eq!(released, ["temp-sensor-17", "temp-sensor-18"]);
 }
 
+#[tokio::test]
+async fn a_quarantine_policy_that_allows_is_repaired_as_a_shown_step_and_verified() {
+    let core = local(None).await;
+    let config = support::sdk_config(core.endpoint()).await;
+    aws_sdk_iot::Client::new(&config)
+        .create_policy()
+        .policy_name(DENY_ALL_POLICY)
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = console(&core, &dir.path().join("journal.jsonl"), false).await;
+    keys(&mut app, &["/", "camera-04", "<Enter>", "Q"]).await;
+    let screen = render(&app, 120, 40);
+    assert!(
+        screen.contains("does not deny everything") && screen.contains("restores its deny-all"),
+        "the repair is shown first:\n{screen}"
+    );
+    keys(&mut app, &["y"]).await;
+    assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
+    let screen = render(&app, 120, 40);
+    assert!(
+        screen.contains("VERIFIED, 8 of 8 own actions denied by")
+            && screen.contains("QUARANTINED · VERIFIED"),
+        "{screen}"
+    );
+    snapshot("quarantine_repaired_80x24", &render(&app, 80, 24));
+}
+
 /// The newest arrival of `topic` in the console's history.
 fn last_seen(app: &App, topic: &str) -> Option<OffsetDateTime> {
     app.state

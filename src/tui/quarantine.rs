@@ -283,8 +283,15 @@ fn finished(state: &mut State, thing: &str, result: Result<Box<Report>, String>)
             None => (
                 Level::Info,
                 match verb {
-                    Verb::Quarantine => format!("{thing} is QUARANTINED"),
-                    Verb::Release => format!("{thing} is released"),
+                    // No advice after a quarantine means its verification passed.
+                    Verb::Quarantine => format!("{thing} is QUARANTINED and VERIFIED"),
+                    Verb::Release if report.plan.together.is_empty() => {
+                        format!("{thing} is released")
+                    }
+                    Verb::Release => format!(
+                        "{thing} and {} are released",
+                        report.plan.together.join(", ")
+                    ),
                 },
             ),
         },

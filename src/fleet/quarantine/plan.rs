@@ -381,7 +381,7 @@ fn overlay_steps(subject: &Subject, warnings: &mut Vec<String>) -> Result<Vec<St
                 });
             }
             warnings.push(format!(
-                "the policy {DENY_ALL_POLICY} does not deny everything: its default version {default_version} {gap}. The plan makes the deny-all document its default again, which isolates again every principal it is attached to ({targets} now)"
+                "{DENY_ALL_POLICY} does not deny everything: its default version {default_version} {gap}. The plan restores its deny-all document, isolating again the {targets} principal(s) it is attached to"
             ));
             steps.push(Step::RestoreDenyAll {
                 policy: DENY_ALL_POLICY.to_owned(),
@@ -921,7 +921,7 @@ mod tests {
         );
         assert!(
             plan_now.warnings[0].contains("allows iot:Connect")
-                && plan_now.warnings[0].contains("3 now"),
+                && plan_now.warnings[0].contains("the 3 principal(s)"),
             "{:?}",
             plan_now.warnings
         );
