@@ -652,7 +652,7 @@ fn undo_unrecorded(
     unrestorable: &mut Vec<String>,
 ) -> Vec<Step> {
     warnings.push(format!(
-        "no journal entry records a quarantine of {} here: releasing what can be seen (the deny-all policy)",
+        "no journal entry here records an open quarantine of {}: releasing what can be seen (the deny-all policy)",
         subject.thing
     ));
     let mut steps = Vec::new();
