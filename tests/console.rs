@@ -474,23 +474,29 @@ async fn editing_desired_checks_the_json_shows_the_diff_applies_and_journals() {
     assert_eq!(entries[0]["result"], "ok");
 }
 
-async fn a_conflict_keeps_the_edit_and_shows_the_newer_shadow_on(backend: support::Backend) {
-    let Some(fleet) = support::TestFleet::start(backend).await else {
-        return;
-    };
+/// Sets `thing`'s desired state from outside the console (someone else).
+async fn set_desired(fleet: &support::TestFleet, thing: &str, body: &'static str) {
+    fleet
+        .data
+        .update_thing_shadow()
+        .thing_name(thing)
+        .payload(body.as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A console on `fleet` with one new device whose shadow is `initial`, its desired open in the
+/// editor; with the device's name and the journal's folder.
+async fn editing_a_new_devices_shadow(
+    fleet: &support::TestFleet,
+    initial: &'static str,
+) -> (App, String, tempfile::TempDir) {
     let thing = support::seed::devices(&fleet.iot, 1, 1)
         .await
         .remove(0)
         .name;
-    let set = |body: &'static str| {
-        fleet
-            .data
-            .update_thing_shadow()
-            .thing_name(&thing)
-            .payload(body.as_bytes().to_vec().into())
-            .send()
-    };
-    set(r#"{"state":{"desired":{"speed":10}}}"#).await.unwrap();
+    set_desired(fleet, &thing, initial).await;
     let dir = tempfile::tempdir().unwrap();
     let options = Options {
         journal: Some(dir.path().join("journal.jsonl")),
@@ -507,11 +513,18 @@ async fn a_conflict_keeps_the_edit_and_shows_the_newer_shadow_on(backend: suppor
     });
     app.settle(SETTLE).await;
     keys(&mut app, &["/", &thing, "<Enter>", "S", "e"]).await;
+    (app, thing, dir)
+}
+
+async fn a_conflict_keeps_the_edit_and_shows_the_newer_shadow_on(backend: support::Backend) {
+    let Some(fleet) = support::TestFleet::start(backend).await else {
+        return;
+    };
+    let (mut app, thing, _journal) =
+        editing_a_new_devices_shadow(&fleet, r#"{"state":{"desired":{"speed":10}}}"#).await;
     retype(&mut app, "{\"speed\": 20}");
     // Someone else changes the shadow while the edit is open.
-    set(r#"{"state":{"desired":{"mode":"eco"}}}"#)
-        .await
-        .unwrap();
+    set_desired(&fleet, &thing, r#"{"state":{"desired":{"mode":"eco"}}}"#).await;
     keys(&mut app, &["<C-s>", "y"]).await;
     app.settle(SETTLE).await;
     let edit = app.state.edit.clone().expect("the edit is kept");
@@ -558,42 +571,17 @@ async fn a_key_both_sides_changed_waits_for_a_choice_before_y_applies() {
     let Some(fleet) = support::TestFleet::start(support::Backend::Local).await else {
         return;
     };
-    let thing = support::seed::devices(&fleet.iot, 1, 1)
-        .await
-        .remove(0)
-        .name;
-    let set = |body: &'static str| {
-        fleet
-            .data
-            .update_thing_shadow()
-            .thing_name(&thing)
-            .payload(body.as_bytes().to_vec().into())
-            .send()
-    };
-    set(r#"{"state":{"desired":{"speed":10,"fan":false}}}"#)
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let options = Options {
-        journal: Some(dir.path().join("journal.jsonl")),
-        ..options(Backend::Local)
-    };
-    let mut app = App::new(
-        fleet.client.clone(),
-        options,
-        files::load_from(None, None, None, false),
-    );
-    app.handle(iotfleet::tui::update::Msg::Resize {
-        width: 120,
-        height: 40,
-    });
-    app.settle(SETTLE).await;
-    keys(&mut app, &["/", &thing, "<Enter>", "S", "e"]).await;
+    let (mut app, thing, _journal) =
+        editing_a_new_devices_shadow(&fleet, r#"{"state":{"desired":{"speed":10,"fan":false}}}"#)
+            .await;
     retype(&mut app, "{\"speed\": 20, \"fan\": false}");
     // Meanwhile someone sets speed too, and mode.
-    set(r#"{"state":{"desired":{"speed":30,"mode":"eco"}}}"#)
-        .await
-        .unwrap();
+    set_desired(
+        &fleet,
+        &thing,
+        r#"{"state":{"desired":{"speed":30,"mode":"eco"}}}"#,
+    )
+    .await;
     keys(&mut app, &["<C-s>", "y"]).await;
     app.settle(SETTLE).await;
     assert_eq!(app.state.edit.as_ref().unwrap().stage, Stage::Conflict);
