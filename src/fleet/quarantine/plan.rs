@@ -271,9 +271,13 @@ pub enum PlanError {
     #[error(
         "release refused: {} would free {} too, whose own open quarantine holds a certificate {thing} shares; release them together with `iotfleet release {thing} --with-shared`",
         thing,
-        holders.join(", ")
+        holders.iter().map(|(other, certificate)| format!("{other} (certificate {})", short_id(certificate))).collect::<Vec<_>>().join(", ")
     )]
-    SharedRelease { thing: String, holders: Vec<String> },
+    SharedRelease {
+        thing: String,
+        /// Each Thing it would free, with the certificate: (Thing, certificate id).
+        holders: Vec<(String, String)>,
+    },
     #[error(
         "policy-version refused: policy {policy} is also attached to {} other target(s): {}; a deny-all version would isolate them too (use the deny-overlay strategy)",
         others.len(),
@@ -493,13 +497,13 @@ pub fn release_plan(subject: &Subject, recorded: Option<&[Step]>) -> Plan {
 /// The Things whose own open quarantine (`open`) a release `plan` of `subject` would end
 /// without releasing them: each is reached by a certificate the plan changes (detaches the
 /// deny-all policy from, reactivates, or restores a policy's default version on) and is not
-/// released together. Each is named with the certificate.
+/// released together. Each comes with the certificate that holds it: (Thing, certificate id).
 #[must_use]
 pub fn freed_by_release(
     subject: &Subject,
     plan: &Plan,
     open: &std::collections::BTreeSet<String>,
-) -> Vec<String> {
+) -> Vec<(String, String)> {
     let touches = |certificate: &CertificateFacts| {
         plan.steps.iter().any(|step| match step {
             Step::DetachPolicy { target, .. } => *target == certificate.arn,
@@ -514,11 +518,8 @@ pub fn freed_by_release(
     for certificate in subject.certificates.iter().filter(|c| touches(c)) {
         for thing in &certificate.things {
             let released = *thing == plan.thing || plan.together.contains(thing);
-            if !released && open.contains(thing) {
-                let named = format!("{thing} (certificate {})", short_id(&certificate.id));
-                if !freed.contains(&named) {
-                    freed.push(named);
-                }
+            if !released && open.contains(thing) && !freed.iter().any(|(t, _)| t == thing) {
+                freed.push((thing.clone(), certificate.id.clone()));
             }
         }
     }
@@ -1072,7 +1073,7 @@ mod tests {
         let open = std::collections::BTreeSet::from(["twin-b".to_owned()]);
         assert_eq!(
             freed_by_release(&twin_a, &plan, &open),
-            ["twin-b (certificate s)"]
+            [("twin-b".to_owned(), "s".to_owned())]
         );
         assert_eq!(
             sharing(&twin_a, &["twin-a".to_owned()], &open),

@@ -185,10 +185,9 @@ pub async fn prepare_release(
                 holders: freed,
             }));
         }
-        for holder in freed {
-            let name = holder.split(" (").next().unwrap_or_default().to_owned();
-            if !things.contains(&name) {
-                things.push(name);
+        for (other, _) in freed {
+            if !things.contains(&other) {
+                things.push(other);
             }
         }
     }
