@@ -809,36 +809,68 @@ impl FleetClient {
         action: super::permissions::DeviceAction,
         resource: &str,
     ) -> Result<String, FleetError> {
+        let mut decisions = self
+            .test_authorizations(principal, client_id, &[(action, resource.to_owned())])
+            .await?;
+        Ok(decisions.remove(0))
+    }
+
+    /// TestAuthorization for several questions at once (AWS takes ten a call; more are sent in
+    /// more calls): one decision per question, in order.
+    pub async fn test_authorizations(
+        &self,
+        principal: &str,
+        client_id: &str,
+        questions: &[(super::permissions::DeviceAction, String)],
+    ) -> Result<Vec<String>, FleetError> {
         let operation = Operation::new("iot:TestAuthorization");
-        let action_type =
-            aws_sdk_iot::types::ActionType::from(action.to_string().to_ascii_uppercase().as_str());
-        let info = aws_sdk_iot::types::AuthInfo::builder()
-            .action_type(action_type)
-            .resources(resource)
-            .build()
-            .map_err(|e| FleetError::InvalidResponse {
-                action: operation.action,
-                detail: e.to_string(),
-            })?;
-        let out = self
-            .iot
-            .test_authorization()
-            .principal(principal)
-            .client_id(client_id)
-            .auth_infos(info)
-            .send()
-            .await
-            .map_err(|e| self.fail(&operation, e))?;
-        out.auth_results
-            .unwrap_or_default()
-            .into_iter()
-            .next()
-            .and_then(|r| r.auth_decision)
-            .map(|d| d.as_str().to_owned())
-            .ok_or_else(|| FleetError::InvalidResponse {
-                action: operation.action,
-                detail: "no authDecision".into(),
-            })
+        let mut decisions = Vec::with_capacity(questions.len());
+        for chunk in questions.chunks(10) {
+            let mut request = self
+                .iot
+                .test_authorization()
+                .principal(principal)
+                .client_id(client_id);
+            for (action, resource) in chunk {
+                let action_type = aws_sdk_iot::types::ActionType::from(
+                    action.to_string().to_ascii_uppercase().as_str(),
+                );
+                request = request.auth_infos(
+                    aws_sdk_iot::types::AuthInfo::builder()
+                        .action_type(action_type)
+                        .resources(resource)
+                        .build()
+                        .map_err(|e| FleetError::InvalidResponse {
+                            action: operation.action,
+                            detail: e.to_string(),
+                        })?,
+                );
+            }
+            let out = request.send().await.map_err(|e| self.fail(&operation, e))?;
+            let results = out.auth_results.unwrap_or_default();
+            if results.len() != chunk.len() {
+                return Err(FleetError::InvalidResponse {
+                    action: operation.action,
+                    detail: format!(
+                        "{} authResults for {} authInfos",
+                        results.len(),
+                        chunk.len()
+                    ),
+                });
+            }
+            for result in results {
+                decisions.push(
+                    result
+                        .auth_decision
+                        .map(|d| d.as_str().to_owned())
+                        .ok_or_else(|| FleetError::InvalidResponse {
+                            action: operation.action,
+                            detail: "no authDecision".into(),
+                        })?,
+                );
+            }
+        }
+        Ok(decisions)
     }
 
     /// The classic shadow (`name` None) or a named shadow of a Thing.

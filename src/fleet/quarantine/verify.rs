@@ -136,28 +136,26 @@ pub async fn verify(client: &FleetClient, thing: &str) -> Result<Verification, F
     })
 }
 
-/// TestAuthorization for each question on one certificate: the questions it allows, or why it
-/// could not be asked.
+/// TestAuthorization for every question on one certificate, asked together (they share the
+/// Thing's name as client id): the questions it allows, or why it could not be asked.
 async fn ask_service(
     client: &FleetClient,
     report: &inventory::ThingReport,
     certificate: &inventory::CertificateReport,
     questions: &[(DeviceAction, String)],
 ) -> Result<Vec<String>, String> {
-    let mut allowed = Vec::new();
-    for (action, target) in questions {
-        let resource = permissions::resource_arn(report, *action, target);
-        let client_id = match action {
-            DeviceAction::Connect => target.as_str(),
-            _ => report.thing.name.as_str(),
-        };
-        let decision = client
-            .test_authorization(&certificate.certificate.arn, client_id, *action, &resource)
-            .await
-            .map_err(|e| e.to_string())?;
-        if decision == "ALLOWED" {
-            allowed.push(format!("{action} {target}"));
-        }
-    }
-    Ok(allowed)
+    let resources: Vec<(DeviceAction, String)> = questions
+        .iter()
+        .map(|(action, target)| (*action, permissions::resource_arn(report, *action, target)))
+        .collect();
+    let decisions = client
+        .test_authorizations(&certificate.certificate.arn, &report.thing.name, &resources)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(questions
+        .iter()
+        .zip(decisions)
+        .filter(|(_, decision)| decision == "ALLOWED")
+        .map(|((action, target), _)| format!("{action} {target}"))
+        .collect())
 }
