@@ -35,6 +35,11 @@ macro_rules! contract_suite {
                 policy_versions_are_limited_to_five,
                 desired_null_removes_the_section,
                 malformed_policy_is_rejected_with_the_reason,
+                keys_and_certificates_are_created_and_deleted_as_aws_allows,
+                things_are_deleted_once_no_principal_is_attached,
+                groups_types_and_group_members_are_listed,
+                principal_and_effective_policies_of_a_certificate,
+                connectivity_of_a_thing_never_connected,
             );
         }
     };
@@ -659,4 +664,250 @@ async fn malformed_policy_is_rejected_with_the_reason(fleet: &TestFleet) {
         ),
         "nothing was created"
     );
+}
+
+/// The AWS error code of a failed SDK call.
+fn code<T: std::fmt::Debug, E: aws_sdk_iot::error::ProvideErrorMetadata + std::fmt::Debug>(
+    result: &Result<T, E>,
+) -> String {
+    match result {
+        Ok(value) => panic!("expected an error, got {value:?}"),
+        Err(error) => error.code().unwrap_or("no code").to_owned(),
+    }
+}
+
+async fn keys_and_certificates_are_created_and_deleted_as_aws_allows(fleet: &TestFleet) {
+    let iot = &fleet.iot;
+    let created = iot
+        .create_keys_and_certificate()
+        .set_as_active(true)
+        .send()
+        .await
+        .expect("CreateKeysAndCertificate");
+    let (id, arn) = (
+        created.certificate_id.clone().unwrap(),
+        created.certificate_arn.clone().unwrap(),
+    );
+    assert!(arn.ends_with(&format!(":cert/{id}")), "{arn}");
+    assert!(
+        created
+            .certificate_pem()
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----")
+    );
+    let keys = created.key_pair.unwrap();
+    assert!(keys.private_key().unwrap().contains("PRIVATE KEY-----"));
+    assert!(keys.public_key().unwrap().contains("PUBLIC KEY-----"));
+    let described = fleet.client.describe_certificate(&id).await.unwrap();
+    assert_eq!(described.status, CertificateStatus::Active);
+
+    // ACTIVE: refused. Attached to a Thing, or to a policy without forceDelete: refused.
+    let delete = |force: bool| {
+        iot.delete_certificate()
+            .certificate_id(&id)
+            .force_delete(force)
+            .send()
+    };
+    assert_eq!(code(&delete(false).await), "CertificateStateException");
+    iot.update_certificate()
+        .certificate_id(&id)
+        .new_status(aws_sdk_iot::types::CertificateStatus::Inactive)
+        .send()
+        .await
+        .unwrap();
+    seed::thing(iot, "pump-1", None, &[]).await;
+    seed::attach_thing(iot, "pump-1", &arn).await;
+    seed::policy(iot, "pump-policy", seed::DEVICE_POLICY).await;
+    seed::attach_policy(iot, "pump-policy", &arn).await;
+    assert_eq!(code(&delete(false).await), "DeleteConflictException");
+    iot.detach_thing_principal()
+        .thing_name("pump-1")
+        .principal(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(&delete(false).await), "DeleteConflictException");
+    delete(true)
+        .await
+        .expect("forceDelete detaches the policies");
+    assert!(matches!(
+        fleet.client.describe_certificate(&id).await,
+        Err(FleetError::NotFound { .. })
+    ));
+}
+
+async fn things_are_deleted_once_no_principal_is_attached(fleet: &TestFleet) {
+    let iot = &fleet.iot;
+    seed::thing(iot, "pump-1", None, &[]).await;
+    let (_, arn) = seed::certificate(iot, &CertificateSpec::valid_for_days("pump-1", 90)).await;
+    seed::attach_thing(iot, "pump-1", &arn).await;
+    let delete = || iot.delete_thing().thing_name("pump-1").send();
+    assert_eq!(code(&delete().await), "InvalidRequestException");
+    iot.detach_thing_principal()
+        .thing_name("pump-1")
+        .principal(&arn)
+        .send()
+        .await
+        .unwrap();
+    delete().await.expect("DeleteThing");
+    assert!(matches!(
+        fleet.client.describe_thing("pump-1").await,
+        Err(FleetError::NotFound { .. })
+    ));
+    // AWS answers success for a Thing that does not exist.
+    if fleet.has(Behaviour::DeleteOfAnUnknownThingSucceeds) {
+        delete().await.expect("DeleteThing of a deleted Thing");
+    }
+}
+
+async fn groups_types_and_group_members_are_listed(fleet: &TestFleet) {
+    let iot = &fleet.iot;
+    for thing_type in ["camera", "pump"] {
+        seed::thing_type(iot, thing_type).await;
+    }
+    for group in ["plant-north", "plant-south"] {
+        iot.create_thing_group()
+            .thing_group_name(group)
+            .send()
+            .await
+            .unwrap();
+    }
+    for (thing, group) in [
+        ("pump-1", "plant-north"),
+        ("pump-2", "plant-north"),
+        ("cam-1", "plant-south"),
+    ] {
+        seed::thing(iot, thing, None, &[]).await;
+        iot.add_thing_to_thing_group()
+            .thing_name(thing)
+            .thing_group_name(group)
+            .send()
+            .await
+            .unwrap();
+    }
+    let groups: Vec<String> = iot
+        .list_thing_groups()
+        .send()
+        .await
+        .unwrap()
+        .thing_groups
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|g| g.group_name)
+        .collect();
+    assert_eq!(groups, ["plant-north", "plant-south"]);
+    let north: Vec<String> = iot
+        .list_thing_groups()
+        .name_prefix_filter("plant-n")
+        .send()
+        .await
+        .unwrap()
+        .thing_groups
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|g| g.group_name)
+        .collect();
+    assert_eq!(north, ["plant-north"]);
+    let mut types: Vec<String> = iot
+        .list_thing_types()
+        .send()
+        .await
+        .unwrap()
+        .thing_types
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|t| t.thing_type_name)
+        .collect();
+    types.sort();
+    assert_eq!(types, ["camera", "pump"]);
+    let mut members = iot
+        .list_things_in_thing_group()
+        .thing_group_name("plant-north")
+        .send()
+        .await
+        .unwrap()
+        .things
+        .unwrap_or_default();
+    members.sort();
+    assert_eq!(members, ["pump-1", "pump-2"]);
+}
+
+async fn principal_and_effective_policies_of_a_certificate(fleet: &TestFleet) {
+    let iot = &fleet.iot;
+    seed::thing(iot, "pump-1", None, &[]).await;
+    let (_, arn) = seed::certificate(iot, &CertificateSpec::valid_for_days("pump-1", 90)).await;
+    seed::attach_thing(iot, "pump-1", &arn).await;
+    for policy in ["pump-a", "pump-b"] {
+        seed::policy(iot, policy, seed::DEVICE_POLICY).await;
+        seed::attach_policy(iot, policy, &arn).await;
+    }
+    #[expect(
+        deprecated,
+        reason = "ListPrincipalPolicies is what older provisioning scripts call"
+    )]
+    let listed = iot
+        .list_principal_policies()
+        .principal(&arn)
+        .send()
+        .await
+        .unwrap();
+    let mut names: Vec<String> = listed
+        .policies
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| p.policy_name)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["pump-a", "pump-b"]);
+    if fleet.has(Behaviour::EffectivePolicies) {
+        let effective = iot
+            .get_effective_policies()
+            .principal(&arn)
+            .thing_name("pump-1")
+            .send()
+            .await
+            .unwrap();
+        let mut found: Vec<(String, String)> = effective
+            .effective_policies
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| {
+                (
+                    p.policy_name.unwrap_or_default(),
+                    p.policy_document.unwrap_or_default(),
+                )
+            })
+            .collect();
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                ("pump-a".to_owned(), seed::DEVICE_POLICY.to_owned()),
+                ("pump-b".to_owned(), seed::DEVICE_POLICY.to_owned())
+            ]
+        );
+    }
+}
+
+async fn connectivity_of_a_thing_never_connected(fleet: &TestFleet) {
+    if !fleet.has(Behaviour::ConnectivityData) {
+        return;
+    }
+    seed::thing(&fleet.iot, "pump-1", None, &[]).await;
+    let data = fleet
+        .iot
+        .get_thing_connectivity_data()
+        .thing_name("pump-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(data.thing_name(), Some("pump-1"));
+    assert_eq!(data.connected(), Some(false));
+    let unknown = fleet
+        .iot
+        .get_thing_connectivity_data()
+        .thing_name("pump-9")
+        .send()
+        .await;
+    assert_eq!(code(&unknown), "ResourceNotFoundException");
 }

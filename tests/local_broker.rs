@@ -546,5 +546,147 @@ async fn a_last_will_is_judged_at_connect_and_a_quarantine_keeps_it_unsaid() {
         !topics(&after).contains(&"fleet/pump-04/status".to_owned()),
         "the will was published: {after:?}"
     );
+    // Its connectivity says why it went: the service disconnected it.
+    let connectivity = core.presence().connectivity("pump-04");
+    assert_eq!(
+        connectivity["disconnectReason"], "SERVER_INITIATED_DISCONNECT",
+        "{connectivity}"
+    );
     let _ = pump.kill().await;
+}
+
+/// boto3, from the moto virtualenv: a third-party client of the local core's REST API.
+fn boto3_python() -> Option<std::path::PathBuf> {
+    let python = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target/peers/moto-venv/bin/python");
+    if python.exists() {
+        Some(python)
+    } else {
+        support::peer_missing(
+            "boto3",
+            "no virtualenv with moto and boto3",
+            support::moto::INSTALL,
+        );
+        None
+    }
+}
+
+/// Runs `script` with boto3's `iot` client for the local core as `iot`; its stdout as JSON.
+/// Asynchronously: the core answers on this test's runtime.
+async fn boto3(python: &Path, endpoint: &str, script: &str) -> serde_json::Value {
+    let program = format!(
+        "import boto3, json\niot = boto3.client('iot', endpoint_url='{endpoint}', region_name='us-east-1', aws_access_key_id='local', aws_secret_access_key='local')\n{script}"
+    );
+    let output = tokio::process::Command::new(python)
+        .args(["-c", &program])
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .await
+        .expect("run python");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}
+
+#[tokio::test]
+async fn a_device_provisioned_with_boto3_connects_and_its_presence_is_known() {
+    let (Some(python), Some(mosquitto)) = (boto3_python(), mosquitto_sub()) else {
+        return;
+    };
+    let core = core().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (certificate, key) = (dir.path().join("new.pem"), dir.path().join("new.key"));
+    // What a provisioning script does: keys and certificate, a Thing, a policy, attachments.
+    let created = boto3(
+        &python,
+        core.endpoint(),
+        &format!(
+            r"
+made = iot.create_keys_and_certificate(setAsActive=True)
+open('{certificate}', 'w').write(made['certificatePem'])
+open('{key}', 'w').write(made['keyPair']['PrivateKey'])
+iot.create_thing(thingName='sensor-new')
+iot.create_policy(policyName='sensor-new-policy', policyDocument=json.dumps({{
+    'Version': '2012-10-17',
+    'Statement': [{{'Effect': 'Allow', 'Action': ['iot:Connect', 'iot:Subscribe', 'iot:Receive'], 'Resource': '*'}}]}}))
+iot.attach_policy(policyName='sensor-new-policy', target=made['certificateArn'])
+iot.attach_thing_principal(thingName='sensor-new', principal=made['certificateArn'])
+print(json.dumps({{'id': made['certificateId']}}))
+",
+            certificate = certificate.display(),
+            key = key.display()
+        ),
+    )
+    .await;
+    let connectivity = || {
+        boto3(
+            &python,
+            core.endpoint(),
+            "d = iot.get_thing_connectivity_data(thingName='sensor-new')\nd.pop('ResponseMetadata')\nprint(json.dumps(d, default=str))",
+        )
+    };
+    assert_eq!(connectivity().await["connected"], false);
+
+    let (watch, mut seen) = operator(&core).await;
+    subscribed(&watch, &mut seen, "$aws/events/presence/#").await;
+    let settings = core.mqtt_settings("sensor-new".into()).unwrap();
+    let ca = core.broker().unwrap().files().ca.clone();
+    let mut device = tokio::process::Command::new(&mosquitto)
+        .args(["-h", &settings.host, "-p", &settings.port.to_string()])
+        .arg("--cafile")
+        .arg(&ca)
+        .arg("--cert")
+        .arg(&certificate)
+        .arg("--key")
+        .arg(&key)
+        .args([
+            "--insecure",
+            "-i",
+            "sensor-new",
+            "-t",
+            "fleet/sensor-new/cmd",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let connected = expect(&mut seen, "the connected event", |e| match e {
+        TrafficEvent::Message(m) if m.topic == "$aws/events/presence/connected/sensor-new" => {
+            serde_json::from_slice::<serde_json::Value>(&m.payload).ok()
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(connected["clientId"], "sensor-new", "{connected}");
+    assert_eq!(connected["eventType"], "connected", "{connected}");
+    assert_eq!(
+        connected["principalIdentifier"], created["id"],
+        "{connected}"
+    );
+    let now = connectivity().await;
+    assert_eq!(now["connected"], true, "{now}");
+    assert!(
+        now["timestamp"].as_str().is_some() || now["timestamp"].is_number(),
+        "{now}"
+    );
+
+    // The device drops off: disconnected, with the reason.
+    device.kill().await.unwrap();
+    let gone = expect(&mut seen, "the disconnected event", |e| match e {
+        TrafficEvent::Message(m) if m.topic == "$aws/events/presence/disconnected/sensor-new" => {
+            serde_json::from_slice::<serde_json::Value>(&m.payload).ok()
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(gone["disconnectReason"], "CONNECTION_LOST", "{gone}");
+    assert_eq!(gone["clientInitiatedDisconnect"], false, "{gone}");
+    assert_eq!(gone["sessionIdentifier"], connected["sessionIdentifier"]);
+    let after = connectivity().await;
+    assert_eq!(after["connected"], false, "{after}");
+    assert_eq!(after["disconnectReason"], "CONNECTION_LOST", "{after}");
 }

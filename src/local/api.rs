@@ -32,6 +32,8 @@ pub struct Core {
     shadow_sink: OnceLock<mpsc::UnboundedSender<ShadowWork>>,
     /// `HOST:PORT` of the MQTT broker, once it runs.
     mqtt_endpoint: OnceLock<String>,
+    /// The broker's sessions: lifecycle events and connectivity.
+    pub presence: super::presence::Presence,
 }
 
 impl Core {
@@ -42,6 +44,7 @@ impl Core {
             host,
             shadow_sink: OnceLock::new(),
             mqtt_endpoint: OnceLock::new(),
+            presence: super::presence::Presence::default(),
         }
     }
 
@@ -326,9 +329,17 @@ fn iot(core: &Core, r: &Incoming<'_>) -> ApiResult {
             let body = r.json()?;
             core.write(|s| registry::create_thing(s, call, name, &body))
         }
+        ["things", name] if m == Method::DELETE => {
+            let expected = r.query_int("expectedVersion")?;
+            core.write(|s| registry::delete_thing(s, name, expected))
+        }
         ["things", name] if m == Method::PATCH => {
             let body = r.json()?;
             core.write(|s| registry::update_thing(s, name, &body))
+        }
+        ["things", name, "connectivity-data"] if m == Method::POST => {
+            core.read(|s| registry::describe_thing(s, call, name))?;
+            Ok(core.presence.connectivity(name))
         }
         ["things", name, "thing-groups"] if m == Method::GET => {
             core.read(|s| registry::list_thing_groups_for_thing(s, call, name))
@@ -354,6 +365,43 @@ fn iot(core: &Core, r: &Incoming<'_>) -> ApiResult {
         ["thing-groups", "addThingToThingGroup"] if m == Method::PUT => {
             let body = r.json()?;
             core.write(|s| registry::add_thing_to_thing_group(s, &body))
+        }
+        ["thing-groups"] if m == Method::GET => {
+            let max = r.query_int("maxResults")?;
+            core.read(|s| {
+                let prefix = r.query("namePrefixFilter");
+                registry::list_thing_groups(s, call, prefix, max, r.query("nextToken"))
+            })
+        }
+        ["thing-groups", name, "things"] if m == Method::GET => {
+            let max = r.query_int("maxResults")?;
+            core.read(|s| registry::list_things_in_thing_group(s, name, max, r.query("nextToken")))
+        }
+        ["thing-types"] if m == Method::GET => {
+            let max = r.query_int("maxResults")?;
+            core.read(|s| {
+                let only = r.query("thingTypeName");
+                registry::list_thing_types(s, call, only, max, r.query("nextToken"))
+            })
+        }
+        ["keys-and-certificate"] if m == Method::POST => {
+            let active = r.query_bool("setAsActive");
+            core.write(|s| registry::create_keys_and_certificate(s, call, active))
+        }
+        ["certificates", id] if m == Method::DELETE => {
+            let force = r.query_bool("forceDelete");
+            core.write(|s| registry::delete_certificate(s, call, id, force))
+        }
+        ["principal-policies"] if m == Method::GET => {
+            let principal = r.header("x-amzn-iot-principal")?;
+            let page = r.query_int("pageSize")?;
+            core.read(|s| {
+                registry::list_attached_policies(s, call, principal, page, r.query("marker"))
+            })
+        }
+        ["effective-policies"] if m == Method::POST => {
+            let body = r.json()?;
+            core.read(|s| registry::get_effective_policies(s, call, &body, r.query("thingName")))
         }
         ["thing-groups", name] if m == Method::POST => {
             core.write(|s| registry::create_thing_group(s, call, name))

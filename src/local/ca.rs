@@ -18,6 +18,7 @@ pub struct Issued {
     pub id: String,
     pub certificate_pem: String,
     pub key_pem: String,
+    pub public_key_pem: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +78,7 @@ impl LocalCa {
             id: id_of_der(certificate.der()),
             certificate_pem: certificate.pem(),
             key_pem: key.serialize_pem(),
+            public_key_pem: key.public_key_pem(),
         })
     }
 
@@ -103,6 +105,7 @@ impl LocalCa {
             id: id_of_der(certificate.der()),
             certificate_pem: certificate.pem(),
             key_pem: key.serialize_pem(),
+            public_key_pem: key.public_key_pem(),
         })
     }
 }

@@ -6,6 +6,7 @@ pub mod api;
 pub mod broker;
 pub mod ca;
 pub mod data_plane;
+pub mod presence;
 pub mod registry;
 pub mod seed;
 pub mod shadow;
@@ -187,6 +188,12 @@ impl LocalCore {
     }
 
     /// Reads the state.
+    /// The broker's sessions, as lifecycle events and GetThingConnectivityData report them.
+    #[must_use]
+    pub fn presence(&self) -> &presence::Presence {
+        &self.core.presence
+    }
+
     pub fn read<R>(&self, read: impl FnOnce(&FleetState) -> R) -> R {
         read(&self.core.store.lock())
     }

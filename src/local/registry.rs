@@ -395,6 +395,119 @@ pub fn add_thing_to_thing_group(state: &mut FleetState, body: &Value) -> ApiResu
     Ok(json!({}))
 }
 
+/// DeleteThing: as AWS, deleting a Thing that does not exist succeeds; one still attached to a
+/// principal is refused; `expectedVersion` must match. Its group memberships go with it.
+pub fn delete_thing(
+    state: &mut FleetState,
+    name: &str,
+    expected_version: Option<i64>,
+) -> ApiResult {
+    let Some(record) = state.things.get(name) else {
+        return Ok(json!({}));
+    };
+    if let Some(expected) = expected_version
+        && expected != record.version
+    {
+        return Err(ApiError::conflict(
+            "VersionConflictException",
+            format!(
+                "The version of thing {name} you are trying to delete ({expected}) does not match the current version ({})",
+                record.version
+            ),
+        ));
+    }
+    if !record.principals.is_empty() {
+        return Err(ApiError::invalid(format!(
+            "Cannot delete. Thing {name} is still attached to one or more principals"
+        )));
+    }
+    state.things.remove(name);
+    for group in state.thing_groups.values_mut() {
+        group.things.remove(name);
+    }
+    Ok(json!({}))
+}
+
+/// ListThingGroups, by name, optionally those whose name starts with `prefix`.
+pub fn list_thing_groups(
+    state: &FleetState,
+    call: Call<'_>,
+    prefix: Option<&str>,
+    max_results: Option<i64>,
+    next_token: Option<&str>,
+) -> ApiResult {
+    let size = page_size(max_results, 25, "maxResults")?;
+    let names: Vec<&String> = state
+        .thing_groups
+        .keys()
+        .filter(|name| prefix.is_none_or(|p| name.starts_with(p)))
+        .collect();
+    let (page, next) = offset_page(&names, next_token, size)?;
+    let groups: Vec<Value> = page
+        .iter()
+        .map(|name| json!({"groupName": name, "groupArn": call.arn(&format!("thinggroup/{name}"))}))
+        .collect();
+    let mut out = json!({"thingGroups": groups});
+    if let Some(next) = next {
+        out["nextToken"] = json!(next);
+    }
+    Ok(out)
+}
+
+/// ListThingTypes, by name, or the one named.
+pub fn list_thing_types(
+    state: &FleetState,
+    call: Call<'_>,
+    only: Option<&str>,
+    max_results: Option<i64>,
+    next_token: Option<&str>,
+) -> ApiResult {
+    let size = page_size(max_results, 25, "maxResults")?;
+    let types: Vec<(&String, &NamedRecord)> = state
+        .thing_types
+        .iter()
+        .filter(|(name, _)| only.is_none_or(|o| o == name.as_str()))
+        .collect();
+    let (page, next) = offset_page(&types, next_token, size)?;
+    let types: Vec<Value> = page
+        .iter()
+        .map(|(name, record)| {
+            json!({
+                "thingTypeName": name,
+                "thingTypeArn": call.arn(&format!("thingtype/{name}")),
+                "thingTypeProperties": {},
+                "thingTypeMetadata": {"deprecated": false, "creationDate": record.created},
+            })
+        })
+        .collect();
+    let mut out = json!({"thingTypes": types});
+    if let Some(next) = next {
+        out["nextToken"] = json!(next);
+    }
+    Ok(out)
+}
+
+/// ListThingsInThingGroup.
+pub fn list_things_in_thing_group(
+    state: &FleetState,
+    group: &str,
+    max_results: Option<i64>,
+    next_token: Option<&str>,
+) -> ApiResult {
+    let size = page_size(max_results, 25, "maxResults")?;
+    let record = state
+        .thing_groups
+        .get(group)
+        .ok_or_else(|| ApiError::not_found(format!("Thing group {group} does not exist")))?;
+    let things: Vec<&String> = record.things.iter().collect();
+    let (page, next) = offset_page(&things, next_token, size)?;
+    let mut out = json!({"things": page});
+    if let Some(next) = next {
+        out["nextToken"] = json!(next);
+    }
+    Ok(out)
+}
+
 pub fn list_thing_groups_for_thing(state: &FleetState, call: Call<'_>, name: &str) -> ApiResult {
     thing(state, name)?;
     let groups: Vec<Value> = state
@@ -587,6 +700,155 @@ pub fn register_certificate_without_ca(
         },
     );
     Ok(json!({"certificateArn": call.arn(&format!("cert/{id}")), "certificateId": id}))
+}
+
+/// The validity of the certificates CreateKeysAndCertificate issues, as AWS IoT's own: to the
+/// end of 2049.
+const ISSUED_UNTIL: time::OffsetDateTime = time::macros::datetime!(2049-12-31 23:59:59 UTC);
+
+/// CreateKeysAndCertificate: a key pair and a certificate from the local CA (made now if the
+/// fleet has none), registered ACTIVE with `setAsActive` and INACTIVE without. The private key is
+/// returned once and not kept, as AWS does; the certificate connects to the local broker.
+pub fn create_keys_and_certificate(
+    state: &mut FleetState,
+    call: Call<'_>,
+    set_as_active: bool,
+) -> ApiResult {
+    let failure = |error: super::ca::CaError| ApiError {
+        status: 500,
+        code: "InternalFailureException",
+        message: error.to_string(),
+    };
+    let ca = match state.ca.take() {
+        Some(ca) => ca,
+        None => super::ca::LocalCa::generate().map_err(failure)?,
+    };
+    let now = time::OffsetDateTime::from_unix_timestamp(call.now)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    let issued = ca.issue(
+        "AWS IoT Certificate",
+        now - time::Duration::minutes(5),
+        ISSUED_UNTIL,
+    );
+    state.ca = Some(ca);
+    let issued = issued.map_err(failure)?;
+    state.certificates.insert(
+        issued.id.clone(),
+        CertificateRecord {
+            pem: issued.certificate_pem.clone(),
+            status: if set_as_active { "ACTIVE" } else { "INACTIVE" }.to_owned(),
+            created: call.now,
+            last_modified: call.now,
+            ca_certificate_id: None,
+            private_key_pem: None,
+        },
+    );
+    Ok(json!({
+        "certificateArn": call.arn(&format!("cert/{}", issued.id)),
+        "certificateId": issued.id,
+        "certificatePem": issued.certificate_pem,
+        "keyPair": {"PublicKey": issued.public_key_pem, "PrivateKey": issued.key_pem},
+    }))
+}
+
+/// DeleteCertificate: refused while ACTIVE (CertificateStateException), while attached to a
+/// Thing, or while attached to a policy unless `forceDelete` (which detaches the policies).
+pub fn delete_certificate(
+    state: &mut FleetState,
+    call: Call<'_>,
+    id: &str,
+    force_delete: bool,
+) -> ApiResult {
+    let record = certificate(state, id)?;
+    if record.status == "ACTIVE" {
+        return Err(ApiError {
+            status: 406,
+            code: "CertificateStateException",
+            message: format!(
+                "Certificate must be deactivated (not ACTIVE) before deletion. Id: {id}"
+            ),
+        });
+    }
+    let arn = call.arn(&format!("cert/{id}"));
+    if let Some((thing, _)) = state.things.iter().find(|(_, t)| {
+        t.principals
+            .iter()
+            .any(|p| certificate_id_of(p) == Some(id))
+    }) {
+        return Err(ApiError::conflict(
+            "DeleteConflictException",
+            format!("Things must be detached before deletion: {thing} is attached to {arn}"),
+        ));
+    }
+    let attached: Vec<String> = state
+        .policies
+        .iter()
+        .filter(|(_, p)| p.targets.iter().any(|t| certificate_id_of(t) == Some(id)))
+        .map(|(name, _)| name.clone())
+        .collect();
+    if !attached.is_empty() && !force_delete {
+        return Err(ApiError::conflict(
+            "DeleteConflictException",
+            format!(
+                "Certificate policies must be detached before deletion (policies: {})",
+                attached.join(", ")
+            ),
+        ));
+    }
+    for name in attached {
+        if let Some(policy) = state.policies.get_mut(&name) {
+            policy.targets.retain(|t| certificate_id_of(t) != Some(id));
+        }
+    }
+    state.certificates.remove(id);
+    Ok(json!({}))
+}
+
+/// GetEffectivePolicies: the policies in effect for a certificate principal (attached to it,
+/// or to a group of `thing_name`), with their default documents.
+pub fn get_effective_policies(
+    state: &FleetState,
+    call: Call<'_>,
+    body: &Value,
+    thing_name: Option<&str>,
+) -> ApiResult {
+    let principal = body
+        .get("principal")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::invalid("principal is required"))?;
+    known_principal(state, principal)?;
+    if let Some(name) = thing_name {
+        thing(state, name)?;
+    }
+    let groups: BTreeSet<&String> = thing_name
+        .map(|name| {
+            state
+                .thing_groups
+                .iter()
+                .filter(|(_, g)| g.things.contains(name))
+                .map(|(g, _)| g)
+                .collect()
+        })
+        .unwrap_or_default();
+    let policies: Vec<Value> = state
+        .policies
+        .iter()
+        .filter(|(_, p)| {
+            p.targets.contains(principal)
+                || p.targets.iter().any(|t| {
+                    t.split_once(":thinggroup/")
+                        .is_some_and(|(_, g)| groups.contains(&g.to_owned()))
+                })
+        })
+        .map(|(name, p)| {
+            json!({
+                "policyName": name,
+                "policyArn": call.arn(&format!("policy/{name}")),
+                "policyDocument": p.default_document(),
+            })
+        })
+        .collect();
+    Ok(json!({"effectivePolicies": policies}))
 }
 
 fn policy_entry(call: Call<'_>, name: &str) -> Value {

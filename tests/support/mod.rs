@@ -53,6 +53,12 @@ pub enum Behaviour {
     DesiredNullRemovesTheSection,
     /// CreatePolicy rejects a malformed document with MalformedPolicyException.
     MalformedPolicyRejected,
+    /// DeleteThing of a Thing that does not exist succeeds (moto answers 404).
+    DeleteOfAnUnknownThingSucceeds,
+    /// GetEffectivePolicies answers (moto answers 500).
+    EffectivePolicies,
+    /// GetThingConnectivityData answers (moto answers 500).
+    ConnectivityData,
 }
 
 impl Backend {

@@ -30,6 +30,7 @@ use tokio::sync::mpsc;
 
 use super::api::Core;
 use super::ca::LocalCa;
+use super::presence::DisconnectReason;
 use super::registry::Call;
 use super::seed::REGION;
 use authority::{Action, Authority, CertKey, Identity, Will};
@@ -162,6 +163,7 @@ impl Broker {
         let register = scx.extends.hook_mgr().register();
         for typ in [
             Type::ClientAuthenticate,
+            Type::ClientConnected,
             Type::ClientSubscribeCheckAcl,
             Type::MessagePublishCheckAcl,
             Type::MessageExpiryCheck,
@@ -173,6 +175,7 @@ impl Broker {
                     Box::new(Hooks {
                         authority: authority.clone(),
                         shadow: work.clone(),
+                        core: core.clone(),
                     }),
                 )
                 .await;
@@ -317,6 +320,91 @@ fn listen(port: u16, files: &BrokerFiles) -> Result<(u16, rmqtt::net::Listener),
 struct Hooks {
     authority: Arc<Authority>,
     shadow: mpsc::UnboundedSender<ShadowWork>,
+    core: Arc<Core>,
+}
+
+/// AWS's `disconnectReason` for how rmqtt says a session ended.
+fn disconnect_reason(reason: &rmqtt::types::Reason) -> DisconnectReason {
+    use rmqtt::types::Reason;
+    match reason {
+        Reason::ConnectDisconnect(_) => DisconnectReason::ClientInitiatedDisconnect,
+        Reason::ConnectKicked(true) => DisconnectReason::ServerInitiatedDisconnect,
+        Reason::ConnectKicked(false) => DisconnectReason::DuplicateClientId,
+        Reason::ConnectKeepaliveTimeout => DisconnectReason::MqttKeepAliveTimeout,
+        Reason::ConnectRemoteClose
+        | Reason::ConnectReadWriteError
+        | Reason::ConnectReadWriteTimeout => DisconnectReason::ConnectionLost,
+        Reason::PublishResult(_) | Reason::SubscribeRefused => DisconnectReason::ForbiddenAccess,
+        Reason::ProtocolError(_) | Reason::MqttError(_) => DisconnectReason::ClientError,
+        Reason::Reasons(reasons) => reasons
+            .iter()
+            .map(disconnect_reason)
+            .find(|r| *r != DisconnectReason::Unknown)
+            .unwrap_or(DisconnectReason::Unknown),
+        // A dropped TCP or TLS connection comes as an I/O error.
+        Reason::Error(text) if text.starts_with("io error") => DisconnectReason::ConnectionLost,
+        _ => DisconnectReason::Unknown,
+    }
+}
+
+/// The session identifier its lifecycle events carry: the same at connect and disconnect.
+fn session_identifier(id: &Id) -> String {
+    format!("{:x}-{}", id.create_time, id.client_id)
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+        .unwrap_or_default()
+}
+
+impl Hooks {
+    /// Publishes a lifecycle event through the shadow service's queue (it publishes in order).
+    fn announce(&self, (topic, payload): super::presence::Event) {
+        let _ = self
+            .shadow
+            .send(ShadowWork::Announce(vec![Publication { topic, payload }]));
+    }
+
+    /// A session opened: recorded, and its `connected` event published.
+    fn connected(&self, id: &Id) {
+        let principal = match self.authority.identity_of(&id.client_id) {
+            Some(Identity::Device { principal }) => {
+                principal.rsplit('/').next().unwrap_or_default().to_owned()
+            }
+            _ => "iotfleet-operator".to_owned(),
+        };
+        let event = self.core.presence.connected(
+            &id.client_id,
+            &principal,
+            &session_identifier(id),
+            id.remote_addr.map(|a| a.ip().to_string()),
+            now_ms(),
+        );
+        self.announce(event);
+    }
+
+    /// Whether a message from `from` on `topic` may reach `client_id`: it may receive there, and
+    /// the message is not a Last Will that DeleteConnection suppressed.
+    fn delivers(&self, client_id: &str, from: &Sender, topic: &str) -> bool {
+        let suppressed = matches!(from.typ(), FromType::LastWill)
+            && self
+                .authority
+                .will_suppressed(&from.id.client_id, from.id.create_time);
+        !suppressed && self.authority.allows(client_id, Action::Receive, topic)
+    }
+
+    /// A session ended: its grant forgotten, and its `disconnected` event published.
+    fn disconnected(&self, id: &Id, reason: &rmqtt::types::Reason) {
+        self.authority.forget(&id.client_id, id.remote_addr);
+        if let Some(event) = self.core.presence.disconnected(
+            &id.client_id,
+            &session_identifier(id),
+            disconnect_reason(reason),
+            now_ms(),
+        ) {
+            self.announce(event);
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -353,6 +441,10 @@ impl Handler for Hooks {
                 };
                 (false, Some(HookResult::AuthResult(result)))
             }
+            Parameter::ClientConnected(session) => {
+                self.connected(&session.id);
+                (true, acc)
+            }
             Parameter::ClientSubscribeCheckAcl(session, subscribe) => {
                 let filter = &subscribe.topic_filter;
                 let result = if self.authority.allows(
@@ -360,6 +452,13 @@ impl Handler for Hooks {
                     Action::Subscribe,
                     filter,
                 ) {
+                    let event = self.core.presence.subscription(
+                        &session.id.client_id,
+                        filter,
+                        true,
+                        now_ms(),
+                    );
+                    self.announce(event);
                     // AWS IoT has no QoS 2.
                     let qos = subscribe.opts.qos().less_value(QoS::AtLeastOnce);
                     SubscribeAclResult::new_success(qos, None)
@@ -396,23 +495,14 @@ impl Handler for Hooks {
             // the subscriber may not receive is, for it, as good as expired.
             // A Last Will suppressed by DeleteConnection is, for everyone, expired too.
             Parameter::MessageExpiryCheck(session, from, publish) => {
-                let suppressed = matches!(from.typ(), FromType::LastWill)
-                    && self
-                        .authority
-                        .will_suppressed(&from.id.client_id, from.id.create_time);
-                if !suppressed
-                    && self
-                        .authority
-                        .allows(&session.id.client_id, Action::Receive, &publish.topic)
-                {
+                if self.delivers(&session.id.client_id, from, &publish.topic) {
                     (true, acc)
                 } else {
                     (false, Some(HookResult::MessageExpiry))
                 }
             }
-            Parameter::ClientDisconnected(session, _) => {
-                self.authority
-                    .forget(&session.id.client_id, session.id.remote_addr);
+            Parameter::ClientDisconnected(session, reason) => {
+                self.disconnected(&session.id, reason);
                 (true, acc)
             }
             _ => (true, acc),
