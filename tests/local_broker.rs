@@ -690,3 +690,100 @@ print(json.dumps({{'id': made['certificateId']}}))
     assert_eq!(after["connected"], false, "{after}");
     assert_eq!(after["disconnectReason"], "CONNECTION_LOST", "{after}");
 }
+
+#[tokio::test]
+async fn a_quarantine_from_another_process_is_enforced_by_the_owner_and_survives() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("fleet.json");
+    let owner = LocalCore::start(LocalOptions {
+        state_file: Some(state.clone()),
+        http_port: 0,
+        seed: true,
+        mqtt_port: Some(0),
+        simulator: None,
+    })
+    .await
+    .expect("the owner starts");
+    // A second core on the same file, in this process too, uses the owner's.
+    let second = LocalCore::start(LocalOptions {
+        state_file: Some(state.clone()),
+        http_port: 0,
+        seed: true,
+        mqtt_port: Some(0),
+        simulator: None,
+    })
+    .await
+    .unwrap();
+    assert!(second.is_remote());
+    assert_eq!(second.endpoint(), owner.endpoint());
+    assert_eq!(
+        second.mqtt_settings("x".into()).unwrap().port,
+        owner.mqtt_settings("x".into()).unwrap().port
+    );
+    drop(second);
+
+    let (_pump, mut events) = connected(&device(&owner, dir.path(), "pump-04", "pump-04")).await;
+    // The console's neighbour: `iotfleet --local quarantine` in another process.
+    let home = dir.path().join("home");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_iotfleet"))
+        .args(["--local", "--local-state"])
+        .arg(&state)
+        .args(["quarantine", "pump-04", "--yes"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    assert!(said.contains("QUARANTINED and VERIFIED"), "{said}");
+
+    // The owner's broker kicked the device, and refuses it from now on.
+    expect(&mut events, "the disconnect", |e| {
+        matches!(e, TrafficEvent::Disconnected { .. }).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(owner.broker().unwrap().identity_of("pump-04"), None);
+
+    // It is the owner's state: kept through the owner's next write, and a restart.
+    let quarantined = |state: &iotfleet::local::store::FleetState| {
+        let principal = state.things["pump-04"]
+            .principals
+            .iter()
+            .next()
+            .unwrap()
+            .clone();
+        state.policies[iotfleet::fleet::quarantine::DENY_ALL_POLICY]
+            .targets
+            .contains(&principal)
+    };
+    owner
+        .modify(|state| {
+            state.things.get_mut("pump-05").unwrap().version += 1;
+        })
+        .unwrap();
+    let on_disk = iotfleet::local::store::Store::read_file(&state)
+        .unwrap()
+        .unwrap();
+    assert!(quarantined(&on_disk));
+    drop(owner);
+    let restarted = LocalCore::start(LocalOptions {
+        state_file: Some(state.clone()),
+        http_port: 0,
+        seed: true,
+        mqtt_port: None,
+        simulator: None,
+    })
+    .await
+    .unwrap();
+    assert!(
+        !restarted.is_remote(),
+        "the owner is gone: the file is free"
+    );
+    assert!(restarted.read(quarantined));
+}

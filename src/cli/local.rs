@@ -61,6 +61,19 @@ pub async fn serve(
     let core = LocalCore::start(options)
         .await
         .map_err(|e| CliError::new(1, e.to_string()))?;
+    if core.is_remote() {
+        return Err(CliError::new(
+            1,
+            format!(
+                "{} is already served by iotfleet process {} at {}: point your tools there, or stop it first",
+                core.state_file()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                core.owner_pid().unwrap_or_default(),
+                core.endpoint()
+            ),
+        ));
+    }
     let path =
         |p: &std::path::Path| crate::untrusted::escape(&p.display().to_string()).into_owned();
     let state = core.state_file().map(path).unwrap_or_default();

@@ -6,6 +6,7 @@ pub mod api;
 pub mod broker;
 pub mod ca;
 pub mod data_plane;
+pub mod owner;
 pub mod presence;
 pub mod registry;
 pub mod seed;
@@ -47,21 +48,60 @@ pub enum LocalError {
     Listen { port: u16, source: std::io::Error },
     #[error(transparent)]
     Broker(#[from] broker::BrokerError),
+    #[error(transparent)]
+    Owner(#[from] owner::OwnerError),
+    #[error(
+        "{} is in use by iotfleet process {pid}, which runs no MQTT broker; wait for it to finish (or stop it) and try again",
+        state.display()
+    )]
+    HeldWithoutBroker { state: PathBuf, pid: u32 },
 }
 
-/// A running local IoT Core. Dropping it stops the server.
+/// How long a process waits for the owner of a state file to advertise itself, or for an owner
+/// without a broker (a verb that will finish soon) to let go.
+const OWNER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A local IoT Core: running in this process, or (when another process owns the state file)
+/// the one that process runs. Dropping an owned one stops its server.
 #[derive(Debug)]
 pub struct LocalCore {
     endpoint: String,
+    state_file: Option<PathBuf>,
+    /// The core this process runs; None when another process owns the state file.
+    owned: Option<Owned>,
+    /// The owner's advertisement, when another process owns the state file.
+    remote: Option<owner::Advert>,
+}
+
+#[derive(Debug)]
+struct Owned {
     core: Arc<api::Core>,
     server: tokio::task::JoinHandle<()>,
     broker: Option<broker::Broker>,
     simulator: Option<simulator::Simulator>,
+    /// Held for the core's lifetime; withdraws the advertisement when dropped (last).
+    _ownership: Option<owner::Ownership>,
 }
 
 impl LocalCore {
-    /// Loads (or seeds) the fleet and starts serving on 127.0.0.1.
+    /// Loads (or seeds) the fleet and starts serving on 127.0.0.1; or, when another process owns
+    /// the state file, connects to the core it runs (see `owner`).
     pub async fn start(options: LocalOptions) -> Result<Self, LocalError> {
+        let ownership = match &options.state_file {
+            None => None,
+            Some(path) => match Self::claim(path, options.mqtt_port.is_some()).await? {
+                owner::Claim::Owner(ownership) => Some(ownership),
+                owner::Claim::Held(advert) => {
+                    tracing::info!(pid = advert.pid, http = %advert.http, "the state file is in use: using its core");
+                    return Ok(Self {
+                        endpoint: advert.http.clone(),
+                        state_file: Some(path.clone()),
+                        owned: None,
+                        remote: Some(advert),
+                    });
+                }
+            },
+        };
         let existing = match &options.state_file {
             Some(path) => Store::read_file(path)?,
             None => None,
@@ -115,45 +155,137 @@ impl LocalCore {
                 tracing::error!(%error, "local IoT Core server stopped");
             }
         });
+        let endpoint = format!("http://127.0.0.1:{port}");
+        if let Some(ownership) = &ownership {
+            ownership.advertise(&owner::Advert {
+                pid: std::process::id(),
+                http: endpoint.clone(),
+                mqtt: broker.as_ref().map(|broker| {
+                    let files = broker.files();
+                    owner::MqttAdvert {
+                        port: broker.port(),
+                        ca: files.ca.clone(),
+                        operator_certificate: files.operator_certificate.clone(),
+                        operator_key: files.operator_key.clone(),
+                    }
+                }),
+            })?;
+        }
         Ok(Self {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            core,
-            server,
-            broker,
-            simulator,
+            endpoint,
+            state_file: core.store.path().map(std::path::Path::to_path_buf),
+            owned: Some(Owned {
+                core,
+                server,
+                broker,
+                simulator,
+                _ownership: ownership,
+            }),
+            remote: None,
         })
+    }
+
+    /// Claims the state file, waiting (a little) for an owner without the broker this process
+    /// needs to finish.
+    async fn claim(path: &std::path::Path, mqtt: bool) -> Result<owner::Claim, LocalError> {
+        let deadline = tokio::time::Instant::now() + OWNER_WAIT;
+        loop {
+            let owned_path = path.to_owned();
+            let claimed =
+                tokio::task::spawn_blocking(move || owner::claim(&owned_path, OWNER_WAIT)).await;
+            let claimed = claimed.map_err(|e| owner::OwnerError::Lock {
+                path: PathBuf::new(),
+                source: std::io::Error::other(e),
+            })??;
+            match claimed {
+                owner::Claim::Held(advert) if mqtt && advert.mqtt.is_none() => {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(LocalError::HeldWithoutBroker {
+                            state: path.to_owned(),
+                            pid: advert.pid,
+                        });
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                other => return Ok(other),
+            }
+        }
+    }
+
+    /// Whether another process owns the state file and this one uses its core.
+    #[must_use]
+    pub fn is_remote(&self) -> bool {
+        self.owned.is_none()
+    }
+
+    /// The process that owns the state file, when it is another one.
+    #[must_use]
+    pub fn owner_pid(&self) -> Option<u32> {
+        self.remote.as_ref().map(|advert| advert.pid)
+    }
+
+    /// The core this process runs.
+    ///
+    /// # Panics
+    /// When another process owns the state file (tests and benchmarks own theirs).
+    fn owned(&self) -> &Owned {
+        self.owned
+            .as_ref()
+            .expect("the state file is owned by another process: its core is not in this one")
     }
 
     /// The MQTT broker, when one was asked for.
     #[must_use]
     pub fn broker(&self) -> Option<&broker::Broker> {
-        self.broker.as_ref()
+        self.owned.as_ref()?.broker.as_ref()
     }
 
     /// How many devices the simulator runs (0 without one).
     #[must_use]
     pub fn simulated_devices(&self) -> usize {
-        self.simulator
+        self.owned
             .as_ref()
+            .and_then(|owned| owned.simulator.as_ref())
             .map_or(0, simulator::Simulator::devices)
     }
 
-    /// How the operator connects to the broker: `mqtts://127.0.0.1:PORT` with the operator's
-    /// certificate, trusting the local CA.
+    /// How the operator connects to the broker (this process's, or the owner's):
+    /// `mqtts://127.0.0.1:PORT` with the operator's certificate, trusting the local CA.
     #[must_use]
     pub fn mqtt_settings(
         &self,
         client_id: String,
     ) -> Option<crate::fleet::traffic::TrafficSettings> {
-        let broker = self.broker.as_ref()?;
-        let files = broker.files();
+        let (port, certificate, key, ca) = match (self.broker(), &self.remote) {
+            (Some(broker), _) => {
+                let files = broker.files();
+                (
+                    broker.port(),
+                    files.operator_certificate.clone(),
+                    files.operator_key.clone(),
+                    files.ca.clone(),
+                )
+            }
+            (
+                None,
+                Some(owner::Advert {
+                    mqtt: Some(mqtt), ..
+                }),
+            ) => (
+                mqtt.port,
+                mqtt.operator_certificate.clone(),
+                mqtt.operator_key.clone(),
+                mqtt.ca.clone(),
+            ),
+            _ => return None,
+        };
         Some(crate::fleet::traffic::TrafficSettings {
             host: "127.0.0.1".to_owned(),
-            port: broker.port(),
+            port,
             tls: Some(crate::fleet::traffic::TlsFiles {
-                certificate: files.operator_certificate.clone(),
-                key: files.operator_key.clone(),
-                ca: Some(files.ca.clone()),
+                certificate,
+                key,
+                ca: Some(ca),
             }),
             client_id,
             websocket: None,
@@ -169,7 +301,7 @@ impl LocalCore {
     /// The state file, when the fleet is kept in one.
     #[must_use]
     pub fn state_file(&self) -> Option<&std::path::Path> {
-        self.core.store.path()
+        self.state_file.as_deref()
     }
 
     /// Settings that point the fleet client at this core.
@@ -187,27 +319,39 @@ impl LocalCore {
         }
     }
 
-    /// Reads the state.
     /// The broker's sessions, as lifecycle events and GetThingConnectivityData report them.
+    ///
+    /// # Panics
+    /// When another process owns the state file.
     #[must_use]
     pub fn presence(&self) -> &presence::Presence {
-        &self.core.presence
+        &self.owned().core.presence
     }
 
+    /// Reads the state.
+    ///
+    /// # Panics
+    /// When another process owns the state file.
     pub fn read<R>(&self, read: impl FnOnce(&FleetState) -> R) -> R {
-        read(&self.core.store.lock())
+        read(&self.owned().core.store.lock())
     }
 
     /// Runs `change` on the state and writes it (bulk loads for benchmarks and tests).
+    ///
+    /// # Panics
+    /// When another process owns the state file.
     pub fn modify(&self, change: impl FnOnce(&mut FleetState)) -> Result<(), StoreError> {
-        let mut state = self.core.store.lock();
+        let store = &self.owned().core.store;
+        let mut state = store.lock();
         change(&mut state);
-        self.core.store.persist(&state)
+        store.persist(&state)
     }
 }
 
 impl Drop for LocalCore {
     fn drop(&mut self) {
-        self.server.abort();
+        if let Some(owned) = &self.owned {
+            owned.server.abort();
+        }
     }
 }

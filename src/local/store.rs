@@ -147,6 +147,16 @@ pub struct Store {
     revision: AtomicU64,
 }
 
+/// Creates `dir` and its missing parents, the new ones readable by the user alone: the state
+/// file holds the local CA's key and every device's key.
+pub fn create_private_dir_all(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
 impl Store {
     #[must_use]
     pub fn in_memory(state: FleetState) -> Self {
@@ -229,10 +239,14 @@ impl Store {
             source,
         };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(io)?;
+            create_private_dir_all(parent).map_err(io)?;
         }
         let temporary = path.with_extension(format!("tmp-{}", std::process::id()));
-        let mut file = std::fs::File::create(&temporary).map_err(io)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).truncate(true).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temporary).map_err(io)?;
         let json = serde_json::to_vec(state).map_err(|e| io(std::io::Error::other(e)))?;
         file.write_all(&json)
             .and_then(|()| file.sync_all())
@@ -277,6 +291,13 @@ mod tests {
         );
         Store::with_file(path.clone(), state.clone()).unwrap();
         assert_eq!(Store::read_file(&path).unwrap(), Some(state));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&path), 0o600, "it holds the CA's and devices' keys");
+            assert_eq!(mode(path.parent().unwrap()), 0o700);
+        }
         assert_eq!(
             std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
             1,
