@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod fleet;
 pub mod local;
+pub mod log_file;
 pub mod policy;
 pub mod tui;
 pub mod untrusted;

@@ -30,16 +30,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to `$XDG_STATE_HOME/iotfleet/iotfleet.log`, never to the screen. `IOTFLEET_LOG` takes
-/// a tracing filter (default `info`). Returns the log path when logging could be set up.
+/// Logs go to `$XDG_STATE_HOME/iotfleet/iotfleet.log` (private, rotated past 10 MiB), never to
+/// the screen. `IOTFLEET_LOG` takes a tracing filter (default `info`). Returns the log path when
+/// logging could be set up.
 fn init_logging() -> Option<std::path::PathBuf> {
     let path = paths::log_file()?;
-    std::fs::create_dir_all(path.parent()?).ok()?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .ok()?;
+    paths::create_private_dir_all(path.parent()?).ok()?;
+    let file = iotfleet::log_file::LogFile::open(&path, iotfleet::log_file::MAX_BYTES).ok()?;
     let filter = tracing_subscriber::EnvFilter::try_from_env("IOTFLEET_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn")
     });

@@ -423,21 +423,26 @@ async fn the_broker_names_who_is_connected_and_can_disconnect_a_device() {
     assert!(!broker.disconnect("nobody", false).await);
 }
 
-/// `mosquitto_sub` on PATH, or None after a SKIP line (a failure with IOTFLEET_REQUIRE_PEERS=1).
-fn mosquitto_sub() -> Option<std::path::PathBuf> {
+/// A mosquitto client (`mosquitto_sub`, `mosquitto_pub`) on PATH, or None after a SKIP line (a
+/// failure with IOTFLEET_REQUIRE_PEERS=1).
+fn mosquitto_client(name: &str) -> Option<std::path::PathBuf> {
     let found = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("mosquitto_sub"))
+        .map(|dir| dir.join(name))
         .find(|path| path.is_file());
     if found.is_none() {
         support::peer_missing(
-            "mosquitto_sub",
-            "no mosquitto_sub on PATH",
+            name,
+            &format!("no {name} on PATH"),
             support::mosquitto::INSTALL,
         );
     }
     found
+}
+
+fn mosquitto_sub() -> Option<std::path::PathBuf> {
+    mosquitto_client("mosquitto_sub")
 }
 
 /// Waits until the broker says whether `client_id` is connected, as `want`.
@@ -786,4 +791,74 @@ async fn a_quarantine_from_another_process_is_enforced_by_the_owner_and_survives
         "the owner is gone: the file is free"
     );
     assert!(restarted.read(quarantined));
+}
+
+#[tokio::test]
+async fn the_operators_own_shadow_requests_over_mqtt_are_answered() {
+    let (Some(sub), Some(publish)) = (mosquitto_sub(), mosquitto_client("mosquitto_pub")) else {
+        return;
+    };
+    let core = core().await;
+    let operator = core.mqtt_settings("unused".into()).unwrap();
+    let tls = operator.tls.clone().unwrap();
+    let client = |binary: &Path, client_id: &str| {
+        let mut command = tokio::process::Command::new(binary);
+        command
+            .args(["-h", &operator.host, "-p", &operator.port.to_string()])
+            .arg("--cafile")
+            .arg(tls.ca.as_ref().unwrap())
+            .arg("--cert")
+            .arg(&tls.certificate)
+            .arg("--key")
+            .arg(&tls.key)
+            .args(["-i", client_id])
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        command
+    };
+    let watching = client(&sub, "op-watch")
+        .args(["-v", "-C", "2", "-W", "15"])
+        .args(["-t", "$aws/things/pump-01/shadow/update/accepted"])
+        .args(["-t", "$aws/things/pump-01/shadow/get/accepted"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    until_connected(&core, "op-watch", true).await;
+    // The subscription is made just after the connection.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (topic, payload) in [
+        (
+            "$aws/things/pump-01/shadow/update",
+            r#"{"state":{"desired":{"speed":5}},"clientToken":"op-1"}"#,
+        ),
+        ("$aws/things/pump-01/shadow/get", "{}"),
+    ] {
+        let status = client(&publish, "op-pub")
+            .args(["-t", topic, "-m", payload])
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success(), "mosquitto_pub to {topic}");
+    }
+    let output = watching.wait_with_output().await.unwrap();
+    let lines = String::from_utf8_lossy(&output.stdout).into_owned();
+    let answers: Vec<(&str, serde_json::Value)> = lines
+        .lines()
+        .filter_map(|line| line.split_once(' '))
+        .map(|(topic, json)| (topic, serde_json::from_str(json).unwrap()))
+        .collect();
+    assert_eq!(answers.len(), 2, "{lines}");
+    assert_eq!(answers[0].0, "$aws/things/pump-01/shadow/update/accepted");
+    assert_eq!(answers[0].1["state"]["desired"]["speed"], 5, "{lines}");
+    assert_eq!(answers[0].1["clientToken"], "op-1", "{lines}");
+    assert_eq!(answers[1].0, "$aws/things/pump-01/shadow/get/accepted");
+    assert_eq!(answers[1].1["state"]["desired"]["speed"], 5, "{lines}");
+    let desired = core.read(|state| {
+        state.things["pump-01"]
+            .shadows
+            .classic
+            .as_ref()
+            .and_then(|s| s.desired.clone())
+    });
+    assert_eq!(desired.unwrap()["speed"], 5);
 }

@@ -38,3 +38,13 @@ pub fn data_dir() -> Option<PathBuf> {
 pub fn local_state_file() -> Option<PathBuf> {
     data_dir().map(|dir| dir.join("local-fleet.json"))
 }
+
+/// Creates `dir` and its missing parents, the new ones readable by the user alone (state,
+/// journal, log and the local core's keys live in them).
+pub fn create_private_dir_all(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}

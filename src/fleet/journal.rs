@@ -51,8 +51,8 @@ pub fn record(path: Option<&Path>, entry: &Entry) -> std::io::Result<()> {
 /// last write: a crash, a full disk), the entry begins on a fresh line, so the torn line is the
 /// only one lost.
 pub fn append(path: &Path, entry: &Entry) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        crate::config::paths::create_private_dir_all(parent)?;
     }
     let mut line = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
     line.push(b'\n');

@@ -86,19 +86,17 @@ impl Core {
         operation(&self.store.lock())
     }
 
-    /// Runs a mutation and, when it succeeds, writes the state file before answering.
+    /// Runs a mutation; it takes effect (in memory, so for the broker too) only once the state
+    /// file is written, and a failed write is an InternalFailureException that changed nothing.
     fn write(&self, operation: impl FnOnce(&mut FleetState) -> ApiResult) -> ApiResult {
-        let mut state = self.store.lock();
-        let result = operation(&mut state)?;
-        self.store.persist(&state).map_err(|e| {
+        self.store.transact(operation, |e| {
             tracing::error!(error = %e, "cannot write the local state file");
             ApiError {
                 status: 500,
                 code: "InternalFailureException",
-                message: e.to_string(),
+                message: format!("the change was not made: {e}"),
             }
-        })?;
-        Ok(result)
+        })
     }
 }
 

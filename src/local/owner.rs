@@ -88,9 +88,11 @@ pub fn claim(state: &Path, wait: Duration) -> Result<Claim, OwnerError> {
     let lock_path = beside(state, ".lock");
     let advert = beside(state, ".owner.json");
     if let Some(parent) = lock_path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        super::store::create_private_dir_all(parent).map_err(|source| OwnerError::Lock {
-            path: lock_path.clone(),
-            source,
+        crate::config::paths::create_private_dir_all(parent).map_err(|source| {
+            OwnerError::Lock {
+                path: lock_path.clone(),
+                source,
+            }
         })?;
     }
     let lock = private_options()

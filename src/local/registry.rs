@@ -1180,22 +1180,17 @@ pub fn effective_policies(state: &FleetState, principal: &str) -> Vec<(String, P
 }
 
 /// The request context of a connection by `principal` with `client_id`: the Thing attached to
-/// the principal whose name is the client id (else the first), and the certificate's subject.
+/// the principal whose name is the client id (none otherwise: as AWS IoT, the Thing policy
+/// variables resolve only when the client id is the Thing's name), and the certificate's subject.
 #[must_use]
 pub fn request_context(
     state: &FleetState,
     principal: &str,
     client_id: Option<&str>,
 ) -> RequestContext {
-    let attached: Vec<(&String, &ThingRecord)> = state
-        .things
-        .iter()
-        .filter(|(_, t)| t.principals.contains(principal))
-        .collect();
-    let chosen = attached
-        .iter()
-        .find(|(name, _)| Some(name.as_str()) == client_id)
-        .or_else(|| attached.first());
+    let chosen = client_id
+        .and_then(|id| state.things.get_key_value(id))
+        .filter(|(_, thing)| thing.principals.contains(principal));
     let mut subject = BTreeMap::new();
     if let Some(record) = certificate_id_of(principal).and_then(|id| state.certificates.get(id))
         && let Ok(facts) = crate::fleet::certificate::read_pem(&record.pem)
@@ -1209,7 +1204,7 @@ pub fn request_context(
     RequestContext {
         client_id: client_id.map(str::to_owned),
         thing: chosen.map(|(name, record)| ThingContext {
-            name: (*name).clone(),
+            name: name.clone(),
             thing_type: record.thing_type.clone(),
             attributes: record.attributes.clone(),
         }),
@@ -1322,4 +1317,35 @@ pub fn test_authorization(
         }));
     }
     Ok(json!({"authResults": results}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thing_policy_variables_resolve_only_when_the_client_id_is_the_things_name() {
+        let principal = "arn:aws:iot:us-east-1:123456789012:cert/abc";
+        let mut state = FleetState::default();
+        state.things.insert(
+            "pump-1".into(),
+            ThingRecord {
+                principals: BTreeSet::from([principal.to_owned()]),
+                ..ThingRecord::default()
+            },
+        );
+        state.things.insert("pump-2".into(), ThingRecord::default());
+        let thing = |client_id| {
+            request_context(&state, principal, Some(client_id))
+                .thing
+                .map(|t| t.name)
+        };
+        assert_eq!(thing("pump-1"), Some("pump-1".to_owned()));
+        assert_eq!(thing("another-client"), None, "AWS resolves no Thing here");
+        assert_eq!(
+            thing("pump-2"),
+            None,
+            "a Thing this certificate is not attached to"
+        );
+    }
 }

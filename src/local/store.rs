@@ -147,16 +147,6 @@ pub struct Store {
     revision: AtomicU64,
 }
 
-/// Creates `dir` and its missing parents, the new ones readable by the user alone: the state
-/// file holds the local CA's key and every device's key.
-pub fn create_private_dir_all(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
 impl Store {
     #[must_use]
     pub fn in_memory(state: FleetState) -> Self {
@@ -228,6 +218,22 @@ impl Store {
         self.revision.load(Ordering::Acquire)
     }
 
+    /// Runs `change` on a copy of the state; when it succeeds, the copy is written to the file and
+    /// only then becomes the state, so a failed change or a failed write leaves memory (and so
+    /// the broker and every reader) as it was. `failed` turns a failed write into `E`.
+    pub fn transact<T, E>(
+        &self,
+        change: impl FnOnce(&mut FleetState) -> Result<T, E>,
+        failed: impl FnOnce(StoreError) -> E,
+    ) -> Result<T, E> {
+        let mut state = self.lock();
+        let mut next = state.clone();
+        let answer = change(&mut next)?;
+        self.persist(&next).map_err(failed)?;
+        *state = next;
+        Ok(answer)
+    }
+
     /// Writes the state to its file atomically; nothing to do in memory.
     pub fn persist(&self, state: &FleetState) -> Result<(), StoreError> {
         self.revision.fetch_add(1, Ordering::AcqRel);
@@ -239,7 +245,8 @@ impl Store {
             source,
         };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            create_private_dir_all(parent).map_err(io)?;
+            // Private: the state file holds the local CA's key and every device's key.
+            crate::config::paths::create_private_dir_all(parent).map_err(io)?;
         }
         let temporary = path.with_extension(format!("tmp-{}", std::process::id()));
         let mut options = std::fs::OpenOptions::new();
@@ -303,6 +310,36 @@ mod tests {
             1,
             "no temporary file left"
         );
+    }
+
+    #[test]
+    fn a_change_whose_write_fails_is_not_kept_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fleet.json");
+        let store = Store::with_file(path.clone(), FleetState::default()).unwrap();
+        let add = |state: &mut FleetState| {
+            state.things.insert("pump-1".into(), ThingRecord::default());
+            Ok::<(), String>(())
+        };
+        // The file's place taken by a folder: the write fails.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        let failed = store.transact(add, |e| e.to_string());
+        assert!(failed.is_err());
+        assert!(store.lock().things.is_empty(), "not applied in memory");
+        std::fs::remove_dir(&path).unwrap();
+        store.transact(add, |e| e.to_string()).unwrap();
+        assert!(store.lock().things.contains_key("pump-1"));
+        // A refused change changes nothing either.
+        let refused = store.transact(
+            |state| {
+                state.things.clear();
+                Err::<(), String>("refused".into())
+            },
+            |e| e.to_string(),
+        );
+        assert_eq!(refused, Err("refused".to_owned()));
+        assert!(store.lock().things.contains_key("pump-1"));
     }
 
     #[test]
