@@ -421,6 +421,16 @@ async fn the_broker_names_who_is_connected_and_can_disconnect_a_device() {
     })
     .await;
     assert!(!broker.disconnect("nobody", false).await);
+    // Its key folder and files are the user's alone.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let files = broker.files();
+        assert_eq!(mode(&files.dir), 0o700);
+        assert_eq!(mode(&files.operator_key), 0o600);
+        assert_eq!(mode(&files.ca), 0o600);
+    }
 }
 
 /// A mosquitto client (`mosquitto_sub`, `mosquitto_pub`) on PATH, or None after a SKIP line (a

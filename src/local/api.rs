@@ -29,7 +29,7 @@ pub struct Core {
     /// The host DescribeEndpoint answers with.
     pub host: String,
     /// Where shadow changes made over REST are announced on MQTT, once the broker runs.
-    shadow_sink: OnceLock<mpsc::UnboundedSender<ShadowWork>>,
+    shadow_sink: OnceLock<mpsc::Sender<ShadowWork>>,
     /// `HOST:PORT` of the MQTT broker, once it runs.
     mqtt_endpoint: OnceLock<String>,
     /// The broker's sessions: lifecycle events and connectivity.
@@ -50,16 +50,19 @@ impl Core {
 
     /// Connects the broker: its address answers DescribeEndpoint, and REST shadow changes are
     /// announced to it.
-    pub fn attach_broker(&self, port: u16, sink: mpsc::UnboundedSender<ShadowWork>) {
+    pub fn attach_broker(&self, port: u16, sink: mpsc::Sender<ShadowWork>) {
         let _ = self.mqtt_endpoint.set(format!("{}:{port}", self.host));
         let _ = self.shadow_sink.set(sink);
     }
 
+    /// Announces a REST shadow change on MQTT. The change is made already; with the broker's
+    /// queue full the announcement is dropped, and said in the log.
     fn announce(&self, publications: Vec<Publication>) {
         if let Some(sink) = self.shadow_sink.get()
             && !publications.is_empty()
+            && let Err(error) = sink.try_send(ShadowWork::Announce(publications))
         {
-            let _ = sink.send(ShadowWork::Announce(publications));
+            tracing::warn!(%error, "a shadow change was not announced on MQTT: the broker's work queue is full");
         }
     }
 
@@ -69,12 +72,24 @@ impl Core {
         let not_found = || ApiError::not_found(format!("no connection with client id {client_id}"));
         let sink = self.shadow_sink.get().ok_or_else(not_found)?;
         let (done, answer) = tokio::sync::oneshot::channel();
-        sink.send(ShadowWork::Disconnect {
+        let work = ShadowWork::Disconnect {
             client_id: client_id.to_owned(),
             prevent_will,
             done,
-        })
-        .map_err(|_| not_found())?;
+        };
+        match sink.send_timeout(work, super::broker::WORK_WAIT).await {
+            Ok(()) => {}
+            Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                return Err(ApiError {
+                    status: 503,
+                    code: "ServiceUnavailableException",
+                    message: format!(
+                        "the local broker is busy (its work queue is full): {client_id} was not disconnected; try again"
+                    ),
+                });
+            }
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => return Err(not_found()),
+        }
         if answer.await.unwrap_or(false) {
             Ok(json!({}))
         } else {
@@ -527,5 +542,26 @@ fn iot_data(core: &Core, r: &Incoming<'_>) -> ApiResult {
             core.read(|s| data_plane::list_named(s, call, thing, page, r.query("nextToken")))
         }
         _ => Err(r.unsupported("iotdata")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_broker_queue_is_a_clear_503_after_the_wait_not_a_hang() {
+        let core = Core::new(Store::in_memory(FleetState::default()), "127.0.0.1".into());
+        // A broker that has stopped taking work: its queue of one is full (the answer comes
+        // after WORK_WAIT, 5 s).
+        let (sink, _stalled) = mpsc::channel(1);
+        sink.try_send(ShadowWork::Announce(Vec::new())).unwrap();
+        core.attach_broker(1, sink);
+        let error = core.disconnect("pump-1", true).await.unwrap_err();
+        assert_eq!(
+            (error.status, error.code),
+            (503, "ServiceUnavailableException")
+        );
+        assert!(error.message.contains("busy"), "{}", error.message);
     }
 }

@@ -52,6 +52,11 @@ pub enum BrokerError {
     Listen { port: u16, message: String },
 }
 
+/// How much work the shadow service's queue holds; past it a shadow request waits at most
+/// `WORK_WAIT` and is then refused, with the reason, rather than queued without bound.
+pub const WORK_QUEUE: usize = 10_000;
+pub const WORK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Work for the shadow service, in arrival order.
 #[derive(Debug)]
 pub enum ShadowWork {
@@ -117,10 +122,19 @@ impl BrokerFiles {
             (&files.server_certificate, &server.certificate_pem),
             (&files.server_key, &server.key_pem),
         ] {
-            std::fs::write(path, text).map_err(io)?;
+            write_private(path, text).map_err(io)?;
         }
         Ok((files, operator_key))
     }
+}
+
+/// Writes a file readable by the user alone (the operator's key is among them).
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(true).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(path)?, text.as_bytes())
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
@@ -159,7 +173,7 @@ impl Broker {
         let authority = Arc::new(Authority::new(core.clone(), operator));
         *scx.extends.retain_mut().await =
             Box::new(retained::RetainedMessages::new(authority.clone()));
-        let (work, work_rx) = mpsc::unbounded_channel();
+        let (work, work_rx) = mpsc::channel(WORK_QUEUE);
         let register = scx.extends.hook_mgr().register();
         for typ in [
             Type::ClientAuthenticate,
@@ -319,7 +333,7 @@ fn listen(port: u16, files: &BrokerFiles) -> Result<(u16, rmqtt::net::Listener),
 
 struct Hooks {
     authority: Arc<Authority>,
-    shadow: mpsc::UnboundedSender<ShadowWork>,
+    shadow: mpsc::Sender<ShadowWork>,
     core: Arc<Core>,
 }
 
@@ -358,11 +372,13 @@ fn now_ms() -> i64 {
 }
 
 impl Hooks {
-    /// Publishes a lifecycle event through the shadow service's queue (it publishes in order).
+    /// Publishes a lifecycle event through the shadow service's queue (it publishes in order);
+    /// with the queue full it is dropped, and said in the log.
     fn announce(&self, (topic, payload): super::presence::Event) {
-        let _ = self
-            .shadow
-            .send(ShadowWork::Announce(vec![Publication { topic, payload }]));
+        let work = ShadowWork::Announce(vec![Publication { topic, payload }]);
+        if let Err(error) = self.shadow.try_send(work) {
+            tracing::warn!(%error, "a lifecycle event was dropped: the broker's work queue is full");
+        }
     }
 
     /// A session opened: recorded, and its `connected` event published.
@@ -381,6 +397,40 @@ impl Hooks {
             now_ms(),
         );
         self.announce(event);
+    }
+
+    /// Decides a PUBLISH: refused as AWS IoT refuses it when the policies do not allow it; a
+    /// shadow request is handed to the shadow service (refused, with the reason, when its queue
+    /// stays full).
+    async fn publish_acl(
+        &self,
+        session: &rmqtt::session::Session,
+        publish: &Publish,
+    ) -> PublishAclResult {
+        let client = &session.id.client_id;
+        let topic = &publish.topic;
+        if self.authority.allows(client, Action::Publish, topic) {
+            if shadow_topics::parse_request(topic).is_some() {
+                let work = ShadowWork::Request {
+                    topic: topic.to_string(),
+                    payload: publish.payload.clone(),
+                };
+                if self.shadow.send_timeout(work, WORK_WAIT).await.is_err() {
+                    tracing::warn!(%client, %topic, "shadow request refused: the shadow service is busy");
+                    return PublishAclResult::rejected(
+                        false,
+                        Some("the shadow service is busy (its queue is full); try again".into()),
+                    );
+                }
+            }
+            return PublishAclResult::allow();
+        }
+        tracing::info!(%client, %topic, "publish refused by policy");
+        let mqtt5 = session
+            .connect_info()
+            .await
+            .is_ok_and(|c| c.proto_ver() == rmqtt::codec::types::MQTT_LEVEL_5);
+        PublishAclResult::rejected(!mqtt5, Some("Not authorized".into()))
     }
 
     /// Whether a message from `from` on `topic` may reach `client_id`: it may receive there, and
@@ -472,26 +522,7 @@ impl Handler for Hooks {
                 (false, Some(HookResult::SubscribeAclResult(result)))
             }
             Parameter::MessagePublishCheckAcl(session, publish) => {
-                let client = &session.id.client_id;
-                let topic = &publish.topic;
-                if self.authority.allows(client, Action::Publish, topic) {
-                    if shadow_topics::parse_request(topic).is_some() {
-                        let _ = self.shadow.send(ShadowWork::Request {
-                            topic: topic.to_string(),
-                            payload: publish.payload.clone(),
-                        });
-                    }
-                    return (
-                        false,
-                        Some(HookResult::PublishAclResult(PublishAclResult::allow())),
-                    );
-                }
-                tracing::info!(%client, %topic, "publish refused by policy");
-                let mqtt5 = session
-                    .connect_info()
-                    .await
-                    .is_ok_and(|c| c.proto_ver() == rmqtt::codec::types::MQTT_LEVEL_5);
-                let result = PublishAclResult::rejected(!mqtt5, Some("Not authorized".into()));
+                let result = self.publish_acl(session, publish).await;
                 (false, Some(HookResult::PublishAclResult(result)))
             }
             // rmqtt's delivery hook cannot drop a message; its expiry check can, and a message
@@ -531,7 +562,7 @@ async fn shadow_service(
     core: Arc<Core>,
     scx: ServerContext,
     authority: Arc<Authority>,
-    mut work: mpsc::UnboundedReceiver<ShadowWork>,
+    mut work: mpsc::Receiver<ShadowWork>,
 ) {
     let sender = Id::new(scx.node.id(), 0, None, None, "$aws/shadow".into(), None);
     while let Some(item) = work.recv().await {
