@@ -455,6 +455,31 @@ fn mosquitto_sub() -> Option<std::path::PathBuf> {
     mosquitto_client("mosquitto_sub")
 }
 
+/// A mosquitto client for the local broker as `client_id` with `tls`, standard input closed and
+/// killed when dropped (hostname checks off: the broker's certificate names localhost; the chain
+/// is still verified).
+fn mosquitto_command(
+    binary: &Path,
+    core: &LocalCore,
+    tls: &TlsFiles,
+    client_id: &str,
+) -> tokio::process::Command {
+    let settings = core.mqtt_settings(client_id.to_owned()).unwrap();
+    let mut command = tokio::process::Command::new(binary);
+    command
+        .args(["-h", &settings.host, "-p", &settings.port.to_string()])
+        .arg("--cafile")
+        .arg(tls.ca.as_ref().unwrap())
+        .arg("--cert")
+        .arg(&tls.certificate)
+        .arg("--key")
+        .arg(&tls.key)
+        .args(["--insecure", "-i", client_id])
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
 /// Waits until the broker says whether `client_id` is connected, as `want`.
 async fn until_connected(core: &LocalCore, client_id: &str, want: bool) {
     let deadline = tokio::time::Instant::now() + support::traffic::WAIT;
@@ -475,25 +500,14 @@ async fn a_last_will_is_judged_at_connect_and_a_quarantine_keeps_it_unsaid() {
     let core = core().await;
     let dir = tempfile::tempdir().unwrap();
     let files = device_files(&core, dir.path(), "pump-04");
-    let settings = core.mqtt_settings("pump-04".into()).unwrap();
-    // pump-04 as a real MQTT client, with a Last Will (hostname checks off: the local broker's
-    // certificate names localhost, the chain is still verified).
+    // pump-04 as a real MQTT client, with a Last Will.
     let as_pump = |will_topic: &str, retain: bool| {
-        let mut command = tokio::process::Command::new(&binary);
+        let mut command = mosquitto_command(&binary, &core, &files, "pump-04");
         command
-            .args(["-h", &settings.host, "-p", &settings.port.to_string()])
-            .arg("--cafile")
-            .arg(files.ca.as_ref().unwrap())
-            .arg("--cert")
-            .arg(&files.certificate)
-            .arg("--key")
-            .arg(&files.key)
-            .args(["--insecure", "-i", "pump-04", "-t", "fleet/pump-04/command"])
+            .args(["-t", "fleet/pump-04/command"])
             .args(["--will-topic", will_topic, "--will-payload", "gone"])
-            .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
+            .stderr(std::process::Stdio::piped());
         if retain {
             command.arg("--will-retain");
         }
@@ -647,26 +661,14 @@ print(json.dumps({{'id': made['certificateId']}}))
 
     let (watch, mut seen) = operator(&core).await;
     subscribed(&watch, &mut seen, "$aws/events/presence/#").await;
-    let settings = core.mqtt_settings("sensor-new".into()).unwrap();
-    let ca = core.broker().unwrap().files().ca.clone();
-    let mut device = tokio::process::Command::new(&mosquitto)
-        .args(["-h", &settings.host, "-p", &settings.port.to_string()])
-        .arg("--cafile")
-        .arg(&ca)
-        .arg("--cert")
-        .arg(&certificate)
-        .arg("--key")
-        .arg(&key)
-        .args([
-            "--insecure",
-            "-i",
-            "sensor-new",
-            "-t",
-            "fleet/sensor-new/cmd",
-        ])
-        .stdin(std::process::Stdio::null())
+    let tls = TlsFiles {
+        certificate: certificate.clone(),
+        key: key.clone(),
+        ca: Some(core.broker().unwrap().files().ca.clone()),
+    };
+    let mut device = mosquitto_command(&mosquitto, &core, &tls, "sensor-new")
+        .args(["-t", "fleet/sensor-new/cmd"])
         .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let connected = expect(&mut seen, "the connected event", |e| match e {
@@ -809,23 +811,8 @@ async fn the_operators_own_shadow_requests_over_mqtt_are_answered() {
         return;
     };
     let core = core().await;
-    let operator = core.mqtt_settings("unused".into()).unwrap();
-    let tls = operator.tls.clone().unwrap();
-    let client = |binary: &Path, client_id: &str| {
-        let mut command = tokio::process::Command::new(binary);
-        command
-            .args(["-h", &operator.host, "-p", &operator.port.to_string()])
-            .arg("--cafile")
-            .arg(tls.ca.as_ref().unwrap())
-            .arg("--cert")
-            .arg(&tls.certificate)
-            .arg("--key")
-            .arg(&tls.key)
-            .args(["-i", client_id])
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
-        command
-    };
+    let tls = core.mqtt_settings("unused".into()).unwrap().tls.unwrap();
+    let client = |binary: &Path, client_id: &str| mosquitto_command(binary, &core, &tls, client_id);
     let watching = client(&sub, "op-watch")
         .args(["-v", "-C", "2", "-W", "15"])
         .args(["-t", "$aws/things/pump-01/shadow/update/accepted"])

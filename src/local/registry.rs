@@ -95,6 +95,15 @@ fn page_size(value: Option<i64>, default: usize, name: &str) -> Result<usize, Ap
     }
 }
 
+/// A list answer with its continuation under `key` (`nextToken` or `nextMarker`), when there is
+/// more.
+fn with_next(mut out: Value, key: &str, next: Option<String>) -> Value {
+    if let Some(next) = next {
+        out[key] = json!(next);
+    }
+    out
+}
+
 /// Pages a whole list by an offset marker (the lists that AWS pages by `marker`).
 fn offset_page<T: Clone>(
     items: &[T],
@@ -447,11 +456,8 @@ pub fn list_thing_groups(
         .iter()
         .map(|name| json!({"groupName": name, "groupArn": call.arn(&format!("thinggroup/{name}"))}))
         .collect();
-    let mut out = json!({"thingGroups": groups});
-    if let Some(next) = next {
-        out["nextToken"] = json!(next);
-    }
-    Ok(out)
+    let out = json!({"thingGroups": groups});
+    Ok(with_next(out, "nextToken", next))
 }
 
 /// ListThingTypes, by name, or the one named.
@@ -480,11 +486,8 @@ pub fn list_thing_types(
             })
         })
         .collect();
-    let mut out = json!({"thingTypes": types});
-    if let Some(next) = next {
-        out["nextToken"] = json!(next);
-    }
-    Ok(out)
+    let out = json!({"thingTypes": types});
+    Ok(with_next(out, "nextToken", next))
 }
 
 /// ListThingsInThingGroup.
@@ -501,11 +504,8 @@ pub fn list_things_in_thing_group(
         .ok_or_else(|| ApiError::not_found(format!("Thing group {group} does not exist")))?;
     let things: Vec<&String> = record.things.iter().collect();
     let (page, next) = offset_page(&things, next_token, size)?;
-    let mut out = json!({"things": page});
-    if let Some(next) = next {
-        out["nextToken"] = json!(next);
-    }
-    Ok(out)
+    let out = json!({"things": page});
+    Ok(with_next(out, "nextToken", next))
 }
 
 pub fn list_thing_groups_for_thing(state: &FleetState, call: Call<'_>, name: &str) -> ApiResult {
@@ -592,11 +592,8 @@ pub fn list_certificates(
             })
         })
         .collect();
-    let mut out = json!({"certificates": certificates});
-    if let Some(next) = next {
-        out["nextMarker"] = json!(next);
-    }
-    Ok(out)
+    let out = json!({"certificates": certificates});
+    Ok(with_next(out, "nextMarker", next))
 }
 
 pub fn describe_certificate(state: &FleetState, call: Call<'_>, id: &str) -> ApiResult {
@@ -868,12 +865,8 @@ pub fn list_policies(
         names.reverse();
     }
     let (page, next) = offset_page(&names, marker, size)?;
-    let mut out =
-        json!({"policies": page.iter().map(|n| policy_entry(call, n)).collect::<Vec<_>>()});
-    if let Some(next) = next {
-        out["nextMarker"] = json!(next);
-    }
-    Ok(out)
+    let out = json!({"policies": page.iter().map(|n| policy_entry(call, n)).collect::<Vec<_>>()});
+    Ok(with_next(out, "nextMarker", next))
 }
 
 pub fn list_attached_policies(
@@ -891,12 +884,8 @@ pub fn list_attached_policies(
         .map(|(n, _)| n)
         .collect();
     let (page, next) = offset_page(&names, marker, size)?;
-    let mut out =
-        json!({"policies": page.iter().map(|n| policy_entry(call, n)).collect::<Vec<_>>()});
-    if let Some(next) = next {
-        out["nextMarker"] = json!(next);
-    }
-    Ok(out)
+    let out = json!({"policies": page.iter().map(|n| policy_entry(call, n)).collect::<Vec<_>>()});
+    Ok(with_next(out, "nextMarker", next))
 }
 
 pub fn list_targets_for_policy(
@@ -908,11 +897,8 @@ pub fn list_targets_for_policy(
     let size = page_size(page, 25, "pageSize")?;
     let targets: Vec<&String> = policy(state, name)?.targets.iter().collect();
     let (page, next) = offset_page(&targets, marker, size)?;
-    let mut out = json!({"targets": page});
-    if let Some(next) = next {
-        out["nextMarker"] = json!(next);
-    }
-    Ok(out)
+    let out = json!({"targets": page});
+    Ok(with_next(out, "nextMarker", next))
 }
 
 pub fn get_policy(state: &FleetState, call: Call<'_>, name: &str) -> ApiResult {
