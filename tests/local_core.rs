@@ -481,3 +481,66 @@ fn local_publish_is_journaled_and_refused_read_only() {
     let refused = iotfleet(home.path(), &[&["--read-only"], &args[..]].concat());
     assert_eq!(refused.status.code(), Some(5));
 }
+
+/// Creates Things `writer-N` through `client` until a call fails; returns the acknowledged ones.
+async fn create_until_refused(iot: aws_sdk_iot::Client, writer: usize) -> Vec<String> {
+    let mut acknowledged = Vec::new();
+    for index in 0.. {
+        let name = format!("crash-{writer}-{index}");
+        if iot.create_thing().thing_name(&name).send().await.is_err() {
+            break;
+        }
+        acknowledged.push(name);
+    }
+    acknowledged
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_core_killed_while_writing_keeps_every_acknowledged_change_in_a_whole_file() {
+    let home = tempfile::tempdir().unwrap();
+    let mut served = serve(home.path());
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(support::REGION))
+        .endpoint_url(&served.endpoint)
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "local", "local", None, None, "tests",
+        ))
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await;
+    let iot = aws_sdk_iot::Client::new(&config);
+    // Four writers, and the core killed (no chance to finish a write) under them.
+    let writers: Vec<_> = (0..4)
+        .map(|writer| tokio::spawn(create_until_refused(iot.clone(), writer)))
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    served.child.kill().unwrap();
+    served.child.wait().unwrap();
+    let mut acknowledged = Vec::new();
+    for writer in writers {
+        acknowledged.extend(writer.await.unwrap());
+    }
+    assert!(!acknowledged.is_empty(), "the writers got going");
+
+    // The file is whole (the old state or the new, never a mix) and has every acknowledged Thing.
+    let state = iotfleet::local::store::Store::read_file(&home.path().join("fleet.json"))
+        .expect("the state file parses")
+        .expect("the state file exists");
+    let missing: Vec<&String> = acknowledged
+        .iter()
+        .filter(|name| !state.things.contains_key(*name))
+        .collect();
+    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
+
+    // A new core takes the dead one's file over (its lock died with it) and serves all of it.
+    let again = serve(home.path());
+    let client = iotfleet::fleet::FleetClient::connect(&support::settings(&again.endpoint))
+        .await
+        .unwrap();
+    let described = client.describe_thing(&acknowledged[0]).await.unwrap();
+    assert_eq!(described.name, acknowledged[0]);
+    eprintln!(
+        "{} CreateThing calls acknowledged before the kill, all kept",
+        acknowledged.len()
+    );
+}
