@@ -785,29 +785,20 @@ async fn groups_types_and_group_members_are_listed(fleet: &TestFleet) {
             .await
             .unwrap();
     }
-    let groups: Vec<String> = iot
-        .list_thing_groups()
-        .send()
-        .await
-        .unwrap()
-        .thing_groups
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|g| g.group_name)
-        .collect();
-    assert_eq!(groups, ["plant-north", "plant-south"]);
-    let north: Vec<String> = iot
-        .list_thing_groups()
-        .name_prefix_filter("plant-n")
-        .send()
-        .await
-        .unwrap()
-        .thing_groups
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|g| g.group_name)
-        .collect();
-    assert_eq!(north, ["plant-north"]);
+    let groups = |prefix: Option<&'static str>| async move {
+        iot.list_thing_groups()
+            .set_name_prefix_filter(prefix.map(str::to_owned))
+            .send()
+            .await
+            .unwrap()
+            .thing_groups
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|g| g.group_name)
+            .collect::<Vec<String>>()
+    };
+    assert_eq!(groups(None).await, ["plant-north", "plant-south"]);
+    assert_eq!(groups(Some("plant-n")).await, ["plant-north"]);
     let mut types: Vec<String> = iot
         .list_thing_types()
         .send()

@@ -620,6 +620,22 @@ async fn boto3(python: &Path, endpoint: &str, script: &str) -> serde_json::Value
     serde_json::from_slice(&output.stdout).expect("the script prints JSON")
 }
 
+/// The next `connected` or `disconnected` lifecycle event of `client_id`, as JSON.
+async fn presence_event(
+    seen: &mut Receiver<TrafficEvent>,
+    kind: &str,
+    client_id: &str,
+) -> serde_json::Value {
+    let topic = format!("$aws/events/presence/{kind}/{client_id}");
+    expect(seen, &format!("the {kind} event"), |e| match e {
+        TrafficEvent::Message(m) if m.topic == topic => {
+            serde_json::from_slice::<serde_json::Value>(&m.payload).ok()
+        }
+        _ => None,
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_device_provisioned_with_boto3_connects_and_its_presence_is_known() {
     let (Some(python), Some(mosquitto)) = (boto3_python(), mosquitto_sub()) else {
@@ -671,13 +687,7 @@ print(json.dumps({{'id': made['certificateId']}}))
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let connected = expect(&mut seen, "the connected event", |e| match e {
-        TrafficEvent::Message(m) if m.topic == "$aws/events/presence/connected/sensor-new" => {
-            serde_json::from_slice::<serde_json::Value>(&m.payload).ok()
-        }
-        _ => None,
-    })
-    .await;
+    let connected = presence_event(&mut seen, "connected", "sensor-new").await;
     assert_eq!(connected["clientId"], "sensor-new", "{connected}");
     assert_eq!(connected["eventType"], "connected", "{connected}");
     assert_eq!(
@@ -693,13 +703,7 @@ print(json.dumps({{'id': made['certificateId']}}))
 
     // The device drops off: disconnected, with the reason.
     device.kill().await.unwrap();
-    let gone = expect(&mut seen, "the disconnected event", |e| match e {
-        TrafficEvent::Message(m) if m.topic == "$aws/events/presence/disconnected/sensor-new" => {
-            serde_json::from_slice::<serde_json::Value>(&m.payload).ok()
-        }
-        _ => None,
-    })
-    .await;
+    let gone = presence_event(&mut seen, "disconnected", "sensor-new").await;
     assert_eq!(gone["disconnectReason"], "CONNECTION_LOST", "{gone}");
     assert_eq!(gone["clientInitiatedDisconnect"], false, "{gone}");
     assert_eq!(gone["sessionIdentifier"], connected["sessionIdentifier"]);
