@@ -55,9 +55,9 @@ async fn run() {
             }
         })
         .expect("write the state file");
-        let size = std::fs::metadata(&state_file).expect("state file").len();
+        let size = common::folder_bytes(dir.path());
         println!(
-            "wrote {THINGS} Things to the state file in {:.0} ms ({:.1} MiB)",
+            "wrote {THINGS} Things to the state file's log in {:.0} ms (file and log {:.1} MiB)",
             common::ms(started.elapsed()),
             common::mib(size)
         );

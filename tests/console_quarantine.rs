@@ -75,9 +75,9 @@ fn journal(path: &std::path::Path) -> Vec<serde_json::Value> {
 fn deny_all_attached(core: &LocalCore) -> bool {
     core.read(|state| {
         state
-            .policies
-            .get(DENY_ALL_POLICY)
-            .is_some_and(|policy| !policy.targets.is_empty())
+            .certificates
+            .values()
+            .any(|certificate| certificate.policies.contains(DENY_ALL_POLICY))
     })
 }
 

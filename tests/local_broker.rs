@@ -166,10 +166,7 @@ async fn subscriptions_and_deliveries_follow_the_policy() {
             "topicfilter/fleet/${iot:Connection.Thing.ThingName}/*",
             "topicfilter/fleet/*",
         );
-        *policy = iotfleet::local::store::PolicyRecord {
-            targets: policy.targets.clone(),
-            ..iotfleet::local::store::PolicyRecord::new(document, 0)
-        };
+        *policy = iotfleet::local::store::PolicyRecord::new(document, 0);
     })
     .unwrap();
     subscribed(&pump, &mut events, "fleet/#").await;
@@ -194,11 +191,9 @@ async fn a_detached_policy_stops_a_live_device_at_once() {
             .unwrap()
             .clone();
         state
-            .policies
-            .get_mut("pump-device")
+            .attached_policies_mut(&principal)
             .unwrap()
-            .targets
-            .remove(&principal);
+            .remove("pump-device");
     })
     .unwrap();
     pump.publish("fleet/pump-03/telemetry", Bytes::from("1"), 1, false)
@@ -773,15 +768,11 @@ async fn a_quarantine_from_another_process_is_enforced_by_the_owner_and_survives
 
     // It is the owner's state: kept through the owner's next write, and a restart.
     let quarantined = |state: &iotfleet::local::store::FleetState| {
-        let principal = state.things["pump-04"]
-            .principals
-            .iter()
-            .next()
+        let principal = state.things["pump-04"].principals.iter().next().unwrap();
+        state
+            .attached_policies(principal)
             .unwrap()
-            .clone();
-        state.policies[iotfleet::fleet::quarantine::DENY_ALL_POLICY]
-            .targets
-            .contains(&principal)
+            .contains(iotfleet::fleet::quarantine::DENY_ALL_POLICY)
     };
     owner
         .modify(|state| {

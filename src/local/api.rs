@@ -441,7 +441,7 @@ fn iot(core: &Core, r: &Incoming<'_>) -> ApiResult {
         }
         ["policy-targets", name] if m == Method::POST => {
             let page = r.query_int("pageSize")?;
-            core.read(|s| registry::list_targets_for_policy(s, name, page, r.query("marker")))
+            core.read(|s| registry::list_targets_for_policy(s, call, name, page, r.query("marker")))
         }
         ["policies"] if m == Method::GET => {
             let (page, ascending) = (r.query_int("pageSize")?, r.query_bool("isAscendingOrder"));
@@ -455,7 +455,7 @@ fn iot(core: &Core, r: &Incoming<'_>) -> ApiResult {
             core.write(|s| registry::create_policy(s, call, name, &body))
         }
         ["policies", name] if m == Method::DELETE => {
-            core.write(|s| registry::delete_policy(s, name))
+            core.write(|s| registry::delete_policy(s, call, name))
         }
         ["policies", name, "version"] if m == Method::GET => {
             core.read(|s| registry::list_policy_versions(s, name))

@@ -341,10 +341,13 @@ impl LocalCore {
     /// # Panics
     /// When another process owns the state file.
     pub fn modify(&self, change: impl FnOnce(&mut FleetState)) -> Result<(), StoreError> {
-        let store = &self.owned().core.store;
-        let mut state = store.lock();
-        change(&mut state);
-        store.persist(&state)
+        self.owned().core.store.transact(
+            |state| {
+                change(state);
+                Ok(())
+            },
+            |error| error,
+        )
     }
 }
 

@@ -353,13 +353,10 @@ fn valid_name(name: &str, field: &str) -> Result<(), ApiError> {
 
 pub fn create_thing_type(state: &mut FleetState, call: Call<'_>, name: &str) -> ApiResult {
     valid_name(name, "thingTypeName")?;
-    let record = state
-        .thing_types
-        .entry(name.to_owned())
-        .or_insert_with(|| NamedRecord {
-            id: new_id(),
-            created: call.now,
-        });
+    let record = state.thing_types.get_or_insert_with(name, || NamedRecord {
+        id: new_id(),
+        created: call.now,
+    });
     Ok(
         json!({"thingTypeName": name, "thingTypeArn": call.arn(&format!("thingtype/{name}")), "thingTypeId": record.id}),
     )
@@ -367,14 +364,11 @@ pub fn create_thing_type(state: &mut FleetState, call: Call<'_>, name: &str) -> 
 
 pub fn create_thing_group(state: &mut FleetState, call: Call<'_>, name: &str) -> ApiResult {
     valid_name(name, "thingGroupName")?;
-    let record = state
-        .thing_groups
-        .entry(name.to_owned())
-        .or_insert_with(|| GroupRecord {
-            id: new_id(),
-            created: call.now,
-            things: BTreeSet::new(),
-        });
+    let record = state.thing_groups.get_or_insert_with(name, || GroupRecord {
+        id: new_id(),
+        created: call.now,
+        policies: BTreeSet::new(),
+    });
     Ok(
         json!({"thingGroupName": name, "thingGroupArn": call.arn(&format!("thinggroup/{name}")), "thingGroupId": record.id}),
     )
@@ -395,17 +389,18 @@ pub fn add_thing_to_thing_group(state: &mut FleetState, body: &Value) -> ApiResu
         .ok_or_else(|| ApiError::invalid("thingGroupName or thingGroupArn is required"))?;
     let thing_name = name_from(body, "thingName", "thingArn", ":thing/")
         .ok_or_else(|| ApiError::invalid("thingName or thingArn is required"))?;
-    thing(state, &thing_name)?;
-    let record = state
-        .thing_groups
-        .get_mut(&group)
-        .ok_or_else(|| ApiError::not_found(format!("Thing group {group} does not exist")))?;
-    record.things.insert(thing_name);
+    if !state.thing_groups.contains_key(&group) {
+        return Err(ApiError::not_found(format!(
+            "Thing group {group} does not exist"
+        )));
+    }
+    thing_mut(state, &thing_name)?.groups.insert(group);
     Ok(json!({}))
 }
 
 /// DeleteThing: as AWS, deleting a Thing that does not exist succeeds; one still attached to a
-/// principal is refused; `expectedVersion` must match. Its group memberships go with it.
+/// principal is refused; `expectedVersion` must match. Its group memberships go with it (they
+/// are kept on the Thing).
 pub fn delete_thing(
     state: &mut FleetState,
     name: &str,
@@ -431,9 +426,6 @@ pub fn delete_thing(
         )));
     }
     state.things.remove(name);
-    for group in state.thing_groups.values_mut() {
-        group.things.remove(name);
-    }
     Ok(json!({}))
 }
 
@@ -498,23 +490,27 @@ pub fn list_things_in_thing_group(
     next_token: Option<&str>,
 ) -> ApiResult {
     let size = page_size(max_results, 25, "maxResults")?;
-    let record = state
-        .thing_groups
-        .get(group)
-        .ok_or_else(|| ApiError::not_found(format!("Thing group {group} does not exist")))?;
-    let things: Vec<&String> = record.things.iter().collect();
+    if !state.thing_groups.contains_key(group) {
+        return Err(ApiError::not_found(format!(
+            "Thing group {group} does not exist"
+        )));
+    }
+    let things: Vec<&String> = state
+        .things
+        .iter()
+        .filter(|(_, thing)| thing.groups.contains(group))
+        .map(|(name, _)| name)
+        .collect();
     let (page, next) = offset_page(&things, next_token, size)?;
     let out = json!({"things": page});
     Ok(with_next(out, "nextToken", next))
 }
 
 pub fn list_thing_groups_for_thing(state: &FleetState, call: Call<'_>, name: &str) -> ApiResult {
-    thing(state, name)?;
-    let groups: Vec<Value> = state
-        .thing_groups
+    let groups: Vec<Value> = thing(state, name)?
+        .groups
         .iter()
-        .filter(|(_, group)| group.things.contains(name))
-        .map(|(group, _)| json!({"groupName": group, "groupArn": call.arn(&format!("thinggroup/{group}"))}))
+        .map(|group| json!({"groupName": group, "groupArn": call.arn(&format!("thinggroup/{group}"))}))
         .collect();
     Ok(json!({"thingGroups": groups}))
 }
@@ -694,6 +690,7 @@ pub fn register_certificate_without_ca(
             last_modified: call.now,
             ca_certificate_id: None,
             private_key_pem: None,
+            policies: BTreeSet::new(),
         },
     );
     Ok(json!({"certificateArn": call.arn(&format!("cert/{id}")), "certificateId": id}))
@@ -738,6 +735,7 @@ pub fn create_keys_and_certificate(
             last_modified: call.now,
             ca_certificate_id: None,
             private_key_pem: None,
+            policies: BTreeSet::new(),
         },
     );
     Ok(json!({
@@ -777,12 +775,7 @@ pub fn delete_certificate(
             format!("Things must be detached before deletion: {thing} is attached to {arn}"),
         ));
     }
-    let attached: Vec<String> = state
-        .policies
-        .iter()
-        .filter(|(_, p)| p.targets.iter().any(|t| certificate_id_of(t) == Some(id)))
-        .map(|(name, _)| name.clone())
-        .collect();
+    let attached: Vec<&str> = record.policies.iter().map(String::as_str).collect();
     if !attached.is_empty() && !force_delete {
         return Err(ApiError::conflict(
             "DeleteConflictException",
@@ -792,11 +785,7 @@ pub fn delete_certificate(
             ),
         ));
     }
-    for name in attached {
-        if let Some(policy) = state.policies.get_mut(&name) {
-            policy.targets.retain(|t| certificate_id_of(t) != Some(id));
-        }
-    }
+    // Its policy attachments are kept on it, so they go with it.
     state.certificates.remove(id);
     Ok(json!({}))
 }
@@ -814,29 +803,25 @@ pub fn get_effective_policies(
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::invalid("principal is required"))?;
     known_principal(state, principal)?;
+    let mut names: BTreeSet<&String> = state
+        .attached_policies(principal)
+        .into_iter()
+        .flatten()
+        .collect();
     if let Some(name) = thing_name {
-        thing(state, name)?;
+        for group in &thing(state, name)?.groups {
+            names.extend(
+                state
+                    .thing_groups
+                    .get(group)
+                    .into_iter()
+                    .flat_map(|g| &g.policies),
+            );
+        }
     }
-    let groups: BTreeSet<&String> = thing_name
-        .map(|name| {
-            state
-                .thing_groups
-                .iter()
-                .filter(|(_, g)| g.things.contains(name))
-                .map(|(g, _)| g)
-                .collect()
-        })
-        .unwrap_or_default();
-    let policies: Vec<Value> = state
-        .policies
-        .iter()
-        .filter(|(_, p)| {
-            p.targets.contains(principal)
-                || p.targets.iter().any(|t| {
-                    t.split_once(":thinggroup/")
-                        .is_some_and(|(_, g)| groups.contains(&g.to_owned()))
-                })
-        })
+    let policies: Vec<Value> = names
+        .into_iter()
+        .filter_map(|name| state.policies.get(name).map(|p| (name, p)))
         .map(|(name, p)| {
             json!({
                 "policyName": name,
@@ -878,24 +863,42 @@ pub fn list_attached_policies(
 ) -> ApiResult {
     let size = page_size(page, 25, "pageSize")?;
     let names: Vec<&String> = state
-        .policies
-        .iter()
-        .filter(|(_, p)| p.targets.contains(target))
-        .map(|(n, _)| n)
+        .attached_policies(target)
+        .into_iter()
+        .flatten()
         .collect();
     let (page, next) = offset_page(&names, marker, size)?;
     let out = json!({"policies": page.iter().map(|n| policy_entry(call, n)).collect::<Vec<_>>()});
     Ok(with_next(out, "nextMarker", next))
 }
 
+/// The ARNs of the certificates and Thing groups a policy is attached to, in order.
+fn targets_of(state: &FleetState, call: Call<'_>, name: &str) -> Vec<String> {
+    let certificates = state
+        .certificates
+        .iter()
+        .filter(|(_, c)| c.policies.contains(name))
+        .map(|(id, _)| call.arn(&format!("cert/{id}")));
+    let groups = state
+        .thing_groups
+        .iter()
+        .filter(|(_, g)| g.policies.contains(name))
+        .map(|(group, _)| call.arn(&format!("thinggroup/{group}")));
+    let mut targets: Vec<String> = certificates.chain(groups).collect();
+    targets.sort();
+    targets
+}
+
 pub fn list_targets_for_policy(
     state: &FleetState,
+    call: Call<'_>,
     name: &str,
     page: Option<i64>,
     marker: Option<&str>,
 ) -> ApiResult {
     let size = page_size(page, 25, "pageSize")?;
-    let targets: Vec<&String> = policy(state, name)?.targets.iter().collect();
+    policy(state, name)?;
+    let targets = targets_of(state, call, name);
     let (page, next) = offset_page(&targets, marker, size)?;
     let out = json!({"targets": page});
     Ok(with_next(out, "nextMarker", next))
@@ -1066,14 +1069,15 @@ pub fn delete_policy_version(state: &mut FleetState, name: &str, version: &str) 
 
 /// DeletePolicy: refused while the policy has targets or versions besides the default, as AWS
 /// does.
-pub fn delete_policy(state: &mut FleetState, name: &str) -> ApiResult {
-    let record = policy_mut(state, name)?;
-    if !record.targets.is_empty() {
+pub fn delete_policy(state: &mut FleetState, call: Call<'_>, name: &str) -> ApiResult {
+    let record = policy(state, name)?;
+    let targets = targets_of(state, call, name);
+    if !targets.is_empty() {
         return Err(ApiError::conflict(
             "DeleteConflictException",
             format!(
                 "Policy {name} is attached to {} target(s); detach it first",
-                record.targets.len()
+                targets.len()
             ),
         ));
     }
@@ -1106,7 +1110,10 @@ pub fn attach_policy(state: &mut FleetState, name: &str, body: &Value) -> ApiRes
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::invalid("target is required"))?;
     known_target(state, target)?;
-    policy_mut(state, name)?.targets.insert(target.to_owned());
+    policy(state, name)?;
+    if let Some(policies) = state.attached_policies_mut(target) {
+        policies.insert(name.to_owned());
+    }
     Ok(json!({}))
 }
 
@@ -1115,7 +1122,10 @@ pub fn detach_policy(state: &mut FleetState, name: &str, body: &Value) -> ApiRes
         .get("target")
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::invalid("target is required"))?;
-    policy_mut(state, name)?.targets.remove(target);
+    policy(state, name)?;
+    if let Some(policies) = state.attached_policies_mut(target) {
+        policies.remove(name);
+    }
     Ok(json!({}))
 }
 
@@ -1135,30 +1145,30 @@ pub fn describe_endpoint(endpoint_type: Option<&str>, host: &str) -> ApiResult {
 /// group of a Thing it is attached to. Malformed stored documents are skipped.
 #[must_use]
 pub fn effective_policies(state: &FleetState, principal: &str) -> Vec<(String, PolicyDocument)> {
-    let groups: BTreeSet<String> = state
+    let mut names: BTreeSet<&String> = state
+        .attached_policies(principal)
+        .into_iter()
+        .flatten()
+        .collect();
+    let groups = state
         .things
-        .iter()
-        .filter(|(_, thing)| thing.principals.contains(principal))
-        .flat_map(|(name, _)| {
+        .values()
+        .filter(|thing| thing.principals.contains(principal))
+        .flat_map(|thing| &thing.groups);
+    for group in groups {
+        names.extend(
             state
                 .thing_groups
-                .iter()
-                .filter(move |(_, g)| g.things.contains(name))
-                .map(|(g, _)| g.clone())
-        })
-        .collect();
-    state
-        .policies
-        .iter()
-        .filter(|(_, p)| {
-            p.targets.contains(principal)
-                || p.targets.iter().any(|t| {
-                    t.split_once(":thinggroup/")
-                        .is_some_and(|(_, g)| groups.contains(g))
-                })
-        })
-        .filter_map(|(name, p)| {
-            PolicyDocument::parse(p.default_document())
+                .get(group)
+                .into_iter()
+                .flat_map(|g| &g.policies),
+        );
+    }
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let record = state.policies.get(name)?;
+            PolicyDocument::parse(record.default_document())
                 .ok()
                 .map(|doc| (name.clone(), doc))
         })

@@ -4,7 +4,7 @@
 //! certificates, an overly permissive policy, a shared certificate, a Thing without one) and
 //! shadows whose desired state differs from reported.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
@@ -152,12 +152,10 @@ pub fn demo_fleet(now: OffsetDateTime) -> Result<FleetState, CaError> {
                     thing_type: Some(kind.thing_type.to_owned()),
                     attributes,
                     version: 1,
+                    groups: BTreeSet::from([site.to_owned()]),
                     ..ThingRecord::default()
                 },
             );
-            if let Some(group) = state.thing_groups.get_mut(site) {
-                group.things.insert(name);
-            }
         }
     }
 
@@ -217,6 +215,7 @@ fn issue_certificates(
                 last_modified: created,
                 ca_certificate_id: None,
                 private_key_pem: Some(issued.key_pem),
+                policies: BTreeSet::new(),
             },
         );
         let certificate_arn = arn(&format!("cert/{}", issued.id));
@@ -247,8 +246,8 @@ fn issue_certificates(
         .into_iter()
         .flatten()
         {
-            if let Some(record) = state.policies.get_mut(&policy_name) {
-                record.targets.insert(certificate_arn.clone());
+            if let Some(policies) = state.attached_policies_mut(&certificate_arn) {
+                policies.insert(policy_name);
             }
         }
     }

@@ -585,20 +585,16 @@ async fn shadow_service(
                     region: REGION,
                     now,
                 };
-                if request.operation == shadow_topics::Operation::Get {
-                    shadow_topics::handle(&mut core.store.lock(), call, request, &payload)
-                } else {
-                    // Answered only once written: a change that could not be kept is not made,
-                    // and no `accepted` says otherwise.
-                    core.store
-                        .transact(
-                            |state| Ok(shadow_topics::handle(state, call, request, &payload)),
-                            |error| {
-                                tracing::error!(%error, "cannot write the local state file: a shadow request over MQTT was dropped");
-                            },
-                        )
-                        .unwrap_or_default()
-                }
+                // Answered only once written: a change that could not be kept is not made, and
+                // no `accepted` says otherwise. A `get` changes nothing and writes nothing.
+                core.store
+                    .transact(
+                        |state| Ok(shadow_topics::handle(state, call, request, &payload)),
+                        |error| {
+                            tracing::error!(%error, "cannot write the local state file: a shadow request over MQTT was dropped");
+                        },
+                    )
+                    .unwrap_or_default()
             }
         };
         for publication in &publications {
