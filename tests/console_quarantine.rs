@@ -33,6 +33,17 @@ async fn local(simulator: Option<SimulatorOptions>) -> LocalCore {
 }
 
 async fn console(core: &LocalCore, journal: &std::path::Path, traffic: bool) -> App {
+    let loaded = files::load_from(None, None, None, false);
+    console_with(core, journal, traffic, loaded).await
+}
+
+/// The console with its configuration files (keymap, theme) as loaded from a folder.
+async fn console_with(
+    core: &LocalCore,
+    journal: &std::path::Path,
+    traffic: bool,
+    loaded: files::Loaded,
+) -> App {
     let client = FleetClient::connect(&core.connection_settings())
         .await
         .expect("client");
@@ -46,7 +57,7 @@ async fn console(core: &LocalCore, journal: &std::path::Path, traffic: bool) -> 
         history_budget: None,
         journal: Some(journal.to_path_buf()),
     };
-    let mut app = App::new(client, options, files::load_from(None, None, None, false));
+    let mut app = App::new(client, options, loaded);
     app.handle(iotfleet::tui::update::Msg::Resize {
         width: 120,
         height: 40,
@@ -155,6 +166,39 @@ async fn q_y_quarantines_the_selected_thing_and_r_y_releases_it_journaling_each_
         assert!(done[0]["before"]["certificates"].is_array());
         assert!(done[0]["after"]["certificates"].is_array());
     }
+}
+
+#[tokio::test]
+async fn a_remapped_yes_is_the_popups_key_and_the_one_its_prompt_and_footer_name() {
+    let core = local(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("keymap.toml"),
+        "[confirm]\nkeymap = [\n  { on = \"y\", run = \"noop\" },\n  { on = \"Y\", run = \"noop\" },\n  { on = \"o\", run = \"yes\" },\n]\n",
+    )
+    .unwrap();
+    let loaded = files::load_from(Some(dir.path()), None, None, false);
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    let mut app = console_with(&core, &dir.path().join("journal.jsonl"), false, loaded).await;
+    keys(&mut app, &["/", "camera-04", "<Enter>", "Q"]).await;
+    let popup = render(&app, 120, 40);
+    let footer = popup.lines().last().unwrap();
+    assert!(footer.starts_with("o confirm"), "{footer}");
+    assert!(popup.contains("o quarantine · n/Esc cancel"), "{popup}");
+    assert!(!popup.contains("y confirm"), "{popup}");
+
+    keys(&mut app, &["y"]).await;
+    assert!(
+        matches!(
+            app.state.quarantine.as_ref().map(|f| &f.stage),
+            Some(Stage::Confirm { .. })
+        ),
+        "y no longer answers"
+    );
+    assert!(!deny_all_attached(&core));
+    keys(&mut app, &["o"]).await;
+    assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
+    assert!(deny_all_attached(&core));
 }
 
 #[tokio::test]

@@ -43,10 +43,15 @@ pub enum Action {
     Quarantine,
     Release,
     Can,
+    /// The answers to a confirmation (the `[confirm]` layer), and to a shadow edit's conflict.
+    Yes,
+    No,
+    Mine,
+    Theirs,
 }
 
 impl Action {
-    pub const ALL: [Self; 39] = [
+    pub const ALL: [Self; 43] = [
         Self::Quit,
         Self::Help,
         Self::Command,
@@ -86,6 +91,10 @@ impl Action {
         Self::Quarantine,
         Self::Release,
         Self::Can,
+        Self::Yes,
+        Self::No,
+        Self::Mine,
+        Self::Theirs,
     ];
 
     /// The name keymap files use for it.
@@ -131,6 +140,10 @@ impl Action {
             Self::Quarantine => "quarantine",
             Self::Release => "release",
             Self::Can => "can",
+            Self::Yes => "yes",
+            Self::No => "no",
+            Self::Mine => "mine",
+            Self::Theirs => "theirs",
         }
     }
 

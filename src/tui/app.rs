@@ -12,9 +12,8 @@ use ratatui::crossterm::event::{self, Event as TermEvent};
 use ratatui_textarea::TextArea;
 use tokio::sync::mpsc;
 
-use super::keys::{KeyResolver, Layer, Resolution, key_of};
-use super::shadow_edit::{self, Stage};
-use super::state::{Backend, Level, Message, Screen, State};
+use super::keys::{self, KeyResolver, Layer, Resolution, key_of};
+use super::state::{Backend, Focus, Level, Message, State};
 use super::tasks::Runner;
 use super::update::{self, Effect, Msg};
 use super::views;
@@ -92,6 +91,7 @@ impl App {
                 .map(|mib| mib.saturating_mul(1024 * 1024)))
             .unwrap_or(traffic::history::DEFAULT_BUDGET);
         state.traffic = super::traffic::TrafficView::new(budget);
+        state.answer_keys = keys.answer_keys();
         let mut problems: Vec<String> =
             loaded.problems.into_iter().chain(keymap_problems).collect();
         if let Some(strategy) = &loaded.settings.quarantine_strategy {
@@ -132,44 +132,19 @@ impl App {
         app
     }
 
-    /// The keymap layers that apply now, most specific first.
+    /// The keymap layers that apply now, most specific first: those of what has the focus.
     #[must_use]
     pub fn layers(&self) -> Vec<Layer> {
-        let edit = self
-            .state
-            .edit
-            .as_ref()
-            .filter(|_| shadow_edit::shown(&self.state));
-        if self.state.quarantine.is_some() {
-            // The quarantine popup takes y, a typed name, Enter and Esc.
-            vec![Layer::Input]
-        } else if edit.is_some_and(|e| e.stage == Stage::Editing) {
-            vec![Layer::Editor]
-        } else if self.state.input.is_some() || self.state.confirm.is_some() || edit.is_some() {
-            vec![Layer::Input]
-        } else if self.state.help {
-            vec![Layer::Help]
-        } else {
-            match self.state.screen() {
-                // The audit is a list of findings: `/` filters it.
-                Screen::List(..) | Screen::Audit { .. } => vec![Layer::List, Layer::Global],
-                Screen::Traffic => vec![Layer::Traffic, Layer::Global],
-                Screen::Shadow { .. } => vec![Layer::Shadow, Layer::Global],
-                _ => vec![Layer::Detail, Layer::Global],
-            }
-        }
+        keys::layers(self.state.focus(), self.state.screen())
     }
 
-    /// A key press: through the keymap to an action, or typed into the filter or command line.
+    /// A key press: through the keymap to an action, or typed into what takes text.
     pub fn key(&mut self, key: Key) {
-        let typing = self.state.input.is_some()
-            || self.state.confirm.is_some()
-            || self.state.quarantine.is_some()
-            || shadow_edit::shown(&self.state);
+        let focus = self.state.focus();
         let layers = self.layers();
         let msg = match self.keys.resolve(key, &layers) {
             Resolution::Action(action) => Msg::Action(action),
-            Resolution::Unbound(key) if layers == [Layer::Editor] => {
+            Resolution::Unbound(key) if focus == Focus::Editor => {
                 let Some(editor) = &mut self.editor else {
                     return;
                 };
@@ -178,7 +153,7 @@ impl App {
                 }
                 Msg::EditText(editor.lines().join("\n"))
             }
-            Resolution::Unbound(key) if typing => match key {
+            Resolution::Unbound(key) if focus.takes_text() => match key {
                 Key {
                     code: KeyCode::Char(c),
                     ctrl: false,

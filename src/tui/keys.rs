@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use ratatui::crossterm::event::{KeyCode as TermCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::action::Action;
+use super::state::{AnswerKeys, Focus, Screen};
 use crate::config::keymap::{Key, KeyCode, Keymap};
 
-/// Where a key is looked up; the console asks the layers of its current screen in order.
+/// Where a key is looked up; the console asks the layers of what has the focus, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Layer {
     Global,
@@ -18,11 +19,13 @@ pub enum Layer {
     Shadow,
     Editor,
     Input,
+    /// The answers to a confirmation (yes, no; mine, theirs in a shadow conflict).
+    Confirm,
     Help,
 }
 
 impl Layer {
-    const ALL: [Self; 8] = [
+    const ALL: [Self; 9] = [
         Self::Global,
         Self::List,
         Self::Detail,
@@ -30,6 +33,7 @@ impl Layer {
         Self::Shadow,
         Self::Editor,
         Self::Input,
+        Self::Confirm,
         Self::Help,
     ];
 
@@ -42,6 +46,7 @@ impl Layer {
             Self::Shadow => "shadow",
             Self::Editor => "editor",
             Self::Input => "input",
+            Self::Confirm => "confirm",
             Self::Help => "help",
         }
     }
@@ -160,10 +165,68 @@ impl KeyResolver {
         hints
     }
 
+    /// The first key bound to `action` in each of `layers`, as the keymap writes it: what a
+    /// prompt names ("y", "n <Esc>").
+    #[must_use]
+    pub fn keys_for(&self, action: Action, layers: &[Layer]) -> String {
+        let mut keys: Vec<String> = Vec::new();
+        for layer in layers {
+            let first = self
+                .layers
+                .get(layer)
+                .into_iter()
+                .flatten()
+                .find(|bound| bound.action == action);
+            if let Some(bound) = first {
+                let text = bound.keys.iter().map(ToString::to_string).collect();
+                if !keys.contains(&text) {
+                    keys.push(text);
+                }
+            }
+        }
+        keys.join(" ")
+    }
+
+    /// The keys that answer a confirmation, for the prompts that name them.
+    #[must_use]
+    pub fn answer_keys(&self) -> AnswerKeys {
+        let confirm = |action| self.keys_for(action, &[Layer::Confirm]);
+        let input = |action| self.keys_for(action, &[Layer::Input]);
+        AnswerKeys {
+            yes: confirm(Action::Yes),
+            no: confirm(Action::No),
+            confirm: input(Action::Confirm),
+            cancel: input(Action::Cancel),
+            complete: input(Action::Complete),
+            mine: confirm(Action::Mine),
+            theirs: confirm(Action::Theirs),
+        }
+    }
+
     /// Every binding of a layer, for the help screen.
     #[must_use]
     pub fn layer(&self, layer: Layer) -> &[Bound] {
         self.layers.get(&layer).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The layers that take the keys when `focus` is on top of `screen`, most specific first.
+#[must_use]
+pub fn layers(focus: Focus, screen: &Screen) -> Vec<Layer> {
+    match focus {
+        Focus::Quarantine { name: true } | Focus::Input(_) => vec![Layer::Input],
+        Focus::Quarantine { name: false } | Focus::Publish | Focus::Review => {
+            vec![Layer::Confirm, Layer::Input]
+        }
+        Focus::Editor => vec![Layer::Editor],
+        Focus::Help => vec![Layer::Help],
+        Focus::Screen => match screen {
+            // The audit is a list of findings: `/` filters it.
+            Screen::List(..) | Screen::Audit { .. } => vec![Layer::List, Layer::Global],
+            Screen::Traffic => vec![Layer::Traffic, Layer::Global],
+            Screen::Shadow { .. } => vec![Layer::Shadow, Layer::Global],
+            _ => vec![Layer::Detail, Layer::Global],
+        },
     }
 }
 
@@ -213,6 +276,14 @@ mod tests {
 
     fn key(text: &str) -> Key {
         Key::parse(text).unwrap()
+    }
+
+    #[test]
+    fn the_default_keymap_answers_with_the_keys_prompts_name_by_default() {
+        let default = crate::config::files::KEYMAPS[0].1;
+        let (keys, problems) = KeyResolver::new(&Keymap::parse("default", default).unwrap());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(keys.answer_keys(), AnswerKeys::default());
     }
 
     #[test]

@@ -171,11 +171,11 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
             if *typed == flow.thing {
                 run(state)
             } else {
-                say(
-                    state,
-                    Level::Warning,
-                    "type the Thing's name exactly to confirm, or Esc to cancel",
+                let text = format!(
+                    "type the Thing's name exactly to confirm, or {} to cancel",
+                    state.answer_keys.esc()
                 );
+                say(state, Level::Warning, text);
                 Vec::new()
             }
         }
@@ -189,7 +189,9 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
                 options: flow.options,
             }]
         }
-        (Stage::Confirm { .. } | Stage::Planning, Action::Cancel | Action::Back) => {
+        // Without a name to type, the yes of the [confirm] layer runs it (Enter does not).
+        (Stage::Confirm { .. }, Action::Yes) if !needs_name => run(state),
+        (Stage::Confirm { .. } | Stage::Planning, Action::Cancel | Action::Back | Action::No) => {
             let verb = flow.verb;
             state.quarantine = None;
             say(
@@ -218,26 +220,22 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
     })
 }
 
-/// A character typed while the popup is up (None: backspace); None when there is no popup.
-pub fn typed(state: &mut State, c: Option<char>) -> Option<Vec<Effect>> {
-    let flow = state.quarantine.as_mut()?;
-    let needs_name = flow.needs_name();
-    let Stage::Confirm { typed, .. } = &mut flow.stage else {
-        return Some(Vec::new());
+/// A character of the Thing's name typed while the popup asks for it (None: backspace).
+pub fn typed(state: &mut State, c: Option<char>) -> Vec<Effect> {
+    let Some(Flow {
+        stage: Stage::Confirm { typed, .. },
+        ..
+    }) = state.quarantine.as_mut()
+    else {
+        return Vec::new();
     };
-    Some(match c {
-        Some(c) if needs_name => {
-            typed.push(c);
-            Vec::new()
-        }
-        None if needs_name => {
+    match c {
+        Some(c) => typed.push(c),
+        None => {
             typed.pop();
-            Vec::new()
         }
-        Some('y' | 'Y') => run(state),
-        Some('n' | 'N') => act(state, Action::Cancel).unwrap_or_default(),
-        _ => Vec::new(),
-    })
+    }
+    Vec::new()
 }
 
 fn run(state: &mut State) -> Vec<Effect> {

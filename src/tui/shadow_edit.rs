@@ -413,20 +413,10 @@ pub fn typed(state: &mut State, text: String) {
     }
 }
 
-/// Whether the edit is what the user is looking at: its shadow on screen, and the editor open
-/// or a review, apply or conflict under way (a closed draft takes no keys).
-#[must_use]
-pub fn shown(state: &State) -> bool {
-    state.edit.as_ref().is_some_and(|edit| {
-        matches!(state.screen(), Screen::Shadow { thing, name, .. }
-            if *thing == edit.thing && *name == edit.name)
-            && (edit.open || edit.stage != Stage::Editing)
-    })
-}
-
 /// The editing keys and the review, apply and conflict answers; None when no edit is shown.
 pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
-    if !shown(state) || state.input.is_some() {
+    let keys = state.answer_keys.clone();
+    if state.shown_edit().is_none() || state.input.is_some() {
         return None;
     }
     let current = state.edit.as_ref()?.stage;
@@ -458,7 +448,12 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
             say(
                 state,
                 Level::Warning,
-                format!("apply these changes to {version}? y applies, n or Esc goes back"),
+                format!(
+                    "apply these changes to {version}? {} applies, {} or {} goes back",
+                    keys.yes,
+                    keys.no,
+                    keys.esc()
+                ),
             );
             Some(Vec::new())
         }
@@ -472,7 +467,7 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
             );
             Some(Vec::new())
         }
-        (Stage::Review, Action::Confirm) => {
+        (Stage::Review, Action::Confirm | Action::Yes) => {
             let new = parse(&edit.text).unwrap_or(Value::Null);
             edit.stage = Stage::Applying;
             let effect = Effect::UpdateShadow {
@@ -485,13 +480,15 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
             say(state, Level::Info, "applying…");
             Some(vec![effect])
         }
-        (Stage::Review | Stage::Conflict, Action::Cancel) => {
+        (Stage::Review | Stage::Conflict, Action::Cancel | Action::No) => {
             edit.stage = Stage::Editing;
             edit.open = true;
             state.message = None;
             Some(Vec::new())
         }
-        (Stage::Conflict, Action::Confirm) => Some(rebase(state)),
+        (Stage::Conflict, Action::Confirm | Action::Yes) => Some(rebase(state)),
+        (Stage::Review | Stage::Conflict, Action::Mine) => Some(choose(state, Side::Mine)),
+        (Stage::Review | Stage::Conflict, Action::Theirs) => Some(choose(state, Side::Theirs)),
         // While applying, and any other key in review or conflict: nothing.
         (Stage::Applying | Stage::Review | Stage::Conflict, _) => Some(Vec::new()),
         (Stage::Editing, _) => None,
@@ -511,6 +508,7 @@ fn newer(state: &State) -> Option<Shadow> {
 /// changed are listed first and each needs a choice (`m` mine, `t` theirs) before the merge is
 /// reviewed; a key only the other side changed keeps its newer value.
 fn rebase(state: &mut State) -> Vec<Effect> {
+    let keys = state.answer_keys.clone();
     let Some(newer) = newer(state) else {
         say(state, Level::Info, "the newer shadow is still loading");
         return Vec::new();
@@ -528,7 +526,8 @@ fn rebase(state: &mut State) -> Vec<Effect> {
                 state,
                 Level::Warning,
                 format!(
-                    "{count} key(s) changed by both sides: m keeps yours, t keeps theirs, one key at a time; then y"
+                    "{count} key(s) changed by both sides: {} keeps yours, {} keeps theirs, one key at a time; then {}",
+                    keys.mine, keys.theirs, keys.yes
                 ),
             );
             return Vec::new();
@@ -536,8 +535,10 @@ fn rebase(state: &mut State) -> Vec<Effect> {
     }
     if let Some(open) = edit.conflicts.iter().find(|c| c.choice.is_none()) {
         let text = format!(
-            "choose for {} first: m keeps yours, t keeps theirs",
-            open.shown()
+            "choose for {} first: {} keeps yours, {} keeps theirs",
+            open.shown(),
+            keys.mine,
+            keys.theirs
         );
         say(state, Level::Warning, text);
         return Vec::new();
@@ -569,7 +570,12 @@ fn rebase(state: &mut State) -> Vec<Effect> {
     say(
         state,
         Level::Warning,
-        "your changes on the newer version: y applies, n or Esc goes back to editing them",
+        format!(
+            "your changes on the newer version: {} applies, {} or {} goes back to editing them",
+            keys.yes,
+            keys.no,
+            keys.esc()
+        ),
     );
     // The editor holds the merged draft from now on.
     vec![Effect::OpenEditor(text)]
@@ -577,6 +583,7 @@ fn rebase(state: &mut State) -> Vec<Effect> {
 
 /// `m` or `t` in a conflict: the first key still waiting gets that side.
 pub fn choose(state: &mut State, side: Side) -> Vec<Effect> {
+    let keys = state.answer_keys.clone();
     let Some(newer) = newer(state) else {
         say(state, Level::Info, "the newer shadow is still loading");
         return Vec::new();
@@ -593,7 +600,10 @@ pub fn choose(state: &mut State, side: Side) -> Vec<Effect> {
         say(
             state,
             Level::Info,
-            "every key has a choice: y merges and shows the result",
+            format!(
+                "every key has a choice: {} merges and shows the result",
+                keys.yes
+            ),
         );
         return Vec::new();
     };
@@ -605,9 +615,15 @@ pub fn choose(state: &mut State, side: Side) -> Vec<Effect> {
         Side::Theirs => "theirs",
     };
     let text = if left == 0 {
-        format!("{path}: {kept}. Every key has a choice: y merges and shows the result")
+        format!(
+            "{path}: {kept}. Every key has a choice: {} merges and shows the result",
+            keys.yes
+        )
     } else {
-        format!("{path}: {kept}; {left} more to choose (m or t)")
+        format!(
+            "{path}: {kept}; {left} more to choose ({} or {})",
+            keys.mine, keys.theirs
+        )
     };
     say(state, Level::Info, text);
     Vec::new()
@@ -616,6 +632,7 @@ pub fn choose(state: &mut State, side: Side) -> Vec<Effect> {
 /// The answer to an update: done (the edit ends), a conflict (the edit is kept and the newer
 /// shadow loaded), or another rejection (explained; back to editing).
 pub fn applied(state: &mut State, result: Result<Value, (bool, String)>) -> Vec<Effect> {
+    let keys = state.answer_keys.clone();
     let Some(edit) = state.edit.as_mut() else {
         return Vec::new();
     };
@@ -644,7 +661,11 @@ pub fn applied(state: &mut State, result: Result<Value, (bool, String)>) -> Vec<
             say(
                 state,
                 Level::Error,
-                "conflict: someone changed the shadow since your edit began; nothing was overwritten. y merges your own changes onto the newer version, Esc goes back to editing",
+                format!(
+                    "conflict: someone changed the shadow since your edit began; nothing was overwritten. {} merges your own changes onto the newer version, {} goes back to editing",
+                    keys.yes,
+                    keys.esc()
+                ),
             );
             state.shadow_checked = Some(state.now);
             vec![Effect::LoadShadow { thing, name }]

@@ -165,6 +165,84 @@ pub enum InputKind {
     Can,
 }
 
+/// What is on top, and so takes the keys: the one answer the keymap, `update`, the footer and
+/// the prompts all ask (`State::focus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    /// The quarantine or release popup; `name` while it wants the Thing's name typed.
+    Quarantine {
+        name: bool,
+    },
+    /// The embedded editor of a shadow's desired state.
+    Editor,
+    /// A line being typed: the filter, the command line, a search or topic.
+    Input(InputKind),
+    /// A publish waiting for its yes.
+    Publish,
+    /// A shadow edit under review, in conflict, or being applied.
+    Review,
+    Help,
+    /// The screen on top of the stack.
+    Screen,
+}
+
+impl Focus {
+    /// Whether keys the keymap does not bind are typed as text.
+    #[must_use]
+    pub fn takes_text(self) -> bool {
+        matches!(self, Self::Input(_) | Self::Quarantine { name: true })
+    }
+}
+
+/// The keys that answer a confirmation, as the keymap's `[confirm]` and `[input]` layers bind
+/// them, for the prompts that name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerKeys {
+    pub yes: String,
+    pub no: String,
+    /// The input layer's confirm and cancel (Enter, Esc), and complete (Tab).
+    pub confirm: String,
+    pub cancel: String,
+    pub complete: String,
+    pub mine: String,
+    pub theirs: String,
+}
+
+impl AnswerKeys {
+    /// The cancel key as a sentence names it: `Esc` for `<Esc>`.
+    #[must_use]
+    pub fn esc(&self) -> &str {
+        prose(&self.cancel)
+    }
+
+    /// The confirm key as a sentence names it: `Enter` for `<Enter>`.
+    #[must_use]
+    pub fn enter(&self) -> &str {
+        prose(&self.confirm)
+    }
+}
+
+fn prose(key: &str) -> &str {
+    key.strip_prefix('<')
+        .and_then(|k| k.strip_suffix('>'))
+        .unwrap_or(key)
+}
+
+impl Default for AnswerKeys {
+    /// The default keymap's (a test checks they agree).
+    fn default() -> Self {
+        Self {
+            yes: "y".into(),
+            no: "n".into(),
+            confirm: "<Enter>".into(),
+            cancel: "<Esc>".into(),
+            complete: "<Tab>".into(),
+            mine: "m".into(),
+            theirs: "t".into(),
+        }
+    }
+}
+
 /// A mutation waiting for the user's yes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirm {
@@ -254,6 +332,8 @@ pub struct State {
     /// The strategy `Q` plans with (`quarantine_strategy` in config.toml).
     pub quarantine_strategy: crate::fleet::quarantine::Strategy,
     pub help: bool,
+    /// The keys prompts name for yes, no, cancel, mine and theirs.
+    pub answer_keys: AnswerKeys,
     pub traffic: TrafficView,
     /// Shadows by Thing and name (None: classic), loaded when their screen opens.
     pub shadows: HashMap<ShadowKey, Load<Shadow>>,
@@ -304,6 +384,7 @@ impl State {
             quarantined: std::collections::HashSet::new(),
             quarantine_strategy: crate::fleet::quarantine::Strategy::default(),
             help: false,
+            answer_keys: AnswerKeys::default(),
             traffic: TrafficView::default(),
             shadows: HashMap::new(),
             shadow_checked: None,
@@ -340,6 +421,44 @@ impl State {
         self.screens
             .last_mut()
             .expect("the screen stack is never empty")
+    }
+
+    /// What is on top and takes the keys.
+    #[must_use]
+    pub fn focus(&self) -> Focus {
+        if let Some(flow) = &self.quarantine {
+            return Focus::Quarantine {
+                name: flow.needs_name(),
+            };
+        }
+        let edit = self.shown_edit();
+        if edit.is_some_and(|e| e.stage == super::shadow_edit::Stage::Editing) {
+            return Focus::Editor;
+        }
+        if let Some(input) = &self.input {
+            return Focus::Input(input.kind);
+        }
+        if self.confirm.is_some() {
+            return Focus::Publish;
+        }
+        if edit.is_some() {
+            return Focus::Review;
+        }
+        if self.help {
+            return Focus::Help;
+        }
+        Focus::Screen
+    }
+
+    /// The shadow edit, when it is on screen: its shadow is the screen on top, and the editor is
+    /// open or the edit is past editing.
+    #[must_use]
+    pub fn shown_edit(&self) -> Option<&ShadowEdit> {
+        self.edit.as_ref().filter(|edit| {
+            matches!(self.screen(), Screen::Shadow { thing, name, .. }
+                if *thing == edit.thing && *name == edit.name)
+                && (edit.open || edit.stage != super::shadow_edit::Stage::Editing)
+        })
     }
 
     /// True while a throttled response was seen in the last five seconds.

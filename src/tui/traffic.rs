@@ -478,8 +478,11 @@ pub fn entered(state: &mut State, kind: InputKind, text: &str) -> Vec<Effect> {
                 state,
                 Level::Warning,
                 format!(
-                    "publish {} bytes to {topic} (QoS 0)? y to send, n or Esc to cancel",
-                    payload.len()
+                    "publish {} bytes to {topic} (QoS 0)? {} to send, {} or {} to cancel",
+                    payload.len(),
+                    state.answer_keys.yes,
+                    state.answer_keys.no,
+                    state.answer_keys.esc()
                 ),
             );
             state.confirm = Some(Confirm::Publish {

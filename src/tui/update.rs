@@ -9,9 +9,9 @@ use super::detail;
 use super::fuzzy::Fuzzy;
 use super::quarantine;
 use super::shadow;
-use super::shadow_edit::{self, Stage};
+use super::shadow_edit;
 use super::state::{
-    Input, InputKind, Level, Link, ListKind, ListView, Load, Message, Screen, Sort, State,
+    Focus, Input, InputKind, Level, Link, ListKind, ListView, Load, Message, Screen, Sort, State,
 };
 use super::traffic;
 use crate::fleet::audit::AuditReport;
@@ -295,25 +295,25 @@ fn info(state: &mut State, level: Level, text: impl Into<String>) {
     });
 }
 
+/// An action goes to what has the focus.
 fn act(state: &mut State, action: Action) -> Vec<Effect> {
-    if let Some(effects) = quarantine::act(state, action) {
-        return effects;
-    }
-    if state.confirm.is_some() {
-        return traffic::answer(state, action == Action::Confirm);
-    }
-    if let Some(effects) = shadow_edit::act(state, action) {
-        return effects;
-    }
-    if state.input.is_some() {
-        return input_action(state, action);
-    }
-    if state.help {
-        if matches!(action, Action::Back | Action::Help | Action::Quit) {
-            state.help = false;
+    match state.focus() {
+        Focus::Quarantine { .. } => quarantine::act(state, action).unwrap_or_default(),
+        Focus::Publish => traffic::answer(state, matches!(action, Action::Confirm | Action::Yes)),
+        Focus::Editor | Focus::Review => shadow_edit::act(state, action).unwrap_or_default(),
+        Focus::Input(_) => input_action(state, action),
+        Focus::Help => {
+            if matches!(action, Action::Back | Action::Help | Action::Quit) {
+                state.help = false;
+            }
+            Vec::new()
         }
-        return Vec::new();
+        Focus::Screen => screen_action(state, action),
     }
+}
+
+/// An action on the screen on top: its own first (traffic, shadow), then the global ones.
+fn screen_action(state: &mut State, action: Action) -> Vec<Effect> {
     if let Some(effects) = traffic::act(state, action) {
         return effects;
     }
@@ -387,7 +387,11 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
         | Action::NextShadow
         | Action::Metadata
         | Action::Apply
-        | Action::JsonPath => Vec::new(),
+        | Action::JsonPath
+        | Action::Yes
+        | Action::No
+        | Action::Mine
+        | Action::Theirs => Vec::new(),
     }
 }
 
@@ -426,29 +430,10 @@ fn input_action(state: &mut State, action: Action) -> Vec<Effect> {
     }
 }
 
+/// A character typed (None: backspace) into what has the focus, when it takes text.
 fn type_char(state: &mut State, c: Option<char>) -> Vec<Effect> {
-    if let Some(effects) = quarantine::typed(state, c) {
-        return effects;
-    }
-    if state
-        .edit
-        .as_ref()
-        .is_some_and(|e| matches!(e.stage, Stage::Review | Stage::Conflict))
-    {
-        return match c {
-            Some('y' | 'Y') => act(state, Action::Confirm),
-            Some('n' | 'N') => act(state, Action::Cancel),
-            Some('m' | 'M') => shadow_edit::choose(state, shadow_edit::Side::Mine),
-            Some('t' | 'T') => shadow_edit::choose(state, shadow_edit::Side::Theirs),
-            _ => Vec::new(),
-        };
-    }
-    if state.confirm.is_some() {
-        return match c {
-            Some('y' | 'Y') => traffic::answer(state, true),
-            Some('n' | 'N') => traffic::answer(state, false),
-            _ => Vec::new(),
-        };
+    if state.focus() == (Focus::Quarantine { name: true }) {
+        return quarantine::typed(state, c);
     }
     let Some(input) = &mut state.input else {
         return Vec::new();

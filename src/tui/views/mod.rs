@@ -81,16 +81,17 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, context: Context<'_>) {
         screen => draw_detail(frame, main, state, screen, theme),
     }
     frame.render_widget(message_line(state, theme), message);
-    match &state.quarantine {
-        Some(flow) => frame.render_widget(quarantine::footer(flow, theme), footer),
-        None => frame.render_widget(footer_line(context), footer),
-    }
+    let footer_text = match &state.quarantine {
+        Some(flow) => quarantine::footer(flow, &state.answer_keys, theme),
+        None => footer_line(context),
+    };
+    frame.render_widget(footer_text, footer);
     if state.help {
         help::draw(frame, area, context);
     }
     if let Some(flow) = &state.quarantine {
         let spinner = SPINNER[state.spinner % SPINNER.len()];
-        quarantine::draw(frame, main, flow, spinner, theme);
+        quarantine::draw(frame, main, flow, spinner, &state.answer_keys, theme);
     }
 }
 

@@ -10,9 +10,18 @@ use crate::config::theme::{Slot, Theme};
 use crate::fleet::quarantine::Plan;
 use crate::fleet::quarantine::run::{Prepared, Report, Verb};
 use crate::tui::quarantine::{Flow, Stage};
+use crate::tui::state::AnswerKeys;
 use crate::untrusted::escape;
 
-pub fn draw(frame: &mut Frame<'_>, area: Rect, flow: &Flow, spinner: &str, theme: &Theme) {
+pub fn draw(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    flow: &Flow,
+    spinner: &str,
+    keys: &AnswerKeys,
+    theme: &Theme,
+) {
+    let closes = format!("{} or {} closes", keys.enter(), keys.esc());
     let title = match flow.verb {
         Verb::Quarantine => format!(" Quarantine {} ", escape(&flow.thing)),
         Verb::Release => format!(" Release {} ", escape(&flow.thing)),
@@ -25,25 +34,25 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, flow: &Flow, spinner: &str, theme
             Slot::Dim,
         ))),
         Stage::Confirm { prepared, typed } => {
-            confirm_lines(&mut lines, flow, prepared, typed, theme);
+            confirm_lines(&mut lines, flow, prepared, typed, keys, theme);
         }
         Stage::Running {
             plan,
             current,
             done,
         } => plan_lines(&mut lines, plan, Some((*current, done, spinner)), theme),
-        Stage::Finished(report) => result_lines(&mut lines, flow.verb, report, theme),
+        Stage::Finished(report) => result_lines(&mut lines, flow.verb, report, &closes, theme),
         Stage::Refused(reason) => {
             lines.push(Line::from(text(reason, Slot::StatusWarning)));
             lines.push(Line::from(text(
-                "Nothing was changed. Enter or Esc closes",
+                &format!("Nothing was changed. {closes}"),
                 Slot::Dim,
             )));
         }
         Stage::Failed(reason) => {
             lines.push(Line::from(text(reason, Slot::StatusError)));
             lines.push(Line::from(text(
-                "The journal has the steps done; run it again to complete it. Enter or Esc closes",
+                &format!("The journal has the steps done; run it again to complete it. {closes}"),
                 Slot::Dim,
             )));
         }
@@ -82,6 +91,7 @@ fn confirm_lines(
     flow: &Flow,
     prepared: &Prepared,
     typed: &str,
+    keys: &AnswerKeys,
     theme: &Theme,
 ) {
     let text = |t: &str, slot: Slot| Span::styled(escape(t).into_owned(), theme.style(slot));
@@ -117,22 +127,31 @@ fn confirm_lines(
         lines.push(Line::from(vec![
             text("Type ", Slot::StatusWarning),
             text(&flow.thing, Slot::Title),
-            text(" and Enter to confirm: ", Slot::StatusWarning),
+            text(
+                &format!(" and {} to confirm: ", keys.enter()),
+                Slot::StatusWarning,
+            ),
             text(typed, Slot::Text),
             text("▏", Slot::Dim),
         ]));
     } else {
         lines.push(Line::from(vec![
-            text("y", Slot::FooterKey),
+            text(&keys.yes, Slot::FooterKey),
             text(&format!(" {} · ", flow.verb), Slot::Text),
-            text("n/Esc", Slot::FooterKey),
+            text(&format!("{}/{}", keys.no, keys.esc()), Slot::FooterKey),
             text(" cancel", Slot::Text),
         ]));
     }
 }
 
 /// Each step with what it did, then the outcome or what to do about a failure.
-fn result_lines(lines: &mut Vec<Line<'_>>, verb: Verb, report: &Report, theme: &Theme) {
+fn result_lines(
+    lines: &mut Vec<Line<'_>>,
+    verb: Verb,
+    report: &Report,
+    closes: &str,
+    theme: &Theme,
+) {
     let text = |t: &str, slot: Slot| Span::styled(escape(t).into_owned(), theme.style(slot));
     let done: Vec<String> = report.done.iter().map(|d| d.detail.clone()).collect();
     let current = report.failed.as_ref().map_or(done.len(), |f| f.step - 1);
@@ -165,31 +184,35 @@ fn result_lines(lines: &mut Vec<Line<'_>>, verb: Verb, report: &Report, theme: &
             )],
         })),
     }
-    lines.push(Line::from(text("Enter or Esc closes", Slot::Dim)));
+    lines.push(Line::from(text(closes, Slot::Dim)));
 }
 
-/// The keys the popup takes, for the footer.
-pub fn footer<'a>(flow: &Flow, theme: &Theme) -> Paragraph<'a> {
-    let hints: &[(&str, &str)] = match &flow.stage {
-        Stage::Confirm { .. } if flow.needs_name() => &[
+/// The keys the popup takes, for the footer, as the keymap binds them.
+pub fn footer<'a>(flow: &Flow, keys: &AnswerKeys, theme: &Theme) -> Paragraph<'a> {
+    let no = format!("{} {}", keys.no, keys.cancel);
+    let closes = format!("{} {}", keys.confirm, keys.cancel);
+    let toggle = (
+        keys.complete.as_str(),
+        "deactivate certificates too, or not",
+    );
+    let hints: Vec<(&str, &str)> = match &flow.stage {
+        Stage::Confirm { .. } if flow.needs_name() => vec![
             ("the Thing's name", "type"),
-            ("<Enter>", "confirm"),
-            ("<Tab>", "deactivate certificates too, or not"),
-            ("<Esc>", "cancel"),
+            (&keys.confirm, "confirm"),
+            toggle,
+            (&keys.cancel, "cancel"),
         ],
-        Stage::Confirm { .. } if flow.verb == Verb::Quarantine => &[
-            ("y", "confirm"),
-            ("<Tab>", "deactivate certificates too, or not"),
-            ("n <Esc>", "cancel"),
-        ],
-        Stage::Confirm { .. } => &[("y", "confirm"), ("n <Esc>", "cancel")],
-        Stage::Planning => &[("<Esc>", "cancel")],
-        Stage::Running { .. } => &[("", "working: each step is journaled as it completes")],
-        Stage::Finished(_) | Stage::Refused(_) | Stage::Failed(_) => &[("<Enter> <Esc>", "close")],
+        Stage::Confirm { .. } if flow.verb == Verb::Quarantine => {
+            vec![(&keys.yes, "confirm"), toggle, (&no, "cancel")]
+        }
+        Stage::Confirm { .. } => vec![(&keys.yes, "confirm"), (&no, "cancel")],
+        Stage::Planning => vec![(&keys.cancel, "cancel")],
+        Stage::Running { .. } => vec![("", "working: each step is journaled as it completes")],
+        Stage::Finished(_) | Stage::Refused(_) | Stage::Failed(_) => vec![(&closes, "close")],
     };
     let mut spans = Vec::new();
     for (keys, desc) in hints {
-        spans.push(Span::styled(*keys, theme.style(Slot::FooterKey)));
+        spans.push(Span::styled(keys.to_owned(), theme.style(Slot::FooterKey)));
         spans.push(Span::styled(
             format!(" {desc}  "),
             theme.style(Slot::FooterDesc),

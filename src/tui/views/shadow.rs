@@ -16,7 +16,7 @@ use crate::config::theme::{Slot, Theme};
 use crate::fleet::model::Shadow;
 use crate::tui::detail;
 use crate::tui::shadow_edit::{self, Change, ChangeKind, ShadowEdit, Stage};
-use crate::tui::state::{Load, State};
+use crate::tui::state::{AnswerKeys, Load, State};
 use crate::untrusted::escape;
 
 /// Side by side from this width; stacked below it.
@@ -157,7 +157,7 @@ pub fn draw(
         if let (Stage::Editing, Some(editor)) = (edit.stage, editor) {
             draw_editor(frame, areas[0], edit, editor, theme);
         } else {
-            panes[0] = edit_pane(edit, shadow, theme);
+            panes[0] = edit_pane(edit, shadow, &state.answer_keys, theme);
         }
     }
     for (index, ((title, lines), pane)) in panes.into_iter().zip(areas).enumerate() {
@@ -205,14 +205,19 @@ fn change_lines(changes: &[Change], theme: &Theme) -> Vec<Line<'static>> {
 }
 
 /// The desired pane while an edit is reviewed, applied, or in conflict.
-fn edit_pane(edit: &ShadowEdit, shadow: &Shadow, theme: &Theme) -> (String, Vec<Line<'static>>) {
+fn edit_pane(
+    edit: &ShadowEdit,
+    shadow: &Shadow,
+    keys: &AnswerKeys,
+    theme: &Theme,
+) -> (String, Vec<Line<'static>>) {
     let draft = shadow_edit::parse(&edit.text).unwrap_or(Value::Null);
     let base = edit
         .base_version
         .map_or_else(|| "a new shadow".to_owned(), |v| format!("version {v}"));
     match edit.stage {
         Stage::Review | Stage::Editing => (
-            format!(" apply to {base}? y/n "),
+            format!(" apply to {base}? {}/{} ", keys.yes, keys.no),
             change_lines(&shadow_edit::diff(&edit.base_desired, &draft), theme),
         ),
         Stage::Applying => (
@@ -240,10 +245,14 @@ fn edit_pane(edit: &ShadowEdit, shadow: &Shadow, theme: &Theme) -> (String, Vec<
                 theme,
             ));
             if edit.conflicts.is_empty() {
-                return (" conflict: y merges yours onto theirs ".to_owned(), lines);
+                let title = format!(" conflict: {} merges yours onto theirs ", keys.yes);
+                return (title, lines);
             }
             lines.push(Line::styled(
-                "changed by both (m keeps yours, t theirs, in turn):",
+                format!(
+                    "changed by both ({} keeps yours, {} theirs, in turn):",
+                    keys.mine, keys.theirs
+                ),
                 theme.style(Slot::Title),
             ));
             for conflict in &edit.conflicts {
