@@ -15,8 +15,9 @@ use iotfleet::fleet::model::{
 };
 use iotfleet::tui::action::Action;
 use iotfleet::tui::keys::{KeyResolver, Layer};
+use iotfleet::tui::msg::{FleetEvent, Msg};
 use iotfleet::tui::state::{Backend, Load, Screen, State};
-use iotfleet::tui::update::{self, FleetEvent, Msg};
+use iotfleet::tui::update;
 use iotfleet::tui::views;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

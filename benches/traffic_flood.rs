@@ -172,7 +172,7 @@ fn console_reader(args: &str) {
         };
         let loaded = iotfleet::config::files::load_from(None, None, None, false);
         let mut app = App::new(client, options, loaded);
-        app.handle(iotfleet::tui::update::Msg::Resize {
+        app.handle(iotfleet::tui::msg::Msg::Resize {
             width: 200,
             height: 50,
         });

@@ -54,7 +54,7 @@ async fn console_on_demo_fleet_journaled(
         ..options(Backend::Local)
     };
     let mut app = App::new(client, options, loaded);
-    app.handle(iotfleet::tui::update::Msg::Resize {
+    app.handle(iotfleet::tui::msg::Msg::Resize {
         width: 120,
         height: 40,
     });
@@ -120,7 +120,7 @@ async fn filter_enter_certificate_then_policy_lands_on_the_policy_screen() {
 #[tokio::test]
 async fn the_things_list_loads_status_only_for_rows_on_screen() {
     let (_core, mut app) = console_on_demo_fleet(None).await;
-    app.handle(iotfleet::tui::update::Msg::Resize {
+    app.handle(iotfleet::tui::msg::Msg::Resize {
         width: 80,
         height: 16,
     });
@@ -143,7 +143,7 @@ async fn the_things_list_loads_status_only_for_rows_on_screen() {
 async fn screens_snapshot_at_80x24_and_120x40() {
     let (_core, mut app) = console_on_demo_fleet(None).await;
     for (width, height) in [(80, 24), (120, 40)] {
-        app.handle(iotfleet::tui::update::Msg::Resize { width, height });
+        app.handle(iotfleet::tui::msg::Msg::Resize { width, height });
         app.settle(SETTLE).await;
         snapshot(
             &format!("things_{width}x{height}"),
@@ -447,7 +447,7 @@ async fn editing_desired_checks_the_json_shows_the_diff_applies_and_journals() {
         .await
         .unwrap();
     let later = app.state.now + time::Duration::seconds(6);
-    app.handle(iotfleet::tui::update::Msg::Tick {
+    app.handle(iotfleet::tui::msg::Msg::Tick {
         now: later,
         throttled: 0,
     });
@@ -507,7 +507,7 @@ async fn editing_a_new_devices_shadow(
         options,
         files::load_from(None, None, None, false),
     );
-    app.handle(iotfleet::tui::update::Msg::Resize {
+    app.handle(iotfleet::tui::msg::Msg::Resize {
         width: 120,
         height: 40,
     });
@@ -701,7 +701,7 @@ async fn an_open_shadow_follows_changes_made_elsewhere() {
         .unwrap();
     // Without live traffic the screen reads the shadow again every few seconds.
     let later = app.state.now + time::Duration::seconds(6);
-    app.handle(iotfleet::tui::update::Msg::Tick {
+    app.handle(iotfleet::tui::msg::Msg::Tick {
         now: later,
         throttled: 0,
     });

@@ -40,7 +40,7 @@ async fn console_as(journal: &std::path::Path, backend: Backend) -> (LocalCore, 
         journal: Some(journal.to_path_buf()),
     };
     let mut app = App::new(client, options, files::load_from(None, None, None, false));
-    app.handle(iotfleet::tui::update::Msg::Resize {
+    app.handle(iotfleet::tui::msg::Msg::Resize {
         width: 120,
         height: 40,
     });

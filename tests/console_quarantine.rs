@@ -58,7 +58,7 @@ async fn console_with(
         journal: Some(journal.to_path_buf()),
     };
     let mut app = App::new(client, options, loaded);
-    app.handle(iotfleet::tui::update::Msg::Resize {
+    app.handle(iotfleet::tui::msg::Msg::Resize {
         width: 120,
         height: 40,
     });

@@ -53,7 +53,7 @@ async fn console(core: &LocalCore, traffic: TrafficSettings, history_budget: Opt
         ))),
     };
     let mut app = App::new(client, options, files::load_from(None, None, None, false));
-    app.handle(iotfleet::tui::update::Msg::Resize {
+    app.handle(iotfleet::tui::msg::Msg::Resize {
         width: 120,
         height: 40,
     });

@@ -13,9 +13,10 @@ use ratatui_textarea::TextArea;
 use tokio::sync::mpsc;
 
 use super::keys::{self, KeyResolver, Layer, Resolution, key_of};
+use super::msg::{Effect, Msg};
 use super::state::{Backend, Focus, Level, Message, State};
 use super::tasks::Runner;
-use super::update::{self, Effect, Msg};
+use super::update;
 use super::views;
 use crate::config::files::{self, Loaded};
 use crate::config::keymap::{Key, KeyCode};
@@ -201,7 +202,7 @@ impl App {
                     payload,
                     qos,
                 } => self.publish(&topic, payload, qos),
-                request => self.runner.spawn(request),
+                Effect::Request(request) => self.runner.spawn(request),
             }
         }
     }

@@ -8,6 +8,7 @@ pub mod detail;
 pub mod external;
 pub mod fuzzy;
 pub mod keys;
+pub mod msg;
 pub mod quarantine;
 pub mod shadow;
 pub mod shadow_edit;

@@ -4,47 +4,28 @@
 //! refused with `--read-only`.
 
 use super::action::Action;
+use super::msg::{Effect, QuarantineEvent, Request};
 use super::state::{Level, Message, State};
-use super::update::Effect;
 use crate::fleet::quarantine::run::{Prepared, Report, Verb};
 use crate::fleet::quarantine::{Options, Plan};
 
-/// What the tasks report back.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// The Things whose certificates carry the deny-all policy.
-    Quarantined(Result<Vec<String>, String>),
-    Planned {
-        thing: String,
-        result: Result<Box<Prepared>, String>,
-    },
-    /// Step `index` of a run started (`detail` None) or completed; more events follow.
-    Progress {
-        thing: String,
-        index: usize,
-        detail: Option<String>,
-    },
-    Done {
-        thing: String,
-        result: Result<Box<Report>, String>,
-    },
-}
-
 /// Folds in what a task reported.
-pub fn arrived(state: &mut State, event: Event) -> Vec<Effect> {
+pub fn arrived(state: &mut State, event: QuarantineEvent) -> Vec<Effect> {
     match event {
-        Event::Quarantined(Ok(things)) => state.quarantined = things.into_iter().collect(),
+        QuarantineEvent::Quarantined(Ok(things)) => {
+            state.quarantined = things.into_iter().collect();
+        }
         // The list still works; the Thing's own screen tells the truth.
-        Event::Quarantined(Err(error)) => {
+        QuarantineEvent::Quarantined(Err(error)) => {
             tracing::warn!(%error, "cannot tell which Things are quarantined");
         }
-        Event::Planned { thing, result } => planned(state, &thing, result),
-        Event::Progress {
+        QuarantineEvent::Planned { thing, result } => planned(state, &thing, result),
+        QuarantineEvent::Progress {
             thing,
             index,
             detail,
         } => progress(state, &thing, index, detail),
-        Event::Done { thing, result } => return finished(state, &thing, result),
+        QuarantineEvent::Done { thing, result } => return finished(state, &thing, result),
     }
     Vec::new()
 }
@@ -125,11 +106,11 @@ pub fn begin(state: &mut State, verb: Verb) -> Vec<Effect> {
         options,
         stage: Stage::Planning,
     });
-    vec![Effect::PlanQuarantine {
+    vec![Effect::Request(Request::PlanQuarantine {
         verb,
         thing,
         options,
-    }]
+    })]
 }
 
 /// The plan arrived (or could not be made).
@@ -183,11 +164,11 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
         (Stage::Confirm { .. }, Action::Complete) if flow.verb == Verb::Quarantine => {
             flow.options.deactivate_certs = !flow.options.deactivate_certs;
             flow.stage = Stage::Planning;
-            vec![Effect::PlanQuarantine {
+            vec![Effect::Request(Request::PlanQuarantine {
                 verb: flow.verb,
                 thing: flow.thing.clone(),
                 options: flow.options,
-            }]
+            })]
         }
         // Without a name to type, the yes of the [confirm] layer runs it (Enter does not).
         (Stage::Confirm { .. }, Action::Yes) if !needs_name => run(state),
@@ -251,7 +232,7 @@ fn run(state: &mut State) -> Vec<Effect> {
         current: 0,
         done: Vec::new(),
     };
-    vec![Effect::RunQuarantine(prepared)]
+    vec![Effect::Request(Request::RunQuarantine(prepared))]
 }
 
 /// Step `index` started (`detail` None) or completed (with what it did).
@@ -304,7 +285,7 @@ fn finished(state: &mut State, thing: &str, result: Result<Box<Report>, String>)
     }
     state.thing_reports.remove(thing);
     vec![
-        Effect::LoadQuarantined,
-        Effect::LoadThingReport(thing.to_owned()),
+        Effect::Request(Request::LoadQuarantined),
+        Effect::Request(Request::LoadThingReport(thing.to_owned())),
     ]
 }

@@ -6,8 +6,8 @@
 use time::OffsetDateTime;
 
 use super::action::Action;
+use super::msg::{Effect, Request};
 use super::state::{Level, Load, Message, Screen, State};
-use super::update::Effect;
 use crate::fleet::model::Shadow;
 use crate::fleet::traffic::TrafficEvent;
 
@@ -41,13 +41,13 @@ pub fn open_selected(state: &mut State) -> Vec<Effect> {
 
 /// Opens (or switches to) the shadow `name` of `thing`, loading it and its Thing's shadow names.
 pub fn open(state: &mut State, thing: String, name: Option<String>) -> Vec<Effect> {
-    let mut effects = vec![Effect::LoadShadow {
+    let mut effects = vec![Effect::Request(Request::LoadShadow {
         thing: thing.clone(),
         name: name.clone(),
-    }];
+    })];
     if !state.thing_shadows.contains_key(&thing) {
         state.thing_shadows.insert(thing.clone(), Load::Loading);
-        effects.push(Effect::LoadThingShadows(thing.clone()));
+        effects.push(Effect::Request(Request::LoadThingShadows(thing.clone())));
     }
     state
         .shadows
@@ -110,7 +110,7 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
         }
         Action::Refresh => {
             state.shadow_checked = Some(state.now);
-            Some(vec![Effect::LoadShadow { thing, name }])
+            Some(vec![Effect::Request(Request::LoadShadow { thing, name })])
         }
         _ => None,
     }
@@ -168,7 +168,7 @@ pub fn tick(state: &mut State, now: OffsetDateTime) -> Vec<Effect> {
         return Vec::new();
     }
     state.shadow_checked = Some(now);
-    vec![Effect::LoadShadow { thing, name }]
+    vec![Effect::Request(Request::LoadShadow { thing, name })]
 }
 
 /// A traffic event: the shadow on screen changed when its `update/documents` topic speaks.
@@ -187,5 +187,5 @@ pub fn traffic(state: &mut State, event: &TrafficEvent) -> Vec<Effect> {
         return Vec::new();
     }
     state.shadow_checked = Some(state.now);
-    vec![Effect::LoadShadow { thing, name }]
+    vec![Effect::Request(Request::LoadShadow { thing, name })]
 }

@@ -10,8 +10,8 @@
 use serde_json::{Map, Value};
 
 use super::action::Action;
+use super::msg::{Effect, Request};
 use super::state::{Level, Load, Message, Screen, State};
-use super::update::Effect;
 use crate::fleet::model::Shadow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -470,13 +470,13 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
         (Stage::Review, Action::Confirm | Action::Yes) => {
             let new = parse(&edit.text).unwrap_or(Value::Null);
             edit.stage = Stage::Applying;
-            let effect = Effect::UpdateShadow {
+            let effect = Effect::Request(Request::UpdateShadow {
                 thing: edit.thing.clone(),
                 name: edit.name.clone(),
                 desired: patch(&edit.base_desired, &new),
                 version: edit.base_version,
                 before: edit.base_desired.clone(),
-            };
+            });
             say(state, Level::Info, "applying…");
             Some(vec![effect])
         }
@@ -652,7 +652,7 @@ pub fn applied(state: &mut State, result: Result<Value, (bool, String)>) -> Vec<
                 format!("applied: the shadow is at version {version}"),
             );
             state.shadow_checked = Some(state.now);
-            vec![Effect::LoadShadow { thing, name }]
+            vec![Effect::Request(Request::LoadShadow { thing, name })]
         }
         Err((true, _)) => {
             edit.stage = Stage::Conflict;
@@ -668,7 +668,7 @@ pub fn applied(state: &mut State, result: Result<Value, (bool, String)>) -> Vec<
                 ),
             );
             state.shadow_checked = Some(state.now);
-            vec![Effect::LoadShadow { thing, name }]
+            vec![Effect::Request(Request::LoadShadow { thing, name })]
         }
         Err((false, error)) => {
             edit.stage = Stage::Editing;

@@ -7,11 +7,10 @@ use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc};
 
-use super::quarantine::Event;
-use super::update::{Effect, FleetEvent, Msg};
+use super::msg::{FleetEvent, Msg, QuarantineEvent, Request};
 use crate::fleet::journal::Journal;
 use crate::fleet::mutation::{self, Change, Mutations};
-use crate::fleet::quarantine::run::{self, Progress, Verb};
+use crate::fleet::quarantine::run::{self, Prepared, Progress, Verb};
 use crate::fleet::quarantine::{Options, PlanError};
 use crate::fleet::{FleetClient, FleetError, ThingQuery};
 use crate::fleet::{audit, inventory, permissions};
@@ -121,63 +120,40 @@ impl Runner {
         &self.client
     }
 
-    /// Starts a request effect. Copy and theme effects are the console's own, not tasks.
-    pub fn spawn(&self, effect: Effect) {
+    /// Starts a request in a task; its result comes back as a `FleetEvent`.
+    pub fn spawn(&self, request: Request) {
         let client = self.client.clone();
         let events = self.events.clone();
         let permits = self.permits.clone();
         let mutations = self.mutations.clone();
         tokio::spawn(async move {
-            let send = |event: FleetEvent| {
+            if let Some(event) = answer(&client, &mutations, &events, &permits, request).await {
                 let _ = events.send(Msg::Fleet(Box::new(event)));
-            };
-            if let Effect::ListThings { generation } = effect {
-                // A listing streams page by page; each page takes a permit of its own.
-                let mut pages = client.list_things(ThingQuery::default());
-                loop {
-                    let permit = permits.acquire().await;
-                    let Some(page) = pages.next_page().await else {
-                        break;
-                    };
-                    drop(permit);
-                    let last = page.as_ref().map_or(true, |p| !p.more);
-                    send(FleetEvent::ThingsPage {
-                        generation,
-                        result: text(page),
-                    });
-                    if last {
-                        break;
-                    }
-                }
-                return;
-            }
-            let _permit = permits.acquire().await;
-            if let Some(event) = request(&client, &mutations, &events, effect).await {
-                send(event);
             }
         });
     }
 }
 
-/// Makes the request an effect asks for; None for the console's own effects.
-async fn request(
+/// Makes a request and returns what it brought, within the bound on requests in flight; the
+/// Things listing streams its pages itself (each page takes a permit of its own).
+async fn answer(
     client: &FleetClient,
     mutations: &MutationSettings,
     events: &mpsc::UnboundedSender<Msg>,
-    effect: Effect,
+    permits: &Semaphore,
+    request: Request,
 ) -> Option<FleetEvent> {
-    Some(match effect {
-        // The console's own effects, not requests.
-        Effect::ListThings { .. }
-        | Effect::Copy(_)
-        | Effect::SetTheme(_)
-        | Effect::TrafficConnect
-        | Effect::Subscribe(_)
-        | Effect::Unsubscribe(_)
-        | Effect::Publish { .. }
-        | Effect::OpenEditor(_)
-        | Effect::ExternalEditor(_) => return None,
-        Effect::UpdateShadow {
+    let _permit = if matches!(request, Request::ListThings { .. }) {
+        None
+    } else {
+        Some(permits.acquire().await)
+    };
+    Some(match request {
+        Request::ListThings { generation } => {
+            list_things(client, events, permits, generation).await;
+            return None;
+        }
+        Request::UpdateShadow {
             thing,
             name,
             desired,
@@ -191,47 +167,58 @@ async fn request(
             };
             update_shadow(client, mutations, target, desired, before).await
         }
-        Effect::AskAws {
+        Request::AskAws {
             thing,
             action,
             target,
-        } => {
-            let result = match inventory::thing_report(client, &thing).await {
-                Ok(report) => Ok(permissions::ask_aws(client, &report, action, &target).await),
-                Err(error) => Err(error.to_string()),
-            };
-            FleetEvent::AwsAnswered { thing, result }
+        } => ask_aws(client, thing, action, &target).await,
+        Request::LoadAudit => FleetEvent::Audit(run_audit(client, mutations).await),
+        Request::LoadQuarantined => {
+            let result = text(inventory::quarantined_things(client).await);
+            FleetEvent::Quarantine(QuarantineEvent::Quarantined(
+                result.map(|things| things.into_iter().collect()),
+            ))
         }
-        effect @ (Effect::LoadAudit
-        | Effect::LoadQuarantined
-        | Effect::PlanQuarantine { .. }
-        | Effect::RunQuarantine(_)) => quarantine_or_audit(client, mutations, events, effect).await,
-        Effect::ListCertificates { generation } => FleetEvent::Certificates {
+        Request::PlanQuarantine {
+            verb,
+            thing,
+            options,
+        } => match mutations.journal(client).await {
+            Ok(journal) => plan_quarantine(client, &journal, verb, thing, options).await,
+            Err(error) => FleetEvent::Quarantine(QuarantineEvent::Planned {
+                thing,
+                result: Err(error.to_string()),
+            }),
+        },
+        Request::RunQuarantine(prepared) => {
+            run_quarantine(client, mutations, events, *prepared).await
+        }
+        Request::ListCertificates { generation } => FleetEvent::Certificates {
             generation,
             result: text(client.list_certificates().await),
         },
-        Effect::ListPolicies { generation } => FleetEvent::Policies {
+        Request::ListPolicies { generation } => FleetEvent::Policies {
             generation,
             result: text(client.list_policies().await),
         },
-        Effect::LoadPrincipals(thing) => {
+        Request::LoadPrincipals(thing) => {
             let result = text(client.thing_principals(&thing).await);
             FleetEvent::Principals { thing, result }
         }
-        Effect::DescribeCertificate(id) => {
+        Request::DescribeCertificate(id) => {
             let result = text(client.describe_certificate(&id).await);
             FleetEvent::Certificate { id, result }
         }
-        Effect::LoadCertificateThings(arn) => {
+        Request::LoadCertificateThings(arn) => {
             let result = text(client.principal_things(&arn).await);
             FleetEvent::CertificateThings { arn, result }
         }
-        Effect::LoadAccount => FleetEvent::Account(text(client.account().await)),
-        Effect::LoadThingReport(name) => {
+        Request::LoadAccount => FleetEvent::Account(text(client.account().await)),
+        Request::LoadThingReport(name) => {
             let result = text(inventory::thing_report(client, &name).await);
             FleetEvent::ThingReport { name, result }
         }
-        Effect::LoadShadow { thing, name } => {
+        Request::LoadShadow { thing, name } => {
             let result = text(client.get_shadow(&thing, name.as_deref()).await);
             FleetEvent::Shadow {
                 thing,
@@ -239,68 +226,92 @@ async fn request(
                 result,
             }
         }
-        Effect::LoadThingShadows(name) => {
+        Request::LoadThingShadows(name) => {
             let result = text(shadow_names(client, &name).await);
             FleetEvent::ThingShadows { name, result }
         }
-        Effect::LoadCertificateReport(id) => {
+        Request::LoadCertificateReport(id) => {
             let result = text(inventory::certificate_report(client, &id).await);
             FleetEvent::CertificateReport { id, result }
         }
-        Effect::LoadPolicyReport(name) => {
+        Request::LoadPolicyReport(name) => {
             let result = text(inventory::policy_report(client, &name).await);
             FleetEvent::PolicyReport { name, result }
         }
     })
 }
 
-/// The quarantine and audit effects.
-async fn quarantine_or_audit(
+/// Sends the Things listing page by page as it arrives.
+async fn list_things(
+    client: &FleetClient,
+    events: &mpsc::UnboundedSender<Msg>,
+    permits: &Semaphore,
+    generation: u64,
+) {
+    let mut pages = client.list_things(ThingQuery::default());
+    loop {
+        let permit = permits.acquire().await;
+        let Some(page) = pages.next_page().await else {
+            break;
+        };
+        drop(permit);
+        let last = page.as_ref().map_or(true, |p| !p.more);
+        let event = FleetEvent::ThingsPage {
+            generation,
+            result: text(page),
+        };
+        if events.send(Msg::Fleet(Box::new(event))).is_err() || last {
+            break;
+        }
+    }
+}
+
+/// The audit over the whole fleet (it reads the journal for open quarantines).
+async fn run_audit(
+    client: &FleetClient,
+    mutations: &MutationSettings,
+) -> Result<audit::AuditReport, String> {
+    text(match mutations.journal(client).await {
+        Ok(journal) => audit::audit(client, &journal, !client.backend().local).await,
+        Err(error) => Err(error),
+    })
+}
+
+/// Asks AWS (TestAuthorization) what the local engine was asked about a Thing.
+async fn ask_aws(
+    client: &FleetClient,
+    thing: String,
+    action: permissions::DeviceAction,
+    target: &str,
+) -> FleetEvent {
+    let result = match inventory::thing_report(client, &thing).await {
+        Ok(report) => Ok(permissions::ask_aws(client, &report, action, target).await),
+        Err(error) => Err(error.to_string()),
+    };
+    FleetEvent::AwsAnswered { thing, result }
+}
+
+/// Carries out a confirmed quarantine or release, reporting each step as it goes.
+async fn run_quarantine(
     client: &FleetClient,
     mutations: &MutationSettings,
     events: &mpsc::UnboundedSender<Msg>,
-    effect: Effect,
+    prepared: Prepared,
 ) -> FleetEvent {
-    match effect {
-        Effect::LoadAudit => FleetEvent::Audit(text(match mutations.journal(client).await {
-            Ok(journal) => audit::audit(client, &journal, !client.backend().local).await,
-            Err(error) => Err(error),
-        })),
-        Effect::LoadQuarantined => {
-            let result = text(inventory::quarantined_things(client).await);
-            FleetEvent::Quarantine(Event::Quarantined(
-                result.map(|things| things.into_iter().collect()),
-            ))
+    let thing = prepared.plan.thing.clone();
+    let result = match mutations.open(client).await {
+        Ok(mutations) => {
+            let mut progress = reporter(events.clone(), thing.clone());
+            run::execute(client, &mutations, prepared, &mut progress)
+                .await
+                .map_err(|e| e.to_string())
         }
-        Effect::PlanQuarantine {
-            verb,
-            thing,
-            options,
-        } => match mutations.journal(client).await {
-            Ok(journal) => plan_quarantine(client, &journal, verb, thing, options).await,
-            Err(error) => FleetEvent::Quarantine(Event::Planned {
-                thing,
-                result: Err(error.to_string()),
-            }),
-        },
-        Effect::RunQuarantine(prepared) => {
-            let thing = prepared.plan.thing.clone();
-            let result = match mutations.open(client).await {
-                Ok(mutations) => {
-                    let mut progress = reporter(events.clone(), thing.clone());
-                    run::execute(client, &mutations, *prepared, &mut progress)
-                        .await
-                        .map_err(|e| e.to_string())
-                }
-                Err(error) => Err(error),
-            };
-            FleetEvent::Quarantine(Event::Done {
-                thing,
-                result: result.map(Box::new),
-            })
-        }
-        _ => unreachable!("only quarantine and audit effects come here"),
-    }
+        Err(error) => Err(error),
+    };
+    FleetEvent::Quarantine(QuarantineEvent::Done {
+        thing,
+        result: result.map(Box::new),
+    })
 }
 
 async fn plan_quarantine(
@@ -321,7 +332,7 @@ async fn plan_quarantine(
             other => other,
         },
     };
-    FleetEvent::Quarantine(Event::Planned {
+    FleetEvent::Quarantine(QuarantineEvent::Planned {
         thing,
         result: result.map(Box::new).map_err(|e| e.to_string()),
     })
@@ -337,7 +348,7 @@ fn reporter(
             Progress::Starting { index, .. } => (index, None),
             Progress::Called { index, detail, .. } => (index, Some(detail.to_owned())),
         };
-        let event = Event::Progress {
+        let event = QuarantineEvent::Progress {
             thing: thing.clone(),
             index,
             detail,

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::action::Action;
+use super::msg::Effect;
 use super::state::{Confirm, Input, InputKind, Level, Message, Screen, State};
-use super::update::Effect;
 use crate::fleet::traffic::TrafficEvent;
 use crate::fleet::traffic::filter::{check_filter, check_topic};
 use crate::fleet::traffic::history::{DEFAULT_BUDGET, History, Kept};

@@ -2,11 +2,10 @@
 //! no terminal, no clock), so it is tested without tokio. Effects say what I/O to start; their
 //! results come back as `Msg::Fleet`.
 
-use time::OffsetDateTime;
-
 use super::action::Action;
 use super::detail;
 use super::fuzzy::Fuzzy;
+use super::msg::{Effect, FleetEvent, Msg, QuarantineEvent, Request};
 use super::quarantine;
 use super::shadow;
 use super::shadow_edit;
@@ -14,204 +13,10 @@ use super::state::{
     Focus, Input, InputKind, Level, Link, ListKind, ListView, Load, Message, Screen, Sort, State,
 };
 use super::traffic;
-use crate::fleet::audit::AuditReport;
-use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
-use crate::fleet::model::{
-    Certificate, CertificateSummary, PolicySummary, Shadow, ThingPage, ThingSummary,
-    certificate_id_from_arn,
-};
-use crate::fleet::permissions::{self, AwsAnswer, DeviceAction};
-use crate::fleet::quarantine::Options;
-use crate::fleet::quarantine::run::{Prepared, Verb};
+use crate::fleet::model::{ThingPage, ThingSummary, certificate_id_from_arn};
+use crate::fleet::permissions::{self, DeviceAction};
+use crate::fleet::quarantine::run::Verb;
 use crate::fleet::traffic::TrafficEvent;
-
-/// Everything that can change the state.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Msg {
-    Action(Action),
-    /// A character typed into the filter or command line.
-    Typed(char),
-    /// Backspace in the filter or command line.
-    Erase,
-    /// Ctrl-U in the filter or command line.
-    ClearInput,
-    /// Boxed: reports are large and messages are many.
-    Fleet(Box<FleetEvent>),
-    /// From the live MQTT connection.
-    Traffic(TrafficEvent),
-    /// The shadow editor's text, after each key.
-    EditText(String),
-    Tick {
-        now: OffsetDateTime,
-        throttled: u64,
-    },
-    Resize {
-        width: u16,
-        height: u16,
-    },
-}
-
-/// Results of effects. Errors are the messages to show (access denied names the IAM action).
-#[derive(Debug, Clone, PartialEq)]
-pub enum FleetEvent {
-    ThingsPage {
-        generation: u64,
-        result: Result<ThingPage, String>,
-    },
-    Certificates {
-        generation: u64,
-        result: Result<Vec<CertificateSummary>, String>,
-    },
-    Policies {
-        generation: u64,
-        result: Result<Vec<PolicySummary>, String>,
-    },
-    Principals {
-        thing: String,
-        result: Result<Vec<String>, String>,
-    },
-    Certificate {
-        id: String,
-        result: Result<Certificate, String>,
-    },
-    CertificateThings {
-        arn: String,
-        result: Result<Vec<String>, String>,
-    },
-    ThingReport {
-        name: String,
-        result: Result<ThingReport, String>,
-    },
-    Shadow {
-        thing: String,
-        name: Option<String>,
-        result: Result<Shadow, String>,
-    },
-    /// The answer to UpdateShadow: the accepted document, or (whether it was a version
-    /// conflict, the message).
-    /// A confirmed publish went through the mutation path; `error` says why it did not.
-    Published {
-        topic: String,
-        error: Option<String>,
-    },
-    ShadowUpdated {
-        result: Result<serde_json::Value, (bool, String)>,
-        /// Set when the journal could not be written.
-        journal_error: Option<String>,
-    },
-    ThingShadows {
-        name: String,
-        result: Result<Vec<String>, String>,
-    },
-    CertificateReport {
-        id: String,
-        result: Result<CertificateReport, String>,
-    },
-    PolicyReport {
-        name: String,
-        result: Result<PolicyReport, String>,
-    },
-    Account(Result<String, String>),
-    /// Quarantine and release: plans, progress, results.
-    Quarantine(quarantine::Event),
-    Audit(Result<AuditReport, String>),
-    AwsAnswered {
-        thing: String,
-        result: Result<Vec<AwsAnswer>, String>,
-    },
-}
-
-/// I/O for the task runner to start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
-    ListThings {
-        generation: u64,
-    },
-    ListCertificates {
-        generation: u64,
-    },
-    ListPolicies {
-        generation: u64,
-    },
-    LoadPrincipals(String),
-    DescribeCertificate(String),
-    /// The Things of a certificate, by ARN.
-    LoadCertificateThings(String),
-    LoadThingReport(String),
-    LoadThingShadows(String),
-    LoadShadow {
-        thing: String,
-        name: Option<String>,
-    },
-    LoadCertificateReport(String),
-    LoadPolicyReport(String),
-    /// Which AWS account the credentials belong to.
-    LoadAccount,
-    /// Write text to the clipboard (OSC 52).
-    Copy(String),
-    /// Switch to a shipped theme.
-    SetTheme(String),
-    /// Start the live MQTT connection (once).
-    TrafficConnect,
-    Subscribe(String),
-    Unsubscribe(String),
-    /// Show the embedded editor with this text.
-    OpenEditor(String),
-    /// Edit this text in `$EDITOR` (the console suspends the terminal), then in the embedded one.
-    ExternalEditor(String),
-    /// Apply a reviewed desired-state edit (journaled with `before`).
-    UpdateShadow {
-        thing: String,
-        name: Option<String>,
-        /// The patch: new values, `null` for removed keys.
-        desired: serde_json::Value,
-        /// The version the edit started from; a newer shadow is a conflict.
-        version: Option<u64>,
-        before: serde_json::Value,
-    },
-    /// Publish, already confirmed; the console journals it.
-    Publish {
-        topic: String,
-        payload: String,
-        qos: u8,
-    },
-    /// Which Things carry the deny-all policy.
-    LoadQuarantined,
-    /// Run the audit over the whole fleet.
-    LoadAudit,
-    /// Ask AWS (TestAuthorization) what the local engine was asked about a Thing.
-    AskAws {
-        thing: String,
-        action: DeviceAction,
-        target: String,
-    },
-    /// Gather the facts and plan a quarantine or release.
-    PlanQuarantine {
-        verb: Verb,
-        thing: String,
-        /// For a quarantine: strategy and whether certificates are deactivated too.
-        options: Options,
-    },
-    /// Carry out a confirmed plan (journaled step by step).
-    RunQuarantine(Box<Prepared>),
-}
-
-impl Effect {
-    /// Whether the effect is a request whose result arrives as a `FleetEvent`.
-    fn is_request(&self) -> bool {
-        !matches!(
-            self,
-            Self::Copy(_)
-                | Self::SetTheme(_)
-                | Self::TrafficConnect
-                | Self::OpenEditor(_)
-                | Self::ExternalEditor(_)
-                | Self::Subscribe(_)
-                | Self::Unsubscribe(_)
-                | Self::Publish { .. }
-        )
-    }
-}
 
 /// The commands of the `:` line, for completion and help.
 pub const COMMANDS: [&str; 11] = [
@@ -223,13 +28,13 @@ pub const COMMANDS: [&str; 11] = [
 pub fn start(state: &mut State) -> Vec<Effect> {
     state.things.loading = true;
     let mut effects = vec![
-        Effect::ListThings {
+        Effect::Request(Request::ListThings {
             generation: state.things.generation,
-        },
-        Effect::LoadQuarantined,
+        }),
+        Effect::Request(Request::LoadQuarantined),
     ];
     if matches!(state.backend, super::state::Backend::Aws { .. }) {
-        effects.push(Effect::LoadAccount);
+        effects.push(Effect::Request(Request::LoadAccount));
     }
     counted(state, effects)
 }
@@ -249,7 +54,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             let more_to_come = matches!(&*event, FleetEvent::ThingsPage { result: Ok(page), .. } if page.more)
                 || matches!(
                     &*event,
-                    FleetEvent::Quarantine(quarantine::Event::Progress { .. })
+                    FleetEvent::Quarantine(QuarantineEvent::Progress { .. })
                 );
             state.pending = state.pending.saturating_sub(usize::from(!more_to_come));
             arrived(state, *event)
@@ -284,7 +89,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
 }
 
 fn counted(state: &mut State, effects: Vec<Effect>) -> Vec<Effect> {
-    state.pending += effects.iter().filter(|e| e.is_request()).count();
+    state.pending += effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Request(_)))
+        .count();
     effects
 }
 
@@ -724,15 +532,15 @@ fn open_list(state: &mut State, kind: ListKind) -> Vec<Effect> {
             if !state.certificates.loaded_once && !state.certificates.loading =>
         {
             state.certificates.loading = true;
-            effects.push(Effect::ListCertificates {
+            effects.push(Effect::Request(Request::ListCertificates {
                 generation: state.certificates.generation,
-            });
+            }));
         }
         ListKind::Policies if !state.policies.loaded_once && !state.policies.loading => {
             state.policies.loading = true;
-            effects.push(Effect::ListPolicies {
+            effects.push(Effect::Request(Request::ListPolicies {
                 generation: state.policies.generation,
-            });
+            }));
         }
         _ => {}
     }
@@ -854,11 +662,11 @@ fn ask(state: &mut State, text: &str) -> Vec<Effect> {
     state.asked.insert(name.clone(), answers);
     if matches!(state.backend, super::state::Backend::Aws { .. }) {
         state.aws_asked.insert(name.clone(), Load::Loading);
-        return vec![Effect::AskAws {
+        return vec![Effect::Request(Request::AskAws {
             thing: name,
             action,
             target: target.to_owned(),
-        }];
+        })];
     }
     state.aws_asked.remove(&name);
     Vec::new()
@@ -874,7 +682,7 @@ fn open_audit(state: &mut State) -> Vec<Effect> {
     }
     if needs(state.audit.as_ref()) {
         state.audit = Some(Load::Loading);
-        return vec![Effect::LoadAudit];
+        return vec![Effect::Request(Request::LoadAudit)];
     }
     Vec::new()
 }
@@ -888,11 +696,11 @@ fn follow(state: &mut State, link: Link) -> Vec<Effect> {
             // quarantine comes without the shadow names.
             if needs(state.thing_reports.get(&name)) {
                 state.thing_reports.insert(name.clone(), Load::Loading);
-                effects.push(Effect::LoadThingReport(name.clone()));
+                effects.push(Effect::Request(Request::LoadThingReport(name.clone())));
             }
             if needs(state.thing_shadows.get(&name)) {
                 state.thing_shadows.insert(name.clone(), Load::Loading);
-                effects.push(Effect::LoadThingShadows(name.clone()));
+                effects.push(Effect::Request(Request::LoadThingShadows(name.clone())));
             }
             state.screens.push(Screen::Thing {
                 name,
@@ -903,7 +711,7 @@ fn follow(state: &mut State, link: Link) -> Vec<Effect> {
         Link::Certificate(id) => {
             if needs(state.certificate_reports.get(&id)) {
                 state.certificate_reports.insert(id.clone(), Load::Loading);
-                effects.push(Effect::LoadCertificateReport(id.clone()));
+                effects.push(Effect::Request(Request::LoadCertificateReport(id.clone())));
             }
             state.screens.push(Screen::Certificate {
                 id,
@@ -914,7 +722,7 @@ fn follow(state: &mut State, link: Link) -> Vec<Effect> {
         Link::Policy(name) => {
             if needs(state.policy_reports.get(&name)) {
                 state.policy_reports.insert(name.clone(), Load::Loading);
-                effects.push(Effect::LoadPolicyReport(name.clone()));
+                effects.push(Effect::Request(Request::LoadPolicyReport(name.clone())));
             }
             state.screens.push(Screen::Policy {
                 name,
@@ -945,10 +753,10 @@ fn refresh(state: &mut State) -> Vec<Effect> {
             state.certificate_details.clear();
             recompute_rows(state, ListKind::Things);
             vec![
-                Effect::ListThings {
+                Effect::Request(Request::ListThings {
                     generation: state.things.generation,
-                },
-                Effect::LoadQuarantined,
+                }),
+                Effect::Request(Request::LoadQuarantined),
             ]
         }
         Screen::List(ListKind::Certificates, _) => {
@@ -956,37 +764,37 @@ fn refresh(state: &mut State) -> Vec<Effect> {
             state.certificates.loading = true;
             state.certificate_details.clear();
             state.certificate_things.clear();
-            vec![Effect::ListCertificates {
+            vec![Effect::Request(Request::ListCertificates {
                 generation: state.certificates.generation,
-            }]
+            })]
         }
         Screen::List(ListKind::Policies, _) => {
             state.policies.generation += 1;
             state.policies.loading = true;
-            vec![Effect::ListPolicies {
+            vec![Effect::Request(Request::ListPolicies {
                 generation: state.policies.generation,
-            }]
+            })]
         }
         Screen::Thing { name, .. } => {
             state.thing_reports.insert(name.clone(), Load::Loading);
             state.thing_shadows.insert(name.clone(), Load::Loading);
             vec![
-                Effect::LoadThingReport(name.clone()),
-                Effect::LoadThingShadows(name),
+                Effect::Request(Request::LoadThingReport(name.clone())),
+                Effect::Request(Request::LoadThingShadows(name)),
             ]
         }
         Screen::Certificate { id, .. } => {
             state.certificate_reports.insert(id.clone(), Load::Loading);
-            vec![Effect::LoadCertificateReport(id)]
+            vec![Effect::Request(Request::LoadCertificateReport(id))]
         }
         Screen::Traffic | Screen::Shadow { .. } => Vec::new(),
         Screen::Policy { name, .. } => {
             state.policy_reports.insert(name.clone(), Load::Loading);
-            vec![Effect::LoadPolicyReport(name)]
+            vec![Effect::Request(Request::LoadPolicyReport(name))]
         }
         Screen::Audit { .. } => {
             state.audit = Some(Load::Loading);
-            vec![Effect::LoadAudit]
+            vec![Effect::Request(Request::LoadAudit)]
         }
     }
 }
@@ -1185,13 +993,17 @@ fn visible_loads(state: &mut State) -> Vec<Effect> {
             for i in visible {
                 let name = &state.things.items[i].name;
                 match state.principals.get(name) {
-                    None => effects.push(Effect::LoadPrincipals(name.clone())),
+                    None => effects.push(Effect::Request(Request::LoadPrincipals(name.clone()))),
                     Some(Load::Ready(principals)) => {
                         for id in principals.iter().filter_map(|p| certificate_id_from_arn(p)) {
                             if !state.certificate_details.contains_key(id)
-                                && !effects.contains(&Effect::DescribeCertificate(id.to_owned()))
+                                && !effects.contains(&Effect::Request(
+                                    Request::DescribeCertificate(id.to_owned()),
+                                ))
                             {
-                                effects.push(Effect::DescribeCertificate(id.to_owned()));
+                                effects.push(Effect::Request(Request::DescribeCertificate(
+                                    id.to_owned(),
+                                )));
                             }
                         }
                     }
@@ -1203,10 +1015,14 @@ fn visible_loads(state: &mut State) -> Vec<Effect> {
             for i in visible {
                 let certificate = &state.certificates.items[i];
                 if !state.certificate_details.contains_key(&certificate.id) {
-                    effects.push(Effect::DescribeCertificate(certificate.id.clone()));
+                    effects.push(Effect::Request(Request::DescribeCertificate(
+                        certificate.id.clone(),
+                    )));
                 }
                 if !state.certificate_things.contains_key(&certificate.arn) {
-                    effects.push(Effect::LoadCertificateThings(certificate.arn.clone()));
+                    effects.push(Effect::Request(Request::LoadCertificateThings(
+                        certificate.arn.clone(),
+                    )));
                 }
             }
         }
@@ -1214,13 +1030,13 @@ fn visible_loads(state: &mut State) -> Vec<Effect> {
     }
     for effect in &effects {
         match effect {
-            Effect::LoadPrincipals(name) => {
+            Effect::Request(Request::LoadPrincipals(name)) => {
                 state.principals.insert(name.clone(), Load::Loading);
             }
-            Effect::DescribeCertificate(id) => {
+            Effect::Request(Request::DescribeCertificate(id)) => {
                 state.certificate_details.insert(id.clone(), Load::Loading);
             }
-            Effect::LoadCertificateThings(arn) => {
+            Effect::Request(Request::LoadCertificateThings(arn)) => {
                 state.certificate_things.insert(arn.clone(), Load::Loading);
             }
             _ => {}
@@ -1428,6 +1244,8 @@ pub fn list_view(state: &State) -> Option<(ListKind, &ListView)> {
 mod tests {
     use std::collections::BTreeMap;
 
+    use time::OffsetDateTime;
+
     use super::*;
     use crate::tui::state::Backend;
 
@@ -1475,8 +1293,8 @@ mod tests {
         assert_eq!(
             start(&mut state),
             [
-                Effect::ListThings { generation: 0 },
-                Effect::LoadQuarantined
+                Effect::Request(Request::ListThings { generation: 0 }),
+                Effect::Request(Request::LoadQuarantined)
             ]
         );
         assert_eq!(state.pending, 2);
@@ -1499,8 +1317,8 @@ mod tests {
         assert_eq!(
             effects,
             [
-                Effect::ListThings { generation: 1 },
-                Effect::LoadQuarantined
+                Effect::Request(Request::ListThings { generation: 1 }),
+                Effect::Request(Request::LoadQuarantined)
             ]
         );
         update(&mut state, page(0, &names(0..5), false));
@@ -1526,7 +1344,7 @@ mod tests {
         let effects = update(&mut state, page(0, &names(0..1000), false));
         let loads = effects
             .iter()
-            .filter(|e| matches!(e, Effect::LoadPrincipals(_)))
+            .filter(|e| matches!(e, Effect::Request(Request::LoadPrincipals(_))))
             .count();
         assert_eq!(loads, 20, "one per visible row, not one per Thing");
         let effects = update(&mut state, Msg::Action(Action::Down));
@@ -1537,13 +1355,13 @@ mod tests {
         let effects = update(&mut state, Msg::Action(Action::PageDown));
         let loads: Vec<&Effect> = effects
             .iter()
-            .filter(|e| matches!(e, Effect::LoadPrincipals(_)))
+            .filter(|e| matches!(e, Effect::Request(Request::LoadPrincipals(_))))
             .collect();
         assert_eq!(
             loads,
             [
-                &Effect::LoadPrincipals("pump-0020".into()),
-                &Effect::LoadPrincipals("pump-0021".into())
+                &Effect::Request(Request::LoadPrincipals("pump-0020".into())),
+                &Effect::Request(Request::LoadPrincipals("pump-0021".into()))
             ],
             "only the rows scrolled into view"
         );
@@ -1575,7 +1393,9 @@ mod tests {
         update(&mut state, Msg::Action(Action::Confirm));
         assert_eq!(rows(&state), ["pump-0003"]);
         let effects = update(&mut state, Msg::Action(Action::Open));
-        assert!(effects.contains(&Effect::LoadThingReport("pump-0003".into())));
+        assert!(effects.contains(&Effect::Request(Request::LoadThingReport(
+            "pump-0003".into()
+        ))));
         assert!(matches!(state.screen(), Screen::Thing { name, .. } if name == "pump-0003"));
         update(&mut state, Msg::Action(Action::Back));
         assert_eq!(
@@ -1667,7 +1487,7 @@ mod tests {
         update(
             &mut state,
             Msg::Fleet(Box::new(FleetEvent::Quarantine(
-                quarantine::Event::Quarantined(Ok(Vec::new())),
+                QuarantineEvent::Quarantined(Ok(Vec::new())),
             ))),
         );
         assert_eq!(state.pending, 0);

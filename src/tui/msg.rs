@@ -1,0 +1,221 @@
+//! The console's messages, in a leaf module every part of it may import: `Msg` (everything that
+//! changes the state), `FleetEvent` (what a request brought back), `Request` (I/O the task runner
+//! starts, whose result comes back as a `FleetEvent`) and `Effect` (what `update` asks for: a
+//! request, or something only the console's loop can do).
+
+use time::OffsetDateTime;
+
+use super::action::Action;
+use crate::fleet::audit::AuditReport;
+use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
+use crate::fleet::model::{Certificate, CertificateSummary, PolicySummary, Shadow, ThingPage};
+use crate::fleet::permissions::{AwsAnswer, DeviceAction};
+use crate::fleet::quarantine::Options;
+use crate::fleet::quarantine::run::{Prepared, Report, Verb};
+use crate::fleet::traffic::TrafficEvent;
+
+/// Everything that can change the state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Msg {
+    Action(Action),
+    /// A character typed into the filter or command line.
+    Typed(char),
+    /// Backspace in the filter or command line.
+    Erase,
+    /// Ctrl-U in the filter or command line.
+    ClearInput,
+    /// Boxed: reports are large and messages are many.
+    Fleet(Box<FleetEvent>),
+    /// From the live MQTT connection.
+    Traffic(TrafficEvent),
+    /// The shadow editor's text, after each key.
+    EditText(String),
+    Tick {
+        now: OffsetDateTime,
+        throttled: u64,
+    },
+    Resize {
+        width: u16,
+        height: u16,
+    },
+}
+
+/// Results of effects. Errors are the messages to show (access denied names the IAM action).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FleetEvent {
+    ThingsPage {
+        generation: u64,
+        result: Result<ThingPage, String>,
+    },
+    Certificates {
+        generation: u64,
+        result: Result<Vec<CertificateSummary>, String>,
+    },
+    Policies {
+        generation: u64,
+        result: Result<Vec<PolicySummary>, String>,
+    },
+    Principals {
+        thing: String,
+        result: Result<Vec<String>, String>,
+    },
+    Certificate {
+        id: String,
+        result: Result<Certificate, String>,
+    },
+    CertificateThings {
+        arn: String,
+        result: Result<Vec<String>, String>,
+    },
+    ThingReport {
+        name: String,
+        result: Result<ThingReport, String>,
+    },
+    Shadow {
+        thing: String,
+        name: Option<String>,
+        result: Result<Shadow, String>,
+    },
+    /// The answer to UpdateShadow: the accepted document, or (whether it was a version
+    /// conflict, the message).
+    /// A confirmed publish went through the mutation path; `error` says why it did not.
+    Published {
+        topic: String,
+        error: Option<String>,
+    },
+    ShadowUpdated {
+        result: Result<serde_json::Value, (bool, String)>,
+        /// Set when the journal could not be written.
+        journal_error: Option<String>,
+    },
+    ThingShadows {
+        name: String,
+        result: Result<Vec<String>, String>,
+    },
+    CertificateReport {
+        id: String,
+        result: Result<CertificateReport, String>,
+    },
+    PolicyReport {
+        name: String,
+        result: Result<PolicyReport, String>,
+    },
+    Account(Result<String, String>),
+    /// Quarantine and release: plans, progress, results.
+    Quarantine(QuarantineEvent),
+    Audit(Result<AuditReport, String>),
+    AwsAnswered {
+        thing: String,
+        result: Result<Vec<AwsAnswer>, String>,
+    },
+}
+
+/// What the quarantine and release tasks report back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QuarantineEvent {
+    /// The Things whose certificates carry the deny-all policy.
+    Quarantined(Result<Vec<String>, String>),
+    Planned {
+        thing: String,
+        result: Result<Box<Prepared>, String>,
+    },
+    /// Step `index` of a run started (`detail` None) or completed; more events follow.
+    Progress {
+        thing: String,
+        index: usize,
+        detail: Option<String>,
+    },
+    Done {
+        thing: String,
+        result: Result<Box<Report>, String>,
+    },
+}
+
+/// I/O for the task runner to start; its result arrives as a `FleetEvent` (and counts as in
+/// flight until it does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    ListThings {
+        generation: u64,
+    },
+    ListCertificates {
+        generation: u64,
+    },
+    ListPolicies {
+        generation: u64,
+    },
+    LoadPrincipals(String),
+    DescribeCertificate(String),
+    /// The Things of a certificate, by ARN.
+    LoadCertificateThings(String),
+    LoadThingReport(String),
+    LoadThingShadows(String),
+    LoadShadow {
+        thing: String,
+        name: Option<String>,
+    },
+    LoadCertificateReport(String),
+    LoadPolicyReport(String),
+    /// Which AWS account the credentials belong to.
+    LoadAccount,
+    /// Apply a reviewed desired-state edit (journaled with `before`).
+    UpdateShadow {
+        thing: String,
+        name: Option<String>,
+        /// The patch: new values, `null` for removed keys.
+        desired: serde_json::Value,
+        /// The version the edit started from; a newer shadow is a conflict.
+        version: Option<u64>,
+        before: serde_json::Value,
+    },
+    /// Which Things carry the deny-all policy.
+    LoadQuarantined,
+    /// Run the audit over the whole fleet.
+    LoadAudit,
+    /// Ask AWS (TestAuthorization) what the local engine was asked about a Thing.
+    AskAws {
+        thing: String,
+        action: DeviceAction,
+        target: String,
+    },
+    /// Gather the facts and plan a quarantine or release.
+    PlanQuarantine {
+        verb: Verb,
+        thing: String,
+        /// For a quarantine: strategy and whether certificates are deactivated too.
+        options: Options,
+    },
+    /// Carry out a confirmed plan (journaled step by step).
+    RunQuarantine(Box<Prepared>),
+}
+
+/// What `update` asks for: a request for the task runner, or what only the console's loop can
+/// do (the clipboard, the theme, the MQTT connection, the editors, a confirmed publish).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Request(Request),
+    /// Write text to the clipboard (OSC 52).
+    Copy(String),
+    /// Switch to a shipped theme.
+    SetTheme(String),
+    /// Start the live MQTT connection (once).
+    TrafficConnect,
+    Subscribe(String),
+    Unsubscribe(String),
+    /// Show the embedded editor with this text.
+    OpenEditor(String),
+    /// Edit this text in `$EDITOR` (the console suspends the terminal), then in the embedded one.
+    ExternalEditor(String),
+    /// Publish, already confirmed; the console journals it.
+    Publish {
+        topic: String,
+        payload: String,
+        qos: u8,
+    },
+}
+
+impl From<Request> for Effect {
+    fn from(request: Request) -> Self {
+        Self::Request(request)
+    }
+}
