@@ -10,7 +10,7 @@ use iotfleet::config::files;
 use iotfleet::config::keymap::{Key, KeyCode};
 use iotfleet::fleet::FleetClient;
 use iotfleet::local::{LocalCore, LocalOptions};
-use iotfleet::tui::shadow_edit::Stage;
+use iotfleet::tui::state::shadow_edit::Stage;
 use iotfleet::tui::state::{Backend, ListKind, Load, Screen};
 use iotfleet::tui::{App, Options};
 

@@ -15,8 +15,8 @@ use iotfleet::fleet::FleetClient;
 use iotfleet::fleet::quarantine::DENY_ALL_POLICY;
 use iotfleet::local::simulator::SimulatorOptions;
 use iotfleet::local::{LocalCore, LocalOptions};
-use iotfleet::tui::quarantine::Stage;
 use iotfleet::tui::state::Backend;
+use iotfleet::tui::state::quarantine::Stage;
 use iotfleet::tui::{App, Options};
 use time::OffsetDateTime;
 

@@ -91,7 +91,7 @@ impl App {
                 .history_mib
                 .map(|mib| mib.saturating_mul(1024 * 1024)))
             .unwrap_or(traffic::history::DEFAULT_BUDGET);
-        state.traffic = super::traffic::TrafficView::new(budget);
+        state.traffic = super::state::traffic::TrafficView::new(budget);
         state.answer_keys = keys.answer_keys();
         let mut problems: Vec<String> =
             loaded.problems.into_iter().chain(keymap_problems).collect();
@@ -246,7 +246,7 @@ impl App {
 
     fn connect_traffic(&mut self) {
         let now = time::OffsetDateTime::now_utc();
-        let down = |reason: String| super::traffic::Link::Down {
+        let down = |reason: String| super::state::traffic::Link::Down {
             reason,
             retry_in: Duration::ZERO,
             since: now,

@@ -5,9 +5,10 @@
 
 use super::action::Action;
 use super::msg::{Effect, QuarantineEvent, Request};
+use super::state::quarantine::{Flow, Stage};
 use super::state::{Level, Message, State};
+use crate::fleet::quarantine::Options;
 use crate::fleet::quarantine::run::{Prepared, Report, Verb};
-use crate::fleet::quarantine::{Options, Plan};
 
 /// Folds in what a task reported.
 pub fn arrived(state: &mut State, event: QuarantineEvent) -> Vec<Effect> {
@@ -28,47 +29,6 @@ pub fn arrived(state: &mut State, event: QuarantineEvent) -> Vec<Effect> {
         QuarantineEvent::Done { thing, result } => return finished(state, &thing, result),
     }
     Vec::new()
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Flow {
-    pub verb: Verb,
-    pub thing: String,
-    /// What a quarantine is planned with; Tab toggles deactivating the certificates.
-    pub options: Options,
-    pub stage: Stage,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stage {
-    /// The facts are being gathered.
-    Planning,
-    /// The plan is shown; `typed` is the Thing's name as typed, when that is what confirms.
-    Confirm {
-        prepared: Box<Prepared>,
-        typed: String,
-    },
-    /// Step `current` (0-based) is being called; `done` says what each earlier one did.
-    Running {
-        plan: Plan,
-        current: usize,
-        done: Vec<String>,
-    },
-    Finished(Box<Report>),
-    /// Nothing was changed: the plan was refused, or could not be made.
-    Refused(String),
-    /// The run stopped before its end (the journal could not be written, ...).
-    Failed(String),
-}
-
-impl Flow {
-    /// Whether confirming needs the Thing's name typed: a shared certificate isolates other
-    /// Things too, or other Things' quarantines are released together.
-    #[must_use]
-    pub fn needs_name(&self) -> bool {
-        matches!(&self.stage, Stage::Confirm { prepared, .. }
-            if !prepared.plan.also_isolated.is_empty() || !prepared.plan.together.is_empty())
-    }
 }
 
 fn say(state: &mut State, level: Level, text: impl Into<String>) {

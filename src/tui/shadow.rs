@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::action::Action;
 use super::msg::{Effect, Request};
-use super::state::{Level, Load, Message, Screen, State};
+use super::state::{Level, Load, Message, Screen, ShadowKey, State};
 use crate::fleet::model::Shadow;
 use crate::fleet::traffic::TrafficEvent;
 
@@ -22,9 +22,6 @@ pub fn topic_prefix(thing: &str, name: Option<&str>) -> String {
         None => format!("$aws/things/{thing}/shadow"),
     }
 }
-
-/// The shadow a screen shows, as the key of `State::shadows`.
-pub type ShadowKey = (String, Option<String>);
 
 /// Opens the shadow screen of the Thing selected (Things list) or shown (Thing screen).
 pub fn open_selected(state: &mut State) -> Vec<Effect> {

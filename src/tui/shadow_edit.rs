@@ -5,91 +5,15 @@
 //! a concurrent change is a conflict and never overwritten. After a conflict the edit is merged
 //! three ways: only the user's own changes (from the version the edit began at) go onto the
 //! newer shadow, and a key both sides changed waits for an explicit choice, mine or theirs.
-//! Pure: `update` calls in here.
+//! The edit's state is `state/shadow_edit.rs`. Pure: `update` calls in here.
 
 use serde_json::{Map, Value};
 
 use super::action::Action;
 use super::msg::{Effect, Request};
+use super::state::shadow_edit::{Change, ChangeKind, Conflict, JsonError, ShadowEdit, Side, Stage};
 use super::state::{Level, Load, Message, Screen, State};
 use crate::fleet::model::Shadow;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    Editing,
-    /// The diff is shown; `y` applies it.
-    Review,
-    Applying,
-    /// The shadow moved on since the edit began; the edit is kept.
-    Conflict,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JsonError {
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ShadowEdit {
-    pub thing: String,
-    pub name: Option<String>,
-    /// The version the edit is based on (None: the shadow did not exist).
-    pub base_version: Option<u64>,
-    /// Desired as it was at `base_version` (Null when there was none).
-    pub base_desired: Value,
-    pub text: String,
-    /// The first mistake in `text`, if it does not parse.
-    pub error: Option<JsonError>,
-    pub stage: Stage,
-    /// Whether the embedded editor is on screen (Esc hides it; the draft stays).
-    pub open: bool,
-    /// In a conflict: the keys both sides changed, each waiting for a choice.
-    pub conflicts: Vec<Conflict>,
-}
-
-/// Whose value a key changed by both sides keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Mine,
-    Theirs,
-}
-
-/// A key the user and someone else both changed, differently, since the edit began.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Conflict {
-    pub path: Vec<String>,
-    /// The value in the draft (None: removed).
-    pub mine: Option<Value>,
-    /// The value in the newer shadow (None: removed).
-    pub theirs: Option<Value>,
-    pub choice: Option<Side>,
-}
-
-impl Conflict {
-    /// The key path as shown: `led.r`.
-    #[must_use]
-    pub fn shown(&self) -> String {
-        self.path.join(".")
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChangeKind {
-    Added,
-    Changed,
-    Removed,
-}
-
-/// One difference between two desired states, at a dotted key path.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Change {
-    pub path: String,
-    pub kind: ChangeKind,
-    pub old: Option<Value>,
-    pub new: Option<Value>,
-}
 
 /// Parses the draft: a JSON object (the desired state), or `null` to clear it.
 pub fn parse(text: &str) -> Result<Value, JsonError> {

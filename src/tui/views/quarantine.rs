@@ -9,8 +9,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use crate::config::theme::{Slot, Theme};
 use crate::fleet::quarantine::Plan;
 use crate::fleet::quarantine::run::{Prepared, Report, Verb};
-use crate::tui::quarantine::{Flow, Stage};
 use crate::tui::state::AnswerKeys;
+use crate::tui::state::quarantine::{Flow, Stage};
 use crate::untrusted::escape;
 
 pub fn draw(

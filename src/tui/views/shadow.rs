@@ -15,7 +15,8 @@ use super::styled;
 use crate::config::theme::{Slot, Theme};
 use crate::fleet::model::Shadow;
 use crate::tui::detail;
-use crate::tui::shadow_edit::{self, Change, ChangeKind, ShadowEdit, Stage};
+use crate::tui::shadow_edit;
+use crate::tui::state::shadow_edit::{Change, ChangeKind, ShadowEdit, Stage};
 use crate::tui::state::{AnswerKeys, Load, State};
 use crate::untrusted::escape;
 
@@ -260,8 +261,10 @@ fn edit_pane(
                     |v: &Option<Value>| v.as_ref().map_or_else(|| "removed".to_owned(), compact);
                 let (chosen, slot) = match conflict.choice {
                     None => ("choose", Slot::StatusError),
-                    Some(shadow_edit::Side::Mine) => ("yours", Slot::CertActive),
-                    Some(shadow_edit::Side::Theirs) => ("theirs", Slot::CertActive),
+                    Some(crate::tui::state::shadow_edit::Side::Mine) => ("yours", Slot::CertActive),
+                    Some(crate::tui::state::shadow_edit::Side::Theirs) => {
+                        ("theirs", Slot::CertActive)
+                    }
                 };
                 lines.push(Line::styled(
                     format!(

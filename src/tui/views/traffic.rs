@@ -14,7 +14,8 @@ use crate::config::theme::{Slot, Theme};
 use crate::fleet::traffic::history::Kept;
 use crate::tui::detail;
 use crate::tui::state::State;
-use crate::tui::traffic::{Granted, Link, Pane, TrafficView, TreeRow, hex_lines, json_at};
+use crate::tui::state::traffic::{Granted, Link, Pane, TrafficView, TreeRow};
+use crate::tui::traffic::{hex_lines, json_at};
 use crate::untrusted::{escape, truncate};
 
 const SPARK: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];

@@ -5,11 +5,18 @@ use std::collections::HashMap;
 
 use time::OffsetDateTime;
 
-use super::shadow::ShadowKey;
-use super::shadow_edit::ShadowEdit;
-use super::traffic::TrafficView;
+pub mod quarantine;
+pub mod shadow_edit;
+pub mod traffic;
+
 use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
 use crate::fleet::model::{Certificate, CertificateSummary, PolicySummary, Shadow, ThingSummary};
+use quarantine::Flow;
+use shadow_edit::ShadowEdit;
+use traffic::TrafficView;
+
+/// A shadow: its Thing, and its name (None: the classic shadow).
+pub type ShadowKey = (String, Option<String>);
 
 /// Something loading, loaded, or failed (with the message to show).
 #[derive(Debug, Clone, PartialEq)]
@@ -326,7 +333,7 @@ pub struct State {
     /// AWS's answers (TestAuthorization) to the same question, on AWS only.
     pub aws_asked: HashMap<String, Load<Vec<crate::fleet::permissions::AwsAnswer>>>,
     /// A quarantine or release in progress (its popup).
-    pub quarantine: Option<super::quarantine::Flow>,
+    pub quarantine: Option<Flow>,
     /// Things whose certificates carry the deny-all policy (one call; refreshed after a run).
     pub quarantined: std::collections::HashSet<String>,
     /// The strategy `Q` plans with (`quarantine_strategy` in config.toml).
@@ -432,7 +439,7 @@ impl State {
             };
         }
         let edit = self.shown_edit();
-        if edit.is_some_and(|e| e.stage == super::shadow_edit::Stage::Editing) {
+        if edit.is_some_and(|e| e.stage == shadow_edit::Stage::Editing) {
             return Focus::Editor;
         }
         if let Some(input) = &self.input {
@@ -457,7 +464,7 @@ impl State {
         self.edit.as_ref().filter(|edit| {
             matches!(self.screen(), Screen::Shadow { thing, name, .. }
                 if *thing == edit.thing && *name == edit.name)
-                && (edit.open || edit.stage != super::shadow_edit::Stage::Editing)
+                && (edit.open || edit.stage != shadow_edit::Stage::Editing)
         })
     }
 
