@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-peers.sh
+# No two files of src/fleet, src/local or src/tui import each other in a circle.
+python3 scripts/import_cycles.py
 cargo test --locked "$@"

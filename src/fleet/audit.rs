@@ -15,6 +15,7 @@ use super::client::FleetClient;
 use super::error::FleetError;
 use super::journal::Journal;
 use super::model::{CertificateStatus, certificate_id_from_arn};
+pub use super::model::{Finding, Resource, Severity, Source};
 use super::quarantine::{DENY_ALL_POLICY, is_deny_all};
 use crate::policy::PolicyDocument;
 use crate::policy::document::{Effect, Matcher};
@@ -22,98 +23,6 @@ use crate::policy::document::{Effect, Matcher};
 const CONCURRENT_CALLS: usize = 8;
 /// A certificate expiring within this many days is reported (AWS's default).
 pub const EXPIRING_DAYS: i64 = 30;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Severity {
-    Critical,
-    High,
-    Medium,
-    Low,
-    Info,
-}
-
-impl Severity {
-    pub const ALL: [Self; 5] = [
-        Self::Critical,
-        Self::High,
-        Self::Medium,
-        Self::Low,
-        Self::Info,
-    ];
-
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Critical => "CRITICAL",
-            Self::High => "HIGH",
-            Self::Medium => "MEDIUM",
-            Self::Low => "LOW",
-            Self::Info => "INFO",
-        }
-    }
-}
-
-impl std::str::FromStr for Severity {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.name().eq_ignore_ascii_case(text))
-            .ok_or_else(|| {
-                format!("unknown severity '{text}': use critical, high, medium, low or info")
-            })
-    }
-}
-
-/// The object a finding is about; Enter on the finding opens it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(tag = "type", content = "name", rename_all = "lowercase")]
-pub enum Resource {
-    Thing(String),
-    Certificate(String),
-    Policy(String),
-    /// Something of AWS's findings we have no screen for (a CA, a role, an account).
-    Other(String),
-}
-
-impl std::fmt::Display for Resource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Thing(name) => write!(f, "thing {name}"),
-            Self::Certificate(id) => match id.char_indices().nth(12) {
-                Some((end, _)) => write!(f, "certificate {}…", &id[..end]),
-                None => write!(f, "certificate {id}"),
-            },
-            Self::Policy(name) => write!(f, "policy {name}"),
-            Self::Other(text) => f.write_str(text),
-        }
-    }
-}
-
-/// Who found it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Source {
-    /// iotfleet's own checks.
-    Local,
-    /// AWS IoT Device Defender (ListAuditFindings).
-    Aws,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    pub severity: Severity,
-    pub check: String,
-    pub resource: Resource,
-    pub reason: String,
-    pub fix: String,
-    pub source: Source,
-    /// The Things it concerns (those using a certificate; the Thing itself).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub things: Vec<String>,
-}
 
 /// What the checks read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

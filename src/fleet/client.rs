@@ -28,6 +28,7 @@ use tokio::sync::OnceCell;
 
 use super::certificate::read_pem;
 use super::error::{FleetError, Operation, ResourceKind};
+pub use super::model::BackendInfo;
 use super::model::{
     Certificate, CertificateStatus, CertificateSummary, Policy, PolicySummary, PolicyVersion,
     Shadow, Thing, ThingGroupRef, ThingPage, ThingSummary,
@@ -60,17 +61,6 @@ impl std::fmt::Debug for StaticCredentials {
             .field("access_key_id", &self.access_key_id)
             .finish_non_exhaustive()
     }
-}
-
-/// Where the client is pointed, for status lines and logs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackendInfo {
-    pub region: String,
-    pub profile: Option<String>,
-    /// The control-plane endpoint override, when there is one.
-    pub endpoint_url: Option<String>,
-    /// The embedded local IoT Core rather than AWS (or moto).
-    pub local: bool,
 }
 
 /// Counts of what the client sent, to prove "no N+1" and to show pending work.
@@ -733,8 +723,8 @@ impl FleetClient {
     pub async fn audit_findings(
         &self,
         since: OffsetDateTime,
-    ) -> Result<Vec<super::audit::Finding>, FleetError> {
-        use super::audit::{Finding, Resource, Severity, Source};
+    ) -> Result<Vec<super::model::Finding>, FleetError> {
+        use super::model::{Finding, Resource, Severity, Source};
         let operation = Operation::new("iot:ListAuditFindings");
         let to_smithy =
             |time: OffsetDateTime| aws_smithy_types::DateTime::from_secs(time.unix_timestamp());
@@ -806,7 +796,7 @@ impl FleetClient {
         &self,
         principal: &str,
         client_id: &str,
-        action: super::permissions::DeviceAction,
+        action: super::model::DeviceAction,
         resource: &str,
     ) -> Result<String, FleetError> {
         let mut decisions = self
@@ -821,7 +811,7 @@ impl FleetClient {
         &self,
         principal: &str,
         client_id: &str,
-        questions: &[(super::permissions::DeviceAction, String)],
+        questions: &[(super::model::DeviceAction, String)],
     ) -> Result<Vec<String>, FleetError> {
         let operation = Operation::new("iot:TestAuthorization");
         let mut decisions = Vec::with_capacity(questions.len());

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::client::BackendInfo;
+use super::model::BackendInfo;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Entry {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::str::FromStr;
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -255,5 +256,169 @@ mod tests {
         let shadow = Shadow::from_document("pump-1", None, &doc);
         assert_eq!(shadow.version, Some(7));
         assert_eq!(shadow.delta, Some(serde_json::json!({"speed": 40})));
+    }
+}
+
+/// Where the client is pointed, for status lines and logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendInfo {
+    pub region: String,
+    pub profile: Option<String>,
+    /// The control-plane endpoint override, when there is one.
+    pub endpoint_url: Option<String>,
+    /// The embedded local IoT Core rather than AWS (or moto).
+    pub local: bool,
+}
+
+/// An audit finding's severity, most severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Info,
+}
+
+impl Severity {
+    pub const ALL: [Self; 5] = [
+        Self::Critical,
+        Self::High,
+        Self::Medium,
+        Self::Low,
+        Self::Info,
+    ];
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Critical => "CRITICAL",
+            Self::High => "HIGH",
+            Self::Medium => "MEDIUM",
+            Self::Low => "LOW",
+            Self::Info => "INFO",
+        }
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(text))
+            .ok_or_else(|| {
+                format!("unknown severity '{text}': use critical, high, medium, low or info")
+            })
+    }
+}
+
+/// The object a finding is about; Enter on the finding opens it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "type", content = "name", rename_all = "lowercase")]
+pub enum Resource {
+    Thing(String),
+    Certificate(String),
+    Policy(String),
+    /// Something of AWS's findings we have no screen for (a CA, a role, an account).
+    Other(String),
+}
+
+impl std::fmt::Display for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Thing(name) => write!(f, "thing {name}"),
+            Self::Certificate(id) => match id.char_indices().nth(12) {
+                Some((end, _)) => write!(f, "certificate {}…", &id[..end]),
+                None => write!(f, "certificate {id}"),
+            },
+            Self::Policy(name) => write!(f, "policy {name}"),
+            Self::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+/// Who found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// iotfleet's own checks.
+    Local,
+    /// AWS IoT Device Defender (ListAuditFindings).
+    Aws,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub check: String,
+    pub resource: Resource,
+    pub reason: String,
+    pub fix: String,
+    pub source: Source,
+    /// The Things it concerns (those using a certificate; the Thing itself).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub things: Vec<String>,
+}
+
+/// What a device asks AWS IoT to do, as the policy engine judges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceAction {
+    Connect,
+    Publish,
+    Subscribe,
+    Receive,
+}
+
+impl DeviceAction {
+    pub const ALL: [Self; 4] = [Self::Connect, Self::Publish, Self::Subscribe, Self::Receive];
+
+    /// The IAM action AWS IoT authorizes.
+    #[must_use]
+    pub fn iam(self) -> &'static str {
+        match self {
+            Self::Connect => "iot:Connect",
+            Self::Publish => "iot:Publish",
+            Self::Subscribe => "iot:Subscribe",
+            Self::Receive => "iot:Receive",
+        }
+    }
+
+    /// The ARN resource type it is judged on: Subscribe on the topic filter, Connect on the
+    /// client id, the others on the topic.
+    #[must_use]
+    pub fn resource_type(self) -> &'static str {
+        match self {
+            Self::Connect => "client",
+            Self::Subscribe => "topicfilter",
+            Self::Publish | Self::Receive => "topic",
+        }
+    }
+}
+
+impl fmt::Display for DeviceAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "connect",
+            Self::Publish => "publish",
+            Self::Subscribe => "subscribe",
+            Self::Receive => "receive",
+        })
+    }
+}
+
+impl FromStr for DeviceAction {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.to_string().eq_ignore_ascii_case(text))
+            .ok_or_else(|| {
+                format!("unknown action '{text}': use connect, publish, subscribe or receive")
+            })
     }
 }

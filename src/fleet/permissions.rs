@@ -4,74 +4,13 @@
 //! the certificate's subject), explicit Deny over any Allow, default deny. One answer per
 //! certificate, since a device connects with one of them.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::Serialize;
 
 use super::inventory::ThingReport;
+pub use super::model::DeviceAction;
 use crate::policy::{
     NamedPolicy, Outcome, PolicyDocument, Request, RequestContext, ThingContext, evaluate,
 };
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DeviceAction {
-    Connect,
-    Publish,
-    Subscribe,
-    Receive,
-}
-
-impl DeviceAction {
-    pub const ALL: [Self; 4] = [Self::Connect, Self::Publish, Self::Subscribe, Self::Receive];
-
-    /// The IAM action AWS IoT authorizes.
-    #[must_use]
-    pub fn iam(self) -> &'static str {
-        match self {
-            Self::Connect => "iot:Connect",
-            Self::Publish => "iot:Publish",
-            Self::Subscribe => "iot:Subscribe",
-            Self::Receive => "iot:Receive",
-        }
-    }
-
-    /// The ARN resource type it is judged on: Subscribe on the topic filter, Connect on the
-    /// client id, the others on the topic.
-    #[must_use]
-    pub fn resource_type(self) -> &'static str {
-        match self {
-            Self::Connect => "client",
-            Self::Subscribe => "topicfilter",
-            Self::Publish | Self::Receive => "topic",
-        }
-    }
-}
-
-impl fmt::Display for DeviceAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Connect => "connect",
-            Self::Publish => "publish",
-            Self::Subscribe => "subscribe",
-            Self::Receive => "receive",
-        })
-    }
-}
-
-impl FromStr for DeviceAction {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|a| a.to_string().eq_ignore_ascii_case(text))
-            .ok_or_else(|| {
-                format!("unknown action '{text}': use connect, publish, subscribe or receive")
-            })
-    }
-}
 
 /// The answer for one certificate of the Thing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -12,108 +12,10 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use std::sync::OnceLock;
-
-use tokio::sync::mpsc;
-
-use super::broker::ShadowWork;
 use super::broker::shadow_topics::{self, Publication};
+use super::core::Core;
 use super::data_plane;
 use super::registry::{self, ApiError, ApiResult, Call, ThingListing};
-use super::store::{FleetState, Store};
-
-/// What the HTTP handlers share.
-#[derive(Debug)]
-pub struct Core {
-    pub store: Store,
-    /// The host DescribeEndpoint answers with.
-    pub host: String,
-    /// Where shadow changes made over REST are announced on MQTT, once the broker runs.
-    shadow_sink: OnceLock<mpsc::Sender<ShadowWork>>,
-    /// `HOST:PORT` of the MQTT broker, once it runs.
-    mqtt_endpoint: OnceLock<String>,
-    /// The broker's sessions: lifecycle events and connectivity.
-    pub presence: super::presence::Presence,
-}
-
-impl Core {
-    #[must_use]
-    pub fn new(store: Store, host: String) -> Self {
-        Self {
-            store,
-            host,
-            shadow_sink: OnceLock::new(),
-            mqtt_endpoint: OnceLock::new(),
-            presence: super::presence::Presence::default(),
-        }
-    }
-
-    /// Connects the broker: its address answers DescribeEndpoint, and REST shadow changes are
-    /// announced to it.
-    pub fn attach_broker(&self, port: u16, sink: mpsc::Sender<ShadowWork>) {
-        let _ = self.mqtt_endpoint.set(format!("{}:{port}", self.host));
-        let _ = self.shadow_sink.set(sink);
-    }
-
-    /// Announces a REST shadow change on MQTT. The change is made already; with the broker's
-    /// queue full the announcement is dropped, and said in the log.
-    fn announce(&self, publications: Vec<Publication>) {
-        if let Some(sink) = self.shadow_sink.get()
-            && !publications.is_empty()
-            && let Err(error) = sink.try_send(ShadowWork::Announce(publications))
-        {
-            tracing::warn!(%error, "a shadow change was not announced on MQTT: the broker's work queue is full");
-        }
-    }
-
-    /// DeleteConnection: kicks the client off the broker, without its Last Will when
-    /// `prevent_will`; "not found" when it is not connected (or no broker runs), as AWS answers.
-    async fn disconnect(&self, client_id: &str, prevent_will: bool) -> ApiResult {
-        let not_found = || ApiError::not_found(format!("no connection with client id {client_id}"));
-        let sink = self.shadow_sink.get().ok_or_else(not_found)?;
-        let (done, answer) = tokio::sync::oneshot::channel();
-        let work = ShadowWork::Disconnect {
-            client_id: client_id.to_owned(),
-            prevent_will,
-            done,
-        };
-        match sink.send_timeout(work, super::broker::WORK_WAIT).await {
-            Ok(()) => {}
-            Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
-                return Err(ApiError {
-                    status: 503,
-                    code: "ServiceUnavailableException",
-                    message: format!(
-                        "the local broker is busy (its work queue is full): {client_id} was not disconnected; try again"
-                    ),
-                });
-            }
-            Err(mpsc::error::SendTimeoutError::Closed(_)) => return Err(not_found()),
-        }
-        if answer.await.unwrap_or(false) {
-            Ok(json!({}))
-        } else {
-            Err(not_found())
-        }
-    }
-
-    fn read<R>(&self, operation: impl FnOnce(&FleetState) -> R) -> R {
-        operation(&self.store.lock())
-    }
-
-    /// Runs a mutation; it takes effect (in memory, so for the broker too) only once the state
-    /// file is written, and a failed write is an InternalFailureException that changed nothing.
-    fn write(&self, operation: impl FnOnce(&mut FleetState) -> ApiResult) -> ApiResult {
-        self.store.transact(operation, |e| {
-            tracing::error!(error = %e, "cannot write the local state file");
-            ApiError {
-                status: 500,
-                code: "InternalFailureException",
-                message: format!("the change was not made: {e}"),
-            }
-        })
-    }
-}
 
 pub fn router(core: Arc<Core>) -> axum::Router {
     axum::Router::new().fallback(handle).with_state(core)
@@ -484,7 +386,7 @@ fn iot(core: &Core, r: &Incoming<'_>) -> ApiResult {
         }
         ["endpoint"] if m == Method::GET => registry::describe_endpoint(
             r.query("endpointType"),
-            core.mqtt_endpoint.get().unwrap_or(&core.host),
+            core.mqtt_endpoint().unwrap_or(&core.host),
         ),
         ["test-authorization"] if m == Method::POST => {
             let body = r.json()?;
@@ -542,26 +444,5 @@ fn iot_data(core: &Core, r: &Incoming<'_>) -> ApiResult {
             core.read(|s| data_plane::list_named(s, call, thing, page, r.query("nextToken")))
         }
         _ => Err(r.unsupported("iotdata")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_full_broker_queue_is_a_clear_503_after_the_wait_not_a_hang() {
-        let core = Core::new(Store::in_memory(FleetState::default()), "127.0.0.1".into());
-        // A broker that has stopped taking work: its queue of one is full (the answer comes
-        // after WORK_WAIT, 5 s).
-        let (sink, _stalled) = mpsc::channel(1);
-        sink.try_send(ShadowWork::Announce(Vec::new())).unwrap();
-        core.attach_broker(1, sink);
-        let error = core.disconnect("pump-1", true).await.unwrap_err();
-        assert_eq!(
-            (error.status, error.code),
-            (503, "ServiceUnavailableException")
-        );
-        assert!(error.message.contains("busy"), "{}", error.message);
     }
 }

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod broker;
 pub mod ca;
+pub mod core;
 pub mod data_plane;
 pub mod owner;
 pub mod presence;
@@ -75,7 +76,7 @@ pub struct LocalCore {
 
 #[derive(Debug)]
 struct Owned {
-    core: Arc<api::Core>,
+    core: Arc<core::Core>,
     server: tokio::task::JoinHandle<()>,
     broker: Option<broker::Broker>,
     simulator: Option<simulator::Simulator>,
@@ -136,7 +137,7 @@ impl LocalCore {
                 source,
             })?
             .port();
-        let core = Arc::new(api::Core::new(store, "127.0.0.1".to_owned()));
+        let core = Arc::new(core::Core::new(store, "127.0.0.1".to_owned()));
         let broker = match (options.mqtt_port, &ca) {
             (Some(port), Some(ca)) => Some(broker::Broker::start(core.clone(), ca, port).await?),
             _ => None,

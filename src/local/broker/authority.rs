@@ -10,7 +10,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::super::api::Core;
+use super::super::core::Core;
 use super::super::registry::{self, ACCOUNT};
 use super::super::seed::REGION;
 use crate::policy::{NamedPolicy, PolicyDocument, Request, RequestContext, evaluate};

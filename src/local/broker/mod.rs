@@ -28,8 +28,8 @@ use rmqtt::types::{
 };
 use tokio::sync::mpsc;
 
-use super::api::Core;
 use super::ca::LocalCa;
+use super::core::{BrokerWork, Core, WORK_QUEUE, WORK_WAIT};
 use super::presence::DisconnectReason;
 use super::registry::Call;
 use super::seed::REGION;
@@ -50,27 +50,6 @@ pub enum BrokerError {
     },
     #[error("cannot listen for MQTT on 127.0.0.1:{port}: {message}")]
     Listen { port: u16, message: String },
-}
-
-/// How much work the shadow service's queue holds; past it a shadow request waits at most
-/// `WORK_WAIT` and is then refused, with the reason, rather than queued without bound.
-pub const WORK_QUEUE: usize = 10_000;
-pub const WORK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Work for the shadow service, in arrival order.
-#[derive(Debug)]
-pub enum ShadowWork {
-    /// A request published by a client to a shadow topic.
-    Request { topic: String, payload: Bytes },
-    /// Messages to publish for a change made elsewhere (REST).
-    Announce(Vec<Publication>),
-    /// DeleteConnection over REST: kick the client (without its Last Will when
-    /// `prevent_will`); `done` says whether it was connected.
-    Disconnect {
-        client_id: String,
-        prevent_will: bool,
-        done: tokio::sync::oneshot::Sender<bool>,
-    },
 }
 
 /// The PEM files of a running broker, in a private directory removed when it stops.
@@ -333,7 +312,7 @@ fn listen(port: u16, files: &BrokerFiles) -> Result<(u16, rmqtt::net::Listener),
 
 struct Hooks {
     authority: Arc<Authority>,
-    shadow: mpsc::Sender<ShadowWork>,
+    shadow: mpsc::Sender<BrokerWork>,
     core: Arc<Core>,
 }
 
@@ -375,7 +354,7 @@ impl Hooks {
     /// Publishes a lifecycle event through the shadow service's queue (it publishes in order);
     /// with the queue full it is dropped, and said in the log.
     fn announce(&self, (topic, payload): super::presence::Event) {
-        let work = ShadowWork::Announce(vec![Publication { topic, payload }]);
+        let work = BrokerWork::Announce(vec![Publication { topic, payload }]);
         if let Err(error) = self.shadow.try_send(work) {
             tracing::warn!(%error, "a lifecycle event was dropped: the broker's work queue is full");
         }
@@ -411,7 +390,7 @@ impl Hooks {
         let topic = &publish.topic;
         if self.authority.allows(client, Action::Publish, topic) {
             if shadow_topics::parse_request(topic).is_some() {
-                let work = ShadowWork::Request {
+                let work = BrokerWork::Request {
                     topic: topic.to_string(),
                     payload: publish.payload.clone(),
                 };
@@ -562,13 +541,13 @@ async fn shadow_service(
     core: Arc<Core>,
     scx: ServerContext,
     authority: Arc<Authority>,
-    mut work: mpsc::Receiver<ShadowWork>,
+    mut work: mpsc::Receiver<BrokerWork>,
 ) {
     let sender = Id::new(scx.node.id(), 0, None, None, "$aws/shadow".into(), None);
     while let Some(item) = work.recv().await {
         let publications = match item {
-            ShadowWork::Announce(publications) => publications,
-            ShadowWork::Disconnect {
+            BrokerWork::Announce(publications) => publications,
+            BrokerWork::Disconnect {
                 client_id,
                 prevent_will,
                 done,
@@ -576,7 +555,7 @@ async fn shadow_service(
                 let _ = done.send(disconnect(&scx, &authority, &client_id, prevent_will).await);
                 continue;
             }
-            ShadowWork::Request { topic, payload } => {
+            BrokerWork::Request { topic, payload } => {
                 let Some(request) = shadow_topics::parse_request(&topic) else {
                     continue;
                 };
