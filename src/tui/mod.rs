@@ -4,11 +4,15 @@
 
 pub mod action;
 pub mod app;
+mod ask;
+mod command;
 pub mod detail;
 pub mod external;
 pub mod fuzzy;
 pub mod keys;
+mod list;
 pub mod msg;
+mod navigate;
 pub mod quarantine;
 pub mod shadow;
 pub mod shadow_edit;
@@ -16,6 +20,8 @@ pub mod state;
 pub mod tasks;
 pub mod traffic;
 pub mod update;
+#[cfg(test)]
+mod update_tests;
 pub mod views;
 
 pub use app::{App, Options, run};

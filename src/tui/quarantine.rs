@@ -6,7 +6,7 @@
 use super::action::Action;
 use super::msg::{Effect, QuarantineEvent, Request};
 use super::state::quarantine::{Flow, Stage};
-use super::state::{Level, Message, State};
+use super::state::{Level, State};
 use crate::fleet::quarantine::Options;
 use crate::fleet::quarantine::run::{Prepared, Report, Verb};
 
@@ -31,26 +31,17 @@ pub fn arrived(state: &mut State, event: QuarantineEvent) -> Vec<Effect> {
     Vec::new()
 }
 
-fn say(state: &mut State, level: Level, text: impl Into<String>) {
-    state.message = Some(Message {
-        level,
-        text: text.into(),
-    });
-}
-
 /// `Q` or the release key on a Thing.
 pub fn begin(state: &mut State, verb: Verb) -> Vec<Effect> {
     let Some(thing) = state.selected_thing() else {
-        say(
-            state,
+        state.say(
             Level::Warning,
             format!("select a Thing to {verb} (in the Things list or on its screen)"),
         );
         return Vec::new();
     };
     if state.read_only {
-        say(
-            state,
+        state.say(
             Level::Error,
             format!("refused by --read-only: {verb} would change {thing}"),
         );
@@ -116,7 +107,7 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
                     "type the Thing's name exactly to confirm, or {} to cancel",
                     state.answer_keys.esc()
                 );
-                say(state, Level::Warning, text);
+                state.say(Level::Warning, text);
                 Vec::new()
             }
         }
@@ -135,8 +126,7 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
         (Stage::Confirm { .. } | Stage::Planning, Action::Cancel | Action::Back | Action::No) => {
             let verb = flow.verb;
             state.quarantine = None;
-            say(
-                state,
+            state.say(
                 Level::Info,
                 format!("{verb} cancelled: nothing was changed"),
             );
@@ -150,8 +140,7 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
             Vec::new()
         }
         (Stage::Running { .. }, Action::Cancel | Action::Back) => {
-            say(
-                state,
+            state.say(
                 Level::Warning,
                 "the run goes on to its end; it is journaled step by step",
             );
@@ -236,7 +225,7 @@ fn finished(state: &mut State, thing: &str, result: Result<Box<Report>, String>)
         },
         Err(error) => (Level::Error, format!("{verb} of {thing} failed: {error}")),
     };
-    say(state, level, text);
+    state.say(level, text);
     if let Some(flow) = state.quarantine.as_mut() {
         flow.stage = match result {
             Ok(report) => Stage::Finished(report),

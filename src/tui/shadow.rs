@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::action::Action;
 use super::msg::{Effect, Request};
-use super::state::{Level, Load, Message, Screen, ShadowKey, State};
+use super::state::{Level, Load, Screen, ShadowKey, State};
 use crate::fleet::model::Shadow;
 use crate::fleet::traffic::TrafficEvent;
 
@@ -29,10 +29,7 @@ pub fn open_selected(state: &mut State) -> Vec<Effect> {
     if let Some(thing) = thing {
         return open(state, thing, None);
     }
-    state.message = Some(Message {
-        level: Level::Info,
-        text: "select a Thing to see its shadow".into(),
-    });
+    state.say(Level::Info, "select a Thing to see its shadow");
     Vec::new()
 }
 
@@ -129,10 +126,10 @@ pub fn arrived(
         && let (Some(before), Some(now)) = (before, shadow.version)
         && now > before
     {
-        state.message = Some(Message {
-            level: Level::Warning,
-            text: format!("changed by someone else: version {before} → {now}"),
-        });
+        state.say(
+            Level::Warning,
+            format!("changed by someone else: version {before} → {now}"),
+        );
     }
     let load = match result {
         Ok(shadow) => Load::Ready(shadow),

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::action::Action;
 use super::msg::{Effect, Request};
 use super::state::shadow_edit::{Change, ChangeKind, Conflict, JsonError, ShadowEdit, Side, Stage};
-use super::state::{Level, Load, Message, Screen, State};
+use super::state::{Level, Load, Screen, State};
 use crate::fleet::model::Shadow;
 
 /// Parses the draft: a JSON object (the desired state), or `null` to clear it.
@@ -255,13 +255,6 @@ fn walk(out: &mut Vec<Change>, prefix: &str, old: &Map<String, Value>, new: &Map
     }
 }
 
-fn say(state: &mut State, level: Level, text: impl Into<String>) {
-    state.message = Some(Message {
-        level,
-        text: text.into(),
-    });
-}
-
 fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|_| "{}".to_owned())
 }
@@ -283,8 +276,7 @@ pub fn begin(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     };
     if state.read_only {
-        say(
-            state,
+        state.say(
             Level::Error,
             "refused by --read-only: editing a shadow is a mutation",
         );
@@ -306,7 +298,7 @@ pub fn begin(state: &mut State) -> Vec<Effect> {
         // No shadow yet: the edit creates it.
         Some(Load::Failed(_)) => (None, Value::Null),
         _ => {
-            say(state, Level::Info, "the shadow is still loading");
+            state.say(Level::Info, "the shadow is still loading");
             return Vec::new();
         }
     };
@@ -352,7 +344,7 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
                     "fix line {}, column {} first: {}",
                     error.line, error.column, error.message
                 );
-                say(state, Level::Error, text);
+                state.say(Level::Error, text);
                 return Some(Vec::new());
             }
             let new = parse(&edit.text).unwrap_or(Value::Null);
@@ -362,15 +354,14 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
                 diff(&edit.base_desired, &new).is_empty()
             };
             if unchanged {
-                say(state, Level::Info, "nothing changed");
+                state.say(Level::Info, "nothing changed");
                 return Some(Vec::new());
             }
             edit.stage = Stage::Review;
             let version = edit
                 .base_version
                 .map_or_else(|| "a new shadow".to_owned(), |v| format!("version {v}"));
-            say(
-                state,
+            state.say(
                 Level::Warning,
                 format!(
                     "apply these changes to {version}? {} applies, {} or {} goes back",
@@ -384,8 +375,7 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
         (Stage::Editing, Action::Cancel) => {
             // The draft stays: e opens it again.
             edit.open = false;
-            say(
-                state,
+            state.say(
                 Level::Info,
                 "editor closed; the draft is kept (e to reopen)",
             );
@@ -401,7 +391,7 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
                 version: edit.base_version,
                 before: edit.base_desired.clone(),
             });
-            say(state, Level::Info, "applying…");
+            state.say(Level::Info, "applying…");
             Some(vec![effect])
         }
         (Stage::Review | Stage::Conflict, Action::Cancel | Action::No) => {
@@ -434,7 +424,7 @@ fn newer(state: &State) -> Option<Shadow> {
 fn rebase(state: &mut State) -> Vec<Effect> {
     let keys = state.answer_keys.clone();
     let Some(newer) = newer(state) else {
-        say(state, Level::Info, "the newer shadow is still loading");
+        state.say(Level::Info, "the newer shadow is still loading");
         return Vec::new();
     };
     let theirs = newer.desired.clone().unwrap_or(Value::Null);
@@ -446,9 +436,7 @@ fn rebase(state: &mut State) -> Vec<Effect> {
         edit.conflicts = conflicts(&edit.base_desired, &mine, &theirs);
         if !edit.conflicts.is_empty() {
             let count = edit.conflicts.len();
-            say(
-                state,
-                Level::Warning,
+            state.say(Level::Warning,
                 format!(
                     "{count} key(s) changed by both sides: {} keeps yours, {} keeps theirs, one key at a time; then {}",
                     keys.mine, keys.theirs, keys.yes
@@ -464,7 +452,7 @@ fn rebase(state: &mut State) -> Vec<Effect> {
             keys.mine,
             keys.theirs
         );
-        say(state, Level::Warning, text);
+        state.say(Level::Warning, text);
         return Vec::new();
     }
     let merged = merge(&edit.base_desired, &mine, &theirs, &edit.conflicts);
@@ -482,8 +470,7 @@ fn rebase(state: &mut State) -> Vec<Effect> {
         edit.stage = Stage::Editing;
         edit.open = true;
         let text = edit.text.clone();
-        say(
-            state,
+        state.say(
             Level::Info,
             "nothing of yours is left to apply on the newer version",
         );
@@ -491,8 +478,7 @@ fn rebase(state: &mut State) -> Vec<Effect> {
     }
     edit.stage = Stage::Review;
     let text = edit.text.clone();
-    say(
-        state,
+    state.say(
         Level::Warning,
         format!(
             "your changes on the newer version: {} applies, {} or {} goes back to editing them",
@@ -509,7 +495,7 @@ fn rebase(state: &mut State) -> Vec<Effect> {
 pub fn choose(state: &mut State, side: Side) -> Vec<Effect> {
     let keys = state.answer_keys.clone();
     let Some(newer) = newer(state) else {
-        say(state, Level::Info, "the newer shadow is still loading");
+        state.say(Level::Info, "the newer shadow is still loading");
         return Vec::new();
     };
     let Some(edit) = state.edit.as_mut().filter(|e| e.stage == Stage::Conflict) else {
@@ -521,8 +507,7 @@ pub fn choose(state: &mut State, side: Side) -> Vec<Effect> {
         edit.conflicts = conflicts(&edit.base_desired, &mine, &theirs);
     }
     let Some(open) = edit.conflicts.iter_mut().find(|c| c.choice.is_none()) else {
-        say(
-            state,
+        state.say(
             Level::Info,
             format!(
                 "every key has a choice: {} merges and shows the result",
@@ -549,7 +534,7 @@ pub fn choose(state: &mut State, side: Side) -> Vec<Effect> {
             keys.mine, keys.theirs
         )
     };
-    say(state, Level::Info, text);
+    state.say(Level::Info, text);
     Vec::new()
 }
 
@@ -570,8 +555,7 @@ pub fn applied(state: &mut State, result: Result<Value, (bool, String)>) -> Vec<
                 shadow.version = Some(version);
             }
             state.edit = None;
-            say(
-                state,
+            state.say(
                 Level::Info,
                 format!("applied: the shadow is at version {version}"),
             );
@@ -582,9 +566,7 @@ pub fn applied(state: &mut State, result: Result<Value, (bool, String)>) -> Vec<
             edit.stage = Stage::Conflict;
             edit.open = false;
             edit.conflicts.clear();
-            say(
-                state,
-                Level::Error,
+            state.say(Level::Error,
                 format!(
                     "conflict: someone changed the shadow since your edit began; nothing was overwritten. {} merges your own changes onto the newer version, {} goes back to editing",
                     keys.yes,
@@ -597,7 +579,7 @@ pub fn applied(state: &mut State, result: Result<Value, (bool, String)>) -> Vec<
         Err((false, error)) => {
             edit.stage = Stage::Editing;
             edit.open = true;
-            say(state, Level::Error, format!("rejected: {error}"));
+            state.say(Level::Error, format!("rejected: {error}"));
             Vec::new()
         }
     }

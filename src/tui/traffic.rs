@@ -5,7 +5,7 @@
 use super::action::Action;
 use super::msg::Effect;
 use super::state::traffic::{Link, Pane};
-use super::state::{Confirm, Input, InputKind, Level, Message, Screen, State};
+use super::state::{Confirm, Input, InputKind, Level, Screen, State};
 use crate::fleet::traffic::filter::{check_filter, check_topic};
 
 /// The filters the traffic screen starts with: every topic, and every shadow topic (MQTT's `#`
@@ -69,13 +69,6 @@ fn prompt(state: &mut State, kind: InputKind, text: String) {
     });
 }
 
-fn say(state: &mut State, level: Level, text: impl Into<String>) {
-    state.message = Some(Message {
-        level,
-        text: text.into(),
-    });
-}
-
 /// The traffic screen's own keys; None when the action is not the screen's to handle.
 pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
     if !matches!(state.screen(), Screen::Traffic) {
@@ -126,8 +119,7 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
         }
         Action::Publish => {
             if state.read_only {
-                say(
-                    state,
+                state.say(
                     Level::Error,
                     "refused by --read-only: publishing is a mutation",
                 );
@@ -145,7 +137,7 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
                 .map(|m| String::from_utf8_lossy(&m.payload).into_owned());
             return Some(match payload {
                 Some(text) => {
-                    say(state, Level::Info, "copied the payload");
+                    state.say(Level::Info, "copied the payload");
                     vec![Effect::Copy(text)]
                 }
                 None => Vec::new(),
@@ -166,14 +158,14 @@ pub fn entered(state: &mut State, kind: InputKind, text: &str) -> Vec<Effect> {
         }
         InputKind::Subscribe => {
             if let Err(reason) = check_filter(text) {
-                say(state, Level::Error, reason);
+                state.say(Level::Error, reason);
                 return Vec::new();
             }
             state.input = None;
             if state.traffic.add(text) {
                 vec![Effect::Subscribe(text.to_owned())]
             } else {
-                say(state, Level::Info, format!("already subscribed to {text}"));
+                state.say(Level::Info, format!("already subscribed to {text}"));
                 Vec::new()
             }
         }
@@ -182,7 +174,7 @@ pub fn entered(state: &mut State, kind: InputKind, text: &str) -> Vec<Effect> {
             let before = view.subscriptions.len();
             view.subscriptions.retain(|s| s.filter != text);
             if view.subscriptions.len() == before {
-                say(state, Level::Error, format!("not subscribed to '{text}'"));
+                state.say(Level::Error, format!("not subscribed to '{text}'"));
                 return Vec::new();
             }
             state.input = None;
@@ -191,12 +183,11 @@ pub fn entered(state: &mut State, kind: InputKind, text: &str) -> Vec<Effect> {
         InputKind::Publish => {
             let (topic, payload) = text.split_once(' ').unwrap_or((text, ""));
             if let Err(reason) = check_topic(topic) {
-                say(state, Level::Error, reason);
+                state.say(Level::Error, reason);
                 return Vec::new();
             }
             state.input = None;
-            say(
-                state,
+            state.say(
                 Level::Warning,
                 format!(
                     "publish {} bytes to {topic} (QoS 0)? {} to send, {} or {} to cancel",
@@ -219,7 +210,7 @@ pub fn entered(state: &mut State, kind: InputKind, text: &str) -> Vec<Effect> {
                     text.clone_into(&mut state.traffic.json_path);
                     state.input = None;
                 }
-                Err(reason) => say(state, Level::Error, reason),
+                Err(reason) => state.say(Level::Error, reason),
             }
             Vec::new()
         }
@@ -238,14 +229,14 @@ pub fn answer(state: &mut State, yes: bool) -> Vec<Effect> {
         return Vec::new();
     };
     if !yes {
-        say(state, Level::Info, "not published");
+        state.say(Level::Info, "not published");
         return Vec::new();
     }
     if state.read_only {
-        say(state, Level::Error, "refused by --read-only");
+        state.say(Level::Error, "refused by --read-only");
         return Vec::new();
     }
-    say(state, Level::Info, format!("publishing to {topic}"));
+    state.say(Level::Info, format!("publishing to {topic}"));
     vec![Effect::Publish {
         topic,
         payload,

@@ -430,6 +430,14 @@ impl State {
             .expect("the screen stack is never empty")
     }
 
+    /// Shows a message on the status line (the last one stays until another replaces it).
+    pub fn say(&mut self, level: Level, text: impl Into<String>) {
+        self.message = Some(Message {
+            level,
+            text: text.into(),
+        });
+    }
+
     /// What is on top and takes the keys.
     #[must_use]
     pub fn focus(&self) -> Focus {

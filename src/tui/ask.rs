@@ -1,0 +1,78 @@
+//! `w` on a Thing: "may it ACTION TARGET?", answered by the local policy engine from its loaded
+//! report, and on AWS asked of AWS (TestAuthorization) too.
+
+use super::msg::{Effect, Request};
+use super::state::{Input, InputKind, Level, Load, Screen, State};
+use crate::fleet::permissions::{self, DeviceAction};
+
+/// `w` on a Thing: the question line.
+pub fn ask_prompt(state: &mut State) {
+    if let Screen::Thing { .. } = state.screen() {
+        state.input = Some(Input {
+            kind: InputKind::Can,
+            text: "publish ".to_owned(),
+            before: String::new(),
+        });
+    } else {
+        state.say(
+            Level::Info,
+            "open a Thing to ask what it may do (connect, publish, subscribe, receive)",
+        );
+    }
+}
+
+/// `ACTION TARGET` about the Thing on screen, answered by the local policy engine from its
+/// loaded report; a mistake keeps the text on the line with the reason.
+pub fn ask(state: &mut State, text: &str) -> Vec<Effect> {
+    let Screen::Thing { name, .. } = state.screen() else {
+        return Vec::new();
+    };
+    let name = name.clone();
+    let Some(Load::Ready(report)) = state.thing_reports.get(&name) else {
+        state.say(Level::Warning, "the Thing is still loading");
+        return Vec::new();
+    };
+    let (action, target) = text.trim().split_once(' ').unwrap_or((text.trim(), ""));
+    let action: DeviceAction = match action.parse() {
+        Ok(action) => action,
+        Err(reason) => {
+            state.say(Level::Error, reason);
+            return Vec::new();
+        }
+    };
+    let target = target.trim();
+    if target.is_empty() {
+        state.say(
+            Level::Error,
+            "say what: a topic, a topic filter or a client id",
+        );
+        return Vec::new();
+    }
+    let answers = permissions::evaluate_for(report, action, target, state.now);
+    let summary = match answers.iter().find(|a| a.cannot_connect.is_none()) {
+        _ if answers.is_empty() => format!("{name} has no certificate: it may do nothing"),
+        Some(answer) if answer.allowed => format!("{name} may {action} {target}: ALLOWED"),
+        None => format!(
+            "{name} may not {action} {target}: no certificate of it can connect ({})",
+            answers
+                .iter()
+                .filter_map(|a| a.cannot_connect.as_deref())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => format!("{name} may not {action} {target}"),
+    };
+    state.input = None;
+    state.say(Level::Info, summary);
+    state.asked.insert(name.clone(), answers);
+    if matches!(state.backend, super::state::Backend::Aws { .. }) {
+        state.aws_asked.insert(name.clone(), Load::Loading);
+        return vec![Effect::Request(Request::AskAws {
+            thing: name,
+            action,
+            target: target.to_owned(),
+        })];
+    }
+    state.aws_asked.remove(&name);
+    Vec::new()
+}

@@ -1,0 +1,210 @@
+//! Moving between screens: open the selected row, go back, follow a link from a detail screen,
+//! open the audit; refresh what is on screen; copy its ARN or id.
+
+use super::detail;
+use super::msg::{Effect, Request};
+use super::state::{Level, Link, ListKind, Load, Screen, State};
+
+use super::list::{needs, recompute_rows, selected_index, set_filter, visible_loads};
+
+pub fn back(state: &mut State) -> Vec<Effect> {
+    if state.screens.len() > 1 {
+        state.screens.pop();
+        state.message = None;
+        return visible_loads(state);
+    }
+    if let Screen::List(_, view) = state.screen()
+        && !view.filter.is_empty()
+    {
+        set_filter(state, "");
+        return visible_loads(state);
+    }
+    Vec::new()
+}
+
+pub fn open(state: &mut State) -> Vec<Effect> {
+    let link = match state.screen() {
+        Screen::List(..) => match selected_index(state) {
+            Some((ListKind::Things, i)) => Link::Thing(state.things.items[i].name.clone()),
+            Some((ListKind::Certificates, i)) => {
+                Link::Certificate(state.certificates.items[i].id.clone())
+            }
+            Some((ListKind::Policies, i)) => Link::Policy(state.policies.items[i].name.clone()),
+            None => return Vec::new(),
+        },
+        screen => {
+            let cursor = match screen {
+                Screen::Thing { cursor, .. }
+                | Screen::Certificate { cursor, .. }
+                | Screen::Policy { cursor, .. }
+                | Screen::Audit { cursor, .. } => *cursor,
+                Screen::List(..) | Screen::Traffic | Screen::Shadow { .. } => 0,
+            };
+            match detail::links(state, screen).into_iter().nth(cursor) {
+                Some(link) => link,
+                None => return Vec::new(),
+            }
+        }
+    };
+    follow(state, link)
+}
+
+/// Opens the audit screen, running the audit the first time (`r` runs it again).
+pub fn open_audit(state: &mut State) -> Vec<Effect> {
+    if !matches!(state.screen(), Screen::Audit { .. }) {
+        state.screens.push(Screen::Audit {
+            cursor: 0,
+            scroll: 0,
+        });
+    }
+    if needs(state.audit.as_ref()) {
+        state.audit = Some(Load::Loading);
+        return vec![Effect::Request(Request::LoadAudit)];
+    }
+    Vec::new()
+}
+
+/// Opens the screen of a related object, loading it unless it is loaded or loading.
+pub fn follow(state: &mut State, link: Link) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    match link {
+        Link::Thing(name) => {
+            // Each is loaded unless it is loaded or loading: a report read again after a
+            // quarantine comes without the shadow names.
+            if needs(state.thing_reports.get(&name)) {
+                state.thing_reports.insert(name.clone(), Load::Loading);
+                effects.push(Effect::Request(Request::LoadThingReport(name.clone())));
+            }
+            if needs(state.thing_shadows.get(&name)) {
+                state.thing_shadows.insert(name.clone(), Load::Loading);
+                effects.push(Effect::Request(Request::LoadThingShadows(name.clone())));
+            }
+            state.screens.push(Screen::Thing {
+                name,
+                cursor: 0,
+                scroll: 0,
+            });
+        }
+        Link::Certificate(id) => {
+            if needs(state.certificate_reports.get(&id)) {
+                state.certificate_reports.insert(id.clone(), Load::Loading);
+                effects.push(Effect::Request(Request::LoadCertificateReport(id.clone())));
+            }
+            state.screens.push(Screen::Certificate {
+                id,
+                cursor: 0,
+                scroll: 0,
+            });
+        }
+        Link::Policy(name) => {
+            if needs(state.policy_reports.get(&name)) {
+                state.policy_reports.insert(name.clone(), Load::Loading);
+                effects.push(Effect::Request(Request::LoadPolicyReport(name.clone())));
+            }
+            state.screens.push(Screen::Policy {
+                name,
+                cursor: 0,
+                scroll: 0,
+            });
+        }
+    }
+    state.message = None;
+    effects
+}
+
+pub fn refresh(state: &mut State) -> Vec<Effect> {
+    state.message = None;
+    match state.screen().clone() {
+        Screen::List(ListKind::Things, _) => {
+            state.things.generation += 1;
+            state.things.items.clear();
+            state.thing_haystacks.clear();
+            state.things.loading = true;
+            state.things.error = None;
+            state.principals.clear();
+            state.certificate_details.clear();
+            recompute_rows(state, ListKind::Things);
+            vec![
+                Effect::Request(Request::ListThings {
+                    generation: state.things.generation,
+                }),
+                Effect::Request(Request::LoadQuarantined),
+            ]
+        }
+        Screen::List(ListKind::Certificates, _) => {
+            state.certificates.generation += 1;
+            state.certificates.loading = true;
+            state.certificate_details.clear();
+            state.certificate_things.clear();
+            vec![Effect::Request(Request::ListCertificates {
+                generation: state.certificates.generation,
+            })]
+        }
+        Screen::List(ListKind::Policies, _) => {
+            state.policies.generation += 1;
+            state.policies.loading = true;
+            vec![Effect::Request(Request::ListPolicies {
+                generation: state.policies.generation,
+            })]
+        }
+        Screen::Thing { name, .. } => {
+            state.thing_reports.insert(name.clone(), Load::Loading);
+            state.thing_shadows.insert(name.clone(), Load::Loading);
+            vec![
+                Effect::Request(Request::LoadThingReport(name.clone())),
+                Effect::Request(Request::LoadThingShadows(name)),
+            ]
+        }
+        Screen::Certificate { id, .. } => {
+            state.certificate_reports.insert(id.clone(), Load::Loading);
+            vec![Effect::Request(Request::LoadCertificateReport(id))]
+        }
+        Screen::Traffic | Screen::Shadow { .. } => Vec::new(),
+        Screen::Policy { name, .. } => {
+            state.policy_reports.insert(name.clone(), Load::Loading);
+            vec![Effect::Request(Request::LoadPolicyReport(name))]
+        }
+        Screen::Audit { .. } => {
+            state.audit = Some(Load::Loading);
+            vec![Effect::Request(Request::LoadAudit)]
+        }
+    }
+}
+
+pub fn copy(state: &mut State) -> Vec<Effect> {
+    let text = match state.screen() {
+        Screen::List(..) => match selected_index(state) {
+            Some((ListKind::Things, i)) => Some(state.things.items[i].arn.clone()),
+            Some((ListKind::Certificates, i)) => Some(state.certificates.items[i].id.clone()),
+            Some((ListKind::Policies, i)) => Some(state.policies.items[i].arn.clone()),
+            None => None,
+        },
+        screen @ (Screen::Thing { cursor, .. }
+        | Screen::Certificate { cursor, .. }
+        | Screen::Policy { cursor, .. }
+        | Screen::Audit { cursor, .. }) => {
+            match detail::links(state, screen).into_iter().nth(*cursor) {
+                Some(Link::Certificate(id)) => Some(id),
+                Some(Link::Policy(name) | Link::Thing(name)) => Some(name),
+                None => None,
+            }
+        }
+        Screen::Traffic => None,
+        Screen::Shadow { thing, name, .. } => {
+            match state.shadows.get(&(thing.clone(), name.clone())) {
+                Some(Load::Ready(shadow)) => shadow
+                    .desired
+                    .as_ref()
+                    .and_then(|d| serde_json::to_string_pretty(d).ok()),
+                _ => None,
+            }
+        }
+    };
+    if let Some(text) = text {
+        state.say(Level::Info, format!("copied {text}"));
+        vec![Effect::Copy(text)]
+    } else {
+        state.say(Level::Warning, "nothing selected to copy");
+        Vec::new()
+    }
+}

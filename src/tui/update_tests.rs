@@ -1,0 +1,257 @@
+//! `update` driven as the console drives it: messages in, state and effects out.
+
+use std::collections::BTreeMap;
+
+use time::OffsetDateTime;
+
+use super::action::Action;
+use super::list::list_view;
+use super::msg::{Effect, FleetEvent, Msg, QuarantineEvent, Request};
+use super::state::{Backend, Level, ListKind, Screen, State};
+use super::update::{start, update};
+use crate::fleet::model::{ThingPage, ThingSummary};
+
+fn thing(name: &str) -> ThingSummary {
+    ThingSummary {
+        name: name.to_owned(),
+        arn: format!("arn:aws:iot:us-east-1:1:thing/{name}"),
+        thing_type: Some("pump".into()),
+        attributes: BTreeMap::from([("site".into(), "plant-2".into())]),
+        version: 1,
+    }
+}
+
+fn page(generation: u64, names: &[String], more: bool) -> Msg {
+    let things = names.iter().map(|n| thing(n)).collect();
+    Msg::Fleet(Box::new(FleetEvent::ThingsPage {
+        generation,
+        result: Ok(ThingPage { things, more }),
+    }))
+}
+
+fn names(range: std::ops::Range<usize>) -> Vec<String> {
+    range.map(|i| format!("pump-{i:04}")).collect()
+}
+
+fn loaded(count: usize) -> State {
+    let mut state = State::new(Backend::Local, false, OffsetDateTime::UNIX_EPOCH);
+    start(&mut state);
+    update(&mut state, page(0, &names(0..count), false));
+    state
+}
+
+fn rows(state: &State) -> Vec<String> {
+    let (kind, view) = list_view(state).expect("a list");
+    assert_eq!(kind, ListKind::Things);
+    view.rows
+        .iter()
+        .map(|i| state.things.items[*i as usize].name.clone())
+        .collect()
+}
+
+#[test]
+fn pages_accumulate_and_pending_ends_with_the_last_page() {
+    let mut state = State::new(Backend::Local, false, OffsetDateTime::UNIX_EPOCH);
+    assert_eq!(
+        start(&mut state),
+        [
+            Effect::Request(Request::ListThings { generation: 0 }),
+            Effect::Request(Request::LoadQuarantined)
+        ]
+    );
+    assert_eq!(state.pending, 2);
+    update(&mut state, page(0, &names(0..250), true));
+    assert!(state.things.loading);
+    assert_eq!(state.things.items.len(), 250);
+    assert!(
+        state.pending > 1,
+        "the listing and the rows' principals are in flight"
+    );
+    update(&mut state, page(0, &names(250..300), false));
+    assert!(!state.things.loading);
+    assert_eq!(rows(&state).len(), 300);
+}
+
+#[test]
+fn pages_of_an_older_listing_are_ignored_after_a_refresh() {
+    let mut state = loaded(10);
+    let effects = update(&mut state, Msg::Action(Action::Refresh));
+    assert_eq!(
+        effects,
+        [
+            Effect::Request(Request::ListThings { generation: 1 }),
+            Effect::Request(Request::LoadQuarantined)
+        ]
+    );
+    update(&mut state, page(0, &names(0..5), false));
+    assert!(
+        state.things.items.is_empty(),
+        "a stale page changes nothing"
+    );
+    update(&mut state, page(1, &names(0..3), false));
+    assert_eq!(state.things.items.len(), 3);
+}
+
+#[test]
+fn only_rows_on_screen_load_their_principals() {
+    let mut state = State::new(Backend::Local, false, OffsetDateTime::UNIX_EPOCH);
+    update(
+        &mut state,
+        Msg::Resize {
+            width: 120,
+            height: 26,
+        },
+    );
+    start(&mut state);
+    let effects = update(&mut state, page(0, &names(0..1000), false));
+    let loads = effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Request(Request::LoadPrincipals(_))))
+        .count();
+    assert_eq!(loads, 20, "one per visible row, not one per Thing");
+    let effects = update(&mut state, Msg::Action(Action::Down));
+    assert!(
+        effects.is_empty(),
+        "moving within the page asks for nothing"
+    );
+    let effects = update(&mut state, Msg::Action(Action::PageDown));
+    let loads: Vec<&Effect> = effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Request(Request::LoadPrincipals(_))))
+        .collect();
+    assert_eq!(
+        loads,
+        [
+            &Effect::Request(Request::LoadPrincipals("pump-0020".into())),
+            &Effect::Request(Request::LoadPrincipals("pump-0021".into()))
+        ],
+        "only the rows scrolled into view"
+    );
+}
+
+#[test]
+fn filter_narrows_as_you_type_and_cancel_restores() {
+    let mut state = loaded(120);
+    update(&mut state, Msg::Action(Action::Filter));
+    for c in "pump-011".chars() {
+        update(&mut state, Msg::Typed(c));
+    }
+    assert_eq!(rows(&state)[0], "pump-0110", "{:?}", rows(&state));
+    assert!(rows(&state).len() < 120);
+    update(&mut state, Msg::Action(Action::Cancel));
+    assert_eq!(
+        rows(&state).len(),
+        120,
+        "cancel restores the filter from before"
+    );
+    assert!(state.input.is_none());
+}
+
+#[test]
+fn esc_goes_back_then_clears_the_filter() {
+    let mut state = loaded(5);
+    update(&mut state, Msg::Action(Action::Filter));
+    update(&mut state, Msg::Typed('3'));
+    update(&mut state, Msg::Action(Action::Confirm));
+    assert_eq!(rows(&state), ["pump-0003"]);
+    let effects = update(&mut state, Msg::Action(Action::Open));
+    assert!(effects.contains(&Effect::Request(Request::LoadThingReport(
+        "pump-0003".into()
+    ))));
+    assert!(matches!(state.screen(), Screen::Thing { name, .. } if name == "pump-0003"));
+    update(&mut state, Msg::Action(Action::Back));
+    assert_eq!(
+        rows(&state),
+        ["pump-0003"],
+        "back returns to the filtered list"
+    );
+    update(&mut state, Msg::Action(Action::Back));
+    assert_eq!(rows(&state).len(), 5);
+}
+
+#[test]
+fn an_unknown_command_keeps_the_typed_text_and_says_what_works() {
+    let mut state = loaded(1);
+    update(&mut state, Msg::Action(Action::Command));
+    for c in "thingz x".chars() {
+        update(&mut state, Msg::Typed(c));
+    }
+    update(&mut state, Msg::Action(Action::Confirm));
+    assert_eq!(
+        state.input.as_ref().map(|i| i.text.as_str()),
+        Some("thingz x")
+    );
+    let message = state.message.clone().expect("an error");
+    assert_eq!(message.level, Level::Error);
+    assert!(message.text.contains("try things"), "{}", message.text);
+}
+
+#[test]
+fn tab_completes_commands_and_names() {
+    let mut state = loaded(3);
+    update(&mut state, Msg::Action(Action::Command));
+    for c in "thi".chars() {
+        update(&mut state, Msg::Typed(c));
+    }
+    update(&mut state, Msg::Action(Action::Complete));
+    assert_eq!(
+        state.input.as_ref().unwrap().text,
+        "thing",
+        "things and thing share the prefix"
+    );
+    update(&mut state, Msg::Typed(' '));
+    update(&mut state, Msg::Typed('p'));
+    update(&mut state, Msg::Action(Action::Complete));
+    assert_eq!(state.input.as_ref().unwrap().text, "thing pump-000");
+}
+
+#[test]
+fn copy_takes_the_selected_arn() {
+    let mut state = loaded(3);
+    update(&mut state, Msg::Action(Action::Down));
+    let effects = update(&mut state, Msg::Action(Action::Copy));
+    assert_eq!(
+        effects,
+        [Effect::Copy(
+            "arn:aws:iot:us-east-1:1:thing/pump-0001".into()
+        )]
+    );
+}
+
+#[test]
+fn throttled_responses_show_for_a_few_seconds() {
+    let mut state = loaded(1);
+    let now = OffsetDateTime::UNIX_EPOCH + time::Duration::hours(1);
+    update(&mut state, Msg::Tick { now, throttled: 2 });
+    assert!(state.throttling());
+    update(
+        &mut state,
+        Msg::Tick {
+            now: now + time::Duration::seconds(6),
+            throttled: 2,
+        },
+    );
+    assert!(!state.throttling());
+}
+
+#[test]
+fn a_failed_listing_is_shown_with_its_message() {
+    let mut state = State::new(Backend::Local, false, OffsetDateTime::UNIX_EPOCH);
+    start(&mut state);
+    let error = "access denied: the caller may not perform iot:ListThings".to_owned();
+    update(
+        &mut state,
+        Msg::Fleet(Box::new(FleetEvent::ThingsPage {
+            generation: 0,
+            result: Err(error.clone()),
+        })),
+    );
+    update(
+        &mut state,
+        Msg::Fleet(Box::new(FleetEvent::Quarantine(
+            QuarantineEvent::Quarantined(Ok(Vec::new())),
+        ))),
+    );
+    assert_eq!(state.pending, 0);
+    assert_eq!(state.message.as_ref().map(|m| m.text.clone()), Some(error));
+}
