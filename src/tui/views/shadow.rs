@@ -11,7 +11,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use super::styled;
+use super::detail::styled;
 use crate::config::theme::{Slot, Theme};
 use crate::fleet::model::Shadow;
 use crate::tui::detail;

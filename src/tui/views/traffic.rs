@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use super::styled;
+use super::detail::styled;
 use crate::config::theme::{Slot, Theme};
 use crate::fleet::traffic::history::Kept;
 use crate::tui::detail;
