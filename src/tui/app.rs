@@ -13,8 +13,8 @@ use ratatui_textarea::TextArea;
 use tokio::sync::mpsc;
 
 use super::keys::{self, KeyResolver, Layer, Resolution, key_of};
-use super::msg::{Effect, Msg};
-use super::state::{Backend, Focus, Level, Message, State};
+use super::msg::{Effect, Msg, Setup};
+use super::state::{Backend, Focus, Level, State};
 use super::tasks::Runner;
 use super::update;
 use super::views;
@@ -79,37 +79,36 @@ impl App {
         let (sender, events) = mpsc::unbounded_channel();
         let (keys, keymap_problems) = KeyResolver::new(&loaded.keymap);
         let read_only = options.read_only || loaded.settings.read_only;
-        let mut state = State::new(
+        let state = State::new(
             options.backend.clone(),
             read_only,
             time::OffsetDateTime::now_utc(),
         );
-        let budget = options
+        let history_budget = options
             .history_budget
             .or(loaded
                 .settings
                 .history_mib
                 .map(|mib| mib.saturating_mul(1024 * 1024)))
             .unwrap_or(traffic::history::DEFAULT_BUDGET);
-        state.traffic = super::state::traffic::TrafficView::new(budget);
-        state.answer_keys = keys.answer_keys();
         let mut problems: Vec<String> =
             loaded.problems.into_iter().chain(keymap_problems).collect();
+        let mut quarantine_strategy = crate::fleet::quarantine::Strategy::default();
         if let Some(strategy) = &loaded.settings.quarantine_strategy {
             match strategy.parse() {
-                Ok(strategy) => state.quarantine_strategy = strategy,
+                Ok(strategy) => quarantine_strategy = strategy,
                 Err(error) => problems.push(format!("config.toml quarantine_strategy: {error}")),
             }
         }
-        if !problems.is_empty() {
-            for problem in &problems {
-                tracing::warn!(%problem, "configuration");
-            }
-            state.message = Some(Message {
-                level: Level::Error,
-                text: problems.join(" | "),
-            });
+        for problem in &problems {
+            tracing::warn!(%problem, "configuration");
         }
+        let setup = Setup {
+            history_budget,
+            answer_keys: keys.answer_keys(),
+            quarantine_strategy,
+            problems,
+        };
         let mutations = super::tasks::MutationSettings {
             read_only,
             journal: options.journal.clone(),
@@ -128,6 +127,7 @@ impl App {
             editor: None,
             external: None,
         };
+        app.handle(Msg::Configure(Box::new(setup)));
         let effects = update::start(&mut app.state);
         app.run_effects(effects);
         app
@@ -222,7 +222,7 @@ impl App {
                 self.handle(Msg::EditText(text));
             }
             Err(error) => {
-                self.state.message = Some(Message {
+                self.handle(Msg::Note {
                     level: Level::Error,
                     text: error,
                 });
@@ -245,31 +245,27 @@ impl App {
     }
 
     fn connect_traffic(&mut self) {
-        let now = time::OffsetDateTime::now_utc();
-        let down = |reason: String| super::state::traffic::Link::Down {
-            reason,
-            retry_in: Duration::ZERO,
-            since: now,
-        };
-        match &self.options.traffic {
+        let (target, down) = match &self.options.traffic {
             Some(Ok(settings)) => {
-                self.state.traffic.target = format!("{}:{}", settings.host, settings.port);
+                let target = format!("{}:{}", settings.host, settings.port);
                 match traffic::connect(settings, TRAFFIC_QUEUE) {
                     Ok((handle, events)) => {
                         self.traffic = Some(handle);
                         self.traffic_events = Some(events);
+                        (Some(target), None)
                     }
-                    Err(reason) => self.state.traffic.link = down(reason),
+                    Err(reason) => (Some(target), Some(reason)),
                 }
             }
-            Some(Err(reason)) => self.state.traffic.link = down(reason.clone()),
-            None => self.state.traffic.link = down("no MQTT endpoint in this console".into()),
-        }
+            Some(Err(reason)) => (None, Some(reason.clone())),
+            None => (None, Some("no MQTT endpoint in this console".into())),
+        };
+        self.handle(Msg::TrafficStarted { target, down });
     }
 
     fn traffic_command(&mut self, command: impl FnOnce(&TrafficHandle) -> Result<(), String>) {
         if let Some(Err(error)) = self.traffic.as_ref().map(command) {
-            self.state.message = Some(Message {
+            self.handle(Msg::Note {
                 level: Level::Error,
                 text: error,
             });
@@ -280,7 +276,7 @@ impl App {
     /// sent, never on this loop.
     fn publish(&mut self, topic: &str, payload: String, qos: u8) {
         let Some(handle) = self.traffic.clone() else {
-            self.state.message = Some(Message {
+            self.handle(Msg::Note {
                 level: Level::Error,
                 text: format!("publish to {topic} failed: not connected"),
             });
@@ -323,7 +319,7 @@ impl App {
     fn set_theme(&mut self, name: &str) {
         if files::theme_text(name).is_none() {
             let names = files::THEMES.map(|(n, _)| n).join(", ");
-            self.state.message = Some(Message {
+            self.handle(Msg::Note {
                 level: Level::Error,
                 text: format!("unknown theme '{name}': the themes are {names}"),
             });
@@ -335,17 +331,18 @@ impl App {
             self.options.no_color,
         );
         self.theme = loaded.theme;
-        self.state.message = Some(if loaded.problems.is_empty() {
-            Message {
+        let note = if loaded.problems.is_empty() {
+            Msg::Note {
                 level: Level::Info,
                 text: format!("theme {name}"),
             }
         } else {
-            Message {
+            Msg::Note {
                 level: Level::Error,
                 text: loaded.problems.join(" | "),
             }
-        });
+        };
+        self.handle(note);
     }
 
     /// Applies every message that has arrived, without waiting. True when there was any.

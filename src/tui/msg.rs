@@ -6,11 +6,13 @@
 use time::OffsetDateTime;
 
 use super::action::Action;
+use super::state::{AnswerKeys, Level};
 use crate::fleet::audit::AuditReport;
 use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
 use crate::fleet::model::{Certificate, CertificateSummary, PolicySummary, Shadow, ThingPage};
 use crate::fleet::permissions::{AwsAnswer, DeviceAction};
 use crate::fleet::quarantine::Options;
+use crate::fleet::quarantine::Strategy;
 use crate::fleet::quarantine::run::{Prepared, Report, Verb};
 use crate::fleet::traffic::TrafficEvent;
 
@@ -38,6 +40,32 @@ pub enum Msg {
         width: u16,
         height: u16,
     },
+    /// The console's configuration, once at start.
+    Configure(Box<Setup>),
+    /// The live MQTT connection was started towards `target` (`HOST:PORT`), or could not be
+    /// (`down` says why).
+    TrafficStarted {
+        target: Option<String>,
+        down: Option<String>,
+    },
+    /// Something the console's loop did itself (the clipboard, a theme, a subscription) and the
+    /// status line should say.
+    Note {
+        level: Level,
+        text: String,
+    },
+}
+
+/// What the console starts with, from its options and configuration files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setup {
+    /// The traffic history's memory budget, in bytes.
+    pub history_budget: usize,
+    /// The keys prompts name, from the keymap.
+    pub answer_keys: AnswerKeys,
+    pub quarantine_strategy: Strategy,
+    /// Problems in the configuration files, shown as the first message.
+    pub problems: Vec<String>,
 }
 
 /// Results of effects. Errors are the messages to show (access denied names the IAM action).

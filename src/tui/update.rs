@@ -6,10 +6,11 @@
 //! folded in here. Effects say what I/O to start.
 
 use super::action::Action;
-use super::msg::{Effect, FleetEvent, Msg, QuarantineEvent, Request};
+use super::msg::{Effect, FleetEvent, Msg, QuarantineEvent, Request, Setup};
 use super::quarantine;
 use super::shadow;
 use super::shadow_edit;
+use super::state::traffic::{Link, TrafficView};
 use super::state::{Focus, Input, InputKind, Level, ListKind, Load, Screen, State};
 use super::traffic;
 use crate::fleet::permissions::{self};
@@ -23,6 +24,16 @@ use super::list::{
     set_filter, step, things_page, visible_loads,
 };
 use super::navigate::{back, copy, open, refresh};
+/// Takes the configuration in; its problems are the first message.
+fn configure(state: &mut State, setup: Setup) {
+    state.traffic = TrafficView::new(setup.history_budget);
+    state.answer_keys = setup.answer_keys;
+    state.quarantine_strategy = setup.quarantine_strategy;
+    if !setup.problems.is_empty() {
+        state.say(Level::Error, setup.problems.join(" | "));
+    }
+}
+
 /// The effects the console starts with.
 pub fn start(state: &mut State) -> Vec<Effect> {
     state.things.loading = true;
@@ -82,6 +93,27 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.page_rows = usize::from(height.saturating_sub(6)).max(1);
             clamp(state);
             visible_loads(state)
+        }
+        Msg::Configure(setup) => {
+            configure(state, *setup);
+            Vec::new()
+        }
+        Msg::TrafficStarted { target, down } => {
+            if let Some(target) = target {
+                state.traffic.target = target;
+            }
+            if let Some(reason) = down {
+                state.traffic.link = Link::Down {
+                    reason,
+                    retry_in: std::time::Duration::ZERO,
+                    since: state.now,
+                };
+            }
+            Vec::new()
+        }
+        Msg::Note { level, text } => {
+            state.say(level, text);
+            Vec::new()
         }
     };
     counted(state, effects)
