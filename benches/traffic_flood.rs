@@ -161,14 +161,9 @@ fn console_reader(args: &str) {
         )
         .expect("settings");
         let options = Options {
-            backend: iotfleet::tui::state::Backend::Local,
             read_only: true,
-            theme: None,
-            keymap: None,
-            no_color: false,
             traffic: Some(Ok(traffic)),
-            history_budget: None,
-            journal: None,
+            ..Options::new(iotfleet::tui::state::Backend::Local)
         };
         let loaded = iotfleet::config::files::load_from(None, None, None, false);
         let mut app = App::new(client, options, loaded);

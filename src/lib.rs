@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod fleet;
+pub mod json_error;
 pub mod local;
 pub mod log_file;
 pub mod policy;

@@ -14,19 +14,6 @@ use iotfleet::tui::state::shadow_edit::Stage;
 use iotfleet::tui::state::{Backend, ListKind, Load, Screen};
 use iotfleet::tui::{App, Options};
 
-fn options(backend: Backend) -> Options {
-    Options {
-        backend,
-        read_only: false,
-        theme: None,
-        keymap: None,
-        no_color: false,
-        traffic: None,
-        history_budget: None,
-        journal: None,
-    }
-}
-
 /// The seeded demo fleet in memory, and a console on it with the given configuration directory.
 async fn console_on_demo_fleet(config: Option<&std::path::Path>) -> (LocalCore, App) {
     console_on_demo_fleet_journaled(config, None).await
@@ -51,7 +38,7 @@ async fn console_on_demo_fleet_journaled(
     let loaded = files::load_from(config, None, None, false);
     let options = Options {
         journal,
-        ..options(Backend::Local)
+        ..Options::new(Backend::Local)
     };
     let mut app = App::new(client, options, loaded);
     app.handle(iotfleet::tui::msg::Msg::Resize {
@@ -199,7 +186,7 @@ async fn an_osc52_attribute_is_drawn_escaped_and_never_reaches_the_clipboard() {
         .unwrap();
     let mut app = App::new(
         client,
-        options(Backend::Local),
+        Options::new(Backend::Local),
         files::load_from(None, None, None, false),
     );
     app.settle(SETTLE).await;
@@ -284,7 +271,7 @@ async fn against_moto_the_console_shows_the_count_while_pages_stream_in() {
     };
     let mut app = App::new(
         client,
-        options(backend),
+        Options::new(backend),
         files::load_from(None, None, None, false),
     );
     while app.state.things.items.is_empty() {
@@ -500,7 +487,7 @@ async fn editing_a_new_devices_shadow(
     let dir = tempfile::tempdir().unwrap();
     let options = Options {
         journal: Some(dir.path().join("journal.jsonl")),
-        ..options(Backend::Local)
+        ..Options::new(Backend::Local)
     };
     let mut app = App::new(
         fleet.client.clone(),

@@ -30,14 +30,8 @@ async fn console_as(journal: &std::path::Path, backend: Backend) -> (LocalCore, 
         .await
         .expect("client");
     let options = Options {
-        backend,
-        read_only: false,
-        theme: None,
-        keymap: None,
-        no_color: false,
-        traffic: None,
-        history_budget: None,
         journal: Some(journal.to_path_buf()),
+        ..Options::new(backend)
     };
     let mut app = App::new(client, options, files::load_from(None, None, None, false));
     app.handle(iotfleet::tui::msg::Msg::Resize {

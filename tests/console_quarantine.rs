@@ -48,14 +48,9 @@ async fn console_with(
         .await
         .expect("client");
     let options = Options {
-        backend: Backend::Local,
-        read_only: false,
-        theme: None,
-        keymap: None,
-        no_color: false,
         traffic: traffic.then(|| Ok(core.mqtt_settings("console-quarantine".into()).unwrap())),
-        history_budget: None,
         journal: Some(journal.to_path_buf()),
+        ..Options::new(Backend::Local)
     };
     let mut app = App::new(client, options, loaded);
     app.handle(iotfleet::tui::msg::Msg::Resize {

@@ -40,17 +40,13 @@ async fn console(core: &LocalCore, traffic: TrafficSettings, history_budget: Opt
         .await
         .expect("client");
     let options = Options {
-        backend: Backend::Local,
-        read_only: false,
-        theme: None,
-        keymap: None,
-        no_color: false,
         traffic: Some(Ok(traffic)),
         history_budget,
         journal: Some(std::env::temp_dir().join(format!(
             "iotfleet-test-journal-{}.jsonl",
             std::process::id()
         ))),
+        ..Options::new(Backend::Local)
     };
     let mut app = App::new(client, options, files::load_from(None, None, None, false));
     app.handle(iotfleet::tui::msg::Msg::Resize {

@@ -77,9 +77,8 @@ async fn things_stream_page_by_page(fleet: &TestFleet) {
     }
     assert_eq!(sizes, [3, 3, 1]);
     assert_eq!(mores, [true, true, false]);
-    names.sort();
     assert_eq!(
-        names,
+        sorted(names),
         (0..7).map(|i| format!("pump-{i}")).collect::<Vec<_>>()
     );
     assert!(
@@ -98,32 +97,32 @@ async fn things_filter_by_type_and_attribute_on_the_server(fleet: &TestFleet) {
         thing_type: Some("pump".into()),
         ..ThingQuery::default()
     };
-    let mut names: Vec<_> = fleet
-        .client
-        .list_things(by_type)
-        .collect_all()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name)
-        .collect();
-    names.sort();
+    let names = sorted(
+        fleet
+            .client
+            .list_things(by_type)
+            .collect_all()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.name),
+    );
     assert_eq!(names, ["pump-1", "pump-2"]);
 
     let by_attribute = ThingQuery {
         attribute: Some(("site".into(), "plant-2".into())),
         ..ThingQuery::default()
     };
-    let mut names: Vec<_> = fleet
-        .client
-        .list_things(by_attribute)
-        .collect_all()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name)
-        .collect();
-    names.sort();
+    let names = sorted(
+        fleet
+            .client
+            .list_things(by_attribute)
+            .collect_all()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.name),
+    );
     assert_eq!(names, ["pump-2", "sensor-1"]);
 }
 
@@ -199,15 +198,15 @@ async fn thing_groups_of_a_thing(fleet: &TestFleet) {
             .await
             .unwrap();
     }
-    let mut groups: Vec<_> = fleet
-        .client
-        .thing_groups("pump-1")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|g| g.name)
-        .collect();
-    groups.sort();
+    let groups = sorted(
+        fleet
+            .client
+            .thing_groups("pump-1")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|g| g.name),
+    );
     assert_eq!(groups, ["plant-2", "pumps"]);
 }
 
@@ -223,8 +222,7 @@ async fn principals_of_a_thing_and_things_of_a_principal(fleet: &TestFleet) {
         fleet.client.thing_principals("pump-1").await.unwrap(),
         std::slice::from_ref(&shared)
     );
-    let mut things = fleet.client.principal_things(&shared).await.unwrap();
-    things.sort();
+    let things = sorted(fleet.client.principal_things(&shared).await.unwrap());
     assert_eq!(things, ["pump-1", "pump-2"]);
 }
 
@@ -299,15 +297,15 @@ async fn attached_policies_of_a_certificate(fleet: &TestFleet) {
     seed::attach_policy(&fleet.iot, "pump-telemetry", &arn).await;
     seed::attach_policy(&fleet.iot, "pump-shadow", &arn).await;
 
-    let mut names: Vec<_> = fleet
-        .client
-        .attached_policies(&arn)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|p| p.name)
-        .collect();
-    names.sort();
+    let names = sorted(
+        fleet
+            .client
+            .attached_policies(&arn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.name),
+    );
     assert_eq!(names, ["pump-shadow", "pump-telemetry"]);
 }
 
@@ -328,15 +326,15 @@ async fn policies_list_get_versions_and_targets(fleet: &TestFleet) {
         seed::certificate(&fleet.iot, &CertificateSpec::valid_for_days("pump-1", 30)).await;
     seed::attach_policy(&fleet.iot, "pump-policy", &certificate).await;
 
-    let mut names: Vec<_> = fleet
-        .client
-        .list_policies()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|p| p.name)
-        .collect();
-    names.sort();
+    let names = sorted(
+        fleet
+            .client
+            .list_policies()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.name),
+    );
     assert_eq!(names, ["other", "pump-policy"]);
 
     let policy = fleet.client.get_policy("pump-policy").await.unwrap();
@@ -478,12 +476,7 @@ async fn thing_report_joins_without_n_plus_one_calls(fleet: &TestFleet) {
     let certificate = &report.certificates[0];
     assert_eq!(certificate.certificate.id, device.certificate_id);
     assert!(certificate.is_shared());
-    let mut policies: Vec<_> = certificate
-        .policies
-        .iter()
-        .map(|p| p.name.as_str())
-        .collect();
-    policies.sort_unstable();
+    let policies = sorted(certificate.policies.iter().map(|p| p.name.as_str()));
     assert_eq!(policies, ["extra", device.policy.as_str()]);
     assert!(
         certificate
@@ -799,27 +792,26 @@ async fn groups_types_and_group_members_are_listed(fleet: &TestFleet) {
     };
     assert_eq!(groups(None).await, ["plant-north", "plant-south"]);
     assert_eq!(groups(Some("plant-n")).await, ["plant-north"]);
-    let mut types: Vec<String> = iot
-        .list_thing_types()
-        .send()
-        .await
-        .unwrap()
-        .thing_types
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|t| t.thing_type_name)
-        .collect();
-    types.sort();
+    let types = sorted(
+        iot.list_thing_types()
+            .send()
+            .await
+            .unwrap()
+            .thing_types
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|t| t.thing_type_name),
+    );
     assert_eq!(types, ["camera", "pump"]);
-    let mut members = iot
-        .list_things_in_thing_group()
-        .thing_group_name("plant-north")
-        .send()
-        .await
-        .unwrap()
-        .things
-        .unwrap_or_default();
-    members.sort();
+    let members = sorted(
+        iot.list_things_in_thing_group()
+            .thing_group_name("plant-north")
+            .send()
+            .await
+            .unwrap()
+            .things
+            .unwrap_or_default(),
+    );
     assert_eq!(members, ["pump-1", "pump-2"]);
 }
 
@@ -842,13 +834,13 @@ async fn principal_and_effective_policies_of_a_certificate(fleet: &TestFleet) {
         .send()
         .await
         .unwrap();
-    let mut names: Vec<String> = listed
-        .policies
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|p| p.policy_name)
-        .collect();
-    names.sort();
+    let names = sorted(
+        listed
+            .policies
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| p.policy_name),
+    );
     assert_eq!(names, ["pump-a", "pump-b"]);
     if fleet.has(Behaviour::EffectivePolicies) {
         let effective = iot
@@ -858,18 +850,18 @@ async fn principal_and_effective_policies_of_a_certificate(fleet: &TestFleet) {
             .send()
             .await
             .unwrap();
-        let mut found: Vec<(String, String)> = effective
-            .effective_policies
-            .unwrap_or_default()
-            .into_iter()
-            .map(|p| {
-                (
-                    p.policy_name.unwrap_or_default(),
-                    p.policy_document.unwrap_or_default(),
-                )
-            })
-            .collect();
-        found.sort();
+        let found = sorted(
+            effective
+                .effective_policies
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| {
+                    (
+                        p.policy_name.unwrap_or_default(),
+                        p.policy_document.unwrap_or_default(),
+                    )
+                }),
+        );
         assert_eq!(
             found,
             [
@@ -901,4 +893,11 @@ async fn connectivity_of_a_thing_never_connected(fleet: &TestFleet) {
         .send()
         .await;
     assert_eq!(code(&unknown), "ResourceNotFoundException");
+}
+
+/// The items in order: what a listing holds, whatever order the backend lists it in.
+fn sorted<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut items: Vec<T> = items.into_iter().collect();
+    items.sort();
+    items
 }

@@ -46,10 +46,8 @@ fn desired(argument: &str) -> Result<Value, CliError> {
         CliError::new(
             2,
             format!(
-                "{source} is not JSON: line {}, column {}: {}",
-                e.line(),
-                e.column(),
-                e.to_string().split(" at line ").next().unwrap_or_default()
+                "{source} is not JSON: {}",
+                crate::json_error::JsonError::of(&e)
             ),
         )
     })?;

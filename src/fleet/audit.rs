@@ -11,7 +11,7 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::client::FleetClient;
+use super::client::{CONCURRENT_CALLS, FleetClient};
 use super::error::FleetError;
 use super::journal::Journal;
 use super::model::{CertificateStatus, certificate_id_from_arn};
@@ -20,7 +20,6 @@ use super::quarantine::{DENY_ALL_POLICY, is_deny_all};
 use crate::policy::PolicyDocument;
 use crate::policy::document::{Effect, Matcher};
 
-const CONCURRENT_CALLS: usize = 8;
 /// A certificate expiring within this many days is reported (AWS's default).
 pub const EXPIRING_DAYS: i64 = 30;
 

@@ -30,12 +30,14 @@ use super::certificate::read_pem;
 use super::error::{FleetError, Operation, ResourceKind};
 pub use super::model::BackendInfo;
 use super::model::{
-    Certificate, CertificateStatus, CertificateSummary, Policy, PolicySummary, PolicyVersion,
-    Shadow, Thing, ThingGroupRef, ThingPage, ThingSummary,
+    Certificate, CertificateLinks, CertificateStatus, CertificateSummary, Policy, PolicySummary,
+    PolicyVersion, Shadow, Thing, ThingGroupRef, ThingPage, ThingSummary, certificate_id_from_arn,
 };
 
 /// AWS caps ListThings pages at 250; asking for the most means the fewest round trips.
 pub const MAX_PAGE_SIZE: i32 = 250;
+/// How many calls a fan-out (per certificate, per policy) keeps in flight.
+pub const CONCURRENT_CALLS: usize = 8;
 
 /// How to reach the service. Built by the CLI from flags; `None` means "the standard AWS chain".
 #[derive(Debug, Clone, Default)]
@@ -473,6 +475,37 @@ impl FleetClient {
             pem_problem,
             pem,
         })
+    }
+
+    /// Each certificate among `principals` (other principals are skipped) with what is attached
+    /// to it: DescribeCertificate, ListAttachedPolicies and ListPrincipalThings for each, at most
+    /// `CONCURRENT_CALLS` certificates at a time, in the order given.
+    pub async fn certificates_of(
+        &self,
+        principals: impl IntoIterator<Item = String>,
+    ) -> Result<Vec<CertificateLinks>, FleetError> {
+        use futures_util::{StreamExt as _, TryStreamExt as _};
+        let certificates = principals
+            .into_iter()
+            .filter(|p| certificate_id_from_arn(p).is_some());
+        futures_util::stream::iter(certificates)
+            .map(|arn| async move {
+                let id = certificate_id_from_arn(&arn).unwrap_or_default();
+                let (certificate, policies, things) = futures_util::try_join!(
+                    self.describe_certificate(id),
+                    self.attached_policies(&arn),
+                    self.principal_things(&arn)
+                )?;
+                Ok::<_, FleetError>(CertificateLinks {
+                    arn,
+                    certificate,
+                    policies: policies.into_iter().map(|p| p.name).collect(),
+                    things,
+                })
+            })
+            .buffered(CONCURRENT_CALLS)
+            .try_collect()
+            .await
     }
 
     /// The policies attached to a target (a certificate ARN or a Thing group ARN).

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 
-use super::client::FleetClient;
+use super::client::{CONCURRENT_CALLS, FleetClient};
 use super::error::FleetError;
 use super::model::{
     Certificate, Policy, PolicyVersion, Thing, ThingGroupRef, certificate_id_from_arn,
@@ -17,7 +17,6 @@ use super::quarantine;
 
 /// How many registry calls one report keeps in flight: enough to hide latency, few enough not to
 /// trip AWS's per-account throttles for an operator who opens many Things in a row.
-const CONCURRENT_CALLS: usize = 8;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ThingReport {
@@ -172,40 +171,23 @@ pub async fn thing_report(client: &FleetClient, name: &str) -> Result<ThingRepor
     let (certificate_arns, other_principals): (Vec<String>, Vec<String>) = principals
         .into_iter()
         .partition(|p| certificate_id_from_arn(p).is_some());
-
-    let certificates: Vec<(Certificate, Vec<String>, Vec<String>)> =
-        futures_util::stream::iter(certificate_arns)
-            .map(|arn| async move {
-                let id = certificate_id_from_arn(&arn).unwrap_or_default();
-                let (certificate, policies, things) = futures_util::try_join!(
-                    client.describe_certificate(id),
-                    client.attached_policies(&arn),
-                    client.principal_things(&arn)
-                )?;
-                Ok::<_, FleetError>((
-                    certificate,
-                    policies.into_iter().map(|p| p.name).collect(),
-                    things,
-                ))
-            })
-            .buffered(CONCURRENT_CALLS)
-            .try_collect()
-            .await?;
+    let certificates = client.certificates_of(certificate_arns).await?;
 
     let distinct: BTreeSet<String> = certificates
         .iter()
-        .flat_map(|(_, names, _)| names.iter().cloned())
+        .flat_map(|links| links.policies.iter().cloned())
         .collect();
     let policies = policies_by_name(client, distinct).await?;
 
     let certificates = certificates
         .into_iter()
-        .map(|(certificate, policy_names, things)| {
-            let own = policy_names
+        .map(|links| {
+            let own = links
+                .policies
                 .iter()
                 .filter_map(|name| policies.iter().find(|p| &p.name == name).cloned())
                 .collect();
-            CertificateReport::new(certificate, things, own)
+            CertificateReport::new(links.certificate, links.things, own)
         })
         .collect();
     Ok(ThingReport {

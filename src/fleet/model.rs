@@ -18,6 +18,15 @@ pub struct ThingSummary {
     pub version: i64,
 }
 
+/// A certificate principal and what is attached to it: its policies' names and its Things.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateLinks {
+    pub arn: String,
+    pub certificate: Certificate,
+    pub policies: Vec<String>,
+    pub things: Vec<String>,
+}
+
 /// One page of a streamed Thing listing. `more` is false on the last page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThingPage {

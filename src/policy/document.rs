@@ -64,10 +64,10 @@ impl PolicyDocument {
     /// `Condition`. Unknown fields and wrong types are rejected with the reason.
     pub fn parse(text: &str) -> Result<Self, MalformedPolicy> {
         let value: Value = serde_json::from_str(text).map_err(|e| {
+            let at = crate::json_error::JsonError::of(&e);
             malformed(format!(
-                "not JSON (line {}, column {}): {e}",
-                e.line(),
-                e.column()
+                "not JSON (line {}, column {}): {}",
+                at.line, at.column, at.message
             ))
         })?;
         let Value::Object(top) = value else {

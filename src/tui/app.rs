@@ -40,6 +40,24 @@ pub struct Options {
     pub journal: Option<std::path::PathBuf>,
 }
 
+impl Options {
+    /// The console on `backend` with every other option at its default: writable, the
+    /// configured theme and keymap, no live traffic, the default history budget and journal.
+    #[must_use]
+    pub fn new(backend: Backend) -> Self {
+        Self {
+            backend,
+            read_only: false,
+            theme: None,
+            keymap: None,
+            no_color: false,
+            traffic: None,
+            history_budget: None,
+            journal: None,
+        }
+    }
+}
+
 /// Traffic events waiting for the console before new ones are dropped (and counted).
 pub const TRAFFIC_QUEUE: usize = 50_000;
 /// Traffic events folded in per turn of the loop, so keys and frames stay responsive in a flood.

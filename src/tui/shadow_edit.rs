@@ -17,16 +17,7 @@ use crate::fleet::model::Shadow;
 
 /// Parses the draft: a JSON object (the desired state), or `null` to clear it.
 pub fn parse(text: &str) -> Result<Value, JsonError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| JsonError {
-        line: e.line(),
-        column: e.column(),
-        message: e
-            .to_string()
-            .split(" at line ")
-            .next()
-            .unwrap_or_default()
-            .to_owned(),
-    })?;
+    let value: Value = serde_json::from_str(text).map_err(|e| JsonError::of(&e))?;
     if value.is_object() || value.is_null() {
         Ok(value)
     } else {

@@ -10,10 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::plan::{
     CertificateFacts, DENY_ALL_POLICY, DenyAllPolicy, PolicyFacts, Subject, is_deny_all,
 };
-use crate::fleet::model::certificate_id_from_arn;
+use crate::fleet::client::CONCURRENT_CALLS;
 use crate::fleet::{FleetClient, FleetError};
-
-const CONCURRENT_CALLS: usize = 8;
 
 /// How much to learn about each policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,30 +37,21 @@ pub async fn gather(
 ) -> Result<Subject, FleetError> {
     let (described, principals) =
         futures_util::try_join!(client.describe_thing(thing), client.thing_principals(thing))?;
-    let certificates: Vec<(CertificateFacts, Vec<String>)> = futures_util::stream::iter(
-        principals
-            .into_iter()
-            .filter(|p| certificate_id_from_arn(p).is_some()),
-    )
-    .map(|arn| async move {
-        let id = certificate_id_from_arn(&arn).unwrap_or_default();
-        let (certificate, policies, things) = futures_util::try_join!(
-            client.describe_certificate(id),
-            client.attached_policies(&arn),
-            client.principal_things(&arn)
-        )?;
-        let facts = CertificateFacts {
-            id: certificate.id,
-            arn,
-            status: certificate.status.as_aws().to_owned(),
-            things,
-            policies: Vec::new(),
-        };
-        Ok::<_, FleetError>((facts, policies.into_iter().map(|p| p.name).collect()))
-    })
-    .buffered(CONCURRENT_CALLS)
-    .try_collect()
-    .await?;
+    let certificates: Vec<(CertificateFacts, Vec<String>)> = client
+        .certificates_of(principals)
+        .await?
+        .into_iter()
+        .map(|links| {
+            let facts = CertificateFacts {
+                id: links.certificate.id,
+                arn: links.arn,
+                status: links.certificate.status.as_aws().to_owned(),
+                things: links.things,
+                policies: Vec::new(),
+            };
+            (facts, links.policies)
+        })
+        .collect();
 
     let distinct: BTreeSet<String> = certificates
         .iter()

@@ -249,17 +249,14 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// `line` is the file's line: a log line's JSON error says line 1 of that line.
     fn corrupt(path: &Path, line: usize, error: &serde_json::Error) -> Self {
+        let at = crate::json_error::JsonError::of(error);
         Self::Corrupt {
             path: path.to_owned(),
             line,
-            column: error.column(),
-            message: error
-                .to_string()
-                .split(" at line ")
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
+            column: at.column,
+            message: at.message,
         }
     }
 }

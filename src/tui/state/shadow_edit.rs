@@ -2,6 +2,8 @@
 
 use serde_json::Value;
 
+pub use crate::json_error::JsonError;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     Editing,
@@ -10,13 +12,6 @@ pub enum Stage {
     Applying,
     /// The shadow moved on since the edit began; the edit is kept.
     Conflict,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JsonError {
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
