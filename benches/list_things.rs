@@ -15,11 +15,7 @@ const THINGS: usize = 10_000;
 const ROUNDS: usize = 5;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(run());
+    common::runtime().block_on(run());
 }
 
 async fn run() {

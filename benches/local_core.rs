@@ -18,11 +18,7 @@ const THINGS: usize = 100_000;
 const ROUNDS: usize = 3;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(run());
+    common::runtime().block_on(run());
 }
 
 async fn run() {

@@ -23,11 +23,7 @@ const STEP: usize = 10_000;
 const CLIENTS: usize = 4;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(run());
+    common::runtime().block_on(run());
 }
 
 async fn run() {

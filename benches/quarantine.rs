@@ -23,10 +23,7 @@ use support::{Backend, TestFleet};
 const ROUNDS: usize = 7;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = common::runtime();
     runtime.block_on(async {
         println!(
             "{:<6} {:>5}  {:>16}  {:>16}  {:>16}",

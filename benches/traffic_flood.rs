@@ -32,10 +32,7 @@ fn main() {
     let Some(broker) = support::mosquitto::Mosquitto::start() else {
         return;
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = common::runtime();
     for count in counts {
         run(&runtime, &broker, count);
     }
@@ -137,10 +134,7 @@ fn console_reader(args: &str) {
         panic!("{READER} wants COUNT URL CERT KEY CA");
     };
     let count: u64 = count.parse().expect("a count");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = common::runtime();
     runtime.block_on(async {
         // The registry side is an empty in-memory local core; traffic goes to the flood's broker.
         let core = iotfleet::local::LocalCore::start(iotfleet::local::LocalOptions::default())

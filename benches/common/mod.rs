@@ -26,6 +26,14 @@ pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
+/// A multi-threaded tokio runtime, as the console and the local core run on.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 /// The bytes of the files in a folder (a state file and its log segments).
 pub fn folder_bytes(folder: &std::path::Path) -> u64 {
     std::fs::read_dir(folder)

@@ -135,6 +135,23 @@ fn thing_mut<'s>(state: &'s mut FleetState, name: &str) -> Result<&'s mut ThingR
         .ok_or_else(|| ApiError::not_found(format!("Thing {name} cannot be found.")))
 }
 
+fn thing_group<'s>(state: &'s FleetState, name: &str) -> Result<&'s GroupRecord, ApiError> {
+    state
+        .thing_groups
+        .get(name)
+        .ok_or_else(|| ApiError::not_found(format!("Thing group {name} does not exist")))
+}
+
+/// The names of the Things `keep` keeps, in order.
+fn things_where(state: &FleetState, keep: impl Fn(&ThingRecord) -> bool) -> Vec<&String> {
+    state
+        .things
+        .iter()
+        .filter(|(_, thing)| keep(thing))
+        .map(|(name, _)| name)
+        .collect()
+}
+
 fn policy<'s>(state: &'s FleetState, name: &str) -> Result<&'s PolicyRecord, ApiError> {
     state
         .policies
@@ -389,11 +406,7 @@ pub fn add_thing_to_thing_group(state: &mut FleetState, body: &Value) -> ApiResu
         .ok_or_else(|| ApiError::invalid("thingGroupName or thingGroupArn is required"))?;
     let thing_name = name_from(body, "thingName", "thingArn", ":thing/")
         .ok_or_else(|| ApiError::invalid("thingName or thingArn is required"))?;
-    if !state.thing_groups.contains_key(&group) {
-        return Err(ApiError::not_found(format!(
-            "Thing group {group} does not exist"
-        )));
-    }
+    thing_group(state, &group)?;
     thing_mut(state, &thing_name)?.groups.insert(group);
     Ok(json!({}))
 }
@@ -490,17 +503,8 @@ pub fn list_things_in_thing_group(
     next_token: Option<&str>,
 ) -> ApiResult {
     let size = page_size(max_results, 25, "maxResults")?;
-    if !state.thing_groups.contains_key(group) {
-        return Err(ApiError::not_found(format!(
-            "Thing group {group} does not exist"
-        )));
-    }
-    let things: Vec<&String> = state
-        .things
-        .iter()
-        .filter(|(_, thing)| thing.groups.contains(group))
-        .map(|(name, _)| name)
-        .collect();
+    thing_group(state, group)?;
+    let things = things_where(state, |thing| thing.groups.contains(group));
     let (page, next) = offset_page(&things, next_token, size)?;
     let out = json!({"things": page});
     Ok(with_next(out, "nextToken", next))
@@ -520,12 +524,7 @@ pub fn list_thing_principals(state: &FleetState, name: &str) -> ApiResult {
 }
 
 pub fn list_principal_things(state: &FleetState, principal: &str) -> ApiResult {
-    let things: Vec<&String> = state
-        .things
-        .iter()
-        .filter(|(_, t)| t.principals.contains(principal))
-        .map(|(name, _)| name)
-        .collect();
+    let things = things_where(state, |thing| thing.principals.contains(principal));
     Ok(json!({"things": things}))
 }
 
@@ -1093,13 +1092,7 @@ pub fn delete_policy(state: &mut FleetState, call: Call<'_>, name: &str) -> ApiR
 
 fn known_target(state: &FleetState, target: &str) -> Result<(), ApiError> {
     if let Some((_, group)) = target.split_once(":thinggroup/") {
-        return if state.thing_groups.contains_key(group) {
-            Ok(())
-        } else {
-            Err(ApiError::not_found(format!(
-                "Thing group {group} does not exist"
-            )))
-        };
+        return thing_group(state, group).map(|_| ());
     }
     known_principal(state, target)
 }
