@@ -1,7 +1,7 @@
 //! Quarantine and release against moto and the local IoT Core: a round trip leaves every
 //! certificate's policies and status and every policy's default version exactly as before
 //! (compared as data); an interruption after any step leaves a safe, recorded state that running
-//! the verb again completes; the verbs refuse what they must, with the exit codes of DESIGN.md.
+//! the verb again completes; the verbs refuse what they must, with the exit codes of ARCHITECTURE.md.
 //!
 //! moto has no DeleteConnection (it answers 500), so on moto the plans' disconnect steps are
 //! left out; the local core runs them (and `local_broker`/`console` tests prove their effect).

@@ -1,4 +1,5 @@
-//! The command line (DESIGN.md section 6), as clap definitions. Parsing only: no I/O.
+//! The command line (README "Verbs"; exit codes in ARCHITECTURE.md), as clap definitions.
+//! Parsing only: no I/O.
 
 use std::path::PathBuf;
 

@@ -18,7 +18,7 @@ use crate::fleet::{ConnectionSettings, FleetClient, FleetError, ThingQuery};
 use crate::untrusted::{escape, json_for_terminal};
 use args::{Cli, Command, LocalCommand, ShadowCommand};
 
-/// A failed verb: the one-line message and the process exit code (DESIGN.md section 6).
+/// A failed verb: the one-line message and the process exit code (ARCHITECTURE.md, "Exit codes").
 #[derive(Debug)]
 pub struct CliError {
     pub exit_code: u8,

@@ -1,4 +1,4 @@
-//! `quarantine` and `release`: isolate a Thing and undo it exactly (DESIGN.md section 5). The
+//! `quarantine` and `release`: isolate a Thing and undo it exactly (ARCHITECTURE.md, "Quarantine"). The
 //! plan is printed before anything changes; on a terminal without `--yes` the operator confirms
 //! (by typing the Thing's name when a shared certificate isolates others too); `--dry-run`
 //! stops after the plan; `--read-only` refuses.

@@ -237,7 +237,7 @@ impl FleetError {
         }
     }
 
-    /// The process exit code for this error (DESIGN.md section 6).
+    /// The process exit code for this error (ARCHITECTURE.md, "Exit codes").
     #[must_use]
     pub fn exit_code(&self) -> u8 {
         match self {

@@ -41,7 +41,7 @@ pub enum Backend {
     Local,
 }
 
-/// AWS behaviours that not every test backend has (DESIGN.md section 9). A contract test that
+/// AWS behaviours that not every test backend has (ARCHITECTURE.md, "Test peers"). A contract test that
 /// needs one runs only against backends that have it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Behaviour {
@@ -137,7 +137,7 @@ impl TestFleet {
         if !has {
             let test = std::thread::current().name().unwrap_or("test").to_owned();
             eprintln!(
-                "SKIP {test} on {:?}: the backend lacks {behaviour:?} (DESIGN.md section 9)",
+                "SKIP {test} on {:?}: the backend lacks {behaviour:?} (ARCHITECTURE.md, "Test peers")",
                 self.backend
             );
         }

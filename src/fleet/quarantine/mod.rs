@@ -1,4 +1,4 @@
-//! One-key quarantine (DESIGN.md section 5): `plan` computes the calls that isolate a Thing or
+//! One-key quarantine (ARCHITECTURE.md, "Quarantine"): `plan` computes the calls that isolate a Thing or
 //! undo its isolation, `facts` gathers what the planner needs from the registry, and `run`
 //! carries a plan out, journaling it before the first call and each step after it; `verify`
 //! checks afterwards, from what the service says, that the Thing is isolated.

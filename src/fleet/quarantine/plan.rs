@@ -1,4 +1,4 @@
-//! The quarantine planner (DESIGN.md section 5): from what is known of a Thing (its
+//! The quarantine planner (ARCHITECTURE.md, "Quarantine"): from what is known of a Thing (its
 //! certificates, their policies, those policies' other targets, the Things sharing each
 //! certificate), the exact API calls that isolate it under a strategy, with the warnings an
 //! operator must read first; and from what a quarantine recorded, the calls that undo it. Pure:

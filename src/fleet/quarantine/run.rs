@@ -58,7 +58,7 @@ pub enum QuarantineError {
 }
 
 impl QuarantineError {
-    /// The process exit code (DESIGN.md section 6): a refused plan is a conflict (4).
+    /// The process exit code (ARCHITECTURE.md, "Exit codes"): a refused plan is a conflict (4).
     #[must_use]
     pub fn exit_code(&self) -> u8 {
         match self {
