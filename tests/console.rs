@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::console::{SETTLE, keys, render};
+use support::console::{SETTLE, keys, opened, render};
 
 use iotfleet::config::files;
 use iotfleet::config::keymap::{Key, KeyCode};
@@ -40,12 +40,7 @@ async fn console_on_demo_fleet_journaled(
         journal,
         ..Options::new(Backend::Local)
     };
-    let mut app = App::new(client, options, loaded);
-    app.handle(iotfleet::tui::msg::Msg::Resize {
-        width: 120,
-        height: 40,
-    });
-    app.settle(SETTLE).await;
+    let app = opened(client, options, loaded, SETTLE).await;
     (core, app)
 }
 
@@ -489,16 +484,8 @@ async fn editing_a_new_devices_shadow(
         journal: Some(dir.path().join("journal.jsonl")),
         ..Options::new(Backend::Local)
     };
-    let mut app = App::new(
-        fleet.client.clone(),
-        options,
-        files::load_from(None, None, None, false),
-    );
-    app.handle(iotfleet::tui::msg::Msg::Resize {
-        width: 120,
-        height: 40,
-    });
-    app.settle(SETTLE).await;
+    let loaded = files::load_from(None, None, None, false);
+    let mut app = opened(fleet.client.clone(), options, loaded, SETTLE).await;
     keys(&mut app, &["/", &thing, "<Enter>", "S", "e"]).await;
     (app, thing, dir)
 }

@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::console::{SETTLE, keys, render};
+use support::console::{SETTLE, keys, opened, render};
 
 use iotfleet::config::files;
 use iotfleet::fleet::FleetClient;
@@ -33,12 +33,8 @@ async fn console_as(journal: &std::path::Path, backend: Backend) -> (LocalCore, 
         journal: Some(journal.to_path_buf()),
         ..Options::new(backend)
     };
-    let mut app = App::new(client, options, files::load_from(None, None, None, false));
-    app.handle(iotfleet::tui::msg::Msg::Resize {
-        width: 120,
-        height: 40,
-    });
-    app.settle(SETTLE).await;
+    let loaded = files::load_from(None, None, None, false);
+    let app = opened(client, options, loaded, SETTLE).await;
     (core, app)
 }
 

@@ -8,7 +8,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::console::{SETTLE, keys, render};
+use support::console::{SETTLE, keys, opened, render};
 
 use iotfleet::config::files;
 use iotfleet::fleet::FleetClient;
@@ -52,13 +52,7 @@ async fn console_with(
         journal: Some(journal.to_path_buf()),
         ..Options::new(Backend::Local)
     };
-    let mut app = App::new(client, options, loaded);
-    app.handle(iotfleet::tui::msg::Msg::Resize {
-        width: 120,
-        height: 40,
-    });
-    app.settle(SETTLE).await;
-    app
+    opened(client, options, loaded, SETTLE).await
 }
 
 /// The popup shows a run that completed every step.

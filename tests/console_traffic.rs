@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::console::{press, render};
+use support::console::{opened, press, render};
 
 use bytes::Bytes;
 use iotfleet::config::files;
@@ -48,13 +48,8 @@ async fn console(core: &LocalCore, traffic: TrafficSettings, history_budget: Opt
         ))),
         ..Options::new(Backend::Local)
     };
-    let mut app = App::new(client, options, files::load_from(None, None, None, false));
-    app.handle(iotfleet::tui::msg::Msg::Resize {
-        width: 120,
-        height: 40,
-    });
-    app.settle(Duration::from_secs(10)).await;
-    app
+    let loaded = files::load_from(None, None, None, false);
+    opened(client, options, loaded, Duration::from_secs(10)).await
 }
 
 /// Folds traffic in until `done` holds, failing after `WAIT`.

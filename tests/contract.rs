@@ -97,32 +97,14 @@ async fn things_filter_by_type_and_attribute_on_the_server(fleet: &TestFleet) {
         thing_type: Some("pump".into()),
         ..ThingQuery::default()
     };
-    let names = sorted(
-        fleet
-            .client
-            .list_things(by_type)
-            .collect_all()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|t| t.name),
-    );
+    let names = thing_names(fleet, by_type).await;
     assert_eq!(names, ["pump-1", "pump-2"]);
 
     let by_attribute = ThingQuery {
         attribute: Some(("site".into(), "plant-2".into())),
         ..ThingQuery::default()
     };
-    let names = sorted(
-        fleet
-            .client
-            .list_things(by_attribute)
-            .collect_all()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|t| t.name),
-    );
+    let names = thing_names(fleet, by_attribute).await;
     assert_eq!(names, ["pump-2", "sensor-1"]);
 }
 
@@ -900,4 +882,10 @@ fn sorted<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
     let mut items: Vec<T> = items.into_iter().collect();
     items.sort();
     items
+}
+
+/// The names of the Things a query lists, in order.
+async fn thing_names(fleet: &TestFleet, query: ThingQuery) -> Vec<String> {
+    let things = fleet.client.list_things(query).collect_all().await;
+    sorted(things.expect("listed").into_iter().map(|t| t.name))
 }

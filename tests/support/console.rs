@@ -26,6 +26,23 @@ pub fn render(app: &App, width: u16, height: u16) -> String {
 /// How long a key's requests may take to be answered before a test gives up waiting.
 pub const SETTLE: Duration = Duration::from_secs(20);
 
+/// The console on `client`, sized 120x40, once its first requests are answered (at most
+/// `settle`).
+pub async fn opened(
+    client: iotfleet::fleet::FleetClient,
+    options: iotfleet::tui::Options,
+    loaded: iotfleet::config::files::Loaded,
+    settle: Duration,
+) -> App {
+    let mut app = App::new(client, options, loaded);
+    app.handle(iotfleet::tui::msg::Msg::Resize {
+        width: 120,
+        height: 40,
+    });
+    app.settle(settle).await;
+    app
+}
+
 /// Presses each key, in the keymap's notation ("<Enter>", "<C-u>"); a longer word without
 /// brackets is typed letter by letter.
 pub fn press(app: &mut App, keys: &[&str]) {

@@ -137,7 +137,7 @@ impl TestFleet {
         if !has {
             let test = std::thread::current().name().unwrap_or("test").to_owned();
             eprintln!(
-                "SKIP {test} on {:?}: the backend lacks {behaviour:?} (ARCHITECTURE.md, "Test peers")",
+                "SKIP {test} on {:?}: the backend lacks {behaviour:?} (ARCHITECTURE.md, test peers)",
                 self.backend
             );
         }
