@@ -191,6 +191,58 @@ async fn a_remapped_yes_is_the_popups_key_and_the_one_its_prompt_and_footer_name
 }
 
 #[tokio::test]
+async fn the_things_list_says_who_is_online_and_a_quarantine_turns_the_device_offline() {
+    let core = local(Some(SimulatorOptions::default())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = console(&core, &dir.path().join("journal.jsonl"), false).await;
+    // The simulator connects its devices while the console starts; `r` asks again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        keys(&mut app, &["r"]).await;
+        let list = render(&app, 120, 40);
+        if ["camera-04", "pump-01", "pump-03", "pump-20"]
+            .iter()
+            .all(|thing| row(&list, thing).contains(" ● "))
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{list}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let list = render(&app, 120, 40);
+    // No certificate, or one that cannot connect: never seen online.
+    for thing in ["gateway-08", "gateway-05", "pump-14"] {
+        assert!(row(&list, thing).contains("never seen"), "{list}");
+    }
+
+    // pump-03 behaves (camera-04 is also disconnected by its own refused probes, for other
+    // reasons): the quarantine's DeleteConnection is what ends its session.
+    keys(&mut app, &["/", "pump-03", "<Enter>", "Q", "y"]).await;
+    assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
+    keys(&mut app, &["<Enter>"]).await;
+    let list = render(&app, 120, 40);
+    let pump = row(&list, "pump-03");
+    assert!(
+        pump.contains("○ ") && pump.contains("kicked"),
+        "{pump} {:?}",
+        app.state.connectivity.get("pump-03")
+    );
+    keys(&mut app, &["<Enter>"]).await;
+    let screen = render(&app, 120, 40);
+    assert!(
+        screen.contains("offline since") && screen.contains("SERVER_INITIATED_DISCONNECT"),
+        "{screen}"
+    );
+}
+
+/// The Things list's row of `thing`.
+fn row<'a>(list: &'a str, thing: &str) -> &'a str {
+    list.lines()
+        .find(|l| l.starts_with(&format!("│{thing} ")))
+        .unwrap_or_default()
+}
+
+#[tokio::test]
 async fn q_then_esc_changes_nothing_and_read_only_refuses_both_keys() {
     let core = local(None).await;
     let dir = tempfile::tempdir().unwrap();

@@ -30,8 +30,9 @@ use super::certificate::read_pem;
 use super::error::{FleetError, Operation, ResourceKind};
 pub use super::model::BackendInfo;
 use super::model::{
-    Certificate, CertificateLinks, CertificateStatus, CertificateSummary, Policy, PolicySummary,
-    PolicyVersion, Shadow, Thing, ThingGroupRef, ThingPage, ThingSummary, certificate_id_from_arn,
+    Certificate, CertificateLinks, CertificateStatus, CertificateSummary, Connectivity, Policy,
+    PolicySummary, PolicyVersion, Shadow, Thing, ThingGroupRef, ThingPage, ThingSummary,
+    certificate_id_from_arn,
 };
 
 /// AWS caps ListThings pages at 250; asking for the most means the fewest round trips.
@@ -350,6 +351,29 @@ impl FleetClient {
             version: out.version,
             default_client_id: out.default_client_id,
             billing_group: out.billing_group_name,
+        })
+    }
+
+    /// GetThingConnectivityData: whether the Thing's device is connected, since when, and why
+    /// its last session ended.
+    pub async fn connectivity(&self, thing: &str) -> Result<Connectivity, FleetError> {
+        let operation = Operation::on("iot:GetThingConnectivityData", ResourceKind::Thing, thing);
+        let out = self
+            .iot
+            .get_thing_connectivity_data()
+            .thing_name(thing)
+            .send()
+            .await
+            .map_err(|e| self.fail(&operation, e))?;
+        let connected = out.connected.ok_or_else(|| FleetError::Service {
+            action: operation.action,
+            code: "NoConnectivity".to_owned(),
+            message: "the answer says neither connected nor disconnected".to_owned(),
+        })?;
+        Ok(Connectivity {
+            connected,
+            since: out.timestamp.and_then(to_time),
+            disconnect_reason: out.disconnect_reason.map(|r| r.as_str().to_owned()),
         })
     }
 

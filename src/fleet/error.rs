@@ -237,6 +237,26 @@ impl FleetError {
         }
     }
 
+    /// Why a Thing's connectivity could not be read, said plainly. AWS answers
+    /// GetThingConnectivityData only with fleet indexing's connectivity turned on; without it the
+    /// state is unknown, never "offline".
+    #[must_use]
+    pub fn connectivity_unknown(&self) -> String {
+        let indexing_off = match self {
+            Self::InvalidRequest { .. } => true,
+            Self::Service { code, .. } => code == "IndexNotReadyException",
+            _ => false,
+        };
+        if indexing_off {
+            "connectivity unknown: AWS answers it only with fleet indexing's connectivity on \
+             (aws iot update-indexing-configuration --thing-indexing-configuration \
+             thingIndexingMode=REGISTRY,thingConnectivityIndexingMode=STATUS)"
+                .to_owned()
+        } else {
+            format!("connectivity unknown: {self}")
+        }
+    }
+
     /// The process exit code for this error (ARCHITECTURE.md, "Exit codes").
     #[must_use]
     pub fn exit_code(&self) -> u8 {

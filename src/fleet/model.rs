@@ -27,6 +27,20 @@ pub struct CertificateLinks {
     pub things: Vec<String>,
 }
 
+/// Whether a Thing's device is connected, as AWS IoT's connectivity says (GetThingConnectivityData:
+/// fleet indexing connectivity on AWS, the broker's sessions on the local core). AWS counts a
+/// device as the Thing's when its client id is the Thing's name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Connectivity {
+    pub connected: bool,
+    /// When it connected (connected) or disconnected (not); None when never seen.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub since: Option<OffsetDateTime>,
+    /// Why the last session ended (AWS's `disconnectReason`, such as
+    /// `SERVER_INITIATED_DISCONNECT`).
+    pub disconnect_reason: Option<String>,
+}
+
 /// One page of a streamed Thing listing. `more` is false on the last page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThingPage {

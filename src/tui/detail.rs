@@ -52,6 +52,46 @@ fn field(label: &str, value: &str, slot: Slot) -> Line {
         .text(value, slot)
 }
 
+/// Whether the Thing's device is connected (its client id is the Thing's name), since when, and
+/// why its last session ended; "unknown" with the reason when it cannot be known.
+fn connected_line(state: &State, thing: &str) -> Line {
+    let at = |since: OffsetDateTime| {
+        format!(
+            "{} {} ({} ago)",
+            date(since),
+            time_of_day(since),
+            super::connectivity::ago(since, state.now)
+        )
+    };
+    let (text, slot) = match state.connectivity.get(thing) {
+        None | Some((Load::Loading, _)) => ("loading…".to_owned(), Slot::Dim),
+        Some((Load::Failed(reason), _)) => (reason.clone(), Slot::Dim),
+        Some((Load::Ready(c), _)) => match (c.connected, c.since) {
+            (true, Some(since)) => (
+                format!("online since {}, as client id {thing}", at(since)),
+                Slot::CertActive,
+            ),
+            (true, None) => (format!("online, as client id {thing}"), Slot::CertActive),
+            (false, None) => (
+                format!("never seen connected (as client id {thing})"),
+                Slot::Text,
+            ),
+            (false, Some(since)) => (
+                format!(
+                    "offline since {}{}",
+                    at(since),
+                    c.disconnect_reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                ),
+                Slot::Text,
+            ),
+        },
+    };
+    field("Connected", &text, slot)
+}
+
 fn heading(text: &str) -> Line {
     Line::new().text(text, Slot::Title)
 }
@@ -184,6 +224,7 @@ fn thing_lines(state: &State, report: &ThingReport) -> Vec<Line> {
         );
     }
     out.push(field("Groups", &report.group_list(), Slot::Text));
+    out.push(connected_line(state, &thing.name));
     let shadows = match state.thing_shadows.get(&thing.name) {
         Some(Load::Ready(names)) if names.is_empty() => "none".to_owned(),
         Some(Load::Ready(names)) => names.join(", "),
@@ -521,6 +562,12 @@ fn expiry(line: Line, cert: &Certificate, now: OffsetDateTime) -> Line {
 #[must_use]
 pub fn date(time: OffsetDateTime) -> String {
     time.format(format_description!("[year]-[month]-[day]"))
+        .unwrap_or_default()
+}
+
+/// The time of day, UTC, to the second.
+fn time_of_day(time: OffsetDateTime) -> String {
+    time.format(format_description!("[hour]:[minute]:[second]"))
         .unwrap_or_default()
 }
 

@@ -2,6 +2,7 @@
 //! sort, the rows shown, cursor and paging, and loading what the rows on screen need. Drawn by
 //! `views/list.rs`.
 
+use super::connectivity;
 use super::detail;
 use super::fuzzy::Fuzzy;
 use super::msg::{Effect, Request};
@@ -312,6 +313,11 @@ pub fn visible_loads(state: &mut State) -> Vec<Effect> {
     let mut effects = Vec::new();
     match kind {
         ListKind::Things => {
+            let names: Vec<String> = visible
+                .iter()
+                .map(|&i| state.things.items[i].name.clone())
+                .collect();
+            effects.extend(connectivity::load(state, names.iter().map(String::as_str)));
             for i in visible {
                 let name = &state.things.items[i].name;
                 match state.principals.get(name) {

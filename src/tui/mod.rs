@@ -6,6 +6,7 @@ pub mod action;
 pub mod app;
 mod ask;
 mod command;
+mod connectivity;
 pub mod detail;
 pub mod external;
 pub mod fuzzy;

@@ -9,7 +9,9 @@ use super::action::Action;
 use super::state::{AnswerKeys, Level};
 use crate::fleet::audit::AuditReport;
 use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
-use crate::fleet::model::{Certificate, CertificateSummary, PolicySummary, Shadow, ThingPage};
+use crate::fleet::model::{
+    Certificate, CertificateSummary, Connectivity, PolicySummary, Shadow, ThingPage,
+};
 use crate::fleet::permissions::{AwsAnswer, DeviceAction};
 use crate::fleet::quarantine::Options;
 use crate::fleet::quarantine::Strategy;
@@ -128,6 +130,11 @@ pub enum FleetEvent {
         name: String,
         result: Result<PolicyReport, String>,
     },
+    /// A Thing's connectivity, or why it is unknown.
+    Connectivity {
+        thing: String,
+        result: Result<Connectivity, String>,
+    },
     Account(Result<String, String>),
     /// Quarantine and release: plans, progress, results.
     Quarantine(QuarantineEvent),
@@ -184,6 +191,8 @@ pub enum Request {
     },
     LoadCertificateReport(String),
     LoadPolicyReport(String),
+    /// Whether a Thing's device is connected (GetThingConnectivityData).
+    LoadConnectivity(String),
     /// Which AWS account the credentials belong to.
     LoadAccount,
     /// Apply a reviewed desired-state edit (journaled with `before`).

@@ -1,6 +1,7 @@
 //! Moving between screens: open the selected row, go back, follow a link from a detail screen,
 //! open the audit; refresh what is on screen; copy its ARN or id.
 
+use super::connectivity;
 use super::detail;
 use super::msg::{Effect, Request};
 use super::state::{Level, Link, ListKind, Load, Screen, State};
@@ -79,6 +80,7 @@ pub fn follow(state: &mut State, link: Link) -> Vec<Effect> {
                 state.thing_shadows.insert(name.clone(), Load::Loading);
                 effects.push(Effect::Request(Request::LoadThingShadows(name.clone())));
             }
+            effects.extend(connectivity::load(state, [name.as_str()]));
             state.screens.push(Screen::Thing {
                 name,
                 cursor: 0,
@@ -123,6 +125,7 @@ pub fn refresh(state: &mut State) -> Vec<Effect> {
             state.things.error = None;
             state.principals.clear();
             state.certificate_details.clear();
+            state.connectivity.clear();
             recompute_rows(state, ListKind::Things);
             vec![
                 Effect::Request(Request::ListThings {
@@ -148,12 +151,13 @@ pub fn refresh(state: &mut State) -> Vec<Effect> {
             })]
         }
         Screen::Thing { name, .. } => {
+            state.connectivity.remove(&name);
+            let mut effects = connectivity::load(state, [name.as_str()]);
             state.thing_reports.insert(name.clone(), Load::Loading);
             state.thing_shadows.insert(name.clone(), Load::Loading);
-            vec![
-                Effect::Request(Request::LoadThingReport(name.clone())),
-                Effect::Request(Request::LoadThingShadows(name)),
-            ]
+            effects.push(Effect::Request(Request::LoadThingReport(name.clone())));
+            effects.push(Effect::Request(Request::LoadThingShadows(name)));
+            effects
         }
         Screen::Certificate { id, .. } => {
             state.certificate_reports.insert(id.clone(), Load::Loading);

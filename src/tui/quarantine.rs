@@ -4,6 +4,7 @@
 //! refused with `--read-only`.
 
 use super::action::Action;
+use super::connectivity;
 use super::msg::{Effect, QuarantineEvent, Request};
 use super::state::quarantine::{Flow, Stage};
 use super::state::{Level, State};
@@ -233,8 +234,12 @@ fn finished(state: &mut State, thing: &str, result: Result<Box<Report>, String>)
         };
     }
     state.thing_reports.remove(thing);
-    vec![
+    // The run disconnected (or let back) the device: ask again who is online.
+    state.connectivity.remove(thing);
+    let mut effects = vec![
         Effect::Request(Request::LoadQuarantined),
         Effect::Request(Request::LoadThingReport(thing.to_owned())),
-    ]
+    ];
+    effects.extend(connectivity::load(state, [thing]));
+    effects
 }

@@ -134,6 +134,10 @@ impl Runner {
     }
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one exhaustive match, an arm of a few lines per request"
+)]
 /// Makes a request and returns what it brought, within the bound on requests in flight; the
 /// Things listing streams its pages itself (each page takes a permit of its own).
 async fn answer(
@@ -237,6 +241,11 @@ async fn answer(
         Request::LoadPolicyReport(name) => {
             let result = text(inventory::policy_report(client, &name).await);
             FleetEvent::PolicyReport { name, result }
+        }
+        Request::LoadConnectivity(thing) => {
+            let result = client.connectivity(&thing).await;
+            let result = result.map_err(|e| e.connectivity_unknown());
+            FleetEvent::Connectivity { thing, result }
         }
     })
 }

@@ -19,6 +19,7 @@ use crate::fleet::traffic::TrafficEvent;
 
 use super::ask::{ask, ask_prompt};
 use super::command::{command, complete};
+use super::connectivity;
 use super::list::{
     certificates_arrived, clamp, filter_changed, filter_prompt, open_list, page, recompute_rows,
     set_filter, step, things_page, visible_loads,
@@ -32,6 +33,23 @@ fn configure(state: &mut State, setup: Setup) {
     if !setup.problems.is_empty() {
         state.say(Level::Error, setup.problems.join(" | "));
     }
+}
+
+/// Connectivity asked again for the Things on screen once it is `REFRESH_SECONDS` old: the
+/// visible rows of the Things list, or the Thing on its screen.
+fn connectivity_on_screen(state: &mut State) -> Vec<Effect> {
+    let names: Vec<String> = match state.screen() {
+        Screen::Thing { name, .. } => vec![name.clone()],
+        Screen::List(ListKind::Things, view) => {
+            let end = (view.offset + state.page_rows).min(view.rows.len());
+            view.rows[view.offset.min(end)..end]
+                .iter()
+                .map(|&i| state.things.items[i as usize].name.clone())
+                .collect()
+        }
+        _ => return Vec::new(),
+    };
+    connectivity::load(state, names.iter().map(String::as_str))
 }
 
 /// The effects the console starts with.
@@ -74,6 +92,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 state.say(Level::Info, format!("published to {topic}"));
             }
             state.traffic.ingest(&event, state.now);
+            connectivity::traffic(state, &event);
             shadow::traffic(state, &event)
         }
         Msg::EditText(text) => {
@@ -87,7 +106,9 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 state.throttled = throttled;
                 state.throttled_at = Some(now);
             }
-            shadow::tick(state, now)
+            let mut effects = shadow::tick(state, now);
+            effects.extend(connectivity_on_screen(state));
+            effects
         }
         Msg::Resize { height, .. } => {
             state.page_rows = usize::from(height.saturating_sub(6)).max(1);
@@ -366,6 +387,7 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
         FleetEvent::AwsAnswered { thing, result } => {
             state.aws_asked.insert(thing, into_load(result));
         }
+        FleetEvent::Connectivity { thing, result } => connectivity::arrived(state, thing, result),
         FleetEvent::PolicyReport { name, result } => {
             if let Err(error) = &result {
                 state.say(Level::Error, error.clone());

@@ -255,3 +255,76 @@ fn a_failed_listing_is_shown_with_its_message() {
     assert_eq!(state.pending, 0);
     assert_eq!(state.message.as_ref().map(|m| m.text.clone()), Some(error));
 }
+
+#[test]
+fn connectivity_is_asked_for_rows_on_screen_only_again_after_30_s_and_unknown_is_said_once() {
+    let mut state = loaded(1000);
+    update(
+        &mut state,
+        Msg::Resize {
+            width: 120,
+            height: 26,
+        },
+    );
+    let asked: Vec<String> = state
+        .connectivity
+        .keys()
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(asked, names(0..20), "the 20 rows on screen, not the fleet");
+
+    let unknown = |state: &mut State, thing: &str| {
+        update(
+            state,
+            Msg::Fleet(Box::new(FleetEvent::Connectivity {
+                thing: thing.to_owned(),
+                result: Err("connectivity unknown: fleet indexing is off".into()),
+            })),
+        );
+    };
+    unknown(&mut state, "pump-0000");
+    let said = state.message.clone().expect("said").text;
+    assert!(said.contains("fleet indexing is off"), "{said}");
+    state.message = None;
+    unknown(&mut state, "pump-0001");
+    assert_eq!(state.message, None, "said once");
+
+    // Ready answers are asked again only once they are 30 s old.
+    for thing in names(0..20) {
+        update(
+            &mut state,
+            Msg::Fleet(Box::new(FleetEvent::Connectivity {
+                thing,
+                result: Ok(crate::fleet::model::Connectivity {
+                    connected: true,
+                    since: None,
+                    disconnect_reason: None,
+                }),
+            })),
+        );
+    }
+    let tick = |state: &mut State, seconds: i64| {
+        update(
+            state,
+            Msg::Tick {
+                now: OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(seconds),
+                throttled: 0,
+            },
+        )
+    };
+    let again = |effects: &[Effect]| {
+        effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Request(Request::LoadConnectivity(_))))
+            .count()
+    };
+    assert_eq!(
+        again(&tick(&mut state, 10)),
+        0,
+        "a failure is not asked again at once"
+    );
+    assert_eq!(again(&tick(&mut state, 31)), 20);
+    assert_eq!(again(&tick(&mut state, 32)), 0, "already being asked");
+}

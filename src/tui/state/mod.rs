@@ -10,7 +10,9 @@ pub mod shadow_edit;
 pub mod traffic;
 
 use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
-use crate::fleet::model::{Certificate, CertificateSummary, PolicySummary, Shadow, ThingSummary};
+use crate::fleet::model::{
+    Certificate, CertificateSummary, Connectivity, PolicySummary, Shadow, ThingSummary,
+};
 use quarantine::Flow;
 use shadow_edit::ShadowEdit;
 use traffic::TrafficView;
@@ -320,6 +322,10 @@ pub struct State {
     pub thing_shadows: HashMap<String, Load<Vec<String>>>,
     pub certificate_reports: HashMap<String, Load<CertificateReport>>,
     pub policy_reports: HashMap<String, Load<PolicyReport>>,
+    /// Connectivity of the Things on screen, and when each was last asked for.
+    pub connectivity: HashMap<String, (Load<Connectivity>, OffsetDateTime)>,
+    /// Why connectivity is unknown, said once (fleet indexing's connectivity off, ...).
+    pub connectivity_note: Option<String>,
     pub input: Option<Input>,
     pub confirm: Option<Confirm>,
     /// The last audit, once `:audit` ran.
@@ -380,6 +386,8 @@ impl State {
             thing_shadows: HashMap::new(),
             certificate_reports: HashMap::new(),
             policy_reports: HashMap::new(),
+            connectivity: HashMap::new(),
+            connectivity_note: None,
             input: None,
             confirm: None,
             audit: None,

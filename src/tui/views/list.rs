@@ -12,6 +12,7 @@ use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 use super::SPINNER;
 use crate::config::theme::{Slot, Theme};
 use crate::fleet::model::{CertificateStatus, certificate_id_from_arn};
+use crate::tui::connectivity;
 use crate::tui::detail::{date, expiry_slot, short_id, status_slot};
 use crate::tui::fuzzy::Fuzzy;
 use crate::tui::state::{ListKind, ListView, Load, State};
@@ -84,10 +85,11 @@ pub fn draw(
     let highlight = Highlighter::new(&view.filter);
     let (header, widths, rows): (Vec<&str>, Vec<Constraint>, Vec<Row<'_>>) = match kind {
         ListKind::Things => (
-            vec!["NAME", "TYPE", "CERTIFICATES", "Q", "ATTRIBUTES"],
+            vec!["NAME", "TYPE", "ONLINE", "CERTIFICATES", "Q", "ATTRIBUTES"],
             vec![
                 Constraint::Length(24),
                 Constraint::Length(10),
+                Constraint::Length(12),
                 Constraint::Length(14),
                 Constraint::Length(1),
                 Constraint::Min(10),
@@ -102,12 +104,19 @@ pub fn draw(
                         .collect::<Vec<_>>()
                         .join(" ");
                     let (summary, slot) = certificate_summary(state, &thing.name);
+                    let (online, connected) = connectivity::summary(state, &thing.name);
+                    let online_slot = match connected {
+                        Some(true) => Slot::CertActive,
+                        Some(false) => Slot::Text,
+                        None => Slot::Dim,
+                    };
                     let row = Row::new(vec![
                         Cell::from(highlight.line(&thing.name, theme)),
                         Cell::from(Span::styled(
                             escape(thing.thing_type.as_deref().unwrap_or("-")).into_owned(),
                             theme.style(Slot::Dim),
                         )),
+                        Cell::from(Span::styled(online, theme.style(online_slot))),
                         Cell::from(Span::styled(summary, theme.style(slot))),
                         if state.is_quarantined(&thing.name) {
                             Cell::from(Span::styled("Q", theme.style(Slot::ThingQuarantined)))
