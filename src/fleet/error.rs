@@ -308,6 +308,26 @@ mod tests {
     }
 
     #[test]
+    fn unknown_connectivity_names_fleet_indexing_when_that_is_why() {
+        for (code, status) in [
+            ("InvalidRequestException", 400),
+            ("IndexNotReadyException", 400),
+        ] {
+            let said = from(code, status).connectivity_unknown();
+            assert!(
+                said.starts_with("connectivity unknown")
+                    && said.contains("thingConnectivityIndexingMode=STATUS"),
+                "{code}: {said}"
+            );
+        }
+        let said = from("InternalFailureException", 500).connectivity_unknown();
+        assert!(
+            said.starts_with("connectivity unknown: ") && !said.contains("indexing"),
+            "{said}"
+        );
+    }
+
+    #[test]
     fn service_codes_map_to_kinds_and_exit_codes() {
         assert!(matches!(
             from("ResourceNotFoundException", 404),
