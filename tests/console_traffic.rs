@@ -113,6 +113,7 @@ async fn traffic_shows_the_simulated_fleet_rest_shadow_updates_and_never_the_rog
     for expected in [
         "# ✓q1",
         "$aws/things/+/shadow/# ✓q1",
+        "$aws/events/presence/# ✓q1",
         "all topics",
         "pump-05",
         "shadow",
@@ -347,7 +348,7 @@ async fn a_flood_ten_times_the_budget_stays_in_memory_and_every_message_is_count
     let mut app = console(&core, settings.clone(), Some(BUDGET)).await;
     press(&mut app, &[":", "traffic", "<Enter>"]);
     // Only the flood: the default filters are removed through the unsubscribe prompt.
-    for filter in ["#", "$aws/things/+/shadow/#"] {
+    for filter in iotfleet::tui::traffic::DEFAULT_FILTERS {
         press(&mut app, &["d", "<C-u>", filter, "<Enter>"]);
     }
     press(&mut app, &["a", "flood/#", "<Enter>"]);

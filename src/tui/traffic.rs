@@ -8,9 +8,10 @@ use super::state::traffic::{Link, Pane};
 use super::state::{Confirm, Input, InputKind, Level, Screen, State};
 use crate::fleet::traffic::filter::{check_filter, check_topic};
 
-/// The filters the traffic screen starts with: every topic, and every shadow topic (MQTT's `#`
-/// does not match topics that start with `$`).
-pub const DEFAULT_FILTERS: [&str; 2] = ["#", "$aws/things/+/shadow/#"];
+/// The filters the traffic screen starts with: every topic, every shadow topic, and AWS's
+/// lifecycle events, which also keep the ONLINE column current (MQTT's `#` does not match topics
+/// that start with `$`).
+pub const DEFAULT_FILTERS: [&str; 3] = ["#", "$aws/things/+/shadow/#", "$aws/events/presence/#"];
 
 /// Opens the traffic screen for the Thing selected (in the Things list or its detail screen):
 /// its topics and shadow topics, searched by its name. Elsewhere, everything.

@@ -328,3 +328,49 @@ fn connectivity_is_asked_for_rows_on_screen_only_again_after_30_s_and_unknown_is
     assert_eq!(again(&tick(&mut state, 31)), 20);
     assert_eq!(again(&tick(&mut state, 32)), 0, "already being asked");
 }
+
+#[test]
+fn a_lifecycle_event_on_live_traffic_updates_the_things_connectivity() {
+    let mut state = loaded(3);
+    let event = |topic: &str, payload: &str| {
+        Msg::Traffic(crate::fleet::traffic::TrafficEvent::Message(
+            crate::fleet::traffic::TrafficMessage {
+                topic: topic.to_owned(),
+                payload: bytes::Bytes::from(payload.to_owned()),
+                qos: 0,
+                retain: false,
+                received: OffsetDateTime::UNIX_EPOCH,
+            },
+        ))
+    };
+    update(
+        &mut state,
+        event(
+            "$aws/events/presence/disconnected/pump-0001",
+            r#"{"clientId":"pump-0001","timestamp":1700000000123,"eventType":"disconnected","disconnectReason":"MQTT_KEEP_ALIVE_TIMEOUT"}"#,
+        ),
+    );
+    let Some((super::state::Load::Ready(connectivity), _)) = state.connectivity.get("pump-0001")
+    else {
+        panic!("{:?}", state.connectivity.get("pump-0001"));
+    };
+    assert!(!connectivity.connected);
+    assert_eq!(
+        connectivity.since.map(OffsetDateTime::unix_timestamp),
+        Some(1_700_000_000)
+    );
+    assert_eq!(
+        connectivity.disconnect_reason.as_deref(),
+        Some("MQTT_KEEP_ALIVE_TIMEOUT")
+    );
+    // Not a lifecycle topic, or not JSON: nothing changes.
+    update(
+        &mut state,
+        event("$aws/events/presence/connected/pump-0002", "not json"),
+    );
+    update(&mut state, event("fleet/pump-0002/telemetry", "{}"));
+    assert!(!matches!(
+        state.connectivity.get("pump-0002"),
+        Some((super::state::Load::Ready(_), _))
+    ));
+}
