@@ -69,6 +69,12 @@ async fn six_hundred_things_are_listed_shown_and_unknown_names_get_suggestions()
     assert_fits_80_columns(&text);
     assert!(text.contains(&device.certificate_id[..40]), "{text}");
     assert!(text.contains("ACTIVE"), "{text}");
+    // moto answers GetThingConnectivityData with 500: unknown, never "offline".
+    assert!(
+        text.lines()
+            .any(|line| line.starts_with("Connected") && line.contains("connectivity unknown: ")),
+        "{text}"
+    );
     assert!(
         text.contains("(in 89 days)") || text.contains("(in 90 days)"),
         "{text}"
@@ -92,6 +98,12 @@ async fn six_hundred_things_are_listed_shown_and_unknown_names_get_suggestions()
     .await;
     let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(json["thing"]["name"], device.name.as_str());
+    assert!(
+        json["connectivity"]["unknown"]
+            .as_str()
+            .is_some_and(|reason| reason.starts_with("connectivity unknown: ")),
+        "{json}"
+    );
     let certificate = &json["certificates"][0];
     assert_eq!(certificate["id"], device.certificate_id.as_str());
     assert_eq!(certificate["status"], "ACTIVE");

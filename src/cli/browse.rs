@@ -10,7 +10,7 @@ use super::args::OutputFormat;
 use super::text::{Report, Table, output_width};
 use super::{CliError, to_json};
 use crate::fleet::inventory::{self, CertificateReport, PolicyReport, ThingReport};
-use crate::fleet::model::{Certificate, Policy, Shadow, ThingSummary};
+use crate::fleet::model::{Certificate, Connectivity, Policy, Shadow, ThingSummary};
 use crate::fleet::permissions::{self, DeviceAction};
 use crate::fleet::{FleetClient, FleetError, ResourceKind, ThingQuery};
 
@@ -87,7 +87,11 @@ pub async fn thing(
     name: &str,
     format: OutputFormat,
 ) -> Result<String, CliError> {
-    let report = match inventory::thing_report(client, name).await {
+    let (report, connectivity) = futures_util::join!(
+        inventory::thing_report(client, name),
+        client.connectivity(name)
+    );
+    let report = match report {
         Ok(report) => report,
         Err(FleetError::NotFound {
             kind: ResourceKind::Thing,
@@ -95,10 +99,12 @@ pub async fn thing(
         }) => return Err(unknown_thing(client, name).await),
         Err(error) => return Err(error.into()),
     };
+    // Unknown (AWS without fleet indexing's connectivity) is said as such, never "offline".
+    let connectivity = connectivity.map_err(|e| e.connectivity_unknown());
     let now = OffsetDateTime::now_utc();
     Ok(match format {
-        OutputFormat::Json => to_json(&ThingJson::new(&report, now)),
-        OutputFormat::Table => thing_text(&report, now),
+        OutputFormat::Json => to_json(&ThingJson::new(&report, &connectivity, now)),
+        OutputFormat::Table => thing_text(&report, &connectivity, now),
     })
 }
 
@@ -253,9 +259,18 @@ async fn unknown_thing(client: &FleetClient, name: &str) -> CliError {
 struct ThingJson<'a> {
     thing: &'a crate::fleet::model::Thing,
     quarantined: bool,
+    connectivity: ConnectivityJson<'a>,
     groups: &'a [crate::fleet::model::ThingGroupRef],
     certificates: Vec<CertificateJson<'a>>,
     other_principals: &'a [String],
+}
+
+/// The connectivity, or `{"unknown": REASON}` when it cannot be known.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ConnectivityJson<'a> {
+    Known(&'a Connectivity),
+    Unknown { unknown: &'a str },
 }
 
 #[derive(Serialize)]
@@ -271,7 +286,11 @@ struct CertificateJson<'a> {
 }
 
 impl<'a> ThingJson<'a> {
-    fn new(report: &'a ThingReport, now: OffsetDateTime) -> Self {
+    fn new(
+        report: &'a ThingReport,
+        connectivity: &'a Result<Connectivity, String>,
+        now: OffsetDateTime,
+    ) -> Self {
         let certificates = report
             .certificates
             .iter()
@@ -287,6 +306,10 @@ impl<'a> ThingJson<'a> {
         Self {
             thing: &report.thing,
             quarantined: report.is_quarantined(),
+            connectivity: match connectivity {
+                Ok(known) => ConnectivityJson::Known(known),
+                Err(reason) => ConnectivityJson::Unknown { unknown: reason },
+            },
             groups: &report.groups,
             certificates,
             other_principals: &report.other_principals,
@@ -294,7 +317,35 @@ impl<'a> ThingJson<'a> {
     }
 }
 
-fn thing_text(report: &ThingReport, now: OffsetDateTime) -> String {
+/// Whether the device is connected, since when (UTC) and why its last session ended.
+fn connected_text(connectivity: &Result<Connectivity, String>) -> String {
+    let at = |time: OffsetDateTime| {
+        time.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    match connectivity {
+        Err(reason) => reason.clone(),
+        Ok(c) => match (c.connected, c.since) {
+            (true, Some(since)) => format!("online since {}", at(since)),
+            (true, None) => "online".to_owned(),
+            (false, None) => "never seen connected".to_owned(),
+            (false, Some(since)) => format!(
+                "offline since {}{}",
+                at(since),
+                c.disconnect_reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ),
+        },
+    }
+}
+
+fn thing_text(
+    report: &ThingReport,
+    connectivity: &Result<Connectivity, String>,
+    now: OffsetDateTime,
+) -> String {
     let thing = &report.thing;
     let mut out = Report::new(output_width());
     out.field(0, "Thing", 12, &thing.name);
@@ -316,6 +367,7 @@ fn thing_text(report: &ThingReport, now: OffsetDateTime) -> String {
         out.field(0, "Billing", 12, group);
     }
     out.field(0, "Groups", 12, &report.group_list());
+    out.field(0, "Connected", 12, &connected_text(connectivity));
     if thing.attributes.is_empty() {
         out.field(0, "Attributes", 12, "-");
     } else {
