@@ -711,25 +711,18 @@ print(json.dumps({{'id': made['certificateId']}}))
 async fn a_quarantine_from_another_process_is_enforced_by_the_owner_and_survives() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("fleet.json");
-    let owner = LocalCore::start(LocalOptions {
+    let options = LocalOptions {
         state_file: Some(state.clone()),
         http_port: 0,
         seed: true,
         mqtt_port: Some(0),
         simulator: None,
-    })
-    .await
-    .expect("the owner starts");
+    };
+    let owner = LocalCore::start(options.clone())
+        .await
+        .expect("the owner starts");
     // A second core on the same file, in this process too, uses the owner's.
-    let second = LocalCore::start(LocalOptions {
-        state_file: Some(state.clone()),
-        http_port: 0,
-        seed: true,
-        mqtt_port: Some(0),
-        simulator: None,
-    })
-    .await
-    .unwrap();
+    let second = LocalCore::start(options).await.unwrap();
     assert!(second.is_remote());
     assert_eq!(second.endpoint(), owner.endpoint());
     assert_eq!(

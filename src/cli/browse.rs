@@ -325,19 +325,7 @@ fn connected_text(connectivity: &Result<Connectivity, String>) -> String {
     };
     match connectivity {
         Err(reason) => reason.clone(),
-        Ok(c) => match (c.connected, c.since) {
-            (true, Some(since)) => format!("online since {}", at(since)),
-            (true, None) => "online".to_owned(),
-            (false, None) => "never seen connected".to_owned(),
-            (false, Some(since)) => format!(
-                "offline since {}{}",
-                at(since),
-                c.disconnect_reason
-                    .as_deref()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default()
-            ),
-        },
+        Ok(known) => known.sentence(at),
     }
 }
 

@@ -41,6 +41,23 @@ pub struct Connectivity {
     pub disconnect_reason: Option<String>,
 }
 
+impl Connectivity {
+    /// The connectivity in words, with `at` writing its time: "online since …", "offline since
+    /// …: REASON", "never seen connected".
+    #[must_use]
+    pub fn sentence(&self, at: impl Fn(OffsetDateTime) -> String) -> String {
+        match (self.connected, self.since) {
+            (true, Some(since)) => format!("online since {}", at(since)),
+            (true, None) => "online".to_owned(),
+            (false, None) => "never seen connected".to_owned(),
+            (false, Some(since)) => match &self.disconnect_reason {
+                Some(reason) => format!("offline since {}: {reason}", at(since)),
+                None => format!("offline since {}", at(since)),
+            },
+        }
+    }
+}
+
 /// One page of a streamed Thing listing. `more` is false on the last page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThingPage {

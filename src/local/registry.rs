@@ -802,23 +802,11 @@ pub fn get_effective_policies(
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::invalid("principal is required"))?;
     known_principal(state, principal)?;
-    let mut names: BTreeSet<&String> = state
-        .attached_policies(principal)
-        .into_iter()
-        .flatten()
-        .collect();
-    if let Some(name) = thing_name {
-        for group in &thing(state, name)?.groups {
-            names.extend(
-                state
-                    .thing_groups
-                    .get(group)
-                    .into_iter()
-                    .flat_map(|g| &g.policies),
-            );
-        }
-    }
-    let policies: Vec<Value> = names
+    let groups = match thing_name {
+        Some(name) => thing(state, name)?.groups.iter().collect(),
+        None => Vec::new(),
+    };
+    let policies: Vec<Value> = policies_in_force(state, principal, groups)
         .into_iter()
         .filter_map(|name| state.policies.get(name).map(|p| (name, p)))
         .map(|(name, p)| {
@@ -1134,20 +1122,17 @@ pub fn describe_endpoint(endpoint_type: Option<&str>, host: &str) -> ApiResult {
     }
 }
 
-/// The policies that apply to a certificate principal: attached to it directly, or to a Thing
-/// group of a Thing it is attached to. Malformed stored documents are skipped.
-#[must_use]
-pub fn effective_policies(state: &FleetState, principal: &str) -> Vec<(String, PolicyDocument)> {
+/// The names of the policies attached to `principal` or to any of `groups`, in order.
+fn policies_in_force<'s>(
+    state: &'s FleetState,
+    principal: &str,
+    groups: impl IntoIterator<Item = &'s String>,
+) -> BTreeSet<&'s String> {
     let mut names: BTreeSet<&String> = state
         .attached_policies(principal)
         .into_iter()
         .flatten()
         .collect();
-    let groups = state
-        .things
-        .values()
-        .filter(|thing| thing.principals.contains(principal))
-        .flat_map(|thing| &thing.groups);
     for group in groups {
         names.extend(
             state
@@ -1158,6 +1143,18 @@ pub fn effective_policies(state: &FleetState, principal: &str) -> Vec<(String, P
         );
     }
     names
+}
+
+/// The policies that apply to a certificate principal: attached to it directly, or to a Thing
+/// group of a Thing it is attached to. Malformed stored documents are skipped.
+#[must_use]
+pub fn effective_policies(state: &FleetState, principal: &str) -> Vec<(String, PolicyDocument)> {
+    let groups = state
+        .things
+        .values()
+        .filter(|thing| thing.principals.contains(principal))
+        .flat_map(|thing| &thing.groups);
+    policies_in_force(state, principal, groups)
         .into_iter()
         .filter_map(|name| {
             let record = state.policies.get(name)?;

@@ -66,28 +66,14 @@ fn connected_line(state: &State, thing: &str) -> Line {
     let (text, slot) = match state.connectivity.get(thing) {
         None | Some((Load::Loading, _)) => ("loading…".to_owned(), Slot::Dim),
         Some((Load::Failed(reason), _)) => (reason.clone(), Slot::Dim),
-        Some((Load::Ready(c), _)) => match (c.connected, c.since) {
-            (true, Some(since)) => (
-                format!("online since {}, as client id {thing}", at(since)),
-                Slot::CertActive,
-            ),
-            (true, None) => (format!("online, as client id {thing}"), Slot::CertActive),
-            (false, None) => (
-                format!("never seen connected (as client id {thing})"),
-                Slot::Text,
-            ),
-            (false, Some(since)) => (
-                format!(
-                    "offline since {}{}",
-                    at(since),
-                    c.disconnect_reason
-                        .as_deref()
-                        .map(|r| format!(": {r}"))
-                        .unwrap_or_default()
-                ),
-                Slot::Text,
-            ),
-        },
+        Some((Load::Ready(known), _)) => (
+            format!("{} (as client id {thing})", known.sentence(at)),
+            if known.connected {
+                Slot::CertActive
+            } else {
+                Slot::Text
+            },
+        ),
     };
     field("Connected", &text, slot)
 }

@@ -134,12 +134,12 @@ impl Runner {
     }
 }
 
+/// Makes a request and returns what it brought, within the bound on requests in flight; the
+/// Things listing streams its pages itself (each page takes a permit of its own).
 #[expect(
     clippy::too_many_lines,
     reason = "one exhaustive match, an arm of a few lines per request"
 )]
-/// Makes a request and returns what it brought, within the bound on requests in flight; the
-/// Things listing streams its pages itself (each page takes a permit of its own).
 async fn answer(
     client: &FleetClient,
     mutations: &MutationSettings,
