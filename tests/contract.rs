@@ -40,6 +40,7 @@ macro_rules! contract_suite {
                 groups_types_and_group_members_are_listed,
                 principal_and_effective_policies_of_a_certificate,
                 connectivity_of_a_thing_never_connected,
+                refusals_are_read_from_aws_iot_logs,
             );
         }
     };
@@ -901,4 +902,71 @@ fn sorted<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
 async fn thing_names(fleet: &TestFleet, query: ThingQuery) -> Vec<String> {
     let things = fleet.client.list_things(query).collect_all().await;
     sorted(things.expect("listed").into_iter().map(|t| t.name))
+}
+
+async fn refusals_are_read_from_aws_iot_logs(fleet: &TestFleet) {
+    use iotfleet::fleet::refusals::Cursor;
+    let now = time::OffsetDateTime::now_utc();
+    let ms = |seconds_ago: i64| {
+        i64::try_from(
+            (now - time::Duration::seconds(seconds_ago)).unix_timestamp_nanos() / 1_000_000,
+        )
+        .unwrap()
+    };
+    let mut cursor = Cursor::since(now - time::Duration::minutes(5));
+    // moto has no log group until one is made: that is IoT logging turned off.
+    if fleet.backend == support::Backend::Moto {
+        let said = fleet
+            .client
+            .refusals(&mut cursor)
+            .await
+            .expect_err("no log group yet")
+            .refusals_unknown("us-east-1");
+        assert!(said.contains("set-v2-logging-options"), "{said}");
+    }
+    let failure = |event: &str, client: &str, topic: Option<&str>| {
+        let mut body = serde_json::json!({"timestamp": "2026-11-30 10:00:00.000",
+            "logLevel": "ERROR", "status": "Failure", "eventType": event, "protocol": "MQTT",
+            "clientId": client, "principalId": "c0ffee", "reason": "AUTHORIZATION_FAILURE",
+            "details": "Authorization Failure"});
+        if let Some(topic) = topic {
+            body["topicName"] = topic.into();
+        }
+        body
+    };
+    seed::iot_log(
+        &fleet.logs,
+        &[
+            // Before the cursor's start: not read.
+            (ms(600), failure("Connect", "old", None)),
+            (ms(60), failure("Publish-In", "camera-04", Some("fleet/pump-01/command"))),
+            (ms(50), serde_json::json!({"status": "Success", "eventType": "Connect", "clientId": "pump-01"})),
+            (ms(40), failure("Subscribe", "camera-04", Some("fleet/#"))),
+            (ms(30), failure("Connect", "pump-14", None)),
+        ],
+    )
+    .await;
+    let read = fleet.client.refusals(&mut cursor).await.unwrap();
+    let seen: Vec<(&str, &str, &str)> = read
+        .iter()
+        .map(|r| (r.client_id.as_str(), r.action(), r.target()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("camera-04", "publish", "fleet/pump-01/command"),
+            ("camera-04", "subscribe", "fleet/#"),
+            ("pump-14", "connect", "pump-14"),
+        ]
+    );
+    assert!(read.iter().all(|r| r.reason == "AUTHORIZATION_FAILURE"));
+    // Read again: the same events are not new.
+    assert!(fleet.client.refusals(&mut cursor).await.unwrap().is_empty());
+    seed::iot_log(
+        &fleet.logs,
+        &[(ms(1), failure("Publish-In", "camera-04", Some("x")))],
+    )
+    .await;
+    let next = fleet.client.refusals(&mut cursor).await.unwrap();
+    assert_eq!(next.len(), 1, "{next:?}");
 }

@@ -195,9 +195,45 @@ pub enum Command {
         #[arg(long, value_name = "SEVERITY")]
         fail_on: Option<crate::fleet::audit::Severity>,
     },
+    /// Print who AWS IoT refused (a connect, publish or subscribe its policies did not allow),
+    /// from CloudWatch Logs' AWSIotLogsV2 group: oldest first, NDJSON with --output json.
+    Denied {
+        /// Go on printing refusals as they are logged, until Ctrl-C.
+        #[arg(long)]
+        follow: bool,
+        /// How far back to start: 90s, 15m, 2h, 7d.
+        #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+        since: std::time::Duration,
+    },
     /// The embedded local IoT Core.
     #[command(subcommand)]
     Local(LocalCommand),
+}
+
+/// A duration as a number and a unit: `90s`, `15m`, `2h`, `7d`.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let unit_at = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("'{text}' needs a unit: s, m, h or d (as in 15m)"))?;
+    let (number, unit) = text.split_at(unit_at);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' does not start with a number (as in 15m)"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "'{unit}' is not a unit: use s, m, h or d (as in 15m)"
+            ));
+        }
+    };
+    match number.checked_mul(seconds) {
+        Some(total) if total <= 366 * 86_400 => Ok(std::time::Duration::from_secs(total)),
+        _ => Err(format!("'{text}' is more than a year")),
+    }
 }
 
 /// The local fleet's simulated devices.
@@ -338,6 +374,23 @@ mod tests {
                 .contains("not supported")
         );
         assert!(parse_mqtt_url("wss://a.iot.eu-west-1.amazonaws.com/mqtt").is_ok());
+    }
+
+    #[test]
+    fn durations_need_a_number_and_a_unit() {
+        assert_eq!(
+            parse_duration("90s"),
+            Ok(std::time::Duration::from_secs(90))
+        );
+        assert_eq!(parse_duration("2h"), Ok(std::time::Duration::from_hours(2)));
+        assert!(parse_duration("15").unwrap_err().contains("needs a unit"));
+        assert!(parse_duration("5w").unwrap_err().contains("not a unit"));
+        assert!(parse_duration("m").unwrap_err().contains("number"));
+        assert!(
+            parse_duration("400d")
+                .unwrap_err()
+                .contains("more than a year")
+        );
     }
 
     #[test]

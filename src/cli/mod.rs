@@ -4,6 +4,7 @@
 pub mod args;
 mod audit;
 mod browse;
+mod denied;
 mod local;
 mod quarantine;
 mod shadow;
@@ -106,9 +107,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     // Kept alive until the verb is done: dropping it stops the in-process local core.
     let local_core = if cli.global.local {
         // Only the verbs that speak MQTT start the broker and the simulated devices.
+        // `denied --follow` too: without a broker nothing is refused.
         let mqtt = matches!(
             command,
-            Command::Tui | Command::Tail { .. } | Command::Publish { .. }
+            Command::Tui
+                | Command::Tail { .. }
+                | Command::Publish { .. }
+                | Command::Denied { follow: true, .. }
         );
         Some(local::start(&cli.global, mqtt).await?)
     } else {
@@ -161,6 +166,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let client = FleetClient::connect(&settings).await?;
     if let Command::Tui = command {
         return console(client, local_core.as_ref(), &cli.global, &settings).await;
+    }
+    if let Command::Denied { follow, since } = command {
+        return denied::denied(&client, &cli.global, follow, since).await;
     }
     if matches!(
         command,
@@ -239,7 +247,8 @@ async fn verb(
         | Command::Publish { .. }
         | Command::Quarantine { .. }
         | Command::Release { .. }
-        | Command::Audit { .. } => {
+        | Command::Audit { .. }
+        | Command::Denied { .. } => {
             unreachable!("handled above")
         }
     })

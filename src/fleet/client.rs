@@ -137,6 +137,8 @@ pub struct FleetClient {
     credentials: aws_credential_types::provider::SharedCredentialsProvider,
     sts: aws_sdk_sts::Client,
     data: Arc<OnceCell<aws_sdk_iotdataplane::Client>>,
+    /// CloudWatch Logs, where AWS IoT's logging writes refusals (`refusals.rs`).
+    logs: aws_sdk_cloudwatchlogs::Client,
     data_config: aws_sdk_iotdataplane::config::Builder,
     data_endpoint_configured: bool,
     info: BackendInfo,
@@ -221,6 +223,11 @@ impl FleetClient {
             iot: aws_sdk_iot::Client::from_conf(iot_config),
             credentials: provider.clone(),
             sts: aws_sdk_sts::Client::new(&sdk_config),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(
+                aws_sdk_cloudwatchlogs::config::Builder::from(&sdk_config)
+                    .interceptor(CountingInterceptor(counters.clone()))
+                    .build(),
+            ),
             data: Arc::new(OnceCell::new()),
             data_config,
             data_endpoint_configured,
@@ -253,11 +260,20 @@ impl FleetClient {
         clippy::needless_pass_by_value,
         reason = "called from map_err, which hands the error over"
     )]
-    fn fail<E>(&self, operation: &Operation, error: SdkError<E, HttpResponse>) -> FleetError
+    pub(super) fn fail<E>(
+        &self,
+        operation: &Operation,
+        error: SdkError<E, HttpResponse>,
+    ) -> FleetError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         FleetError::from_sdk(operation, self.info.profile.as_deref(), &error)
+    }
+
+    /// The CloudWatch Logs client.
+    pub(super) fn logs(&self) -> &aws_sdk_cloudwatchlogs::Client {
+        &self.logs
     }
 
     /// The account's `iot:Data-ATS` endpoint host (DescribeEndpoint), where devices and MQTT

@@ -18,6 +18,7 @@ pub enum ResourceKind {
     Shadow,
     Principal,
     Connection,
+    LogGroup,
 }
 
 impl fmt::Display for ResourceKind {
@@ -30,6 +31,7 @@ impl fmt::Display for ResourceKind {
             Self::Shadow => "shadow",
             Self::Principal => "principal",
             Self::Connection => "MQTT client",
+            Self::LogGroup => "log group",
         })
     }
 }
@@ -180,7 +182,7 @@ impl FleetError {
         }
     }
 
-    fn from_service(
+    pub(crate) fn from_service(
         operation: &Operation,
         profile: Option<&str>,
         status: u16,

@@ -12,6 +12,7 @@ pub mod model;
 pub mod mutation;
 pub mod permissions;
 pub mod quarantine;
+pub mod refusals;
 pub mod traffic;
 
 pub use client::{

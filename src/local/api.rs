@@ -95,6 +95,9 @@ async fn handle(
     if signing_name.as_deref() == Some("sts") {
         return caller_identity(&headers, &body);
     }
+    if signing_name.as_deref() == Some("logs") {
+        return logs(&core, &headers, &body);
+    }
     let result = match (service, path.as_slice()) {
         // DeleteConnection needs the broker, which answers asynchronously.
         (Service::IotData, ["connections", client_id]) if method == Method::DELETE => {
@@ -114,6 +117,52 @@ async fn handle(
             .into_response(),
         Err(error) => error_response(&error),
     }
+}
+
+/// CloudWatch Logs (JSON 1.1 protocol: the operation in `X-Amz-Target`): FilterLogEvents on
+/// the broker's refusals, PutLogEvents, and CreateLogGroup and CreateLogStream (the group and
+/// any stream exist already); any other operation is refused by name.
+fn logs(core: &Core, headers: &HeaderMap, body: &Bytes) -> Response {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let request = serde_json::from_slice::<Value>(body).map_err(|e| ApiError {
+        status: 400,
+        code: "SerializationException",
+        message: format!("the request is not JSON: {e}"),
+    });
+    let result = match target.strip_prefix("Logs_20140328.") {
+        Some("FilterLogEvents") => request.and_then(|request| core.logs.filter(&request)),
+        Some("PutLogEvents") => request.and_then(|request| core.logs.put(&request)),
+        Some("CreateLogStream") => Ok(json!({})),
+        Some("CreateLogGroup") => Err(ApiError {
+            status: 400,
+            code: "ResourceAlreadyExistsException",
+            message: format!("the local core's {} exists already", super::logs::LOG_GROUP),
+        }),
+        _ => Err(ApiError {
+            status: 400,
+            code: "UnknownOperationException",
+            message: format!(
+                "the local core answers FilterLogEvents, PutLogEvents, CreateLogGroup and CreateLogStream on {} only, not {target:?}",
+                super::logs::LOG_GROUP
+            ),
+        }),
+    };
+    let (status, body) = match result {
+        Ok(answer) => (StatusCode::OK, answer),
+        Err(error) => (
+            StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST),
+            json!({"__type": error.code, "message": error.message}),
+        ),
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/x-amz-json-1.1")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// STS GetCallerIdentity (query protocol, XML answer): the local account, so the journal and

@@ -47,6 +47,8 @@ pub struct Core {
     mqtt_endpoint: OnceLock<String>,
     /// The broker's sessions: lifecycle events and connectivity.
     pub presence: super::presence::Presence,
+    /// The broker's refusals, as CloudWatch Logs' `AWSIotLogsV2` holds them on AWS.
+    pub logs: super::logs::IotLogs,
 }
 
 impl Core {
@@ -58,6 +60,7 @@ impl Core {
             shadow_sink: OnceLock::new(),
             mqtt_endpoint: OnceLock::new(),
             presence: super::presence::Presence::default(),
+            logs: super::logs::IotLogs::default(),
         }
     }
 

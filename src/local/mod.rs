@@ -7,6 +7,7 @@ pub mod broker;
 pub mod ca;
 pub mod core;
 pub mod data_plane;
+pub mod logs;
 pub mod owner;
 pub mod presence;
 pub mod registry;

@@ -88,6 +88,8 @@ pub struct TestFleet {
     pub client: FleetClient,
     pub iot: aws_sdk_iot::Client,
     pub data: aws_sdk_iotdataplane::Client,
+    /// CloudWatch Logs, to seed AWS IoT's log group.
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     _hold: Hold,
 }
 
@@ -126,6 +128,7 @@ impl TestFleet {
             client,
             iot: aws_sdk_iot::Client::new(&sdk_config),
             data: aws_sdk_iotdataplane::Client::new(&sdk_config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&sdk_config),
             endpoint,
             _hold: hold,
         }

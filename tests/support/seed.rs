@@ -168,3 +168,48 @@ pub async fn bare_things(iot: &aws_sdk_iot::Client, count: usize, concurrency: u
         .collect::<Vec<()>>()
         .await;
 }
+
+/// Writes `messages` (with their times in ms) to AWS IoT's log group `AWSIotLogsV2`, creating it
+/// and a stream first where the backend needs them (moto; the local core has them already).
+pub async fn iot_log(logs: &aws_sdk_cloudwatchlogs::Client, messages: &[(i64, serde_json::Value)]) {
+    let group = iotfleet::fleet::refusals::LOG_GROUP;
+    if let Err(error) = logs.create_log_group().log_group_name(group).send().await {
+        assert!(
+            error
+                .as_service_error()
+                .is_some_and(aws_sdk_cloudwatchlogs::operation::create_log_group::CreateLogGroupError::is_resource_already_exists_exception),
+            "{error:?}"
+        );
+    }
+    if let Err(error) = logs
+        .create_log_stream()
+        .log_group_name(group)
+        .log_stream_name("test")
+        .send()
+        .await
+    {
+        assert!(
+            error
+                .as_service_error()
+                .is_some_and(aws_sdk_cloudwatchlogs::operation::create_log_stream::CreateLogStreamError::is_resource_already_exists_exception),
+            "{error:?}"
+        );
+    }
+    let events = messages
+        .iter()
+        .map(|(ms, message)| {
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(*ms)
+                .message(message.to_string())
+                .build()
+                .expect("a log event")
+        })
+        .collect::<Vec<_>>();
+    logs.put_log_events()
+        .log_group_name(group)
+        .log_stream_name("test")
+        .set_log_events(Some(events))
+        .send()
+        .await
+        .expect("PutLogEvents");
+}

@@ -42,6 +42,35 @@ pub enum Identity {
     Device { principal: String },
 }
 
+/// Why a CONNECT was refused, as AWS IoT's log says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectRefused {
+    /// The registered certificate's id, when there is one.
+    pub principal_id: Option<String>,
+    /// `AUTHENTICATION_FAILURE` (no usable certificate) or `AUTHORIZATION_FAILURE` (the
+    /// policies do not allow it).
+    pub reason: &'static str,
+    pub details: String,
+}
+
+impl ConnectRefused {
+    fn authentication(principal_id: Option<String>, details: String) -> Self {
+        Self {
+            principal_id,
+            reason: "AUTHENTICATION_FAILURE",
+            details,
+        }
+    }
+
+    fn authorization(principal_id: String, details: String) -> Self {
+        Self {
+            principal_id: Some(principal_id),
+            reason: "AUTHORIZATION_FAILURE",
+            details,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Publish,
@@ -183,14 +212,18 @@ impl Authority {
         peer: Option<std::net::SocketAddr>,
         key: Option<&CertKey>,
         will: Option<Will<'_>>,
-    ) -> Result<Identity, String> {
-        let key = key.ok_or("no client certificate")?;
+    ) -> Result<Identity, ConnectRefused> {
+        let key = key
+            .ok_or_else(|| ConnectRefused::authentication(None, "no client certificate".into()))?;
         let identity = if *key == self.operator {
             Identity::Operator
         } else {
-            let id = self
-                .certificate_id(key)
-                .ok_or_else(|| format!("certificate {} is not registered", key.subject))?;
+            let id = self.certificate_id(key).ok_or_else(|| {
+                ConnectRefused::authentication(
+                    None,
+                    format!("certificate {} is not registered", key.subject),
+                )
+            })?;
             let status = self
                 .core
                 .store
@@ -200,25 +233,28 @@ impl Authority {
                 .map(|c| c.status.clone())
                 .unwrap_or_default();
             if status != "ACTIVE" {
-                return Err(format!("certificate {id} is {status}"));
+                let details = format!("certificate {id} is {status}");
+                return Err(ConnectRefused::authentication(Some(id), details));
             }
             let identity = Identity::Device {
                 principal: arn(&format!("cert/{id}")),
             };
             let grant = self.grant(client_id, &identity);
             if !grant.allows("iot:Connect", &arn(&format!("client/{client_id}"))) {
-                return Err(format!(
+                let details = format!(
                     "the policies of certificate {id} do not allow iot:Connect as {client_id}"
-                ));
+                );
+                return Err(ConnectRefused::authorization(id, details));
             }
             if let Some(will) = will {
                 let topic = arn(&format!("topic/{}", will.topic));
                 for action in ["iot:Publish", "iot:RetainPublish"] {
                     if (action == "iot:Publish" || will.retain) && !grant.allows(action, &topic) {
-                        return Err(format!(
+                        let details = format!(
                             "the policies of certificate {id} do not allow {action} on its Last Will topic {}",
                             will.topic
-                        ));
+                        );
+                        return Err(ConnectRefused::authorization(id, details));
                     }
                 }
             }

@@ -360,6 +360,38 @@ impl Hooks {
         }
     }
 
+    /// Logs a refusal where the console reads them (`AWSIotLogsV2`, as on AWS). A device's
+    /// principal is its certificate id, known from its connection unless `principal` says it.
+    fn refused(
+        &self,
+        id: &Id,
+        event_type: &'static str,
+        topic: Option<&str>,
+        reason: &'static str,
+        details: &str,
+        principal: Option<&str>,
+    ) {
+        let connected_as = match self.authority.identity_of(&id.client_id) {
+            Some(Identity::Device { principal }) => {
+                Some(principal.rsplit('/').next().unwrap_or_default().to_owned())
+            }
+            _ => None,
+        };
+        let source_ip = id.remote_addr.map(|a| a.ip().to_string());
+        self.core.logs.record(
+            &super::logs::Refused {
+                event_type,
+                client_id: &id.client_id,
+                principal_id: principal.or(connected_as.as_deref()),
+                topic,
+                reason,
+                details,
+                source_ip: source_ip.as_deref(),
+            },
+            now_ms(),
+        );
+    }
+
     /// A session opened: recorded, and its `connected` event published.
     fn connected(&self, id: &Id) {
         let principal = match self.authority.identity_of(&id.client_id) {
@@ -405,6 +437,14 @@ impl Hooks {
             return PublishAclResult::allow();
         }
         tracing::info!(%client, %topic, "publish refused by policy");
+        self.refused(
+            &session.id,
+            "Publish-In",
+            Some(topic),
+            "AUTHORIZATION_FAILURE",
+            "Authorization Failure",
+            None,
+        );
         let mqtt5 = session
             .connect_info()
             .await
@@ -466,8 +506,16 @@ impl Handler for Hooks {
                     // they are where shadow requests are served (`allows` lets the operator do
                     // everything anyway).
                     Ok(_) => AuthResult::Allow(false, None),
-                    Err(reason) => {
-                        tracing::info!(client = %id.client_id, %reason, "MQTT connection refused");
+                    Err(refused) => {
+                        tracing::info!(client = %id.client_id, reason = %refused.details, "MQTT connection refused");
+                        self.refused(
+                            id,
+                            "Connect",
+                            None,
+                            refused.reason,
+                            &refused.details,
+                            refused.principal_id.as_deref(),
+                        );
                         AuthResult::NotAuthorized
                     }
                 };
@@ -496,6 +544,14 @@ impl Handler for Hooks {
                     SubscribeAclResult::new_success(qos, None)
                 } else {
                     tracing::info!(client = %session.id.client_id, %filter, "subscription refused by policy");
+                    self.refused(
+                        &session.id,
+                        "Subscribe",
+                        Some(filter),
+                        "AUTHORIZATION_FAILURE",
+                        "Authorization Failure",
+                        None,
+                    );
                     SubscribeAclResult::new_failure(SubscribeAckReason::NotAuthorized)
                 };
                 (false, Some(HookResult::SubscribeAclResult(result)))

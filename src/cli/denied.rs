@@ -1,0 +1,159 @@
+//! `denied`: who AWS IoT refused, from the `AWSIotLogsV2` log group (`fleet/refusals.rs`):
+//! each refused connect, publish or subscribe since `--since`, oldest first, one line each
+//! (NDJSON with `--output json`); `--follow` goes on printing them as they are logged.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use super::CliError;
+use super::args::{GlobalArgs, OutputFormat};
+use super::text::{output_width, truncate};
+use crate::fleet::FleetClient;
+use crate::fleet::refusals::{Cursor, Refusal, poll_every};
+use crate::untrusted::{escape, json_for_terminal};
+
+pub async fn denied(
+    client: &FleetClient,
+    global: &GlobalArgs,
+    follow: bool,
+    since: Duration,
+) -> Result<(), CliError> {
+    let region = client.backend().region.clone();
+    let unknown =
+        |e: crate::fleet::FleetError| CliError::new(e.exit_code(), e.refusals_unknown(&region));
+    let start = OffsetDateTime::now_utc() - since;
+    let mut cursor = Cursor::since(start);
+    let width = output_width();
+    let mut out = Output {
+        format: global.output,
+        width,
+        header: false,
+    };
+    // The first read takes every page; the following polls go on from the newest.
+    let events = client
+        .log_failures(cursor.start_ms(), None)
+        .await
+        .map_err(unknown)?;
+    if !out.print(&cursor.absorb(&events))? || !follow {
+        return Ok(());
+    }
+    let every = poll_every(client.backend().local);
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+        let fresh = client.refusals(&mut cursor).await.map_err(unknown)?;
+        if !out.print(&fresh)? {
+            return Ok(());
+        }
+    }
+}
+
+struct Output {
+    format: OutputFormat,
+    width: usize,
+    /// Whether the table's header is out.
+    header: bool,
+}
+
+impl Output {
+    /// Prints refusals; false once the reader has gone (a closed pipe).
+    fn print(&mut self, refusals: &[Refusal]) -> Result<bool, CliError> {
+        let mut text = String::new();
+        if self.format == OutputFormat::Table && !self.header {
+            text.push_str(&table_line(
+                "TIME", "CLIENT", "ACTION", "TARGET", "REASON", self.width,
+            ));
+            self.header = true;
+        }
+        for refusal in refusals {
+            text.push_str(&match self.format {
+                OutputFormat::Json => {
+                    json_for_terminal(serde_json::to_string(refusal).unwrap_or_default()) + "\n"
+                }
+                OutputFormat::Table => row(refusal, self.width),
+            });
+        }
+        let mut stdout = std::io::stdout().lock();
+        match stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
+            Ok(()) => Ok(true),
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+            Err(error) => Err(CliError::new(
+                1,
+                format!("cannot write the output: {error}"),
+            )),
+        }
+    }
+}
+
+fn row(refusal: &Refusal, width: usize) -> String {
+    let time = refusal
+        .time
+        .format(format_description!(
+            "[year]-[month]-[day] [hour]:[minute]:[second]"
+        ))
+        .unwrap_or_default();
+    table_line(
+        &time,
+        &escape(&refusal.client_id),
+        refusal.action(),
+        &escape(refusal.target()),
+        &escape(&refusal.reason),
+        width,
+    )
+}
+
+/// One line: time, client (at most 24 wide), action, then target and reason sharing the rest.
+fn table_line(
+    time: &str,
+    client: &str,
+    action: &str,
+    target: &str,
+    reason: &str,
+    width: usize,
+) -> String {
+    let left = format!("{time:<19}  {:<24}  {action:<9}  ", truncate(client, 24));
+    let rest = width.saturating_sub(unicode_width::UnicodeWidthStr::width(left.as_str()));
+    let reason_width = reason.len().min(rest / 2).max(6);
+    let target_width = rest.saturating_sub(reason_width + 2).max(6);
+    let line = format!(
+        "{left}{:<target_width$}  {}",
+        truncate(target, target_width),
+        truncate(reason, reason_width)
+    );
+    format!("{}\n", line.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_is_escaped_and_fits_the_width() {
+        let refusal = Refusal {
+            time: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
+            client_id: "cam\u{1b}[2J-04".into(),
+            principal_id: None,
+            event_type: "Publish-In".into(),
+            topic_name: Some("dt/pump-03/telemetry/a/very/long/topic/that/goes/on".into()),
+            reason: "AUTHORIZATION_FAILURE".into(),
+            details: None,
+            source_ip: None,
+            event_id: "1".into(),
+        };
+        let line = row(&refusal, 80);
+        assert!(!line.trim_end().chars().any(char::is_control), "{line:?}");
+        assert!(
+            line.contains("cam\\x1b[2J-04") && line.contains("publish"),
+            "{line}"
+        );
+        assert!(line.trim_end().chars().count() <= 80, "{line}");
+    }
+}
