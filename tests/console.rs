@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::console::{SETTLE, keys, opened, render};
+use support::console::{SETTLE, keys, opened, render, run_until};
 
 use iotfleet::config::files;
 use iotfleet::config::keymap::{Key, KeyCode};
@@ -54,6 +54,8 @@ fn snapshot(name: &str, text: &str) {
             (r"\d{2}:\d{2}:\d{2}", "[time]"),
             (r"\(\d+d\)", "(Nd)"),
             (r"in \d+ days", "in N days"),
+            (r"\d+[smhd] ago", "N ago"),
+            (r"\(N ago\) by [^ :│]+", "(N ago) by [user]"),
         ],
         prepend_module_to_snapshot => false,
     }, {
@@ -160,6 +162,81 @@ async fn screens_snapshot_at_80x24_and_120x40() {
     );
     snapshot("command_error_80x24", &text);
     snapshot("too_small_40x10", &render(&app, 40, 10));
+}
+
+#[tokio::test]
+async fn denied_and_quarantined_screens_snapshot_at_80x24_and_120x40() {
+    let dir = tempfile::tempdir().unwrap();
+    let (core, mut app) =
+        console_on_demo_fleet_journaled(None, Some(dir.path().join("journal.jsonl"))).await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&support::sdk_config(core.endpoint()).await);
+    let now = time::OffsetDateTime::now_utc();
+    let ms = |seconds_ago: i64| {
+        i64::try_from(
+            (now - time::Duration::seconds(seconds_ago)).unix_timestamp_nanos() / 1_000_000,
+        )
+        .unwrap()
+    };
+    let failure = |event: &str, client: &str, topic: Option<&str>| {
+        let mut body = serde_json::json!({"status": "Failure", "eventType": event,
+            "clientId": client, "reason": "AUTHORIZATION_FAILURE"});
+        if let Some(topic) = topic {
+            body["topicName"] = topic.into();
+        }
+        body
+    };
+    support::seed::iot_log(
+        &logs,
+        &[
+            (
+                ms(40),
+                failure("Publish-In", "camera-04", Some("fleet/pump-01/command")),
+            ),
+            (ms(30), failure("Subscribe", "camera-04", Some("fleet/#"))),
+            (ms(20), failure("Connect", "pump-14", None)),
+            (
+                ms(10),
+                failure("Publish-In", "camera-04", Some("fleet/pump-02/command")),
+            ),
+        ],
+    )
+    .await;
+    assert!(
+        run_until(&mut app, SETTLE, |app| app.state.denied.total == 4).await,
+        "{:?}",
+        app.state.denied
+    );
+    for (width, height) in [(80, 24), (120, 40)] {
+        app.handle(iotfleet::tui::msg::Msg::Resize { width, height });
+        snapshot(
+            &format!("things_denied_{width}x{height}"),
+            &render(&app, width, height),
+        );
+    }
+    keys(&mut app, &[":", "denied", "<Enter>"]).await;
+    for (width, height) in [(80, 24), (120, 40)] {
+        app.handle(iotfleet::tui::msg::Msg::Resize { width, height });
+        snapshot(
+            &format!("denied_{width}x{height}"),
+            &render(&app, width, height),
+        );
+    }
+    keys(&mut app, &["<Enter>"]).await;
+    assert!(
+        matches!(app.state.screen(), Screen::Thing { name, .. } if name == "camera-04"),
+        "Enter opens the most refused Thing"
+    );
+    assert!(render(&app, 120, 40).contains("Denied      3 refused since"));
+    keys(&mut app, &["Q", "y"]).await;
+    keys(&mut app, &["<Enter>", ":", "quarantined", "<Enter>"]).await;
+    for (width, height) in [(80, 24), (120, 40)] {
+        app.handle(iotfleet::tui::msg::Msg::Resize { width, height });
+        snapshot(
+            &format!("quarantined_{width}x{height}"),
+            &render(&app, width, height),
+        );
+    }
+    drop(core);
 }
 
 #[tokio::test]

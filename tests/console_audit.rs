@@ -10,7 +10,7 @@ use support::console::{SETTLE, keys, opened, render};
 use iotfleet::config::files;
 use iotfleet::fleet::FleetClient;
 use iotfleet::local::{LocalCore, LocalOptions};
-use iotfleet::tui::state::{Backend, Load, Screen};
+use iotfleet::tui::state::{Backend, Load, Report, Screen};
 use iotfleet::tui::{App, Options};
 
 async fn console(journal: &std::path::Path) -> (LocalCore, App) {
@@ -44,6 +44,7 @@ fn snapshot(name: &str, text: &str) {
             (r"[0-9a-f]{12}…", "############…"),
             (r"[0-9a-f]{16}", "################"),
             (r"\d{4}-\d{2}-\d{2}", "[date]"),
+            (r"\d{2}:\d{2}:\d{2}", "[time]"),
             (r"in \d+ days\)", "in N days)"),
         ],
         prepend_module_to_snapshot => false,
@@ -57,7 +58,13 @@ async fn the_audit_screen_groups_filters_and_opens_what_a_finding_names() {
     let dir = tempfile::tempdir().unwrap();
     let (_core, mut app) = console(&dir.path().join("journal.jsonl")).await;
     keys(&mut app, &[":", "audit", "<Enter>"]).await;
-    assert!(matches!(app.state.screen(), Screen::Audit { .. }));
+    assert!(matches!(
+        app.state.screen(),
+        Screen::Report {
+            report: Report::Audit,
+            ..
+        }
+    ));
     let Some(Load::Ready(report)) = &app.state.audit else {
         panic!("{:?}", app.state.audit);
     };

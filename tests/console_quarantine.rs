@@ -87,6 +87,7 @@ fn snapshot(name: &str, text: &str) {
             (r"[0-9a-f]{12}…", "############…"),
             (r"[0-9a-f]{16,64}", "[hex]"),
             (r"\d{4}-\d{2}-\d{2}", "[date]"),
+            (r"\d{2}:\d{2}:\d{2}", "[time]"),
             (r"\(\d+d\)", "(Nd)"),
         ],
         prepend_module_to_snapshot => false,

@@ -16,6 +16,7 @@ use super::error::FleetError;
 use super::journal::Journal;
 use super::model::{CertificateStatus, certificate_id_from_arn};
 pub use super::model::{Finding, Resource, Severity, Source};
+use super::quarantine::register::{QuarantineRecord, journal_quarantines};
 use super::quarantine::{DENY_ALL_POLICY, is_deny_all};
 use crate::policy::PolicyDocument;
 use crate::policy::document::{Effect, Matcher};
@@ -56,14 +57,6 @@ pub struct PolicyFacts {
     /// The default version's document.
     pub document: String,
     pub targets: Vec<String>,
-}
-
-/// A quarantine as the journal recorded it, for the informational finding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QuarantineRecord {
-    pub since: String,
-    pub by: String,
-    pub reason: Option<String>,
 }
 
 fn finding(
@@ -465,39 +458,6 @@ pub fn quarantined(inventory: &Inventory) -> BTreeMap<String, String> {
         }
     }
     out
-}
-
-/// The latest completed quarantine of each Thing in this backend's journal that no completed
-/// release followed: when, by whom, why.
-pub fn journal_quarantines(
-    journal: &Journal,
-    things: &BTreeSet<String>,
-) -> std::io::Result<BTreeMap<String, QuarantineRecord>> {
-    let mut out = BTreeMap::new();
-    for thing in things {
-        let mut record: Option<QuarantineRecord> = None;
-        let mut reason = None;
-        for entry in journal.entries_for(thing)? {
-            match (entry["action"].as_str(), entry["result"].as_str()) {
-                (Some("quarantine plan"), _) => {
-                    reason = entry["after"]["reason"].as_str().map(str::to_owned);
-                }
-                (Some("quarantine"), Some("ok")) => {
-                    record = Some(QuarantineRecord {
-                        since: entry["time"].as_str().unwrap_or_default().to_owned(),
-                        by: entry["identity"].as_str().unwrap_or_default().to_owned(),
-                        reason: reason.clone(),
-                    });
-                }
-                (Some("release"), Some("ok")) => record = None,
-                _ => {}
-            }
-        }
-        if let Some(record) = record {
-            out.insert(thing.clone(), record);
-        }
-    }
-    Ok(out)
 }
 
 /// What an audit found, and what it could not read.

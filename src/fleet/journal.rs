@@ -150,6 +150,11 @@ impl Journal {
     /// This backend's and account's entries about `target`, oldest first; no journal yet is no
     /// entries. A line that is not JSON (a torn last write) is skipped.
     pub fn entries_for(&self, target: &str) -> std::io::Result<Vec<serde_json::Value>> {
+        self.entries(Some(target))
+    }
+
+    /// This backend's and account's entries, about `target` only when given, oldest first.
+    pub fn entries(&self, target: Option<&str>) -> std::io::Result<Vec<serde_json::Value>> {
         let path = match &self.path {
             Some(path) => path.clone(),
             None => match default_path() {
@@ -164,10 +169,10 @@ impl Journal {
         };
         Ok(text
             .lines()
-            .filter(|line| line.contains(target))
+            .filter(|line| target.is_none_or(|target| line.contains(target)))
             .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
             .filter(|entry| {
-                entry["target"] == target
+                target.is_none_or(|target| entry["target"] == target)
                     && entry["backend"] == self.backend.as_str()
                     && entry["account"].as_str() == self.account.as_deref()
             })

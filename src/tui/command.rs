@@ -1,16 +1,27 @@
 //! The `:` command line: its commands, and Tab completing commands and names.
 
 use super::msg::Effect;
-use super::state::{Level, Link, ListKind, State};
+use super::state::{Level, Link, ListKind, Report, State};
 use super::traffic;
 use crate::fleet::model::certificate_id_from_arn;
 
 use super::list::open_list;
-use super::navigate::{follow, open_audit};
+use super::navigate::{follow, open_report};
 
 /// The commands of the `:` line, for completion and help.
-const COMMANDS: [&str; 11] = [
-    "things", "certs", "policies", "thing", "policy", "cert", "traffic", "audit", "theme", "help",
+const COMMANDS: [&str; 13] = [
+    "things",
+    "certs",
+    "policies",
+    "thing",
+    "policy",
+    "cert",
+    "traffic",
+    "audit",
+    "denied",
+    "quarantined",
+    "theme",
+    "help",
     "quit",
 ];
 
@@ -61,7 +72,15 @@ pub fn command(state: &mut State, text: &str) -> Vec<Effect> {
         }
         ("audit", "") => {
             done(state);
-            open_audit(state)
+            open_report(state, Report::Audit)
+        }
+        ("denied", "") => {
+            done(state);
+            open_report(state, Report::Denied)
+        }
+        ("quarantined", "") => {
+            done(state);
+            open_report(state, Report::Quarantined)
         }
         ("traffic", thing) => {
             done(state);

@@ -2,54 +2,45 @@
 //! them links to related objects. Pure: `update` reads the links to move and open, views draw
 //! the lines. Every piece of untrusted text is escaped here.
 
+use std::fmt::Write as _;
+
 use serde_json::Value;
 use time::OffsetDateTime;
-use time::macros::format_description;
 
+use super::line::{Line, date, field, heading, loaded, time_of_day};
+use super::state::denied::Feed;
 use super::state::{Link, Load, Screen, State};
 use crate::config::theme::Slot;
-use crate::fleet::audit::{AuditReport, Finding, Resource, Severity, Source};
 use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
 use crate::fleet::model::{Certificate, CertificateStatus, Validity};
 use crate::fleet::permissions::Answer;
 use crate::untrusted::escape;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Segment {
-    pub text: String,
-    pub slot: Slot,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Line {
-    pub segments: Vec<Segment>,
-    pub link: Option<Link>,
-}
-
-impl Line {
-    fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds untrusted text, escaped.
-    fn text(mut self, text: &str, slot: Slot) -> Self {
-        self.segments.push(Segment {
-            text: escape(text).into_owned(),
-            slot,
-        });
-        self
-    }
-
-    fn link(mut self, link: Link) -> Self {
-        self.link = Some(link);
-        self
-    }
-}
-
-fn field(label: &str, value: &str, slot: Slot) -> Line {
-    Line::new()
-        .text(&format!("{label:<12}"), Slot::Dim)
-        .text(value, slot)
+/// How often AWS IoT refused the Thing (as a client id) since the console began reading, and
+/// the newest refusal (`:denied` lists them all).
+fn denied_line(state: &State, thing: &str) -> Line {
+    let denied = &state.denied;
+    let since = time_of_day(denied.since);
+    let (text, slot) = match (denied.count(thing), &denied.feed) {
+        (Some(0), _) => (format!("nothing refused since {since} UTC"), Slot::Dim),
+        (Some(count), _) => {
+            let mut text = format!("{count} refused since {since} UTC");
+            if let Some(newest) = denied.newest(thing) {
+                let _ = write!(
+                    text,
+                    "; newest {} ago: {} {} ({})",
+                    super::connectivity::ago(newest.time, state.now),
+                    newest.action(),
+                    newest.target(),
+                    newest.reason
+                );
+            }
+            (text, Slot::StatusError)
+        }
+        (None, Feed::Unknown(reason)) => (reason.clone(), Slot::Dim),
+        (None, _) => ("reading…".to_owned(), Slot::Dim),
+    };
+    field("Denied", &text, slot)
 }
 
 /// Whether the Thing's device is connected (its client id is the Thing's name), since when, and
@@ -78,106 +69,20 @@ fn connected_line(state: &State, thing: &str) -> Line {
     field("Connected", &text, slot)
 }
 
-fn heading(text: &str) -> Line {
-    Line::new().text(text, Slot::Title)
-}
-
 /// The lines of a detail screen; None for list screens.
 #[must_use]
 pub fn lines(state: &State, screen: &Screen) -> Option<Vec<Line>> {
     Some(match screen {
         Screen::List(..) | Screen::Traffic | Screen::Shadow { .. } => return None,
         Screen::Thing { name, .. } => {
-            render(state.thing_reports.get(name), |r| thing_lines(state, r))
+            loaded(state.thing_reports.get(name), |r| thing_lines(state, r))
         }
-        Screen::Certificate { id, .. } => render(state.certificate_reports.get(id), |r| {
+        Screen::Certificate { id, .. } => loaded(state.certificate_reports.get(id), |r| {
             certificate_lines(state.now, r)
         }),
-        Screen::Policy { name, .. } => render(state.policy_reports.get(name), policy_lines),
-        Screen::Audit { .. } => render(state.audit.as_ref(), |r| {
-            audit_lines(&state.audit_filter, r)
-        }),
+        Screen::Policy { name, .. } => loaded(state.policy_reports.get(name), policy_lines),
+        Screen::Report { report, .. } => super::report::lines(state, *report),
     })
-}
-
-/// Whether a finding matches the audit filter (case-insensitive, over check, resource, reason).
-#[must_use]
-pub fn finding_matches(finding: &Finding, filter: &str) -> bool {
-    let needle = filter.to_lowercase();
-    needle.is_empty()
-        || [
-            finding.check.to_lowercase(),
-            finding.resource.to_string().to_lowercase(),
-            finding.reason.to_lowercase(),
-            finding.severity.name().to_lowercase(),
-        ]
-        .iter()
-        .any(|field| field.contains(&needle))
-}
-
-/// Findings grouped by severity, each a line linked to its object, its reason and its fix.
-fn audit_lines(filter: &str, report: &AuditReport) -> Vec<Line> {
-    let mut out = Vec::new();
-    let shown: Vec<&Finding> = report
-        .findings
-        .iter()
-        .filter(|f| finding_matches(f, filter))
-        .collect();
-    if shown.is_empty() {
-        out.push(Line::new().text(
-            if report.findings.is_empty() {
-                "no findings"
-            } else {
-                "no finding matches the filter"
-            },
-            Slot::Dim,
-        ));
-    }
-    for severity in Severity::ALL {
-        let group: Vec<&&Finding> = shown.iter().filter(|f| f.severity == severity).collect();
-        if group.is_empty() {
-            continue;
-        }
-        out.push(heading(&format!("{} ({})", severity.name(), group.len())));
-        for finding in group {
-            let slot = match finding.severity {
-                Severity::Critical | Severity::High => Slot::StatusError,
-                Severity::Medium => Slot::StatusWarning,
-                Severity::Low | Severity::Info => Slot::Text,
-            };
-            let mut line = Line::new()
-                .text(&format!("  {:<48}", finding.check), slot)
-                .text(&finding.resource.to_string(), Slot::Link);
-            if finding.source == Source::Aws {
-                line = line.text("  [AWS Device Defender]", Slot::StatusInfo);
-            }
-            let target = match &finding.resource {
-                Resource::Thing(name) => Some(Link::Thing(name.clone())),
-                Resource::Certificate(id) => Some(Link::Certificate(id.clone())),
-                Resource::Policy(name) => Some(Link::Policy(name.clone())),
-                Resource::Other(_) => None,
-            };
-            out.push(match target {
-                Some(target) => line.link(target),
-                None => line,
-            });
-            out.push(Line::new().text(&format!("      {}", finding.reason), Slot::Text));
-            out.push(Line::new().text(&format!("      fix: {}", finding.fix), Slot::Dim));
-        }
-    }
-    for note in &report.notes {
-        out.push(Line::new());
-        out.push(Line::new().text(&format!("note: {note}"), Slot::Dim));
-    }
-    out
-}
-
-fn render<T>(load: Option<&Load<T>>, ready: impl FnOnce(&T) -> Vec<Line>) -> Vec<Line> {
-    match load {
-        Some(Load::Ready(report)) => ready(report),
-        Some(Load::Failed(error)) => vec![Line::new().text(error, Slot::StatusError)],
-        _ => vec![Line::new().text("loading…", Slot::Dim)],
-    }
 }
 
 /// The links of a detail screen, in order.
@@ -211,6 +116,7 @@ fn thing_lines(state: &State, report: &ThingReport) -> Vec<Line> {
     }
     out.push(field("Groups", &report.group_list(), Slot::Text));
     out.push(connected_line(state, &thing.name));
+    out.push(denied_line(state, &thing.name));
     let shadows = match state.thing_shadows.get(&thing.name) {
         Some(Load::Ready(names)) if names.is_empty() => "none".to_owned(),
         Some(Load::Ready(names)) => names.join(", "),
@@ -543,18 +449,6 @@ fn expiry(line: Line, cert: &Certificate, now: OffsetDateTime) -> Line {
         }
         (None, None) => line.text("expiry unknown", Slot::Dim),
     }
-}
-
-#[must_use]
-pub fn date(time: OffsetDateTime) -> String {
-    time.format(format_description!("[year]-[month]-[day]"))
-        .unwrap_or_default()
-}
-
-/// The time of day, UTC, to the second.
-fn time_of_day(time: OffsetDateTime) -> String {
-    time.format(format_description!("[hour]:[minute]:[second]"))
-        .unwrap_or_default()
 }
 
 /// Pretty JSON as coloured lines, indented by `level` steps of two spaces.

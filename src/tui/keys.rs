@@ -221,8 +221,8 @@ pub fn layers(focus: Focus, screen: &Screen) -> Vec<Layer> {
         Focus::Editor => vec![Layer::Editor],
         Focus::Help => vec![Layer::Help],
         Focus::Screen => match screen {
-            // The audit is a list of findings: `/` filters it.
-            Screen::List(..) | Screen::Audit { .. } => vec![Layer::List, Layer::Global],
+            // A report is a list of findings or events: `/` filters it.
+            Screen::List(..) | Screen::Report { .. } => vec![Layer::List, Layer::Global],
             Screen::Traffic => vec![Layer::Traffic, Layer::Global],
             Screen::Shadow { .. } => vec![Layer::Shadow, Layer::Global],
             _ => vec![Layer::Detail, Layer::Global],

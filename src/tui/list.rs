@@ -25,10 +25,16 @@ pub fn filter_changed(state: &mut State) -> Vec<Effect> {
 /// Applies a filter to the list on screen; a filter that extends the previous one only narrows
 /// the previous rows (fuzzy matches of "ab" are a subset of those of "a").
 pub fn set_filter(state: &mut State, text: &str) {
-    if let Screen::Audit { cursor, scroll } = state.screen_mut() {
+    if let Screen::Report {
+        report,
+        cursor,
+        scroll,
+    } = state.screen_mut()
+    {
+        let report = *report;
         *cursor = 0;
         *scroll = 0;
-        text.clone_into(&mut state.audit_filter);
+        state.report_filters.insert(report, text.to_owned());
         return;
     }
     let Screen::List(kind, view) = state.screen_mut() else {
@@ -207,7 +213,7 @@ pub fn step(state: &mut State, delta: isize) -> Vec<Effect> {
         Screen::Thing { cursor, scroll, .. }
         | Screen::Certificate { cursor, scroll, .. }
         | Screen::Policy { cursor, scroll, .. }
-        | Screen::Audit { cursor, scroll } => {
+        | Screen::Report { cursor, scroll, .. } => {
             *cursor = cursor
                 .saturating_add_signed(delta)
                 .min(link_count.saturating_sub(1));
@@ -243,7 +249,7 @@ pub fn page(state: &mut State, direction: isize) -> Vec<Effect> {
         Screen::Thing { scroll, .. }
         | Screen::Certificate { scroll, .. }
         | Screen::Policy { scroll, .. }
-        | Screen::Audit { scroll, .. } => {
+        | Screen::Report { scroll, .. } => {
             *scroll = scroll
                 .saturating_add_signed(direction * rows)
                 .min(lines.saturating_sub(page_rows));
@@ -290,7 +296,7 @@ pub fn selected_index(state: &State) -> Option<(ListKind, usize)> {
 pub fn filter_prompt(state: &mut State) {
     let current = match state.screen() {
         Screen::List(_, view) => Some(view.filter.clone()),
-        Screen::Audit { .. } => Some(state.audit_filter.clone()),
+        Screen::Report { report, .. } => Some(state.report_filter(*report).to_owned()),
         _ => None,
     };
     if let Some(current) = current {

@@ -15,7 +15,9 @@ use crate::fleet::model::{
 use crate::fleet::permissions::{AwsAnswer, DeviceAction};
 use crate::fleet::quarantine::Options;
 use crate::fleet::quarantine::Strategy;
+use crate::fleet::quarantine::register::Register;
 use crate::fleet::quarantine::run::{Prepared, Report, Verb};
+use crate::fleet::refusals::LogEvent;
 use crate::fleet::traffic::TrafficEvent;
 
 /// Everything that can change the state.
@@ -136,6 +138,10 @@ pub enum FleetEvent {
         result: Result<Connectivity, String>,
     },
     Account(Result<String, String>),
+    /// Log events of refusals from a `startTime`, or why they cannot be read.
+    Refusals(Result<Vec<LogEvent>, String>),
+    /// Every isolated Thing, with the journal's who, when and why.
+    Isolations(Result<Register, String>),
     /// Quarantine and release: plans, progress, results.
     Quarantine(QuarantineEvent),
     Audit(Result<AuditReport, String>),
@@ -195,6 +201,12 @@ pub enum Request {
     LoadConnectivity(String),
     /// Which AWS account the credentials belong to.
     LoadAccount,
+    /// Refusals logged from `start_ms` on (FilterLogEvents on AWSIotLogsV2).
+    LoadRefusals {
+        start_ms: i64,
+    },
+    /// Every isolated Thing, judged by the policies in force, with the journal's records.
+    LoadIsolations,
     /// Apply a reviewed desired-state edit (journaled with `before`).
     UpdateShadow {
         thing: String,

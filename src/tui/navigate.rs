@@ -4,7 +4,7 @@
 use super::connectivity;
 use super::detail;
 use super::msg::{Effect, Request};
-use super::state::{Level, Link, ListKind, Load, Screen, State};
+use super::state::{Level, Link, ListKind, Load, Report, Screen, State};
 
 use super::list::{needs, recompute_rows, selected_index, set_filter, visible_loads};
 
@@ -38,7 +38,7 @@ pub fn open(state: &mut State) -> Vec<Effect> {
                 Screen::Thing { cursor, .. }
                 | Screen::Certificate { cursor, .. }
                 | Screen::Policy { cursor, .. }
-                | Screen::Audit { cursor, .. } => *cursor,
+                | Screen::Report { cursor, .. } => *cursor,
                 Screen::List(..) | Screen::Traffic | Screen::Shadow { .. } => 0,
             };
             match detail::links(state, screen).into_iter().nth(cursor) {
@@ -50,19 +50,27 @@ pub fn open(state: &mut State) -> Vec<Effect> {
     follow(state, link)
 }
 
-/// Opens the audit screen, running the audit the first time (`r` runs it again).
-pub fn open_audit(state: &mut State) -> Vec<Effect> {
-    if !matches!(state.screen(), Screen::Audit { .. }) {
-        state.screens.push(Screen::Audit {
+/// Opens a report screen: the audit and `:quarantined` are gathered the first time (`r`
+/// gathers them again); `:denied` is read all along.
+pub fn open_report(state: &mut State, report: Report) -> Vec<Effect> {
+    if !matches!(state.screen(), Screen::Report { report: r, .. } if *r == report) {
+        state.screens.push(Screen::Report {
+            report,
             cursor: 0,
             scroll: 0,
         });
     }
-    if needs(state.audit.as_ref()) {
-        state.audit = Some(Load::Loading);
-        return vec![Effect::Request(Request::LoadAudit)];
+    match report {
+        Report::Audit if needs(state.audit.as_ref()) => {
+            state.audit = Some(Load::Loading);
+            vec![Effect::Request(Request::LoadAudit)]
+        }
+        Report::Quarantined if needs(state.isolations.as_ref()) => {
+            state.isolations = Some(Load::Loading);
+            vec![Effect::Request(Request::LoadIsolations)]
+        }
+        _ => Vec::new(),
     }
-    Vec::new()
 }
 
 /// Opens the screen of a related object, loading it unless it is loaded or loading.
@@ -168,9 +176,31 @@ pub fn refresh(state: &mut State) -> Vec<Effect> {
             state.policy_reports.insert(name.clone(), Load::Loading);
             vec![Effect::Request(Request::LoadPolicyReport(name))]
         }
-        Screen::Audit { .. } => {
+        Screen::Report {
+            report: Report::Audit,
+            ..
+        } => {
             state.audit = Some(Load::Loading);
             vec![Effect::Request(Request::LoadAudit)]
+        }
+        Screen::Report {
+            report: Report::Quarantined,
+            ..
+        } => {
+            state.isolations = Some(Load::Loading);
+            vec![Effect::Request(Request::LoadIsolations)]
+        }
+        // Read all along: `r` asks now rather than at the next turn.
+        Screen::Report {
+            report: Report::Denied,
+            ..
+        } => {
+            if state.denied.asking {
+                Vec::new()
+            } else {
+                state.denied.answered = Some(state.now - state.denied.every);
+                super::denied::tick(state)
+            }
         }
     }
 }
@@ -186,7 +216,7 @@ pub fn copy(state: &mut State) -> Vec<Effect> {
         screen @ (Screen::Thing { cursor, .. }
         | Screen::Certificate { cursor, .. }
         | Screen::Policy { cursor, .. }
-        | Screen::Audit { cursor, .. }) => {
+        | Screen::Report { cursor, .. }) => {
             match detail::links(state, screen).into_iter().nth(*cursor) {
                 Some(Link::Certificate(id)) => Some(id),
                 Some(Link::Policy(name) | Link::Thing(name)) => Some(name),

@@ -11,9 +11,9 @@ use super::msg::{FleetEvent, Msg, QuarantineEvent, Request};
 use crate::fleet::journal::Journal;
 use crate::fleet::mutation::{self, Change, Mutations};
 use crate::fleet::quarantine::run::{self, Prepared, Progress, Verb};
-use crate::fleet::quarantine::{Options, PlanError};
+use crate::fleet::quarantine::{Options, PlanError, register};
 use crate::fleet::{FleetClient, FleetError, ThingQuery};
-use crate::fleet::{audit, inventory, permissions};
+use crate::fleet::{audit, inventory, permissions, refusals};
 
 const CONCURRENT_REQUESTS: usize = 8;
 
@@ -177,6 +177,18 @@ async fn answer(
             target,
         } => ask_aws(client, thing, action, &target).await,
         Request::LoadAudit => FleetEvent::Audit(run_audit(client, mutations).await),
+        Request::LoadIsolations => {
+            FleetEvent::Isolations(text(match mutations.journal(client).await {
+                Ok(journal) => register::register(client, &journal).await,
+                Err(error) => Err(error),
+            }))
+        }
+        Request::LoadRefusals { start_ms } => FleetEvent::Refusals(
+            client
+                .log_failures(start_ms, Some(refusals::MAX_PAGES_PER_POLL))
+                .await
+                .map_err(|e| e.refusals_unknown(&client.backend().region)),
+        ),
         Request::LoadQuarantined => {
             let result = text(inventory::quarantined_things(client).await);
             FleetEvent::Quarantine(QuarantineEvent::Quarantined(

@@ -20,6 +20,7 @@ use crate::fleet::traffic::TrafficEvent;
 use super::ask::{ask, ask_prompt};
 use super::command::{command, complete};
 use super::connectivity;
+use super::denied;
 use super::list::{
     certificates_arrived, clamp, filter_changed, filter_prompt, open_list, page, recompute_rows,
     set_filter, step, things_page, visible_loads,
@@ -64,6 +65,7 @@ pub fn start(state: &mut State) -> Vec<Effect> {
     if matches!(state.backend, super::state::Backend::Aws { .. }) {
         effects.push(Effect::Request(Request::LoadAccount));
     }
+    effects.extend(denied::start(state));
     counted(state, effects)
 }
 
@@ -84,7 +86,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                     &*event,
                     FleetEvent::Quarantine(QuarantineEvent::Progress { .. })
                 );
-            state.pending = state.pending.saturating_sub(usize::from(!more_to_come));
+            // Refusals are read in the background, never counted as pending.
+            let background = matches!(&*event, FleetEvent::Refusals(_));
+            state.pending = state
+                .pending
+                .saturating_sub(usize::from(!more_to_come && !background));
             arrived(state, *event)
         }
         Msg::Traffic(event) => {
@@ -108,6 +114,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             }
             let mut effects = shadow::tick(state, now);
             effects.extend(connectivity_on_screen(state));
+            effects.extend(denied::tick(state));
             effects
         }
         Msg::Resize { height, .. } => {
@@ -143,7 +150,9 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
 fn counted(state: &mut State, effects: Vec<Effect>) -> Vec<Effect> {
     state.pending += effects
         .iter()
-        .filter(|e| matches!(e, Effect::Request(_)))
+        .filter(|e| {
+            matches!(e, Effect::Request(request) if !matches!(request, Request::LoadRefusals { .. }))
+        })
         .count();
     effects
 }
@@ -388,6 +397,16 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
             state.aws_asked.insert(thing, into_load(result));
         }
         FleetEvent::Connectivity { thing, result } => connectivity::arrived(state, thing, result),
+        FleetEvent::Refusals(result) => denied::arrived(state, result),
+        FleetEvent::Isolations(result) => {
+            if let Err(error) = &result {
+                state.say(
+                    Level::Error,
+                    format!("cannot list the quarantined Things: {error}"),
+                );
+            }
+            state.isolations = Some(into_load(result));
+        }
         FleetEvent::PolicyReport { name, result } => {
             if let Err(error) = &result {
                 state.say(Level::Error, error.clone());

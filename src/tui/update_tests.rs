@@ -56,7 +56,11 @@ fn pages_accumulate_and_pending_ends_with_the_last_page() {
         start(&mut state),
         [
             Effect::Request(Request::ListThings { generation: 0 }),
-            Effect::Request(Request::LoadQuarantined)
+            Effect::Request(Request::LoadQuarantined),
+            // Refusals are read from an hour back, in the background (not pending).
+            Effect::Request(Request::LoadRefusals {
+                start_ms: -3_600_000
+            }),
         ]
     );
     assert_eq!(state.pending, 2);
@@ -373,4 +377,164 @@ fn a_lifecycle_event_on_live_traffic_updates_the_things_connectivity() {
         state.connectivity.get("pump-0002"),
         Some((super::state::Load::Ready(_), _))
     ));
+}
+
+fn log_event(id: &str, ms: i64, client: &str, topic: &str) -> crate::fleet::refusals::LogEvent {
+    crate::fleet::refusals::LogEvent {
+        id: id.to_owned(),
+        timestamp_ms: ms,
+        message: serde_json::json!({"status": "Failure", "eventType": "Publish-In",
+            "clientId": client, "topicName": topic, "reason": "AUTHORIZATION_FAILURE"})
+        .to_string(),
+    }
+}
+
+fn refusals(state: &mut State, result: Result<Vec<crate::fleet::refusals::LogEvent>, String>) {
+    update(state, Msg::Fleet(Box::new(FleetEvent::Refusals(result))));
+}
+
+fn asks_refusals(effects: &[Effect]) -> usize {
+    effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Request(Request::LoadRefusals { .. })))
+        .count()
+}
+
+#[test]
+fn refusals_are_read_every_half_second_locally_counted_once_and_a_failure_said_once() {
+    let mut state = loaded(3);
+    let t0 = state.now;
+    let tick = |state: &mut State, ms: i64| {
+        update(
+            state,
+            Msg::Tick {
+                now: t0 + time::Duration::milliseconds(ms),
+                throttled: 0,
+            },
+        )
+    };
+    assert!(
+        state.denied.asking,
+        "the first read starts with the console"
+    );
+    assert_eq!(asks_refusals(&tick(&mut state, 100)), 0, "one at a time");
+    let pending = state.pending;
+    refusals(
+        &mut state,
+        Ok(vec![
+            log_event("a", 1_000, "pump-0001", "fleet/pump-0002/command"),
+            log_event("b", 2_000, "pump-0001", "fleet/pump-0002/command"),
+        ]),
+    );
+    assert_eq!(
+        state.pending, pending,
+        "background reads are not pending work"
+    );
+    assert_eq!(state.denied.count("pump-0001"), Some(2));
+    assert_eq!(state.denied.count("pump-0000"), Some(0));
+    assert_eq!(asks_refusals(&tick(&mut state, 400)), 0, "not before 0.5 s");
+    assert_eq!(asks_refusals(&tick(&mut state, 600)), 1);
+    // The next read goes back over the same events: they are not counted twice.
+    refusals(
+        &mut state,
+        Ok(vec![
+            log_event("b", 2_000, "pump-0001", "fleet/pump-0002/command"),
+            log_event(
+                "c",
+                3_000,
+                "pump-0002",
+                "$aws/things/pump-0000/shadow/update",
+            ),
+        ]),
+    );
+    assert_eq!(state.denied.count("pump-0001"), Some(2));
+    assert_eq!(state.denied.total, 3);
+    assert_eq!(
+        state.denied.refusals[0].client_id, "pump-0002",
+        "newest first"
+    );
+
+    state.message = None;
+    let missing = "refusals unknown: CloudWatch Logs has no AWSIotLogsV2 log group";
+    assert_eq!(asks_refusals(&tick(&mut state, 1_200)), 1);
+    refusals(&mut state, Err(missing.into()));
+    assert!(state.message.take().is_some_and(|m| m.text == missing));
+    assert_eq!(
+        asks_refusals(&tick(&mut state, 2_000)),
+        0,
+        "a failure waits a minute"
+    );
+    assert_eq!(asks_refusals(&tick(&mut state, 61_300)), 1);
+    refusals(&mut state, Err(missing.into()));
+    assert_eq!(state.message, None, "said once");
+    assert_eq!(
+        state.denied.count("pump-0001"),
+        Some(2),
+        "what was read stays"
+    );
+}
+
+#[test]
+fn the_denied_screen_filters_and_enter_opens_the_thing() {
+    let mut state = loaded(3);
+    refusals(
+        &mut state,
+        Ok(vec![
+            log_event("a", 1_000, "pump-0001", "fleet/pump-0002/command"),
+            log_event("b", 2_000, "pump-0002", "fleet/pump-0000/command"),
+            log_event("c", 3_000, "pump-0001", "fleet/pump-0000/command"),
+        ]),
+    );
+    for c in ":denied".chars() {
+        let msg = if c == ':' {
+            Msg::Action(Action::Command)
+        } else {
+            Msg::Typed(c)
+        };
+        update(&mut state, msg);
+    }
+    update(&mut state, Msg::Action(Action::Confirm));
+    assert!(matches!(
+        state.screen(),
+        Screen::Report {
+            report: super::state::Report::Denied,
+            ..
+        }
+    ));
+    let lines = super::report::lines(&state, super::state::Report::Denied);
+    let text: Vec<String> = lines
+        .iter()
+        .map(|l| l.segments.iter().map(|s| s.text.as_str()).collect())
+        .collect();
+    let most = text
+        .iter()
+        .position(|l| l.contains("Most refused"))
+        .unwrap();
+    assert!(
+        text[most + 1].contains("pump-0001") && text[most + 1].contains('2'),
+        "{text:#?}"
+    );
+    update(&mut state, Msg::Action(Action::Filter));
+    for c in "pump-0002".chars() {
+        update(&mut state, Msg::Typed(c));
+    }
+    update(&mut state, Msg::Action(Action::Confirm));
+    let shown = super::report::lines(&state, super::state::Report::Denied);
+    let targets: Vec<_> = shown.iter().filter_map(|l| l.link.clone()).collect();
+    // The client pump-0002 (its count and its refusal) and the refusal on pump-0002's topic.
+    assert_eq!(
+        targets,
+        [
+            super::state::Link::Thing("pump-0002".into()),
+            super::state::Link::Thing("pump-0002".into()),
+            super::state::Link::Thing("pump-0001".into()),
+        ]
+    );
+    update(&mut state, Msg::Action(Action::Down));
+    update(&mut state, Msg::Action(Action::Down));
+    let effects = update(&mut state, Msg::Action(Action::Open));
+    assert!(matches!(state.screen(), Screen::Thing { name, .. } if name == "pump-0001"));
+    assert!(effects.contains(&Effect::Request(Request::LoadThingReport(
+        "pump-0001".into()
+    ))));
 }

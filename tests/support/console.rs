@@ -64,3 +64,21 @@ pub async fn keys(app: &mut App, sequence: &[&str]) {
         app.settle(SETTLE).await;
     }
 }
+
+/// Runs the console's clock until `done` holds (or `limit` passes): a tick every 100 ms, as
+/// the loop gives, with results applied as they come. Returns whether `done` held.
+pub async fn run_until(app: &mut App, limit: Duration, done: impl Fn(&App) -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if done(app) {
+            return true;
+        }
+        app.handle(iotfleet::tui::msg::Msg::Tick {
+            now: time::OffsetDateTime::now_utc(),
+            throttled: 0,
+        });
+        let _ = app.step(Duration::from_millis(100)).await;
+        app.drain();
+    }
+    done(app)
+}

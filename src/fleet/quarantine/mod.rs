@@ -1,10 +1,12 @@
 //! One-key quarantine (ARCHITECTURE.md, "Quarantine"): `plan` computes the calls that isolate a Thing or
 //! undo its isolation, `facts` gathers what the planner needs from the registry, and `run`
 //! carries a plan out, journaling it before the first call and each step after it; `verify`
-//! checks afterwards, from what the service says, that the Thing is isolated.
+//! checks afterwards, from what the service says, that the Thing is isolated; `register` lists
+//! every isolated Thing with the journal's who, when and why.
 
 pub mod facts;
 pub mod plan;
+pub mod register;
 pub mod run;
 pub mod verify;
 

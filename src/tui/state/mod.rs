@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use time::OffsetDateTime;
 
+pub mod denied;
 pub mod quarantine;
 pub mod shadow_edit;
 pub mod traffic;
@@ -135,8 +136,10 @@ pub enum Screen {
         name: Option<String>,
         metadata: bool,
     },
-    /// The audit's findings (`State::audit`), filtered by `State::audit_filter`.
-    Audit {
+    /// A report: lines of findings or events, each linked to its object, filtered by `/`
+    /// (`State::report_filters`).
+    Report {
+        report: Report,
         cursor: usize,
         scroll: usize,
     },
@@ -147,6 +150,17 @@ impl Screen {
     pub fn list(kind: ListKind) -> Self {
         Self::List(kind, ListView::default())
     }
+}
+
+/// The report screens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Report {
+    /// The audit's findings (`State::audit`).
+    Audit,
+    /// Who AWS IoT refused (`State::denied`).
+    Denied,
+    /// Every isolated Thing, with the journal's who, when and why.
+    Quarantined,
 }
 
 /// A line being typed: the filter (`/`) or the command line (`:`).
@@ -330,8 +344,12 @@ pub struct State {
     pub confirm: Option<Confirm>,
     /// The last audit, once `:audit` ran.
     pub audit: Option<Load<crate::fleet::audit::AuditReport>>,
-    /// What `/` keeps of the audit's findings.
-    pub audit_filter: String,
+    /// Who AWS IoT refused, read since the console opened.
+    pub denied: denied::DeniedView,
+    /// Every isolated Thing (`:quarantined`), once asked for.
+    pub isolations: Option<Load<crate::fleet::quarantine::register::Register>>,
+    /// What `/` keeps of each report's lines.
+    pub report_filters: HashMap<Report, String>,
     /// What each loaded Thing may do on its own topics, worked out when its report arrives.
     pub own_permissions: HashMap<String, Vec<crate::fleet::permissions::Answer>>,
     /// The last question asked about each Thing's permissions (`w`), with its answers.
@@ -391,7 +409,9 @@ impl State {
             input: None,
             confirm: None,
             audit: None,
-            audit_filter: String::new(),
+            denied: denied::DeniedView::default(),
+            isolations: None,
+            report_filters: HashMap::new(),
             own_permissions: HashMap::new(),
             asked: HashMap::new(),
             aws_asked: HashMap::new(),
@@ -511,6 +531,12 @@ impl State {
     pub fn is_quarantined(&self, thing: &str) -> bool {
         self.quarantined.contains(thing)
             || matches!(self.thing_reports.get(thing), Some(Load::Ready(report)) if report.is_quarantined())
+    }
+
+    /// What `/` keeps of a report ("" for everything).
+    #[must_use]
+    pub fn report_filter(&self, report: Report) -> &str {
+        self.report_filters.get(&report).map_or("", String::as_str)
     }
 
     /// Number of items in a list.

@@ -1,7 +1,6 @@
-//! The Thing, certificate, policy and audit screens, drawn from the lines `tui/detail.rs` builds
+//! The Thing, certificate, policy and report screens, drawn from the lines `tui/detail.rs` and
+//! `tui/report.rs` build
 //! (links selectable with the cursor, the title with the filter and counts).
-
-use std::fmt::Write as _;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -10,11 +9,11 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::config::theme::{Slot, Theme};
 use crate::tui::detail;
-use crate::tui::state::{Load, Screen, State};
+use crate::tui::state::{Screen, State};
 use crate::untrusted::escape;
 
 /// Converts detail lines into styled ratatui lines.
-pub fn styled(line: &detail::Line, theme: &Theme) -> Line<'static> {
+pub fn styled(line: &crate::tui::line::Line, theme: &Theme) -> Line<'static> {
     Line::from(
         line.segments
             .iter()
@@ -40,21 +39,11 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, screen: &Screen, t
             cursor,
             scroll,
         } => (format!(" Policy {} ", escape(name)), *cursor, *scroll),
-        Screen::Audit { cursor, scroll } => {
-            let mut title = " Audit ".to_owned();
-            if let Some(Load::Ready(report)) = &state.audit {
-                let shown = report
-                    .findings
-                    .iter()
-                    .filter(|f| detail::finding_matches(f, &state.audit_filter))
-                    .count();
-                let _ = write!(title, "({shown} of {}) ", report.findings.len());
-            }
-            if !state.audit_filter.is_empty() {
-                let _ = write!(title, "/{} ", escape(&state.audit_filter));
-            }
-            (title, *cursor, *scroll)
-        }
+        Screen::Report {
+            report,
+            cursor,
+            scroll,
+        } => (crate::tui::report::title(state, *report), *cursor, *scroll),
         Screen::List(..) | Screen::Traffic | Screen::Shadow { .. } => return,
     };
     let lines = detail::lines(state, screen).unwrap_or_default();

@@ -13,8 +13,10 @@ use super::SPINNER;
 use crate::config::theme::{Slot, Theme};
 use crate::fleet::model::{CertificateStatus, certificate_id_from_arn};
 use crate::tui::connectivity;
-use crate::tui::detail::{date, expiry_slot, short_id, status_slot};
+use crate::tui::detail::{expiry_slot, short_id, status_slot};
 use crate::tui::fuzzy::Fuzzy;
+use crate::tui::line::date;
+use crate::tui::state::denied::Feed;
 use crate::tui::state::{ListKind, ListView, Load, State};
 use crate::untrusted::escape;
 
@@ -85,11 +87,20 @@ pub fn draw(
     let highlight = Highlighter::new(&view.filter);
     let (header, widths, rows): (Vec<&str>, Vec<Constraint>, Vec<Row<'_>>) = match kind {
         ListKind::Things => (
-            vec!["NAME", "TYPE", "ONLINE", "CERTIFICATES", "Q", "ATTRIBUTES"],
             vec![
-                Constraint::Length(24),
-                Constraint::Length(10),
+                "NAME",
+                "TYPE",
+                "ONLINE",
+                "DENIED",
+                "CERTIFICATES",
+                "Q",
+                "ATTRIBUTES",
+            ],
+            vec![
+                Constraint::Length(20),
+                Constraint::Length(9),
                 Constraint::Length(12),
+                Constraint::Length(6),
                 Constraint::Length(14),
                 Constraint::Length(1),
                 Constraint::Min(10),
@@ -117,6 +128,7 @@ pub fn draw(
                             theme.style(Slot::Dim),
                         )),
                         Cell::from(Span::styled(online, theme.style(online_slot))),
+                        denied_cell(state, &thing.name, theme),
                         Cell::from(Span::styled(summary, theme.style(slot))),
                         if state.is_quarantined(&thing.name) {
                             Cell::from(Span::styled("Q", theme.style(Slot::ThingQuarantined)))
@@ -225,6 +237,18 @@ fn selected<'a>(row: Row<'a>, is_selected: bool, theme: &Theme) -> Row<'a> {
     } else {
         row
     }
+}
+
+/// How often AWS IoT refused the Thing (as a client id) since the console began reading: "-"
+/// for none, "?" when the refusals cannot be read, blank until the first answer.
+fn denied_cell<'a>(state: &State, thing: &str, theme: &Theme) -> Cell<'a> {
+    let (text, slot) = match state.denied.count(thing) {
+        Some(0) => ("-".to_owned(), Slot::Dim),
+        Some(count) => (count.to_string(), Slot::StatusError),
+        None if matches!(state.denied.feed, Feed::Unknown(_)) => ("?".to_owned(), Slot::Dim),
+        None => (String::new(), Slot::Dim),
+    };
+    Cell::from(Span::styled(text, theme.style(slot)))
 }
 
 /// The worst state among a Thing's certificates, for its row: revoked, expired, inactive,

@@ -1,0 +1,326 @@
+//! The report screens' lines (ARCHITECTURE.md: a report is a list of findings or events, each
+//! linked to its object, filtered by `/`): the audit's findings, who AWS IoT refused
+//! (`:denied`), and every isolated Thing (`:quarantined`). Pure; views draw them.
+
+use std::fmt::Write as _;
+
+use super::connectivity::ago;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::line::{Line, date, heading, loaded, time_of_day};
+use super::state::denied::{DeniedView, Feed};
+use super::state::{Link, Report, State};
+use crate::config::theme::Slot;
+use crate::fleet::audit::{AuditReport, Finding, Resource, Severity, Source};
+use crate::fleet::quarantine::register::Register;
+use crate::fleet::refusals::{LOG_GROUP, Refusal};
+use crate::untrusted::escape;
+
+/// How many of the most refused clients `:denied` names.
+const MOST_REFUSED: usize = 10;
+
+/// The lines of a report screen.
+#[must_use]
+pub fn lines(state: &State, report: Report) -> Vec<Line> {
+    let filter = state.report_filter(report);
+    match report {
+        Report::Audit => loaded(state.audit.as_ref(), |r| audit_lines(filter, r)),
+        Report::Denied => denied_lines(state, filter),
+        Report::Quarantined => loaded(state.isolations.as_ref(), |r| {
+            quarantined_lines(filter, r, state.now)
+        }),
+    }
+}
+
+/// A report's title: what it holds, how many of them the filter shows, the filter.
+#[must_use]
+pub fn title(state: &State, report: Report) -> String {
+    let filter = state.report_filter(report);
+    let mut title = match report {
+        Report::Audit => {
+            let mut title = " Audit ".to_owned();
+            if let Some(super::state::Load::Ready(audit)) = &state.audit {
+                let shown = audit
+                    .findings
+                    .iter()
+                    .filter(|f| finding_matches(f, filter))
+                    .count();
+                let _ = write!(title, "({shown} of {}) ", audit.findings.len());
+            }
+            title
+        }
+        Report::Denied => {
+            let denied = &state.denied;
+            let every = denied.every.as_secs_f64();
+            format!(
+                " Denied: {} since {} UTC ({LOG_GROUP}, read every {every} s) ",
+                denied.total,
+                time_of_day(denied.since)
+            )
+        }
+        Report::Quarantined => match &state.isolations {
+            Some(super::state::Load::Ready(register)) => {
+                let verified = register.isolations.iter().filter(|i| i.verified).count();
+                format!(
+                    " Quarantined: {} ({verified} verified by the policies in force) ",
+                    register.isolations.len()
+                )
+            }
+            _ => " Quarantined ".to_owned(),
+        },
+    };
+    if !filter.is_empty() {
+        let _ = write!(title, "/{} ", escape(filter));
+    }
+    title
+}
+
+/// Whether a finding matches the audit filter (case-insensitive, over check, resource, reason).
+#[must_use]
+pub fn finding_matches(finding: &Finding, filter: &str) -> bool {
+    let needle = filter.to_lowercase();
+    needle.is_empty()
+        || [
+            finding.check.to_lowercase(),
+            finding.resource.to_string().to_lowercase(),
+            finding.reason.to_lowercase(),
+            finding.severity.name().to_lowercase(),
+        ]
+        .iter()
+        .any(|field| field.contains(&needle))
+}
+
+/// Findings grouped by severity, each a line linked to its object, its reason and its fix.
+fn audit_lines(filter: &str, report: &AuditReport) -> Vec<Line> {
+    let mut out = Vec::new();
+    let shown: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| finding_matches(f, filter))
+        .collect();
+    if shown.is_empty() {
+        out.push(Line::new().text(
+            if report.findings.is_empty() {
+                "no findings"
+            } else {
+                "no finding matches the filter"
+            },
+            Slot::Dim,
+        ));
+    }
+    for severity in Severity::ALL {
+        let group: Vec<&&Finding> = shown.iter().filter(|f| f.severity == severity).collect();
+        if group.is_empty() {
+            continue;
+        }
+        out.push(heading(&format!("{} ({})", severity.name(), group.len())));
+        for finding in group {
+            let slot = match finding.severity {
+                Severity::Critical | Severity::High => Slot::StatusError,
+                Severity::Medium => Slot::StatusWarning,
+                Severity::Low | Severity::Info => Slot::Text,
+            };
+            let mut line = Line::new()
+                .text(&format!("  {:<48}", finding.check), slot)
+                .text(&finding.resource.to_string(), Slot::Link);
+            if finding.source == Source::Aws {
+                line = line.text("  [AWS Device Defender]", Slot::StatusInfo);
+            }
+            let target = match &finding.resource {
+                Resource::Thing(name) => Some(Link::Thing(name.clone())),
+                Resource::Certificate(id) => Some(Link::Certificate(id.clone())),
+                Resource::Policy(name) => Some(Link::Policy(name.clone())),
+                Resource::Other(_) => None,
+            };
+            out.push(match target {
+                Some(target) => line.link(target),
+                None => line,
+            });
+            out.push(Line::new().text(&format!("      {}", finding.reason), Slot::Text));
+            out.push(Line::new().text(&format!("      fix: {}", finding.fix), Slot::Dim));
+        }
+    }
+    for note in &report.notes {
+        out.push(Line::new());
+        out.push(Line::new().text(&format!("note: {note}"), Slot::Dim));
+    }
+    out
+}
+
+/// Whether a refusal matches the filter (case-insensitive, over client, action, target, reason).
+fn refusal_matches(refusal: &Refusal, needle: &str) -> bool {
+    needle.is_empty()
+        || [
+            refusal.client_id.as_str(),
+            refusal.action(),
+            refusal.target(),
+            refusal.reason.as_str(),
+        ]
+        .iter()
+        .any(|field| field.to_lowercase().contains(needle))
+}
+
+/// The most refused clients, then every refusal kept, newest first; each linked to the Thing
+/// its client id names.
+fn denied_lines(state: &State, filter: &str) -> Vec<Line> {
+    let denied: &DeniedView = &state.denied;
+    let needle = filter.to_lowercase();
+    let mut out = Vec::new();
+    match &denied.feed {
+        Feed::Unknown(reason) => out.push(Line::new().text(reason, Slot::StatusWarning)),
+        Feed::Starting => out.push(Line::new().text("reading…", Slot::Dim)),
+        Feed::Reading => {}
+    }
+    let mut most: Vec<(&String, &u64)> = denied
+        .counts
+        .iter()
+        .filter(|(client, _)| needle.is_empty() || client.to_lowercase().contains(&needle))
+        .collect();
+    most.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    if !most.is_empty() {
+        out.push(heading("Most refused"));
+    }
+    for (client, count) in most.into_iter().take(MOST_REFUSED) {
+        let mut line = Line::new()
+            .text(&format!("  {:<28}", escape(client)), Slot::Link)
+            .text(&format!("{count:>7}"), Slot::StatusError);
+        if let Some(newest) = denied.newest(client) {
+            line = line.text(
+                &format!(
+                    "   newest {} ago: {} {}",
+                    ago(newest.time, state.now),
+                    newest.action(),
+                    newest.target()
+                ),
+                Slot::Dim,
+            );
+        }
+        out.push(line.link(Link::Thing(client.clone())));
+    }
+    if denied.uncounted > 0 {
+        out.push(Line::new().text(
+            &format!(
+                "  and {} refusals of other clients, past the {} counted",
+                denied.uncounted,
+                super::state::denied::COUNTED
+            ),
+            Slot::Dim,
+        ));
+    }
+    let shown: Vec<&Refusal> = denied
+        .refusals
+        .iter()
+        .filter(|r| refusal_matches(r, &needle))
+        .collect();
+    if shown.is_empty() {
+        if denied.feed == Feed::Reading {
+            out.push(Line::new().text(
+                if denied.refusals.is_empty() {
+                    "nothing refused"
+                } else {
+                    "no refusal matches the filter"
+                },
+                Slot::Dim,
+            ));
+        }
+        return out;
+    }
+    out.push(Line::new());
+    out.push(heading(&format!(
+        "Newest first ({} kept of {})",
+        denied.refusals.len(),
+        denied.total
+    )));
+    for refusal in shown {
+        out.push(
+            Line::new()
+                .text(&format!("  {}  ", time_of_day(refusal.time)), Slot::Dim)
+                .text(&format!("{:<20} ", escape(&refusal.client_id)), Slot::Link)
+                .text(&format!("{:<9} ", refusal.action()), Slot::StatusError)
+                .text(&format!("{:<32}", escape(refusal.target())), Slot::Text)
+                .text(&format!("  {}", refusal.reason), Slot::Dim)
+                .link(Link::Thing(refusal.client_id.clone())),
+        );
+    }
+    out
+}
+
+/// Every isolated Thing: whether the policies in force isolate it, then who, when and why.
+fn quarantined_lines(filter: &str, register: &Register, now: OffsetDateTime) -> Vec<Line> {
+    let needle = filter.to_lowercase();
+    let mut out = Vec::new();
+    let shown: Vec<_> = register
+        .isolations
+        .iter()
+        .filter(|i| {
+            let status = if i.verified {
+                "verified"
+            } else {
+                "not isolated"
+            };
+            needle.is_empty()
+                || [i.thing.as_str(), status, i.how.as_str()]
+                    .into_iter()
+                    .chain(
+                        i.journal
+                            .iter()
+                            .flat_map(|j| [j.by.as_str(), j.reason.as_deref().unwrap_or_default()]),
+                    )
+                    .any(|field| field.to_lowercase().contains(&needle))
+        })
+        .collect();
+    if shown.is_empty() {
+        out.push(Line::new().text(
+            if register.isolations.is_empty() {
+                "no Thing is quarantined"
+            } else {
+                "no quarantine matches the filter"
+            },
+            Slot::Dim,
+        ));
+    }
+    for isolation in shown {
+        let (status, slot) = if isolation.verified {
+            ("VERIFIED", Slot::CertActive)
+        } else {
+            ("NOT ISOLATED", Slot::StatusError)
+        };
+        out.push(
+            Line::new()
+                .text(&format!("  {:<28}", escape(&isolation.thing)), Slot::Link)
+                .text(status, slot)
+                .link(Link::Thing(isolation.thing.clone())),
+        );
+        match &isolation.journal {
+            Some(record) => {
+                let since = OffsetDateTime::parse(&record.since, &Rfc3339).map_or_else(
+                    |_| record.since.clone(),
+                    |at| {
+                        format!(
+                            "{} {} UTC ({} ago)",
+                            date(at),
+                            time_of_day(at),
+                            ago(at, now)
+                        )
+                    },
+                );
+                let mut who = format!("      since {since} by {}", record.by);
+                if let Some(reason) = &record.reason {
+                    let _ = write!(who, ": {reason}");
+                }
+                out.push(Line::new().text(&who, Slot::Text));
+            }
+            None => out.push(Line::new().text(
+                "      no entry in this journal says who quarantined it, when or why",
+                Slot::Dim,
+            )),
+        }
+        out.push(Line::new().text(&format!("      {}", isolation.how), Slot::Dim));
+    }
+    for note in &register.notes {
+        out.push(Line::new());
+        out.push(Line::new().text(&format!("note: {note}"), Slot::Dim));
+    }
+    out
+}
