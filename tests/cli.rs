@@ -493,3 +493,48 @@ async fn shadow_update_and_delete_against_moto() {
 async fn shadow_update_and_delete_against_the_local_core() {
     shadow_update_and_delete_on(support::Backend::Local).await;
 }
+
+#[tokio::test]
+async fn denied_follow_on_the_local_core_prints_camera_04s_refused_publishes_as_ndjson() {
+    use tokio::io::AsyncBufReadExt as _;
+    let home = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_iotfleet"))
+        .args(["--local", "denied", "--follow", "--output", "json"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run iotfleet");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut seen = Vec::new();
+    let found = loop {
+        let line = match tokio::time::timeout_at(deadline, lines.next_line()).await {
+            Ok(Ok(Some(line))) => line,
+            other => panic!("no refused publish of camera-04 printed: {other:?} after {seen:?}"),
+        };
+        let refusal: serde_json::Value =
+            serde_json::from_str(&line).expect("one JSON object a line");
+        for field in ["time", "clientId", "eventType", "reason"] {
+            assert!(refusal.get(field).is_some(), "{field} missing: {line}");
+        }
+        if refusal["clientId"] == "camera-04" && refusal["eventType"] == "Publish-In" {
+            break refusal;
+        }
+        seen.push(line);
+    };
+    assert_eq!(found["reason"], "AUTHORIZATION_FAILURE");
+    assert!(
+        found["topicName"]
+            .as_str()
+            .is_some_and(|t| !t.contains("camera-04")),
+        "another device's topic: {found}"
+    );
+    child.kill().await.unwrap();
+}

@@ -8,7 +8,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::console::{SETTLE, keys, opened, render};
+use support::console::{SETTLE, keys, opened, render, run_until};
 
 use iotfleet::config::files;
 use iotfleet::fleet::FleetClient;
@@ -216,8 +216,8 @@ async fn the_things_list_says_who_is_online_and_a_quarantine_turns_the_device_of
         assert!(row(&list, thing).contains("never seen"), "{list}");
     }
 
-    // pump-03 behaves (camera-04 is also disconnected by its own refused probes, for other
-    // reasons): the quarantine's DeleteConnection is what ends its session.
+    // pump-03 behaves (camera-04 is also disconnected by its own refused probes, with
+    // FORBIDDEN_ACCESS): the quarantine's DeleteConnection is what ends its session.
     keys(&mut app, &["/", "pump-03", "<Enter>", "Q", "y"]).await;
     assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
     keys(&mut app, &["<Enter>"]).await;
@@ -233,6 +233,75 @@ async fn the_things_list_says_who_is_online_and_a_quarantine_turns_the_device_of
     assert!(
         screen.contains("offline since") && screen.contains("SERVER_INITIATED_DISCONNECT"),
         "{screen}"
+    );
+}
+
+#[tokio::test]
+async fn denied_shows_camera_04s_refused_publishes_within_a_second_and_its_refused_reconnects_once_quarantined()
+ {
+    let core = local(Some(SimulatorOptions::default())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = console(&core, &dir.path().join("journal.jsonl"), false).await;
+    let publishes = |app: &App| {
+        app.state
+            .denied
+            .refusals
+            .iter()
+            .filter(|r| r.client_id == "camera-04" && r.action() == "publish")
+            .count()
+    };
+    // The first read takes what was refused before the console opened; then each new refusal.
+    assert!(run_until(&mut app, SETTLE, |app| publishes(app) > 0).await);
+    let before = publishes(&app);
+    assert!(
+        run_until(&mut app, SETTLE, |app| publishes(&app) > before).await,
+        "camera-04 probes another device's topic every few seconds"
+    );
+    let newest = app.state.denied.newest("camera-04").unwrap().clone();
+    let late = OffsetDateTime::now_utc() - newest.time;
+    // Read every 0.5 s, looked at every 0.1 s: within a second, with room for a loaded machine.
+    assert!(late < time::Duration::milliseconds(1_500), "{late}");
+    assert_eq!(newest.reason, "AUTHORIZATION_FAILURE");
+    let list = render(&app, 120, 40);
+    let camera = row(&list, "camera-04");
+    assert!(
+        camera
+            .split_whitespace()
+            .any(|cell| cell.parse::<u64>().is_ok_and(|n| n >= 1)),
+        "the DENIED column counts camera-04: {camera}"
+    );
+
+    keys(&mut app, &["/", "camera-04", "<Enter>", "Q", "y"]).await;
+    assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
+    keys(&mut app, &["<Enter>"]).await;
+    let quarantined_at = OffsetDateTime::now_utc();
+    let refused_connect = |app: &App| {
+        app.state.denied.refusals.iter().any(|r| {
+            r.client_id == "camera-04" && r.action() == "connect" && r.time >= quarantined_at
+        })
+    };
+    assert!(
+        run_until(&mut app, SETTLE, refused_connect).await,
+        "camera-04's reconnects are refused, and shown"
+    );
+    keys(&mut app, &[":", "denied", "<Enter>"]).await;
+    let screen = render(&app, 120, 40);
+    assert!(
+        screen.lines().any(|l| l.contains("camera-04")
+            && l.contains("connect")
+            && l.contains("AUTHORIZATION_FAILURE")),
+        "{screen}"
+    );
+    // Offline: the quarantine's DeleteConnection ended its session, unless its own refused probe
+    // had just ended it (FORBIDDEN_ACCESS), as AWS would say too.
+    let known = app.client().connectivity("camera-04").await.unwrap();
+    assert!(!known.connected, "{known:?}");
+    assert!(
+        matches!(
+            known.disconnect_reason.as_deref(),
+            Some("SERVER_INITIATED_DISCONNECT" | "FORBIDDEN_ACCESS")
+        ),
+        "{known:?}"
     );
 }
 

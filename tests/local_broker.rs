@@ -97,6 +97,7 @@ async fn a_device_publishes_only_where_its_policy_allows() {
     let dir = tempfile::tempdir().unwrap();
     let (watch, mut seen) = operator(&core).await;
     subscribed(&watch, &mut seen, "fleet/#").await;
+    subscribed(&watch, &mut seen, "$aws/events/presence/disconnected/+").await;
     let (pump, mut pump_events) = connected(&device(&core, dir.path(), "pump-01", "pump-01")).await;
 
     pump.publish("fleet/pump-01/telemetry", Bytes::from("1"), 1, false)
@@ -114,6 +115,54 @@ async fn a_device_publishes_only_where_its_policy_allows() {
         matches!(e, TrafficEvent::Disconnected { .. }).then_some(())
     })
     .await;
+    // Said as AWS says it: the lifecycle event's reason, and the refusal in AWSIotLogsV2.
+    let reason = expect(&mut seen, "pump-01's disconnected event", |e| match e {
+        TrafficEvent::Message(m) if m.topic == "$aws/events/presence/disconnected/pump-01" => {
+            let body: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+            Some(
+                body["disconnectReason"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(reason, "FORBIDDEN_ACCESS");
+    let client = iotfleet::fleet::FleetClient::connect(&core.connection_settings())
+        .await
+        .unwrap();
+    let mut cursor = iotfleet::fleet::refusals::Cursor::since(
+        time::OffsetDateTime::now_utc() - time::Duration::minutes(1),
+    );
+    let refused = client.refusals(&mut cursor).await.unwrap();
+    let seen_refused: Vec<(&str, &str, &str, &str)> = refused
+        .iter()
+        .map(|r| {
+            (
+                r.client_id.as_str(),
+                r.action(),
+                r.target(),
+                r.reason.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen_refused,
+        [(
+            "pump-01",
+            "publish",
+            "fleet/pump-02/telemetry",
+            "AUTHORIZATION_FAILURE"
+        )]
+    );
+    assert!(
+        refused[0]
+            .principal_id
+            .as_ref()
+            .is_some_and(|p| p.len() == 64)
+    );
     expect(&mut pump_events, "the reconnection", |e| {
         matches!(e, TrafficEvent::Connected).then_some(())
     })

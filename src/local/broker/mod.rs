@@ -327,7 +327,13 @@ fn disconnect_reason(reason: &rmqtt::types::Reason) -> DisconnectReason {
         Reason::ConnectRemoteClose
         | Reason::ConnectReadWriteError
         | Reason::ConnectReadWriteTimeout => DisconnectReason::ConnectionLost,
-        Reason::PublishResult(_) | Reason::SubscribeRefused => DisconnectReason::ForbiddenAccess,
+        // A PUBLISH refused under MQTT 3.1.1 ends the session (it has no reason code): rmqtt
+        // says so with the PUBACK reason it could not send.
+        Reason::PublishResult(_)
+        | Reason::SubscribeRefused
+        | Reason::MqttError(rmqtt::net::MqttError::PublishAckReason(..)) => {
+            DisconnectReason::ForbiddenAccess
+        }
         Reason::ProtocolError(_) | Reason::MqttError(_) => DisconnectReason::ClientError,
         Reason::Reasons(reasons) => reasons
             .iter()
