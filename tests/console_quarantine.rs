@@ -254,7 +254,7 @@ async fn denied_shows_camera_04s_refused_publishes_within_a_second_and_its_refus
     assert!(run_until(&mut app, SETTLE, |app| publishes(app) > 0).await);
     let before = publishes(&app);
     assert!(
-        run_until(&mut app, SETTLE, |app| publishes(&app) > before).await,
+        run_until(&mut app, SETTLE, |app| publishes(app) > before).await,
         "camera-04 probes another device's topic every few seconds"
     );
     let newest = app.state.denied.newest("camera-04").unwrap().clone();
