@@ -538,3 +538,48 @@ async fn denied_follow_on_the_local_core_prints_camera_04s_refused_publishes_as_
     );
     child.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn things_status_keeps_the_things_with_every_word_and_a_wrong_word_is_a_usage_error() {
+    let core = iotfleet::local::LocalCore::start(iotfleet::local::LocalOptions {
+        seed: true,
+        ..iotfleet::local::LocalOptions::default()
+    })
+    .await
+    .unwrap();
+    let names = |output: &Output| -> Vec<String> {
+        let body: serde_json::Value = serde_json::from_str(&stdout(output)).unwrap();
+        body["things"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let expiring = iotfleet(
+        core.endpoint(),
+        &["things", "--status", "expiring", "--output", "json"],
+    )
+    .await;
+    assert_eq!(expiring.status.code(), Some(0), "{}", stderr(&expiring));
+    assert_eq!(names(&expiring), ["camera-02", "pump-07", "temp-sensor-04"]);
+    let revoked = iotfleet(
+        core.endpoint(),
+        &["things", "--status", "revoked,offline", "--output", "json"],
+    )
+    .await;
+    assert_eq!(names(&revoked), ["gateway-05"]);
+    let table = iotfleet(core.endpoint(), &["things", "--status", "shared"]).await;
+    assert!(
+        stdout(&table).contains("temp-sensor-17"),
+        "{}",
+        stdout(&table)
+    );
+    let wrong = iotfleet(core.endpoint(), &["things", "--status", "asleep"]).await;
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        stderr(&wrong).contains("'asleep' is not a status: use quarantined, denied"),
+        "{}",
+        stderr(&wrong)
+    );
+}

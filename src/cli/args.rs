@@ -112,6 +112,11 @@ pub enum Command {
         /// Only Things with this attribute value, as NAME=VALUE (filtered by the service).
         #[arg(long, value_name = "NAME=VALUE", value_parser = parse_attribute)]
         attribute: Option<(String, String)>,
+        /// Only Things with every status of WORDS, separated by commas: quarantined, denied
+        /// (refused in the last hour), online, offline, expiring, expired, shared, revoked,
+        /// inactive. The words after the first two ask the service once per remaining Thing.
+        #[arg(long, value_name = "WORDS", value_parser = crate::fleet::status::parse_list)]
+        status: Option<StatusWords>,
     },
     /// Show a Thing: attributes, groups, certificates and their policies.
     Thing {
@@ -209,6 +214,9 @@ pub enum Command {
     #[command(subcommand)]
     Local(LocalCommand),
 }
+
+/// Status words, as `--status` takes them.
+pub type StatusWords = Vec<crate::fleet::status::Word>;
 
 /// A duration as a number and a unit: `90s`, `15m`, `2h`, `7d`.
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

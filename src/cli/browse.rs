@@ -12,18 +12,30 @@ use super::{CliError, to_json};
 use crate::fleet::inventory::{self, CertificateReport, PolicyReport, ThingReport};
 use crate::fleet::model::{Certificate, Connectivity, Policy, Shadow, ThingSummary};
 use crate::fleet::permissions::{self, DeviceAction};
+use crate::fleet::status::Word;
 use crate::fleet::{FleetClient, FleetError, ResourceKind, ThingQuery};
 
 pub async fn things(
     client: &FleetClient,
     query: ThingQuery,
     filter: Option<&str>,
+    status: &[Word],
     format: OutputFormat,
 ) -> Result<String, CliError> {
     let mut things = client.list_things(query).collect_all().await?;
     if let Some(filter) = filter {
         let needle = filter.to_lowercase();
         things.retain(|thing| thing_matches(thing, &needle));
+    }
+    if !status.is_empty() {
+        let names = things.iter().map(|t| t.name.clone()).collect();
+        let kept: std::collections::HashSet<String> =
+            crate::fleet::status::matching(client, names, status)
+                .await
+                .map_err(|e| CliError::new(1, e))?
+                .into_iter()
+                .collect();
+        things.retain(|t| kept.contains(&t.name));
     }
     let quarantined = inventory::quarantined_things(client).await?;
     if format == OutputFormat::Json {

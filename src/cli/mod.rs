@@ -213,13 +213,15 @@ async fn verb(
             filter,
             thing_type,
             attribute,
+            status,
         } => {
             let query = ThingQuery {
                 thing_type,
                 attribute,
                 page_size: None,
             };
-            browse::things(client, query, filter.as_deref(), format).await?
+            let status = status.unwrap_or_default();
+            browse::things(client, query, filter.as_deref(), &status, format).await?
         }
         Command::Thing { name, can: None } => browse::thing(client, &name, format).await?,
         Command::Thing {

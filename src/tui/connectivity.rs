@@ -18,10 +18,14 @@ pub const REFRESH_SECONDS: i64 = 30;
 /// Asks for the connectivity of `things` never asked for, or answered (or failed) more than
 /// `REFRESH_SECONDS` ago; never for one already being asked. A failure is not asked again at
 /// once: without fleet indexing every answer fails, and the screen must not ask on every tick.
+/// While asked again, the last answer stays shown (and matched by `/online`).
 pub fn load<'a>(state: &mut State, things: impl IntoIterator<Item = &'a str>) -> Vec<Effect> {
     let now = state.now;
     let mut effects = Vec::new();
     for thing in things {
+        if state.connectivity_asking.contains(thing) {
+            continue;
+        }
         let due = match state.connectivity.get(thing) {
             None => true,
             Some((Load::Loading, _)) => false,
@@ -32,15 +36,25 @@ pub fn load<'a>(state: &mut State, things: impl IntoIterator<Item = &'a str>) ->
         if due {
             state
                 .connectivity
-                .insert(thing.to_owned(), (Load::Loading, now));
+                .entry(thing.to_owned())
+                .or_insert((Load::Loading, now));
+            state.connectivity_asking.insert(thing.to_owned());
             effects.push(Effect::Request(Request::LoadConnectivity(thing.to_owned())));
         }
     }
     effects
 }
 
+/// Forgets what is known of a Thing's connectivity, so the next `load` asks at once (after a
+/// quarantine or release, or `r`).
+pub fn forget(state: &mut State, thing: &str) {
+    state.connectivity.remove(thing);
+    state.connectivity_asking.remove(thing);
+}
+
 /// The answer arrived; the first reason it cannot be known is said once.
 pub fn arrived(state: &mut State, thing: String, result: Result<Connectivity, String>) {
+    state.connectivity_asking.remove(&thing);
     let load = match result {
         Ok(connectivity) => Load::Ready(connectivity),
         Err(reason) => {

@@ -7,6 +7,7 @@ use super::detail;
 use super::fuzzy::Fuzzy;
 use super::msg::{Effect, Request};
 use super::state::{Input, InputKind, Level, ListKind, Load, Screen, Sort, State};
+use super::status;
 use crate::fleet::model::{ThingPage, ThingSummary, certificate_id_from_arn};
 
 pub fn filter_changed(state: &mut State) -> Vec<Effect> {
@@ -44,7 +45,12 @@ pub fn set_filter(state: &mut State, text: &str) {
     if view.filter == text {
         return;
     }
-    let narrowing = !view.filter.is_empty() && text.starts_with(view.filter.as_str());
+    // A status word matches exactly, not as a growing fuzzy text: it starts afresh.
+    let has_words = |filter: &str| !status::Filter::parse(filter).words.is_empty();
+    let narrowing = !view.filter.is_empty()
+        && text.starts_with(view.filter.as_str())
+        && !has_words(&view.filter)
+        && !has_words(text);
     let mut base = None;
     if narrowing {
         view.history.push((view.filter.clone(), view.rows.clone()));
@@ -70,9 +76,18 @@ pub fn set_filter(state: &mut State, text: &str) {
             filter_rows(state, kind, text, order)
         }
     };
+    let known = status_known(state, kind, text);
     if let Screen::List(_, view) = state.screen_mut() {
         view.rows = rows;
+        view.status_known = known;
     }
+}
+
+/// For a Things filter with status words not known fleet-wide: how many Things they are
+/// known for.
+fn status_known(state: &State, kind: ListKind, filter: &str) -> Option<usize> {
+    let filter = status::Filter::parse(filter);
+    (kind == ListKind::Things && !filter.fleet_wide()).then(|| status::known_for(state, &filter))
 }
 
 /// The item indices of a list in the screen's sort order.
@@ -96,10 +111,22 @@ fn ordered(state: &State, kind: ListKind, screen: &Screen) -> Vec<u32> {
             ListKind::Policies => (String::new(), state.policies.items[i].name.clone()),
         }
     };
+    let name = |i: u32| state.things.items[i as usize].name.as_str();
     match view.sort {
-        Sort::Listed => {}
         Sort::Name => order.sort_by_cached_key(|i| key(*i).1),
         Sort::Kind => order.sort_by_cached_key(|i| key(*i)),
+        // The status sorts are the Things list's; ties keep the listed order.
+        Sort::Status if kind == ListKind::Things => {
+            order.sort_by_cached_key(|i| status::rank(state, name(*i)));
+        }
+        Sort::Expiry if kind == ListKind::Things => {
+            // Unknown last.
+            order.sort_by_cached_key(|i| status::expiry_days(state, name(*i)).unwrap_or(i64::MAX));
+        }
+        Sort::LastSeen if kind == ListKind::Things => {
+            order.sort_by_cached_key(|i| std::cmp::Reverse(status::last_seen(state, name(*i))));
+        }
+        Sort::Listed | Sort::Status | Sort::Expiry | Sort::LastSeen => {}
     }
     order
 }
@@ -115,6 +142,20 @@ pub fn haystack(state: &State, kind: ListKind, index: usize) -> &str {
 /// Keeps the rows whose haystack fuzzily matches `text`, best matches first (ties keep their
 /// order), as fzf does.
 fn filter_rows(state: &State, kind: ListKind, text: &str, rows: Vec<u32>) -> Vec<u32> {
+    // On the Things list, status words keep the Things known to have them (`status.rs`).
+    let filter = status::Filter::parse(text);
+    let rows = if kind == ListKind::Things && !filter.words.is_empty() {
+        rows.into_iter()
+            .filter(|&i| filter.keeps(state, &state.things.items[i as usize].name))
+            .collect()
+    } else {
+        rows
+    };
+    let text = if kind == ListKind::Things {
+        filter.text.as_str()
+    } else {
+        text
+    };
     if Fuzzy::new(text).is_none() {
         return rows;
     }
@@ -176,8 +217,10 @@ pub fn recompute_rows(state: &mut State, kind: ListKind) {
             &filter,
             ordered(state, kind, &state.screens[index]),
         );
+        let known = status_known(state, kind, &filter);
         if let Screen::List(_, view) = &mut state.screens[index] {
             view.rows = rows;
+            view.status_known = known;
         }
     }
     clamp(state);

@@ -21,6 +21,7 @@ pub mod report;
 pub mod shadow;
 pub mod shadow_edit;
 pub mod state;
+pub mod status;
 pub mod tasks;
 pub mod traffic;
 pub mod update;

@@ -134,6 +134,7 @@ pub fn refresh(state: &mut State) -> Vec<Effect> {
             state.principals.clear();
             state.certificate_details.clear();
             state.connectivity.clear();
+            state.connectivity_asking.clear();
             recompute_rows(state, ListKind::Things);
             vec![
                 Effect::Request(Request::ListThings {
@@ -159,7 +160,7 @@ pub fn refresh(state: &mut State) -> Vec<Effect> {
             })]
         }
         Screen::Thing { name, .. } => {
-            state.connectivity.remove(&name);
+            connectivity::forget(state, &name);
             let mut effects = connectivity::load(state, [name.as_str()]);
             state.thing_reports.insert(name.clone(), Load::Loading);
             state.thing_shadows.insert(name.clone(), Load::Loading);

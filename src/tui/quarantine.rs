@@ -235,7 +235,7 @@ fn finished(state: &mut State, thing: &str, result: Result<Box<Report>, String>)
     }
     state.thing_reports.remove(thing);
     // The run disconnected (or let back) the device: ask again who is online.
-    state.connectivity.remove(thing);
+    super::connectivity::forget(state, thing);
     let mut effects = vec![
         Effect::Request(Request::LoadQuarantined),
         Effect::Request(Request::LoadThingReport(thing.to_owned())),

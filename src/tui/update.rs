@@ -26,6 +26,7 @@ use super::list::{
     set_filter, step, things_page, visible_loads,
 };
 use super::navigate::{back, copy, open, refresh};
+use super::status;
 /// Takes the configuration in; its problems are the first message.
 fn configure(state: &mut State, setup: Setup) {
     state.traffic = TrafficView::new(setup.history_budget);
@@ -33,6 +34,34 @@ fn configure(state: &mut State, setup: Setup) {
     state.quarantine_strategy = setup.quarantine_strategy;
     if !setup.problems.is_empty() {
         state.say(Level::Error, setup.problems.join(" | "));
+    }
+}
+
+/// Whether an answer can change a Thing's status (`status.rs`).
+fn changes_statuses(event: &FleetEvent) -> bool {
+    matches!(
+        event,
+        FleetEvent::Connectivity { .. }
+            | FleetEvent::Refusals(Ok(_))
+            | FleetEvent::Principals { .. }
+            | FleetEvent::Certificate { .. }
+            | FleetEvent::CertificateThings { .. }
+            | FleetEvent::Quarantine(QuarantineEvent::Quarantined(_))
+    )
+}
+
+/// Recomputes the Things rows at most once a tick when statuses changed and a Things list
+/// filters or sorts by them.
+fn statuses_changed(state: &mut State) {
+    if std::mem::take(&mut state.status_changes) == 0 {
+        return;
+    }
+    let follows = state.screens.iter().any(|screen| {
+        matches!(screen, Screen::List(ListKind::Things, view)
+            if view.sort.by_status() || !status::Filter::parse(&view.filter).words.is_empty())
+    });
+    if follows {
+        recompute_rows(state, ListKind::Things);
     }
 }
 
@@ -86,6 +115,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                     &*event,
                     FleetEvent::Quarantine(QuarantineEvent::Progress { .. })
                 );
+            state.status_changes += u32::from(changes_statuses(&event));
             // Refusals are read in the background, never counted as pending.
             let background = matches!(&*event, FleetEvent::Refusals(_));
             state.pending = state
@@ -115,6 +145,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             let mut effects = shadow::tick(state, now);
             effects.extend(connectivity_on_screen(state));
             effects.extend(denied::tick(state));
+            statuses_changed(state);
             effects
         }
         Msg::Resize { height, .. } => {
@@ -218,7 +249,7 @@ fn screen_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Open => open(state),
         Action::Sort => {
             if let Screen::List(kind, view) = state.screen_mut() {
-                view.sort = view.sort.next();
+                view.sort = view.sort.next(*kind);
                 let label = view.sort.label(*kind);
                 let kind = *kind;
                 recompute_rows(state, kind);

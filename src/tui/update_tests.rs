@@ -538,3 +538,101 @@ fn the_denied_screen_filters_and_enter_opens_the_thing() {
         "pump-0001".into()
     ))));
 }
+
+fn connectivity(state: &mut State, thing: &str, connected: bool) {
+    update(
+        state,
+        Msg::Fleet(Box::new(FleetEvent::Connectivity {
+            thing: thing.to_owned(),
+            result: Ok(crate::fleet::model::Connectivity {
+                connected,
+                since: Some(OffsetDateTime::UNIX_EPOCH),
+                disconnect_reason: None,
+            }),
+        })),
+    );
+}
+
+fn type_filter(state: &mut State, text: &str) {
+    update(state, Msg::Action(Action::Filter));
+    update(state, Msg::ClearInput);
+    for c in text.chars() {
+        update(state, Msg::Typed(c));
+    }
+    update(state, Msg::Action(Action::Confirm));
+}
+
+#[test]
+fn status_words_filter_what_is_known_and_s_sorts_by_status() {
+    let mut state = loaded(5);
+    connectivity(&mut state, "pump-0001", true);
+    connectivity(&mut state, "pump-0002", false);
+    state.quarantined.insert("pump-0003".to_owned());
+    refusals(
+        &mut state,
+        Ok(vec![log_event(
+            "a",
+            1,
+            "pump-0004",
+            "fleet/pump-0000/command",
+        )]),
+    );
+    type_filter(&mut state, "offline");
+    assert_eq!(rows(&state), ["pump-0002"]);
+    let (_, view) = list_view(&state).unwrap();
+    assert_eq!(view.status_known, Some(2), "known for the two asked");
+    type_filter(&mut state, "quarantined");
+    assert_eq!(rows(&state), ["pump-0003"]);
+    assert_eq!(
+        list_view(&state).unwrap().1.status_known,
+        None,
+        "known fleet-wide"
+    );
+    type_filter(&mut state, "denied");
+    assert_eq!(rows(&state), ["pump-0004"]);
+    // A status word and text: both must hold.
+    type_filter(&mut state, "online qqq");
+    assert!(rows(&state).is_empty());
+    type_filter(&mut state, "online 0001");
+    assert_eq!(rows(&state), ["pump-0001"]);
+
+    // Statuses that arrive later move the rows at the next tick.
+    type_filter(&mut state, "offline");
+    connectivity(&mut state, "pump-0000", false);
+    assert_eq!(rows(&state), ["pump-0002"], "not before the tick");
+    update(
+        &mut state,
+        Msg::Tick {
+            now: OffsetDateTime::UNIX_EPOCH + time::Duration::hours(1),
+            throttled: 0,
+        },
+    );
+    assert_eq!(rows(&state), ["pump-0000", "pump-0002"]);
+
+    type_filter(&mut state, "");
+    for _ in 0..3 {
+        update(&mut state, Msg::Action(Action::Sort));
+    }
+    assert_eq!(
+        list_view(&state).unwrap().1.sort,
+        super::state::Sort::Status
+    );
+    assert_eq!(
+        rows(&state),
+        [
+            "pump-0003",
+            "pump-0004",
+            "pump-0000",
+            "pump-0002",
+            "pump-0001"
+        ],
+        "quarantined, refused, offline, online"
+    );
+    update(&mut state, Msg::Action(Action::Sort));
+    update(&mut state, Msg::Action(Action::Sort));
+    assert_eq!(
+        list_view(&state).unwrap().1.sort,
+        super::state::Sort::LastSeen
+    );
+    assert_eq!(rows(&state)[0], "pump-0001", "online is seen now");
+}

@@ -65,15 +65,25 @@ pub enum Sort {
     Name,
     /// Things by type, certificates by status.
     Kind,
+    /// Things by status, most urgent first (`tui/status.rs`).
+    Status,
+    /// Things by their soonest certificate expiry.
+    Expiry,
+    /// Things by when their device was last seen, most recent first.
+    LastSeen,
 }
 
 impl Sort {
+    /// The next sort of `list`: the status sorts are the Things list's.
     #[must_use]
-    pub fn next(self) -> Self {
-        match self {
-            Self::Listed => Self::Name,
-            Self::Name => Self::Kind,
-            Self::Kind => Self::Listed,
+    pub fn next(self, list: ListKind) -> Self {
+        match (self, list) {
+            (Self::Listed, _) => Self::Name,
+            (Self::Name, _) => Self::Kind,
+            (Self::Kind, ListKind::Things) => Self::Status,
+            (Self::Status, _) => Self::Expiry,
+            (Self::Expiry, _) => Self::LastSeen,
+            (Self::Kind | Self::LastSeen, _) => Self::Listed,
         }
     }
 
@@ -85,7 +95,16 @@ impl Sort {
             (Self::Name, _) => "by name",
             (Self::Kind, ListKind::Certificates) => "by status",
             (Self::Kind, _) => "by type",
+            (Self::Status, _) => "by status (most urgent first; what is loaded)",
+            (Self::Expiry, _) => "by soonest certificate expiry (where loaded)",
+            (Self::LastSeen, _) => "by last seen (where loaded)",
         }
+    }
+
+    /// Whether the order follows statuses that change as they load.
+    #[must_use]
+    pub fn by_status(self) -> bool {
+        matches!(self, Self::Status | Self::Expiry | Self::LastSeen)
     }
 }
 
@@ -100,6 +119,9 @@ pub struct ListView {
     pub rows: Vec<u32>,
     /// The rows of each shorter filter typed on the way to this one, so erasing is instant.
     pub history: Vec<(String, Vec<u32>)>,
+    /// With status words in the filter that are not known fleet-wide: for how many Things
+    /// they are known (the rows that were loaded).
+    pub status_known: Option<usize>,
 }
 
 /// A related object a detail screen links to.
@@ -340,6 +362,11 @@ pub struct State {
     pub connectivity: HashMap<String, (Load<Connectivity>, OffsetDateTime)>,
     /// Why connectivity is unknown, said once (fleet indexing's connectivity off, ...).
     pub connectivity_note: Option<String>,
+    /// Things whose connectivity is being asked (the last answer stays shown meanwhile).
+    pub connectivity_asking: std::collections::HashSet<String>,
+    /// Status answers since the Things rows were last computed (recomputed at the next tick
+    /// when the filter or sort follows them).
+    pub status_changes: u32,
     pub input: Option<Input>,
     pub confirm: Option<Confirm>,
     /// The last audit, once `:audit` ran.
@@ -406,6 +433,8 @@ impl State {
             policy_reports: HashMap::new(),
             connectivity: HashMap::new(),
             connectivity_note: None,
+            connectivity_asking: std::collections::HashSet::new(),
+            status_changes: 0,
             input: None,
             confirm: None,
             audit: None,

@@ -18,6 +18,7 @@ use crate::tui::fuzzy::Fuzzy;
 use crate::tui::line::date;
 use crate::tui::state::denied::Feed;
 use crate::tui::state::{ListKind, ListView, Load, State};
+use crate::tui::status;
 use crate::untrusted::escape;
 
 #[expect(
@@ -62,6 +63,9 @@ pub fn draw(
             view.rows.len(),
             escape(&view.filter)
         );
+        if let Some(known) = view.status_known {
+            let _ = write!(title, "· status known for {known} of {total} ");
+        }
     }
     if listing_loading {
         let _ = write!(
@@ -84,7 +88,8 @@ pub fn draw(
         .enumerate()
         .skip(view.offset)
         .take(state.page_rows);
-    let highlight = Highlighter::new(&view.filter);
+    // Status words are matched as statuses, not letters in names.
+    let highlight = Highlighter::new(&status::Filter::parse(&view.filter).text);
     let (header, widths, rows): (Vec<&str>, Vec<Constraint>, Vec<Row<'_>>) = match kind {
         ListKind::Things => (
             vec![
