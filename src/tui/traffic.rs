@@ -2,6 +2,8 @@
 //! views (payload at a JSON path, hex lines, a device's filters). Its state (subscriptions, link,
 //! history, topic tree, message list) is `state/traffic.rs`. Pure: `update` calls in here.
 
+use std::collections::{HashMap, HashSet};
+
 use super::action::Action;
 use super::msg::Effect;
 use super::state::traffic::{Link, Pane};
@@ -70,6 +72,49 @@ fn prompt(state: &mut State, kind: InputKind, text: String) {
     });
 }
 
+/// How many talkers the traffic screen names.
+pub const TALKERS: usize = 5;
+
+/// Works out the busiest Things of the last minute, once a second while the traffic screen is
+/// on top: a topic counts for the Thing it names (`$aws/things/NAME/…`, or the first level that
+/// is a Thing's name, as in `fleet/NAME/telemetry`); MQTT does not say who published.
+pub fn tick(state: &mut State) {
+    if !matches!(state.screen(), Screen::Traffic) {
+        return;
+    }
+    let now = state.now;
+    if state
+        .traffic
+        .talkers_at
+        .is_some_and(|at| (now - at).whole_seconds() < 1)
+    {
+        return;
+    }
+    let things: HashSet<&str> = state.things.items.iter().map(|t| t.name.as_str()).collect();
+    let mut busy: HashMap<&str, u64> = HashMap::new();
+    for (topic, stats) in state.traffic.history.topics() {
+        let levels: Vec<&str> = topic.split('/').collect();
+        let named = match levels.as_slice() {
+            ["$aws", "things", thing, ..] => Some(*thing),
+            ["$aws", ..] => None,
+            _ => levels.iter().copied().find(|level| things.contains(level)),
+        };
+        if let Some(thing) = named {
+            let minute: u64 = stats.rate(now).iter().map(|&n| u64::from(n)).sum();
+            *busy.entry(thing).or_default() += minute;
+        }
+    }
+    let mut talkers: Vec<(String, u64)> = busy
+        .into_iter()
+        .filter(|(_, minute)| *minute > 0)
+        .map(|(thing, minute)| (thing.to_owned(), minute))
+        .collect();
+    talkers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    talkers.truncate(TALKERS);
+    state.traffic.talkers = talkers;
+    state.traffic.talkers_at = Some(now);
+}
+
 /// The traffic screen's own keys; None when the action is not the screen's to handle.
 pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
     if !matches!(state.screen(), Screen::Traffic) {
@@ -88,6 +133,23 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
         Action::NextPane | Action::Open if view.pane == Pane::Topics => view.pane = Pane::Messages,
         Action::NextPane => view.pane = Pane::Topics,
         Action::Hex => view.hex = !view.hex,
+        Action::Sort => {
+            // The selected topic stays selected in the new order.
+            let path = view.selected_path(now);
+            view.by_rate = !view.by_rate;
+            view.topic_cursor = view
+                .tree(now)
+                .iter()
+                .position(|row| row.path == path)
+                .unwrap_or(0);
+            let order = if view.by_rate {
+                "busiest first (messages in the last minute)"
+            } else {
+                "by name"
+            };
+            state.say(Level::Info, format!("topics sorted {order}"));
+            return Some(Vec::new());
+        }
         Action::JsonPath => {
             let text = view.json_path.clone();
             prompt(state, InputKind::JsonPath, text);

@@ -146,6 +146,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             effects.extend(connectivity_on_screen(state));
             effects.extend(denied::tick(state));
             statuses_changed(state);
+            traffic::tick(state);
             effects
         }
         Msg::Resize { height, .. } => {

@@ -636,3 +636,70 @@ fn status_words_filter_what_is_known_and_s_sorts_by_status() {
     );
     assert_eq!(rows(&state)[0], "pump-0001", "online is seen now");
 }
+
+#[test]
+fn the_topic_tree_sorts_busiest_first_and_top_talkers_name_the_noisiest_thing() {
+    let mut state = loaded(3);
+    let now = OffsetDateTime::from_unix_timestamp(1_000).unwrap();
+    update(&mut state, Msg::Tick { now, throttled: 0 });
+    let message = |topic: &str, at: i64| {
+        Msg::Traffic(crate::fleet::traffic::TrafficEvent::Message(
+            crate::fleet::traffic::TrafficMessage {
+                topic: topic.to_owned(),
+                payload: bytes::Bytes::from_static(b"{}"),
+                qos: 0,
+                retain: false,
+                received: OffsetDateTime::from_unix_timestamp(at).unwrap(),
+            },
+        ))
+    };
+    // pump-0000 spoke much, but long ago; pump-0002 is the busiest of the last minute.
+    for _ in 0..50 {
+        update(&mut state, message("fleet/pump-0000/telemetry", 100));
+    }
+    for at in 990..1_000 {
+        update(&mut state, message("fleet/pump-0002/telemetry", at));
+        update(
+            &mut state,
+            message("$aws/things/pump-0001/shadow/update", at),
+        );
+    }
+    update(&mut state, message("fleet/pump-0001/telemetry", 999));
+    update(&mut state, message("other/unknown-device/x", 999));
+    update(&mut state, Msg::Action(Action::Traffic));
+    let order = |state: &State| -> Vec<String> {
+        state
+            .traffic
+            .tree(state.now)
+            .into_iter()
+            .map(|row| row.path)
+            .collect()
+    };
+    assert_eq!(
+        order(&state)[1..3],
+        ["$aws".to_owned(), "$aws/things".to_owned()]
+    );
+    update(&mut state, Msg::Action(Action::Sort));
+    assert!(state.traffic.by_rate);
+    let tree = state.traffic.tree(state.now);
+    let paths: Vec<&str> = tree.iter().map(|row| row.path.as_str()).collect();
+    assert_eq!(
+        paths[1..7],
+        [
+            "fleet",
+            "fleet/pump-0002",
+            "fleet/pump-0002/telemetry",
+            "fleet/pump-0001",
+            "fleet/pump-0001/telemetry",
+            "fleet/pump-0000",
+        ],
+        "busiest of the last minute first (11, 10, 1, then 0 a minute), not busiest ever"
+    );
+    assert_eq!((tree[1].minute, tree[1].count), (11, 61));
+    update(&mut state, Msg::Tick { now, throttled: 0 });
+    assert_eq!(
+        state.traffic.talkers,
+        [("pump-0001".to_owned(), 11), ("pump-0002".to_owned(), 10)],
+        "by the Thing a topic names; an unknown device and a quiet minute count for nobody"
+    );
+}

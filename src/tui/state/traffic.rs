@@ -51,6 +51,8 @@ pub struct TreeRow {
     /// The topic (or topic prefix) the row stands for; empty for the root row.
     pub path: String,
     pub count: u64,
+    /// Messages in the last minute at or below the row.
+    pub minute: u64,
     /// Messages per second over the last minute, for leaf rows.
     pub rate: Option<Vec<u32>>,
 }
@@ -80,6 +82,12 @@ pub struct TrafficView {
     pub json_path: String,
     /// Whether the connection was started (it runs until the console quits).
     pub started: bool,
+    /// The topic tree's order: busiest first (`s`), or by name.
+    pub by_rate: bool,
+    /// The busiest Things of the last minute, by the Thing their topics name, busiest first
+    /// (`tui/traffic.rs` works them out once a second).
+    pub talkers: Vec<(String, u64)>,
+    pub talkers_at: Option<OffsetDateTime>,
 }
 
 impl TrafficView {
@@ -101,6 +109,9 @@ impl TrafficView {
             hex: false,
             json_path: String::new(),
             started: false,
+            by_rate: false,
+            talkers: Vec::new(),
+            talkers_at: None,
         }
     }
 
@@ -158,9 +169,13 @@ impl TrafficView {
         true
     }
 
-    /// The topic tree, fully expanded: a root row, then every level of every topic seen.
+    /// The topic tree, fully expanded: a root row, then every level of every topic seen; by
+    /// name, or with `by_rate` siblings busiest first (messages in the last minute, then all).
     #[must_use]
     pub fn tree(&self, now: OffsetDateTime) -> Vec<TreeRow> {
+        if self.by_rate {
+            return self.tree_by_rate(now);
+        }
         let mut topics: Vec<(&Arc<str>, u64)> = self
             .history
             .topics()
@@ -174,6 +189,7 @@ impl TrafficView {
             label: "all topics".to_owned(),
             path: String::new(),
             count: total,
+            minute: 0,
             rate: None,
         }];
         // Each topic adds the levels it does not share with the previous one; counts of shared
@@ -189,8 +205,17 @@ impl TrafficView {
                 .count()
                 .min(levels.len() - 1);
             open.truncate(shared);
+            let rate = self
+                .history
+                .topics()
+                .get(&**topic)
+                .map(|stats| stats.rate(now))
+                .unwrap_or_default();
+            let minute: u64 = rate.iter().map(|&n| u64::from(n)).sum();
+            rows[0].minute += minute;
             for &row in &open {
                 rows[row].count += count;
+                rows[row].minute += minute;
             }
             for depth in shared..levels.len() {
                 let leaf = depth + 1 == levels.len();
@@ -200,17 +225,72 @@ impl TrafficView {
                     label: levels[depth].to_owned(),
                     path: levels[..=depth].join("/"),
                     count,
-                    rate: leaf.then(|| {
-                        self.history
-                            .topics()
-                            .get(&**topic)
-                            .map(|stats| stats.rate(now))
-                            .unwrap_or_default()
-                    }),
+                    minute,
+                    rate: leaf.then(|| rate.clone()),
                 });
             }
             previous = levels;
         }
+        rows
+    }
+
+    /// The tree with siblings busiest first: a node per level, its counts summed from the
+    /// topics at or below it, flattened depth first.
+    fn tree_by_rate(&self, now: OffsetDateTime) -> Vec<TreeRow> {
+        #[derive(Default)]
+        struct Node<'a> {
+            children: std::collections::BTreeMap<&'a str, Node<'a>>,
+            count: u64,
+            minute: u64,
+            rate: Option<Vec<u32>>,
+        }
+        fn flatten(node: &Node<'_>, depth: usize, path: &str, rows: &mut Vec<TreeRow>) {
+            let mut children: Vec<(&&str, &Node<'_>)> = node.children.iter().collect();
+            children.sort_by(|a, b| {
+                (b.1.minute, b.1.count)
+                    .cmp(&(a.1.minute, a.1.count))
+                    .then(a.0.cmp(b.0))
+            });
+            for (label, child) in children {
+                let path = if depth == 0 {
+                    (*label).to_owned()
+                } else {
+                    format!("{path}/{label}")
+                };
+                rows.push(TreeRow {
+                    depth: depth + 1,
+                    label: (*label).to_owned(),
+                    path: path.clone(),
+                    count: child.count,
+                    minute: child.minute,
+                    rate: child.rate.clone(),
+                });
+                flatten(child, depth + 1, &path, rows);
+            }
+        }
+        let mut root = Node::default();
+        for (topic, stats) in self.history.topics() {
+            let rate = stats.rate(now);
+            let minute: u64 = rate.iter().map(|&n| u64::from(n)).sum();
+            let mut node = &mut root;
+            node.count += stats.count;
+            node.minute += minute;
+            for level in topic.split('/') {
+                node = node.children.entry(level).or_default();
+                node.count += stats.count;
+                node.minute += minute;
+            }
+            node.rate = Some(rate);
+        }
+        let mut rows = vec![TreeRow {
+            depth: 0,
+            label: "all topics".to_owned(),
+            path: String::new(),
+            count: root.count,
+            minute: root.minute,
+            rate: None,
+        }];
+        flatten(&root, 0, "", &mut rows);
         rows
     }
 

@@ -70,7 +70,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, context: Context<'_>) {
         theme.style(Slot::Text),
     )));
     lines.push(Line::from(Span::styled(
-        "  :traffic [THING] :audit",
+        "  :traffic [THING] :audit :denied :quarantined",
         theme.style(Slot::Text),
     )));
     let height = area.height.saturating_sub(2);
@@ -100,11 +100,25 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, context: Context<'_>) {
         let [left, right] =
             ratatui::layout::Layout::horizontal([ratatui::layout::Constraint::Percentage(50); 2])
                 .areas(inner);
-        let half = lines.len().div_ceil(2);
-        let second = lines.split_off(half);
+        let second = split(&mut lines);
         frame.render_widget(Paragraph::new(lines), left);
         frame.render_widget(Paragraph::new(second), right);
     } else {
         frame.render_widget(Paragraph::new(lines), inner);
     }
+}
+
+/// Splits the lines in two columns: the first keeps half (rounded up), and a heading that
+/// would end it goes with its keys, to the top of the second.
+fn split(lines: &mut Vec<Line<'static>>) -> Vec<Line<'static>> {
+    let mut half = lines.len().div_ceil(2);
+    let heading = |line: &Line<'_>| {
+        line.spans
+            .first()
+            .is_some_and(|span| !span.content.starts_with(' '))
+    };
+    if half > 1 && heading(&lines[half - 1]) {
+        half -= 1;
+    }
+    lines.split_off(half)
 }

@@ -25,7 +25,8 @@ const SPARK_SECONDS: usize = 12;
 pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme) {
     let view = &state.traffic;
     let now = state.now;
-    let [status, subscriptions, body] = Layout::vertical([
+    let [status, subscriptions, talkers, body] = Layout::vertical([
+        Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Min(4),
@@ -35,6 +36,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme) {
     first.spans.extend(subscription_spans(view, theme));
     frame.render_widget(Paragraph::new(first), status);
     frame.render_widget(Paragraph::new(counter_line(view, theme)), subscriptions);
+    frame.render_widget(Paragraph::new(talkers_line(view, theme)), talkers);
     let payload_rows = if body.height >= 14 {
         body.height / 2
     } else {
@@ -183,6 +185,30 @@ fn scroll(cursor: usize, rows: usize) -> usize {
     cursor.saturating_sub(rows.saturating_sub(1))
 }
 
+/// The busiest Things of the last minute, by the Thing their topics name.
+fn talkers_line(view: &TrafficView, theme: &Theme) -> Line<'static> {
+    let mut spans = vec![Span::styled(
+        "top talkers (last minute, by the Thing a topic names): ",
+        theme.style(Slot::Dim),
+    )];
+    if view.talkers.is_empty() {
+        spans.push(Span::styled("none yet", theme.style(Slot::Dim)));
+    }
+    for (index, (thing, minute)) in view.talkers.iter().enumerate() {
+        if index > 0 {
+            spans.push(Span::styled(" · ", theme.style(Slot::Dim)));
+        }
+        let slot = if index == 0 {
+            Slot::StatusWarning
+        } else {
+            Slot::Text
+        };
+        spans.push(Span::styled(escape(thing).into_owned(), theme.style(slot)));
+        spans.push(Span::styled(format!(" {minute}"), theme.style(Slot::Dim)));
+    }
+    Line::from(spans)
+}
+
 fn draw_tree(
     frame: &mut Frame<'_>,
     area: Rect,
@@ -205,7 +231,11 @@ fn draw_tree(
         .skip(first)
         .take(inner_rows)
         .map(|(index, row)| {
-            let count = row.count.to_string();
+            let count = if view.by_rate {
+                format!("{}/min", row.minute)
+            } else {
+                row.count.to_string()
+            };
             let spark = row
                 .rate
                 .as_deref()
@@ -238,7 +268,11 @@ fn draw_tree(
         .collect();
     frame.render_widget(
         Paragraph::new(lines).block(block(
-            format!(" Topics ({}) ", view.history.topics().len()),
+            format!(
+                " Topics ({}){} ",
+                view.history.topics().len(),
+                if view.by_rate { " busiest first" } else { "" }
+            ),
             focused,
             theme,
         )),
