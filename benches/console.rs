@@ -1,6 +1,7 @@
 //! The console with 100,000 Things in its state: filter keystroke to drawn frame (update plus a
 //! full draw into ratatui's TestBackend at 200x50), p50 and p99, next to a plain substring scan of
-//! the same haystacks as a baseline; each screen's draw time; peak RSS.
+//! the same haystacks as a baseline; scrolling with connectivity asked for the rows on screen
+//! (calls per screen, frame time next to drawing alone); each screen's draw time; peak RSS.
 //! Run with `cargo bench --bench console`.
 
 mod common;
@@ -11,11 +12,12 @@ use std::time::{Duration, Instant};
 use iotfleet::config::files;
 use iotfleet::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
 use iotfleet::fleet::model::{
-    Certificate, CertificateStatus, Policy, PolicyVersion, Thing, ThingPage, ThingSummary, Validity,
+    Certificate, CertificateStatus, Connectivity, Policy, PolicyVersion, Thing, ThingPage,
+    ThingSummary, Validity,
 };
 use iotfleet::tui::action::Action;
 use iotfleet::tui::keys::{KeyResolver, Layer};
-use iotfleet::tui::msg::{FleetEvent, Msg};
+use iotfleet::tui::msg::{Effect, FleetEvent, Msg, Request};
 use iotfleet::tui::state::{Backend, Load, Screen, State};
 use iotfleet::tui::update;
 use iotfleet::tui::views;
@@ -151,6 +153,8 @@ fn main() {
         common::ms(common::percentile(&mut baseline, 99))
     );
 
+    scroll_with_connectivity(&mut state, &mut draw);
+
     // Each screen's draw time.
     seed_details(&mut state, now);
     let screens: Vec<(&str, Screen, Vec<Layer>, bool)> = vec![
@@ -221,6 +225,108 @@ fn main() {
         );
     }
     println!("peak RSS of the process: {:.0} MiB", common::peak_rss_mib());
+}
+
+/// Scrolls the Things list a screen at a time, answering every request the console makes
+/// (connectivity and principals of the rows on screen) before drawing: the calls each screen
+/// of scrolling costs, and the frame time (keypress, answers, draw) next to drawing the same
+/// screens alone. Then the status sort and a status word over every Thing.
+fn scroll_with_connectivity(state: &mut State, draw: &mut impl FnMut(&State, &[Layer])) {
+    const SCREENS: usize = 200;
+    let layers = [Layer::List, Layer::Global];
+    state.connectivity.clear();
+    state.connectivity_asking.clear();
+    state.principals.clear();
+    update::update(state, Msg::Action(Action::Top));
+    let mut frames = Vec::new();
+    let mut draws = Vec::new();
+    let (mut connectivity_calls, mut other_calls) = (0usize, 0usize);
+    for screen in 0..SCREENS {
+        let started = Instant::now();
+        let effects = update::update(state, Msg::Action(Action::PageDown));
+        for effect in effects {
+            let Effect::Request(request) = effect else {
+                continue;
+            };
+            let answer = match request {
+                Request::LoadConnectivity(thing) => {
+                    connectivity_calls += 1;
+                    FleetEvent::Connectivity {
+                        result: Ok(Connectivity {
+                            connected: screen % 2 == 0,
+                            since: Some(state.now),
+                            disconnect_reason: None,
+                        }),
+                        thing,
+                    }
+                }
+                Request::LoadPrincipals(thing) => {
+                    other_calls += 1;
+                    FleetEvent::Principals {
+                        thing,
+                        result: Ok(Vec::new()),
+                    }
+                }
+                _ => {
+                    other_calls += 1;
+                    continue;
+                }
+            };
+            update::update(state, Msg::Fleet(Box::new(answer)));
+        }
+        draw(state, &layers);
+        frames.push(started.elapsed());
+        let started = Instant::now();
+        draw(state, &layers);
+        draws.push(started.elapsed());
+    }
+    let rows = state.page_rows;
+    println!(
+        "scrolling the Things list of {THINGS}, {SCREENS} screens of {rows} rows at {WIDTH}x{HEIGHT}:"
+    );
+    println!(
+        "  calls per screen: {:.1} GetThingConnectivityData, {:.1} others (ListThingPrincipals); {} Things asked of {THINGS}",
+        connectivity_calls as f64 / SCREENS as f64,
+        other_calls as f64 / SCREENS as f64,
+        state.connectivity.len()
+    );
+    println!(
+        "  keypress + answers + draw  p50 {:>6.2} ms   p99 {:>6.2} ms",
+        common::ms(common::percentile(&mut frames, 50)),
+        common::ms(common::percentile(&mut frames, 99))
+    );
+    println!(
+        "  baseline: draw alone       p50 {:>6.2} ms   p99 {:>6.2} ms",
+        common::ms(common::percentile(&mut draws, 50)),
+        common::ms(common::percentile(&mut draws, 99))
+    );
+    // The status sort and a status word, over every Thing (statuses known for those scrolled).
+    let mut sorts = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        for _ in 0..3 {
+            update::update(state, Msg::Action(Action::Sort));
+        }
+        sorts.push(started.elapsed());
+        for _ in 0..4 {
+            update::update(state, Msg::Action(Action::Sort));
+        }
+    }
+    update::update(state, Msg::Action(Action::Filter));
+    let started = Instant::now();
+    for c in "offline".chars() {
+        update::update(state, Msg::Typed(c));
+    }
+    let typed = started.elapsed();
+    update::update(state, Msg::Action(Action::Cancel));
+    println!(
+        "  's' to the status sort (name, type, status: three sorts)  median {:>6.1} ms",
+        common::ms(common::median(&mut sorts))
+    );
+    println!(
+        "  typing 'offline' (7 keystrokes, the last a status word)   {:>6.1} ms",
+        common::ms(typed)
+    );
 }
 
 fn seed_details(state: &mut State, now: OffsetDateTime) {
