@@ -232,7 +232,7 @@ fn main() {
 /// of scrolling costs, and the frame time (keypress, answers, draw) next to drawing the same
 /// screens alone. Then the status sort and a status word over every Thing.
 fn scroll_with_connectivity(state: &mut State, draw: &mut impl FnMut(&State, &[Layer])) {
-    const SCREENS: usize = 200;
+    const SCREENS: u32 = 200;
     let layers = [Layer::List, Layer::Global];
     state.connectivity.clear();
     state.connectivity_asking.clear();
@@ -240,7 +240,7 @@ fn scroll_with_connectivity(state: &mut State, draw: &mut impl FnMut(&State, &[L
     update::update(state, Msg::Action(Action::Top));
     let mut frames = Vec::new();
     let mut draws = Vec::new();
-    let (mut connectivity_calls, mut other_calls) = (0usize, 0usize);
+    let (mut connectivity_calls, mut other_calls) = (0u32, 0u32);
     for screen in 0..SCREENS {
         let started = Instant::now();
         let effects = update::update(state, Msg::Action(Action::PageDown));
@@ -286,8 +286,8 @@ fn scroll_with_connectivity(state: &mut State, draw: &mut impl FnMut(&State, &[L
     );
     println!(
         "  calls per screen: {:.1} GetThingConnectivityData, {:.1} others (ListThingPrincipals); {} Things asked of {THINGS}",
-        connectivity_calls as f64 / SCREENS as f64,
-        other_calls as f64 / SCREENS as f64,
+        f64::from(connectivity_calls) / f64::from(SCREENS),
+        f64::from(other_calls) / f64::from(SCREENS),
         state.connectivity.len()
     );
     println!(
