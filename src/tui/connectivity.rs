@@ -59,7 +59,7 @@ pub fn arrived(state: &mut State, thing: String, result: Result<Connectivity, St
         Ok(connectivity) => Load::Ready(connectivity),
         Err(reason) => {
             if state.connectivity_note.is_none() {
-                state.say(Level::Warning, reason.clone());
+                state.note(Level::Warning, reason.clone());
                 state.connectivity_note = Some(reason.clone());
             }
             Load::Failed(reason)

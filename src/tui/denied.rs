@@ -1,7 +1,8 @@
 //! Who is being refused: the console reads AWS IoT's refusals (`fleet/refusals.rs`) from the
 //! moment it opens, one FilterLogEvents at a time, every `DeniedView::every` (every
 //! `state::denied::RETRY` after a failure), so the Things list's DENIED column, the Thing screen
-//! and `:denied` show the same counts. Why they cannot be read is said once.
+//! and `:denied` show the same counts. Why they cannot be read is said once (without hiding an
+//! error already on the status line: `:denied` and the DENIED column's `?` keep saying it).
 
 use super::msg::{Effect, Request};
 use super::state::denied::{DeniedView, Feed, RETRY};
@@ -51,7 +52,7 @@ pub fn arrived(state: &mut State, result: Result<Vec<LogEvent>, String>) {
             let said = matches!(&denied.feed, Feed::Unknown(before) if *before == reason);
             denied.feed = Feed::Unknown(reason.clone());
             if !said {
-                state.say(Level::Warning, reason);
+                state.note(Level::Warning, reason);
             }
         }
     }

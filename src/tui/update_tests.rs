@@ -467,6 +467,18 @@ fn refusals_are_read_every_half_second_locally_counted_once_and_a_failure_said_o
     assert_eq!(asks_refusals(&tick(&mut state, 61_300)), 1);
     refusals(&mut state, Err(missing.into()));
     assert_eq!(state.message, None, "said once");
+    // A background failure never hides an error the user has not seen act on (a broken
+    // config file, a failed call).
+    state.say(Level::Error, "keymap.toml line 3: unknown action");
+    refusals(&mut state, Err("refusals unknown: access denied".into()));
+    assert_eq!(
+        state.message.as_ref().map(|m| m.text.as_str()),
+        Some("keymap.toml line 3: unknown action")
+    );
+    assert_eq!(
+        state.denied.feed,
+        super::state::denied::Feed::Unknown("refusals unknown: access denied".into())
+    );
     assert_eq!(
         state.denied.count("pump-0001"),
         Some(2),

@@ -495,6 +495,18 @@ impl State {
         });
     }
 
+    /// Says something noticed in the background (a read that keeps failing), unless an error
+    /// is on the status line: that stays until the user acts.
+    pub fn note(&mut self, level: Level, text: impl Into<String>) {
+        if !self
+            .message
+            .as_ref()
+            .is_some_and(|m| m.level == Level::Error)
+        {
+            self.say(level, text);
+        }
+    }
+
     /// What is on top and takes the keys.
     #[must_use]
     pub fn focus(&self) -> Focus {
