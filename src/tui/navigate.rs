@@ -140,7 +140,7 @@ pub fn refresh(state: &mut State) -> Vec<Effect> {
                 Effect::Request(Request::ListThings {
                     generation: state.things.generation,
                 }),
-                Effect::Request(Request::LoadQuarantined),
+                super::quarantine::ask_quarantined(state),
             ]
         }
         Screen::List(ListKind::Certificates, _) => {

@@ -11,8 +11,28 @@ use super::state::{Level, State};
 use crate::fleet::quarantine::Options;
 use crate::fleet::quarantine::run::{Prepared, Report, Verb};
 
+/// How often the quarantined Things are asked again, for quarantines and releases made by
+/// another operator or process.
+pub const RECHECK: time::Duration = time::Duration::minutes(1);
+
+/// Asks which Things are quarantined (at start, after a run, on `r`).
+pub fn ask_quarantined(state: &mut State) -> Effect {
+    state.quarantined_asked = Some((state.now, false));
+    Effect::Request(Request::LoadQuarantined)
+}
+
+/// Asks again once the last answer is `RECHECK` old (never while asking).
+pub fn tick(state: &mut State) -> Option<Effect> {
+    let due = matches!(state.quarantined_asked,
+        Some((at, true)) if state.now - at >= RECHECK);
+    due.then(|| ask_quarantined(state))
+}
+
 /// Folds in what a task reported.
 pub fn arrived(state: &mut State, event: QuarantineEvent) -> Vec<Effect> {
+    if matches!(event, QuarantineEvent::Quarantined(_)) {
+        state.quarantined_asked = Some((state.now, true));
+    }
     match event {
         QuarantineEvent::Quarantined(Ok(things)) => {
             state.quarantined = things.into_iter().collect();
@@ -237,7 +257,7 @@ fn finished(state: &mut State, thing: &str, result: Result<Box<Report>, String>)
     // The run disconnected (or let back) the device: ask again who is online.
     super::connectivity::forget(state, thing);
     let mut effects = vec![
-        Effect::Request(Request::LoadQuarantined),
+        ask_quarantined(state),
         Effect::Request(Request::LoadThingReport(thing.to_owned())),
     ];
     effects.extend(connectivity::load(state, [thing]));

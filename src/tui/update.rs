@@ -89,7 +89,7 @@ pub fn start(state: &mut State) -> Vec<Effect> {
         Effect::Request(Request::ListThings {
             generation: state.things.generation,
         }),
-        Effect::Request(Request::LoadQuarantined),
+        quarantine::ask_quarantined(state),
     ];
     if matches!(state.backend, super::state::Backend::Aws { .. }) {
         effects.push(Effect::Request(Request::LoadAccount));
@@ -145,6 +145,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             let mut effects = shadow::tick(state, now);
             effects.extend(connectivity_on_screen(state));
             effects.extend(denied::tick(state));
+            effects.extend(quarantine::tick(state));
             statuses_changed(state);
             traffic::tick(state);
             effects

@@ -715,3 +715,39 @@ fn the_topic_tree_sorts_busiest_first_and_top_talkers_name_the_noisiest_thing() 
         "by the Thing a topic names; an unknown device and a quiet minute count for nobody"
     );
 }
+
+#[test]
+fn quarantines_made_elsewhere_show_within_a_minute() {
+    let mut state = State::new(Backend::Local, false, OffsetDateTime::UNIX_EPOCH);
+    start(&mut state);
+    let asks = |effects: &[Effect]| {
+        effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Request(Request::LoadQuarantined)))
+            .count()
+    };
+    let at = |seconds: i64| Msg::Tick {
+        now: OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(seconds),
+        throttled: 0,
+    };
+    assert_eq!(asks(&update(&mut state, at(120))), 0, "not while asking");
+    update(
+        &mut state,
+        Msg::Fleet(Box::new(FleetEvent::Quarantine(
+            QuarantineEvent::Quarantined(Ok(Vec::new())),
+        ))),
+    );
+    assert_eq!(asks(&update(&mut state, at(150))), 0);
+    assert_eq!(
+        asks(&update(&mut state, at(181))),
+        1,
+        "a minute after the answer"
+    );
+    update(
+        &mut state,
+        Msg::Fleet(Box::new(FleetEvent::Quarantine(
+            QuarantineEvent::Quarantined(Ok(vec!["pump-0001".into()])),
+        ))),
+    );
+    assert!(state.is_quarantined("pump-0001"));
+}

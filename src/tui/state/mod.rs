@@ -385,8 +385,11 @@ pub struct State {
     pub aws_asked: HashMap<String, Load<Vec<crate::fleet::permissions::AwsAnswer>>>,
     /// A quarantine or release in progress (its popup).
     pub quarantine: Option<Flow>,
-    /// Things whose certificates carry the deny-all policy (one call; refreshed after a run).
+    /// Things whose certificates carry the deny-all policy (calls growing with the quarantines;
+    /// asked again after a run, and every `quarantine::RECHECK` for quarantines made elsewhere).
     pub quarantined: std::collections::HashSet<String>,
+    /// When the quarantined Things were asked for (false) or last answered (true).
+    pub quarantined_asked: Option<(OffsetDateTime, bool)>,
     /// The strategy `Q` plans with (`quarantine_strategy` in config.toml).
     pub quarantine_strategy: crate::fleet::quarantine::Strategy,
     pub help: bool,
@@ -446,6 +449,7 @@ impl State {
             aws_asked: HashMap::new(),
             quarantine: None,
             quarantined: std::collections::HashSet::new(),
+            quarantined_asked: None,
             quarantine_strategy: crate::fleet::quarantine::Strategy::default(),
             help: false,
             answer_keys: AnswerKeys::default(),
