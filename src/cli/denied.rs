@@ -2,7 +2,6 @@
 //! each refused connect, publish or subscribe since `--since`, oldest first, one line each
 //! (NDJSON with `--output json`); `--follow` goes on printing them as they are logged.
 
-use std::io::Write as _;
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -78,18 +77,7 @@ impl Output {
                 OutputFormat::Table => row(refusal, self.width),
             });
         }
-        let mut stdout = std::io::stdout().lock();
-        match stdout
-            .write_all(text.as_bytes())
-            .and_then(|()| stdout.flush())
-        {
-            Ok(()) => Ok(true),
-            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
-            Err(error) => Err(CliError::new(
-                1,
-                format!("cannot write the output: {error}"),
-            )),
-        }
+        super::write_stdout(&text)
     }
 }
 

@@ -310,15 +310,22 @@ fn to_json<T: Serialize>(value: &T) -> String {
 
 /// Writes to stdout; a closed pipe (`iotfleet things | head`) is not an error.
 fn print(text: &str) -> Result<(), CliError> {
+    write_stdout(text).map(|_| ())
+}
+
+/// Writes to stdout and flushes; false once the reader has gone (a closed pipe), so a verb that
+/// goes on printing can stop.
+fn write_stdout(text: &str) -> Result<bool, CliError> {
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
     {
-        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::new(
+        Ok(()) => Ok(true),
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(error) => Err(CliError::new(
             1,
             format!("cannot write the output: {error}"),
         )),
-        _ => Ok(()),
     }
 }

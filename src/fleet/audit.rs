@@ -16,7 +16,7 @@ use super::error::FleetError;
 use super::journal::Journal;
 use super::model::{CertificateStatus, certificate_id_from_arn};
 pub use super::model::{Finding, Resource, Severity, Source};
-use super::quarantine::register::{QuarantineRecord, journal_quarantines};
+use super::quarantine::register::{QuarantineRecord, open_quarantines};
 use super::quarantine::{DENY_ALL_POLICY, is_deny_all};
 use crate::policy::PolicyDocument;
 use crate::policy::document::{Effect, Matcher};
@@ -493,8 +493,7 @@ pub async fn audit(
     let now = OffsetDateTime::now_utc();
     let inventory = gather(client).await?;
     let mut notes = Vec::new();
-    let isolated: BTreeSet<String> = quarantined(&inventory).into_keys().collect();
-    let records = journal_quarantines(journal, &isolated).unwrap_or_else(|error| {
+    let records = open_quarantines(journal).unwrap_or_else(|error| {
         notes.push(format!("the journal could not be read: {error}"));
         BTreeMap::new()
     });

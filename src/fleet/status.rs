@@ -138,37 +138,27 @@ pub async fn matching(
                 names.retain(|n| refused.contains(n));
                 names
             }
-            Word::Online | Word::Offline => {
-                let answers: Vec<(String, bool)> = futures_util::stream::iter(names)
-                    .map(|name| async move {
-                        match client.connectivity(&name).await {
-                            Ok(known) => Ok((name, known.connected == (word == Word::Online))),
-                            Err(error) => Err(format!("{name}: {}", error.connectivity_unknown())),
-                        }
-                    })
-                    .buffered(CONCURRENT_CALLS)
-                    .try_collect()
-                    .await?;
-                answers
-                    .into_iter()
-                    .filter_map(|(name, keep)| keep.then_some(name))
-                    .collect()
-            }
+            // Asked per remaining Thing, with bounded concurrency.
             _ => {
-                let answers: Vec<(String, bool)> = futures_util::stream::iter(names)
+                futures_util::stream::iter(names)
                     .map(|name| async move {
-                        let keep = thing_has(client, &name, word)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        Ok::<_, String>((name, keep))
+                        let keep = if matches!(word, Word::Online | Word::Offline) {
+                            let known = client
+                                .connectivity(&name)
+                                .await
+                                .map_err(|e| format!("{name}: {}", e.connectivity_unknown()))?;
+                            known.connected == (word == Word::Online)
+                        } else {
+                            thing_has(client, &name, word)
+                                .await
+                                .map_err(|e| e.to_string())?
+                        };
+                        Ok::<_, String>(keep.then_some(name))
                     })
                     .buffered(CONCURRENT_CALLS)
+                    .try_filter_map(|kept| async move { Ok(kept) })
                     .try_collect()
-                    .await?;
-                answers
-                    .into_iter()
-                    .filter_map(|(name, keep)| keep.then_some(name))
-                    .collect()
+                    .await?
             }
         };
     }

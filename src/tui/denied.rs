@@ -16,7 +16,8 @@ pub fn start(state: &mut State) -> Vec<Effect> {
     ask(state)
 }
 
-fn ask(state: &mut State) -> Vec<Effect> {
+/// Reads the refusals logged since the cursor (one at a time: callers check `asking`).
+pub fn ask(state: &mut State) -> Vec<Effect> {
     state.denied.asking = true;
     vec![Effect::Request(Request::LoadRefusals {
         start_ms: state.denied.cursor.start_ms(),

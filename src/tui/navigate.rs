@@ -199,8 +199,7 @@ pub fn refresh(state: &mut State) -> Vec<Effect> {
             if state.denied.asking {
                 Vec::new()
             } else {
-                state.denied.answered = Some(state.now - state.denied.every);
-                super::denied::tick(state)
+                super::denied::ask(state)
             }
         }
     }

@@ -162,7 +162,7 @@ fn refusal_matches(refusal: &Refusal, needle: &str) -> bool {
 }
 
 /// The most refused clients, then every refusal kept, newest first; each linked to the Thing
-/// its client id names.
+/// its client id names. `Line::text` escapes every piece of device text.
 fn denied_lines(state: &State, filter: &str) -> Vec<Line> {
     let denied: &DeniedView = &state.denied;
     let needle = filter.to_lowercase();
@@ -183,7 +183,7 @@ fn denied_lines(state: &State, filter: &str) -> Vec<Line> {
     }
     for (client, count) in most.into_iter().take(MOST_REFUSED) {
         let mut line = Line::new()
-            .text(&format!("  {:<28}", escape(client)), Slot::Link)
+            .text(&format!("  {client:<28}"), Slot::Link)
             .text(&format!("{count:>7}"), Slot::StatusError);
         if let Some(newest) = denied.newest(client) {
             line = line.text(
@@ -236,9 +236,9 @@ fn denied_lines(state: &State, filter: &str) -> Vec<Line> {
         out.push(
             Line::new()
                 .text(&format!("  {}  ", time_of_day(refusal.time)), Slot::Dim)
-                .text(&format!("{:<20} ", escape(&refusal.client_id)), Slot::Link)
+                .text(&format!("{:<20} ", refusal.client_id), Slot::Link)
                 .text(&format!("{:<9} ", refusal.action()), Slot::StatusError)
-                .text(&format!("{:<32}", escape(refusal.target())), Slot::Text)
+                .text(&format!("{:<32}", refusal.target()), Slot::Text)
                 .text(&format!("  {}", refusal.reason), Slot::Dim)
                 .link(Link::Thing(refusal.client_id.clone())),
         );
@@ -288,7 +288,7 @@ fn quarantined_lines(filter: &str, register: &Register, now: OffsetDateTime) -> 
         };
         out.push(
             Line::new()
-                .text(&format!("  {:<28}", escape(&isolation.thing)), Slot::Link)
+                .text(&format!("  {:<28}", isolation.thing), Slot::Link)
                 .text(status, slot)
                 .link(Link::Thing(isolation.thing.clone())),
         );

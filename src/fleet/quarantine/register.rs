@@ -4,7 +4,7 @@
 //! everything, as `ThingReport::is_quarantined` says). Calls grow with the quarantined Things,
 //! never with the fleet.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
@@ -42,45 +42,37 @@ pub struct Register {
 }
 
 /// The latest completed quarantine of each Thing in this backend's journal that no completed
-/// release followed: when, by whom, why.
-pub fn journal_quarantines(
-    journal: &Journal,
-    things: &BTreeSet<String>,
-) -> std::io::Result<BTreeMap<String, QuarantineRecord>> {
-    let mut out = BTreeMap::new();
-    for thing in things {
-        let mut record: Option<QuarantineRecord> = None;
-        let mut reason = None;
-        for entry in journal.entries_for(thing)? {
-            match (entry["action"].as_str(), entry["result"].as_str()) {
-                (Some("quarantine plan"), _) => {
-                    reason = entry["after"]["reason"].as_str().map(str::to_owned);
-                }
-                (Some("quarantine"), Some("ok")) => {
-                    record = Some(QuarantineRecord {
-                        since: entry["time"].as_str().unwrap_or_default().to_owned(),
-                        by: entry["identity"].as_str().unwrap_or_default().to_owned(),
-                        reason: reason.clone(),
-                    });
-                }
-                (Some("release"), Some("ok")) => record = None,
-                _ => {}
-            }
+/// release followed: when, by whom, why. The journal is read once.
+pub fn open_quarantines(journal: &Journal) -> std::io::Result<BTreeMap<String, QuarantineRecord>> {
+    // Per Thing: its open record, and the reason of its latest plan.
+    let mut things: BTreeMap<String, (Option<QuarantineRecord>, Option<String>)> = BTreeMap::new();
+    for entry in journal.entries(None)? {
+        let Some(target) = entry["target"].as_str() else {
+            continue;
+        };
+        let action = entry["action"].as_str();
+        if !matches!(action, Some("quarantine plan" | "quarantine" | "release")) {
+            continue;
         }
-        if let Some(record) = record {
-            out.insert(thing.clone(), record);
+        let (record, reason) = things.entry(target.to_owned()).or_default();
+        match (action, entry["result"].as_str()) {
+            (Some("quarantine plan"), _) => {
+                *reason = entry["after"]["reason"].as_str().map(str::to_owned);
+            }
+            (Some("quarantine"), Some("ok")) => {
+                *record = Some(QuarantineRecord {
+                    since: entry["time"].as_str().unwrap_or_default().to_owned(),
+                    by: entry["identity"].as_str().unwrap_or_default().to_owned(),
+                    reason: reason.clone(),
+                });
+            }
+            (Some("release"), Some("ok")) => *record = None,
+            _ => {}
         }
     }
-    Ok(out)
-}
-
-/// The Things this journal says were quarantined (released since or not).
-fn journaled(journal: &Journal) -> std::io::Result<BTreeSet<String>> {
-    Ok(journal
-        .entries(None)?
+    Ok(things
         .into_iter()
-        .filter(|entry| entry["action"] == "quarantine")
-        .filter_map(|entry| entry["target"].as_str().map(str::to_owned))
+        .filter_map(|(thing, (record, _))| Some((thing, record?)))
         .collect())
 }
 
@@ -89,12 +81,10 @@ fn journaled(journal: &Journal) -> std::io::Result<BTreeSet<String>> {
 pub async fn register(client: &FleetClient, journal: &Journal) -> Result<Register, FleetError> {
     let mut notes = Vec::new();
     let mut candidates = inventory::quarantined_things(client).await?;
-    let records = journaled(journal)
-        .and_then(|things| journal_quarantines(journal, &things))
-        .unwrap_or_else(|error| {
-            notes.push(format!("the journal could not be read: {error}"));
-            BTreeMap::new()
-        });
+    let records = open_quarantines(journal).unwrap_or_else(|error| {
+        notes.push(format!("the journal could not be read: {error}"));
+        BTreeMap::new()
+    });
     candidates.extend(records.keys().cloned());
     let judged: Vec<Isolation> = futures_util::stream::iter(candidates)
         .map(|thing| async move {
