@@ -98,7 +98,8 @@ fn row(refusal: &Refusal, width: usize) -> String {
     )
 }
 
-/// One line: time, client (at most 24 wide), action, then target and reason sharing the rest.
+/// One line: time, client (at most 18 wide), action, then the target and the reason sharing
+/// the rest, 3 to 2, whatever the cells hold, so the header and every row line up.
 fn table_line(
     time: &str,
     client: &str,
@@ -107,10 +108,12 @@ fn table_line(
     reason: &str,
     width: usize,
 ) -> String {
-    let left = format!("{time:<19}  {:<24}  {action:<9}  ", truncate(client, 24));
-    let rest = width.saturating_sub(unicode_width::UnicodeWidthStr::width(left.as_str()));
-    let reason_width = reason.len().min(rest / 2).max(6);
-    let target_width = rest.saturating_sub(reason_width + 2).max(6);
+    let left = format!("{time:<19}  {:<18}  {action:<9}  ", truncate(client, 18));
+    let rest = width
+        .saturating_sub(unicode_width::UnicodeWidthStr::width(left.as_str()) + 2)
+        .max(12);
+    let target_width = rest * 3 / 5;
+    let reason_width = rest - target_width;
     let line = format!(
         "{left}{:<target_width$}  {}",
         truncate(target, target_width),
@@ -143,5 +146,12 @@ mod tests {
             "{line}"
         );
         assert!(line.trim_end().chars().count() <= 80, "{line}");
+        let header = table_line("TIME", "CLIENT", "ACTION", "TARGET", "REASON", 80);
+        let column = |text: &str, cell: &str| text.find(cell).map(|at| text[..at].chars().count());
+        assert_eq!(
+            column(&header, "REASON"),
+            column(&line, "AUTHORIZ"),
+            "the header and the rows line up:\n{header}{line}"
+        );
     }
 }
