@@ -8,5 +8,6 @@ pub mod json_error;
 pub mod local;
 pub mod log_file;
 pub mod policy;
+pub mod query;
 pub mod tui;
 pub mod untrusted;

@@ -41,6 +41,7 @@ macro_rules! contract_suite {
                 principal_and_effective_policies_of_a_certificate,
                 connectivity_of_a_thing_never_connected,
                 refusals_are_read_from_aws_iot_logs,
+                fleet_search_reads_the_query_syntax,
             );
         }
     };
@@ -969,4 +970,158 @@ async fn refusals_are_read_from_aws_iot_logs(fleet: &TestFleet) {
     .await;
     let next = fleet.client.refusals(&mut cursor).await.unwrap();
     assert_eq!(next.len(), 1, "{next:?}");
+}
+
+/// The names a fleet indexing query matches, in order.
+async fn searched(fleet: &TestFleet, query: &str) -> Vec<String> {
+    let things = fleet.client.search_things(query).collect_all().await;
+    sorted(
+        things
+            .unwrap_or_else(|e| panic!("{query}: {e}"))
+            .into_iter()
+            .map(|t| t.name),
+    )
+}
+
+/// Three Things of two types at two sites, two of them in group line-a.
+async fn search_fleet(fleet: &TestFleet) {
+    seed::thing_type(&fleet.iot, "pump").await;
+    seed::thing_type(&fleet.iot, "camera").await;
+    seed::thing(
+        &fleet.iot,
+        "pump-1",
+        Some("pump"),
+        &[("site", "plant-north"), ("n", "3")],
+    )
+    .await;
+    seed::thing(
+        &fleet.iot,
+        "pump-2",
+        Some("pump"),
+        &[("site", "plant-south"), ("n", "12")],
+    )
+    .await;
+    seed::thing(
+        &fleet.iot,
+        "camera-1",
+        Some("camera"),
+        &[("site", "plant-north"), ("n", "7")],
+    )
+    .await;
+    fleet
+        .iot
+        .create_thing_group()
+        .thing_group_name("line-a")
+        .send()
+        .await
+        .unwrap();
+    for thing in ["pump-2", "camera-1"] {
+        fleet
+            .iot
+            .add_thing_to_thing_group()
+            .thing_group_name("line-a")
+            .thing_name(thing)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+async fn fleet_search_reads_the_query_syntax(fleet: &TestFleet) {
+    search_fleet(fleet).await;
+    // What moto and the local core both read.
+    assert_eq!(
+        searched(fleet, "thingName:pump*").await,
+        ["pump-1", "pump-2"]
+    );
+    assert_eq!(
+        searched(fleet, "attributes.site:plant-north").await,
+        ["camera-1", "pump-1"]
+    );
+    assert_eq!(
+        searched(fleet, "thingTypeName:camera OR thingName:pump-2").await,
+        ["camera-1", "pump-2"]
+    );
+    assert_eq!(
+        searched(
+            fleet,
+            "attributes.site:plant-north AND NOT thingTypeName:camera"
+        )
+        .await,
+        ["pump-1"]
+    );
+    assert_eq!(
+        searched(fleet, "thingGroupNames:line-a").await,
+        ["camera-1", "pump-2"]
+    );
+    let found = fleet
+        .client
+        .search_things("thingName:camera-1")
+        .collect_all()
+        .await
+        .unwrap();
+    assert_eq!(found[0].thing_type.as_deref(), Some("camera"));
+    assert_eq!(found[0].attributes["site"], "plant-north");
+    assert_eq!(found[0].groups, ["line-a"]);
+    if fleet.backend.has(Behaviour::FullSearchSyntax) {
+        full_search_syntax(fleet).await;
+    }
+}
+
+/// Ranges, field groups, bare terms, shadow and connectivity fields, errors, pages.
+async fn full_search_syntax(fleet: &TestFleet) {
+    assert_eq!(
+        searched(fleet, "attributes.n:[3 TO 7]").await,
+        ["camera-1", "pump-1"]
+    );
+    assert_eq!(searched(fleet, "attributes.n>7").await, ["pump-2"]);
+    assert_eq!(
+        searched(fleet, "thingName:(pump* AND -pump-1)").await,
+        ["pump-2"]
+    );
+    assert_eq!(searched(fleet, "PLANT-SOUTH").await, ["pump-2"]);
+    fleet
+        .data
+        .update_thing_shadow()
+        .thing_name("pump-1")
+        .payload(aws_smithy_types::Blob::new(
+            r#"{"state":{"reported":{"firmware":"2.4.1"},"desired":{"speed":40}}}"#,
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        searched(fleet, "shadow.reported.firmware:2.4.1").await,
+        ["pump-1"]
+    );
+    assert_eq!(searched(fleet, "shadow.hasDelta:true").await, ["pump-1"]);
+    assert_eq!(searched(fleet, "shadow.delta.speed<50").await, ["pump-1"]);
+    // Nothing is connected here: connectivity says so, for every Thing.
+    assert_eq!(
+        searched(fleet, "connectivity.connected:false AND thingTypeName:pump").await,
+        ["pump-1", "pump-2"]
+    );
+    assert!(
+        searched(fleet, "connectivity.connected:true")
+            .await
+            .is_empty()
+    );
+    let error = fleet
+        .client
+        .search_things("attributes.site:plant-north AND (thingName:pump*")
+        .collect_all()
+        .await
+        .unwrap_err();
+    let said = error.to_string();
+    assert!(said.contains("never closed (at character 33)"), "{said}");
+    assert!(said.contains(&format!("\n  {}^", " ".repeat(32))), "{said}");
+    // Pages of 100, followed to the end.
+    seed::bare_things(&fleet.iot, 150, 8).await;
+    let all = fleet
+        .client
+        .search_things("thingName:*")
+        .collect_all()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 153);
 }

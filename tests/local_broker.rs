@@ -904,3 +904,87 @@ async fn the_operators_own_shadow_requests_over_mqtt_are_answered() {
     });
     assert_eq!(desired.unwrap()["speed"], 5);
 }
+
+#[tokio::test]
+async fn fleet_search_reads_the_brokers_sessions() {
+    let core = core().await;
+    let dir = tempfile::tempdir().unwrap();
+    // pump-01 and camera-01 are at plant-north, pump-02 elsewhere; gateway-01 connects, then
+    // leaves.
+    let (_pump, _e1) = connected(&device(&core, dir.path(), "pump-01", "pump-01")).await;
+    let (_camera, _e2) = connected(&device(&core, dir.path(), "camera-01", "camera-01")).await;
+    let (_other, _e3) = connected(&device(&core, dir.path(), "pump-02", "pump-02")).await;
+    drop(connected(&device(&core, dir.path(), "gateway-01", "gateway-01")).await);
+    let client = iotfleet::fleet::FleetClient::connect(&support::settings(core.endpoint()))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + support::traffic::WAIT;
+    while client.connectivity("gateway-01").await.unwrap().connected {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gateway-01 never left"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &'static [&'static str]| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_iotfleet"));
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default());
+        for (key, value) in support::cli_env(core.endpoint(), home.path()) {
+            command.env(key, value);
+        }
+        async move { command.output().await.expect("run iotfleet") }
+    };
+    let names = |output: &std::process::Output| -> Vec<String> {
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let body: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        body["things"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let online_north = run(&[
+        "things",
+        "--query",
+        "attributes.site:plant-north AND connectivity.connected:true",
+        "--output",
+        "json",
+    ])
+    .await;
+    assert_eq!(names(&online_north), ["camera-01", "pump-01"]);
+    let left = run(&[
+        "things",
+        "--query",
+        "connectivity.disconnectReason:*",
+        "--output",
+        "json",
+    ])
+    .await;
+    assert_eq!(names(&left), ["gateway-01"]);
+    let body: serde_json::Value = serde_json::from_slice(&left.stdout).unwrap();
+    assert_eq!(body["things"][0]["connectivity"]["connected"], false);
+    // A syntax error is a usage error that points at its fault.
+    let wrong = run(&[
+        "things",
+        "--query",
+        "attributes.site:plant-north AND OR pump",
+    ])
+    .await;
+    assert_eq!(wrong.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        said.contains("expected a term, found OR (at character 33)"),
+        "{said}"
+    );
+    assert!(said.contains(&format!("\n  {}^", " ".repeat(32))), "{said}");
+}

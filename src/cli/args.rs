@@ -117,6 +117,11 @@ pub enum Command {
         /// inactive. The words after the first two ask the service once per remaining Thing.
         #[arg(long, value_name = "WORDS", value_parser = crate::fleet::status::parse_list)]
         status: Option<StatusWords>,
+        /// Only Things a fleet indexing query matches (SearchIndex), such as
+        /// 'attributes.site:plant-north AND connectivity.connected:true'. AWS answers it where
+        /// fleet indexing is on; the local IoT Core always does (README, "Fleet search").
+        #[arg(long, value_name = "QUERY", conflicts_with_all = ["thing_type", "attribute"])]
+        query: Option<String>,
     },
     /// Show a Thing: attributes, groups, certificates and their policies.
     Thing {

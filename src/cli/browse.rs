@@ -10,7 +10,7 @@ use super::args::OutputFormat;
 use super::text::{Report, Table, output_width};
 use super::{CliError, to_json};
 use crate::fleet::inventory::{self, CertificateReport, PolicyReport, ThingReport};
-use crate::fleet::model::{Certificate, Connectivity, Policy, Shadow, ThingSummary};
+use crate::fleet::model::{Certificate, Connectivity, IndexedThing, Policy, Shadow, ThingSummary};
 use crate::fleet::permissions::{self, DeviceAction};
 use crate::fleet::status::Word;
 use crate::fleet::{FleetClient, FleetError, ResourceKind, ThingQuery};
@@ -84,6 +84,98 @@ pub async fn things(
         "{}{} Things\n",
         table.render(output_width()),
         things.len()
+    ))
+}
+
+/// `things --query Q`: the Things fleet indexing's SearchIndex matches, with what the index says
+/// of their connectivity, then `--filter` and `--status` as for the listing.
+pub async fn search(
+    client: &FleetClient,
+    query: &str,
+    filter: Option<&str>,
+    status: &[Word],
+    format: OutputFormat,
+) -> Result<String, CliError> {
+    let mut things = client.search_things(query).collect_all().await?;
+    if let Some(filter) = filter {
+        let needle = filter.to_lowercase();
+        let contains = |text: &str| text.to_lowercase().contains(&needle);
+        things.retain(|t| {
+            contains(&t.name)
+                || t.thing_type.as_deref().is_some_and(contains)
+                || t.attributes.values().any(|v| contains(v))
+        });
+    }
+    if !status.is_empty() {
+        let names = things.iter().map(|t| t.name.clone()).collect();
+        let kept: std::collections::HashSet<String> =
+            crate::fleet::status::matching(client, names, status)
+                .await
+                .map_err(|e| CliError::new(1, e))?
+                .into_iter()
+                .collect();
+        things.retain(|t| kept.contains(&t.name));
+    }
+    let quarantined = inventory::quarantined_things(client).await?;
+    if format == OutputFormat::Json {
+        #[derive(Serialize)]
+        struct Row<'a> {
+            #[serde(flatten)]
+            thing: &'a IndexedThing,
+            quarantined: bool,
+        }
+        #[derive(Serialize)]
+        struct Out<'a> {
+            query: &'a str,
+            count: usize,
+            things: Vec<Row<'a>>,
+        }
+        return Ok(to_json(&Out {
+            query,
+            count: things.len(),
+            things: things
+                .iter()
+                .map(|thing| Row {
+                    thing,
+                    quarantined: quarantined.contains(&thing.name),
+                })
+                .collect(),
+        }));
+    }
+    let mut table = Table::new(&["NAME", "TYPE", "ONLINE", "SINCE", "STATUS", "ATTRIBUTES"]);
+    for thing in &things {
+        let attributes = thing
+            .attributes
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Without connectivity in the index it is unknown, never "offline".
+        let (online, since) = match &thing.connectivity {
+            Some(c) => (
+                if c.connected { "online" } else { "offline" },
+                c.since.map_or_else(|| "-".to_owned(), date_time_text),
+            ),
+            None => ("?", "-".to_owned()),
+        };
+        table.row([
+            thing.name.as_str(),
+            thing.thing_type.as_deref().unwrap_or("-"),
+            online,
+            since.as_str(),
+            if quarantined.contains(&thing.name) {
+                "QUARANTINED"
+            } else {
+                "-"
+            },
+            attributes.as_str(),
+        ]);
+    }
+    Ok(format!(
+        "{}{} Things match {}\n",
+        table.render(output_width()),
+        things.len(),
+        query
     ))
 }
 

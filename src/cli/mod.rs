@@ -35,16 +35,33 @@ impl CliError {
         }
     }
 
-    /// The message, escaped: it can quote names and service messages.
+    /// The message, escaped line by line: it can quote names and service messages, and a
+    /// message of several lines (a query with a caret under its fault) keeps its lines.
     #[must_use]
     pub fn message(&self) -> String {
-        escape(&self.message).into_owned()
+        self.message
+            .split('\n')
+            .map(|line| escape(line))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
 impl From<FleetError> for CliError {
     fn from(error: FleetError) -> Self {
         Self::new(error.exit_code(), error.to_string())
+    }
+}
+
+impl From<crate::fleet::search::SearchError> for CliError {
+    fn from(error: crate::fleet::search::SearchError) -> Self {
+        use crate::fleet::search::SearchError;
+        let code = match &error {
+            SearchError::InvalidQuery { .. } => 2,
+            SearchError::NoIndex { .. } => 1,
+            SearchError::Fleet(error) => error.exit_code(),
+        };
+        Self::new(code, error.to_string())
     }
 }
 
@@ -211,9 +228,19 @@ async fn verb(
     Ok(match command {
         Command::Things {
             filter,
+            status,
+            query: Some(query),
+            ..
+        } => {
+            let status = status.unwrap_or_default();
+            browse::search(client, &query, filter.as_deref(), &status, format).await?
+        }
+        Command::Things {
+            filter,
             thing_type,
             attribute,
             status,
+            query: None,
         } => {
             let query = ThingQuery {
                 thing_type,

@@ -271,6 +271,11 @@ impl FleetClient {
         FleetError::from_sdk(operation, self.info.profile.as_deref(), &error)
     }
 
+    /// The AWS IoT control-plane client, for the modules of `fleet/` that own an operation.
+    pub(super) fn iot(&self) -> &aws_sdk_iot::Client {
+        &self.iot
+    }
+
     /// The CloudWatch Logs client.
     pub(super) fn logs(&self) -> &aws_sdk_cloudwatchlogs::Client {
         &self.logs
@@ -1153,7 +1158,7 @@ fn policy_summary(policy: aws_sdk_iot::types::Policy) -> PolicySummary {
     }
 }
 
-fn to_time(date: aws_smithy_types::DateTime) -> Option<OffsetDateTime> {
+pub(super) fn to_time(date: aws_smithy_types::DateTime) -> Option<OffsetDateTime> {
     let nanos = i128::from(date.secs()) * 1_000_000_000 + i128::from(date.subsec_nanos());
     OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
 }

@@ -13,6 +13,7 @@ pub mod mutation;
 pub mod permissions;
 pub mod quarantine;
 pub mod refusals;
+pub mod search;
 pub mod status;
 pub mod traffic;
 

@@ -58,6 +58,22 @@ impl Connectivity {
     }
 }
 
+/// A Thing as fleet indexing's SearchIndex returns it: what the index holds, which on AWS lags
+/// the registry by seconds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IndexedThing {
+    pub name: String,
+    pub id: Option<String>,
+    pub thing_type: Option<String>,
+    pub groups: Vec<String>,
+    pub attributes: BTreeMap<String, String>,
+    /// None where the index has no connectivity data.
+    pub connectivity: Option<Connectivity>,
+    /// The indexed shadow document (reported, desired, delta, hasDelta, version, named ones
+    /// under `name`), when the index holds shadows and the Thing has one.
+    pub shadow: Option<serde_json::Value>,
+}
+
 /// One page of a streamed Thing listing. `more` is false on the last page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThingPage {

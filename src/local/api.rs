@@ -305,6 +305,11 @@ fn iot(core: &Core, r: &Incoming<'_>) -> ApiResult {
             core.read(|s| registry::describe_thing(s, call, name))?;
             Ok(core.presence.connectivity(name))
         }
+        ["indices", "search"] if m == Method::POST => {
+            let request: super::search::SearchRequest = serde_json::from_value(r.json()?)
+                .map_err(|e| ApiError::invalid(format!("the SearchIndex request: {e}")))?;
+            core.read(|s| super::search::search(s, &core.presence, &request))
+        }
         ["things", name, "thing-groups"] if m == Method::GET => {
             core.read(|s| registry::list_thing_groups_for_thing(s, call, name))
         }

@@ -11,6 +11,7 @@ pub mod logs;
 pub mod owner;
 pub mod presence;
 pub mod registry;
+pub mod search;
 pub mod seed;
 pub mod shadow;
 pub mod simulator;

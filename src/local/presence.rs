@@ -49,6 +49,15 @@ struct Session {
     version: u64,
 }
 
+/// What fleet indexing's connectivity fields say of a client: its newest session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    pub connected: bool,
+    /// Epoch milliseconds of the last connect or disconnect.
+    pub since_ms: i64,
+    pub reason: Option<DisconnectReason>,
+}
+
 /// The sessions of the broker by client id, the newest of each.
 #[derive(Debug, Default)]
 pub struct Presence {
@@ -168,6 +177,17 @@ impl Presence {
                 "topics": [filter],
             }),
         )
+    }
+
+    /// The newest session of `client_id`: connected, since (epoch milliseconds), and why it
+    /// ended; None when the client was never seen.
+    #[must_use]
+    pub fn link(&self, client_id: &str) -> Option<Link> {
+        self.lock().get(client_id).map(|s| Link {
+            connected: s.connected,
+            since_ms: s.since_ms,
+            reason: s.reason,
+        })
     }
 
     /// GetThingConnectivityData's answer for a Thing, whose client id is its name: connected,

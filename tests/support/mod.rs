@@ -59,6 +59,11 @@ pub enum Behaviour {
     EffectivePolicies,
     /// GetThingConnectivityData answers (moto answers 500).
     ConnectivityData,
+    /// SearchIndex reads the whole query syntax the README documents: ranges, phrases, shadow
+    /// and connectivity fields, AWS's errors with a position, pages (moto reads names, types,
+    /// groups, attributes by equality and AND/OR/NOT, in one page, and says every Thing is
+    /// connected).
+    FullSearchSyntax,
 }
 
 impl Backend {
