@@ -166,10 +166,24 @@ pub enum Command {
         #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
         qos: u8,
     },
-    /// Isolate a Thing: its certificates get a deny-all policy (or its own policies a deny-all
-    /// default version) and its live connection is closed. The plan is shown first.
+    /// Isolate Things: their certificates get a deny-all policy (or their own policies a
+    /// deny-all default version) and their live connections are closed. The plan is shown
+    /// first. Several Things (names, --query, --group, --from-file) are one batch with an id:
+    /// confirmed by typing their number, resumed by running it again, undone by
+    /// `release --batch ID`.
     Quarantine {
-        thing: String,
+        /// The Things' names.
+        #[arg(value_name = "NAME", required_unless_present_any = ["query", "group", "from_file"])]
+        things: Vec<String>,
+        /// Also every Thing a fleet indexing query matches (as `things --query`).
+        #[arg(long, value_name = "QUERY")]
+        query: Option<String>,
+        /// Also every member of this Thing group.
+        #[arg(long, value_name = "GROUP")]
+        group: Option<String>,
+        /// Also every Thing named in FILE, one name a line ('#' starts a comment).
+        #[arg(long, value_name = "FILE")]
+        from_file: Option<PathBuf>,
         /// Why, for the journal.
         #[arg(long, value_name = "TEXT")]
         reason: Option<String>,
@@ -186,9 +200,21 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
-    /// Undo a quarantine exactly, as the journal recorded it.
+    /// Undo a quarantine exactly, as the journal recorded it; `--batch ID`, every Thing that
+    /// batch isolated.
     Release {
-        thing: String,
+        #[arg(
+            value_name = "NAME",
+            required_unless_present = "batch",
+            conflicts_with = "batch"
+        )]
+        thing: Option<String>,
+        /// Release the Things the bulk quarantine with this id isolated.
+        #[arg(long, value_name = "ID")]
+        batch: Option<String>,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
         /// Also release every Thing whose own open quarantine holds a certificate this one shares
         /// (without it, such a release is refused: it would free them silently).
         #[arg(long)]

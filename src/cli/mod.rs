@@ -3,6 +3,7 @@
 
 pub mod args;
 mod audit;
+mod batch;
 mod browse;
 mod denied;
 mod local;
@@ -80,28 +81,57 @@ async fn isolation_verb(
 ) -> Result<(), CliError> {
     match command {
         Command::Quarantine {
-            thing,
+            things,
+            query,
+            group,
+            from_file,
             reason,
             strategy,
             deactivate_certs,
             dry_run,
             yes,
         } => {
-            let request = quarantine::Request {
-                thing,
+            let selection = batch::Selection {
+                names: things,
+                query,
+                group,
+                from_file,
+            };
+            if let Some(thing) = selection.single() {
+                let request = quarantine::Request {
+                    thing: thing.to_owned(),
+                    reason,
+                    strategy,
+                    deactivate_certs,
+                    dry_run,
+                    yes,
+                };
+                return quarantine::quarantine(client, global, default_strategy, request).await;
+            }
+            let request = batch::Request {
+                things: selection.resolve(client).await?,
                 reason,
                 strategy,
                 deactivate_certs,
                 dry_run,
                 yes,
             };
-            quarantine::quarantine(client, global, default_strategy, request).await
+            batch::quarantine(client, global, default_strategy, request).await
         }
         Command::Release {
-            thing,
+            thing: Some(thing),
             with_shared,
+            dry_run,
             yes,
-        } => quarantine::release(client, global, &thing, with_shared, yes).await,
+            ..
+        } => quarantine::release(client, global, &thing, with_shared, dry_run, yes).await,
+        Command::Release {
+            batch: Some(id),
+            with_shared,
+            dry_run,
+            yes,
+            ..
+        } => batch::release(client, global, &id, with_shared, dry_run, yes).await,
         Command::Audit { fail_on } => audit::audit(client, global, fail_on).await,
         _ => unreachable!("only quarantine, release and audit come here"),
     }

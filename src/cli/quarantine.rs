@@ -64,10 +64,13 @@ pub async fn release(
     global: &GlobalArgs,
     thing: &str,
     with_shared: bool,
+    dry_run: bool,
     yes: bool,
 ) -> Result<(), CliError> {
     let mutations = Mutations::for_client(global.read_only, None, client).await?;
-    mutations.refuse_if_read_only(&format!("release would change {thing}"))?;
+    if !dry_run {
+        mutations.refuse_if_read_only(&format!("release would change {thing}"))?;
+    }
     let prepared = run::prepare_release(client, mutations.journal(), thing, with_shared).await?;
     if prepared.is_empty() {
         let still = is_quarantined(&prepared.subject);
@@ -99,7 +102,7 @@ pub async fn release(
         }
         return Ok(());
     }
-    carry_out(client, &mutations, global, prepared, false, yes).await
+    carry_out(client, &mutations, global, prepared, dry_run, yes).await
 }
 
 #[derive(Serialize)]

@@ -421,6 +421,33 @@ impl FleetClient {
     }
 
     /// The principals (certificate ARNs, usually) attached to a Thing.
+    /// The names of a Thing group's member Things (ListThingsInThingGroup, every page).
+    pub async fn things_in_group(&self, group: &str) -> Result<Vec<String>, FleetError> {
+        let operation = Operation::on(
+            "iot:ListThingsInThingGroup",
+            ResourceKind::ThingGroup,
+            group,
+        );
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .iot
+                .list_things_in_thing_group()
+                .thing_group_name(group)
+                .max_results(MAX_PAGE_SIZE)
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| self.fail(&operation, e))?;
+            names.extend(out.things.unwrap_or_default());
+            match out.next_token.filter(|t| !t.is_empty()) {
+                Some(next) if Some(&next) != token.as_ref() => token = Some(next),
+                _ => return Ok(names),
+            }
+        }
+    }
+
     pub async fn thing_principals(&self, thing: &str) -> Result<Vec<String>, FleetError> {
         let operation = Operation::on("iot:ListThingPrincipals", ResourceKind::Thing, thing);
         self.iot

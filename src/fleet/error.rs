@@ -12,6 +12,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResourceKind {
     Thing,
+    ThingGroup,
     Certificate,
     Policy,
     PolicyVersion,
@@ -19,12 +20,14 @@ pub enum ResourceKind {
     Principal,
     Connection,
     LogGroup,
+    Batch,
 }
 
 impl fmt::Display for ResourceKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Thing => "Thing",
+            Self::ThingGroup => "Thing group",
             Self::Certificate => "certificate",
             Self::Policy => "policy",
             Self::PolicyVersion => "policy version",
@@ -32,6 +35,7 @@ impl fmt::Display for ResourceKind {
             Self::Principal => "principal",
             Self::Connection => "MQTT client",
             Self::LogGroup => "log group",
+            Self::Batch => "batch",
         })
     }
 }

@@ -2,8 +2,10 @@
 //! undo its isolation, `facts` gathers what the planner needs from the registry, and `run`
 //! carries a plan out, journaling it before the first call and each step after it; `verify`
 //! checks afterwards, from what the service says, that the Thing is isolated; `register` lists
-//! every isolated Thing with the journal's who, when and why.
+//! every isolated Thing with the journal's who, when and why; `batch` plans and runs many Things
+//! at once under one batch id.
 
+pub mod batch;
 pub mod facts;
 pub mod plan;
 pub mod register;

@@ -77,6 +77,8 @@ pub struct Prepared {
     pub subject: Subject,
     pub plan: Plan,
     pub reason: Option<String>,
+    /// The batch this Thing's run belongs to (`batch.rs`), recorded in its plan entry.
+    pub batch: Option<String>,
     depth: Depth,
 }
 
@@ -106,6 +108,7 @@ pub async fn prepare_quarantine(
         subject,
         plan,
         reason,
+        batch: None,
         depth,
     })
 }
@@ -176,6 +179,7 @@ pub async fn prepare_release(
                 subject,
                 plan,
                 reason: None,
+                batch: None,
                 depth: deepest,
             });
         }
@@ -357,6 +361,7 @@ pub async fn execute(
         subject,
         plan,
         reason,
+        batch,
         depth,
     } = prepared;
     let action = verb.action();
@@ -368,6 +373,7 @@ pub async fn execute(
         "warnings": plan.warnings,
         "also_isolated": plan.also_isolated,
         "reason": reason,
+        "batch": batch,
     });
     let intent = mutations.begin(Change {
         what: format!("{action} would change {thing}"),
