@@ -30,6 +30,7 @@ async fn run() {
         seed: false,
         mqtt_port: None,
         simulator: None,
+        aws_quotas: None,
     };
     {
         let core = LocalCore::start(options.clone()).await.expect("start");

@@ -34,6 +34,7 @@ async fn run() {
         seed: false,
         mqtt_port: None,
         simulator: None,
+        aws_quotas: None,
     };
 
     let memory = LocalCore::start(options(None)).await.expect("start");

@@ -87,6 +87,7 @@ async fn local_fleet() -> LocalCore {
             telemetry_every: Duration::from_millis(200),
             ..Default::default()
         }),
+        aws_quotas: None,
     })
     .await
     .expect("the local core starts")

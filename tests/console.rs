@@ -29,6 +29,7 @@ async fn console_on_demo_fleet_journaled(
         seed: true,
         mqtt_port: None,
         simulator: None,
+        aws_quotas: None,
     })
     .await
     .expect("local core");

@@ -27,6 +27,7 @@ async fn local(simulator: Option<SimulatorOptions>) -> LocalCore {
         seed: true,
         mqtt_port: simulator.as_ref().map(|_| 0),
         simulator,
+        aws_quotas: None,
     })
     .await
     .expect("local core")

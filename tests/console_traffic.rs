@@ -30,6 +30,7 @@ async fn local(simulator: Option<SimulatorOptions>) -> LocalCore {
         seed: true,
         mqtt_port: Some(0),
         simulator,
+        aws_quotas: None,
     })
     .await
     .expect("local core")

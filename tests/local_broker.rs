@@ -21,6 +21,7 @@ async fn core() -> LocalCore {
         seed: true,
         mqtt_port: Some(0),
         simulator: None,
+        aws_quotas: None,
     })
     .await
     .expect("the local core starts")
@@ -382,6 +383,7 @@ async fn the_simulated_fleet_reports_answers_deltas_and_the_rogue_is_contained()
             telemetry_every: Duration::from_millis(200),
             ..Default::default()
         }),
+        aws_quotas: None,
     })
     .await
     .unwrap();
@@ -774,6 +776,7 @@ async fn a_quarantine_from_another_process_is_enforced_by_the_owner_and_survives
         seed: true,
         mqtt_port: Some(0),
         simulator: None,
+        aws_quotas: None,
     };
     let owner = LocalCore::start(options.clone())
         .await
@@ -840,6 +843,7 @@ async fn a_quarantine_from_another_process_is_enforced_by_the_owner_and_survives
         seed: true,
         mqtt_port: None,
         simulator: None,
+        aws_quotas: None,
     })
     .await
     .unwrap();

@@ -285,6 +285,20 @@ pub struct SimulationArgs {
     /// Run the local IoT Core without its simulated devices.
     #[arg(long, global = true)]
     pub no_simulator: bool,
+
+    /// Make the local IoT Core throttle as AWS does: past AWS IoT Core's request rate of an
+    /// API (times FACTOR, default 1) it answers ThrottlingException.
+    #[arg(long, global = true, value_name = "FACTOR", num_args = 0..=1,
+          default_missing_value = "1", value_parser = parse_factor)]
+    pub aws_quotas: Option<f64>,
+}
+
+fn parse_factor(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(factor) if factor > 0.0 && factor <= 1000.0 => Ok(factor),
+        Ok(_) => Err("must be more than 0 and at most 1000".into()),
+        Err(_) => Err(format!("'{text}' is not a number")),
+    }
 }
 
 fn parse_interval(text: &str) -> Result<f64, String> {

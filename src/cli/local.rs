@@ -29,6 +29,12 @@ fn simulator(args: SimulationArgs) -> Option<SimulatorOptions> {
     })
 }
 
+/// AWS's quotas times the factor `--aws-quotas` gave, when it was given.
+fn quotas(args: SimulationArgs) -> Option<crate::fleet::quotas::Quotas> {
+    args.aws_quotas
+        .map(|factor| crate::fleet::quotas::Quotas::aws().scaled(factor))
+}
+
 /// Starts the local core of `--local` in process on a free port, seeding the demo fleet on
 /// first use; with `mqtt`, its broker and simulated devices too.
 pub async fn start(global: &GlobalArgs, mqtt: bool) -> Result<LocalCore, CliError> {
@@ -38,6 +44,7 @@ pub async fn start(global: &GlobalArgs, mqtt: bool) -> Result<LocalCore, CliErro
         seed: true,
         mqtt_port: mqtt.then_some(global.mqtt_port.unwrap_or(0)),
         simulator: simulator(global.simulation),
+        aws_quotas: quotas(global.simulation),
     };
     LocalCore::start(options)
         .await
@@ -57,6 +64,7 @@ pub async fn serve(
         seed: true,
         mqtt_port: Some(mqtt_port),
         simulator: simulator(simulation),
+        aws_quotas: quotas(simulation),
     };
     let core = LocalCore::start(options)
         .await

@@ -174,6 +174,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             endpoint_url: cli.global.endpoint_url.clone(),
             static_credentials: None,
             local: false,
+            quotas: aws_quotas(cli.global.endpoint_url.as_deref())?,
         },
     };
     match &command {
@@ -246,6 +247,33 @@ fn apply_config(
             .parse()
             .map_err(|e| CliError::new(2, format!("config.toml quarantine_strategy: {e}"))),
     }
+}
+
+/// AWS IoT Core's request-rate quotas, with `config.toml`'s `[api_rates]` over them, when the
+/// endpoint is AWS's (the default, or an `amazonaws.com` or `api.aws` one); None for another
+/// endpoint (moto, a test server), whose limits are not AWS's.
+fn aws_quotas(endpoint: Option<&str>) -> Result<Option<crate::fleet::quotas::Quotas>, CliError> {
+    let aws = endpoint.is_none_or(|url| {
+        let host = url
+            .split("://")
+            .nth(1)
+            .unwrap_or(url)
+            .split(['/', ':'])
+            .next()
+            .unwrap_or("");
+        host.ends_with(".amazonaws.com")
+            || host.ends_with(".amazonaws.com.cn")
+            || host.ends_with(".api.aws")
+    });
+    if !aws {
+        return Ok(None);
+    }
+    let mut problems = Vec::new();
+    let config = crate::config::files::settings(&mut problems);
+    crate::fleet::quotas::Quotas::aws()
+        .with_overrides(&config.api_rates)
+        .map(Some)
+        .map_err(|e| CliError::new(2, format!("config.toml {e}")))
 }
 
 /// Runs a verb that talks to the registry or the shadows, and returns what it prints.

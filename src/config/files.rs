@@ -43,7 +43,7 @@ pub fn keymap_text(name: &str) -> Option<&'static str> {
 }
 
 /// `config.toml`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub theme: Option<String>,
@@ -55,6 +55,10 @@ pub struct Settings {
     /// The quarantine strategy when `--strategy` is not given: `deny-overlay` (default) or
     /// `policy-version`.
     pub quarantine_strategy: Option<String>,
+    /// Request rates per AWS IoT API that override AWS's default quotas (an account's raised
+    /// ones), as `ListThings = 50` or `"iot:AttachPolicy" = 100`.
+    #[serde(default)]
+    pub api_rates: std::collections::BTreeMap<String, f64>,
 }
 
 /// What the console starts with, and every problem met on the way (shown, not fatal).

@@ -28,6 +28,7 @@ use tokio::sync::OnceCell;
 
 use super::certificate::read_pem;
 use super::error::{FleetError, Operation, ResourceKind};
+use super::limiter::{Limiter, Tagger};
 pub use super::model::BackendInfo;
 use super::model::{
     Certificate, CertificateLinks, CertificateStatus, CertificateSummary, Connectivity, Policy,
@@ -50,6 +51,9 @@ pub struct ConnectionSettings {
     pub static_credentials: Option<StaticCredentials>,
     /// The embedded local IoT Core (journal entries say "local").
     pub local: bool,
+    /// The request rates to pace control-plane calls by (AWS's, or the local core's when it
+    /// emulates them); None paces nothing (moto), though in-flight requests stay bounded.
+    pub quotas: Option<super::quotas::Quotas>,
 }
 
 #[derive(Clone)]
@@ -143,6 +147,8 @@ pub struct FleetClient {
     data_endpoint_configured: bool,
     info: BackendInfo,
     counters: Arc<CallCounters>,
+    /// Paces and bounds every control-plane request (`limiter.rs`).
+    limiter: Limiter,
     /// The account, asked of STS once.
     account: Arc<OnceCell<String>>,
 }
@@ -211,7 +217,16 @@ impl FleetClient {
             .to_string();
 
         let counters = Arc::new(CallCounters::default());
+        let limiter = Limiter::new(settings.quotas.clone());
         let iot_config = aws_sdk_iot::config::Builder::from(&sdk_config)
+            .http_client(
+                limiter.wrap(
+                    sdk_config
+                        .http_client()
+                        .unwrap_or_else(super::limiter::default_https_client),
+                ),
+            )
+            .interceptor(Tagger { service: "iot" })
             .interceptor(CountingInterceptor(counters.clone()))
             .build();
         let data_config = aws_sdk_iotdataplane::config::Builder::from(&sdk_config)
@@ -238,8 +253,15 @@ impl FleetClient {
                 local: settings.local,
             },
             counters,
+            limiter,
             account: Arc::new(OnceCell::new()),
         })
+    }
+
+    /// How each control-plane operation fared against its quota.
+    #[must_use]
+    pub fn limits(&self) -> Vec<super::limiter::ActionStats> {
+        self.limiter.stats()
     }
 
     #[must_use]

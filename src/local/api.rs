@@ -104,7 +104,12 @@ async fn handle(
             let prevent_will = query.get("preventWillMessage").map(String::as_str) == Some("true");
             core.disconnect(client_id, prevent_will).await
         }
-        (Service::Iot, _) => iot(&core, &request),
+        (Service::Iot, path) => match &core.throttle {
+            Some(throttle) => throttle
+                .admit(&method, path)
+                .and_then(|()| iot(&core, &request)),
+            None => iot(&core, &request),
+        },
         (Service::IotData, _) => iot_data(&core, &request),
     };
     tracing::debug!(%method, path = uri.path(), ?service, ok = result.is_ok(), "local api");

@@ -49,6 +49,8 @@ pub struct Core {
     pub presence: super::presence::Presence,
     /// The broker's refusals, as CloudWatch Logs' `AWSIotLogsV2` holds them on AWS.
     pub logs: super::logs::IotLogs,
+    /// AWS's request-rate quotas, when the core emulates them.
+    pub throttle: Option<super::quotas::Throttle>,
 }
 
 impl Core {
@@ -61,6 +63,7 @@ impl Core {
             mqtt_endpoint: OnceLock::new(),
             presence: super::presence::Presence::default(),
             logs: super::logs::IotLogs::default(),
+            throttle: None,
         }
     }
 

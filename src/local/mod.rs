@@ -10,6 +10,7 @@ pub mod data_plane;
 pub mod logs;
 pub mod owner;
 pub mod presence;
+pub mod quotas;
 pub mod registry;
 pub mod search;
 pub mod seed;
@@ -39,6 +40,8 @@ pub struct LocalOptions {
     pub mqtt_port: Option<u16>,
     /// Simulate the fleet's devices on the broker (needs `mqtt_port`).
     pub simulator: Option<simulator::SimulatorOptions>,
+    /// Answer ThrottlingException past these request rates, as AWS does.
+    pub aws_quotas: Option<crate::fleet::quotas::Quotas>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +142,9 @@ impl LocalCore {
                 source,
             })?
             .port();
-        let core = Arc::new(core::Core::new(store, "127.0.0.1".to_owned()));
+        let mut core = core::Core::new(store, "127.0.0.1".to_owned());
+        core.throttle = options.aws_quotas.clone().map(quotas::Throttle::new);
+        let core = Arc::new(core);
         let broker = match (options.mqtt_port, &ca) {
             (Some(port), Some(ca)) => Some(broker::Broker::start(core.clone(), ca, port).await?),
             _ => None,
@@ -319,6 +324,12 @@ impl LocalCore {
                 secret_access_key: SECRET_ACCESS_KEY.to_owned(),
             }),
             local: true,
+            // Where the core emulates AWS's quotas, the client paces itself by them as on AWS.
+            quotas: self
+                .owned
+                .as_ref()
+                .and_then(|owned| owned.core.throttle.as_ref())
+                .map(|throttle| throttle.quotas().clone()),
         }
     }
 

@@ -165,6 +165,7 @@ pub fn settings(endpoint: &str) -> ConnectionSettings {
             secret_access_key: "testing".into(),
         }),
         local: false,
+        quotas: None,
     }
 }
 
