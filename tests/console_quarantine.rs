@@ -544,3 +544,62 @@ async fn tab_plans_again_deactivating_the_certificates_and_release_reactivates_t
     assert_eq!(status(&core), "ACTIVE");
     assert!(!deny_all_attached(&core));
 }
+
+/// The bulk popup's run ended with every Thing done.
+fn batch_finished(app: &App) -> Option<&iotfleet::fleet::quarantine::batch::BatchReport> {
+    match app.state.bulk.as_ref().map(|f| &f.stage) {
+        Some(iotfleet::tui::state::bulk::BulkStage::Finished(report)) => Some(report),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn a_search_marked_and_one_typed_count_quarantine_every_camera_as_one_batch() {
+    let core = local(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.jsonl");
+    let mut app = console(&core, &path, false).await;
+    keys(
+        &mut app,
+        &[":", "search", "<Space>", "thingTypeName:camera", "<Enter>"],
+    )
+    .await;
+    keys(&mut app, &["*", "Q"]).await;
+    let plan = render(&app, 80, 24);
+    assert!(plan.contains("Quarantine 6 marked Things"), "{plan}");
+    assert!(
+        plan.contains("6 to change, 0 with nothing to do; 6 certificates"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("Type 6 and Enter to quarantine them"),
+        "{plan}"
+    );
+    // A wrong count changes nothing.
+    keys(&mut app, &["5", "<Enter>"]).await;
+    assert!(!deny_all_attached(&core));
+    keys(&mut app, &["<BS>", "6", "<Enter>"]).await;
+    assert!(run_until(&mut app, SETTLE, |app| batch_finished(app).is_some()).await);
+    let report = batch_finished(&app).unwrap();
+    assert_eq!(report.failures(), 0, "{:?}", report.results);
+    assert_eq!(report.results.len(), 6);
+    assert!(report.results.iter().all(|r| r.outcome == "verified"));
+    let entries = journal(&path);
+    let closing = entries
+        .iter()
+        .filter(|e| e["action"] == "quarantine batch")
+        .count();
+    assert_eq!(closing, 1);
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e["action"] == "quarantine")
+            .count(),
+        6
+    );
+    // R on the same marks releases them as one batch.
+    keys(&mut app, &["<Enter>", "R", "6", "<Enter>"]).await;
+    assert!(run_until(&mut app, SETTLE, |app| batch_finished(app).is_some()).await);
+    assert_eq!(batch_finished(&app).unwrap().failures(), 0);
+    assert!(!deny_all_attached(&core));
+}

@@ -43,6 +43,9 @@ pub enum Action {
     Quarantine,
     Release,
     Can,
+    /// Mark the Thing under the cursor (or unmark it), and every Thing shown.
+    Mark,
+    MarkAll,
     /// The answers to a confirmation (the `[confirm]` layer), and to a shadow edit's conflict.
     Yes,
     No,
@@ -51,7 +54,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Self; 43] = [
+    pub const ALL: [Self; 45] = [
         Self::Quit,
         Self::Help,
         Self::Command,
@@ -91,6 +94,8 @@ impl Action {
         Self::Quarantine,
         Self::Release,
         Self::Can,
+        Self::Mark,
+        Self::MarkAll,
         Self::Yes,
         Self::No,
         Self::Mine,
@@ -140,6 +145,8 @@ impl Action {
             Self::Quarantine => "quarantine",
             Self::Release => "release",
             Self::Can => "can",
+            Self::Mark => "mark",
+            Self::MarkAll => "mark_all",
             Self::Yes => "yes",
             Self::No => "no",
             Self::Mine => "mine",

@@ -2,15 +2,18 @@
 
 use super::msg::Effect;
 use super::state::{Level, Link, ListKind, Report, State};
-use super::traffic;
+use super::{select, traffic};
 use crate::fleet::model::certificate_id_from_arn;
 
 use super::list::open_list;
 use super::navigate::{follow, open_report};
 
 /// The commands of the `:` line, for completion and help.
-const COMMANDS: [&str; 13] = [
+const COMMANDS: [&str; 16] = [
     "things",
+    "search",
+    "mark",
+    "unmark",
     "certs",
     "policies",
     "thing",
@@ -85,6 +88,20 @@ pub fn command(state: &mut State, text: &str) -> Vec<Effect> {
         ("traffic", thing) => {
             done(state);
             traffic::open_for(state, Some(thing.to_owned()))
+        }
+        ("search", query) if !query.is_empty() => {
+            done(state);
+            select::search(state, query)
+        }
+        ("mark", rest) if rest.starts_with("group ") => {
+            let group = rest["group ".len()..].trim().to_owned();
+            done(state);
+            select::mark_group(state, &group)
+        }
+        ("unmark", "") => {
+            done(state);
+            select::clear(state);
+            Vec::new()
         }
         ("theme", name) if !name.is_empty() => {
             done(state);

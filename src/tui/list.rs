@@ -6,7 +6,7 @@ use super::connectivity;
 use super::detail;
 use super::fuzzy::Fuzzy;
 use super::msg::{Effect, Request};
-use super::state::{Input, InputKind, Level, ListKind, Load, Screen, Sort, State};
+use super::state::{Input, InputKind, Level, ListKind, ListView, Load, Screen, Sort, State};
 use super::status;
 use crate::fleet::model::{ThingPage, ThingSummary, certificate_id_from_arn};
 
@@ -97,6 +97,9 @@ fn ordered(state: &State, kind: ListKind, screen: &Screen) -> Vec<u32> {
     };
     let len = u32::try_from(state.list_len(kind)).unwrap_or(u32::MAX);
     let mut order: Vec<u32> = (0..len).collect();
+    if kind == ListKind::Things && view.search.is_some() {
+        order.retain(|&i| shown_by_search(view, &state.things.items[i as usize].name));
+    }
     let key = |i: u32| -> (String, String) {
         let i = i as usize;
         match kind {
@@ -129,6 +132,14 @@ fn ordered(state: &State, kind: ListKind, screen: &Screen) -> Vec<u32> {
         Sort::Listed | Sort::Status | Sort::Expiry | Sort::LastSeen => {}
     }
     order
+}
+
+/// Whether a Things list screen shows `name`: a search keeps only its matches.
+fn shown_by_search(view: &ListView, name: &str) -> bool {
+    match &view.search {
+        None => true,
+        Some(search) => matches!(&search.names, Load::Ready(names) if names.contains(name)),
+    }
 }
 
 pub fn haystack(state: &State, kind: ListKind, index: usize) -> &str {

@@ -5,6 +5,7 @@
 pub mod action;
 pub mod app;
 mod ask;
+mod bulk;
 mod command;
 mod connectivity;
 mod denied;
@@ -18,6 +19,7 @@ pub mod msg;
 mod navigate;
 pub mod quarantine;
 pub mod report;
+mod select;
 pub mod shadow;
 pub mod shadow_edit;
 pub mod state;

@@ -144,6 +144,14 @@ pub enum FleetEvent {
     Isolations(Result<Register, String>),
     /// Quarantine and release: plans, progress, results.
     Quarantine(QuarantineEvent),
+    Searched {
+        query: String,
+        result: Result<Vec<String>, SearchFailure>,
+    },
+    GroupMembers {
+        group: String,
+        result: Result<Vec<String>, String>,
+    },
     Audit(Result<AuditReport, String>),
     AwsAnswered {
         thing: String,
@@ -151,9 +159,28 @@ pub enum FleetEvent {
     },
 }
 
+/// Why a search gave no names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchFailure {
+    /// The account has no fleet index: why, with the command that turns it on.
+    NoIndex(String),
+    /// The query is not valid: where and why.
+    Invalid(String),
+    Other(String),
+}
+
 /// What the quarantine and release tasks report back.
 #[derive(Debug, Clone, PartialEq)]
 pub enum QuarantineEvent {
+    /// A batch plan of the marked Things (or why there is none).
+    BulkPlanned(Result<Box<crate::fleet::quarantine::batch::BatchPlan>, String>),
+    /// A Thing of the running batch finished: `done` of `total`.
+    BulkProgress {
+        done: usize,
+        total: usize,
+        last: crate::fleet::quarantine::batch::ThingResult,
+    },
+    BulkDone(Result<Box<crate::fleet::quarantine::batch::BatchReport>, String>),
     /// The Things whose certificates carry the deny-all policy.
     Quarantined(Result<Vec<String>, String>),
     Planned {
@@ -178,6 +205,14 @@ pub enum QuarantineEvent {
 pub enum Request {
     ListThings {
         generation: u64,
+    },
+    /// A fleet indexing search (`:search`).
+    Search {
+        query: String,
+    },
+    /// The members of a Thing group, to mark them.
+    GroupMembers {
+        group: String,
     },
     ListCertificates {
         generation: u64,
@@ -236,6 +271,17 @@ pub enum Request {
     },
     /// Carry out a confirmed plan (journaled step by step).
     RunQuarantine(Box<Prepared>),
+    /// Plan the quarantine or release of the marked Things as one batch.
+    PlanBulk {
+        verb: Verb,
+        things: Vec<String>,
+        options: Options,
+    },
+    /// Carry out a confirmed batch plan.
+    RunBulk {
+        plan: Box<crate::fleet::quarantine::batch::BatchPlan>,
+        options: Options,
+    },
 }
 
 /// What `update` asks for: a request for the task runner, or what only the console's loop can

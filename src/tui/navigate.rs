@@ -4,7 +4,7 @@
 use super::connectivity;
 use super::detail;
 use super::msg::{Effect, Request};
-use super::state::{Level, Link, ListKind, Load, Report, Screen, State};
+use super::state::{Level, Link, ListKind, ListView, Load, Report, Screen, SearchView, State};
 
 use super::list::{needs, recompute_rows, selected_index, set_filter, visible_loads};
 
@@ -125,6 +125,25 @@ pub fn follow(state: &mut State, link: Link) -> Vec<Effect> {
 pub fn refresh(state: &mut State) -> Vec<Effect> {
     state.message = None;
     match state.screen().clone() {
+        // A search is asked again (the index moves on: who is online now).
+        Screen::List(
+            ListKind::Things,
+            ListView {
+                search: Some(search),
+                ..
+            },
+        ) => {
+            if let Screen::List(_, view) = state.screen_mut() {
+                view.search = Some(SearchView {
+                    query: search.query.clone(),
+                    names: Load::Loading,
+                });
+            }
+            recompute_rows(state, ListKind::Things);
+            vec![Effect::Request(Request::Search {
+                query: search.query,
+            })]
+        }
         Screen::List(ListKind::Things, _) => {
             state.things.generation += 1;
             state.things.items.clear();

@@ -48,6 +48,10 @@ pub fn arrived(state: &mut State, event: QuarantineEvent) -> Vec<Effect> {
             detail,
         } => progress(state, &thing, index, detail),
         QuarantineEvent::Done { thing, result } => return finished(state, &thing, result),
+        // The batch's own events go to `bulk.rs` (see `update::arrived`).
+        QuarantineEvent::BulkPlanned(_)
+        | QuarantineEvent::BulkProgress { .. }
+        | QuarantineEvent::BulkDone(_) => {}
     }
     Vec::new()
 }

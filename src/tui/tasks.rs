@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc};
 
-use super::msg::{FleetEvent, Msg, QuarantineEvent, Request};
+use super::msg::{FleetEvent, Msg, QuarantineEvent, Request, SearchFailure};
 use crate::fleet::journal::Journal;
 use crate::fleet::mutation::{self, Change, Mutations};
 use crate::fleet::quarantine::run::{self, Prepared, Progress, Verb};
-use crate::fleet::quarantine::{Options, PlanError, register};
+use crate::fleet::quarantine::{Options, PlanError, batch, register};
 use crate::fleet::{FleetClient, FleetError, ThingQuery};
 use crate::fleet::{audit, inventory, permissions, refusals};
 
@@ -209,6 +209,16 @@ async fn answer(
         Request::RunQuarantine(prepared) => {
             run_quarantine(client, mutations, events, *prepared).await
         }
+        Request::PlanBulk {
+            verb,
+            things,
+            options,
+        } => FleetEvent::Quarantine(QuarantineEvent::BulkPlanned(
+            plan_bulk(client, mutations, verb, things, options).await,
+        )),
+        Request::RunBulk { plan, options } => FleetEvent::Quarantine(QuarantineEvent::BulkDone(
+            run_bulk(client, mutations, events, *plan, options).await,
+        )),
         Request::ListCertificates { generation } => FleetEvent::Certificates {
             generation,
             result: text(client.list_certificates().await),
@@ -230,6 +240,30 @@ async fn answer(
             FleetEvent::CertificateThings { arn, result }
         }
         Request::LoadAccount => FleetEvent::Account(text(client.account().await)),
+        Request::Search { query } => {
+            use crate::fleet::search::SearchError;
+            let result = client.search_things(&query).collect_all().await;
+            let result = result
+                .map(|things| things.into_iter().map(|t| t.name).collect())
+                .map_err(|error| match error {
+                    SearchError::NoIndex { .. } => SearchFailure::NoIndex(error.to_string()),
+                    SearchError::InvalidQuery { .. } => SearchFailure::Invalid(
+                        // One line: the caret cannot sit under the query on the status line.
+                        error
+                            .to_string()
+                            .lines()
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned(),
+                    ),
+                    SearchError::Fleet(_) => SearchFailure::Other(error.to_string()),
+                });
+            FleetEvent::Searched { query, result }
+        }
+        Request::GroupMembers { group } => FleetEvent::GroupMembers {
+            result: text(client.things_in_group(&group).await),
+            group,
+        },
         Request::LoadThingReport(name) => {
             let result = text(inventory::thing_report(client, &name).await);
             FleetEvent::ThingReport { name, result }
@@ -357,6 +391,46 @@ async fn plan_quarantine(
         thing,
         result: result.map(Box::new).map_err(|e| e.to_string()),
     })
+}
+
+/// Plans the quarantine or release of the marked Things as one batch.
+async fn plan_bulk(
+    client: &FleetClient,
+    mutations: &MutationSettings,
+    verb: Verb,
+    things: Vec<String>,
+    options: Options,
+) -> Result<Box<batch::BatchPlan>, String> {
+    let journal = mutations.journal(client).await.map_err(|e| e.to_string())?;
+    let plan = match verb {
+        Verb::Quarantine => batch::plan_quarantine(client, &journal, things, options, None).await,
+        Verb::Release => batch::plan_release_things(client, &journal, things, false).await,
+    };
+    plan.map(Box::new).map_err(|e| e.to_string())
+}
+
+/// Carries out a confirmed batch, reporting each Thing as it finishes.
+async fn run_bulk(
+    client: &FleetClient,
+    mutations: &MutationSettings,
+    events: &mpsc::UnboundedSender<Msg>,
+    plan: batch::BatchPlan,
+    options: Options,
+) -> Result<Box<batch::BatchReport>, String> {
+    let mutations = mutations.open(client).await?;
+    let events = events.clone();
+    let mut progress = move |p: batch::BatchProgress<'_>| {
+        let event = QuarantineEvent::BulkProgress {
+            done: p.done,
+            total: p.total,
+            last: p.last.clone(),
+        };
+        let _ = events.send(Msg::Fleet(Box::new(FleetEvent::Quarantine(event))));
+    };
+    batch::execute(client, &mutations, plan, options, &mut progress)
+        .await
+        .map(Box::new)
+        .map_err(|e| e.to_string())
 }
 
 /// Sends each step of a quarantine run to the console as it starts and completes.

@@ -6,8 +6,10 @@
 //! folded in here. Effects say what I/O to start.
 
 use super::action::Action;
+use super::bulk;
 use super::msg::{Effect, FleetEvent, Msg, QuarantineEvent, Request, Setup};
 use super::quarantine;
+use super::select;
 use super::shadow;
 use super::shadow_edit;
 use super::state::traffic::{Link, TrafficView};
@@ -113,7 +115,9 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             let more_to_come = matches!(&*event, FleetEvent::ThingsPage { result: Ok(page), .. } if page.more)
                 || matches!(
                     &*event,
-                    FleetEvent::Quarantine(QuarantineEvent::Progress { .. })
+                    FleetEvent::Quarantine(
+                        QuarantineEvent::Progress { .. } | QuarantineEvent::BulkProgress { .. }
+                    )
                 );
             state.status_changes += u32::from(changes_statuses(&event));
             // Refusals are read in the background, never counted as pending.
@@ -193,7 +197,9 @@ fn counted(state: &mut State, effects: Vec<Effect>) -> Vec<Effect> {
 /// An action goes to what has the focus.
 fn act(state: &mut State, action: Action) -> Vec<Effect> {
     match state.focus() {
-        Focus::Quarantine { .. } => quarantine::act(state, action).unwrap_or_default(),
+        Focus::Quarantine { .. } => quarantine::act(state, action)
+            .or_else(|| bulk::act(state, action))
+            .unwrap_or_default(),
         Focus::Publish => traffic::answer(state, matches!(action, Action::Confirm | Action::Yes)),
         Focus::Editor | Focus::Review => shadow_edit::act(state, action).unwrap_or_default(),
         Focus::Input(_) => input_action(state, action),
@@ -265,6 +271,16 @@ fn screen_action(state: &mut State, action: Action) -> Vec<Effect> {
             ask_prompt(state);
             Vec::new()
         }
+        Action::Mark => {
+            select::toggle(state);
+            step(state, 1)
+        }
+        Action::MarkAll => {
+            select::mark_shown(state);
+            Vec::new()
+        }
+        Action::Quarantine if bulk::wanted(state) => bulk::begin(state, Verb::Quarantine),
+        Action::Release if bulk::wanted(state) => bulk::begin(state, Verb::Release),
         Action::Quarantine => quarantine::begin(state, Verb::Quarantine),
         Action::Release => quarantine::begin(state, Verb::Release),
         Action::Edit => shadow_edit::begin(state),
@@ -328,6 +344,9 @@ fn input_action(state: &mut State, action: Action) -> Vec<Effect> {
 /// A character typed (None: backspace) into what has the focus, when it takes text.
 fn type_char(state: &mut State, c: Option<char>) -> Vec<Effect> {
     if state.focus() == (Focus::Quarantine { name: true }) {
+        if state.bulk.is_some() {
+            return bulk::typed(state, c);
+        }
         return quarantine::typed(state, c);
     }
     let Some(input) = &mut state.input else {
@@ -350,6 +369,30 @@ fn type_char(state: &mut State, c: Option<char>) -> Vec<Effect> {
     }
 }
 
+/// The policies listing, unless a refresh has started another since.
+fn policies_arrived(
+    state: &mut State,
+    generation: u64,
+    result: Result<Vec<crate::fleet::model::PolicySummary>, String>,
+) {
+    if generation != state.policies.generation {
+        return;
+    }
+    state.policies.loading = false;
+    match result {
+        Ok(items) => {
+            state.policies.items = items;
+            state.policies.loaded_once = true;
+            state.policies.error = None;
+            recompute_rows(state, ListKind::Policies);
+        }
+        Err(error) => {
+            state.policies.error = Some(error.clone());
+            state.say(Level::Error, error);
+        }
+    }
+}
+
 fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
     match event {
         FleetEvent::ThingsPage { generation, result } => {
@@ -358,24 +401,7 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
         FleetEvent::Certificates { generation, result } => {
             return certificates_arrived(state, generation, result);
         }
-        FleetEvent::Policies { generation, result } => {
-            if generation != state.policies.generation {
-                return Vec::new();
-            }
-            state.policies.loading = false;
-            match result {
-                Ok(items) => {
-                    state.policies.items = items;
-                    state.policies.loaded_once = true;
-                    state.policies.error = None;
-                    recompute_rows(state, ListKind::Policies);
-                }
-                Err(error) => {
-                    state.policies.error = Some(error.clone());
-                    state.say(Level::Error, error);
-                }
-            }
-        }
+        FleetEvent::Policies { generation, result } => policies_arrived(state, generation, result),
         FleetEvent::Principals { thing, result } => {
             state.principals.insert(thing, into_load(result));
             return visible_loads(state);
@@ -420,6 +446,11 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
             Ok(account) => state.account = Some(account),
             Err(error) => tracing::warn!(%error, "cannot tell the AWS account"),
         },
+        FleetEvent::Quarantine(
+            event @ (QuarantineEvent::BulkPlanned(_)
+            | QuarantineEvent::BulkProgress { .. }
+            | QuarantineEvent::BulkDone(_)),
+        ) => return bulk::arrived(state, event),
         FleetEvent::Quarantine(event) => return quarantine::arrived(state, event),
         FleetEvent::Audit(Err(error)) => {
             state.say(Level::Error, format!("the audit failed: {error}"));
@@ -431,6 +462,10 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
         }
         FleetEvent::Connectivity { thing, result } => connectivity::arrived(state, thing, result),
         FleetEvent::Refusals(result) => denied::arrived(state, result),
+        event @ (FleetEvent::Searched { .. } | FleetEvent::GroupMembers { .. }) => {
+            select::arrived(state, event);
+            return visible_loads(state);
+        }
         FleetEvent::Isolations(result) => {
             if let Err(error) = &result {
                 state.say(

@@ -751,3 +751,250 @@ fn quarantines_made_elsewhere_show_within_a_minute() {
     );
     assert!(state.is_quarantined("pump-0001"));
 }
+
+fn command_line(state: &mut State, text: &str) -> Vec<Effect> {
+    update(state, Msg::Action(Action::Command));
+    for c in text.chars() {
+        update(state, Msg::Typed(c));
+    }
+    update(state, Msg::Action(Action::Confirm))
+}
+
+fn searched(
+    state: &mut State,
+    query: &str,
+    result: Result<Vec<String>, super::msg::SearchFailure>,
+) {
+    update(
+        state,
+        Msg::Fleet(Box::new(FleetEvent::Searched {
+            query: query.to_owned(),
+            result,
+        })),
+    );
+}
+
+#[test]
+fn a_search_shows_its_matches_and_without_an_index_the_filter_stands_in() {
+    use super::msg::SearchFailure;
+    let mut state = loaded(20);
+    let query = "thingName:pump-000* AND attributes.site:plant-2";
+    let effects = command_line(&mut state, &format!("search {query}"));
+    assert!(effects.contains(&Effect::Request(Request::Search {
+        query: query.to_owned()
+    })));
+    // Nothing is shown until the index answers.
+    assert!(rows(&state).is_empty());
+    searched(
+        &mut state,
+        query,
+        Ok(vec!["pump-0003".into(), "pump-0007".into(), "gone".into()]),
+    );
+    assert_eq!(rows(&state), ["pump-0003", "pump-0007"]);
+    assert_eq!(
+        state.message.as_ref().unwrap().text,
+        format!("3 Things match {query}")
+    );
+    // Esc goes back to the whole list.
+    update(&mut state, Msg::Action(Action::Back));
+    assert_eq!(rows(&state).len(), 20);
+
+    // No index: said, and the list filter stands in with the query's first value.
+    command_line(&mut state, "search thingName:pump-001*");
+    searched(
+        &mut state,
+        "thingName:pump-001*",
+        Err(SearchFailure::NoIndex(
+            "fleet search is unavailable: …".into(),
+        )),
+    );
+    // The filter is fuzzy, as `/` is: pump-0001 matches too.
+    assert_eq!(rows(&state).len(), 11, "{:?}", rows(&state));
+    let message = state.message.clone().unwrap();
+    assert_eq!(message.level, Level::Warning);
+    assert!(
+        message
+            .text
+            .ends_with("the list is filtered by 'pump-001' instead"),
+        "{}",
+        message.text
+    );
+
+    // A query refused is an error, with where it went wrong.
+    command_line(&mut state, "search thingName:(");
+    searched(
+        &mut state,
+        "thingName:(",
+        Err(SearchFailure::Invalid(
+            "the query is not valid: … (at character 11)".into(),
+        )),
+    );
+    assert!(rows(&state).is_empty());
+    assert_eq!(state.message.as_ref().unwrap().level, Level::Error);
+}
+
+#[test]
+fn marks_are_toggled_added_by_filter_and_cleared() {
+    let mut state = loaded(20);
+    update(&mut state, Msg::Action(Action::Mark));
+    update(&mut state, Msg::Action(Action::Mark));
+    assert_eq!(
+        state.marked.iter().collect::<Vec<_>>(),
+        ["pump-0000", "pump-0001"]
+    );
+    // Space again on a marked Thing unmarks it.
+    update(&mut state, Msg::Action(Action::Up));
+    update(&mut state, Msg::Action(Action::Mark));
+    assert_eq!(state.marked.iter().collect::<Vec<_>>(), ["pump-0000"]);
+    type_filter(&mut state, "pump-001");
+    update(&mut state, Msg::Action(Action::MarkAll));
+    // The fuzzy filter shows pump-0010 to pump-0019 and pump-0001.
+    assert_eq!(state.marked.len(), 12);
+    assert_eq!(
+        state.message.as_ref().unwrap().text,
+        "11 more marked, 12 in all"
+    );
+    let effects = command_line(&mut state, "mark group line-a");
+    assert_eq!(
+        effects,
+        [Effect::Request(Request::GroupMembers {
+            group: "line-a".into()
+        })]
+    );
+    update(
+        &mut state,
+        Msg::Fleet(Box::new(FleetEvent::GroupMembers {
+            group: "line-a".into(),
+            result: Ok(vec!["pump-0019".into(), "pump-0002".into()]),
+        })),
+    );
+    assert_eq!(state.marked.len(), 13);
+    command_line(&mut state, "unmark");
+    assert!(state.marked.is_empty());
+}
+
+fn bulk_planned(plan: crate::fleet::quarantine::batch::BatchPlan) -> Msg {
+    Msg::Fleet(Box::new(FleetEvent::Quarantine(
+        QuarantineEvent::BulkPlanned(Ok(Box::new(plan))),
+    )))
+}
+
+#[test]
+fn q_with_marks_plans_one_batch_confirmed_by_typing_its_count() {
+    use super::state::bulk::BulkStage;
+    use crate::fleet::quarantine::batch::{BatchPlan, BatchReport, ThingResult};
+    use crate::fleet::quarantine::run::Verb;
+    let mut state = loaded(5);
+    update(&mut state, Msg::Action(Action::MarkAll));
+    let effects = update(&mut state, Msg::Action(Action::Quarantine));
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::Request(Request::PlanBulk { verb: Verb::Quarantine, things, .. })] if things.len() == 5
+    ));
+    // A plan of three to change (two were isolated already).
+    let plan = BatchPlan {
+        id: "batch-x".into(),
+        verb: Verb::Quarantine,
+        resumed: false,
+        releases: None,
+        things: names(0..5),
+        prepared: Vec::new(),
+        unchanged: vec!["pump-0003".into(), "pump-0004".into()],
+        unplanned: Vec::new(),
+        certificates: 3,
+        shared_certificates: Vec::new(),
+        also_isolated: Vec::new(),
+        warnings: Vec::new(),
+        calls: BTreeMap::new(),
+    };
+    // Nothing to change is said, and nothing runs.
+    update(&mut state, bulk_planned(plan.clone()));
+    assert!(
+        matches!(&state.bulk.as_ref().unwrap().stage, BulkStage::Refused(r) if r.starts_with("nothing to quarantine"))
+    );
+    update(&mut state, Msg::Action(Action::Confirm));
+    assert!(state.bulk.is_none());
+
+    update(&mut state, Msg::Action(Action::Quarantine));
+    let mut with_work = plan;
+    let prepared = crate::fleet::quarantine::run::Prepared::for_tests("pump-0000");
+    with_work.prepared = vec![prepared.clone(), prepared.clone(), prepared];
+    update(&mut state, bulk_planned(with_work));
+    // The wrong number does not run it; digits are typed even where 1, 2, 3 are bound.
+    for c in ['2', 'x'] {
+        update(&mut state, Msg::Typed(c));
+    }
+    assert!(update(&mut state, Msg::Action(Action::Confirm)).is_empty());
+    assert!(
+        state
+            .message
+            .as_ref()
+            .unwrap()
+            .text
+            .starts_with("type 3 to confirm")
+    );
+    update(&mut state, Msg::Erase);
+    update(&mut state, Msg::Typed('3'));
+    let effects = update(&mut state, Msg::Action(Action::Confirm));
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::Request(Request::RunBulk { .. })]
+    ));
+    update(
+        &mut state,
+        Msg::Fleet(Box::new(FleetEvent::Quarantine(
+            QuarantineEvent::BulkProgress {
+                done: 1,
+                total: 5,
+                last: ThingResult {
+                    thing: "pump-0000".into(),
+                    outcome: "verified".into(),
+                    detail: String::new(),
+                },
+            },
+        ))),
+    );
+    assert!(matches!(
+        state.bulk.as_ref().unwrap().stage,
+        BulkStage::Running {
+            done: 1,
+            total: 5,
+            ..
+        }
+    ));
+    let report = BatchReport {
+        id: "batch-x".into(),
+        verb: Verb::Quarantine,
+        results: Vec::new(),
+        seconds: 1.0,
+    };
+    let effects = update(
+        &mut state,
+        Msg::Fleet(Box::new(FleetEvent::Quarantine(QuarantineEvent::BulkDone(
+            Ok(Box::new(report)),
+        )))),
+    );
+    assert!(effects.contains(&Effect::Request(Request::LoadQuarantined)));
+    assert!(matches!(
+        state.bulk.as_ref().unwrap().stage,
+        BulkStage::Finished(_)
+    ));
+}
+
+#[test]
+fn read_only_refuses_a_bulk_quarantine_before_planning() {
+    let mut state = State::new(Backend::Local, true, OffsetDateTime::UNIX_EPOCH);
+    start(&mut state);
+    update(&mut state, page(0, &names(0..3), false));
+    update(&mut state, Msg::Action(Action::MarkAll));
+    assert!(update(&mut state, Msg::Action(Action::Quarantine)).is_empty());
+    assert!(state.bulk.is_none());
+    assert!(
+        state
+            .message
+            .as_ref()
+            .unwrap()
+            .text
+            .starts_with("refused by --read-only")
+    );
+}

@@ -46,7 +46,7 @@ pub struct SharedCertificate {
 }
 
 /// The plan of a whole selection.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BatchPlan {
     pub id: String,
     pub verb: Verb,
@@ -147,11 +147,17 @@ pub async fn plan_quarantine(
     reason: Option<String>,
 ) -> Result<BatchPlan, QuarantineError> {
     let (id, resumed) = batch_id(journal, Verb::Quarantine, &things)?;
-    let results: Vec<Result<Prepared, QuarantineError>> = futures_util::stream::iter(&things)
-        .map(|thing| run::prepare_quarantine(client, thing, options, reason.clone()))
-        .buffered(CONCURRENCY)
-        .collect()
-        .await;
+    // Owned futures, so the whole plan can run in a spawned task.
+    let results: Vec<Result<Prepared, QuarantineError>> =
+        futures_util::stream::iter(things.clone())
+            .map(|thing| {
+                let client = client.clone();
+                let reason = reason.clone();
+                async move { run::prepare_quarantine(&client, &thing, options, reason).await }
+            })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
     Ok(summarise(id, Verb::Quarantine, resumed, things, results))
 }
 
@@ -172,13 +178,25 @@ pub async fn plan_release(
             name: id.to_owned(),
         }));
     }
+    let mut plan = plan_release_things(client, journal, things, with_shared).await?;
+    plan.releases = Some(id.to_owned());
+    Ok(plan)
+}
+
+/// Plans the release of `things` (marked in the console) as one batch, each as its own record
+/// says; Things released together with an earlier one of them are planned once.
+pub async fn plan_release_things(
+    client: &FleetClient,
+    journal: &Journal,
+    things: Vec<String>,
+    with_shared: bool,
+) -> Result<BatchPlan, QuarantineError> {
     let mut results = Vec::with_capacity(things.len());
     for thing in &things {
         results.push(prepare_release_within(client, journal, thing, &things, with_shared).await);
     }
     let (release_id, resumed) = batch_id(journal, Verb::Release, &things)?;
     let mut plan = summarise(release_id, Verb::Release, resumed, things, results);
-    plan.releases = Some(id.to_owned());
     // A Thing released together with an earlier one has nothing left of its own to do.
     let mut together: BTreeSet<String> = BTreeSet::new();
     plan.prepared.retain(|p| {
@@ -312,7 +330,7 @@ impl ThingResult {
 }
 
 /// The outcome of a batch.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BatchReport {
     pub id: String,
     pub verb: Verb,
@@ -391,8 +409,13 @@ pub async fn execute(
     let id = batch.id.clone();
     let verb = batch.verb;
     let chains = chains(batch.prepared);
+    let members = std::sync::Arc::new(batch.things.clone());
     let mut running = futures_util::stream::iter(chains)
-        .map(|chain| run_chain(client, mutations, chain, options, &id, &batch.things))
+        .map(|chain| {
+            let (client, mutations) = (client.clone(), mutations.clone());
+            let (id, members) = (id.clone(), members.clone());
+            async move { run_chain(&client, &mutations, chain, options, &id, &members).await }
+        })
         .buffer_unordered(CONCURRENCY);
     while let Some(chain_results) = running.next().await {
         for result in chain_results {

@@ -83,6 +83,36 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// A quarantine of `thing` planned with one disconnect step and no facts, for the
+    /// console's tests.
+    #[cfg(test)]
+    #[must_use]
+    pub fn for_tests(thing: &str) -> Self {
+        Self {
+            verb: Verb::Quarantine,
+            subject: Subject {
+                thing: thing.to_owned(),
+                certificates: Vec::new(),
+                deny_all: plan::DenyAllPolicy::default(),
+                client_ids: Vec::new(),
+            },
+            plan: Plan {
+                thing: thing.to_owned(),
+                strategy: None,
+                steps: vec![Step::DeleteConnection {
+                    client_id: thing.to_owned(),
+                }],
+                warnings: Vec::new(),
+                also_isolated: Vec::new(),
+                together: Vec::new(),
+                unrestorable: Vec::new(),
+            },
+            reason: None,
+            batch: None,
+            depth: Depth::Defaults,
+        }
+    }
+
     /// Whether there is nothing to do (already isolated, or nothing to release).
     #[must_use]
     pub fn is_empty(&self) -> bool {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use time::OffsetDateTime;
 
+pub mod bulk;
 pub mod denied;
 pub mod quarantine;
 pub mod shadow_edit;
@@ -122,6 +123,15 @@ pub struct ListView {
     /// With status words in the filter that are not known fleet-wide: for how many Things
     /// they are known (the rows that were loaded).
     pub status_known: Option<usize>,
+    /// A fleet search (`:search`): the list shows only its matches.
+    pub search: Option<SearchView>,
+}
+
+/// A fleet indexing search and the names it matched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchView {
+    pub query: String,
+    pub names: Load<std::collections::HashSet<String>>,
 }
 
 /// A related object a detail screen links to.
@@ -390,6 +400,10 @@ pub struct State {
     pub quarantined: std::collections::HashSet<String>,
     /// When the quarantined Things were asked for (false) or last answered (true).
     pub quarantined_asked: Option<(OffsetDateTime, bool)>,
+    /// A bulk quarantine or release of the marked Things in progress (its popup).
+    pub bulk: Option<bulk::BulkFlow>,
+    /// Things marked for a bulk quarantine or release (`select.rs`), by name.
+    pub marked: std::collections::BTreeSet<String>,
     /// The strategy `Q` plans with (`quarantine_strategy` in config.toml).
     pub quarantine_strategy: crate::fleet::quarantine::Strategy,
     pub help: bool,
@@ -450,6 +464,8 @@ impl State {
             quarantine: None,
             quarantined: std::collections::HashSet::new(),
             quarantined_asked: None,
+            marked: std::collections::BTreeSet::new(),
+            bulk: None,
             quarantine_strategy: crate::fleet::quarantine::Strategy::default(),
             help: false,
             answer_keys: AnswerKeys::default(),
@@ -517,6 +533,12 @@ impl State {
         if let Some(flow) = &self.quarantine {
             return Focus::Quarantine {
                 name: flow.needs_name(),
+            };
+        }
+        if let Some(flow) = &self.bulk {
+            // Its number is typed while the plan waits for it.
+            return Focus::Quarantine {
+                name: flow.count().is_some(),
             };
         }
         let edit = self.shown_edit();

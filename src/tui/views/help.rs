@@ -73,6 +73,14 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, context: Context<'_>) {
         "  :traffic [THING] :audit :denied :quarantined",
         theme.style(Slot::Text),
     )));
+    lines.push(Line::from(Span::styled(
+        "  :search QUERY :mark group GROUP :unmark",
+        theme.style(Slot::Text),
+    )));
+    lines.push(Line::from(Span::styled(
+        "  Q and R act on the marked Things, when any are",
+        theme.style(Slot::Dim),
+    )));
     let height = area.height.saturating_sub(2);
     let two_columns = lines.len() > usize::from(height.saturating_sub(2)) && area.width >= 76;
     let width = if two_columns {

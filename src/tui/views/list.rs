@@ -54,7 +54,38 @@ pub fn draw(
         ),
     };
     let mut title = format!(" {name} ");
-    if view.filter.is_empty() {
+    if let Some(search) = &view.search {
+        let _ = write!(title, "search: {} ", escape(&search.query));
+        match &search.names {
+            Load::Loading => {
+                let _ = write!(
+                    title,
+                    "{} searching… ",
+                    SPINNER[state.spinner % SPINNER.len()]
+                );
+            }
+            Load::Ready(names) if names.len() > view.rows.len() && view.filter.is_empty() => {
+                let _ = write!(
+                    title,
+                    "({} matches, {} listed so far) ",
+                    names.len(),
+                    view.rows.len()
+                );
+            }
+            Load::Ready(names) => {
+                let _ = write!(title, "({} matches) ", names.len());
+            }
+            Load::Failed(_) => title.push_str("· failed "),
+        }
+        if !view.filter.is_empty() {
+            let _ = write!(
+                title,
+                "({} shown) /{} ",
+                view.rows.len(),
+                escape(&view.filter)
+            );
+        }
+    } else if view.filter.is_empty() {
         let _ = write!(title, "({total}) ");
     } else {
         let _ = write!(
@@ -76,6 +107,9 @@ pub fn draw(
     }
     if error.is_some() {
         title.push_str("· failed, r retries ");
+    }
+    if kind == ListKind::Things && !state.marked.is_empty() {
+        let _ = write!(title, "· {} marked ", state.marked.len());
     }
     let block = Block::default()
         .borders(Borders::ALL)
@@ -126,8 +160,16 @@ pub fn draw(
                         Some(false) => Slot::Text,
                         None => Slot::Dim,
                     };
+                    let name = if state.marked.contains(&thing.name) {
+                        let mut line = highlight.line(&thing.name, theme);
+                        line.spans
+                            .insert(0, Span::styled("+ ", theme.style(Slot::Title)));
+                        line
+                    } else {
+                        highlight.line(&thing.name, theme)
+                    };
                     let row = Row::new(vec![
-                        Cell::from(highlight.line(&thing.name, theme)),
+                        Cell::from(name),
                         Cell::from(Span::styled(
                             escape(thing.thing_type.as_deref().unwrap_or("-")).into_owned(),
                             theme.style(Slot::Dim),

@@ -2,6 +2,7 @@
 //! the keys that work here, and the help overlay. Functions of state, theme and keymap only:
 //! no I/O. Untrusted text is escaped before it becomes a span.
 
+mod bulk;
 mod detail;
 mod help;
 mod list;
@@ -92,6 +93,18 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, context: Context<'_>) {
     if let Some(flow) = &state.quarantine {
         let spinner = SPINNER[state.spinner % SPINNER.len()];
         quarantine::draw(frame, main, flow, spinner, &state.answer_keys, theme);
+    }
+    if let Some(flow) = &state.bulk {
+        let spinner = SPINNER[state.spinner % SPINNER.len()];
+        bulk::draw(
+            frame,
+            main,
+            flow,
+            state.now,
+            spinner,
+            &state.answer_keys,
+            theme,
+        );
     }
 }
 

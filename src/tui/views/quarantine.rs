@@ -57,6 +57,17 @@ pub fn draw(
             )));
         }
     }
+    popup(frame, area, title, lines, theme);
+}
+
+/// A popup in the middle of `area`, as tall as its wrapped lines (and no taller than `area`).
+pub(super) fn popup(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    title: String,
+    lines: Vec<Line<'_>>,
+    theme: &Theme,
+) {
     let width = area.width.saturating_sub(4).min(96);
     let inner = width.saturating_sub(2).max(1);
     // Wrapped height, roughly: each line's width over the inner width.
