@@ -100,7 +100,10 @@ pub fn new_id() -> String {
 
 /// The batches of `verb` in this journal whose plan entry has no closing entry, by id, with
 /// their selections.
-fn open_batches(journal: &Journal, verb: Verb) -> std::io::Result<BTreeMap<String, Vec<String>>> {
+fn open_batches(
+    journal: &Journal,
+    verb: Verb,
+) -> std::io::Result<BTreeMap<String, BTreeSet<String>>> {
     let action = batch_action(verb);
     let plan_action = format!("{action} plan");
     let mut open = BTreeMap::new();
@@ -112,7 +115,10 @@ fn open_batches(journal: &Journal, verb: Verb) -> std::io::Result<BTreeMap<Strin
             Some(a) if a == plan_action => {
                 let things: Vec<String> =
                     serde_json::from_value(entry["after"]["things"].clone()).unwrap_or_default();
-                open.insert(target.to_owned(), things);
+                // A resumed batch's plan entries add to its selection.
+                open.entry(target.to_owned())
+                    .or_insert_with(BTreeSet::new)
+                    .extend(things);
             }
             Some(a) if a == action && entry["result"] == "ok" => {
                 open.remove(target);
@@ -225,19 +231,20 @@ async fn prepare_release_within(
     prepared
 }
 
-/// The id of the open batch of the same selection, to resume; else a new one.
+/// The id of an open batch whose selection holds every Thing of this one, to resume; else a new
+/// one. A selection by query can shrink on the way (`connectivity.connected:true` no longer
+/// matches the Things already disconnected), so a subset resumes too.
 fn batch_id(
     journal: &Journal,
     verb: Verb,
     things: &[String],
 ) -> Result<(String, bool), QuarantineError> {
-    let wanted: BTreeSet<&String> = things.iter().collect();
     let open =
         open_batches(journal, verb).map_err(|error| QuarantineError::Journal("read", error))?;
     Ok(open
         .into_iter()
         .rev()
-        .find(|(_, selection)| selection.iter().collect::<BTreeSet<_>>() == wanted)
+        .find(|(_, selection)| things.iter().all(|t| selection.contains(t)))
         .map_or_else(|| (new_id(), false), |(id, _)| (id, true)))
 }
 
