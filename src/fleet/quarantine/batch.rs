@@ -20,8 +20,8 @@ use crate::fleet::model::certificate_id_from_arn;
 use crate::fleet::mutation::{Change, Mutations};
 use crate::fleet::{FleetClient, FleetError};
 
-/// How many independent Things run at once.
-pub const CONCURRENCY: usize = 8;
+/// How many independent Things run at once (the limiter paces their calls).
+pub const CONCURRENCY: usize = 16;
 
 /// The journal's action of a batch (its plan entry adds " plan").
 fn batch_action(verb: Verb) -> &'static str {
