@@ -28,13 +28,7 @@ pub async fn things(
         things.retain(|thing| thing_matches(thing, &needle));
     }
     if !status.is_empty() {
-        let names = things.iter().map(|t| t.name.clone()).collect();
-        let kept: std::collections::HashSet<String> =
-            crate::fleet::status::matching(client, names, status)
-                .await
-                .map_err(|e| CliError::new(1, e))?
-                .into_iter()
-                .collect();
+        let kept = with_statuses(client, things.iter().map(|t| t.name.clone()), status).await?;
         things.retain(|t| kept.contains(&t.name));
     }
     let quarantined = inventory::quarantined_things(client).await?;
@@ -63,12 +57,7 @@ pub async fn things(
     }
     let mut table = Table::new(&["NAME", "TYPE", "STATUS", "ATTRIBUTES"]);
     for thing in &things {
-        let attributes = thing
-            .attributes
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let attributes = attribute_text(&thing.attributes);
         table.row([
             thing.name.as_str(),
             thing.thing_type.as_deref().unwrap_or("-"),
@@ -107,13 +96,7 @@ pub async fn search(
         });
     }
     if !status.is_empty() {
-        let names = things.iter().map(|t| t.name.clone()).collect();
-        let kept: std::collections::HashSet<String> =
-            crate::fleet::status::matching(client, names, status)
-                .await
-                .map_err(|e| CliError::new(1, e))?
-                .into_iter()
-                .collect();
+        let kept = with_statuses(client, things.iter().map(|t| t.name.clone()), status).await?;
         things.retain(|t| kept.contains(&t.name));
     }
     let quarantined = inventory::quarantined_things(client).await?;
@@ -144,12 +127,7 @@ pub async fn search(
     }
     let mut table = Table::new(&["NAME", "TYPE", "ONLINE", "SINCE", "STATUS", "ATTRIBUTES"]);
     for thing in &things {
-        let attributes = thing
-            .attributes
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let attributes = attribute_text(&thing.attributes);
         // Without connectivity in the index it is unknown, never "offline".
         let (online, since) = match &thing.connectivity {
             Some(c) => (
@@ -177,6 +155,30 @@ pub async fn search(
         things.len(),
         query
     ))
+}
+
+/// The names of `names` that have every status word (`things --status`).
+async fn with_statuses(
+    client: &FleetClient,
+    names: impl Iterator<Item = String>,
+    status: &[Word],
+) -> Result<std::collections::HashSet<String>, CliError> {
+    Ok(
+        crate::fleet::status::matching(client, names.collect(), status)
+            .await
+            .map_err(|e| CliError::new(1, e))?
+            .into_iter()
+            .collect(),
+    )
+}
+
+/// A Thing's attributes as a table cell: `site=plant-north, firmware=2.4.1`.
+fn attribute_text(attributes: &std::collections::BTreeMap<String, String>) -> String {
+    attributes
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn thing_matches(thing: &ThingSummary, needle_lowercase: &str) -> bool {
