@@ -81,6 +81,8 @@ pub struct Journal {
     identity: String,
     backend: String,
     account: Option<String>,
+    /// The entries as read once by [`Journal::read_once`], by target, in order.
+    copy: Option<std::sync::Arc<Vec<serde_json::Value>>>,
 }
 
 impl Journal {
@@ -103,6 +105,7 @@ impl Journal {
                     None => format!("aws {}", backend.region),
                 }
             },
+            copy: None,
         }
     }
 
@@ -115,7 +118,19 @@ impl Journal {
             identity,
             backend,
             account: None,
+            copy: None,
         }
+    }
+
+    /// This journal with its entries read once, now: a reader that asks about many targets (a
+    /// batch release, Thing by Thing) reads the file once, not once per target. Entries written
+    /// after this are not in the copy; writing through it still appends to the file.
+    pub fn read_once(&self) -> std::io::Result<Self> {
+        let entries = self.entries(None)?;
+        Ok(Self {
+            copy: Some(std::sync::Arc::new(entries)),
+            ..self.clone()
+        })
     }
 
     /// Where entries go: "local", or "aws REGION [ENDPOINT]".
@@ -155,6 +170,13 @@ impl Journal {
 
     /// This backend's and account's entries, about `target` only when given, oldest first.
     pub fn entries(&self, target: Option<&str>) -> std::io::Result<Vec<serde_json::Value>> {
+        if let Some(copy) = &self.copy {
+            return Ok(copy
+                .iter()
+                .filter(|entry| target.is_none_or(|target| entry["target"] == target))
+                .cloned()
+                .collect());
+        }
         let path = match &self.path {
             Some(path) => path.clone(),
             None => match default_path() {
@@ -254,5 +276,39 @@ mod tests {
             let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn a_copy_read_once_answers_as_the_file_did_then() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = BackendInfo {
+            region: "us-east-1".into(),
+            profile: None,
+            endpoint_url: None,
+            local: true,
+        };
+        let journal = Journal::new(Some(dir.path().join("journal.jsonl")), &backend, None);
+        let write = |target: &str| {
+            journal
+                .write(
+                    "quarantine plan",
+                    target,
+                    Value::Null,
+                    Value::Null,
+                    "planned",
+                )
+                .unwrap();
+        };
+        write("pump-1");
+        write("pump-2");
+        let copy = journal.read_once().unwrap();
+        write("pump-1");
+        assert_eq!(copy.entries_for("pump-1").unwrap().len(), 1);
+        assert_eq!(copy.entries(None).unwrap().len(), 2);
+        assert_eq!(journal.entries_for("pump-1").unwrap().len(), 2);
+        assert_eq!(
+            copy.entries_for("pump-2").unwrap(),
+            journal.entries_for("pump-2").unwrap()
+        );
     }
 }

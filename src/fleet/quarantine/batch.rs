@@ -197,11 +197,15 @@ pub async fn plan_release_things(
     things: Vec<String>,
     with_shared: bool,
 ) -> Result<BatchPlan, QuarantineError> {
+    // Every Thing's records come from one read of the journal.
+    let journal = journal
+        .read_once()
+        .map_err(|error| QuarantineError::Journal("read", error))?;
     let mut results = Vec::with_capacity(things.len());
     for thing in &things {
-        results.push(prepare_release_within(client, journal, thing, &things, with_shared).await);
+        results.push(prepare_release_within(client, &journal, thing, &things, with_shared).await);
     }
-    let (release_id, resumed) = batch_id(journal, Verb::Release, &things)?;
+    let (release_id, resumed) = batch_id(&journal, Verb::Release, &things)?;
     let mut plan = summarise(release_id, Verb::Release, resumed, things, results);
     // A Thing released together with an earlier one has nothing left of its own to do.
     let mut together: BTreeSet<String> = BTreeSet::new();
