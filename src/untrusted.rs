@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 
 /// True for characters a terminal may act on instead of showing: C0 and C1 controls, DEL, and
 /// the Unicode bidirectional overrides that can make text read differently from what it is.
-fn is_hazard(c: char) -> bool {
+#[must_use]
+pub fn is_hazard(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }

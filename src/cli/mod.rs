@@ -20,11 +20,13 @@ use crate::fleet::{ConnectionSettings, FleetClient, FleetError, ThingQuery};
 use crate::untrusted::{escape, json_for_terminal};
 use args::{Cli, Command, LocalCommand, ShadowCommand};
 
-/// A failed verb: the one-line message and the process exit code (ARCHITECTURE.md, "Exit codes").
+/// A failed verb: the one-line message and the process exit code (ARCHITECTURE.md, "Exit codes"),
+/// and lines of this program's own that follow it (a query with a caret under its fault).
 #[derive(Debug)]
 pub struct CliError {
     pub exit_code: u8,
     message: String,
+    pointer: Option<String>,
 }
 
 impl CliError {
@@ -33,18 +35,18 @@ impl CliError {
         Self {
             exit_code,
             message: message.into(),
+            pointer: None,
         }
     }
 
-    /// The message, escaped line by line: it can quote names and service messages, and a
-    /// message of several lines (a query with a caret under its fault) keeps its lines.
+    /// The message, escaped (it can quote names and service messages), then the pointer lines.
     #[must_use]
     pub fn message(&self) -> String {
-        self.message
-            .split('\n')
-            .map(|line| escape(line))
-            .collect::<Vec<_>>()
-            .join("\n")
+        let message = escape(&self.message).into_owned();
+        match &self.pointer {
+            Some(pointer) => format!("{message}\n{pointer}"),
+            None => message,
+        }
     }
 }
 
@@ -57,12 +59,22 @@ impl From<FleetError> for CliError {
 impl From<crate::fleet::search::SearchError> for CliError {
     fn from(error: crate::fleet::search::SearchError) -> Self {
         use crate::fleet::search::SearchError;
-        let code = match &error {
-            SearchError::InvalidQuery { .. } => 2,
-            SearchError::NoIndex { .. } => 1,
-            SearchError::Fleet(error) => error.exit_code(),
-        };
-        Self::new(code, error.to_string())
+        match &error {
+            // One escaped line, then the query with a caret under its fault (`pointer` shows
+            // whatever a terminal could act on as a space).
+            SearchError::InvalidQuery {
+                message,
+                query,
+                fault: Some(fault),
+            } => Self {
+                exit_code: 2,
+                message: format!("the query is not valid: {fault} (the service said: {message})"),
+                pointer: Some(fault.pointer(query)),
+            },
+            SearchError::InvalidQuery { .. } => Self::new(2, error.to_string()),
+            SearchError::NoIndex { .. } => Self::new(1, error.to_string()),
+            SearchError::Fleet(fleet) => Self::new(fleet.exit_code(), error.to_string()),
+        }
     }
 }
 

@@ -28,12 +28,19 @@ impl QueryError {
         }
     }
 
-    /// The query and a caret under the faulty character, for a terminal or a log.
+    /// The query and a caret under the faulty character, for a terminal or a log: every
+    /// character a terminal could act on is shown as a space, so the caret stays in its column.
     #[must_use]
     pub fn pointer(&self, query: &str) -> String {
         let shown: String = query
             .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
+            .map(|c| {
+                if crate::untrusted::is_hazard(c) {
+                    ' '
+                } else {
+                    c
+                }
+            })
             .collect();
         format!(
             "  {shown}\n  {}^",
