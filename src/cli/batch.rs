@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::CliError;
 use super::args::{GlobalArgs, OutputFormat};
+use super::quarantine::mutation_path;
 use super::text::{Report as Text, Table, output_width};
 use crate::fleet::FleetClient;
 use crate::fleet::mutation::Mutations;
@@ -110,11 +111,8 @@ pub async fn quarantine(
     default_strategy: Strategy,
     request: Request,
 ) -> Result<(), CliError> {
-    let mutations = Mutations::for_client(global.read_only, None, client).await?;
-    let count = request.things.len();
-    if !request.dry_run {
-        mutations.refuse_if_read_only(&format!("quarantine would change {count} Things"))?;
-    }
+    let what = format!("quarantine would change {} Things", request.things.len());
+    let mutations = mutation_path(client, global, request.dry_run, &what).await?;
     let options = Options {
         strategy: request.strategy.unwrap_or(default_strategy),
         deactivate_certs: request.deactivate_certs,
@@ -147,10 +145,8 @@ pub async fn release(
     dry_run: bool,
     yes: bool,
 ) -> Result<(), CliError> {
-    let mutations = Mutations::for_client(global.read_only, None, client).await?;
-    if !dry_run {
-        mutations.refuse_if_read_only(&format!("release would change the Things of {id}"))?;
-    }
+    let what = format!("release would change the Things of {id}");
+    let mutations = mutation_path(client, global, dry_run, &what).await?;
     let plan = batch::plan_release(client, mutations.journal(), id, with_shared).await?;
     carry_out(
         client,

@@ -10,7 +10,7 @@ use super::args::OutputFormat;
 use super::text::{Report, Table, output_width};
 use super::{CliError, to_json};
 use crate::fleet::inventory::{self, CertificateReport, PolicyReport, ThingReport};
-use crate::fleet::model::{Certificate, Connectivity, IndexedThing, Policy, Shadow, ThingSummary};
+use crate::fleet::model::{Certificate, Connectivity, Policy, Shadow};
 use crate::fleet::permissions::{self, DeviceAction};
 use crate::fleet::status::Word;
 use crate::fleet::{FleetClient, FleetError, ResourceKind, ThingQuery};
@@ -25,7 +25,7 @@ pub async fn things(
     let mut things = client.list_things(query).collect_all().await?;
     if let Some(filter) = filter {
         let needle = filter.to_lowercase();
-        things.retain(|thing| thing_matches(thing, &needle));
+        things.retain(|t| filter_matches(&t.name, t.thing_type.as_deref(), &t.attributes, &needle));
     }
     if !status.is_empty() {
         let kept = with_statuses(client, things.iter().map(|t| t.name.clone()), status).await?;
@@ -33,27 +33,7 @@ pub async fn things(
     }
     let quarantined = inventory::quarantined_things(client).await?;
     if format == OutputFormat::Json {
-        #[derive(Serialize)]
-        struct Row<'a> {
-            #[serde(flatten)]
-            thing: &'a ThingSummary,
-            quarantined: bool,
-        }
-        #[derive(Serialize)]
-        struct Out<'a> {
-            count: usize,
-            things: Vec<Row<'a>>,
-        }
-        return Ok(to_json(&Out {
-            count: things.len(),
-            things: things
-                .iter()
-                .map(|thing| Row {
-                    thing,
-                    quarantined: quarantined.contains(&thing.name),
-                })
-                .collect(),
-        }));
+        return Ok(listing_json(None, &things, |t| &t.name, &quarantined));
     }
     let mut table = Table::new(&["NAME", "TYPE", "STATUS", "ATTRIBUTES"]);
     for thing in &things {
@@ -88,12 +68,7 @@ pub async fn search(
     let mut things = client.search_things(query).collect_all().await?;
     if let Some(filter) = filter {
         let needle = filter.to_lowercase();
-        let contains = |text: &str| text.to_lowercase().contains(&needle);
-        things.retain(|t| {
-            contains(&t.name)
-                || t.thing_type.as_deref().is_some_and(contains)
-                || t.attributes.values().any(|v| contains(v))
-        });
+        things.retain(|t| filter_matches(&t.name, t.thing_type.as_deref(), &t.attributes, &needle));
     }
     if !status.is_empty() {
         let kept = with_statuses(client, things.iter().map(|t| t.name.clone()), status).await?;
@@ -101,29 +76,12 @@ pub async fn search(
     }
     let quarantined = inventory::quarantined_things(client).await?;
     if format == OutputFormat::Json {
-        #[derive(Serialize)]
-        struct Row<'a> {
-            #[serde(flatten)]
-            thing: &'a IndexedThing,
-            quarantined: bool,
-        }
-        #[derive(Serialize)]
-        struct Out<'a> {
-            query: &'a str,
-            count: usize,
-            things: Vec<Row<'a>>,
-        }
-        return Ok(to_json(&Out {
-            query,
-            count: things.len(),
-            things: things
-                .iter()
-                .map(|thing| Row {
-                    thing,
-                    quarantined: quarantined.contains(&thing.name),
-                })
-                .collect(),
-        }));
+        return Ok(listing_json(
+            Some(query),
+            &things,
+            |t| &t.name,
+            &quarantined,
+        ));
     }
     let mut table = Table::new(&["NAME", "TYPE", "ONLINE", "SINCE", "STATUS", "ATTRIBUTES"]);
     for thing in &things {
@@ -181,11 +139,50 @@ fn attribute_text(attributes: &std::collections::BTreeMap<String, String>) -> St
         .join(", ")
 }
 
-fn thing_matches(thing: &ThingSummary, needle_lowercase: &str) -> bool {
-    let contains = |text: &str| text.to_lowercase().contains(needle_lowercase);
-    contains(&thing.name)
-        || thing.thing_type.as_deref().is_some_and(contains)
-        || thing.attributes.values().any(|v| contains(v))
+/// `--filter`: the name, type or an attribute value contains `needle` (lower case), ignoring
+/// case.
+fn filter_matches(
+    name: &str,
+    thing_type: Option<&str>,
+    attributes: &std::collections::BTreeMap<String, String>,
+    needle: &str,
+) -> bool {
+    let contains = |text: &str| text.to_lowercase().contains(needle);
+    contains(name) || thing_type.is_some_and(contains) || attributes.values().any(|v| contains(v))
+}
+
+/// A listing's `--output json`: the query (for a search), the count, and each Thing with
+/// whether it is quarantined.
+fn listing_json<T: Serialize>(
+    query: Option<&str>,
+    things: &[T],
+    name: impl Fn(&T) -> &str,
+    quarantined: &std::collections::BTreeSet<String>,
+) -> String {
+    #[derive(Serialize)]
+    struct Row<'a, T> {
+        #[serde(flatten)]
+        thing: &'a T,
+        quarantined: bool,
+    }
+    #[derive(Serialize)]
+    struct Out<'a, T> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        query: Option<&'a str>,
+        count: usize,
+        things: Vec<Row<'a, T>>,
+    }
+    to_json(&Out {
+        query,
+        count: things.len(),
+        things: things
+            .iter()
+            .map(|thing| Row {
+                thing,
+                quarantined: quarantined.contains(name(thing)),
+            })
+            .collect(),
+    })
 }
 
 pub async fn thing(
@@ -761,16 +758,11 @@ mod tests {
 
     #[test]
     fn filter_matches_name_type_and_attribute_values_ignoring_case() {
-        let thing = ThingSummary {
-            name: "Pump-17".into(),
-            arn: String::new(),
-            thing_type: Some("pump".into()),
-            attributes: BTreeMap::from([("site".into(), "Plant-2".into())]),
-            version: 1,
-        };
-        assert!(thing_matches(&thing, "pump-1"));
-        assert!(thing_matches(&thing, "plant-2"));
-        assert!(!thing_matches(&thing, "site"));
+        let attributes = BTreeMap::from([("site".into(), "Plant-2".into())]);
+        let matches = |needle| filter_matches("Pump-17", Some("pump"), &attributes, needle);
+        assert!(matches("pump-1"));
+        assert!(matches("plant-2"));
+        assert!(!matches("site"));
     }
 
     #[test]

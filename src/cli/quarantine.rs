@@ -32,16 +32,29 @@ pub struct Request {
     pub yes: bool,
 }
 
+/// The mutation path for `client`, refusing at once under read-only (`what` would change)
+/// unless it is a dry run, which changes nothing.
+pub(super) async fn mutation_path(
+    client: &FleetClient,
+    global: &GlobalArgs,
+    dry_run: bool,
+    what: &str,
+) -> Result<Mutations, CliError> {
+    let mutations = Mutations::for_client(global.read_only, None, client).await?;
+    if !dry_run {
+        mutations.refuse_if_read_only(what)?;
+    }
+    Ok(mutations)
+}
+
 pub async fn quarantine(
     client: &FleetClient,
     global: &GlobalArgs,
     default_strategy: Strategy,
     request: Request,
 ) -> Result<(), CliError> {
-    let mutations = Mutations::for_client(global.read_only, None, client).await?;
-    if !request.dry_run {
-        mutations.refuse_if_read_only(&format!("quarantine would change {}", request.thing))?;
-    }
+    let what = format!("quarantine would change {}", request.thing);
+    let mutations = mutation_path(client, global, request.dry_run, &what).await?;
     let options = Options {
         strategy: request.strategy.unwrap_or(default_strategy),
         deactivate_certs: request.deactivate_certs,
@@ -67,10 +80,8 @@ pub async fn release(
     dry_run: bool,
     yes: bool,
 ) -> Result<(), CliError> {
-    let mutations = Mutations::for_client(global.read_only, None, client).await?;
-    if !dry_run {
-        mutations.refuse_if_read_only(&format!("release would change {thing}"))?;
-    }
+    let what = format!("release would change {thing}");
+    let mutations = mutation_path(client, global, dry_run, &what).await?;
     let prepared = run::prepare_release(client, mutations.journal(), thing, with_shared).await?;
     if prepared.is_empty() {
         let still = is_quarantined(&prepared.subject);

@@ -371,8 +371,7 @@ impl FleetClient {
         ThingPages {
             client: self.clone(),
             query,
-            next_token: None,
-            finished: false,
+            token: PageToken::default(),
         }
     }
 
@@ -1101,20 +1100,48 @@ pub struct ThingQuery {
     pub page_size: Option<i32>,
 }
 
+/// Where a paged listing stands: the token to send next, and whether the last page came.
+#[derive(Debug, Default)]
+pub(super) struct PageToken {
+    pub(super) next: Option<String>,
+    pub(super) finished: bool,
+}
+
+impl PageToken {
+    /// Takes the token a page returned; the same token twice is the service's fault (a loop),
+    /// and ends the listing.
+    pub(super) fn advance(
+        &mut self,
+        next: Option<String>,
+        action: &'static str,
+    ) -> Result<(), FleetError> {
+        let next = next.filter(|t| !t.is_empty());
+        if next.is_some() && next == self.next {
+            self.finished = true;
+            return Err(FleetError::InvalidResponse {
+                action,
+                detail: "the service returned the same page token twice".into(),
+            });
+        }
+        self.finished = next.is_none();
+        self.next = next;
+        Ok(())
+    }
+}
+
 /// A Thing listing in progress: call [`ThingPages::next_page`] until it returns `None`.
 #[derive(Debug)]
 pub struct ThingPages {
     client: FleetClient,
     query: ThingQuery,
-    next_token: Option<String>,
-    finished: bool,
+    token: PageToken,
 }
 
 impl ThingPages {
     /// The next page, `None` after the last one. After an error the listing can be resumed by
     /// calling again: the failed page is asked for again.
     pub async fn next_page(&mut self) -> Option<Result<ThingPage, FleetError>> {
-        if self.finished {
+        if self.token.finished {
             return None;
         }
         let operation = Operation::new("iot:ListThings");
@@ -1124,7 +1151,7 @@ impl ThingPages {
             .iot
             .list_things()
             .max_results(self.query.page_size.unwrap_or(MAX_PAGE_SIZE))
-            .set_next_token(self.next_token.clone())
+            .set_next_token(self.token.next.clone())
             .set_thing_type_name(self.query.thing_type.clone())
             .set_attribute_name(attribute_name)
             .set_attribute_value(attribute_value)
@@ -1134,16 +1161,9 @@ impl ThingPages {
             Ok(out) => out,
             Err(error) => return Some(Err(self.client.fail(&operation, error))),
         };
-        let next = out.next_token.filter(|t| !t.is_empty());
-        if next.is_some() && next == self.next_token {
-            self.finished = true;
-            return Some(Err(FleetError::InvalidResponse {
-                action: operation.action,
-                detail: "the service returned the same page token twice".into(),
-            }));
+        if let Err(error) = self.token.advance(out.next_token, operation.action) {
+            return Some(Err(error));
         }
-        self.finished = next.is_none();
-        self.next_token = next;
         let things = out
             .things
             .unwrap_or_default()
@@ -1162,7 +1182,7 @@ impl ThingPages {
             .collect();
         Some(Ok(ThingPage {
             things,
-            more: !self.finished,
+            more: !self.token.finished,
         }))
     }
 

@@ -80,12 +80,6 @@ impl Limiter {
         }))
     }
 
-    /// Whether it paces by quotas.
-    #[must_use]
-    pub fn paces(&self) -> bool {
-        self.0.quotas.is_some()
-    }
-
     fn paces_mut(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Pace>> {
         self.0.paces.lock().unwrap_or_else(PoisonError::into_inner)
     }

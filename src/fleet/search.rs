@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use super::client::{FleetClient, to_time};
+use super::client::{FleetClient, PageToken, to_time};
 use super::error::{FleetError, Operation};
 use super::model::{Connectivity, IndexedThing};
 use crate::query::{Query, QueryError};
@@ -72,8 +72,7 @@ impl From<FleetError> for SearchError {
 pub struct SearchPages {
     client: FleetClient,
     query: String,
-    next_token: Option<String>,
-    finished: bool,
+    token: PageToken,
 }
 
 impl FleetClient {
@@ -83,8 +82,7 @@ impl FleetClient {
         SearchPages {
             client: self.clone(),
             query: query.to_owned(),
-            next_token: None,
-            finished: false,
+            token: PageToken::default(),
         }
     }
 }
@@ -93,7 +91,7 @@ impl SearchPages {
     /// The next page of matches, `None` after the last one. After an error the search can be
     /// resumed by calling again.
     pub async fn next_page(&mut self) -> Option<Result<Vec<IndexedThing>, SearchError>> {
-        if self.finished {
+        if self.token.finished {
             return None;
         }
         let operation = Operation::new("iot:SearchIndex");
@@ -104,7 +102,7 @@ impl SearchPages {
             .index_name(THING_INDEX)
             .query_string(&self.query)
             .max_results(PAGE_SIZE)
-            .set_next_token(self.next_token.clone())
+            .set_next_token(self.token.next.clone())
             .send()
             .await;
         let out = match result {
@@ -137,17 +135,9 @@ impl SearchPages {
                 return Some(Err(self.client.fail(&operation, error).into()));
             }
         };
-        let next = out.next_token.filter(|t| !t.is_empty());
-        if next.is_some() && next == self.next_token {
-            self.finished = true;
-            return Some(Err(FleetError::InvalidResponse {
-                action: operation.action,
-                detail: "the service returned the same page token twice".into(),
-            }
-            .into()));
+        if let Err(error) = self.token.advance(out.next_token, operation.action) {
+            return Some(Err(error.into()));
         }
-        self.finished = next.is_none();
-        self.next_token = next;
         let things = out
             .things
             .unwrap_or_default()

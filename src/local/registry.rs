@@ -194,6 +194,20 @@ pub struct ThingListing {
     pub thing_type: Option<String>,
 }
 
+/// The Things in name order after `token` (a page token that is the last name returned; all of
+/// them without one).
+pub(super) fn things_after<'s>(
+    state: &'s FleetState,
+    token: Option<&str>,
+) -> impl Iterator<Item = (&'s String, &'s ThingRecord)> {
+    match token.filter(|t| !t.is_empty()) {
+        Some(token) => state
+            .things
+            .range::<str, _>((std::ops::Bound::Excluded(token), std::ops::Bound::Unbounded)),
+        None => state.things.range::<str, _>(..),
+    }
+}
+
 /// ListThings: names in order, the token is the last name returned.
 pub fn list_things(state: &FleetState, call: Call<'_>, query: &ThingListing) -> ApiResult {
     let size = page_size(query.max_results, 50, "maxResults")?;
@@ -215,12 +229,7 @@ pub fn list_things(state: &FleetState, call: Call<'_>, query: &ThingListing) -> 
         };
         type_ok && attribute_ok
     };
-    let range = match query.next_token.as_deref().filter(|t| !t.is_empty()) {
-        Some(token) => state
-            .things
-            .range::<str, _>((std::ops::Bound::Excluded(token), std::ops::Bound::Unbounded)),
-        None => state.things.range::<str, _>(..),
-    };
+    let range = things_after(state, query.next_token.as_deref());
     let mut things = Vec::with_capacity(size);
     let mut last = None;
     let mut more = false;

@@ -7,14 +7,13 @@
 use serde_json::{Map, Value, json};
 
 use super::presence::{Link, Presence};
-use super::registry::{ApiError, ApiResult};
+use super::registry::{self, ApiError, ApiResult};
 use super::shadow::{self, ShadowRecord};
 use super::store::{FleetState, ThingRecord};
+use crate::fleet::search::THING_INDEX;
 use crate::query::parse::Section;
 use crate::query::{Document, Field, Query, Scalar};
 
-/// The one index this core has (AWS's name for the Thing index).
-pub const THING_INDEX: &str = "AWS_Things";
 /// SearchIndex's largest page.
 const MAX_PAGE: usize = 100;
 
@@ -54,12 +53,7 @@ pub fn search(state: &FleetState, presence: &Presence, request: &SearchRequest) 
             )));
         }
     };
-    let range = match request.next_token.as_deref().filter(|t| !t.is_empty()) {
-        Some(token) => state
-            .things
-            .range::<str, _>((std::ops::Bound::Excluded(token), std::ops::Bound::Unbounded)),
-        None => state.things.range::<str, _>(..),
-    };
+    let range = registry::things_after(state, request.next_token.as_deref());
     let mut things = Vec::with_capacity(size);
     let mut last = None;
     let mut more = false;

@@ -61,26 +61,18 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, context: Context<'_>) {
         "Commands",
         theme.style(Slot::Title),
     )));
-    lines.push(Line::from(Span::styled(
-        "  :things :certs :policies :thing NAME",
-        theme.style(Slot::Text),
-    )));
-    lines.push(Line::from(Span::styled(
-        "  :policy NAME :cert ID :theme NAME :q",
-        theme.style(Slot::Text),
-    )));
-    lines.push(Line::from(Span::styled(
-        "  :traffic [THING] :audit :denied :quarantined",
-        theme.style(Slot::Text),
-    )));
-    lines.push(Line::from(Span::styled(
-        "  :search QUERY :mark group GROUP :unmark",
-        theme.style(Slot::Text),
-    )));
-    lines.push(Line::from(Span::styled(
-        "  Q and R act on the marked Things, when any are",
-        theme.style(Slot::Dim),
-    )));
+    for (text, slot) in [
+        ("  :things :certs :policies :thing NAME", Slot::Text),
+        ("  :policy NAME :cert ID :theme NAME :q", Slot::Text),
+        ("  :traffic [THING] :audit :denied :quarantined", Slot::Text),
+        ("  :search QUERY :mark group GROUP :unmark", Slot::Text),
+        (
+            "  Q and R act on the marked Things, when any are",
+            Slot::Dim,
+        ),
+    ] {
+        lines.push(Line::from(Span::styled(text, theme.style(slot))));
+    }
     let height = area.height.saturating_sub(2);
     let two_columns = lines.len() > usize::from(height.saturating_sub(2)) && area.width >= 76;
     let width = if two_columns {
