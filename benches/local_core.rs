@@ -31,6 +31,7 @@ async fn run() {
         mqtt_port: None,
         simulator: None,
         aws_quotas: None,
+        detect_speedup: 0,
     };
     {
         let core = LocalCore::start(options.clone()).await.expect("start");

@@ -35,6 +35,7 @@ async fn run() {
         mqtt_port: None,
         simulator: None,
         aws_quotas: None,
+        detect_speedup: 0,
     };
 
     let memory = LocalCore::start(options(None)).await.expect("start");

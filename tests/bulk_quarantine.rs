@@ -88,6 +88,7 @@ async fn local_fleet() -> LocalCore {
             ..Default::default()
         }),
         aws_quotas: None,
+        detect_speedup: 0,
     })
     .await
     .expect("the local core starts")

@@ -583,3 +583,63 @@ async fn things_status_keeps_the_things_with_every_word_and_a_wrong_word_is_a_us
         stderr(&wrong)
     );
 }
+
+#[tokio::test]
+async fn violations_follow_on_the_local_core_prints_camera_04s_violation_as_ndjson() {
+    use tokio::io::AsyncBufReadExt as _;
+    let home = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_iotfleet"))
+        .args(["--local", "violations", "--follow", "--output", "json"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run iotfleet");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    // A datapoint every 5 s: the rogue camera passes 100 messages within the first few.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_mins(1);
+    let mut seen = Vec::new();
+    let found = loop {
+        let line = match tokio::time::timeout_at(deadline, lines.next_line()).await {
+            Ok(Ok(Some(line))) => line,
+            other => panic!("no violation of camera-04 printed: {other:?} after {seen:?}"),
+        };
+        let violation: serde_json::Value =
+            serde_json::from_str(&line).expect("one JSON object a line");
+        if violation["thingName"] == "camera-04" {
+            break violation;
+        }
+        seen.push(line);
+    };
+    assert_eq!(found["event"], "raised", "{found}");
+    assert_eq!(found["securityProfile"], "fleet-baseline", "{found}");
+    assert_eq!(found["metric"], "aws:num-messages-sent", "{found}");
+    assert_eq!(found["threshold"], 100.0, "{found}");
+    assert!(
+        found["observed"].as_f64().is_some_and(|n| n > 100.0),
+        "{found}"
+    );
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn violations_where_no_profile_watches_exit_1_saying_so_and_print_no_table() {
+    let core = iotfleet::local::LocalCore::start(iotfleet::local::LocalOptions::default())
+        .await
+        .unwrap();
+    let output = iotfleet(core.endpoint(), &["violations"]).await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stdout(&output).is_empty(), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains("no security profile")
+            && stderr(&output).contains("create-security-profile"),
+        "{}",
+        stderr(&output)
+    );
+}

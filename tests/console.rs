@@ -30,6 +30,7 @@ async fn console_on_demo_fleet_journaled(
         mqtt_port: None,
         simulator: None,
         aws_quotas: None,
+        detect_speedup: 0,
     })
     .await
     .expect("local core");
@@ -822,4 +823,56 @@ async fn a_closed_draft_takes_no_keys_from_other_screens() {
     // The draft is still there when the editor opens again.
     keys(&mut app, &["/", "pump-03", "<Enter>", "S", "e"]).await;
     assert_eq!(app.state.edit.as_ref().unwrap().text, "{\"speed\": 1}");
+}
+
+#[tokio::test]
+async fn violations_screen_column_and_thing_line_snapshot_at_80x24_and_120x40() {
+    use iotfleet::local::detect::Metric;
+    let (core, mut app) = console_on_demo_fleet(None).await;
+    // The broker's counts, given straight to the core's detector (no broker runs here).
+    let now =
+        i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap();
+    for i in 0..150 {
+        core.detector()
+            .count("camera-04", Metric::MessagesSent, now - 2000 + i);
+    }
+    core.take_datapoint(now);
+    assert!(
+        run_until(&mut app, SETTLE, |app| app
+            .state
+            .violations
+            .count("camera-04")
+            == Some(1))
+        .await,
+        "{:?}",
+        app.state.violations
+    );
+    for (width, height) in [(80, 24), (120, 40)] {
+        app.handle(iotfleet::tui::msg::Msg::Resize { width, height });
+        snapshot(
+            &format!("things_violations_{width}x{height}"),
+            &render(&app, width, height),
+        );
+    }
+    keys(&mut app, &[":", "violations", "<Enter>"]).await;
+    for (width, height) in [(80, 24), (120, 40)] {
+        app.handle(iotfleet::tui::msg::Msg::Resize { width, height });
+        snapshot(
+            &format!("violations_{width}x{height}"),
+            &render(&app, width, height),
+        );
+    }
+    keys(&mut app, &["<Enter>"]).await;
+    assert!(
+        matches!(app.state.screen(), Screen::Thing { name, .. } if name == "camera-04"),
+        "Enter opens the violating Thing"
+    );
+    let screen = render(&app, 120, 40);
+    assert!(
+        screen.contains("Violations  1 active (Device Defender Detect)")
+            && screen
+                .contains("messages sent 150 (normal ≤ 100 in 5m) fleet-baseline/messages-sent"),
+        "{screen}"
+    );
+    drop(core);
 }

@@ -28,6 +28,7 @@ async fn local(simulator: Option<SimulatorOptions>) -> LocalCore {
         mqtt_port: simulator.as_ref().map(|_| 0),
         simulator,
         aws_quotas: None,
+        detect_speedup: 0,
     })
     .await
     .expect("local core")

@@ -31,6 +31,7 @@ async fn local(simulator: Option<SimulatorOptions>) -> LocalCore {
         mqtt_port: Some(0),
         simulator,
         aws_quotas: None,
+        detect_speedup: 0,
     })
     .await
     .expect("local core")

@@ -42,6 +42,7 @@ macro_rules! contract_suite {
                 connectivity_of_a_thing_never_connected,
                 refusals_are_read_from_aws_iot_logs,
                 fleet_search_reads_the_query_syntax,
+                device_defender_detect_profiles_and_violations,
             );
         }
     };
@@ -1124,4 +1125,136 @@ async fn full_search_syntax(fleet: &TestFleet) {
         .await
         .unwrap();
     assert_eq!(all.len(), 153);
+}
+
+/// A Detect behaviour: normal is at most 100 of `metric` in `duration` seconds.
+fn behavior(name: &str, metric: &str, duration: i32) -> aws_sdk_iot::types::Behavior {
+    use aws_sdk_iot::types::{Behavior, BehaviorCriteria, ComparisonOperator, MetricValue};
+    Behavior::builder()
+        .name(name)
+        .metric(metric)
+        .criteria(
+            BehaviorCriteria::builder()
+                .comparison_operator(ComparisonOperator::LessThanEquals)
+                .value(MetricValue::builder().count(100).build())
+                .duration_seconds(duration)
+                .build(),
+        )
+        .build()
+        .unwrap()
+}
+
+/// Attaches a security profile to every registered Thing, and checks it is listed there.
+async fn attach_to_every_thing(fleet: &TestFleet, profile: &str) {
+    let target = "arn:aws:iot:us-east-1:123456789012:all/registered-things";
+    fleet
+        .iot
+        .attach_security_profile()
+        .security_profile_name(profile)
+        .security_profile_target_arn(target)
+        .send()
+        .await
+        .unwrap();
+    let targets = fleet
+        .iot
+        .list_targets_for_security_profile()
+        .security_profile_name(profile)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        targets
+            .security_profile_targets()
+            .iter()
+            .map(aws_sdk_iot::types::SecurityProfileTarget::arn)
+            .collect::<Vec<_>>(),
+        [target]
+    );
+}
+
+async fn device_defender_detect_profiles_and_violations(fleet: &TestFleet) {
+    use aws_sdk_iot::types::MetricValue;
+    let answer = fleet.client.violations(None).await;
+    // Asked of the backend without a SKIP line: both backends are checked here.
+    if !fleet.backend.has(Behaviour::DeviceDefenderDetect) {
+        // moto lacks ListSecurityProfiles and ListActiveViolations: said plainly, never "no
+        // violations".
+        let said = answer
+            .expect_err("moto lacks Device Defender")
+            .violations_unknown();
+        assert!(
+            said.contains("does not answer Device Defender Detect"),
+            "{said}"
+        );
+        return;
+    }
+    let none = answer.expect("no profile yet");
+    assert_eq!(none.profiles, 0);
+    let said = none
+        .unwatched("us-east-1", false)
+        .expect("nothing is watched");
+    assert!(said.contains("create-security-profile"), "{said}");
+
+    // What AWS refuses, and what the local core cannot measure, is refused by name.
+    for (bad, why) in [
+        (
+            behavior("b", "aws:num-messages-sent", 60),
+            "durationSeconds",
+        ),
+        (behavior("b", "aws:all-bytes-out", 300), "aws:all-bytes-out"),
+    ] {
+        let refused = fleet
+            .iot
+            .create_security_profile()
+            .security_profile_name("bad")
+            .behaviors(bad)
+            .send()
+            .await;
+        assert_eq!(code(&refused), "InvalidRequestException");
+        let message = refused.unwrap_err().into_service_error().to_string();
+        assert!(message.contains(why), "{message}");
+    }
+    let created = fleet
+        .iot
+        .create_security_profile()
+        .security_profile_name("baseline")
+        .behaviors(behavior("messages-sent", "aws:num-messages-sent", 300))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        created
+            .security_profile_arn()
+            .is_some_and(|arn| arn.ends_with(":securityprofile/baseline")),
+        "{created:?}"
+    );
+    let again = fleet
+        .iot
+        .create_security_profile()
+        .security_profile_name("baseline")
+        .send()
+        .await;
+    assert_eq!(code(&again), "ResourceAlreadyExistsException");
+    attach_to_every_thing(fleet, "baseline").await;
+    let described = fleet
+        .iot
+        .describe_security_profile()
+        .security_profile_name("baseline")
+        .send()
+        .await
+        .unwrap();
+    let criteria = described.behaviors()[0].criteria().unwrap();
+    assert_eq!(criteria.duration_seconds(), Some(300));
+    assert_eq!(criteria.value().and_then(MetricValue::count), Some(100));
+    // Watched now, and nothing measured (no broker here): no violation.
+    let watched = fleet.client.violations(None).await.unwrap();
+    assert_eq!((watched.profiles, watched.active.len()), (1, 0));
+    assert_eq!(watched.unwatched("us-east-1", false), None);
+    let unknown = fleet
+        .iot
+        .list_active_violations()
+        .security_profile_name("nope")
+        .send()
+        .await;
+    assert_eq!(code(&unknown), "ResourceNotFoundException");
 }

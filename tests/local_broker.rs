@@ -22,6 +22,7 @@ async fn core() -> LocalCore {
         mqtt_port: Some(0),
         simulator: None,
         aws_quotas: None,
+        detect_speedup: 0,
     })
     .await
     .expect("the local core starts")
@@ -384,6 +385,7 @@ async fn the_simulated_fleet_reports_answers_deltas_and_the_rogue_is_contained()
             ..Default::default()
         }),
         aws_quotas: None,
+        detect_speedup: 0,
     })
     .await
     .unwrap();
@@ -777,6 +779,7 @@ async fn a_quarantine_from_another_process_is_enforced_by_the_owner_and_survives
         mqtt_port: Some(0),
         simulator: None,
         aws_quotas: None,
+        detect_speedup: 0,
     };
     let owner = LocalCore::start(options.clone())
         .await
@@ -844,6 +847,7 @@ async fn a_quarantine_from_another_process_is_enforced_by_the_owner_and_survives
         mqtt_port: None,
         simulator: None,
         aws_quotas: None,
+        detect_speedup: 0,
     })
     .await
     .unwrap();
@@ -991,4 +995,135 @@ async fn fleet_search_reads_the_brokers_sessions() {
         "{said}"
     );
     assert!(said.contains(&format!("\n  {}^", " ".repeat(32))), "{said}");
+}
+
+/// Waits until `check` finds what it wants in the active violations, at most `wait`.
+async fn violation_until(
+    client: &iotfleet::fleet::FleetClient,
+    wait: Duration,
+    what: &str,
+    check: impl Fn(&[iotfleet::fleet::detect::Violation]) -> bool,
+) -> Vec<iotfleet::fleet::detect::Violation> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let found = client.violations(None).await.expect("violations");
+        assert_eq!(found.profiles, 1, "the seeded profile");
+        if check(&found.active) {
+            return found.active;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} not within {wait:?}: {:?}",
+            found.active
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn rogue(active: &[iotfleet::fleet::detect::Violation]) -> bool {
+    active.iter().any(|v| v.thing_name == "camera-04")
+}
+
+#[tokio::test]
+async fn the_rogue_camera_violates_the_seeded_detect_profile_within_a_minute() {
+    let core = LocalCore::start(LocalOptions {
+        seed: true,
+        mqtt_port: Some(0),
+        simulator: Some(iotfleet::local::simulator::SimulatorOptions::default()),
+        ..LocalOptions::default()
+    })
+    .await
+    .unwrap();
+    let client = iotfleet::fleet::FleetClient::connect(&core.connection_settings())
+        .await
+        .unwrap();
+    // Real time: a datapoint every 5 s over the profile's 300 s.
+    let active = violation_until(
+        &client,
+        Duration::from_mins(1),
+        "camera-04's violation",
+        rogue,
+    )
+    .await;
+    let violation = active.iter().find(|v| v.thing_name == "camera-04").unwrap();
+    assert_eq!(
+        (
+            violation.security_profile.as_str(),
+            violation.behavior.as_str(),
+            violation.metric.as_deref()
+        ),
+        (
+            "fleet-baseline",
+            "messages-sent",
+            Some("aws:num-messages-sent")
+        )
+    );
+    assert_eq!(violation.rule_text(), "≤ 100 in 5m");
+    assert!(
+        violation.observed.is_some_and(|n| n > 100.0),
+        "{violation:?}"
+    );
+    assert!(violation.since.is_some(), "{violation:?}");
+    // The others send a message every 5 s: well inside the baseline.
+    assert!(
+        active.iter().all(|v| v.thing_name == "camera-04"),
+        "{active:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_quarantined_rogue_camera_clears_its_violation_within_the_profiles_duration() {
+    // Detect's time runs 20 times faster here: the seeded profile's 300 s window lasts 15 s.
+    let core = LocalCore::start(LocalOptions {
+        seed: true,
+        mqtt_port: Some(0),
+        simulator: Some(iotfleet::local::simulator::SimulatorOptions::default()),
+        detect_speedup: 20,
+        ..LocalOptions::default()
+    })
+    .await
+    .unwrap();
+    let client = iotfleet::fleet::FleetClient::connect(&core.connection_settings())
+        .await
+        .unwrap();
+    violation_until(
+        &client,
+        Duration::from_secs(30),
+        "camera-04's violation",
+        rogue,
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mutations = iotfleet::fleet::mutation::Mutations::for_client(
+        false,
+        Some(dir.path().join("journal.jsonl")),
+        &client,
+    )
+    .await
+    .unwrap();
+    let prepared = iotfleet::fleet::quarantine::run::prepare_quarantine(
+        &client,
+        "camera-04",
+        iotfleet::fleet::quarantine::Options::default(),
+        None,
+    )
+    .await
+    .unwrap();
+    iotfleet::fleet::quarantine::run::execute(&client, &mutations, prepared, &mut |_| Ok(()))
+        .await
+        .unwrap();
+    // Silenced now, but its window still holds what it sent: the violation stays until the
+    // messages age out of the 15 s window, then clears.
+    let still = client.violations(None).await.unwrap();
+    assert!(rogue(&still.active), "cleared at once: {:?}", still.active);
+    let quarantined = tokio::time::Instant::now();
+    violation_until(&client, Duration::from_secs(25), "the clearing", |active| {
+        !rogue(active)
+    })
+    .await;
+    assert!(
+        quarantined.elapsed() <= Duration::from_secs(16),
+        "cleared after {:?}, past the profile's (scaled) 15 s and a datapoint",
+        quarantined.elapsed()
+    );
 }

@@ -241,6 +241,17 @@ pub enum Command {
         #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
         since: std::time::Duration,
     },
+    /// Print Device Defender Detect's active violations: the Thing, the behaviour of its
+    /// security profile that it broke, the value measured against the rule, and since when
+    /// (NDJSON with --output json). Exits 1 where no security profile watches anything.
+    Violations {
+        /// Only this Thing's violations.
+        #[arg(long, value_name = "THING")]
+        thing: Option<String>,
+        /// Go on printing violations as they are raised and as they clear, until Ctrl-C.
+        #[arg(long)]
+        follow: bool,
+    },
     /// The embedded local IoT Core.
     #[command(subcommand)]
     Local(LocalCommand),

@@ -45,6 +45,7 @@ pub async fn start(global: &GlobalArgs, mqtt: bool) -> Result<LocalCore, CliErro
         mqtt_port: mqtt.then_some(global.mqtt_port.unwrap_or(0)),
         simulator: simulator(global.simulation),
         aws_quotas: quotas(global.simulation),
+        detect_speedup: 1,
     };
     LocalCore::start(options)
         .await
@@ -65,6 +66,7 @@ pub async fn serve(
         mqtt_port: Some(mqtt_port),
         simulator: simulator(simulation),
         aws_quotas: quotas(simulation),
+        detect_speedup: 1,
     };
     let core = LocalCore::start(options)
         .await

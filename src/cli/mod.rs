@@ -11,6 +11,7 @@ mod quarantine;
 mod shadow;
 mod text;
 mod traffic;
+mod violations;
 
 use std::io::Write as _;
 
@@ -173,6 +174,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 | Command::Tail { .. }
                 | Command::Publish { .. }
                 | Command::Denied { follow: true, .. }
+                | Command::Violations { .. }
         );
         Some(local::start(&cli.global, mqtt).await?)
     } else {
@@ -229,6 +231,17 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     }
     if let Command::Denied { follow, since } = command {
         return denied::denied(&client, &cli.global, follow, since).await;
+    }
+    if let Command::Violations { thing, follow } = command {
+        if let Some(core) = &local_core
+            && !core.is_remote()
+            && !follow
+        {
+            eprintln!(
+                "note: no `iotfleet local serve` runs, so this command started the local core and its devices just now: nothing has been measured yet; run `iotfleet local serve` in another terminal, or add --follow"
+            );
+        }
+        return violations::violations(&client, &cli.global, thing.as_deref(), follow).await;
     }
     if matches!(
         command,
@@ -347,7 +360,8 @@ async fn verb(
         | Command::Quarantine { .. }
         | Command::Release { .. }
         | Command::Audit { .. }
-        | Command::Denied { .. } => {
+        | Command::Denied { .. }
+        | Command::Violations { .. } => {
             unreachable!("handled above")
         }
     })

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod certificate;
 pub mod client;
+pub mod detect;
 pub mod error;
 pub mod inventory;
 pub mod journal;

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::broker::shadow_topics::{self, Publication};
 use super::core::Core;
 use super::data_plane;
+use super::detect;
 use super::registry::{self, ApiError, ApiResult, Call, ThingListing};
 
 pub fn router(core: Arc<Core>) -> axum::Router {
@@ -314,6 +315,42 @@ fn iot(core: &Core, r: &Incoming<'_>) -> ApiResult {
             let request: super::search::SearchRequest = serde_json::from_value(r.json()?)
                 .map_err(|e| ApiError::invalid(format!("the SearchIndex request: {e}")))?;
             core.read(|s| super::search::search(s, &core.presence, &request))
+        }
+        ["security-profiles"] if m == Method::GET => {
+            let max = r.query_int("maxResults")?;
+            core.read(|s| detect::list_security_profiles(s, call, max, r.query("nextToken")))
+        }
+        ["security-profiles", name] if m == Method::POST => {
+            let body = r.json()?;
+            core.write(|s| detect::create_security_profile(s, call, name, &body))
+        }
+        ["security-profiles", name] if m == Method::GET => {
+            core.read(|s| detect::describe_security_profile(s, call, name))
+        }
+        ["security-profiles", name] if m == Method::DELETE => {
+            core.write(|s| detect::delete_security_profile(s, name))
+        }
+        ["security-profiles", name, "targets"] if m == Method::GET => {
+            core.read(|s| detect::list_targets_for_security_profile(s, name))
+        }
+        ["security-profiles", name, "targets"] if m == Method::PUT || m == Method::DELETE => {
+            let target = r
+                .query("securityProfileTargetArn")
+                .ok_or_else(|| ApiError::invalid("securityProfileTargetArn is required"))?;
+            if m == Method::PUT {
+                core.write(|s| detect::attach_security_profile(s, name, target))
+            } else {
+                core.write(|s| detect::detach_security_profile(s, name, target))
+            }
+        }
+        ["active-violations"] if m == Method::GET => {
+            let query = detect::ViolationQuery {
+                thing: r.query("thingName"),
+                security_profile: r.query("securityProfileName"),
+                next_token: r.query("nextToken"),
+                max_results: r.query_int("maxResults")?,
+            };
+            core.read(|s| core.detect.list_active_violations(s, call, &query))
         }
         ["things", name, "thing-groups"] if m == Method::GET => {
             core.read(|s| registry::list_thing_groups_for_thing(s, call, name))

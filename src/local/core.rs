@@ -51,6 +51,8 @@ pub struct Core {
     pub logs: super::logs::IotLogs,
     /// AWS's request-rate quotas, when the core emulates them.
     pub throttle: Option<super::quotas::Throttle>,
+    /// Device Defender Detect: the broker's counts and the violations they raise.
+    pub detect: super::detect::Detector,
 }
 
 impl Core {
@@ -64,6 +66,7 @@ impl Core {
             presence: super::presence::Presence::default(),
             logs: super::logs::IotLogs::default(),
             throttle: None,
+            detect: super::detect::Detector::default(),
         }
     }
 

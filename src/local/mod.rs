@@ -7,6 +7,7 @@ pub mod broker;
 pub mod ca;
 pub mod core;
 pub mod data_plane;
+pub mod detect;
 pub mod logs;
 pub mod owner;
 pub mod presence;
@@ -42,6 +43,9 @@ pub struct LocalOptions {
     pub simulator: Option<simulator::SimulatorOptions>,
     /// Answer ThrottlingException past these request rates, as AWS does.
     pub aws_quotas: Option<crate::fleet::quotas::Quotas>,
+    /// Device Defender Detect's windows and datapoints pass this many times faster than real
+    /// time (tests see a 300 s window pass in 5 s); 0 and 1 are real time.
+    pub detect_speedup: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +87,8 @@ pub struct LocalCore {
 struct Owned {
     core: Arc<core::Core>,
     server: tokio::task::JoinHandle<()>,
+    /// Device Defender Detect's datapoints, while a broker runs.
+    detection: Option<tokio::task::JoinHandle<()>>,
     broker: Option<broker::Broker>,
     simulator: Option<simulator::Simulator>,
     /// Held for the core's lifetime; withdraws the advertisement when dropped (last).
@@ -108,22 +114,7 @@ impl LocalCore {
                 }
             },
         };
-        let existing = match &options.state_file {
-            Some(path) => Store::read_file(path)?,
-            None => None,
-        };
-        let state = match existing {
-            Some(state) => state,
-            None if options.seed => seed::demo_fleet(time::OffsetDateTime::now_utc())?,
-            None => FleetState {
-                format: FORMAT,
-                ..FleetState::default()
-            },
-        };
-        let mut state = state;
-        if state.ca.is_none() && options.mqtt_port.is_some() {
-            state.ca = Some(ca::LocalCa::generate()?);
-        }
+        let state = Self::initial_state(&options)?;
         let ca = state.ca.clone();
         let store = match options.state_file {
             Some(path) => Store::with_file(path, state)?,
@@ -142,13 +133,17 @@ impl LocalCore {
                 source,
             })?
             .port();
-        let mut core = core::Core::new(store, "127.0.0.1".to_owned());
-        core.throttle = options.aws_quotas.clone().map(quotas::Throttle::new);
-        let core = Arc::new(core);
+        let core = Arc::new(Self::core(
+            store,
+            options.aws_quotas.clone(),
+            options.detect_speedup,
+        ));
         let broker = match (options.mqtt_port, &ca) {
             (Some(port), Some(ca)) => Some(broker::Broker::start(core.clone(), ca, port).await?),
             _ => None,
         };
+        // Detect measures the broker's devices: without a broker there is nothing to judge.
+        let detection = broker.as_ref().map(|_| detection(core.clone()));
         let simulator = match (&broker, &options.simulator) {
             (Some(broker), Some(simulate)) => Some(simulator::Simulator::start(
                 &core.store.lock(),
@@ -185,12 +180,48 @@ impl LocalCore {
             owned: Some(Owned {
                 core,
                 server,
+                detection,
                 broker,
                 simulator,
                 _ownership: ownership,
             }),
             remote: None,
         })
+    }
+
+    /// The state file's fleet; a new one seeded with the demo fleet (or empty); a CA made when
+    /// the broker needs one.
+    fn initial_state(options: &LocalOptions) -> Result<FleetState, LocalError> {
+        let existing = match &options.state_file {
+            Some(path) => Store::read_file(path)?,
+            None => None,
+        };
+        let mut state = match existing {
+            Some(state) => state,
+            None if options.seed => seed::demo_fleet(time::OffsetDateTime::now_utc())?,
+            None => FleetState {
+                format: FORMAT,
+                ..FleetState::default()
+            },
+        };
+        if state.ca.is_none() && options.mqtt_port.is_some() {
+            state.ca = Some(ca::LocalCa::generate()?);
+        }
+        Ok(state)
+    }
+
+    /// The core's shared heart, with the request quotas and Detect's clock the options ask for.
+    fn core(
+        store: Store,
+        aws_quotas: Option<crate::fleet::quotas::Quotas>,
+        detect_speedup: u32,
+    ) -> core::Core {
+        let mut core = core::Core::new(store, "127.0.0.1".to_owned());
+        core.throttle = aws_quotas.map(quotas::Throttle::new);
+        core.detect = detect::Detector::new(detect::Clock {
+            speedup: detect_speedup.max(1),
+        });
+        core
     }
 
     /// Claims the state file, waiting (a little) for an owner without the broker this process
@@ -240,6 +271,25 @@ impl LocalCore {
         self.owned
             .as_ref()
             .expect("the state file is owned by another process: its core is not in this one")
+    }
+
+    /// Device Defender Detect of the core this process runs (tests count events with it).
+    ///
+    /// # Panics
+    /// When another process owns the state file.
+    #[must_use]
+    pub fn detector(&self) -> &detect::Detector {
+        &self.owned().core.detect
+    }
+
+    /// Takes one Detect datapoint at `now_ms` (the broker takes them every tick; a core without
+    /// a broker takes none).
+    ///
+    /// # Panics
+    /// When another process owns the state file.
+    pub fn take_datapoint(&self, now_ms: i64) {
+        let core = &self.owned().core;
+        core.read(|state| core.detect.evaluate(state, now_ms));
     }
 
     /// The MQTT broker, when one was asked for.
@@ -365,10 +415,28 @@ impl LocalCore {
     }
 }
 
+/// Takes Device Defender Detect's datapoints every tick while the core runs.
+fn detection(core: Arc<core::Core>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(core.detect.clock().tick());
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            every.tick().await;
+            let now_ms =
+                i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+                    .unwrap_or_default();
+            core.read(|state| core.detect.evaluate(state, now_ms));
+        }
+    })
+}
+
 impl Drop for LocalCore {
     fn drop(&mut self) {
         if let Some(owned) = &self.owned {
             owned.server.abort();
+            if let Some(detection) = &owned.detection {
+                detection.abort();
+            }
         }
     }
 }

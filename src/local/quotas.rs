@@ -105,6 +105,14 @@ pub fn operation(method: &Method, path: &[&str]) -> Option<&'static str> {
         ["test-authorization"] if post => "iot:TestAuthorization",
         ["effective-policies"] if post => "iot:GetEffectivePolicies",
         ["indices", "search"] if post => "iot:SearchIndex",
+        ["security-profiles"] if get => "iot:ListSecurityProfiles",
+        ["security-profiles", _] if get => "iot:DescribeSecurityProfile",
+        ["security-profiles", _] if post => "iot:CreateSecurityProfile",
+        ["security-profiles", _] if delete => "iot:DeleteSecurityProfile",
+        ["security-profiles", _, "targets"] if get => "iot:ListTargetsForSecurityProfile",
+        ["security-profiles", _, "targets"] if put => "iot:AttachSecurityProfile",
+        ["security-profiles", _, "targets"] if delete => "iot:DetachSecurityProfile",
+        ["active-violations"] if get => "iot:ListActiveViolations",
         _ => return None,
     })
 }

@@ -71,7 +71,7 @@ impl Call<'_> {
     }
 }
 
-fn new_id() -> String {
+pub(super) fn new_id() -> String {
     let mut bytes = [0u8; 16];
     aws_lc_rs::rand::fill(&mut bytes).expect("the system random source works");
     let hex = super::ca::hex(&bytes);
@@ -85,7 +85,7 @@ fn new_id() -> String {
     )
 }
 
-fn page_size(value: Option<i64>, default: usize, name: &str) -> Result<usize, ApiError> {
+pub(super) fn page_size(value: Option<i64>, default: usize, name: &str) -> Result<usize, ApiError> {
     match value {
         None => Ok(default),
         Some(n) if (1..=250).contains(&n) => Ok(usize::try_from(n).unwrap_or(default)),
@@ -105,7 +105,7 @@ fn with_next(mut out: Value, key: &str, next: Option<String>) -> Value {
 }
 
 /// Pages a whole list by an offset marker (the lists that AWS pages by `marker`).
-fn offset_page<T: Clone>(
+pub(super) fn offset_page<T: Clone>(
     items: &[T],
     marker: Option<&str>,
     size: usize,

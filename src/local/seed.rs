@@ -13,7 +13,8 @@ use super::ca::{CaError, LocalCa};
 use super::registry::ACCOUNT;
 use super::shadow;
 use super::store::{
-    CertificateRecord, FORMAT, FleetState, GroupRecord, NamedRecord, PolicyRecord, ThingRecord,
+    CertificateRecord, FORMAT, FleetState, GroupRecord, NamedRecord, PolicyRecord,
+    SecurityProfileRecord, ThingRecord,
 };
 
 /// The region the local fleet's ARNs and policies name.
@@ -23,6 +24,10 @@ pub const REGION: &str = "us-east-1";
 pub const PERMISSIVE_POLICY: &str = "legacy-gateway-admin";
 /// The simulated device that misbehaves: far too chatty, and probing other devices' topics.
 pub const ROGUE_DEVICE: &str = "camera-04";
+/// Device Defender Detect's demo security profile, on every registered Thing: at most 100
+/// messages in 5 minutes (the simulated devices send a few; the rogue camera about 140 a
+/// minute, so it violates within a minute and clears once it is quiet for 5 minutes).
+pub const DEMO_PROFILE: &str = "fleet-baseline";
 
 fn arn(resource: &str) -> String {
     format!("arn:aws:iot:{REGION}:{ACCOUNT}:{resource}")
@@ -161,6 +166,27 @@ pub fn demo_fleet(now: OffsetDateTime) -> Result<FleetState, CaError> {
 
     issue_certificates(&mut state, &ca, now)?;
     seed_shadows(&mut state, stamp);
+    state.security_profiles.insert(
+        DEMO_PROFILE.to_owned(),
+        SecurityProfileRecord {
+            description: Some("What a device of this fleet normally does".to_owned()),
+            behaviors: vec![json!({
+                "name": "messages-sent",
+                "metric": "aws:num-messages-sent",
+                "criteria": {
+                    "comparisonOperator": "less-than-equals",
+                    "value": {"count": 100},
+                    "durationSeconds": 300,
+                    "consecutiveDatapointsToAlarm": 1,
+                    "consecutiveDatapointsToClear": 1
+                }
+            })],
+            targets: BTreeSet::from([arn("all/registered-things")]),
+            version: 1,
+            created: stamp,
+            last_modified: stamp,
+        },
+    );
     state.ca = Some(ca);
     Ok(state)
 }

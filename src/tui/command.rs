@@ -9,7 +9,7 @@ use super::list::open_list;
 use super::navigate::{follow, open_report};
 
 /// The commands of the `:` line, for completion and help.
-const COMMANDS: [&str; 16] = [
+const COMMANDS: [&str; 17] = [
     "things",
     "search",
     "mark",
@@ -23,6 +23,7 @@ const COMMANDS: [&str; 16] = [
     "audit",
     "denied",
     "quarantined",
+    "violations",
     "theme",
     "help",
     "quit",
@@ -84,6 +85,10 @@ pub fn command(state: &mut State, text: &str) -> Vec<Effect> {
         ("quarantined", "") => {
             done(state);
             open_report(state, Report::Quarantined)
+        }
+        ("violations", "") => {
+            done(state);
+            open_report(state, Report::Violations)
         }
         ("traffic", thing) => {
             done(state);

@@ -43,6 +43,32 @@ fn denied_line(state: &State, thing: &str) -> Line {
     field("Denied", &text, slot)
 }
 
+/// Device Defender Detect's active violations of the Thing, one line each; "none active", or
+/// why they are not known.
+fn violations_lines(state: &State, thing: &str) -> Vec<Line> {
+    use super::state::violations::Feed as Detect;
+    let view = &state.violations;
+    match (view.count(thing), &view.feed) {
+        (Some(0), _) => vec![field("Violations", "none active", Slot::Dim)],
+        (Some(count), _) => {
+            let mut out = vec![field(
+                "Violations",
+                &format!("{count} active (Device Defender Detect)"),
+                Slot::StatusError,
+            )];
+            out.extend(view.of(thing).map(|v| {
+                let lead = Line::new().text(&format!("{:<12}", ""), Slot::Dim);
+                super::report::violation_line(lead, v, state.now)
+            }));
+            out
+        }
+        (None, Detect::Unknown(reason) | Detect::Unwatched(reason)) => {
+            vec![field("Violations", reason, Slot::Dim)]
+        }
+        (None, _) => vec![field("Violations", "reading…", Slot::Dim)],
+    }
+}
+
 /// Whether the Thing's device is connected (its client id is the Thing's name), since when, and
 /// why its last session ended; "unknown" with the reason when it cannot be known.
 fn connected_line(state: &State, thing: &str) -> Line {
@@ -117,6 +143,7 @@ fn thing_lines(state: &State, report: &ThingReport) -> Vec<Line> {
     out.push(field("Groups", &report.group_list(), Slot::Text));
     out.push(connected_line(state, &thing.name));
     out.push(denied_line(state, &thing.name));
+    out.extend(violations_lines(state, &thing.name));
     let shadows = match state.thing_shadows.get(&thing.name) {
         Some(Load::Ready(names)) if names.is_empty() => "none".to_owned(),
         Some(Load::Ready(names)) => names.join(", "),

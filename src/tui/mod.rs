@@ -30,5 +30,6 @@ pub mod update;
 #[cfg(test)]
 mod update_tests;
 pub mod views;
+mod violations;
 
 pub use app::{App, Options, run};

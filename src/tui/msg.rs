@@ -142,6 +142,8 @@ pub enum FleetEvent {
     Refusals(Result<Vec<LogEvent>, String>),
     /// Every isolated Thing, with the journal's who, when and why.
     Isolations(Result<Register, String>),
+    /// Device Defender Detect's active violations, or why they cannot be read.
+    Violations(Result<crate::fleet::detect::Violations, String>),
     /// Quarantine and release: plans, progress, results.
     Quarantine(QuarantineEvent),
     Searched {
@@ -242,6 +244,8 @@ pub enum Request {
     },
     /// Every isolated Thing, judged by the policies in force, with the journal's records.
     LoadIsolations,
+    /// Device Defender Detect's active violations (ListActiveViolations).
+    LoadViolations,
     /// Apply a reviewed desired-state edit (journaled with `before`).
     UpdateShadow {
         thing: String,

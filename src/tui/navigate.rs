@@ -51,7 +51,7 @@ pub fn open(state: &mut State) -> Vec<Effect> {
 }
 
 /// Opens a report screen: the audit and `:quarantined` are gathered the first time (`r`
-/// gathers them again); `:denied` is read all along.
+/// gathers them again); `:denied` and `:violations` are read all along.
 pub fn open_report(state: &mut State, report: Report) -> Vec<Effect> {
     if !matches!(state.screen(), Screen::Report { report: r, .. } if *r == report) {
         state.screens.push(Screen::Report {
@@ -191,7 +191,6 @@ pub fn refresh(state: &mut State) -> Vec<Effect> {
             state.certificate_reports.insert(id.clone(), Load::Loading);
             vec![Effect::Request(Request::LoadCertificateReport(id))]
         }
-        Screen::Traffic | Screen::Shadow { .. } => Vec::new(),
         Screen::Policy { name, .. } => {
             state.policy_reports.insert(name.clone(), Load::Loading);
             vec![Effect::Request(Request::LoadPolicyReport(name))]
@@ -214,13 +213,17 @@ pub fn refresh(state: &mut State) -> Vec<Effect> {
         Screen::Report {
             report: Report::Denied,
             ..
-        } => {
-            if state.denied.asking {
-                Vec::new()
-            } else {
-                super::denied::ask(state)
-            }
-        }
+        } if !state.denied.asking => super::denied::ask(state),
+        Screen::Report {
+            report: Report::Violations,
+            ..
+        } if !state.violations.asking => super::violations::ask(state),
+        Screen::Traffic
+        | Screen::Shadow { .. }
+        | Screen::Report {
+            report: Report::Denied | Report::Violations,
+            ..
+        } => Vec::new(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The report screens' lines (ARCHITECTURE.md: a report is a list of findings or events, each
 //! linked to its object, filtered by `/`): the audit's findings, who AWS IoT refused
-//! (`:denied`), and every isolated Thing (`:quarantined`). Pure; views draw them.
+//! (`:denied`), every isolated Thing (`:quarantined`) and Device Defender Detect's active
+//! violations (`:violations`). Pure; views draw them.
 
 use std::fmt::Write as _;
 
@@ -10,9 +11,11 @@ use time::format_description::well_known::Rfc3339;
 
 use super::line::{Line, date, heading, loaded, time_of_day};
 use super::state::denied::{DeniedView, Feed};
+use super::state::violations::Feed as ViolationsFeed;
 use super::state::{Link, Report, State};
 use crate::config::theme::Slot;
 use crate::fleet::audit::{AuditReport, Finding, Resource, Severity, Source};
+use crate::fleet::detect::Violation;
 use crate::fleet::quarantine::register::Register;
 use crate::fleet::refusals::{LOG_GROUP, Refusal};
 use crate::untrusted::escape;
@@ -30,6 +33,7 @@ pub fn lines(state: &State, report: Report) -> Vec<Line> {
         Report::Quarantined => loaded(state.isolations.as_ref(), |r| {
             quarantined_lines(filter, r, state.now)
         }),
+        Report::Violations => violations_lines(state, filter),
     }
 }
 
@@ -69,6 +73,17 @@ pub fn title(state: &State, report: Report) -> String {
             }
             _ => " Quarantined ".to_owned(),
         },
+        Report::Violations => {
+            let view = &state.violations;
+            let every = view.every.as_secs_f64();
+            match view.feed {
+                ViolationsFeed::Watching => format!(
+                    " Violations: {} active (Device Defender Detect, read every {every} s) ",
+                    view.active.len()
+                ),
+                _ => " Violations (Device Defender Detect) ".to_owned(),
+            }
+        }
     };
     if !filter.is_empty() {
         let _ = write!(title, "/{} ", escape(filter));
@@ -323,4 +338,95 @@ fn quarantined_lines(filter: &str, register: &Register, now: OffsetDateTime) -> 
         out.push(Line::new().text(&format!("note: {note}"), Slot::Dim));
     }
     out
+}
+
+/// Whether a violation matches the filter (case-insensitive, over Thing, profile, behaviour and
+/// metric).
+fn violation_matches(violation: &Violation, needle: &str) -> bool {
+    needle.is_empty()
+        || [
+            violation.thing_name.as_str(),
+            violation.security_profile.as_str(),
+            violation.behavior.as_str(),
+            violation.metric.as_deref().unwrap_or_default(),
+            violation.metric_text(),
+        ]
+        .iter()
+        .any(|field| field.to_lowercase().contains(needle))
+}
+
+/// The state of the reading, then every active violation by Thing, each linked to its Thing:
+/// the behaviour broken, the value measured against the rule, since when.
+fn violations_lines(state: &State, filter: &str) -> Vec<Line> {
+    let view = &state.violations;
+    let needle = filter.to_lowercase();
+    let mut out = Vec::new();
+    match &view.feed {
+        ViolationsFeed::Unknown(reason) => {
+            out.push(Line::new().text(reason, Slot::StatusWarning));
+            return out;
+        }
+        ViolationsFeed::Unwatched(sentence) => {
+            out.push(Line::new().text(sentence, Slot::StatusWarning));
+            return out;
+        }
+        ViolationsFeed::Starting => {
+            out.push(Line::new().text("reading…", Slot::Dim));
+            return out;
+        }
+        ViolationsFeed::Watching => {}
+    }
+    if view.local {
+        out.push(Line::new().text(
+            "local core: a datapoint every 5 s over each window; AWS takes one per period",
+            Slot::Dim,
+        ));
+    }
+    let shown: Vec<&Violation> = view
+        .active
+        .iter()
+        .filter(|v| violation_matches(v, &needle))
+        .collect();
+    if shown.is_empty() {
+        out.push(Line::new().text(
+            if view.active.is_empty() {
+                "no active violation: every watched Thing behaves as its profiles say"
+            } else {
+                "no violation matches the filter"
+            },
+            Slot::Dim,
+        ));
+        return out;
+    }
+    out.push(heading("Active, by Thing"));
+    for violation in shown {
+        let lead = Line::new()
+            .text(&format!("  {:<20} ", violation.thing_name), Slot::Link)
+            .link(Link::Thing(violation.thing_name.clone()));
+        out.push(violation_line(lead, violation, state.now));
+    }
+    out
+}
+
+/// One violation after `lead`: the metric and the value measured, the rule it broke (normal
+/// is…), the profile and behaviour, and since when.
+#[must_use]
+pub fn violation_line(lead: Line, violation: &Violation, now: OffsetDateTime) -> Line {
+    let mut line = lead
+        .text(
+            &format!("{} {} ", violation.metric_text(), violation.observed_text()),
+            Slot::StatusError,
+        )
+        .text(&format!("(normal {}) ", violation.rule_text()), Slot::Dim)
+        .text(
+            &format!("{}/{}", violation.security_profile, violation.behavior),
+            Slot::Text,
+        );
+    if let Some(since) = violation.since {
+        line = line.text(
+            &format!("  since {} ({} ago)", time_of_day(since), ago(since, now)),
+            Slot::Dim,
+        );
+    }
+    line
 }

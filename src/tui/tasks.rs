@@ -189,6 +189,12 @@ async fn answer(
                 .await
                 .map_err(|e| e.refusals_unknown(&client.backend().region)),
         ),
+        Request::LoadViolations => FleetEvent::Violations(
+            client
+                .violations(None)
+                .await
+                .map_err(|e| e.violations_unknown()),
+        ),
         Request::LoadQuarantined => {
             let result = text(inventory::quarantined_things(client).await);
             FleetEvent::Quarantine(QuarantineEvent::Quarantined(

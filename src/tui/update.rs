@@ -29,6 +29,7 @@ use super::list::{
 };
 use super::navigate::{back, copy, open, refresh};
 use super::status;
+use super::violations;
 /// Takes the configuration in; its problems are the first message.
 fn configure(state: &mut State, setup: Setup) {
     state.traffic = TrafficView::new(setup.history_budget);
@@ -45,6 +46,7 @@ fn changes_statuses(event: &FleetEvent) -> bool {
         event,
         FleetEvent::Connectivity { .. }
             | FleetEvent::Refusals(Ok(_))
+            | FleetEvent::Violations(Ok(_))
             | FleetEvent::Principals { .. }
             | FleetEvent::Certificate { .. }
             | FleetEvent::CertificateThings { .. }
@@ -97,6 +99,7 @@ pub fn start(state: &mut State) -> Vec<Effect> {
         effects.push(Effect::Request(Request::LoadAccount));
     }
     effects.extend(denied::start(state));
+    effects.extend(violations::start(state));
     counted(state, effects)
 }
 
@@ -120,8 +123,8 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                     )
                 );
             state.status_changes += u32::from(changes_statuses(&event));
-            // Refusals are read in the background, never counted as pending.
-            let background = matches!(&*event, FleetEvent::Refusals(_));
+            // Refusals and violations are read in the background, never counted as pending.
+            let background = matches!(&*event, FleetEvent::Refusals(_) | FleetEvent::Violations(_));
             state.pending = state
                 .pending
                 .saturating_sub(usize::from(!more_to_come && !background));
@@ -149,6 +152,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             let mut effects = shadow::tick(state, now);
             effects.extend(connectivity_on_screen(state));
             effects.extend(denied::tick(state));
+            effects.extend(violations::tick(state));
             effects.extend(quarantine::tick(state));
             statuses_changed(state);
             traffic::tick(state);
@@ -188,7 +192,7 @@ fn counted(state: &mut State, effects: Vec<Effect>) -> Vec<Effect> {
     state.pending += effects
         .iter()
         .filter(|e| {
-            matches!(e, Effect::Request(request) if !matches!(request, Request::LoadRefusals { .. }))
+            matches!(e, Effect::Request(request) if !matches!(request, Request::LoadRefusals { .. } | Request::LoadViolations))
         })
         .count();
     effects
@@ -462,6 +466,7 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
         }
         FleetEvent::Connectivity { thing, result } => connectivity::arrived(state, thing, result),
         FleetEvent::Refusals(result) => denied::arrived(state, result),
+        FleetEvent::Violations(result) => violations::arrived(state, result),
         event @ (FleetEvent::Searched { .. } | FleetEvent::GroupMembers { .. }) => {
             select::arrived(state, event);
             return visible_loads(state);

@@ -57,10 +57,12 @@ fn pages_accumulate_and_pending_ends_with_the_last_page() {
         [
             Effect::Request(Request::ListThings { generation: 0 }),
             Effect::Request(Request::LoadQuarantined),
-            // Refusals are read from an hour back, in the background (not pending).
+            // Refusals are read from an hour back, and Detect's violations asked, in the
+            // background (not pending).
             Effect::Request(Request::LoadRefusals {
                 start_ms: -3_600_000
             }),
+            Effect::Request(Request::LoadViolations),
         ]
     );
     assert_eq!(state.pending, 2);
@@ -997,4 +999,111 @@ fn read_only_refuses_a_bulk_quarantine_before_planning() {
             .text
             .starts_with("refused by --read-only")
     );
+}
+
+fn violation(thing: &str, behavior: &str) -> crate::fleet::detect::Violation {
+    crate::fleet::detect::Violation {
+        violation_id: format!("{thing}/{behavior}"),
+        thing_name: thing.to_owned(),
+        security_profile: "baseline".to_owned(),
+        behavior: behavior.to_owned(),
+        metric: Some("aws:num-messages-sent".to_owned()),
+        comparison: Some("less-than-equals".to_owned()),
+        threshold: Some(100.0),
+        duration_seconds: Some(300),
+        observed: Some(150.0),
+        since: None,
+        last_seen: None,
+    }
+}
+
+fn violations(state: &mut State, result: Result<crate::fleet::detect::Violations, String>) {
+    update(state, Msg::Fleet(Box::new(FleetEvent::Violations(result))));
+}
+
+fn asks_violations(effects: &[Effect]) -> usize {
+    effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Request(Request::LoadViolations)))
+        .count()
+}
+
+#[test]
+fn violations_are_asked_every_second_locally_counted_per_thing_and_unwatched_said_once() {
+    let mut state = loaded(3);
+    let t0 = state.now;
+    let tick = |state: &mut State, ms: i64| {
+        update(
+            state,
+            Msg::Tick {
+                now: t0 + time::Duration::milliseconds(ms),
+                throttled: 0,
+            },
+        )
+    };
+    assert!(state.violations.asking, "asked as the console opens");
+    assert_eq!(
+        state.violations.count("pump-0001"),
+        None,
+        "unknown until answered"
+    );
+    assert_eq!(asks_violations(&tick(&mut state, 100)), 0, "one at a time");
+    let pending = state.pending;
+    violations(
+        &mut state,
+        Ok(crate::fleet::detect::Violations {
+            profiles: 1,
+            active: vec![
+                violation("pump-0001", "messages-sent"),
+                violation("pump-0001", "auth-failures"),
+            ],
+        }),
+    );
+    assert_eq!(
+        state.pending, pending,
+        "background reads are not pending work"
+    );
+    assert_eq!(state.violations.count("pump-0001"), Some(2));
+    assert_eq!(state.violations.count("pump-0000"), Some(0));
+    assert_eq!(asks_violations(&tick(&mut state, 900)), 0, "not before 1 s");
+    assert_eq!(asks_violations(&tick(&mut state, 1100)), 1);
+    // Cleared: the next answer holds none.
+    violations(
+        &mut state,
+        Ok(crate::fleet::detect::Violations {
+            profiles: 1,
+            active: Vec::new(),
+        }),
+    );
+    assert_eq!(state.violations.count("pump-0001"), Some(0));
+
+    // No profile: nothing is watched, said once, and never "none".
+    state.message = None;
+    let unwatched = || {
+        Ok(crate::fleet::detect::Violations {
+            profiles: 0,
+            active: Vec::new(),
+        })
+    };
+    violations(&mut state, unwatched());
+    assert_eq!(state.violations.count("pump-0001"), None);
+    let said = state.message.take().expect("said").text;
+    assert!(said.contains("watches nothing"), "{said}");
+    violations(&mut state, unwatched());
+    assert!(state.message.is_none(), "said once");
+    let screen = crate::tui::report::lines(&state, super::state::Report::Violations);
+    assert!(
+        screen[0].segments[0]
+            .text
+            .contains("create-security-profile"),
+        "{screen:?}"
+    );
+    // After a failure it asks again a minute later, not every second.
+    violations(&mut state, Err("violations unknown: boom".to_owned()));
+    assert_eq!(
+        state.message.take().expect("said").text,
+        "violations unknown: boom"
+    );
+    assert_eq!(asks_violations(&tick(&mut state, 30_000)), 0);
+    assert_eq!(asks_violations(&tick(&mut state, 62_000)), 1);
 }

@@ -64,6 +64,8 @@ pub enum Behaviour {
     /// groups, attributes by equality and AND/OR/NOT, in one page, and says every Thing is
     /// connected).
     FullSearchSyntax,
+    /// Device Defender Detect: security profiles and ListActiveViolations (moto has neither).
+    DeviceDefenderDetect,
 }
 
 impl Backend {

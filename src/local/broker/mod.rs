@@ -30,6 +30,7 @@ use tokio::sync::mpsc;
 
 use super::ca::LocalCa;
 use super::core::{BrokerWork, Core, WORK_QUEUE, WORK_WAIT};
+use super::detect::Metric;
 use super::presence::DisconnectReason;
 use super::registry::Call;
 use super::seed::REGION;
@@ -384,6 +385,11 @@ impl Hooks {
             _ => None,
         };
         let source_ip = id.remote_addr.map(|a| a.ip().to_string());
+        if reason == "AUTHORIZATION_FAILURE" {
+            self.core
+                .detect
+                .count(&id.client_id, Metric::AuthorizationFailures, now_ms());
+        }
         self.core.logs.record(
             &super::logs::Refused {
                 event_type,
@@ -440,6 +446,9 @@ impl Hooks {
                     );
                 }
             }
+            self.core
+                .detect
+                .count(client, Metric::MessagesSent, now_ms());
             return PublishAclResult::allow();
         }
         tracing::info!(%client, %topic, "publish refused by policy");
@@ -471,6 +480,9 @@ impl Hooks {
     /// A session ended: its grant forgotten, and its `disconnected` event published.
     fn disconnected(&self, id: &Id, reason: &rmqtt::types::Reason) {
         self.authority.forget(&id.client_id, id.remote_addr);
+        self.core
+            .detect
+            .count(&id.client_id, Metric::Disconnects, now_ms());
         if let Some(event) = self.core.presence.disconnected(
             &id.client_id,
             &session_identifier(id),
@@ -488,6 +500,9 @@ impl Handler for Hooks {
         match param {
             Parameter::ClientAuthenticate(connect) => {
                 let id = connect.id();
+                self.core
+                    .detect
+                    .count(&id.client_id, Metric::ConnectionAttempts, now_ms());
                 let key = connect.cert().and_then(|cert| {
                     Some(CertKey {
                         subject: cert.subject.clone(),

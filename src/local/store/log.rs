@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use super::super::ca::LocalCa;
 use super::{
-    CertificateRecord, FleetState, GroupRecord, NamedRecord, PolicyRecord, StoreError, ThingRecord,
+    CertificateRecord, FleetState, GroupRecord, NamedRecord, PolicyRecord, SecurityProfileRecord,
+    StoreError, ThingRecord,
 };
 
 /// A segment is compacted once it holds this much, or as much as the last snapshot if more:
@@ -31,7 +32,7 @@ const COMPACT_AT: u64 = 8 << 20;
 /// One logged transaction: the rows it changed in each table, as they are after it (None:
 /// removed). Generic so the same shape is written from borrowed rows and read into owned ones.
 #[derive(Debug, Serialize, Deserialize)]
-pub(super) struct Record<K, Th, Ty, G, C, P, A> {
+pub(super) struct Record<K, Th, Ty, G, C, P, S, A> {
     pub seq: u64,
     /// The local CA, when the transaction made it (it is never replaced).
     #[serde(default = "Option::default", skip_serializing_if = "Option::is_none")]
@@ -46,6 +47,8 @@ pub(super) struct Record<K, Th, Ty, G, C, P, A> {
     pub certificates: Vec<(K, Option<C>)>,
     #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<(K, Option<P>)>,
+    #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
+    pub security_profiles: Vec<(K, Option<S>)>,
 }
 
 pub(super) type Written<'a> = Record<
@@ -55,11 +58,20 @@ pub(super) type Written<'a> = Record<
     &'a GroupRecord,
     &'a CertificateRecord,
     &'a PolicyRecord,
+    &'a SecurityProfileRecord,
     &'a LocalCa,
 >;
 
-pub(super) type Logged =
-    Record<String, ThingRecord, NamedRecord, GroupRecord, CertificateRecord, PolicyRecord, LocalCa>;
+pub(super) type Logged = Record<
+    String,
+    ThingRecord,
+    NamedRecord,
+    GroupRecord,
+    CertificateRecord,
+    PolicyRecord,
+    SecurityProfileRecord,
+    LocalCa,
+>;
 
 /// The log being written: its current segment, and the background snapshot.
 #[derive(Debug)]

@@ -33,6 +33,8 @@ pub struct FleetState {
     pub thing_groups: Table<GroupRecord>,
     pub certificates: Table<CertificateRecord>,
     pub policies: Table<PolicyRecord>,
+    /// Device Defender Detect's security profiles (`detect.rs`).
+    pub security_profiles: Table<SecurityProfileRecord>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -91,6 +93,18 @@ pub struct PolicyRecord {
     pub versions: BTreeMap<u32, PolicyVersionRecord>,
     pub default_version: u32,
     pub next_version: u32,
+    pub created: i64,
+    pub last_modified: i64,
+}
+
+/// A Device Defender security profile: its behaviours as AWS's API gives them (checked by
+/// `detect.rs` when created), and the targets it is attached to (ARNs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecurityProfileRecord {
+    pub description: Option<String>,
+    pub behaviors: Vec<serde_json::Value>,
+    pub targets: BTreeSet<String>,
+    pub version: i64,
     pub created: i64,
     pub last_modified: i64,
 }
@@ -158,6 +172,7 @@ impl FleetState {
             thing_groups: self.thing_groups.changed(),
             certificates: self.certificates.changed(),
             policies: self.policies.changed(),
+            security_profiles: self.security_profiles.changed(),
         }
     }
 
@@ -167,6 +182,7 @@ impl FleetState {
             || self.thing_groups.has_changes()
             || self.certificates.has_changes()
             || self.policies.has_changes()
+            || self.security_profiles.has_changes()
     }
 
     fn commit(&mut self) {
@@ -181,6 +197,7 @@ impl FleetState {
         self.thing_groups.commit();
         self.certificates.commit();
         self.policies.commit();
+        self.security_profiles.commit();
     }
 
     fn roll_back(&mut self) {
@@ -189,6 +206,7 @@ impl FleetState {
         self.thing_groups.roll_back();
         self.certificates.roll_back();
         self.policies.roll_back();
+        self.security_profiles.roll_back();
     }
 
     fn replay(&mut self, record: log::Logged) {
@@ -210,6 +228,9 @@ impl FleetState {
         }
         for (key, value) in record.policies {
             self.policies.replay(key, value);
+        }
+        for (key, value) in record.security_profiles {
+            self.security_profiles.replay(key, value);
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod denied;
 pub mod quarantine;
 pub mod shadow_edit;
 pub mod traffic;
+pub mod violations;
 
 use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
 use crate::fleet::model::{
@@ -193,6 +194,8 @@ pub enum Report {
     Denied,
     /// Every isolated Thing, with the journal's who, when and why.
     Quarantined,
+    /// Device Defender Detect's active violations (`State::violations`).
+    Violations,
 }
 
 /// A line being typed: the filter (`/`) or the command line (`:`).
@@ -383,6 +386,8 @@ pub struct State {
     pub audit: Option<Load<crate::fleet::audit::AuditReport>>,
     /// Who AWS IoT refused, read since the console opened.
     pub denied: denied::DeniedView,
+    /// Device Defender Detect's active violations.
+    pub violations: violations::ViolationsView,
     /// Every isolated Thing (`:quarantined`), once asked for.
     pub isolations: Option<Load<crate::fleet::quarantine::register::Register>>,
     /// What `/` keeps of each report's lines.
@@ -456,6 +461,7 @@ impl State {
             confirm: None,
             audit: None,
             denied: denied::DeniedView::default(),
+            violations: violations::ViolationsView::default(),
             isolations: None,
             report_filters: HashMap::new(),
             own_permissions: HashMap::new(),

@@ -65,6 +65,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, context: Context<'_>) {
         ("  :things :certs :policies :thing NAME", Slot::Text),
         ("  :policy NAME :cert ID :theme NAME :q", Slot::Text),
         ("  :traffic [THING] :audit :denied :quarantined", Slot::Text),
+        ("  :violations", Slot::Text),
         ("  :search QUERY :mark group GROUP :unmark", Slot::Text),
         (
             "  Q and R act on the marked Things, when any are",

@@ -124,13 +124,22 @@ pub fn draw(
         .take(state.page_rows);
     // Status words are matched as statuses, not letters in names.
     let highlight = Highlighter::new(&status::Filter::parse(&view.filter).text);
-    let (header, widths, rows): (Vec<&str>, Vec<Constraint>, Vec<Row<'_>>) = match kind {
+    // At 110 columns and more the violations column says its name whole; below 90 the Things'
+    // TYPE column gives way, so that names, statuses and certificates keep their widths.
+    let violations_header = if area.width >= 110 {
+        "VIOLATIONS"
+    } else {
+        "VIOL"
+    };
+    let with_type = area.width >= 90;
+    let (mut header, mut widths, rows): (Vec<&str>, Vec<Constraint>, Vec<Row<'_>>) = match kind {
         ListKind::Things => (
             vec![
                 "NAME",
                 "TYPE",
                 "ONLINE",
                 "DENIED",
+                violations_header,
                 "CERTIFICATES",
                 "Q",
                 "ATTRIBUTES",
@@ -140,6 +149,7 @@ pub fn draw(
                 Constraint::Length(9),
                 Constraint::Length(12),
                 Constraint::Length(6),
+                Constraint::Length(u16::try_from(violations_header.len()).unwrap_or(4)),
                 Constraint::Length(14),
                 Constraint::Length(1),
                 Constraint::Min(10),
@@ -168,7 +178,7 @@ pub fn draw(
                     } else {
                         highlight.line(&thing.name, theme)
                     };
-                    let row = Row::new(vec![
+                    let mut cells = vec![
                         Cell::from(name),
                         Cell::from(Span::styled(
                             escape(thing.thing_type.as_deref().unwrap_or("-")).into_owned(),
@@ -176,6 +186,7 @@ pub fn draw(
                         )),
                         Cell::from(Span::styled(online, theme.style(online_slot))),
                         denied_cell(state, &thing.name, theme),
+                        violations_cell(state, &thing.name, theme),
                         Cell::from(Span::styled(summary, theme.style(slot))),
                         if state.is_quarantined(&thing.name) {
                             Cell::from(Span::styled("Q", theme.style(Slot::ThingQuarantined)))
@@ -186,7 +197,11 @@ pub fn draw(
                             escape(&attributes).into_owned(),
                             theme.style(Slot::Text),
                         )),
-                    ]);
+                    ];
+                    if !with_type {
+                        cells.remove(1);
+                    }
+                    let row = Row::new(cells);
                     selected(row, position == view.selected, theme)
                 })
                 .collect(),
@@ -263,6 +278,10 @@ pub fn draw(
                 .collect(),
         ),
     };
+    if kind == ListKind::Things && !with_type {
+        header.remove(1);
+        widths.remove(1);
+    }
     let header = Row::new(
         header
             .into_iter()
@@ -294,6 +313,19 @@ fn denied_cell<'a>(state: &State, thing: &str, theme: &Theme) -> Cell<'a> {
         Some(count) => (count.to_string(), Slot::StatusError),
         None if matches!(state.denied.feed, Feed::Unknown(_)) => ("?".to_owned(), Slot::Dim),
         None => (String::new(), Slot::Dim),
+    };
+    Cell::from(Span::styled(text, theme.style(slot)))
+}
+
+/// Device Defender Detect's active violations of the Thing: "-" for none, "?" when they cannot
+/// be read or nothing is watched, blank until the first answer.
+fn violations_cell<'a>(state: &State, thing: &str, theme: &Theme) -> Cell<'a> {
+    use crate::tui::state::violations::Feed as Detect;
+    let (text, slot) = match (state.violations.count(thing), &state.violations.feed) {
+        (Some(0), _) => ("-".to_owned(), Slot::Dim),
+        (Some(count), _) => (count.to_string(), Slot::StatusError),
+        (None, Detect::Unknown(_) | Detect::Unwatched(_)) => ("?".to_owned(), Slot::Dim),
+        (None, _) => (String::new(), Slot::Dim),
     };
     Cell::from(Span::styled(text, theme.style(slot)))
 }
