@@ -215,7 +215,58 @@ fn from_sdk(v: aws_sdk_iot::types::ActiveViolation) -> Violation {
         threshold: criteria.and_then(|c| c.value.as_ref()).and_then(value),
         duration_seconds: criteria.and_then(|c| c.duration_seconds),
         observed: v.last_violation_value.as_ref().and_then(value),
-        since: v.violation_start_time.and_then(to_time),
-        last_seen: v.last_violation_time.and_then(to_time),
+        since: v.violation_start_time.and_then(to_time).map(to_millisecond),
+        last_seen: v.last_violation_time.and_then(to_time).map(to_millisecond),
+    }
+}
+
+/// AWS gives these times in epoch seconds with a fraction, which reads back with float noise in
+/// the nanoseconds (`.035000085`): kept to the millisecond the service means.
+fn to_millisecond(time: OffsetDateTime) -> OffsetDateTime {
+    let nanos = time.nanosecond();
+    let rounded = (nanos + 500_000) / 1_000_000 * 1_000_000;
+    match time.replace_nanosecond(rounded) {
+        Ok(time) => time,
+        // 999.5 ms and more: the next second.
+        Err(_) => time.replace_nanosecond(0).unwrap_or(time) + time::Duration::SECOND,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_keep_the_millisecond_not_the_float_noise() {
+        let noisy = OffsetDateTime::from_unix_timestamp_nanos(1_764_543_471_035_000_085).unwrap();
+        assert_eq!(
+            to_millisecond(noisy),
+            OffsetDateTime::from_unix_timestamp_nanos(1_764_543_471_035_000_000).unwrap()
+        );
+        let late = OffsetDateTime::from_unix_timestamp_nanos(1_764_543_471_999_999_900).unwrap();
+        assert_eq!(
+            to_millisecond(late),
+            OffsetDateTime::from_unix_timestamp(1_764_543_472).unwrap()
+        );
+    }
+
+    #[test]
+    fn the_rule_reads_as_what_is_normal() {
+        let violation = Violation {
+            violation_id: "v".into(),
+            thing_name: "t".into(),
+            security_profile: "p".into(),
+            behavior: "b".into(),
+            metric: Some("aws:num-authorization-failures".into()),
+            comparison: Some("less-than".into()),
+            threshold: Some(5.0),
+            duration_seconds: Some(900),
+            observed: Some(12.0),
+            since: None,
+            last_seen: None,
+        };
+        assert_eq!(violation.rule_text(), "< 5 in 15m");
+        assert_eq!(violation.metric_text(), "auth failures");
+        assert_eq!(violation.observed_text(), "12");
     }
 }

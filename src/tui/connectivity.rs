@@ -14,12 +14,24 @@ use crate::fleet::traffic::TrafficEvent;
 
 /// A Thing's connectivity is asked again after this long, while it is on screen.
 pub const REFRESH_SECONDS: i64 = 30;
+/// Opening a Thing's screen asks again when the last answer is older than this: the screen is
+/// where a responder reads whether the device is connected now.
+pub const OPEN_SECONDS: i64 = 5;
 
 /// Asks for the connectivity of `things` never asked for, or answered (or failed) more than
 /// `REFRESH_SECONDS` ago; never for one already being asked. A failure is not asked again at
 /// once: without fleet indexing every answer fails, and the screen must not ask on every tick.
 /// While asked again, the last answer stays shown (and matched by `/online`).
 pub fn load<'a>(state: &mut State, things: impl IntoIterator<Item = &'a str>) -> Vec<Effect> {
+    load_within(state, things, REFRESH_SECONDS)
+}
+
+/// As `load`, with answers older than `seconds` asked again.
+pub fn load_within<'a>(
+    state: &mut State,
+    things: impl IntoIterator<Item = &'a str>,
+    seconds: i64,
+) -> Vec<Effect> {
     let now = state.now;
     let mut effects = Vec::new();
     for thing in things {
@@ -29,9 +41,7 @@ pub fn load<'a>(state: &mut State, things: impl IntoIterator<Item = &'a str>) ->
         let due = match state.connectivity.get(thing) {
             None => true,
             Some((Load::Loading, _)) => false,
-            Some((Load::Ready(_) | Load::Failed(_), at)) => {
-                (now - *at).whole_seconds() >= REFRESH_SECONDS
-            }
+            Some((Load::Ready(_) | Load::Failed(_), at)) => (now - *at).whole_seconds() >= seconds,
         };
         if due {
             state

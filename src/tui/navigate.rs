@@ -88,7 +88,11 @@ pub fn follow(state: &mut State, link: Link) -> Vec<Effect> {
                 state.thing_shadows.insert(name.clone(), Load::Loading);
                 effects.push(Effect::Request(Request::LoadThingShadows(name.clone())));
             }
-            effects.extend(connectivity::load(state, [name.as_str()]));
+            effects.extend(connectivity::load_within(
+                state,
+                [name.as_str()],
+                connectivity::OPEN_SECONDS,
+            ));
             state.screens.push(Screen::Thing {
                 name,
                 cursor: 0,

@@ -1107,3 +1107,31 @@ fn violations_are_asked_every_second_locally_counted_per_thing_and_unwatched_sai
     assert_eq!(asks_violations(&tick(&mut state, 30_000)), 0);
     assert_eq!(asks_violations(&tick(&mut state, 62_000)), 1);
 }
+
+#[test]
+fn opening_a_things_screen_asks_its_connectivity_again_once_the_answer_is_5_s_old() {
+    let mut state = loaded(3);
+    connectivity(&mut state, "pump-0001", false);
+    let t0 = state.now;
+    let asks = |effects: &[Effect]| {
+        effects
+            .iter()
+            .filter(
+                |e| matches!(e, Effect::Request(Request::LoadConnectivity(t)) if t == "pump-0001"),
+            )
+            .count()
+    };
+    state.now = t0 + time::Duration::seconds(2);
+    let fresh =
+        crate::tui::navigate::follow(&mut state, super::state::Link::Thing("pump-0001".into()));
+    assert_eq!(asks(&fresh), 0, "a 2 s old answer is shown as it is");
+    state.screens.pop();
+    state.now = t0 + time::Duration::seconds(6);
+    let old =
+        crate::tui::navigate::follow(&mut state, super::state::Link::Thing("pump-0001".into()));
+    assert_eq!(
+        asks(&old),
+        1,
+        "a 6 s old answer is asked again on opening"
+    );
+}
