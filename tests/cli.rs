@@ -643,3 +643,67 @@ async fn violations_where_no_profile_watches_exit_1_saying_so_and_print_no_table
         stderr(&output)
     );
 }
+
+#[tokio::test]
+async fn a_quarantine_plan_names_the_topic_rules_its_data_stops_reaching() {
+    let core = iotfleet::local::LocalCore::start(iotfleet::local::LocalOptions {
+        seed: true,
+        ..iotfleet::local::LocalOptions::default()
+    })
+    .await
+    .unwrap();
+    let Some(python) = support::boto3_python() else {
+        return;
+    };
+    support::boto3(
+        &python,
+        core.endpoint(),
+        r#"
+iot.create_topic_rule(ruleName='telemetry_to_s3', topicRulePayload={
+    'sql': "SELECT * FROM 'fleet/+/telemetry'",
+    'actions': [{'s3': {'bucketName': 'telemetry-archive', 'key': 'k', 'roleArn': 'arn:aws:iam::123456789012:role/r'}}]})
+print('{}')
+"#,
+    )
+    .await;
+    // Lines are folded at 80 columns: read the words.
+    let words = |output: &Output| {
+        stdout(output)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let planned = iotfleet(core.endpoint(), &["quarantine", "pump-01", "--dry-run"]).await;
+    assert_eq!(planned.status.code(), Some(0), "{}", stderr(&planned));
+    assert!(
+        words(&planned).contains(
+            "~ its data stops reaching topic rule telemetry_to_s3 FROM 'fleet/+/telemetry' → s3 telemetry-archive Plan:"
+        ),
+        "{}",
+        stdout(&planned)
+    );
+    let json = iotfleet(
+        core.endpoint(),
+        &["quarantine", "pump-01", "--dry-run", "--output", "json"],
+    )
+    .await;
+    let body: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(
+        body["plan"]["impact"][0],
+        "its data stops reaching topic rule telemetry_to_s3 FROM 'fleet/+/telemetry' → s3 telemetry-archive",
+        "{body}"
+    );
+    // A Thing whose topics no rule reads is told so.
+    support::boto3(
+        &python,
+        core.endpoint(),
+        "iot.delete_topic_rule(ruleName='telemetry_to_s3')\nprint('{}')",
+    )
+    .await;
+    let quiet = iotfleet(core.endpoint(), &["quarantine", "pump-01", "--dry-run"]).await;
+    assert!(
+        words(&quiet).contains("~ no topic rule reads its topics Plan:"),
+        "{}",
+        stdout(&quiet)
+    );
+}

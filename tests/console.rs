@@ -876,3 +876,64 @@ async fn violations_screen_column_and_thing_line_snapshot_at_80x24_and_120x40() 
     );
     drop(core);
 }
+
+#[tokio::test]
+async fn the_things_screen_names_the_topic_rules_reading_its_topics_at_80x24_and_120x40() {
+    use aws_sdk_iot::types::{Action, LambdaAction, S3Action, TopicRulePayload};
+    let (core, mut app) = console_on_demo_fleet(None).await;
+    let sdk = aws_sdk_iot::Client::new(&support::sdk_config(core.endpoint()).await);
+    let rule = |name: &str, sql: &str, action: Action| {
+        sdk.create_topic_rule()
+            .rule_name(name)
+            .topic_rule_payload(
+                TopicRulePayload::builder()
+                    .sql(sql)
+                    .actions(action)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+    };
+    let s3 = S3Action::builder()
+        .bucket_name("telemetry-archive")
+        .key("k")
+        .role_arn("arn:aws:iam::123456789012:role/r")
+        .build()
+        .unwrap();
+    let lambda = LambdaAction::builder()
+        .function_arn("arn:aws:lambda:us-east-1:123456789012:function:page-oncall")
+        .build()
+        .unwrap();
+    rule(
+        "telemetry_to_s3",
+        "SELECT * FROM 'fleet/+/telemetry'",
+        Action::builder().s3(s3).build(),
+    )
+    .await
+    .unwrap();
+    rule(
+        "pump01_alerts",
+        "SELECT temperature FROM 'fleet/pump-01/#' WHERE temperature > 80",
+        Action::builder().lambda(lambda).build(),
+    )
+    .await
+    .unwrap();
+    keys(&mut app, &[":", "thing pump-01", "<Enter>"]).await;
+    assert!(
+        run_until(&mut app, SETTLE, |app| matches!(
+            app.state.thing_rules.get("pump-01"),
+            Some(Load::Ready(rules)) if rules.len() == 2
+        ))
+        .await,
+        "{:?}",
+        app.state.thing_rules.get("pump-01")
+    );
+    for (width, height) in [(80, 24), (120, 40)] {
+        app.handle(iotfleet::tui::msg::Msg::Resize { width, height });
+        snapshot(
+            &format!("thing_rules_{width}x{height}"),
+            &render(&app, width, height),
+        );
+    }
+    drop(core);
+}

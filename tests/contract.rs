@@ -43,6 +43,7 @@ macro_rules! contract_suite {
                 refusals_are_read_from_aws_iot_logs,
                 fleet_search_reads_the_query_syntax,
                 device_defender_detect_profiles_and_violations,
+                topic_rules_reading_a_devices_topics_name_their_actions,
             );
         }
     };
@@ -1257,4 +1258,68 @@ async fn device_defender_detect_profiles_and_violations(fleet: &TestFleet) {
         .send()
         .await;
     assert_eq!(code(&unknown), "ResourceNotFoundException");
+}
+
+async fn topic_rules_reading_a_devices_topics_name_their_actions(fleet: &TestFleet) {
+    use iotfleet::fleet::rules::device_topics;
+    let Some(python) = support::boto3_python() else {
+        return;
+    };
+    // Made with boto3, as an operator's script would.
+    let listed = support::boto3(
+        &python,
+        &fleet.endpoint,
+        r#"
+role = 'arn:aws:iam::123456789012:role/iot-rules'
+rules = {
+    'telemetry_to_s3': ("SELECT * FROM 'fleet/+/telemetry'",
+        {'s3': {'bucketName': 'telemetry-archive', 'key': '${topic()}', 'roleArn': role}}),
+    'pump01_alerts': ("SELECT temperature FROM 'fleet/pump-01/#' WHERE temperature > 80",
+        {'lambda': {'functionArn': 'arn:aws:lambda:us-east-1:123456789012:function:page-oncall'}}),
+    'pump02_only': ("SELECT * FROM 'fleet/pump-02/telemetry'",
+        {'dynamoDB': {'tableName': 'pump02', 'roleArn': role, 'hashKeyField': 'id', 'hashKeyValue': '1'}}),
+    'plant_status': ("SELECT * FROM 'plant/+/status'",
+        {'kinesis': {'streamName': 'plant', 'roleArn': role}}),
+}
+for name, (sql, action) in rules.items():
+    iot.create_topic_rule(ruleName=name, topicRulePayload={'sql': sql, 'actions': [action]})
+print(json.dumps(sorted((r['ruleName'], r['topicPattern']) for r in iot.list_topic_rules()['rules'])))
+"#,
+    )
+    .await;
+    assert_eq!(
+        listed,
+        serde_json::json!([
+            ["plant_status", "plant/+/status"],
+            ["pump01_alerts", "fleet/pump-01/#"],
+            ["pump02_only", "fleet/pump-02/telemetry"],
+            ["telemetry_to_s3", "fleet/+/telemetry"]
+        ])
+    );
+    let rules = fleet
+        .client
+        .rules_reading(&device_topics("pump-01"))
+        .await
+        .unwrap();
+    let said: Vec<String> = rules
+        .iter()
+        .map(iotfleet::fleet::rules::TopicRule::sentence)
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "pump01_alerts FROM 'fleet/pump-01/#' → lambda page-oncall",
+            "telemetry_to_s3 FROM 'fleet/+/telemetry' → s3 telemetry-archive",
+        ]
+    );
+    assert_eq!(rules[1].matched, ["fleet/pump-01/telemetry"]);
+    let none = fleet
+        .client
+        .rules_reading(&device_topics("gateway-01"))
+        .await
+        .unwrap();
+    assert_eq!(
+        none.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        ["telemetry_to_s3"]
+    );
 }

@@ -640,42 +640,6 @@ async fn a_last_will_is_judged_at_connect_and_a_quarantine_keeps_it_unsaid() {
     let _ = pump.kill().await;
 }
 
-/// boto3, from the moto virtualenv: a third-party client of the local core's REST API.
-fn boto3_python() -> Option<std::path::PathBuf> {
-    let python = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target/peers/moto-venv/bin/python");
-    if python.exists() {
-        Some(python)
-    } else {
-        support::peer_missing(
-            "boto3",
-            "no virtualenv with moto and boto3",
-            support::moto::INSTALL,
-        );
-        None
-    }
-}
-
-/// Runs `script` with boto3's `iot` client for the local core as `iot`; its stdout as JSON.
-/// Asynchronously: the core answers on this test's runtime.
-async fn boto3(python: &Path, endpoint: &str, script: &str) -> serde_json::Value {
-    let program = format!(
-        "import boto3, json\niot = boto3.client('iot', endpoint_url='{endpoint}', region_name='us-east-1', aws_access_key_id='local', aws_secret_access_key='local')\n{script}"
-    );
-    let output = tokio::process::Command::new(python)
-        .args(["-c", &program])
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .await
-        .expect("run python");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
-}
-
 /// The next `connected` or `disconnected` lifecycle event of `client_id`, as JSON.
 async fn presence_event(
     seen: &mut Receiver<TrafficEvent>,
@@ -694,14 +658,14 @@ async fn presence_event(
 
 #[tokio::test]
 async fn a_device_provisioned_with_boto3_connects_and_its_presence_is_known() {
-    let (Some(python), Some(mosquitto)) = (boto3_python(), mosquitto_sub()) else {
+    let (Some(python), Some(mosquitto)) = (support::boto3_python(), mosquitto_sub()) else {
         return;
     };
     let core = core().await;
     let dir = tempfile::tempdir().unwrap();
     let (certificate, key) = (dir.path().join("new.pem"), dir.path().join("new.key"));
     // What a provisioning script does: keys and certificate, a Thing, a policy, attachments.
-    let created = boto3(
+    let created = support::boto3(
         &python,
         core.endpoint(),
         &format!(
@@ -723,7 +687,7 @@ print(json.dumps({{'id': made['certificateId']}}))
     )
     .await;
     let connectivity = || {
-        boto3(
+        support::boto3(
             &python,
             core.endpoint(),
             "d = iot.get_thing_connectivity_data(thingName='sensor-new')\nd.pop('ResponseMetadata')\nprint(json.dumps(d, default=str))",

@@ -59,8 +59,9 @@ pub async fn quarantine(
         strategy: request.strategy.unwrap_or(default_strategy),
         deactivate_certs: request.deactivate_certs,
     };
-    let prepared =
+    let mut prepared =
         run::prepare_quarantine(client, &request.thing, options, request.reason.clone()).await?;
+    run::name_impact(client, &mut prepared).await;
     carry_out(
         client,
         &mutations,
@@ -244,6 +245,9 @@ fn plan_text(plan: &Plan, title: &str) -> Text {
     }
     for problem in &plan.unrestorable {
         out.line(0, &format!("! cannot restore: {problem}"));
+    }
+    for impact in &plan.impact {
+        out.line(0, &format!("~ {impact}"));
     }
     if plan.steps.is_empty() {
         out.line(0, "Plan: no call to make");

@@ -21,6 +21,7 @@ pub enum ResourceKind {
     Connection,
     LogGroup,
     Batch,
+    TopicRule,
 }
 
 impl fmt::Display for ResourceKind {
@@ -36,6 +37,7 @@ impl fmt::Display for ResourceKind {
             Self::Connection => "MQTT client",
             Self::LogGroup => "log group",
             Self::Batch => "batch",
+            Self::TopicRule => "topic rule",
         })
     }
 }

@@ -16,6 +16,7 @@ pub mod permissions;
 pub mod quarantine;
 pub mod quotas;
 pub mod refusals;
+pub mod rules;
 pub mod search;
 pub mod status;
 pub mod traffic;

@@ -17,6 +17,7 @@ use super::core::Core;
 use super::data_plane;
 use super::detect;
 use super::registry::{self, ApiError, ApiResult, Call, ThingListing};
+use super::rules;
 
 pub fn router(core: Arc<Core>) -> axum::Router {
     axum::Router::new().fallback(handle).with_state(core)
@@ -315,6 +316,36 @@ fn iot(core: &Core, r: &Incoming<'_>) -> ApiResult {
             let request: super::search::SearchRequest = serde_json::from_value(r.json()?)
                 .map_err(|e| ApiError::invalid(format!("the SearchIndex request: {e}")))?;
             core.read(|s| super::search::search(s, &core.presence, &request))
+        }
+        ["rules"] if m == Method::GET => {
+            let disabled = r.query("ruleDisabled").map(|v| v == "true");
+            let max = r.query_int("maxResults")?;
+            core.read(|s| {
+                rules::list_topic_rules(
+                    s,
+                    call,
+                    r.query("topic"),
+                    disabled,
+                    max,
+                    r.query("nextToken"),
+                )
+            })
+        }
+        ["rules", name] if m == Method::POST => {
+            let body = r.json()?;
+            core.write(|s| rules::create_topic_rule(s, call, name, &body))
+        }
+        ["rules", name] if m == Method::GET => core.read(|s| rules::get_topic_rule(s, call, name)),
+        ["rules", name] if m == Method::PATCH => {
+            let body = r.json()?;
+            core.write(|s| rules::replace_topic_rule(s, name, &body))
+        }
+        ["rules", name] if m == Method::DELETE => core.write(|s| rules::delete_topic_rule(s, name)),
+        ["rules", name, "enable"] if m == Method::POST => {
+            core.write(|s| rules::set_disabled(s, name, false))
+        }
+        ["rules", name, "disable"] if m == Method::POST => {
+            core.write(|s| rules::set_disabled(s, name, true))
         }
         ["security-profiles"] if m == Method::GET => {
             let max = r.query_int("maxResults")?;

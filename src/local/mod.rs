@@ -13,6 +13,7 @@ pub mod owner;
 pub mod presence;
 pub mod quotas;
 pub mod registry;
+pub mod rules;
 pub mod search;
 pub mod seed;
 pub mod shadow;

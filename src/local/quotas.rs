@@ -113,6 +113,13 @@ pub fn operation(method: &Method, path: &[&str]) -> Option<&'static str> {
         ["security-profiles", _, "targets"] if put => "iot:AttachSecurityProfile",
         ["security-profiles", _, "targets"] if delete => "iot:DetachSecurityProfile",
         ["active-violations"] if get => "iot:ListActiveViolations",
+        ["rules"] if get => "iot:ListTopicRules",
+        ["rules", _] if get => "iot:GetTopicRule",
+        ["rules", _] if post => "iot:CreateTopicRule",
+        ["rules", _] if update => "iot:ReplaceTopicRule",
+        ["rules", _] if delete => "iot:DeleteTopicRule",
+        ["rules", _, "enable"] if post => "iot:EnableTopicRule",
+        ["rules", _, "disable"] if post => "iot:DisableTopicRule",
         _ => return None,
     })
 }

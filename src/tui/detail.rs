@@ -43,6 +43,45 @@ fn denied_line(state: &State, thing: &str) -> Line {
     field("Denied", &text, slot)
 }
 
+/// The topic rules that read the Thing's topics, one line each with where its data goes: what
+/// stops downstream when it is quarantined.
+fn rules_lines(state: &State, thing: &str) -> Vec<Line> {
+    match state.thing_rules.get(thing) {
+        Some(Load::Ready(rules)) if rules.is_empty() => vec![field(
+            "Rules",
+            &format!(
+                "no topic rule reads its topics ({})",
+                crate::fleet::rules::device_topics(thing).join(", ")
+            ),
+            Slot::Dim,
+        )],
+        Some(Load::Ready(rules)) => {
+            let mut out = vec![field(
+                "Rules",
+                &format!(
+                    "{} read its topics: a quarantine stops their data",
+                    rules.len()
+                ),
+                Slot::Text,
+            )];
+            if matches!(state.backend, super::state::Backend::Local) {
+                out.push(Line::new().text(
+                    &format!("{:<12}local core: actions are recorded, never run", ""),
+                    Slot::Dim,
+                ));
+            }
+            out.extend(rules.iter().map(|rule| {
+                Line::new()
+                    .text(&format!("{:<12}", ""), Slot::Dim)
+                    .text(&rule.sentence(), Slot::Text)
+            }));
+            out
+        }
+        Some(Load::Failed(error)) => vec![field("Rules", error, Slot::Dim)],
+        _ => vec![field("Rules", "loading…", Slot::Dim)],
+    }
+}
+
 /// Device Defender Detect's active violations of the Thing, one line each; "none active", or
 /// why they are not known.
 fn violations_lines(state: &State, thing: &str) -> Vec<Line> {
@@ -151,6 +190,7 @@ fn thing_lines(state: &State, report: &ThingReport) -> Vec<Line> {
         _ => "loading…".to_owned(),
     };
     out.push(field("Shadows", &shadows, Slot::Text));
+    out.extend(rules_lines(state, &thing.name));
     out.push(Line::new());
     out.push(heading("Attributes"));
     if thing.attributes.is_empty() {

@@ -124,6 +124,11 @@ pub enum FleetEvent {
         name: String,
         result: Result<Vec<String>, String>,
     },
+    /// The topic rules reading a Thing's topics.
+    ThingRules {
+        name: String,
+        result: Result<Vec<crate::fleet::rules::TopicRule>, String>,
+    },
     CertificateReport {
         id: String,
         result: Result<CertificateReport, String>,
@@ -228,6 +233,8 @@ pub enum Request {
     LoadCertificateThings(String),
     LoadThingReport(String),
     LoadThingShadows(String),
+    /// The topic rules whose `FROM` filter matches the Thing's topics.
+    LoadThingRules(String),
     LoadShadow {
         thing: String,
         name: Option<String>,

@@ -88,6 +88,10 @@ pub fn follow(state: &mut State, link: Link) -> Vec<Effect> {
                 state.thing_shadows.insert(name.clone(), Load::Loading);
                 effects.push(Effect::Request(Request::LoadThingShadows(name.clone())));
             }
+            if needs(state.thing_rules.get(&name)) {
+                state.thing_rules.insert(name.clone(), Load::Loading);
+                effects.push(Effect::Request(Request::LoadThingRules(name.clone())));
+            }
             effects.extend(connectivity::load_within(
                 state,
                 [name.as_str()],
@@ -123,6 +127,19 @@ pub fn follow(state: &mut State, link: Link) -> Vec<Effect> {
         }
     }
     state.message = None;
+    effects
+}
+
+/// `r` on a Thing's screen: everything it shows, asked again.
+fn refresh_thing(state: &mut State, name: String) -> Vec<Effect> {
+    connectivity::forget(state, &name);
+    let mut effects = connectivity::load(state, [name.as_str()]);
+    state.thing_reports.insert(name.clone(), Load::Loading);
+    state.thing_shadows.insert(name.clone(), Load::Loading);
+    state.thing_rules.insert(name.clone(), Load::Loading);
+    effects.push(Effect::Request(Request::LoadThingReport(name.clone())));
+    effects.push(Effect::Request(Request::LoadThingRules(name.clone())));
+    effects.push(Effect::Request(Request::LoadThingShadows(name)));
     effects
 }
 
@@ -182,15 +199,7 @@ pub fn refresh(state: &mut State) -> Vec<Effect> {
                 generation: state.policies.generation,
             })]
         }
-        Screen::Thing { name, .. } => {
-            connectivity::forget(state, &name);
-            let mut effects = connectivity::load(state, [name.as_str()]);
-            state.thing_reports.insert(name.clone(), Load::Loading);
-            state.thing_shadows.insert(name.clone(), Load::Loading);
-            effects.push(Effect::Request(Request::LoadThingReport(name.clone())));
-            effects.push(Effect::Request(Request::LoadThingShadows(name)));
-            effects
-        }
+        Screen::Thing { name, .. } => refresh_thing(state, name),
         Screen::Certificate { id, .. } => {
             state.certificate_reports.insert(id.clone(), Load::Loading);
             vec![Effect::Request(Request::LoadCertificateReport(id))]

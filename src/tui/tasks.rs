@@ -282,6 +282,11 @@ async fn answer(
                 result,
             }
         }
+        Request::LoadThingRules(name) => {
+            let topics = crate::fleet::rules::device_topics(&name);
+            let result = text(client.rules_reading(&topics).await);
+            FleetEvent::ThingRules { name, result }
+        }
         Request::LoadThingShadows(name) => {
             let result = text(shadow_names(client, &name).await);
             FleetEvent::ThingShadows { name, result }
@@ -383,7 +388,13 @@ async fn plan_quarantine(
     options: Options,
 ) -> FleetEvent {
     let result = match verb {
-        Verb::Quarantine => run::prepare_quarantine(client, &thing, options, None).await,
+        Verb::Quarantine => match run::prepare_quarantine(client, &thing, options, None).await {
+            Ok(mut prepared) => {
+                run::name_impact(client, &mut prepared).await;
+                Ok(prepared)
+            }
+            Err(error) => Err(error),
+        },
         // A release that would free another Thing's open quarantine is planned together with
         // it; the popup then asks for the Thing's name typed, not `y`.
         Verb::Release => match run::prepare_release(client, journal, &thing, false).await {

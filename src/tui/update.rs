@@ -437,6 +437,9 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
             result,
             journal_error,
         } => return shadow_updated(state, result, journal_error),
+        FleetEvent::ThingRules { name, result } => {
+            state.thing_rules.insert(name, into_load(result));
+        }
         FleetEvent::ThingShadows { name, result } => {
             state.thing_shadows.insert(name, into_load(result));
         }

@@ -1129,9 +1129,5 @@ fn opening_a_things_screen_asks_its_connectivity_again_once_the_answer_is_5_s_ol
     state.now = t0 + time::Duration::seconds(6);
     let old =
         crate::tui::navigate::follow(&mut state, super::state::Link::Thing("pump-0001".into()));
-    assert_eq!(
-        asks(&old),
-        1,
-        "a 6 s old answer is asked again on opening"
-    );
+    assert_eq!(asks(&old), 1, "a 6 s old answer is asked again on opening");
 }

@@ -204,3 +204,35 @@ pub fn cli_env(endpoint: &str, home: &std::path::Path) -> Vec<(&'static str, Str
         ),
     ]
 }
+
+/// boto3, from the moto virtualenv: a third-party client of the local core's REST API.
+pub fn boto3_python() -> Option<std::path::PathBuf> {
+    let python = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target/peers/moto-venv/bin/python");
+    if python.exists() {
+        Some(python)
+    } else {
+        peer_missing("boto3", "no virtualenv with moto and boto3", moto::INSTALL);
+        None
+    }
+}
+
+/// Runs `script` with boto3's `iot` client for the local core as `iot`; its stdout as JSON.
+/// Asynchronously: the core answers on this test's runtime.
+pub async fn boto3(python: &std::path::Path, endpoint: &str, script: &str) -> serde_json::Value {
+    let program = format!(
+        "import boto3, json\niot = boto3.client('iot', endpoint_url='{endpoint}', region_name='us-east-1', aws_access_key_id='local', aws_secret_access_key='local')\n{script}"
+    );
+    let output = tokio::process::Command::new(python)
+        .args(["-c", &program])
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .await
+        .expect("run python");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}

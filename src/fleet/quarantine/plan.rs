@@ -262,6 +262,10 @@ pub struct Plan {
     /// the verb exits non-zero.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unrestorable: Vec<String>,
+    /// What stops downstream once it is isolated: the topic rules reading its topics
+    /// (`run::name_impact`), each a sentence; empty when not asked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub impact: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -360,6 +364,7 @@ pub fn plan(subject: &Subject, options: Options) -> Result<Plan, PlanError> {
         also_isolated,
         together: Vec::new(),
         unrestorable: Vec::new(),
+        impact: Vec::new(),
     })
 }
 
@@ -491,6 +496,7 @@ pub fn release_plan(subject: &Subject, recorded: Option<&[Step]>) -> Plan {
         also_isolated: Vec::new(),
         together: Vec::new(),
         unrestorable,
+        impact: Vec::new(),
     }
 }
 

@@ -106,6 +106,7 @@ impl Prepared {
                 also_isolated: Vec::new(),
                 together: Vec::new(),
                 unrestorable: Vec::new(),
+                impact: Vec::new(),
             },
             reason: None,
             batch: None,
@@ -141,6 +142,21 @@ pub async fn prepare_quarantine(
         batch: None,
         depth,
     })
+}
+
+/// Names, in the plan, what stops downstream when the Thing is isolated: the topic rules that
+/// read its topics (`fleet/rules.rs`), or that none does. Rules that cannot be read are said
+/// so in the plan; that is never a reason not to isolate.
+pub async fn name_impact(client: &FleetClient, prepared: &mut Prepared) {
+    let topics = crate::fleet::rules::device_topics(&prepared.plan.thing);
+    prepared.plan.impact = match client.rules_reading(&topics).await {
+        Ok(rules) if rules.is_empty() => vec!["no topic rule reads its topics".to_owned()],
+        Ok(rules) => rules
+            .iter()
+            .map(|rule| format!("its data stops reaching topic rule {}", rule.sentence()))
+            .collect(),
+        Err(error) => vec![format!("topic rules unknown: {error}")],
+    };
 }
 
 /// Plans the release of `thing` from what the journal recorded (or, without a record, from

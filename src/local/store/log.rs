@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::super::ca::LocalCa;
 use super::{
     CertificateRecord, FleetState, GroupRecord, NamedRecord, PolicyRecord, SecurityProfileRecord,
-    StoreError, ThingRecord,
+    StoreError, ThingRecord, TopicRuleRecord,
 };
 
 /// A segment is compacted once it holds this much, or as much as the last snapshot if more:
@@ -32,7 +32,7 @@ const COMPACT_AT: u64 = 8 << 20;
 /// One logged transaction: the rows it changed in each table, as they are after it (None:
 /// removed). Generic so the same shape is written from borrowed rows and read into owned ones.
 #[derive(Debug, Serialize, Deserialize)]
-pub(super) struct Record<K, Th, Ty, G, C, P, S, A> {
+pub(super) struct Record<K, Th, Ty, G, C, P, S, R, A> {
     pub seq: u64,
     /// The local CA, when the transaction made it (it is never replaced).
     #[serde(default = "Option::default", skip_serializing_if = "Option::is_none")]
@@ -49,6 +49,8 @@ pub(super) struct Record<K, Th, Ty, G, C, P, S, A> {
     pub policies: Vec<(K, Option<P>)>,
     #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
     pub security_profiles: Vec<(K, Option<S>)>,
+    #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
+    pub topic_rules: Vec<(K, Option<R>)>,
 }
 
 pub(super) type Written<'a> = Record<
@@ -59,6 +61,7 @@ pub(super) type Written<'a> = Record<
     &'a CertificateRecord,
     &'a PolicyRecord,
     &'a SecurityProfileRecord,
+    &'a TopicRuleRecord,
     &'a LocalCa,
 >;
 
@@ -70,6 +73,7 @@ pub(super) type Logged = Record<
     CertificateRecord,
     PolicyRecord,
     SecurityProfileRecord,
+    TopicRuleRecord,
     LocalCa,
 >;
 

@@ -35,6 +35,8 @@ pub struct FleetState {
     pub policies: Table<PolicyRecord>,
     /// Device Defender Detect's security profiles (`detect.rs`).
     pub security_profiles: Table<SecurityProfileRecord>,
+    /// The rules engine's topic rules (`rules.rs`).
+    pub topic_rules: Table<TopicRuleRecord>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -109,6 +111,20 @@ pub struct SecurityProfileRecord {
     pub last_modified: i64,
 }
 
+/// A topic rule: its SQL and the `FROM` filter read from it, and its actions as AWS's API gives
+/// them (recorded, never run by the local core).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopicRuleRecord {
+    pub sql: String,
+    pub topic_pattern: String,
+    pub description: Option<String>,
+    pub disabled: bool,
+    pub sql_version: Option<String>,
+    pub actions: Vec<serde_json::Value>,
+    pub error_action: Option<serde_json::Value>,
+    pub created: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyVersionRecord {
     pub document: String,
@@ -173,6 +189,7 @@ impl FleetState {
             certificates: self.certificates.changed(),
             policies: self.policies.changed(),
             security_profiles: self.security_profiles.changed(),
+            topic_rules: self.topic_rules.changed(),
         }
     }
 
@@ -183,6 +200,7 @@ impl FleetState {
             || self.certificates.has_changes()
             || self.policies.has_changes()
             || self.security_profiles.has_changes()
+            || self.topic_rules.has_changes()
     }
 
     fn commit(&mut self) {
@@ -198,6 +216,7 @@ impl FleetState {
         self.certificates.commit();
         self.policies.commit();
         self.security_profiles.commit();
+        self.topic_rules.commit();
     }
 
     fn roll_back(&mut self) {
@@ -207,6 +226,7 @@ impl FleetState {
         self.certificates.roll_back();
         self.policies.roll_back();
         self.security_profiles.roll_back();
+        self.topic_rules.roll_back();
     }
 
     fn replay(&mut self, record: log::Logged) {
@@ -231,6 +251,9 @@ impl FleetState {
         }
         for (key, value) in record.security_profiles {
             self.security_profiles.replay(key, value);
+        }
+        for (key, value) in record.topic_rules {
+            self.topic_rules.replay(key, value);
         }
     }
 }

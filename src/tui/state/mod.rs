@@ -369,6 +369,8 @@ pub struct State {
     pub thing_reports: HashMap<String, Load<ThingReport>>,
     /// Shadow names per Thing ("classic" first when it exists), for the Thing screen.
     pub thing_shadows: HashMap<String, Load<Vec<String>>>,
+    /// The topic rules reading each Thing's topics (`fleet/rules.rs`).
+    pub thing_rules: HashMap<String, Load<Vec<crate::fleet::rules::TopicRule>>>,
     pub certificate_reports: HashMap<String, Load<CertificateReport>>,
     pub policy_reports: HashMap<String, Load<PolicyReport>>,
     /// Connectivity of the Things on screen, and when each was last asked for.
@@ -451,6 +453,7 @@ impl State {
             certificate_things: HashMap::new(),
             thing_reports: HashMap::new(),
             thing_shadows: HashMap::new(),
+            thing_rules: HashMap::new(),
             certificate_reports: HashMap::new(),
             policy_reports: HashMap::new(),
             connectivity: HashMap::new(),

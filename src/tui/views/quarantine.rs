@@ -258,6 +258,12 @@ fn plan_lines(
             Slot::StatusError,
         )));
     }
+    // What stops downstream weighs on the decision; once steps run, their progress has the room.
+    if progress.is_none() {
+        for impact in &plan.impact {
+            lines.push(Line::from(text(&format!("~ {impact}"), Slot::Dim)));
+        }
+    }
     for (index, step) in plan.steps.iter().enumerate() {
         let (mark, slot, after) = match progress {
             None => ("·".to_owned(), Slot::Text, String::new()),
