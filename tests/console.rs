@@ -937,3 +937,108 @@ async fn the_things_screen_names_the_topic_rules_reading_its_topics_at_80x24_and
     }
     drop(core);
 }
+
+#[tokio::test]
+async fn h_shows_who_changed_a_policy_and_a_quarantine_as_calls_and_journal_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let (core, mut app) =
+        console_on_demo_fleet_journaled(None, Some(dir.path().join("journal.jsonl"))).await;
+    let sdk = aws_sdk_iot::Client::new(&support::sdk_config(core.endpoint()).await);
+    // Someone gives the permissive policy to another device's certificate, over the REST API.
+    let principals = sdk
+        .list_thing_principals()
+        .thing_name("pump-02")
+        .send()
+        .await
+        .unwrap();
+    let certificate = principals.principals()[0].clone();
+    sdk.attach_policy()
+        .policy_name("legacy-gateway-admin")
+        .target(&certificate)
+        .send()
+        .await
+        .unwrap();
+    keys(
+        &mut app,
+        &[":", "policy legacy-gateway-admin", "<Enter>", "h"],
+    )
+    .await;
+    assert!(
+        run_until(&mut app, SETTLE, |app| app
+            .state
+            .history
+            .as_ref()
+            .is_some_and(|h| matches!(h.load, Load::Ready(_))))
+        .await
+    );
+    let screen = render(&app, 220, 40);
+    let attach_line = screen
+        .lines()
+        .find(|l| l.contains("AttachPolicy") && l.contains(&certificate[certificate.len() - 12..]))
+        .unwrap_or_else(|| panic!("the new AttachPolicy: {screen}"));
+    assert!(
+        attach_line.contains("cloudtrail") && attach_line.contains("local-operator (testing)"),
+        "the caller: {attach_line}"
+    );
+    assert!(
+        screen.contains("alice (AKIAALICE)"),
+        "the seeded history: {screen}"
+    );
+    for (width, height) in [(80, 24), (120, 40)] {
+        app.handle(iotfleet::tui::msg::Msg::Resize { width, height });
+        snapshot(
+            &format!("history_{width}x{height}"),
+            &render(&app, width, height),
+        );
+    }
+    // A quarantine made here: its calls (under the certificate) and its journal entries.
+    keys(
+        &mut app,
+        &[
+            "<Esc>",
+            "<Esc>",
+            ":",
+            "thing camera-04",
+            "<Enter>",
+            "Q",
+            "y",
+        ],
+    )
+    .await;
+    assert!(
+        run_until(&mut app, SETTLE, |app| app
+            .state
+            .quarantine
+            .as_ref()
+            .is_some_and(|q| matches!(
+                q.stage,
+                iotfleet::tui::state::quarantine::Stage::Finished(_)
+            )))
+        .await
+    );
+    keys(&mut app, &["<Enter>", "h"]).await;
+    assert!(
+        run_until(&mut app, SETTLE, |app| app
+            .state
+            .history
+            .as_ref()
+            .is_some_and(
+                |h| h.resource == "camera-04" && matches!(h.load, Load::Ready(_))
+            ))
+        .await
+    );
+    let screen = render(&app, 220, 40);
+    assert!(
+        screen.lines().any(|l| l.contains("cloudtrail")
+            && l.contains("AttachPolicy")
+            && l.contains("iotfleet-quarantine-deny-all")),
+        "the quarantine's call: {screen}"
+    );
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("journal") && l.contains("quarantine")),
+        "the quarantine's journal entry: {screen}"
+    );
+    drop(core);
+}

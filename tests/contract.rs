@@ -44,6 +44,7 @@ macro_rules! contract_suite {
                 fleet_search_reads_the_query_syntax,
                 device_defender_detect_profiles_and_violations,
                 topic_rules_reading_a_devices_topics_name_their_actions,
+                cloudtrail_history_names_who_changed_a_policy,
             );
         }
     };
@@ -1321,5 +1322,54 @@ print(json.dumps(sorted((r['ruleName'], r['topicPattern']) for r in iot.list_top
     assert_eq!(
         none.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
         ["telemetry_to_s3"]
+    );
+}
+
+async fn cloudtrail_history_names_who_changed_a_policy(fleet: &TestFleet) {
+    let answer = fleet.client.trail_events("pump-policy").await;
+    // Asked of the backend without a SKIP line: both backends are checked here.
+    if !fleet.backend.has(Behaviour::CloudTrailLookup) {
+        // moto lacks LookupEvents: said plainly, never "nobody changed it".
+        let said = answer
+            .expect_err("moto lacks LookupEvents")
+            .history_unknown();
+        assert!(said.starts_with("CloudTrail history unknown: "), "{said}");
+        return;
+    }
+    assert_eq!(answer.unwrap(), (Vec::new(), false), "nothing recorded yet");
+    seed::policy(&fleet.iot, "pump-policy", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"*"}]}"#).await;
+    // Reads are not recorded; a refused change neither.
+    fleet
+        .iot
+        .get_policy()
+        .policy_name("pump-policy")
+        .send()
+        .await
+        .unwrap();
+    let refused = fleet
+        .iot
+        .delete_policy()
+        .policy_name("no-such-policy")
+        .send()
+        .await;
+    assert!(refused.is_err());
+    let (events, truncated) = fleet.client.trail_events("pump-policy").await.unwrap();
+    assert!(!truncated);
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| (e.what.as_str(), e.detail.as_str()))
+            .collect::<Vec<_>>(),
+        [("CreatePolicy", "policyName=pump-policy")]
+    );
+    assert!(
+        events[0].who.contains("(testing)"),
+        "the caller's access key: {:?}",
+        events[0]
+    );
+    assert!(
+        (time::OffsetDateTime::now_utc() - events[0].time).whole_seconds() < 60,
+        "{:?}",
+        events[0]
     );
 }

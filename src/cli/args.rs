@@ -252,6 +252,14 @@ pub enum Command {
         #[arg(long)]
         follow: bool,
     },
+    /// Print who changed a Thing, certificate or policy: CloudTrail's events naming it (the
+    /// last 90 days) and iotfleet's journal entries about it, newest first, each marked with its
+    /// source (NDJSON with --output json). Exits 1, after what could be read, when CloudTrail or
+    /// the journal cannot be read.
+    History {
+        /// A Thing name, certificate id or policy name.
+        resource: String,
+    },
     /// The embedded local IoT Core.
     #[command(subcommand)]
     Local(LocalCommand),

@@ -6,6 +6,7 @@ mod audit;
 mod batch;
 mod browse;
 mod denied;
+mod history;
 mod local;
 mod quarantine;
 mod shadow;
@@ -229,19 +230,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Tui = command {
         return console(client, local_core.as_ref(), &cli.global, &settings).await;
     }
-    if let Command::Denied { follow, since } = command {
-        return denied::denied(&client, &cli.global, follow, since).await;
-    }
-    if let Command::Violations { thing, follow } = command {
-        if let Some(core) = &local_core
-            && !core.is_remote()
-            && !follow
-        {
-            eprintln!(
-                "note: no `iotfleet local serve` runs, so this command started the local core and its devices just now: nothing has been measured yet; run `iotfleet local serve` in another terminal, or add --follow"
-            );
-        }
-        return violations::violations(&client, &cli.global, thing.as_deref(), follow).await;
+    if matches!(
+        command,
+        Command::Denied { .. } | Command::History { .. } | Command::Violations { .. }
+    ) {
+        return watch_verb(&client, &cli.global, local_core.as_ref(), command).await;
     }
     if matches!(
         command,
@@ -252,6 +245,29 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let text = verb(&client, &cli.global, command).await?;
     tracing::info!(stats = ?client.stats(), "verb done");
     print(&text)
+}
+
+/// The verbs that read what AWS IoT's other services say of the fleet: who is refused
+/// (`denied`), who violates a Detect profile (`violations`), who changed what (`history`).
+async fn watch_verb(
+    client: &FleetClient,
+    global: &args::GlobalArgs,
+    local_core: Option<&crate::local::LocalCore>,
+    command: Command,
+) -> Result<(), CliError> {
+    match command {
+        Command::Denied { follow, since } => denied::denied(client, global, follow, since).await,
+        Command::History { resource } => history::run(client, global, &resource).await,
+        Command::Violations { thing, follow } => {
+            if local_core.is_some_and(|core| !core.is_remote()) && !follow {
+                eprintln!(
+                    "note: no `iotfleet local serve` runs, so this command started the local core and its devices just now: nothing has been measured yet; run `iotfleet local serve` in another terminal, or add --follow"
+                );
+            }
+            violations::violations(client, global, thing.as_deref(), follow).await
+        }
+        _ => unreachable!("only the watch verbs come here"),
+    }
 }
 
 /// Lays `config.toml` under the flags: `read_only = true` refuses mutations as `--read-only`
@@ -361,7 +377,8 @@ async fn verb(
         | Command::Release { .. }
         | Command::Audit { .. }
         | Command::Denied { .. }
-        | Command::Violations { .. } => {
+        | Command::Violations { .. }
+        | Command::History { .. } => {
             unreachable!("handled above")
         }
     })

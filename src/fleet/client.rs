@@ -143,6 +143,8 @@ pub struct FleetClient {
     data: Arc<OnceCell<aws_sdk_iotdataplane::Client>>,
     /// CloudWatch Logs, where AWS IoT's logging writes refusals (`refusals.rs`).
     logs: aws_sdk_cloudwatchlogs::Client,
+    /// CloudTrail, where AWS records who changed what (`history.rs`).
+    trail: aws_sdk_cloudtrail::Client,
     data_config: aws_sdk_iotdataplane::config::Builder,
     data_endpoint_configured: bool,
     info: BackendInfo,
@@ -243,6 +245,7 @@ impl FleetClient {
                     .interceptor(CountingInterceptor(counters.clone()))
                     .build(),
             ),
+            trail: trail_client(&sdk_config, &counters),
             data: Arc::new(OnceCell::new()),
             data_config,
             data_endpoint_configured,
@@ -301,6 +304,11 @@ impl FleetClient {
     /// The CloudWatch Logs client.
     pub(super) fn logs(&self) -> &aws_sdk_cloudwatchlogs::Client {
         &self.logs
+    }
+
+    /// The CloudTrail client.
+    pub(super) fn trail(&self) -> &aws_sdk_cloudtrail::Client {
+        &self.trail
     }
 
     /// The account's `iot:Data-ATS` endpoint host (DescribeEndpoint), where devices and MQTT
@@ -1194,6 +1202,18 @@ impl ThingPages {
         }
         Ok(all)
     }
+}
+
+/// The CloudTrail client, its calls counted with the others.
+fn trail_client(
+    sdk_config: &aws_types::SdkConfig,
+    counters: &Arc<CallCounters>,
+) -> aws_sdk_cloudtrail::Client {
+    aws_sdk_cloudtrail::Client::from_conf(
+        aws_sdk_cloudtrail::config::Builder::from(sdk_config)
+            .interceptor(CountingInterceptor(counters.clone()))
+            .build(),
+    )
 }
 
 /// The endpoint override for one service: `--endpoint-url`, else `AWS_ENDPOINT_URL_<SERVICE>` or

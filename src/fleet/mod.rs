@@ -7,6 +7,7 @@ pub mod certificate;
 pub mod client;
 pub mod detect;
 pub mod error;
+pub mod history;
 pub mod inventory;
 pub mod journal;
 pub mod limiter;

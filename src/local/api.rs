@@ -18,6 +18,7 @@ use super::data_plane;
 use super::detect;
 use super::registry::{self, ApiError, ApiResult, Call, ThingListing};
 use super::rules;
+use super::trail;
 
 pub fn router(core: Arc<Core>) -> axum::Router {
     axum::Router::new().fallback(handle).with_state(core)
@@ -100,6 +101,9 @@ async fn handle(
     if signing_name.as_deref() == Some("logs") {
         return logs(&core, &headers, &body);
     }
+    if signing_name.as_deref() == Some("cloudtrail") {
+        return cloudtrail(&core, &headers, &body, call.region);
+    }
     let result = match (service, path.as_slice()) {
         // DeleteConnection needs the broker, which answers asynchronously.
         (Service::IotData, ["connections", client_id]) if method == Method::DELETE => {
@@ -115,6 +119,9 @@ async fn handle(
         (Service::IotData, _) => iot_data(&core, &request),
     };
     tracing::debug!(%method, path = uri.path(), ?service, ok = result.is_ok(), "local api");
+    if service == Service::Iot && result.is_ok() {
+        record_call(&core, &request);
+    }
     match result {
         Ok(value) => (
             StatusCode::OK,
@@ -172,6 +179,79 @@ fn logs(core: &Core, headers: &HeaderMap, body: &Bytes) -> Response {
         .into_response()
 }
 
+/// Records a call that changed the fleet where LookupEvents finds it (`trail.rs`), as its own
+/// transaction after the change: a failure to write it is logged, the change stands.
+fn record_call(core: &Core, request: &Incoming<'_>) {
+    let Some(action) = super::quotas::operation(request.method, request.path) else {
+        return;
+    };
+    let body = request.json().unwrap_or_default();
+    let principal = request
+        .headers
+        .get("x-amzn-principal")
+        .and_then(|v| v.to_str().ok());
+    let Some(call) = trail::call(action, request.path, request.query, principal, &body) else {
+        return;
+    };
+    let (key, user) = trail::caller(access_key(request.headers));
+    let now_ms = i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+        .unwrap_or_default();
+    let recorded = core.write(|state| {
+        trail::record(state, &call, &key, &user, now_ms);
+        Ok(json!({}))
+    });
+    if let Err(error) = recorded {
+        tracing::warn!(error = %error.message, event = %call.event_name, "a call was made but not recorded for LookupEvents");
+    }
+}
+
+/// The access key of a SigV4 request's credential scope.
+fn access_key(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| auth.split("Credential=").nth(1))
+        .and_then(|credential| credential.split('/').next())
+}
+
+/// CloudTrail (JSON 1.1 protocol): LookupEvents over the recorded calls; any other operation is
+/// refused by name.
+fn cloudtrail(core: &Core, headers: &HeaderMap, body: &Bytes, region: &str) -> Response {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let result = match target.rsplit('.').next() {
+        Some("LookupEvents") => serde_json::from_slice::<Value>(body)
+            .map_err(|e| ApiError {
+                status: 400,
+                code: "SerializationException",
+                message: format!("the request is not JSON: {e}"),
+            })
+            .and_then(|request| core.read(|state| trail::lookup_events(state, region, &request))),
+        _ => Err(ApiError {
+            status: 400,
+            code: "UnknownOperationException",
+            message: format!(
+                "the local core answers CloudTrail's LookupEvents only, not {target:?}"
+            ),
+        }),
+    };
+    let (status, body) = match result {
+        Ok(answer) => (StatusCode::OK, answer),
+        Err(error) => (
+            StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST),
+            json!({"__type": error.code, "message": error.message}),
+        ),
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/x-amz-json-1.1")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
 /// STS GetCallerIdentity (query protocol, XML answer): the local account, so the journal and
 /// the console's header name an account here as on AWS. Other STS actions are refused.
 fn caller_identity(headers: &HeaderMap, body: &Bytes) -> Response {
@@ -188,12 +268,7 @@ fn caller_identity(headers: &HeaderMap, body: &Bytes) -> Response {
         )
             .into_response();
     }
-    let key = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|auth| auth.split("Credential=").nth(1))
-        .and_then(|credential| credential.split('/').next())
-        .unwrap_or("local");
+    let key = access_key(headers).unwrap_or("local");
     let account = registry::ACCOUNT;
     let xml = format!(
         r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>arn:aws:iam::{account}:user/local-operator</Arn><UserId>{}</UserId><Account>{account}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>local</RequestId></ResponseMetadata></GetCallerIdentityResponse>"#,

@@ -19,6 +19,7 @@ pub mod seed;
 pub mod shadow;
 pub mod simulator;
 pub mod store;
+pub mod trail;
 
 use std::path::PathBuf;
 use std::sync::Arc;

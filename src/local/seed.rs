@@ -166,6 +166,7 @@ pub fn demo_fleet(now: OffsetDateTime) -> Result<FleetState, CaError> {
 
     issue_certificates(&mut state, &ca, now)?;
     seed_shadows(&mut state, stamp);
+    seed_history(&mut state, now);
     state.security_profiles.insert(
         DEMO_PROFILE.to_owned(),
         SecurityProfileRecord {
@@ -279,6 +280,67 @@ fn issue_certificates(
     }
 
     Ok(())
+}
+
+/// The calls that made the planted problems, as CloudTrail would have recorded them: who gave
+/// gateway-03 the permissive policy "temporarily", who revoked gateway-05's certificate and who
+/// deactivated pump-14's.
+fn seed_history(state: &mut FleetState, now: OffsetDateTime) {
+    let certificate_of = |state: &FleetState, thing: &str| {
+        state.things[thing]
+            .principals
+            .iter()
+            .next()
+            .and_then(|arn| arn.split_once(":cert/"))
+            .map(|(_, id)| id.to_owned())
+            .unwrap_or_default()
+    };
+    let gateway = certificate_of(state, "gateway-03");
+    let revoked = certificate_of(state, "gateway-05");
+    let inactive = certificate_of(state, "pump-14");
+    let policy = ("AWS::IoT::Policy".to_owned(), PERMISSIVE_POLICY.to_owned());
+    let certificate = |id: &str| ("AWS::IoT::Certificate".to_owned(), id.to_owned());
+    let events = [
+        (
+            800,
+            "alice",
+            "CreatePolicy",
+            vec![policy.clone()],
+            json!({"policyName": PERMISSIVE_POLICY}),
+        ),
+        (
+            799,
+            "alice",
+            "AttachPolicy",
+            vec![policy, certificate(&gateway)],
+            json!({"policyName": PERMISSIVE_POLICY, "target": arn(&format!("cert/{gateway}"))}),
+        ),
+        (
+            40,
+            "bob",
+            "UpdateCertificate",
+            vec![certificate(&revoked)],
+            json!({"certificateId": revoked, "newStatus": "REVOKED"}),
+        ),
+        (
+            12,
+            "carol",
+            "UpdateCertificate",
+            vec![certificate(&inactive)],
+            json!({"certificateId": inactive, "newStatus": "INACTIVE"}),
+        ),
+    ];
+    for (days_ago, user, event_name, resources, parameters) in events {
+        let call = super::trail::Call {
+            event_name: event_name.to_owned(),
+            resources,
+            parameters,
+        };
+        let at = now - Duration::days(days_ago);
+        let ms = i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or_default();
+        let key = format!("AKIA{}", user.to_uppercase());
+        super::trail::record(state, &call, &key, user, ms);
+    }
 }
 
 fn seed_shadows(state: &mut FleetState, now: i64) {

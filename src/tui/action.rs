@@ -43,6 +43,8 @@ pub enum Action {
     Quarantine,
     Release,
     Can,
+    /// The control-plane history of the Thing, certificate or policy on screen.
+    History,
     /// Mark the Thing under the cursor (or unmark it), and every Thing shown.
     Mark,
     MarkAll,
@@ -54,7 +56,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Self; 45] = [
+    pub const ALL: [Self; 46] = [
         Self::Quit,
         Self::Help,
         Self::Command,
@@ -94,6 +96,7 @@ impl Action {
         Self::Quarantine,
         Self::Release,
         Self::Can,
+        Self::History,
         Self::Mark,
         Self::MarkAll,
         Self::Yes,
@@ -145,6 +148,7 @@ impl Action {
             Self::Quarantine => "quarantine",
             Self::Release => "release",
             Self::Can => "can",
+            Self::History => "history",
             Self::Mark => "mark",
             Self::MarkAll => "mark_all",
             Self::Yes => "yes",

@@ -124,6 +124,11 @@ pub enum FleetEvent {
         name: String,
         result: Result<Vec<String>, String>,
     },
+    /// A resource's control-plane history (CloudTrail and the journal).
+    History {
+        resource: String,
+        history: Box<crate::fleet::history::History>,
+    },
     /// The topic rules reading a Thing's topics.
     ThingRules {
         name: String,
@@ -235,6 +240,8 @@ pub enum Request {
     LoadThingShadows(String),
     /// The topic rules whose `FROM` filter matches the Thing's topics.
     LoadThingRules(String),
+    /// Who changed a Thing, certificate or policy (CloudTrail LookupEvents and the journal).
+    LoadHistory(String),
     LoadShadow {
         thing: String,
         name: Option<String>,

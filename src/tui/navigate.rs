@@ -73,6 +73,26 @@ pub fn open_report(state: &mut State, report: Report) -> Vec<Effect> {
     }
 }
 
+/// `h` on a Thing, certificate or policy: its history (CloudTrail and the journal), asked afresh.
+pub fn open_history(state: &mut State) -> Vec<Effect> {
+    let resource = match state.screen() {
+        Screen::Thing { name, .. } | Screen::Policy { name, .. } => name.clone(),
+        Screen::Certificate { id, .. } => id.clone(),
+        _ => return Vec::new(),
+    };
+    state.history = Some(super::state::HistoryView {
+        resource: resource.clone(),
+        load: Load::Loading,
+    });
+    state.report_filters.remove(&Report::History);
+    state.screens.push(Screen::Report {
+        report: Report::History,
+        cursor: 0,
+        scroll: 0,
+    });
+    vec![Effect::Request(Request::LoadHistory(resource))]
+}
+
 /// Opens the screen of a related object, loading it unless it is loaded or loading.
 pub fn follow(state: &mut State, link: Link) -> Vec<Effect> {
     let mut effects = Vec::new();
@@ -208,35 +228,33 @@ pub fn refresh(state: &mut State) -> Vec<Effect> {
             state.policy_reports.insert(name.clone(), Load::Loading);
             vec![Effect::Request(Request::LoadPolicyReport(name))]
         }
-        Screen::Report {
-            report: Report::Audit,
-            ..
-        } => {
+        Screen::Report { report, .. } => refresh_report(state, report),
+        Screen::Traffic | Screen::Shadow { .. } => Vec::new(),
+    }
+}
+
+/// `r` on a report: gathered again, or for those read all along, asked now rather than at the
+/// next turn.
+fn refresh_report(state: &mut State, report: Report) -> Vec<Effect> {
+    match report {
+        Report::Audit => {
             state.audit = Some(Load::Loading);
             vec![Effect::Request(Request::LoadAudit)]
         }
-        Screen::Report {
-            report: Report::Quarantined,
-            ..
-        } => {
+        Report::Quarantined => {
             state.isolations = Some(Load::Loading);
             vec![Effect::Request(Request::LoadIsolations)]
         }
-        // Read all along: `r` asks now rather than at the next turn.
-        Screen::Report {
-            report: Report::Denied,
-            ..
-        } if !state.denied.asking => super::denied::ask(state),
-        Screen::Report {
-            report: Report::Violations,
-            ..
-        } if !state.violations.asking => super::violations::ask(state),
-        Screen::Traffic
-        | Screen::Shadow { .. }
-        | Screen::Report {
-            report: Report::Denied | Report::Violations,
-            ..
-        } => Vec::new(),
+        Report::Denied if !state.denied.asking => super::denied::ask(state),
+        Report::Violations if !state.violations.asking => super::violations::ask(state),
+        Report::History => match state.history.as_mut() {
+            Some(view) => {
+                view.load = Load::Loading;
+                vec![Effect::Request(Request::LoadHistory(view.resource.clone()))]
+            }
+            None => Vec::new(),
+        },
+        Report::Denied | Report::Violations => Vec::new(),
     }
 }
 

@@ -12,10 +12,11 @@ use time::format_description::well_known::Rfc3339;
 use super::line::{Line, date, heading, loaded, time_of_day};
 use super::state::denied::{DeniedView, Feed};
 use super::state::violations::Feed as ViolationsFeed;
-use super::state::{Link, Report, State};
+use super::state::{Link, Load, Report, State};
 use crate::config::theme::Slot;
 use crate::fleet::audit::{AuditReport, Finding, Resource, Severity, Source};
 use crate::fleet::detect::Violation;
+use crate::fleet::history::{Event as HistoryEvent, History, Source as HistorySource};
 use crate::fleet::quarantine::register::Register;
 use crate::fleet::refusals::{LOG_GROUP, Refusal};
 use crate::untrusted::escape;
@@ -34,6 +35,10 @@ pub fn lines(state: &State, report: Report) -> Vec<Line> {
             quarantined_lines(filter, r, state.now)
         }),
         Report::Violations => violations_lines(state, filter),
+        Report::History => match &state.history {
+            Some(view) => loaded(Some(&view.load), |h| history_lines(h, filter)),
+            None => Vec::new(),
+        },
     }
 }
 
@@ -72,6 +77,17 @@ pub fn title(state: &State, report: Report) -> String {
                 )
             }
             _ => " Quarantined ".to_owned(),
+        },
+        Report::History => match &state.history {
+            Some(view) => match &view.load {
+                Load::Ready(history) => format!(
+                    " History of {} ({} events: CloudTrail and the journal) ",
+                    escape(&view.resource),
+                    history.events.len()
+                ),
+                _ => format!(" History of {} ", escape(&view.resource)),
+            },
+            None => " History ".to_owned(),
         },
         Report::Violations => {
             let view = &state.violations;
@@ -429,4 +445,64 @@ pub fn violation_line(lead: Line, violation: &Violation, now: OffsetDateTime) ->
         );
     }
     line
+}
+
+/// What could not be read, then every event newest first: when, where from, who, what, and its
+/// parameters.
+fn history_lines(history: &History, filter: &str) -> Vec<Line> {
+    let needle = filter.to_lowercase();
+    let mut out = Vec::new();
+    for unknown in [&history.trail_unknown, &history.journal_unknown]
+        .into_iter()
+        .flatten()
+    {
+        out.push(Line::new().text(unknown, Slot::StatusWarning));
+    }
+    let shown: Vec<&HistoryEvent> = history
+        .events
+        .iter()
+        .filter(|e| {
+            needle.is_empty()
+                || [
+                    e.who.as_str(),
+                    e.what.as_str(),
+                    e.detail.as_str(),
+                    e.source.word(),
+                ]
+                .iter()
+                .any(|f| f.to_lowercase().contains(&needle))
+        })
+        .collect();
+    if shown.is_empty() {
+        out.push(Line::new().text(
+            if history.events.is_empty() {
+                "no event names it in CloudTrail (the last 90 days) or the journal"
+            } else {
+                "no event matches the filter"
+            },
+            Slot::Dim,
+        ));
+        return out;
+    }
+    for event in shown {
+        let source = match event.source {
+            HistorySource::CloudTrail => Slot::Text,
+            HistorySource::Journal => Slot::Title,
+        };
+        out.push(
+            Line::new()
+                .text(
+                    &format!("{} {}  ", date(event.time), time_of_day(event.time)),
+                    Slot::Dim,
+                )
+                .text(&format!("{:<11}", event.source.word()), source)
+                .text(&format!("{:<24} ", event.who), Slot::Text)
+                .text(&format!("{} ", event.what), Slot::StatusWarning)
+                .text(&event.detail, Slot::Dim),
+        );
+    }
+    if history.truncated {
+        out.push(Line::new().text("CloudTrail has older events than the 200 read", Slot::Dim));
+    }
+    out
 }

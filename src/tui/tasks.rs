@@ -282,6 +282,19 @@ async fn answer(
                 result,
             }
         }
+        Request::LoadHistory(resource) => {
+            let history = match mutations.journal(client).await {
+                Ok(journal) => crate::fleet::history::history(client, &journal, &resource).await,
+                Err(error) => crate::fleet::history::History {
+                    journal_unknown: Some(format!("the journal could not be opened: {error}")),
+                    ..Default::default()
+                },
+            };
+            FleetEvent::History {
+                resource,
+                history: Box::new(history),
+            }
+        }
         Request::LoadThingRules(name) => {
             let topics = crate::fleet::rules::device_topics(&name);
             let result = text(client.rules_reading(&topics).await);

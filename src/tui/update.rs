@@ -275,6 +275,7 @@ fn screen_action(state: &mut State, action: Action) -> Vec<Effect> {
             ask_prompt(state);
             Vec::new()
         }
+        Action::History => super::navigate::open_history(state),
         Action::Mark => {
             select::toggle(state);
             step(state, 1)
@@ -437,6 +438,11 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
             result,
             journal_error,
         } => return shadow_updated(state, result, journal_error),
+        FleetEvent::History { resource, history } => {
+            if let Some(view) = state.history.as_mut().filter(|v| v.resource == resource) {
+                view.load = Load::Ready(*history);
+            }
+        }
         FleetEvent::ThingRules { name, result } => {
             state.thing_rules.insert(name, into_load(result));
         }

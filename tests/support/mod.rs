@@ -66,6 +66,8 @@ pub enum Behaviour {
     FullSearchSyntax,
     /// Device Defender Detect: security profiles and ListActiveViolations (moto has neither).
     DeviceDefenderDetect,
+    /// CloudTrail LookupEvents over the calls the backend served (moto answers 500).
+    CloudTrailLookup,
 }
 
 impl Backend {

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::super::ca::LocalCa;
 use super::{
     CertificateRecord, FleetState, GroupRecord, NamedRecord, PolicyRecord, SecurityProfileRecord,
-    StoreError, ThingRecord, TopicRuleRecord,
+    StoreError, ThingRecord, TopicRuleRecord, TrailRecord,
 };
 
 /// A segment is compacted once it holds this much, or as much as the last snapshot if more:
@@ -32,7 +32,7 @@ const COMPACT_AT: u64 = 8 << 20;
 /// One logged transaction: the rows it changed in each table, as they are after it (None:
 /// removed). Generic so the same shape is written from borrowed rows and read into owned ones.
 #[derive(Debug, Serialize, Deserialize)]
-pub(super) struct Record<K, Th, Ty, G, C, P, S, R, A> {
+pub(super) struct Record<K, Th, Ty, G, C, P, S, R, E, A> {
     pub seq: u64,
     /// The local CA, when the transaction made it (it is never replaced).
     #[serde(default = "Option::default", skip_serializing_if = "Option::is_none")]
@@ -51,6 +51,8 @@ pub(super) struct Record<K, Th, Ty, G, C, P, S, R, A> {
     pub security_profiles: Vec<(K, Option<S>)>,
     #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
     pub topic_rules: Vec<(K, Option<R>)>,
+    #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
+    pub trail: Vec<(K, Option<E>)>,
 }
 
 pub(super) type Written<'a> = Record<
@@ -62,6 +64,7 @@ pub(super) type Written<'a> = Record<
     &'a PolicyRecord,
     &'a SecurityProfileRecord,
     &'a TopicRuleRecord,
+    &'a TrailRecord,
     &'a LocalCa,
 >;
 
@@ -74,6 +77,7 @@ pub(super) type Logged = Record<
     PolicyRecord,
     SecurityProfileRecord,
     TopicRuleRecord,
+    TrailRecord,
     LocalCa,
 >;
 

@@ -37,6 +37,8 @@ pub struct FleetState {
     pub security_profiles: Table<SecurityProfileRecord>,
     /// The rules engine's topic rules (`rules.rs`).
     pub topic_rules: Table<TopicRuleRecord>,
+    /// The calls that changed the fleet, as CloudTrail records them (`trail.rs`), by sequence.
+    pub trail: Table<TrailRecord>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -125,6 +127,18 @@ pub struct TopicRuleRecord {
     pub created: i64,
 }
 
+/// A recorded control-plane call (`trail.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrailRecord {
+    pub event_name: String,
+    pub time_ms: i64,
+    pub access_key: String,
+    pub user: String,
+    /// (CloudTrail resource type, name).
+    pub resources: Vec<(String, String)>,
+    pub parameters: serde_json::Value,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyVersionRecord {
     pub document: String,
@@ -190,6 +204,7 @@ impl FleetState {
             policies: self.policies.changed(),
             security_profiles: self.security_profiles.changed(),
             topic_rules: self.topic_rules.changed(),
+            trail: self.trail.changed(),
         }
     }
 
@@ -201,6 +216,7 @@ impl FleetState {
             || self.policies.has_changes()
             || self.security_profiles.has_changes()
             || self.topic_rules.has_changes()
+            || self.trail.has_changes()
     }
 
     fn commit(&mut self) {
@@ -217,6 +233,7 @@ impl FleetState {
         self.policies.commit();
         self.security_profiles.commit();
         self.topic_rules.commit();
+        self.trail.commit();
     }
 
     fn roll_back(&mut self) {
@@ -227,6 +244,7 @@ impl FleetState {
         self.policies.roll_back();
         self.security_profiles.roll_back();
         self.topic_rules.roll_back();
+        self.trail.roll_back();
     }
 
     fn replay(&mut self, record: log::Logged) {
@@ -254,6 +272,9 @@ impl FleetState {
         }
         for (key, value) in record.topic_rules {
             self.topic_rules.replay(key, value);
+        }
+        for (key, value) in record.trail {
+            self.trail.replay(key, value);
         }
     }
 }

@@ -196,6 +196,15 @@ pub enum Report {
     Quarantined,
     /// Device Defender Detect's active violations (`State::violations`).
     Violations,
+    /// Who changed a Thing, certificate or policy (`State::history`).
+    History,
+}
+
+/// The history on the `History` report: of which resource, and what was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryView {
+    pub resource: String,
+    pub load: Load<crate::fleet::history::History>,
 }
 
 /// A line being typed: the filter (`/`) or the command line (`:`).
@@ -390,6 +399,8 @@ pub struct State {
     pub denied: denied::DeniedView,
     /// Device Defender Detect's active violations.
     pub violations: violations::ViolationsView,
+    /// The history report's resource and events.
+    pub history: Option<HistoryView>,
     /// Every isolated Thing (`:quarantined`), once asked for.
     pub isolations: Option<Load<crate::fleet::quarantine::register::Register>>,
     /// What `/` keeps of each report's lines.
@@ -465,6 +476,7 @@ impl State {
             audit: None,
             denied: denied::DeniedView::default(),
             violations: violations::ViolationsView::default(),
+            history: None,
             isolations: None,
             report_filters: HashMap::new(),
             own_permissions: HashMap::new(),
