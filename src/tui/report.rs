@@ -489,6 +489,7 @@ fn history_lines(history: &History, filter: &str) -> Vec<Line> {
             HistorySource::CloudTrail => Slot::Text,
             HistorySource::Journal => Slot::Title,
         };
+        // Two lines an event, so the parameters show whole at 80 columns too.
         out.push(
             Line::new()
                 .text(
@@ -496,13 +497,40 @@ fn history_lines(history: &History, filter: &str) -> Vec<Line> {
                     Slot::Dim,
                 )
                 .text(&format!("{:<11}", event.source.word()), source)
-                .text(&format!("{:<24} ", event.who), Slot::Text)
                 .text(&format!("{} ", event.what), Slot::StatusWarning)
-                .text(&event.detail, Slot::Dim),
+                .text(&format!("by {}", event.who), Slot::Text),
         );
+        // CloudTrail's parameters one a line, IoT ARNs without their region and account.
+        let details: Vec<&str> = match event.source {
+            HistorySource::CloudTrail => event.detail.split(' ').collect(),
+            HistorySource::Journal => vec![event.detail.as_str()],
+        };
+        for detail in details.into_iter().filter(|d| !d.is_empty()) {
+            out.push(Line::new().text(&format!("    {}", short_arns(detail)), Slot::Dim));
+        }
     }
     if history.truncated {
         out.push(Line::new().text("CloudTrail has older events than the 200 read", Slot::Dim));
     }
+    out
+}
+
+/// `arn:aws:iot:REGION:ACCOUNT:cert/ID` as `cert/ID`, for lines that must fit 80 columns.
+fn short_arns(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("arn:aws:iot:") {
+        out.push_str(&rest[..at]);
+        let arn = &rest[at..];
+        // Skip "arn:aws:iot:REGION:ACCOUNT:".
+        match arn.match_indices(':').nth(4) {
+            Some((colon, _)) => rest = &arn[colon + 1..],
+            None => {
+                out.push_str(arn);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
     out
 }
