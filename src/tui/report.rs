@@ -523,12 +523,11 @@ fn short_arns(text: &str) -> String {
         out.push_str(&rest[..at]);
         let arn = &rest[at..];
         // Skip "arn:aws:iot:REGION:ACCOUNT:".
-        match arn.match_indices(':').nth(4) {
-            Some((colon, _)) => rest = &arn[colon + 1..],
-            None => {
-                out.push_str(arn);
-                rest = "";
-            }
+        if let Some((colon, _)) = arn.match_indices(':').nth(4) {
+            rest = &arn[colon + 1..];
+        } else {
+            out.push_str(arn);
+            rest = "";
         }
     }
     out.push_str(rest);
