@@ -111,6 +111,9 @@ async fn traffic_shows_the_simulated_fleet_rest_shadow_updates_and_never_the_rog
     }
     assert!(!topic_seen(&app, "fleet/pump-01/command"));
 
+    // pump-05's messages, searched for: the rest of the fleet (the rogue sends 20 a second) can
+    // push them out of the newest-first pane, and presence topics out of the tree's rows.
+    press(&mut app, &["/", "pump-05", "<Enter>"]);
     let screen = render(&app, 120, 40);
     for expected in [
         "# ✓q1",
