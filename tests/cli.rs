@@ -494,24 +494,37 @@ async fn shadow_update_and_delete_against_the_local_core() {
     shadow_update_and_delete_on(support::Backend::Local).await;
 }
 
-#[tokio::test]
-async fn denied_follow_on_the_local_core_prints_camera_04s_refused_publishes_as_ndjson() {
+/// `iotfleet --local VERB --follow --output json` on a fresh demo fleet under `home` (it runs the
+/// broker and the simulated devices), and its stdout a line at a time.
+fn follow_on_the_local_core(
+    verb: &str,
+    home: &std::path::Path,
+) -> (
+    tokio::process::Child,
+    tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) {
     use tokio::io::AsyncBufReadExt as _;
-    let home = tempfile::tempdir().unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_iotfleet"))
-        .args(["--local", "denied", "--follow", "--output", "json"])
+        .args(["--local", verb, "--follow", "--output", "json"])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("XDG_DATA_HOME", home.path().join("data"))
-        .env("XDG_STATE_HOME", home.path().join("state"))
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("run iotfleet");
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
+}
+
+#[tokio::test]
+async fn denied_follow_on_the_local_core_prints_camera_04s_refused_publishes_as_ndjson() {
+    let home = tempfile::tempdir().unwrap();
+    let (mut child, mut lines) = follow_on_the_local_core("denied", home.path());
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     let mut seen = Vec::new();
     let found = loop {
@@ -586,22 +599,8 @@ async fn things_status_keeps_the_things_with_every_word_and_a_wrong_word_is_a_us
 
 #[tokio::test]
 async fn violations_follow_on_the_local_core_prints_camera_04s_violation_as_ndjson() {
-    use tokio::io::AsyncBufReadExt as _;
     let home = tempfile::tempdir().unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_iotfleet"))
-        .args(["--local", "violations", "--follow", "--output", "json"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("XDG_DATA_HOME", home.path().join("data"))
-        .env("XDG_STATE_HOME", home.path().join("state"))
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("run iotfleet");
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut child, mut lines) = follow_on_the_local_core("violations", home.path());
     // A datapoint every 5 s: the rogue camera passes 100 messages within the first few.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_mins(1);
     let mut seen = Vec::new();

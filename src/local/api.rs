@@ -164,19 +164,7 @@ fn logs(core: &Core, headers: &HeaderMap, body: &Bytes) -> Response {
             ),
         }),
     };
-    let (status, body) = match result {
-        Ok(answer) => (StatusCode::OK, answer),
-        Err(error) => (
-            StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST),
-            json!({"__type": error.code, "message": error.message}),
-        ),
-    };
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/x-amz-json-1.1")],
-        body.to_string(),
-    )
-        .into_response()
+    json11(result)
 }
 
 /// Records a call that changed the fleet where LookupEvents finds it (`trail.rs`), as its own
@@ -237,6 +225,12 @@ fn cloudtrail(core: &Core, headers: &HeaderMap, body: &Bytes, region: &str) -> R
             ),
         }),
     };
+    json11(result)
+}
+
+/// An answer in the JSON 1.1 protocol (CloudWatch Logs, CloudTrail): the body, or the error's
+/// `__type` and message.
+fn json11(result: ApiResult) -> Response {
     let (status, body) = match result {
         Ok(answer) => (StatusCode::OK, answer),
         Err(error) => (
