@@ -984,16 +984,14 @@ async fn violation_until(
     }
 }
 
-fn rogue(active: &[iotfleet::fleet::detect::Violation]) -> bool {
-    active.iter().any(|v| v.thing_name == "camera-04")
-}
-
-#[tokio::test]
-async fn the_rogue_camera_violates_the_seeded_detect_profile_within_a_minute() {
+/// The demo fleet with its simulated devices, Detect's clock `speedup` times real time, and a
+/// client of it.
+async fn simulated_fleet(speedup: u32) -> (LocalCore, iotfleet::fleet::FleetClient) {
     let core = LocalCore::start(LocalOptions {
         seed: true,
         mqtt_port: Some(0),
         simulator: Some(iotfleet::local::simulator::SimulatorOptions::default()),
+        detect_speedup: speedup,
         ..LocalOptions::default()
     })
     .await
@@ -1001,6 +999,16 @@ async fn the_rogue_camera_violates_the_seeded_detect_profile_within_a_minute() {
     let client = iotfleet::fleet::FleetClient::connect(&core.connection_settings())
         .await
         .unwrap();
+    (core, client)
+}
+
+fn rogue(active: &[iotfleet::fleet::detect::Violation]) -> bool {
+    active.iter().any(|v| v.thing_name == "camera-04")
+}
+
+#[tokio::test]
+async fn the_rogue_camera_violates_the_seeded_detect_profile_within_a_minute() {
+    let (_core, client) = simulated_fleet(1).await;
     // Real time: a datapoint every 5 s over the profile's 300 s.
     let active = violation_until(
         &client,
@@ -1038,18 +1046,7 @@ async fn the_rogue_camera_violates_the_seeded_detect_profile_within_a_minute() {
 #[tokio::test]
 async fn a_quarantined_rogue_camera_clears_its_violation_within_the_profiles_duration() {
     // Detect's time runs 20 times faster here: the seeded profile's 300 s window lasts 15 s.
-    let core = LocalCore::start(LocalOptions {
-        seed: true,
-        mqtt_port: Some(0),
-        simulator: Some(iotfleet::local::simulator::SimulatorOptions::default()),
-        detect_speedup: 20,
-        ..LocalOptions::default()
-    })
-    .await
-    .unwrap();
-    let client = iotfleet::fleet::FleetClient::connect(&core.connection_settings())
-        .await
-        .unwrap();
+    let (_core, client) = simulated_fleet(20).await;
     violation_until(
         &client,
         Duration::from_secs(30),

@@ -395,6 +395,17 @@ fn refusals(state: &mut State, result: Result<Vec<crate::fleet::refusals::LogEve
     update(state, Msg::Fleet(Box::new(FleetEvent::Refusals(result))));
 }
 
+/// A tick `ms` after `t0`.
+fn tick_after(state: &mut State, t0: OffsetDateTime, ms: i64) -> Vec<Effect> {
+    update(
+        state,
+        Msg::Tick {
+            now: t0 + time::Duration::milliseconds(ms),
+            throttled: 0,
+        },
+    )
+}
+
 fn asks_refusals(effects: &[Effect]) -> usize {
     effects
         .iter()
@@ -406,15 +417,7 @@ fn asks_refusals(effects: &[Effect]) -> usize {
 fn refusals_are_read_every_half_second_locally_counted_once_and_a_failure_said_once() {
     let mut state = loaded(3);
     let t0 = state.now;
-    let tick = |state: &mut State, ms: i64| {
-        update(
-            state,
-            Msg::Tick {
-                now: t0 + time::Duration::milliseconds(ms),
-                throttled: 0,
-            },
-        )
-    };
+    let tick = |state: &mut State, ms: i64| tick_after(state, t0, ms);
     assert!(
         state.denied.asking,
         "the first read starts with the console"
@@ -1032,15 +1035,7 @@ fn asks_violations(effects: &[Effect]) -> usize {
 fn violations_are_asked_every_second_locally_counted_per_thing_and_unwatched_said_once() {
     let mut state = loaded(3);
     let t0 = state.now;
-    let tick = |state: &mut State, ms: i64| {
-        update(
-            state,
-            Msg::Tick {
-                now: t0 + time::Duration::milliseconds(ms),
-                throttled: 0,
-            },
-        )
-    };
+    let tick = |state: &mut State, ms: i64| tick_after(state, t0, ms);
     assert!(state.violations.asking, "asked as the console opens");
     assert_eq!(
         state.violations.count("pump-0001"),
