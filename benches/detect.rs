@@ -70,11 +70,7 @@ fn main() {
         datapoints.push(began.elapsed().as_secs_f64() * 1000.0);
     }
     let answer = detector
-        .list_active_violations(
-            &state,
-            call,
-            &iotfleet::local::detect::ViolationQuery::default(),
-        )
+        .list_active_violations(&state, &iotfleet::local::detect::ViolationQuery::default())
         .expect("violations");
     let active = answer["activeViolations"].as_array().map_or(0, Vec::len);
     let median = |v: &mut Vec<f64>| {

@@ -450,7 +450,7 @@ fn iot(core: &Core, r: &Incoming<'_>) -> ApiResult {
                 next_token: r.query("nextToken"),
                 max_results: r.query_int("maxResults")?,
             };
-            core.read(|s| core.detect.list_active_violations(s, call, &query))
+            core.read(|s| core.detect.list_active_violations(s, &query))
         }
         ["things", name, "thing-groups"] if m == Method::GET => {
             core.read(|s| registry::list_thing_groups_for_thing(s, call, name))

@@ -364,7 +364,6 @@ impl Detector {
     pub fn list_active_violations(
         &self,
         state: &FleetState,
-        call: Call<'_>,
         query: &ViolationQuery<'_>,
     ) -> ApiResult {
         let size = page_size(query.max_results, 250, "maxResults")?;
@@ -408,7 +407,6 @@ impl Detector {
             })
             .collect();
         drop(inner);
-        let _ = call;
         let (page, next) = offset_page(&violations, query.next_token, size)?;
         let mut out = json!({"activeViolations": page});
         if let Some(next) = next {
@@ -700,7 +698,7 @@ mod tests {
 
     fn active(detector: &Detector, state: &FleetState) -> Vec<(String, u64)> {
         let answer = detector
-            .list_active_violations(state, CALL, &ViolationQuery::default())
+            .list_active_violations(state, &ViolationQuery::default())
             .unwrap();
         answer["activeViolations"]
             .as_array()
@@ -732,7 +730,7 @@ mod tests {
         detector.evaluate(&state, start + 5 * SECOND);
         assert_eq!(active(&detector, &state), [("camera-04".to_owned(), 101)]);
         let id = |d: &Detector| {
-            d.list_active_violations(&state, CALL, &ViolationQuery::default())
+            d.list_active_violations(&state, &ViolationQuery::default())
                 .unwrap()["activeViolations"][0]["violationId"]
                 .clone()
         };
