@@ -26,7 +26,7 @@ pub const PERMISSIVE_POLICY: &str = "legacy-gateway-admin";
 pub const ROGUE_DEVICE: &str = "camera-04";
 /// Device Defender Detect's demo security profile, on every registered Thing: at most 100
 /// messages in 5 minutes (the simulated devices send a few; the rogue camera about 140 a
-/// minute, so it violates within a minute and clears once it is quiet for 5 minutes).
+/// minute, so it violates within a minute and clears within 5 minutes of falling quiet).
 pub const DEMO_PROFILE: &str = "fleet-baseline";
 
 fn arn(resource: &str) -> String {
