@@ -178,8 +178,9 @@ async fn an_expired_certificate_cannot_connect_whatever_its_policies_allow() {
             .await
         }
     };
-    let out: serde_json::Value =
-        serde_json::from_slice(&can("temp-sensor-09").await.stdout).unwrap();
+    let expired = can("temp-sensor-09").await;
+    assert_eq!(expired.status.code(), Some(6), "{}", text(&expired));
+    let out: serde_json::Value = serde_json::from_slice(&expired.stdout).unwrap();
     assert_eq!(out["allowed"], false, "{out}");
     assert_eq!(
         out["answers"][0]["allowed"], true,
@@ -191,26 +192,29 @@ async fn an_expired_certificate_cannot_connect_whatever_its_policies_allow() {
             .is_some_and(|why| why.starts_with("expired ")),
         "{out}"
     );
-    let table = text(
-        &iotfleet_local(
-            home.path(),
-            &[
-                "thing",
-                "temp-sensor-09",
-                "--can",
-                "connect",
-                "temp-sensor-09",
-            ],
-        )
-        .await,
-    );
+    let denied = iotfleet_local(
+        home.path(),
+        &[
+            "thing",
+            "temp-sensor-09",
+            "--can",
+            "connect",
+            "temp-sensor-09",
+        ],
+    )
+    .await;
+    // DENIED is an answer with its own exit code, after the answer itself.
+    assert_eq!(denied.status.code(), Some(6), "{}", text(&denied));
+    let table = text(&denied);
     assert!(
         table.contains("temp-sensor-09: DENIED (the certificate cannot")
             && table.contains("expired"),
         "{table}"
     );
     // A valid one, for contrast.
-    let valid: serde_json::Value = serde_json::from_slice(&can("pump-07").await.stdout).unwrap();
+    let pump = can("pump-07").await;
+    assert_eq!(pump.status.code(), Some(0), "{}", text(&pump));
+    let valid: serde_json::Value = serde_json::from_slice(&pump.stdout).unwrap();
     assert_eq!(valid["allowed"], true, "{valid}");
     assert_eq!(
         valid["answers"][0]["cannot_connect"],
@@ -245,7 +249,8 @@ async fn the_audit_verb_exits_0_with_findings_and_fails_on_a_severity_for_ci() {
     }
 
     let failing = iotfleet_local(home.path(), &["audit", "--fail-on", "critical"]).await;
-    assert_eq!(failing.status.code(), Some(1), "{}", text(&failing));
+    // Findings are an answer, not an error: their own code.
+    assert_eq!(failing.status.code(), Some(6), "{}", text(&failing));
     assert!(text(&failing).contains("2 finding(s) at CRITICAL or worse"));
     let wrong = iotfleet_local(home.path(), &["audit", "--fail-on", "severe"]).await;
     assert_eq!(wrong.status.code(), Some(2), "{}", text(&wrong));

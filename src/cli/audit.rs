@@ -47,7 +47,7 @@ pub async fn audit(
         let failing = findings.iter().filter(|f| f.severity <= level).count();
         if failing > 0 {
             return Err(CliError::new(
-                1,
+                super::ANSWER_IS_NO,
                 format!("{failing} finding(s) at {} or worse", level.name()),
             ));
         }

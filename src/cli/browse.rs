@@ -211,14 +211,16 @@ pub async fn thing(
     })
 }
 
-/// `thing NAME --can ACTION TARGET`: the local policy engine's answer, per certificate.
+/// `thing NAME --can ACTION TARGET`: the local policy engine's answer, per certificate, and
+/// whether some ACTIVE certificate of the Thing is allowed (the verb exits `ANSWER_IS_NO` when
+/// none is, as `test`/`grep` answer no).
 pub async fn thing_can(
     client: &FleetClient,
     name: &str,
     question: &[String],
     format: OutputFormat,
     ask_aws: bool,
-) -> Result<String, CliError> {
+) -> Result<(String, bool), CliError> {
     let [action, target] = question else {
         return Err(CliError::new(2, "--can takes ACTION TARGET"));
     };
@@ -239,6 +241,7 @@ pub async fn thing_can(
     } else {
         None
     };
+    let allowed = answers.iter().any(permissions::Answer::effective);
     if format == OutputFormat::Json {
         #[derive(Serialize)]
         struct Out<'a> {
@@ -251,14 +254,15 @@ pub async fn thing_can(
             /// TestAuthorization's answers (not asked with --local).
             aws: Option<&'a [permissions::AwsAnswer]>,
         }
-        return Ok(to_json(&Out {
+        let json = to_json(&Out {
             thing: name,
             action,
             target,
-            allowed: answers.iter().any(permissions::Answer::effective),
+            allowed,
             answers: &answers,
             aws: aws.as_deref(),
-        }));
+        });
+        return Ok((json, allowed));
     }
     let mut out = Report::new(output_width());
     if answers.is_empty() {
@@ -286,7 +290,7 @@ pub async fn thing_can(
         };
         out.line(2, &said);
     }
-    Ok(out.finish())
+    Ok((out.finish(), allowed))
 }
 
 /// "pump-07 may publish to T: allowed by POLICY statement N", with what qualifies it.

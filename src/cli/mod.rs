@@ -22,6 +22,11 @@ use crate::fleet::{ConnectionSettings, FleetClient, FleetError, ThingQuery};
 use crate::untrusted::{escape, json_for_terminal};
 use args::{Cli, Command, LocalCommand, ShadowCommand};
 
+/// The exit code of a verb whose answer is no (ARCHITECTURE.md, "Exit codes"): `audit
+/// --fail-on` found findings at that severity, `thing --can` answered DENIED. Not an error: the
+/// verb ran and says so.
+pub const ANSWER_IS_NO: u8 = 6;
+
 /// A failed verb: the one-line message and the process exit code (ARCHITECTURE.md, "Exit codes"),
 /// and lines of this program's own that follow it (a query with a caret under its fault).
 #[derive(Debug)]
@@ -353,7 +358,18 @@ async fn verb(
         Command::Thing {
             name,
             can: Some(question),
-        } => browse::thing_can(client, &name, &question, format, !global.local).await?,
+        } => {
+            let (text, allowed) =
+                browse::thing_can(client, &name, &question, format, !global.local).await?;
+            if !allowed {
+                print(&text)?;
+                return Err(CliError::new(
+                    ANSWER_IS_NO,
+                    format!("{name} may not {}: DENIED", question.join(" ")),
+                ));
+            }
+            text
+        }
         Command::Certs => browse::certificates(client, format).await?,
         Command::Policies => browse::policies(client, format).await?,
         Command::Policy { name } => browse::policy(client, &name, format).await?,
