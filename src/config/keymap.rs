@@ -142,6 +142,9 @@ pub struct Binding {
     /// Where it was defined, for error messages: file name and line.
     pub source: String,
     pub line: usize,
+    /// The binding of the same keys this one replaced (a default under a user's file): kept, so
+    /// that a user entry naming no known action leaves the default bound, not the key unbound.
+    pub replaces: Option<Box<Binding>>,
 }
 
 /// Bindings by layer (`global`, `list`, `things`, ...), in file order.
@@ -224,6 +227,7 @@ impl Keymap {
                     desc: entry.desc,
                     source: source.to_owned(),
                     line,
+                    replaces: None,
                 });
             }
             keymap.layers.insert(layer, bindings);
@@ -236,9 +240,13 @@ impl Keymap {
     pub fn overlay(&mut self, user: Self) {
         for (layer, bindings) in user.layers {
             let existing = self.layers.entry(layer).or_default();
-            for binding in bindings {
-                existing.retain(|b| b.keys != binding.keys);
+            for mut binding in bindings {
+                let replaced = existing
+                    .iter()
+                    .position(|b| b.keys == binding.keys)
+                    .map(|at| existing.remove(at));
                 if binding.run != "noop" {
+                    binding.replaces = replaced.map(Box::new);
                     existing.push(binding);
                 }
             }

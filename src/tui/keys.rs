@@ -2,6 +2,7 @@
 //! specific, multi-key chords, and the bindings that footer and help list.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use ratatui::crossterm::event::{KeyCode as TermCode, KeyEvent, KeyEventKind, KeyModifiers};
 
@@ -99,13 +100,26 @@ impl KeyResolver {
                         action,
                         desc: binding.desc.clone(),
                     });
-                } else {
-                    let known = Action::ALL.map(Action::name).join(", ");
-                    problems.push(format!(
-                        "keymap {} line {}: unknown action '{}': the actions are {known}, or noop",
-                        binding.source, binding.line, binding.run
-                    ));
+                    continue;
                 }
+                let known = Action::ALL.map(Action::name).join(", ");
+                let mut problem = format!(
+                    "keymap {} line {}: unknown action '{}': the actions are {known}, or noop",
+                    binding.source, binding.line, binding.run
+                );
+                // The default it meant to replace stays bound.
+                if let Some(default) = &binding.replaces
+                    && let Some(action) = Action::from_name(&default.run)
+                {
+                    let keys: Vec<String> = binding.keys.iter().map(ToString::to_string).collect();
+                    let _ = write!(problem, "; {} keeps {}", keys.join(" "), default.run);
+                    bound.push(Bound {
+                        keys: default.keys.clone(),
+                        action,
+                        desc: default.desc.clone(),
+                    });
+                }
+                problems.push(problem);
             }
             layers.insert(layer, bound);
         }
@@ -322,6 +336,35 @@ mod tests {
         assert_eq!(
             keys.resolve(key("<Esc>"), &[Layer::Global]),
             Resolution::Action(Action::Back)
+        );
+    }
+
+    #[test]
+    fn a_user_entry_naming_no_known_action_leaves_the_default_bound() {
+        let mut keymap = Keymap::parse(
+            "default.toml",
+            "[global]\nkeymap = [ { on = \"q\", run = \"quit\" } ]\n",
+        )
+        .unwrap();
+        keymap.overlay(
+            Keymap::parse(
+                "mine.toml",
+                "[global]\nkeymap = [ { on = \"q\", run = \"self_destruct\" } ]\n",
+            )
+            .unwrap(),
+        );
+        let (mut keys, problems) = KeyResolver::new(&keymap);
+        assert_eq!(
+            keys.resolve(key("q"), &[Layer::Global]),
+            Resolution::Action(Action::Quit),
+            "q still quits"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("unknown action 'self_destruct'")
+                    && p.ends_with("; q keeps quit")),
+            "{problems:?}"
         );
     }
 
