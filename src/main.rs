@@ -20,13 +20,42 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli::run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
+    // SIGTERM and SIGHUP (an SSH session dropped) stop the verb as Ctrl-C would: dropping it
+    // restores the terminal and stops the local core and its broker, whose private files (the
+    // operator's key) go with it.
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            result = cli::run(cli) => Ok(result),
+            signal = termination() => Err(signal),
+        }
+    });
+    match outcome {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(error)) => {
             tracing::warn!(exit_code = error.exit_code, message = %error.message(), "verb failed");
             eprintln!("iotfleet: {}", error.message());
             ExitCode::from(error.exit_code)
         }
+        Err((name, number)) => {
+            tracing::info!(signal = name, "stopped by a signal");
+            // The shell's convention for a process ended by a signal.
+            ExitCode::from(128 + number)
+        }
+    }
+}
+
+/// The first SIGTERM or SIGHUP, by name and number; never, where they cannot be watched.
+async fn termination() -> (&'static str, u8) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut terminate), Ok(mut hangup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = terminate.recv() => ("SIGTERM", 15),
+        _ = hangup.recv() => ("SIGHUP", 1),
     }
 }
 

@@ -706,3 +706,55 @@ print('{}')
         stdout(&quiet)
     );
 }
+
+#[tokio::test]
+async fn sigterm_and_sighup_stop_local_serve_and_take_the_brokers_private_files_with_it() {
+    for (signal, code) in [("-TERM", 143), ("-HUP", 129)] {
+        let home = tempfile::tempdir().unwrap();
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_iotfleet"))
+            .args(["local", "serve", "--no-simulator"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("XDG_STATE_HOME", home.path().join("state"))
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("run iotfleet");
+        let pid = child.id().unwrap();
+        // The broker's private files (the operator's key among them), while it runs.
+        let files = || {
+            std::fs::read_dir(std::env::temp_dir())
+                .unwrap()
+                .filter_map(Result::ok)
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("iotfleet-broker-{pid}-"))
+                })
+                .count()
+        };
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        while files() == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the broker never started"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let killed = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
+            .await
+            .expect("it stops")
+            .unwrap();
+        assert_eq!(status.code(), Some(code), "{signal}");
+        assert_eq!(files(), 0, "{signal}: the broker's files are left behind");
+    }
+}

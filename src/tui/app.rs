@@ -417,7 +417,8 @@ impl App {
 }
 
 /// Runs the console in the terminal until the user quits. The terminal is restored on quit, on
-/// error and on panic (ratatui's hook restores it before the panic is reported).
+/// error, on SIGTERM and SIGHUP, and on panic (ratatui's hook restores it before the panic is
+/// reported).
 pub async fn run(client: FleetClient, options: Options) -> Result<(), String> {
     let loaded = files::load(
         options.theme.as_deref(),
@@ -427,9 +428,18 @@ pub async fn run(client: FleetClient, options: Options) -> Result<(), String> {
     let mut app = App::new(client, options, loaded);
     app.osc52 = true;
     let mut terminal = ratatui::init();
-    let result = event_loop(&mut app, &mut terminal).await;
-    ratatui::restore();
-    result
+    // Restored however this ends, the future dropped by a signal included (`main.rs`).
+    let _restore = RestoreTerminal;
+    event_loop(&mut app, &mut terminal).await
+}
+
+/// Restores the terminal when dropped.
+struct RestoreTerminal;
+
+impl Drop for RestoreTerminal {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
 }
 
 const FRAME: Duration = Duration::from_millis(16);
