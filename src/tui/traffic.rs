@@ -8,7 +8,7 @@ use super::action::Action;
 use super::msg::Effect;
 use super::state::traffic::{Link, Pane};
 use super::state::{Confirm, Input, InputKind, Level, Screen, State};
-use crate::fleet::traffic::filter::{check_filter, check_topic};
+use crate::fleet::traffic::filter::{check_filter, check_topic, covers};
 
 /// The filters the traffic screen starts with: every topic, every shadow topic, and AWS's
 /// lifecycle events, which also keep the ONLINE column current (MQTT's `#` does not match topics
@@ -30,10 +30,28 @@ pub fn open_all(state: &mut State) -> Vec<Effect> {
     state.traffic.search.clear();
     let mut effects = open_for(state, None);
     for filter in DEFAULT_FILTERS {
-        if state.traffic.add(filter) {
-            effects.push(Effect::Subscribe(filter.to_owned()));
-        }
+        effects.extend(subscribe_once(state, filter));
     }
+    effects
+}
+
+/// Subscribes to `filter` unless a subscription already covers it, dropping those it covers:
+/// overlapping subscriptions would deliver (and count) each message twice.
+fn subscribe_once(state: &mut State, filter: &str) -> Vec<Effect> {
+    let view = &mut state.traffic;
+    if view.subscriptions.iter().any(|s| covers(&s.filter, filter)) {
+        return Vec::new();
+    }
+    let covered: Vec<String> = view
+        .subscriptions
+        .iter()
+        .filter(|s| covers(filter, &s.filter))
+        .map(|s| s.filter.clone())
+        .collect();
+    view.subscriptions.retain(|s| !covered.contains(&s.filter));
+    view.add(filter);
+    let mut effects = vec![Effect::Subscribe(filter.to_owned())];
+    effects.extend(covered.into_iter().map(Effect::Unsubscribe));
     effects
 }
 
@@ -49,10 +67,9 @@ pub fn open_for(state: &mut State, thing: Option<String>) -> Vec<Effect> {
     }
     if let Some(thing) = thing {
         for filter in device_filters(&thing) {
-            if view.add(&filter) {
-                effects.push(Effect::Subscribe(filter));
-            }
+            effects.extend(subscribe_once(state, &filter));
         }
+        let view = &mut state.traffic;
         view.search = thing;
         view.topic_cursor = 0;
         view.message_cursor = 0;

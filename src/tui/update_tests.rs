@@ -1126,3 +1126,44 @@ fn opening_a_things_screen_asks_its_connectivity_again_once_the_answer_is_5_s_ol
         crate::tui::navigate::follow(&mut state, super::state::Link::Thing("pump-0001".into()));
     assert_eq!(asks(&old), 1, "a 6 s old answer is asked again on opening");
 }
+
+#[test]
+fn traffic_filters_do_not_pile_up_across_visits_so_no_message_comes_twice() {
+    let mut state = loaded(3);
+    let filters = |state: &State| -> Vec<String> {
+        state
+            .traffic
+            .subscriptions
+            .iter()
+            .map(|s| s.filter.clone())
+            .collect()
+    };
+    // `t` on pump-0001: its own filters.
+    crate::tui::traffic::open_for(&mut state, Some("pump-0001".into()));
+    assert_eq!(
+        filters(&state),
+        ["+/pump-0001/#", "$aws/things/pump-0001/shadow/#"]
+    );
+    // Esc, then `:traffic`: everything, and pump-0001's filters go (they would double its
+    // messages).
+    state.screens.pop();
+    let effects = crate::tui::traffic::open_all(&mut state);
+    assert_eq!(
+        filters(&state),
+        ["#", "$aws/things/+/shadow/#", "$aws/events/presence/#"]
+    );
+    for dropped in ["+/pump-0001/#", "$aws/things/pump-0001/shadow/#"] {
+        assert!(
+            effects.contains(&Effect::Unsubscribe(dropped.to_owned())),
+            "{dropped}: {effects:?}"
+        );
+    }
+    // Esc, then `t` on pump-0002: everything is already heard; nothing is added.
+    state.screens.pop();
+    let effects = crate::tui::traffic::open_for(&mut state, Some("pump-0002".into()));
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Subscribe(_))),
+        "{effects:?}"
+    );
+    assert_eq!(filters(&state).len(), 3);
+}

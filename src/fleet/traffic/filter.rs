@@ -81,9 +81,54 @@ pub fn matches(filter: &str, topic: &str) -> bool {
     topic_levels.next().is_none()
 }
 
+/// Whether every topic `inner` matches is matched by `outer` too (so subscribing to both would
+/// deliver those messages twice). Filters are taken as valid (`check_filter`).
+#[must_use]
+pub fn covers(outer: &str, inner: &str) -> bool {
+    // A filter starting with a wildcard matches no `$` topic; one starting with `$` only those.
+    if outer.starts_with(['#', '+']) && inner.starts_with('$') {
+        return false;
+    }
+    let mut inner_levels = inner.split('/');
+    for level in outer.split('/') {
+        match (level, inner_levels.next()) {
+            // `a/#` matches `a` itself too.
+            ("#", _) => return true,
+            ("+", Some(next)) if next != "#" => {}
+            (expected, Some(next)) if expected == next && next != "+" && next != "#" => {}
+            _ => return false,
+        }
+    }
+    inner_levels.next().is_none()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_filter_covers_those_whose_every_topic_it_matches() {
+        for (outer, inner) in [
+            ("#", "+/camera-04/#"),
+            ("#", "fleet/camera-04/telemetry"),
+            ("$aws/things/+/shadow/#", "$aws/things/camera-04/shadow/#"),
+            ("fleet/#", "fleet"),
+            ("fleet/+/telemetry", "fleet/+/telemetry"),
+            ("+/+", "a/b"),
+        ] {
+            assert!(covers(outer, inner), "{outer} covers {inner}");
+        }
+        for (outer, inner) in [
+            ("#", "$aws/things/camera-04/shadow/#"),
+            ("+/camera-04/#", "#"),
+            ("fleet/+", "fleet/#"),
+            ("fleet/a", "fleet/+"),
+            ("fleet", "fleet/#"),
+            ("fleet/+/telemetry", "fleet/a/telemetry/x"),
+        ] {
+            assert!(!covers(outer, inner), "{outer} does not cover {inner}");
+        }
+    }
 
     #[test]
     fn wildcards_are_checked_with_a_reason() {
