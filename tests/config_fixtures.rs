@@ -71,7 +71,7 @@ fn invalid_fixtures_give_the_expected_messages() {
         ),
         (
             "invalid_configs/keymap-unknown-action.toml",
-            "keymap {path} line 3: unknown action 'self_destruct': the actions are quit, help, command, filter, back, refresh, copy, things, certificates, policies, up, down, page_up, page_down, top, bottom, open, sort, confirm, cancel, complete, traffic, subscribe, unsubscribe, freeze, clear, publish, next_pane, hex, shadow, next_shadow, metadata, edit, edit_external, apply, json_path, quarantine, release, can, history, mark, mark_all, yes, no, mine, theirs, or noop",
+            "keymap {path} line 3: unknown action 'self_destruct': the actions are quit, help, command, filter, back, refresh, copy, things, certificates, policies, up, down, page_up, page_down, top, bottom, open, sort, confirm, cancel, complete, clear_line, traffic, subscribe, unsubscribe, freeze, clear, publish, next_pane, hex, shadow, next_shadow, metadata, edit, edit_external, apply, json_path, quarantine, release, can, history, mark, mark_all, yes, no, mine, theirs, or noop",
         ),
         (
             "invalid_configs/keymap-not-toml.toml",

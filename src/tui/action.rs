@@ -25,6 +25,8 @@ pub enum Action {
     Confirm,
     Cancel,
     Complete,
+    /// Empty the prompt line (Ctrl-U), as typing it away would.
+    ClearLine,
     Traffic,
     Subscribe,
     Unsubscribe,
@@ -56,7 +58,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Self; 46] = [
+    pub const ALL: [Self; 47] = [
         Self::Quit,
         Self::Help,
         Self::Command,
@@ -78,6 +80,7 @@ impl Action {
         Self::Confirm,
         Self::Cancel,
         Self::Complete,
+        Self::ClearLine,
         Self::Traffic,
         Self::Subscribe,
         Self::Unsubscribe,
@@ -130,6 +133,7 @@ impl Action {
             Self::Confirm => "confirm",
             Self::Cancel => "cancel",
             Self::Complete => "complete",
+            Self::ClearLine => "clear_line",
             Self::Traffic => "traffic",
             Self::Subscribe => "subscribe",
             Self::Unsubscribe => "unsubscribe",

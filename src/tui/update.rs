@@ -293,6 +293,7 @@ fn screen_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Confirm
         | Action::Cancel
         | Action::Complete
+        | Action::ClearLine
         | Action::Subscribe
         | Action::Unsubscribe
         | Action::Freeze
@@ -339,6 +340,12 @@ fn input_action(state: &mut State, action: Action) -> Vec<Effect> {
             state.input = None;
             Vec::new()
         }
+        (Action::ClearLine, _) => {
+            if let Some(input) = &mut state.input {
+                input.text.clear();
+            }
+            input_changed(state)
+        }
         (Action::Confirm, InputKind::Can) => ask(state, &input.text),
         (Action::Confirm, kind) => traffic::entered(state, kind, &input.text),
         // Other actions are keys typed as text by the key layer; nothing else to do here.
@@ -363,10 +370,18 @@ fn type_char(state: &mut State, c: Option<char>) -> Vec<Effect> {
             input.text.pop();
         }
     }
+    input_changed(state)
+}
+
+/// The prompt's text changed: a filter or a traffic search follows it as it is typed.
+fn input_changed(state: &mut State) -> Vec<Effect> {
+    let Some(input) = &state.input else {
+        return Vec::new();
+    };
     match input.kind {
         InputKind::Filter => filter_changed(state),
         InputKind::Search => {
-            state.traffic.search.clone_from(&input.text);
+            state.traffic.search = input.text.clone();
             state.traffic.message_cursor = 0;
             Vec::new()
         }

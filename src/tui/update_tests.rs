@@ -1167,3 +1167,20 @@ fn traffic_filters_do_not_pile_up_across_visits_so_no_message_comes_twice() {
     );
     assert_eq!(filters(&state).len(), 3);
 }
+
+#[test]
+fn a_search_set_by_t_is_cleared_with_ctrl_u_and_enter() {
+    let mut state = loaded(3);
+    crate::tui::traffic::open_for(&mut state, Some("pump-0001".into()));
+    assert_eq!(state.traffic.search, "pump-0001");
+    update(&mut state, Msg::Action(Action::Filter));
+    assert_eq!(
+        state.input.as_ref().map(|i| i.text.as_str()),
+        Some("pump-0001")
+    );
+    update(&mut state, Msg::Action(Action::ClearLine));
+    assert_eq!(state.traffic.search, "", "cleared as the line is");
+    update(&mut state, Msg::Action(Action::Confirm));
+    assert!(state.input.is_none());
+    assert_eq!(state.traffic.search, "", "and stays cleared");
+}
