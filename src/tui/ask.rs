@@ -2,17 +2,13 @@
 //! report, and on AWS asked of AWS (TestAuthorization) too.
 
 use super::msg::{Effect, Request};
-use super::state::{Input, InputKind, Level, Load, Screen, State};
+use super::state::{InputKind, Level, Load, Screen, State};
 use crate::fleet::permissions::{self, DeviceAction};
 
 /// `w` on a Thing: the question line.
 pub fn ask_prompt(state: &mut State) {
     if let Screen::Thing { .. } = state.screen() {
-        state.input = Some(Input {
-            kind: InputKind::Can,
-            text: "publish ".to_owned(),
-            before: String::new(),
-        });
+        state.prompt(InputKind::Can, "publish ".to_owned());
     } else {
         state.say(
             Level::Info,

@@ -354,11 +354,7 @@ pub fn filter_prompt(state: &mut State) {
         _ => None,
     };
     if let Some(current) = current {
-        state.input = Some(Input {
-            kind: InputKind::Filter,
-            text: current.clone(),
-            before: current,
-        });
+        state.prompt(InputKind::Filter, current);
     }
 }
 

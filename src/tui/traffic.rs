@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use super::action::Action;
 use super::msg::Effect;
 use super::state::traffic::{Link, Pane};
-use super::state::{Confirm, Input, InputKind, Level, Screen, State};
+use super::state::{Confirm, InputKind, Level, Screen, State};
 use crate::fleet::traffic::filter::{check_filter, check_topic, covers};
 
 /// The filters the traffic screen starts with: every topic, every shadow topic, and AWS's
@@ -82,11 +82,7 @@ pub fn open_for(state: &mut State, thing: Option<String>) -> Vec<Effect> {
 }
 
 fn prompt(state: &mut State, kind: InputKind, text: String) {
-    state.input = Some(Input {
-        kind,
-        text: text.clone(),
-        before: text,
-    });
+    state.prompt(kind, text);
 }
 
 /// How many talkers the traffic screen names.

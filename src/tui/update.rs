@@ -13,7 +13,7 @@ use super::select;
 use super::shadow;
 use super::shadow_edit;
 use super::state::traffic::{Link, TrafficView};
-use super::state::{Focus, Input, InputKind, Level, ListKind, Load, Screen, State};
+use super::state::{Focus, InputKind, Level, ListKind, Load, Screen, State};
 use super::traffic;
 use crate::fleet::permissions::{self};
 use crate::fleet::quarantine::run::Verb;
@@ -235,11 +235,7 @@ fn screen_action(state: &mut State, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Command => {
-            state.input = Some(Input {
-                kind: InputKind::Command,
-                text: String::new(),
-                before: String::new(),
-            });
+            state.prompt(InputKind::Command, String::new());
             Vec::new()
         }
         Action::Filter => {

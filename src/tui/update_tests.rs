@@ -1184,3 +1184,16 @@ fn a_search_set_by_t_is_cleared_with_ctrl_u_and_enter() {
     assert!(state.input.is_none());
     assert_eq!(state.traffic.search, "", "and stays cleared");
 }
+
+#[test]
+fn an_old_error_does_not_stay_under_the_next_prompt() {
+    let mut state = loaded(3);
+    crate::tui::traffic::open_for(&mut state, Some("pump-0001".into()));
+    state.say(
+        Level::Error,
+        "subscription to a/#/b refused: # must be the last level",
+    );
+    update(&mut state, Msg::Action(Action::Filter));
+    assert!(state.input.is_some(), "the search prompt is open");
+    assert_eq!(state.message, None, "the old error is gone");
+}

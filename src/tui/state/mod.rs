@@ -528,6 +528,17 @@ impl State {
             .expect("the screen stack is never empty")
     }
 
+    /// Opens a prompt line. What the status line said before is about something else: it goes,
+    /// so an old error does not sit under the new prompt.
+    pub fn prompt(&mut self, kind: InputKind, text: String) {
+        self.message = None;
+        self.input = Some(Input {
+            kind,
+            before: text.clone(),
+            text,
+        });
+    }
+
     /// Shows a message on the status line (the last one stays until another replaces it).
     pub fn say(&mut self, level: Level, text: impl Into<String>) {
         self.message = Some(Message {
