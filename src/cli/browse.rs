@@ -531,7 +531,7 @@ fn certificate_text(
             2,
             "Expiry",
             10,
-            &expiry_text(validity.not_after, validity.days_to_expiry(now)),
+            &expiry_text(validity.not_after, validity.days_to_expiry(now), now),
         ),
         (None, Some(problem)) => out.field(2, "Expiry", 10, &format!("unknown: {problem}")),
         (None, None) => out.field(2, "Expiry", 10, "unknown"),
@@ -568,10 +568,13 @@ fn certificate_text(
     }
 }
 
-fn expiry_text(not_after: OffsetDateTime, days: i64) -> String {
+fn expiry_text(not_after: OffsetDateTime, days: i64, now: OffsetDateTime) -> String {
     let date = date_text(not_after);
     match days {
-        d if d < 0 => format!("EXPIRED {date} ({} days ago)", -d),
+        d if d < 0 => format!(
+            "EXPIRED {date} ({})",
+            crate::fleet::model::expired_ago(not_after, now)
+        ),
         0 => format!("{date} (expires within a day)"),
         d => format!("{date} (in {d} days)"),
     }
@@ -772,7 +775,13 @@ mod tests {
     #[test]
     fn expiry_text_says_expired_and_counts_days() {
         let when = time::macros::datetime!(2026-01-01 0:00 UTC);
-        assert_eq!(expiry_text(when, -3), "EXPIRED 2026-01-01 (3 days ago)");
-        assert_eq!(expiry_text(when, 30), "2026-01-01 (in 30 days)");
+        let later = time::macros::datetime!(2026-01-04 6:00 UTC);
+        assert_eq!(
+            expiry_text(when, -4, later),
+            "EXPIRED 2026-01-01 (3 days ago)",
+            "three whole days passed, as the audit counts them"
+        );
+        let earlier = time::macros::datetime!(2025-12-02 0:00 UTC);
+        assert_eq!(expiry_text(when, 30, earlier), "2026-01-01 (in 30 days)");
     }
 }

@@ -351,7 +351,10 @@ fn certificate_checks(inventory: &Inventory, now: OffsetDateTime, findings: &mut
                     Severity::High,
                     "DEVICE_CERTIFICATE_EXPIRING",
                     resource(),
-                    format!("expired {} days ago: devices using it cannot connect{used_by}", -days),
+                    format!(
+                        "expired {}: devices using it cannot connect{used_by}",
+                        super::model::expired_ago(not_after, now)
+                    ),
                     "issue a new certificate, attach its policies and Thing, then deactivate this one",
                 ));
             } else if days < EXPIRING_DAYS {

@@ -180,6 +180,17 @@ impl Validity {
     }
 }
 
+/// How long ago a certificate expired at `not_after`, in whole days passed, as the audit, the
+/// screens and the verbs all say it: "today", "1 day ago", "N days ago".
+#[must_use]
+pub fn expired_ago(not_after: OffsetDateTime, now: OffsetDateTime) -> String {
+    match (now - not_after).whole_days() {
+        days if days <= 0 => "today".to_owned(),
+        1 => "1 day ago".to_owned(),
+        days => format!("{days} days ago"),
+    }
+}
+
 /// A certificate as DescribeCertificate returns it, with what its PEM says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Certificate {
@@ -277,6 +288,22 @@ pub fn certificate_id_from_arn(arn: &str) -> Option<&str> {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn expired_ago_counts_whole_days_passed_wherever_it_is_said() {
+        let not_after = datetime!(2026-01-01 00:00 UTC);
+        let now = datetime!(2026-01-11 05:00 UTC);
+        // 10 days and 5 hours: 10 days ago (the screens said 11 while the audit said 10).
+        assert_eq!(expired_ago(not_after, now), "10 days ago");
+        assert_eq!(
+            expired_ago(not_after, datetime!(2026-01-02 01:00 UTC)),
+            "1 day ago"
+        );
+        assert_eq!(
+            expired_ago(not_after, datetime!(2026-01-01 05:00 UTC)),
+            "today"
+        );
+    }
 
     #[test]
     fn days_to_expiry_counts_whole_days_and_goes_negative() {

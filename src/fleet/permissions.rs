@@ -57,13 +57,10 @@ pub fn cannot_connect(
     }
     let validity = certificate.validity?;
     if now > validity.not_after {
-        // Whole days since it expired, as the audit counts them.
-        let days = (now - validity.not_after).whole_days();
-        return Some(match days {
-            0 => "expired today".to_owned(),
-            1 => "expired 1 day ago".to_owned(),
-            days => format!("expired {days} days ago"),
-        });
+        return Some(format!(
+            "expired {}",
+            super::model::expired_ago(validity.not_after, now)
+        ));
     }
     (now < validity.not_before).then(|| "not valid yet".to_owned())
 }

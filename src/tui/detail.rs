@@ -506,7 +506,11 @@ fn expiry(line: Line, cert: &Certificate, now: OffsetDateTime) -> Line {
         (Some(validity), _) => {
             let days = validity.days_to_expiry(now);
             let text = match days {
-                d if d < 0 => format!("EXPIRED {} ({} days ago)", date(validity.not_after), -d),
+                d if d < 0 => format!(
+                    "EXPIRED {} ({})",
+                    date(validity.not_after),
+                    crate::fleet::model::expired_ago(validity.not_after, now)
+                ),
                 d => format!("expires {} (in {d} days)", date(validity.not_after)),
             };
             line.text(&text, expiry_slot(days))
