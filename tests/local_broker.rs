@@ -537,6 +537,29 @@ fn mosquitto_command(
 }
 
 /// Waits until the broker says whether `client_id` is connected, as `want`.
+/// Quarantines `thing` through the mutation path, journaled under `dir`, as the CLI's verb does.
+async fn quarantine(
+    client: &iotfleet::fleet::FleetClient,
+    thing: &str,
+    dir: &Path,
+) -> iotfleet::fleet::quarantine::run::Report {
+    let mutations = iotfleet::fleet::mutation::Mutations::for_client(
+        false,
+        Some(dir.join("journal.jsonl")),
+        client,
+    )
+    .await
+    .unwrap();
+    let options = iotfleet::fleet::quarantine::Options::default();
+    let prepared =
+        iotfleet::fleet::quarantine::run::prepare_quarantine(client, thing, options, None)
+            .await
+            .unwrap();
+    iotfleet::fleet::quarantine::run::execute(client, &mutations, prepared, &mut |_| Ok(()))
+        .await
+        .unwrap()
+}
+
 async fn until_connected(core: &LocalCore, client_id: &str, want: bool) {
     let deadline = tokio::time::Instant::now() + support::traffic::WAIT;
     while core.broker().unwrap().identity_of(client_id).is_some() != want {
@@ -606,22 +629,7 @@ async fn a_last_will_is_judged_at_connect_and_a_quarantine_keeps_it_unsaid() {
     let client = iotfleet::fleet::FleetClient::connect(&core.connection_settings())
         .await
         .unwrap();
-    let mutations = iotfleet::fleet::mutation::Mutations::for_client(
-        false,
-        Some(dir.path().join("journal.jsonl")),
-        &client,
-    )
-    .await
-    .unwrap();
-    let options = iotfleet::fleet::quarantine::Options::default();
-    let prepared =
-        iotfleet::fleet::quarantine::run::prepare_quarantine(&client, "pump-04", options, None)
-            .await
-            .unwrap();
-    let report =
-        iotfleet::fleet::quarantine::run::execute(&client, &mutations, prepared, &mut |_| Ok(()))
-            .await
-            .unwrap();
+    let report = quarantine(&client, "pump-04", dir.path()).await;
     assert!(
         report.done.iter().any(|d| d.detail == "disconnected"),
         "{report:?}"
@@ -1055,24 +1063,7 @@ async fn a_quarantined_rogue_camera_clears_its_violation_within_the_profiles_dur
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let mutations = iotfleet::fleet::mutation::Mutations::for_client(
-        false,
-        Some(dir.path().join("journal.jsonl")),
-        &client,
-    )
-    .await
-    .unwrap();
-    let prepared = iotfleet::fleet::quarantine::run::prepare_quarantine(
-        &client,
-        "camera-04",
-        iotfleet::fleet::quarantine::Options::default(),
-        None,
-    )
-    .await
-    .unwrap();
-    iotfleet::fleet::quarantine::run::execute(&client, &mutations, prepared, &mut |_| Ok(()))
-        .await
-        .unwrap();
+    quarantine(&client, "camera-04", dir.path()).await;
     // Silenced now, but its window still holds what it sent: the violation stays until the
     // messages age out of the 15 s window, then clears.
     let still = client.violations(None).await.unwrap();

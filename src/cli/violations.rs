@@ -155,7 +155,8 @@ fn row(violation: &Violation, change: Option<&str>, width: usize) -> String {
         &escape(&violation.thing_name),
         &behavior,
         &violation.observed_text(),
-        &violation.rule_text(),
+        // The operator is the service's text when it is not one of AWS's four.
+        &escape(&violation.rule_text()),
         &since,
         width,
     )

@@ -7,7 +7,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::client::{FleetClient, MAX_PAGE_SIZE, to_time};
+use super::client::{FleetClient, MAX_PAGE_SIZE, PageToken, to_time};
 use super::error::{FleetError, Operation};
 
 /// How often the console and `violations --follow` ask: the local core takes a datapoint every
@@ -170,14 +170,15 @@ impl FleetClient {
         }
         let operation = Operation::new("iot:ListActiveViolations");
         let mut active = Vec::new();
-        let mut token: Option<String> = None;
+        // A token returned twice ends the listing with an error rather than looping.
+        let mut token = PageToken::default();
         loop {
             let out = self
                 .iot()
                 .list_active_violations()
                 .set_thing_name(thing.map(str::to_owned))
                 .max_results(MAX_PAGE_SIZE)
-                .set_next_token(token.take())
+                .set_next_token(token.next.clone())
                 .send()
                 .await
                 .map_err(|e| self.fail(&operation, e))?;
@@ -187,8 +188,8 @@ impl FleetClient {
                     .into_iter()
                     .map(from_sdk),
             );
-            token = out.next_token.filter(|t| !t.is_empty());
-            if token.is_none() {
+            token.advance(out.next_token, operation.action)?;
+            if token.finished {
                 return Ok(Violations { profiles, active });
             }
         }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::client::{FleetClient, to_time};
+use super::client::{FleetClient, PageToken, to_time};
 use super::error::{FleetError, Operation};
 use super::journal::Journal;
 
@@ -165,14 +165,14 @@ impl FleetClient {
                 detail: e.to_string(),
             })?;
         let mut events = Vec::new();
-        let mut token: Option<String> = None;
+        let mut token = PageToken::default();
         for _ in 0..MAX_PAGES {
             let out = self
                 .trail()
                 .lookup_events()
                 .lookup_attributes(attribute.clone())
                 .max_results(PAGE)
-                .set_next_token(token.take())
+                .set_next_token(token.next.clone())
                 .send()
                 .await
                 .map_err(|e| self.fail(&operation, e))?;
@@ -182,8 +182,8 @@ impl FleetClient {
                     .into_iter()
                     .filter_map(from_trail),
             );
-            token = out.next_token.filter(|t| !t.is_empty());
-            if token.is_none() {
+            token.advance(out.next_token, operation.action)?;
+            if token.finished {
                 return Ok((events, false));
             }
         }

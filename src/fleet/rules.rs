@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::client::FleetClient;
+use super::client::{FleetClient, PageToken};
 use super::error::{FleetError, Operation, ResourceKind};
 use super::traffic::filter::matches;
 
@@ -56,14 +56,14 @@ impl FleetClient {
     /// The topic rules whose `FROM` filter matches one of `topics`, by name, with their actions.
     pub async fn rules_reading(&self, topics: &[String]) -> Result<Vec<TopicRule>, FleetError> {
         let operation = Operation::new("iot:ListTopicRules");
-        let mut token: Option<String> = None;
+        let mut token = PageToken::default();
         let mut matching = Vec::new();
         loop {
             let out = self
                 .iot()
                 .list_topic_rules()
                 .max_results(super::client::MAX_PAGE_SIZE)
-                .set_next_token(token.take())
+                .set_next_token(token.next.clone())
                 .send()
                 .await
                 .map_err(|e| self.fail(&operation, e))?;
@@ -80,8 +80,8 @@ impl FleetClient {
                     matching.push((name, pattern, rule.rule_disabled.unwrap_or(false), matched));
                 }
             }
-            token = out.next_token.filter(|t| !t.is_empty());
-            if token.is_none() {
+            token.advance(out.next_token, operation.action)?;
+            if token.finished {
                 break;
             }
         }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::registry::{ApiError, ApiResult, Call, new_id, offset_page, page_size};
+use super::registry::{ApiError, ApiResult, Call, new_id, offset_page, page_size, with_next};
 use super::store::{FleetState, SecurityProfileRecord};
 
 /// How often the local core takes a datapoint of every behaviour.
@@ -408,11 +408,11 @@ impl Detector {
             .collect();
         drop(inner);
         let (page, next) = offset_page(&violations, query.next_token, size)?;
-        let mut out = json!({"activeViolations": page});
-        if let Some(next) = next {
-            out["nextToken"] = json!(next);
-        }
-        Ok(out)
+        Ok(with_next(
+            json!({"activeViolations": page}),
+            "nextToken",
+            next,
+        ))
     }
 }
 
@@ -594,11 +594,11 @@ pub fn list_security_profiles(
         .map(|name| json!({"name": name, "arn": call.arn(&format!("securityprofile/{name}"))}))
         .collect();
     let (page, next) = offset_page(&all, next_token, size)?;
-    let mut out = json!({"securityProfileIdentifiers": page});
-    if let Some(next) = next {
-        out["nextToken"] = json!(next);
-    }
-    Ok(out)
+    Ok(with_next(
+        json!({"securityProfileIdentifiers": page}),
+        "nextToken",
+        next,
+    ))
 }
 
 /// DeleteSecurityProfile.

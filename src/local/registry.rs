@@ -97,7 +97,7 @@ pub(super) fn page_size(value: Option<i64>, default: usize, name: &str) -> Resul
 
 /// A list answer with its continuation under `key` (`nextToken` or `nextMarker`), when there is
 /// more.
-fn with_next(mut out: Value, key: &str, next: Option<String>) -> Value {
+pub(super) fn with_next(mut out: Value, key: &str, next: Option<String>) -> Value {
     if let Some(next) = next {
         out[key] = json!(next);
     }

@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use super::registry::{ApiError, ApiResult, Call, offset_page, page_size};
+use super::registry::{ApiError, ApiResult, Call, offset_page, page_size, with_next};
 use super::store::{FleetState, TopicRuleRecord};
 use crate::fleet::traffic::filter::check_filter;
 
@@ -170,11 +170,7 @@ pub fn list_topic_rules(
         })
         .collect();
     let (page, next) = offset_page(&rules, next_token, size)?;
-    let mut out = json!({"rules": page});
-    if let Some(next) = next {
-        out["nextToken"] = json!(next);
-    }
-    Ok(out)
+    Ok(with_next(json!({"rules": page}), "nextToken", next))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use super::registry::{ACCOUNT, ApiError, ApiResult};
+use super::registry::{ACCOUNT, ApiError, ApiResult, with_next};
 use super::store::{FleetState, TrailRecord};
 
 /// Events kept; the oldest go first.
@@ -191,11 +191,7 @@ pub fn lookup_events(state: &FleetState, region: &str, request: &Value) -> ApiRe
         }
         events.push(answer(key, event, region, time));
     }
-    let mut out = json!({"Events": events});
-    if let Some(next) = next {
-        out["NextToken"] = json!(next);
-    }
-    Ok(out)
+    Ok(with_next(json!({"Events": events}), "NextToken", next))
 }
 
 fn matches(key: &str, event: &TrailRecord, attribute: &str, value: &str) -> bool {

@@ -47,26 +47,18 @@ pub fn arrived(state: &mut State, result: Result<Violations, String>) {
     let view = &mut state.violations;
     view.asking = false;
     view.answered = Some(state.now);
-    let said = match result {
+    let (said, level, sentence) = match result {
         Ok(found) => match found.unwatched(&region, local) {
             None => {
                 view.set(found.active);
                 return;
             }
-            Some(sentence) => Feed::Unwatched(sentence),
+            Some(sentence) => (Feed::Unwatched(sentence.clone()), Level::Info, sentence),
         },
-        Err(reason) => Feed::Unknown(reason),
+        Err(reason) => (Feed::Unknown(reason.clone()), Level::Warning, reason),
     };
     if view.feed != said {
-        let (Feed::Unwatched(sentence) | Feed::Unknown(sentence)) = &said else {
-            unreachable!("only these are said")
-        };
-        let level = if matches!(said, Feed::Unwatched(_)) {
-            Level::Info
-        } else {
-            Level::Warning
-        };
-        state.note(level, sentence.clone());
+        state.note(level, sentence);
     }
     state.violations.feed = said;
     state.violations.active.clear();
