@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests talk to, when missing: moto[server]==5.2.5 in a virtualenv
-# under target/peers/, and mosquitto from Debian's packages. Safe to run again; does nothing
-# when everything is in place.
+# under target/peers/; mosquitto, and zsh and fish (which check the completion scripts parse),
+# from Debian's packages. Safe to run again; does nothing when everything is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,10 +14,16 @@ if ! "$venv/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOT
   "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
 
+packages=()
 if ! command -v mosquitto_sub >/dev/null 2>&1 || { ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; }; then
-  echo "install-peers: mosquitto from Debian packages"
+  packages+=(mosquitto mosquitto-clients)
+fi
+command -v zsh >/dev/null 2>&1 || packages+=(zsh)
+command -v fish >/dev/null 2>&1 || packages+=(fish)
+if [ ${#packages[@]} -gt 0 ]; then
+  echo "install-peers: ${packages[*]} from Debian packages"
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mosquitto mosquitto-clients >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
 fi

@@ -8,7 +8,12 @@ use iotfleet::config::paths;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let log = init_logging();
+    let console = matches!(cli.command, None | Some(cli::args::Command::Tui));
+    let log = init_logging(
+        cli.global.log_file.clone(),
+        cli.global.verbose,
+        cli.global.verbose > 0 && !console,
+    );
     install_panic_hook(log.clone());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -59,20 +64,56 @@ async fn termination() -> (&'static str, u8) {
     }
 }
 
-/// Logs go to `$XDG_STATE_HOME/iotfleet/iotfleet.log` (private, rotated past 10 MiB), never to
-/// the screen. `IOTFLEET_LOG` takes a tracing filter (default `info`). Returns the log path when
-/// logging could be set up.
-fn init_logging() -> Option<std::path::PathBuf> {
-    let path = paths::log_file()?;
-    paths::create_private_dir_all(path.parent()?).ok()?;
-    let file = iotfleet::log_file::LogFile::open(&path, iotfleet::log_file::MAX_BYTES).ok()?;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("IOTFLEET_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn")
+/// Logs go to `--log-file`, else `$XDG_STATE_HOME/iotfleet/iotfleet.log` (private, rotated past
+/// 10 MiB), and to stderr as well only when `to_stderr` (a verb run with `-v`): the console's
+/// screen is never written to. `-v` logs at debug, `-vv` at trace; else `IOTFLEET_LOG` takes a
+/// tracing filter (default `info`). Returns the log path when logging could be set up; a log
+/// that cannot be opened is said once on stderr.
+fn init_logging(
+    chosen: Option<std::path::PathBuf>,
+    verbose: u8,
+    to_stderr: bool,
+) -> Option<std::path::PathBuf> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let path = chosen.or_else(paths::log_file)?;
+    let opened = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map_or(Ok(()), paths::create_private_dir_all)
+        .and_then(|()| iotfleet::log_file::LogFile::open(&path, iotfleet::log_file::MAX_BYTES));
+    let file = match opened {
+        Ok(file) => file,
+        Err(error) => {
+            eprintln!(
+                "iotfleet: cannot write the log {}: {error}",
+                iotfleet::untrusted::escape(&path.display().to_string())
+            );
+            return None;
+        }
+    };
+    let filter = match verbose {
+        0 => tracing_subscriber::EnvFilter::try_from_env("IOTFLEET_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn")
+        }),
+        1 => tracing_subscriber::EnvFilter::new(
+            "debug,aws_smithy_runtime=info,hyper=info,rustls=info",
+        ),
+        _ => tracing_subscriber::EnvFilter::new("trace"),
+    };
+    let stderr = to_stderr.then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
     });
-    tracing_subscriber::fmt()
-        .with_writer(std::sync::Mutex::new(file))
-        .with_ansi(false)
-        .with_env_filter(filter)
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::sync::Mutex::new(file))
+                .with_ansi(false),
+        )
+        .with(stderr)
         .init();
     Some(path)
 }

@@ -30,15 +30,6 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn assert_fits_80_columns(text: &str) {
-    for line in text.lines() {
-        assert!(
-            line.chars().count() <= 80,
-            "line wider than 80 columns: {line:?}"
-        );
-    }
-}
-
 #[tokio::test]
 async fn six_hundred_things_are_listed_shown_and_unknown_names_get_suggestions() {
     let Some(fleet) = TestFleet::start(support::Backend::Moto).await else {
@@ -66,8 +57,12 @@ async fn six_hundred_things_are_listed_shown_and_unknown_names_get_suggestions()
     let output = iotfleet(&fleet.endpoint, &["thing", &device.name]).await;
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
-    assert_fits_80_columns(&text);
-    assert!(text.contains(&device.certificate_id[..40]), "{text}");
+    // Piped, the report is not wrapped: the whole id on one line.
+    assert!(
+        text.lines()
+            .any(|line| line.contains(&device.certificate_id)),
+        "{text}"
+    );
     assert!(text.contains("ACTIVE"), "{text}");
     // moto answers GetThingConnectivityData with 500: unknown, never "offline".
     assert!(
@@ -204,14 +199,14 @@ async fn policy_certificates_and_shadow_verbs() {
     let output = iotfleet(&fleet.endpoint, &["policy", &devices[0].policy]).await;
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
-    assert_fits_80_columns(&text);
     assert!(
         text.contains("\"Effect\": \"Allow\"") && text.contains("(default)"),
         "{text}"
     );
     assert!(
-        text.contains(&devices[0].certificate_arn[..60]),
-        "targets listed: {text}"
+        text.lines()
+            .any(|line| line.trim() == devices[0].certificate_arn),
+        "targets listed whole: {text}"
     );
 
     let output = iotfleet(&fleet.endpoint, &["policies", "--output", "json"]).await;
@@ -220,8 +215,10 @@ async fn policy_certificates_and_shadow_verbs() {
 
     let output = iotfleet(&fleet.endpoint, &["certs"]).await;
     let text = stdout(&output);
-    assert_fits_80_columns(&text);
     assert!(text.ends_with("2 certificates\n"), "{text}");
+    for device in &devices {
+        assert!(text.contains(&device.certificate_id), "ids whole: {text}");
+    }
 
     let output = iotfleet(
         &fleet.endpoint,
@@ -552,6 +549,71 @@ async fn denied_follow_on_the_local_core_prints_camera_04s_refused_publishes_as_
     child.kill().await.unwrap();
 }
 
+/// `iotfleet --local things | grep` as a script runs it: stdout is a pipe, so the table is not
+/// cut to any width (it was cut to 80 columns, and grep found 0 of 18 rows), and `--output text`
+/// gives one tab-separated record a Thing with nothing cut.
+#[tokio::test]
+async fn piped_tables_keep_every_row_and_whole_values_and_text_is_one_record_a_line() {
+    let core = iotfleet::local::LocalCore::start(iotfleet::local::LocalOptions {
+        seed: true,
+        ..iotfleet::local::LocalOptions::default()
+    })
+    .await
+    .unwrap();
+    let json = iotfleet(core.endpoint(), &["things", "--output", "json"]).await;
+    let json: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let things = json["things"].as_array().unwrap();
+    let attributes = |thing: &serde_json::Value| -> String {
+        let map = thing["attributes"].as_object().unwrap();
+        let mut pairs: Vec<String> = map
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
+            .collect();
+        pairs.sort();
+        pairs.join(", ")
+    };
+    let north = things
+        .iter()
+        .filter(|t| attributes(t).contains("site=plant-north"))
+        .count();
+    assert!(north >= 10, "the seed has a plant-north site: {json}");
+
+    let table = stdout(&iotfleet(core.endpoint(), &["things"]).await);
+    assert_eq!(
+        table.lines().filter(|l| l.contains("plant-north")).count(),
+        north,
+        "{table}"
+    );
+    assert!(!table.contains('…'), "nothing cut: {table}");
+    for thing in things {
+        let name = thing["name"].as_str().unwrap();
+        let line = table
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("{name} missing: {table}"));
+        assert!(line.ends_with(&attributes(thing)), "{line}");
+    }
+
+    let text = stdout(&iotfleet(core.endpoint(), &["things", "--output", "text"]).await);
+    assert_eq!(
+        text.lines().count(),
+        things.len(),
+        "no header, no footer: {text}"
+    );
+    for (line, thing) in text.lines().zip(things) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        assert_eq!(fields.len(), 4, "{line:?}");
+        assert_eq!(fields[0], thing["name"].as_str().unwrap());
+        assert_eq!(fields[3], attributes(thing));
+    }
+    let ids = stdout(&iotfleet(core.endpoint(), &["certs", "--output", "text"]).await);
+    assert!(
+        ids.lines()
+            .all(|l| l.split('\t').next().is_some_and(|id| id.len() == 64)),
+        "{ids}"
+    );
+}
+
 #[tokio::test]
 async fn things_status_keeps_the_things_with_every_word_and_a_wrong_word_is_a_usage_error() {
     let core = iotfleet::local::LocalCore::start(iotfleet::local::LocalOptions {
@@ -757,4 +819,120 @@ async fn sigterm_and_sighup_stop_local_serve_and_take_the_brokers_private_files_
         assert_eq!(status.code(), Some(code), "{signal}");
         assert_eq!(files(), 0, "{signal}: the broker's files are left behind");
     }
+}
+
+/// Runs `iotfleet ARGS` with no AWS at all (the verbs that need none).
+fn iotfleet_offline(args: &[&str]) -> std::process::Output {
+    let home = tempfile::tempdir().unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_iotfleet"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("run iotfleet")
+}
+
+/// The completion scripts for bash, zsh and fish parse in their shell (`-n`: read, not run),
+/// and name the verbs and the global flags.
+#[test]
+fn completions_for_bash_zsh_and_fish_parse_in_their_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let output = iotfleet_offline(&["completions", shell]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let script = stdout(&output);
+        for word in ["quarantine", "violations", "endpoint-url", "log-file"] {
+            assert!(script.contains(word), "{shell}: {word} missing");
+        }
+        let Ok(found) = std::process::Command::new(shell).arg("--version").output() else {
+            support::peer_missing(
+                shell,
+                "not on PATH",
+                "scripts/install-peers.sh (apt-get install zsh fish)",
+            );
+            continue;
+        };
+        assert!(found.status.success(), "{shell} --version failed");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(format!("iotfleet.{shell}"));
+        std::fs::write(&file, &script).unwrap();
+        let check = std::process::Command::new(shell)
+            .arg("-n")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "{shell} -n refuses the script: {}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+    }
+    let wrong = iotfleet_offline(&["completions", "tcsh"]);
+    assert_eq!(wrong.status.code(), Some(2));
+}
+
+/// `man` prints a roff page; `--version` names the commit; `--help` puts the global flags
+/// under their headings, once, after the verb's own.
+#[test]
+fn the_manual_version_and_help_say_what_a_user_needs() {
+    let man = iotfleet_offline(&["man"]);
+    assert_eq!(man.status.code(), Some(0));
+    let page = stdout(&man);
+    assert!(
+        page.contains(".TH iotfleet 1"),
+        "{}",
+        &page[..200.min(page.len())]
+    );
+    assert!(page.contains("quarantine"));
+
+    let version = stdout(&iotfleet_offline(&["--version"]));
+    let commit = version
+        .split("(commit ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_default();
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.chars().all(|c| c.is_ascii_hexdigit())),
+        "{version}"
+    );
+    assert!(version.contains(", built 20"), "{version}");
+
+    let help = stdout(&iotfleet_offline(&["things", "--help"]));
+    let at = |text: &str| {
+        help.find(text)
+            .unwrap_or_else(|| panic!("{text} missing: {help}"))
+    };
+    assert!(at("--filter") < at("Connection (AWS):"), "{help}");
+    assert!(at("Connection (AWS):") < at("--profile"), "{help}");
+    assert!(at("Global options:") < at("--log-file"), "{help}");
+    assert_eq!(help.matches("--profile").count(), 1, "{help}");
+    let about = stdout(&iotfleet_offline(&["--help"]));
+    assert!(!about.contains("read Device Shadows. "), "{about}");
+}
+
+/// `--log-file FILE -v` logs at debug to FILE, and a verb copies it to stderr.
+#[tokio::test]
+async fn log_file_and_verbose_put_the_log_where_asked() {
+    let core = iotfleet::local::LocalCore::start(iotfleet::local::LocalOptions {
+        seed: true,
+        ..iotfleet::local::LocalOptions::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("here.log");
+    let log_arg = log.to_str().unwrap();
+    let quiet = iotfleet(core.endpoint(), &["certs", "--log-file", log_arg]).await;
+    assert_eq!(quiet.status.code(), Some(0), "{}", stderr(&quiet));
+    assert!(stderr(&quiet).is_empty(), "{}", stderr(&quiet));
+    let written = std::fs::read_to_string(&log).unwrap();
+    assert!(written.contains("verb done"), "{written}");
+    assert!(!written.contains("DEBUG"), "{written}");
+
+    let loud = iotfleet(core.endpoint(), &["certs", "-v", "--log-file", log_arg]).await;
+    assert_eq!(loud.status.code(), Some(0), "{}", stderr(&loud));
+    assert!(stderr(&loud).contains("DEBUG"), "{}", stderr(&loud));
+    assert!(std::fs::read_to_string(&log).unwrap().contains("DEBUG"));
 }

@@ -5,15 +5,34 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// `--version`: the package's version, the commit it was built from and the build's date (set by
+/// build.rs; "unknown" outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("IOTFLEET_COMMIT"),
+    ", built ",
+    env!("IOTFLEET_BUILD_DATE"),
+    ")"
+);
+
+/// The headings the global flags are grouped under in every verb's `--help`.
+const CONNECTION: &str = "Connection (AWS)";
+const LOCAL: &str = "Local IoT Core";
+const CONSOLE: &str = "Console";
+const GLOBAL: &str = "Global options";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "iotfleet",
-    version,
+    version = VERSION,
     about = "A terminal fleet console for AWS IoT Core",
-    long_about = "A terminal fleet console for AWS IoT Core: browse Things, certificates and policies, \
-                  read Device Shadows. Credentials and region come from the standard AWS chain \
+    long_about = "A terminal fleet console for AWS IoT Core: browse Things, certificates and policies; \
+                  read and edit Device Shadows; watch live MQTT traffic; isolate compromised devices; \
+                  audit the fleet. Credentials and region come from the standard AWS chain \
                   (--profile, AWS_PROFILE, AWS_REGION, SSO, environment keys).",
-    after_help = "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict, 5 refused by --read-only."
+    after_help = "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict, 5 refused by --read-only, \
+                  6 the answer is no (audit --fail-on, thing --can), 129/143 stopped by SIGHUP/SIGTERM."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -25,16 +44,45 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
+    /// AWS profile from ~/.aws/config (default: AWS_PROFILE, then "default").
+    #[arg(long, global = true, help_heading = CONNECTION, value_name = "PROFILE")]
+    pub profile: Option<String>,
+
+    /// AWS region (default: AWS_REGION, then the profile's region).
+    #[arg(long, global = true, help_heading = CONNECTION, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Endpoint for every AWS API (moto, LocalStack); per service also AWS_ENDPOINT_URL_IOT and
+    /// AWS_ENDPOINT_URL_IOT_DATA_PLANE.
+    #[arg(long, global = true, help_heading = CONNECTION, value_name = "URL", value_parser = parse_http_url)]
+    pub endpoint_url: Option<String>,
+
+    /// MQTT endpoint override for live traffic (mqtt://, mqtts:// or wss://).
+    #[arg(long, global = true, help_heading = CONNECTION, value_name = "URL", value_parser = parse_mqtt_url)]
+    pub mqtt_url: Option<String>,
+
+    /// Client certificate (PEM) for MQTT over mutual TLS; needs --key.
+    #[arg(long, global = true, help_heading = CONNECTION, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --cert.
+    #[arg(long, global = true, help_heading = CONNECTION, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+
+    /// CA bundle (PEM) to trust for MQTT over TLS instead of the system roots.
+    #[arg(long, global = true, help_heading = CONNECTION, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+
     /// Run against the embedded local IoT Core instead of AWS.
-    #[arg(long, global = true, conflicts_with_all = ["profile", "endpoint_url"])]
+    #[arg(long, global = true, help_heading = LOCAL, conflicts_with_all = ["profile", "endpoint_url"])]
     pub local: bool,
 
     /// The local fleet's state file (default: $XDG_DATA_HOME/iotfleet/local-fleet.json).
-    #[arg(long, global = true, value_name = "FILE", requires = "local")]
+    #[arg(long, global = true, help_heading = LOCAL, value_name = "FILE", requires = "local")]
     pub local_state: Option<PathBuf>,
 
     /// Port of the local IoT Core's MQTT broker on 127.0.0.1 (default: a free one).
-    #[arg(long, global = true, value_name = "N", requires = "local")]
+    #[arg(long, global = true, help_heading = LOCAL, value_name = "N", requires = "local")]
     pub mqtt_port: Option<u16>,
 
     #[command(flatten)]
@@ -42,59 +90,42 @@ pub struct GlobalArgs {
 
     /// Memory budget of the console's traffic history, in MiB (default: config.toml's
     /// history_mib, else 64); the oldest messages go first, every one counted.
-    #[arg(long, global = true, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=65536))]
+    #[arg(long, global = true, help_heading = CONSOLE, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub history_mib: Option<u32>,
 
-    /// AWS profile from ~/.aws/config (default: AWS_PROFILE, then "default").
-    #[arg(long, global = true, value_name = "PROFILE")]
-    pub profile: Option<String>,
-
-    /// AWS region (default: AWS_REGION, then the profile's region).
-    #[arg(long, global = true, value_name = "REGION")]
-    pub region: Option<String>,
-
-    /// Endpoint for every AWS API (moto, LocalStack); per service also AWS_ENDPOINT_URL_IOT and
-    /// AWS_ENDPOINT_URL_IOT_DATA_PLANE.
-    #[arg(long, global = true, value_name = "URL", value_parser = parse_http_url)]
-    pub endpoint_url: Option<String>,
-
-    /// MQTT endpoint override for live traffic (mqtt://, mqtts:// or wss://).
-    #[arg(long, global = true, value_name = "URL", value_parser = parse_mqtt_url)]
-    pub mqtt_url: Option<String>,
-
-    /// Client certificate (PEM) for MQTT over mutual TLS; needs --key.
-    #[arg(long, global = true, value_name = "FILE", requires = "key")]
-    pub cert: Option<PathBuf>,
-
-    /// Private key (PEM) of --cert.
-    #[arg(long, global = true, value_name = "FILE", requires = "cert")]
-    pub key: Option<PathBuf>,
-
-    /// CA bundle (PEM) to trust for MQTT over TLS instead of the system roots.
-    #[arg(long, global = true, value_name = "FILE")]
-    pub ca: Option<PathBuf>,
-
     /// Refuse every mutation (quarantine, release, shadow update, publish).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub read_only: bool,
 
     /// Colour theme of the console.
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, help_heading = CONSOLE, value_name = "NAME")]
     pub theme: Option<String>,
 
     /// Keymap of the console.
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, help_heading = CONSOLE, value_name = "NAME")]
     pub keymap: Option<String>,
 
-    /// Output format of the verbs: a table that fits 80 columns, or one JSON object.
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    /// Output format of the verbs: a table (fitted to a terminal's width, never cut when piped),
+    /// JSON, or text: one record a line, fields separated by tabs, no header, for grep, awk, cut.
+    #[arg(long, global = true, help_heading = GLOBAL, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+
+    /// Write the log to FILE (default: $XDG_STATE_HOME/iotfleet/iotfleet.log, else
+    /// ~/.local/state/iotfleet/iotfleet.log); it is private to you and rotated past 10 MiB.
+    #[arg(long, global = true, help_heading = GLOBAL, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+
+    /// Log more: -v debug, -vv trace (IOTFLEET_LOG takes a full filter). The verbs also copy
+    /// their log to stderr; the console writes it to the log file only.
+    #[arg(short, long, global = true, help_heading = GLOBAL, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Table,
     Json,
+    Text,
 }
 
 #[derive(Debug, Subcommand)]
@@ -225,9 +256,9 @@ pub enum Command {
     },
     /// Audit the fleet: overly permissive policies, shared, expiring, expired, revoked or
     /// inactive certificates, Things without one, quarantines (and AWS Device Defender's findings
-    /// where the account has them). Exit 0 even with findings, unless --fail-on.
+    /// where the account has them). Exit 0 even with findings, unless --fail-on (exit 6).
     Audit {
-        /// Exit 1 when a finding is at this severity or worse: critical, high, medium, low.
+        /// Exit 6 when a finding is at this severity or worse: critical, high, medium, low.
         #[arg(long, value_name = "SEVERITY")]
         fail_on: Option<crate::fleet::audit::Severity>,
     },
@@ -263,6 +294,17 @@ pub enum Command {
     /// The embedded local IoT Core.
     #[command(subcommand)]
     Local(LocalCommand),
+    /// Print a shell completion script, for example
+    /// `iotfleet completions bash > ~/.local/share/bash-completion/completions/iotfleet`,
+    /// `iotfleet completions zsh > ~/.zfunc/_iotfleet`,
+    /// `iotfleet completions fish > ~/.config/fish/completions/iotfleet.fish`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `iotfleet man | man -l -`, or save it as
+    /// `~/.local/share/man/man1/iotfleet.1`.
+    Man,
 }
 
 /// Status words, as `--status` takes them.
@@ -298,16 +340,16 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 #[derive(Debug, Clone, Copy, Args)]
 pub struct SimulationArgs {
     /// Seconds between two telemetry messages of each simulated device (local IoT Core).
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 5.0, value_parser = parse_interval)]
+    #[arg(long, global = true, help_heading = LOCAL, value_name = "SECONDS", default_value_t = 5.0, value_parser = parse_interval)]
     pub telemetry_interval: f64,
 
     /// Run the local IoT Core without its simulated devices.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = LOCAL)]
     pub no_simulator: bool,
 
     /// Make the local IoT Core throttle as AWS does: past AWS IoT Core's request rate of an
     /// API (times FACTOR, default 1) it answers ThrottlingException.
-    #[arg(long, global = true, value_name = "FACTOR", num_args = 0..=1,
+    #[arg(long, global = true, help_heading = LOCAL, value_name = "FACTOR", num_args = 0..=1,
           default_missing_value = "1", value_parser = parse_factor)]
     pub aws_quotas: Option<f64>,
 }

@@ -1,12 +1,12 @@
 //! `audit`: the local checks over the whole fleet, with AWS Device Defender's findings beside
-//! them where the account has them. Exit 0 even with findings; `--fail-on LEVEL` exits 1 when a
-//! finding is at that severity or worse, for CI.
+//! them where the account has them. Exit 0 even with findings; `--fail-on LEVEL` exits
+//! `ANSWER_IS_NO` (6) when a finding is at that severity or worse, for CI.
 
 use serde::Serialize;
 
 use super::CliError;
 use super::args::{GlobalArgs, OutputFormat};
-use super::text::{Report, output_width};
+use super::text::{Layout, Report, tab_line};
 use crate::fleet::FleetClient;
 use crate::fleet::audit::{self, Finding, Severity, Source};
 
@@ -40,7 +40,14 @@ pub async fn audit(
             findings,
             notes,
         }),
-        OutputFormat::Table => table(findings, &by_severity, notes),
+        OutputFormat::Table => table(findings, &by_severity, notes, Layout::of(global.output)),
+        OutputFormat::Text => {
+            // Records only on stdout; what could not be read is said on stderr.
+            for note in notes {
+                eprintln!("iotfleet: note: {}", crate::untrusted::escape(note));
+            }
+            records(findings)
+        }
     };
     super::print(&text)?;
     if let Some(level) = fail_on {
@@ -55,8 +62,34 @@ pub async fn audit(
     Ok(())
 }
 
-fn table(findings: &[Finding], by_severity: &[(&'static str, usize)], notes: &[String]) -> String {
-    let mut out = Report::new(output_width());
+/// `--output text`: a finding a line (severity, check, resource, source, reason, fix).
+fn records(findings: &[Finding]) -> String {
+    findings
+        .iter()
+        .map(|f| {
+            let source = match f.source {
+                Source::Local => "local",
+                Source::Aws => "aws",
+            };
+            tab_line(&[
+                f.severity.name(),
+                &f.check,
+                &f.resource.to_string(),
+                source,
+                &f.reason,
+                &f.fix,
+            ])
+        })
+        .collect()
+}
+
+fn table(
+    findings: &[Finding],
+    by_severity: &[(&'static str, usize)],
+    notes: &[String],
+    layout: Layout,
+) -> String {
+    let mut out = Report::new(layout.width());
     for severity in Severity::ALL {
         let group: Vec<&Finding> = findings.iter().filter(|f| f.severity == severity).collect();
         if group.is_empty() {

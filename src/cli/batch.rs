@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::CliError;
 use super::args::{GlobalArgs, OutputFormat};
 use super::quarantine::mutation_path;
-use super::text::{Report as Text, Table, output_width};
+use super::text::{Layout, Report as Text, Table, output_width};
 use crate::fleet::FleetClient;
 use crate::fleet::mutation::Mutations;
 use crate::fleet::quarantine::batch::{self, BatchPlan, BatchProgress, BatchReport};
@@ -227,7 +227,7 @@ async fn carry_out(
     }
     let text = match &plan_json {
         Some(plan) => output(plan, false, Some(&report)),
-        None => result_text(&report),
+        None => result_text(&report, Layout::of(global.output)),
     };
     super::print(&text)?;
     let failures = report.failures();
@@ -407,7 +407,7 @@ fn short(id: &str) -> String {
     id.chars().take(12).collect::<String>() + "…"
 }
 
-fn result_text(report: &BatchReport) -> String {
+fn result_text(report: &BatchReport, layout: Layout) -> String {
     let mut table = Table::new(&["THING", "RESULT", "DETAIL"]);
     for result in &report.results {
         table.row([&result.thing, &result.outcome, &result.detail]);
@@ -419,11 +419,13 @@ fn result_text(report: &BatchReport) -> String {
         Verb::Quarantine => format!(" Undo it with `iotfleet release --batch {}`.", report.id),
         Verb::Release => String::new(),
     };
-    format!(
-        "{}{done} of {} Things done in {:.1} s ({rate:.1} Things/s), batch {}.{undo}\n",
-        table.render(output_width()),
-        report.results.len(),
-        report.seconds,
-        report.id,
+    table.listing(
+        layout,
+        &format!(
+            "{done} of {} Things done in {:.1} s ({rate:.1} Things/s), batch {}.{undo}",
+            report.results.len(),
+            report.seconds,
+            report.id,
+        ),
     )
 }

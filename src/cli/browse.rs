@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::args::OutputFormat;
-use super::text::{Report, Table, output_width};
+use super::text::{Layout, Report, Table};
 use super::{CliError, to_json};
 use crate::fleet::inventory::{self, CertificateReport, PolicyReport, ThingReport};
 use crate::fleet::model::{Certificate, Connectivity, Policy, Shadow};
@@ -49,11 +49,7 @@ pub async fn things(
             attributes.as_str(),
         ]);
     }
-    Ok(format!(
-        "{}{} Things\n",
-        table.render(output_width()),
-        things.len()
-    ))
+    Ok(table.listing(Layout::of(format), &format!("{} Things", things.len())))
 }
 
 /// `things --query Q`: the Things fleet indexing's SearchIndex matches, with what the index says
@@ -107,11 +103,9 @@ pub async fn search(
             attributes.as_str(),
         ]);
     }
-    Ok(format!(
-        "{}{} Things match {}\n",
-        table.render(output_width()),
-        things.len(),
-        query
+    Ok(table.listing(
+        Layout::of(format),
+        &format!("{} Things match {query}", things.len()),
     ))
 }
 
@@ -207,7 +201,9 @@ pub async fn thing(
     let now = OffsetDateTime::now_utc();
     Ok(match format {
         OutputFormat::Json => to_json(&ThingJson::new(&report, &connectivity, now)),
-        OutputFormat::Table => thing_text(&report, &connectivity, now),
+        OutputFormat::Table | OutputFormat::Text => {
+            thing_text(&report, &connectivity, now, Layout::of(format).width())
+        }
     })
 }
 
@@ -264,7 +260,7 @@ pub async fn thing_can(
         });
         return Ok((json, allowed));
     }
-    let mut out = Report::new(output_width());
+    let mut out = Report::new(Layout::of(format).width());
     if answers.is_empty() {
         out.line(
             0,
@@ -440,9 +436,10 @@ fn thing_text(
     report: &ThingReport,
     connectivity: &Result<Connectivity, String>,
     now: OffsetDateTime,
+    width: Option<usize>,
 ) -> String {
     let thing = &report.thing;
-    let mut out = Report::new(output_width());
+    let mut out = Report::new(width);
     out.field(0, "Thing", 12, &thing.name);
     if report.is_quarantined() {
         out.field(
@@ -623,10 +620,9 @@ pub async fn certificates(client: &FleetClient, format: OutputFormat) -> Result<
             created.as_str(),
         ]);
     }
-    Ok(format!(
-        "{}{} certificates\n",
-        table.render(output_width()),
-        certificates.len()
+    Ok(table.listing(
+        Layout::of(format),
+        &format!("{} certificates", certificates.len()),
     ))
 }
 
@@ -647,11 +643,7 @@ pub async fn policies(client: &FleetClient, format: OutputFormat) -> Result<Stri
     for policy in &policies {
         table.row([policy.name.as_str(), policy.arn.as_str()]);
     }
-    Ok(format!(
-        "{}{} policies\n",
-        table.render(output_width()),
-        policies.len()
-    ))
+    Ok(table.listing(Layout::of(format), &format!("{} policies", policies.len())))
 }
 
 pub async fn policy(
@@ -662,13 +654,15 @@ pub async fn policy(
     let report = inventory::policy_report(client, name).await?;
     Ok(match format {
         OutputFormat::Json => to_json(&report),
-        OutputFormat::Table => policy_text(&report),
+        OutputFormat::Table | OutputFormat::Text => {
+            policy_text(&report, Layout::of(format).width())
+        }
     })
 }
 
-fn policy_text(report: &PolicyReport) -> String {
+fn policy_text(report: &PolicyReport, width: Option<usize>) -> String {
     let policy = &report.policy;
-    let mut out = Report::new(output_width());
+    let mut out = Report::new(width);
     out.field(0, "Policy", 12, &policy.name);
     out.field(0, "ARN", 12, &policy.arn);
     out.field(
@@ -717,12 +711,14 @@ pub async fn shadow_get(
     let shadow = client.get_shadow(thing, name).await?;
     Ok(match format {
         OutputFormat::Json => to_json(&shadow),
-        OutputFormat::Table => shadow_text(&shadow),
+        OutputFormat::Table | OutputFormat::Text => {
+            shadow_text(&shadow, Layout::of(format).width())
+        }
     })
 }
 
-fn shadow_text(shadow: &Shadow) -> String {
-    let mut out = Report::new(output_width());
+fn shadow_text(shadow: &Shadow, width: Option<usize>) -> String {
+    let mut out = Report::new(width);
     out.field(0, "Thing", 10, &shadow.thing);
     out.field(0, "Shadow", 10, shadow.name.as_deref().unwrap_or("classic"));
     out.field(

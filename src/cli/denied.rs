@@ -9,7 +9,7 @@ use time::macros::format_description;
 
 use super::CliError;
 use super::args::{GlobalArgs, OutputFormat};
-use super::text::{output_width, truncate};
+use super::text::{Layout, tab_line, truncate};
 use crate::fleet::FleetClient;
 use crate::fleet::refusals::{Cursor, Refusal, poll_every};
 use crate::untrusted::{escape, json_for_terminal};
@@ -25,10 +25,9 @@ pub async fn denied(
         |e: crate::fleet::FleetError| CliError::new(e.exit_code(), e.refusals_unknown(&region));
     let start = OffsetDateTime::now_utc() - since;
     let mut cursor = Cursor::since(start);
-    let width = output_width();
     let mut out = Output {
         format: global.output,
-        width,
+        layout: Layout::of(global.output),
         header: false,
     };
     // The first read takes every page; the following polls go on from the newest.
@@ -54,7 +53,7 @@ pub async fn denied(
 
 struct Output {
     format: OutputFormat,
-    width: usize,
+    layout: Layout,
     /// Whether the table's header is out.
     header: bool,
 }
@@ -65,7 +64,12 @@ impl Output {
         let mut text = String::new();
         if self.format == OutputFormat::Table && !self.header {
             text.push_str(&table_line(
-                "TIME", "CLIENT", "ACTION", "TARGET", "REASON", self.width,
+                "TIME",
+                "CLIENT",
+                "ACTION",
+                "TARGET",
+                "REASON",
+                self.layout,
             ));
             self.header = true;
         }
@@ -74,14 +78,14 @@ impl Output {
                 OutputFormat::Json => {
                     json_for_terminal(serde_json::to_string(refusal).unwrap_or_default()) + "\n"
                 }
-                OutputFormat::Table => row(refusal, self.width),
+                OutputFormat::Table | OutputFormat::Text => row(refusal, self.layout),
             });
         }
         super::write_stdout(&text)
     }
 }
 
-fn row(refusal: &Refusal, width: usize) -> String {
+fn row(refusal: &Refusal, layout: Layout) -> String {
     let time = refusal
         .time
         .format(format_description!(
@@ -94,31 +98,40 @@ fn row(refusal: &Refusal, width: usize) -> String {
         refusal.action(),
         &escape(refusal.target()),
         &escape(&refusal.reason),
-        width,
+        layout,
     )
 }
 
 /// One line: time, client (at most 18 wide), action, then the target and the reason sharing
-/// the rest, 3 to 2, whatever the cells hold, so the header and every row line up.
+/// the rest, 3 to 2, whatever the cells hold, so the header and every row line up; whole when
+/// piped; tab-separated with `--output text`.
 fn table_line(
     time: &str,
     client: &str,
     action: &str,
     target: &str,
     reason: &str,
-    width: usize,
+    layout: Layout,
 ) -> String {
-    let left = format!("{time:<19}  {:<18}  {action:<9}  ", truncate(client, 18));
-    let rest = width
-        .saturating_sub(unicode_width::UnicodeWidthStr::width(left.as_str()) + 2)
-        .max(12);
-    let target_width = rest * 3 / 5;
-    let reason_width = rest - target_width;
-    let line = format!(
-        "{left}{:<target_width$}  {}",
-        truncate(target, target_width),
-        truncate(reason, reason_width)
-    );
+    if layout == Layout::Tabs {
+        return tab_line(&[time, client, action, target, reason]);
+    }
+    let left = format!("{time:<19}  {:<18}  {action:<9}  ", layout.cut(client, 18));
+    let line = match layout.width() {
+        Some(width) => {
+            let rest = width
+                .saturating_sub(unicode_width::UnicodeWidthStr::width(left.as_str()) + 2)
+                .max(12);
+            let target_width = rest * 3 / 5;
+            let reason_width = rest - target_width;
+            format!(
+                "{left}{:<target_width$}  {}",
+                truncate(target, target_width),
+                truncate(reason, reason_width)
+            )
+        }
+        None => format!("{left}{target:<30}  {reason}"),
+    };
     format!("{}\n", line.trim_end())
 }
 
@@ -139,14 +152,21 @@ mod tests {
             source_ip: None,
             event_id: "1".into(),
         };
-        let line = row(&refusal, 80);
+        let line = row(&refusal, Layout::Fit(80));
         assert!(!line.trim_end().chars().any(char::is_control), "{line:?}");
         assert!(
             line.contains("cam\\x1b[2J-04") && line.contains("publish"),
             "{line}"
         );
         assert!(line.trim_end().chars().count() <= 80, "{line}");
-        let header = table_line("TIME", "CLIENT", "ACTION", "TARGET", "REASON", 80);
+        let header = table_line(
+            "TIME",
+            "CLIENT",
+            "ACTION",
+            "TARGET",
+            "REASON",
+            Layout::Fit(80),
+        );
         let column = |text: &str, cell: &str| text.find(cell).map(|at| text[..at].chars().count());
         assert_eq!(
             column(&header, "REASON"),

@@ -7,7 +7,7 @@ use time::macros::format_description;
 
 use super::CliError;
 use super::args::{GlobalArgs, OutputFormat};
-use super::text::{output_width, truncate};
+use super::text::{Layout, tab_line, truncate};
 use crate::fleet::FleetClient;
 use crate::fleet::history::{Event, history};
 use crate::untrusted::{escape, json_for_terminal};
@@ -29,11 +29,13 @@ pub async fn run(
                 text.push('\n');
             }
         }
-        OutputFormat::Table => {
-            let width = output_width();
-            text.push_str(&line("TIME", "WHO", "WHAT", "SOURCE", "DETAIL", width));
+        OutputFormat::Table | OutputFormat::Text => {
+            let layout = Layout::of(global.output);
+            if layout != Layout::Tabs {
+                text.push_str(&line("TIME", "WHO", "WHAT", "SOURCE", "DETAIL", layout));
+            }
             for event in &found.events {
-                text.push_str(&row(event, width));
+                text.push_str(&row(event, layout));
             }
         }
     }
@@ -53,7 +55,7 @@ pub async fn run(
     }
 }
 
-fn row(event: &Event, width: usize) -> String {
+fn row(event: &Event, layout: Layout) -> String {
     let time = event
         .time
         .format(format_description!(
@@ -66,22 +68,29 @@ fn row(event: &Event, width: usize) -> String {
         &escape(&event.what),
         event.source.word(),
         &escape(&event.detail),
-        width,
+        layout,
     )
 }
 
-/// One line: time, who (at most 24 wide), what (18), source, then the detail in what is left.
-fn line(time: &str, who: &str, what: &str, source: &str, detail: &str, width: usize) -> String {
+/// One line: time, who (at most 24 wide on a terminal), what (18), source, then the detail in
+/// what is left; whole when piped; tab-separated with `--output text`.
+fn line(time: &str, who: &str, what: &str, source: &str, detail: &str, layout: Layout) -> String {
+    if layout == Layout::Tabs {
+        return tab_line(&[time, who, what, source, detail]);
+    }
     let left = format!(
         "{time:<19}  {:<24}  {:<18}  {source:<10}  ",
-        truncate(who, 24),
-        truncate(what, 18)
+        layout.cut(who, 24),
+        layout.cut(what, 18)
     );
-    let rest = width
-        .saturating_sub(unicode_width::UnicodeWidthStr::width(left.as_str()))
-        .max(12);
-    format!(
-        "{}\n",
-        format!("{left}{}", truncate(detail, rest)).trim_end()
-    )
+    let detail = match layout.width() {
+        Some(width) => {
+            let rest = width
+                .saturating_sub(unicode_width::UnicodeWidthStr::width(left.as_str()))
+                .max(12);
+            truncate(detail, rest)
+        }
+        None => detail.to_owned(),
+    };
+    format!("{}\n", format!("{left}{detail}").trim_end())
 }

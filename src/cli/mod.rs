@@ -8,6 +8,7 @@ mod browse;
 mod denied;
 mod history;
 mod local;
+mod manual;
 mod quarantine;
 mod shadow;
 mod text;
@@ -160,6 +161,11 @@ async fn isolation_verb(
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let mut cli = cli;
     let command = cli.command.take().unwrap_or(Command::Tui);
+    match command {
+        Command::Completions { shell } => return print(&manual::completions(shell)),
+        Command::Man => return print(&manual::man_page()?),
+        _ => {}
+    }
     let default_strategy = apply_config(&mut cli.global)?;
     if let Command::Local(LocalCommand::Serve {
         http_port,
@@ -394,7 +400,9 @@ async fn verb(
         | Command::Audit { .. }
         | Command::Denied { .. }
         | Command::Violations { .. }
-        | Command::History { .. } => {
+        | Command::History { .. }
+        | Command::Completions { .. }
+        | Command::Man => {
             unreachable!("handled above")
         }
     })

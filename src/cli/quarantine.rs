@@ -93,7 +93,7 @@ pub async fn release(
                 result: None,
                 quarantined: still,
             }),
-            OutputFormat::Table => {
+            OutputFormat::Table | OutputFormat::Text => {
                 let mut out = plan_text(&prepared.plan, "Release");
                 out.line(0, if still {
                     "Nothing this tool can undo: the Thing is still isolated by something no journal entry records (see the warnings)."
@@ -147,7 +147,7 @@ async fn carry_out(
                 result: None,
                 quarantined: is_quarantined(&prepared.subject),
             }),
-            OutputFormat::Table => {
+            OutputFormat::Table | OutputFormat::Text => {
                 let mut out = plan_text(&prepared.plan, title);
                 out.line(0, "Dry run: nothing was changed.");
                 out.finish()
@@ -174,7 +174,7 @@ async fn carry_out(
             result: Some(&report),
             quarantined,
         }),
-        OutputFormat::Table => result_text(&report, title, !asked),
+        OutputFormat::Table | OutputFormat::Text => result_text(&report, title, !asked),
     };
     super::print(&text)?;
     match report.advice() {

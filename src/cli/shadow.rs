@@ -94,7 +94,7 @@ pub async fn update(
         .await?;
     Ok(match global.output {
         OutputFormat::Json => super::to_json(&accepted),
-        OutputFormat::Table => {
+        OutputFormat::Table | OutputFormat::Text => {
             let mut out = super::text::Report::new(output_width());
             out.field(0, "Thing", 10, thing);
             out.field(0, "Shadow", 10, name.unwrap_or("classic"));

@@ -1,23 +1,96 @@
-//! Plain-text layout of verb output: tables and indented reports that fit the width (80 columns
-//! unless `COLUMNS` says otherwise). Every cell and line is escaped here, so no caller can print
-//! untrusted text raw by forgetting to.
+//! Plain-text layout of verb output: tables and indented reports fitted to the terminal's width,
+//! whole when stdout is a pipe or a file, or tab-separated records (`--output text`). Every cell
+//! and line is escaped here, so no caller can print untrusted text raw by forgetting to.
+
+use std::borrow::Cow;
+use std::io::IsTerminal as _;
 
 pub use crate::untrusted::truncate;
 use unicode_width::{UnicodeWidthChar as _, UnicodeWidthStr as _};
 
+use super::args::OutputFormat;
 use crate::untrusted::escape;
 
 const GAP: usize = 2;
 const MIN_COLUMN: usize = 6;
 
-/// The width to fit: `COLUMNS` when it is a sane number, else 80.
+/// How a verb lays its text out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// On a terminal: cells cut with `…` and reports wrapped to fit this many columns.
+    Fit(usize),
+    /// To a pipe or a file: nothing cut or wrapped, so `grep` and `awk` see every value whole.
+    Whole,
+    /// `--output text`: one record a line, its fields separated by tabs, no header or footer,
+    /// nothing cut (tabs and newlines inside a value are escaped as `\t` and `\n`).
+    Tabs,
+}
+
+impl Layout {
+    /// The layout of `format` on this process's stdout.
+    #[must_use]
+    pub fn of(format: OutputFormat) -> Self {
+        if format == OutputFormat::Text {
+            return Self::Tabs;
+        }
+        output_width().map_or(Self::Whole, Self::Fit)
+    }
+
+    /// The width to fit, if any.
+    #[must_use]
+    pub fn width(self) -> Option<usize> {
+        match self {
+            Self::Fit(width) => Some(width),
+            Self::Whole | Self::Tabs => None,
+        }
+    }
+
+    /// `text` cut to `columns` when the layout fits a width, else whole: the fixed columns of a
+    /// streamed line (a client id, a rule) are cut on a terminal only.
+    #[must_use]
+    pub fn cut(self, text: &str, columns: usize) -> Cow<'_, str> {
+        match self {
+            Self::Fit(_) => Cow::Owned(truncate(text, columns)),
+            Self::Whole | Self::Tabs => Cow::Borrowed(text),
+        }
+    }
+}
+
+/// The width to fit on a terminal (`COLUMNS` when it is a sane number, else the terminal's
+/// width, else 80); `None` when stdout is not a terminal, whatever `COLUMNS` says, so a piped
+/// listing is never cut.
 #[must_use]
-pub fn output_width() -> usize {
-    std::env::var("COLUMNS")
+pub fn output_width() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let sane = |w: &usize| (20..=1000).contains(w);
+    let columns = std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse().ok())
-        .filter(|w| (20..=1000).contains(w))
-        .unwrap_or(80)
+        .filter(sane);
+    Some(
+        columns
+            .or_else(|| {
+                ratatui::crossterm::terminal::size()
+                    .ok()
+                    .map(|(w, _)| usize::from(w))
+                    .filter(sane)
+            })
+            .unwrap_or(80),
+    )
+}
+
+/// One `--output text` record: the fields escaped and joined by tabs.
+#[must_use]
+pub fn tab_line<S: AsRef<str>>(fields: &[S]) -> String {
+    let mut line = fields
+        .iter()
+        .map(|f| escape(f.as_ref()))
+        .collect::<Vec<_>>()
+        .join("\t");
+    line.push('\n');
+    line
 }
 
 /// A table whose widest columns give way (truncated with `…`) until it fits.
@@ -50,8 +123,24 @@ impl Table {
         );
     }
 
+    /// The table with `footer` (a count) under it; in the `Tabs` layout the rows alone.
     #[must_use]
-    pub fn render(&self, width: usize) -> String {
+    pub fn listing(&self, layout: Layout, footer: &str) -> String {
+        let mut out = self.render(layout);
+        if layout != Layout::Tabs {
+            out.push_str(footer);
+            out.push('\n');
+        }
+        out
+    }
+
+    #[must_use]
+    pub fn render(&self, layout: Layout) -> String {
+        let width = match layout {
+            Layout::Fit(width) => width,
+            Layout::Whole => usize::MAX,
+            Layout::Tabs => return self.rows.iter().map(|row| tab_line(row)).collect(),
+        };
         let columns = self.headers.len();
         let mut widths: Vec<usize> = self.headers.iter().map(|h| h.width()).collect();
         for row in &self.rows {
@@ -97,10 +186,11 @@ pub struct Report {
 }
 
 impl Report {
+    /// A report wrapped to `width`, or unwrapped (`None`: a pipe, a file, `--output text`).
     #[must_use]
-    pub fn new(width: usize) -> Self {
+    pub fn new(width: Option<usize>) -> Self {
         Self {
-            width,
+            width: width.unwrap_or(usize::MAX),
             out: String::new(),
         }
     }
@@ -180,22 +270,42 @@ mod tests {
     fn a_wide_table_fits_the_width_and_marks_cuts() {
         let mut table = Table::new(&["NAME", "TYPE", "ATTRIBUTES"]);
         table.row(["pump-1", "pump", &"site=plant-2, ".repeat(20)]);
-        let text = table.render(80);
+        let text = table.render(Layout::Fit(80));
         assert!(text.lines().all(|l| l.width() <= 80), "{text}");
         assert!(text.contains('…'));
         assert!(text.starts_with("NAME    TYPE  ATTRIBUTES"), "{text}");
     }
 
     #[test]
+    fn a_whole_table_cuts_nothing_and_tabs_give_one_record_a_line() {
+        let mut table = Table::new(&["NAME", "ATTRIBUTES"]);
+        let long = "site=plant-2, ".repeat(20);
+        table.row(["pump-1", long.as_str()]);
+        table.row(["tab\there", "line\nbreak"]);
+        let whole = table.render(Layout::Whole);
+        assert!(whole.contains(long.trim_end()), "{whole}");
+        assert!(!whole.contains('…'));
+        assert_eq!(
+            table.listing(Layout::Tabs, "2 Things"),
+            format!("pump-1\t{long}\ntab\\there\tline\\nbreak\n")
+        );
+        assert!(
+            table
+                .listing(Layout::Whole, "2 Things")
+                .ends_with("\n2 Things\n")
+        );
+    }
+
+    #[test]
     fn table_cells_are_escaped() {
         let mut table = Table::new(&["NAME"]);
         table.row(["evil\u{1b}[2J"]);
-        assert!(table.render(80).contains("evil\\x1b[2J"));
+        assert!(table.render(Layout::Fit(80)).contains("evil\\x1b[2J"));
     }
 
     #[test]
     fn report_lines_wrap_with_a_hanging_indent() {
-        let mut report = Report::new(40);
+        let mut report = Report::new(Some(40));
         report.field(0, "ARN", 4, &"x".repeat(70));
         let text = report.finish();
         assert!(text.lines().count() >= 2);
@@ -208,7 +318,7 @@ mod tests {
 
     #[test]
     fn report_lines_break_between_words() {
-        let mut report = Report::new(30);
+        let mut report = Report::new(Some(30));
         report.line(
             2,
             "1. attach the deny-all policy to certificate 1a2b3c (iot:AttachPolicy)",

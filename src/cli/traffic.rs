@@ -13,7 +13,7 @@ use tokio::sync::mpsc::Receiver;
 
 use super::CliError;
 use super::args::{GlobalArgs, OutputFormat};
-use super::text::{output_width, truncate};
+use super::text::{Layout, tab_line, truncate};
 use crate::fleet::journal;
 use crate::fleet::mutation::{Change, Mutations};
 use crate::fleet::traffic::{
@@ -132,6 +132,7 @@ pub async fn tail(
     }
     let deadline = timeout.map(|secs| tokio::time::Instant::now() + Duration::from_secs(secs));
     let mut received = 0u64;
+    let layout = Layout::of(global.output);
     let mut stdout = std::io::stdout().lock();
     while count.is_none_or(|c| received < c) {
         let event = match deadline {
@@ -147,7 +148,7 @@ pub async fn tail(
                 received += 1;
                 let line = match global.output {
                     OutputFormat::Json => json_line(&message),
-                    OutputFormat::Table => table_line(&message, output_width()),
+                    OutputFormat::Table | OutputFormat::Text => table_line(&message, layout),
                 };
                 if let Err(error) = stdout
                     .write_all(line.as_bytes())
@@ -229,7 +230,9 @@ fn json_line(message: &TrafficMessage) -> String {
     json_for_terminal(serde_json::to_string(&line).unwrap_or_default()) + "\n"
 }
 
-fn table_line(message: &TrafficMessage, width: usize) -> String {
+/// Time, QoS, retain, size, topic, payload: the payload cut to the terminal's width (a binary
+/// one as its first 16 bytes in hex), whole when piped, tab-separated with `--output text`.
+fn table_line(message: &TrafficMessage, layout: Layout) -> String {
     let time = message
         .received
         .format(format_description!(
@@ -240,20 +243,37 @@ fn table_line(message: &TrafficMessage, width: usize) -> String {
     let payload = if let Ok(text) = std::str::from_utf8(&message.payload) {
         escape(text).into_owned()
     } else {
+        let shown = match layout {
+            Layout::Fit(_) => 16,
+            Layout::Whole | Layout::Tabs => usize::MAX,
+        };
         let hex: Vec<String> = message
             .payload
             .iter()
-            .take(16)
+            .take(shown)
             .map(|b| format!("{b:02x}"))
             .collect();
         format!("<binary: {}>", hex.join(" "))
     };
+    if layout == Layout::Tabs {
+        return tab_line(&[
+            time.as_str(),
+            &message.qos.to_string(),
+            if message.retain { "retained" } else { "-" },
+            &message.payload.len().to_string(),
+            &message.topic,
+            &payload,
+        ]);
+    }
     let head = format!(
         "{time}  q{} {retain} {:>7}  {}  ",
         message.qos,
         message.payload.len(),
         escape(&message.topic)
     );
+    let Some(width) = layout.width() else {
+        return format!("{head}{payload}\n");
+    };
     let room = width
         .saturating_sub(unicode_width::UnicodeWidthStr::width(head.as_str()))
         .max(10);
@@ -398,11 +418,25 @@ mod tests {
     fn table_lines_escape_topic_and_payload_and_fit() {
         let line = table_line(
             &message(b"\x1b[2J\x1b]52;c;aGk=\x07 and more text than fits in the line at all"),
-            80,
+            Layout::Fit(80),
         );
         assert!(!line.trim_end().chars().any(char::is_control), "{line:?}");
         assert!(line.contains("\\x1b[2J"), "{line}");
         assert!(line.trim_end().chars().count() <= 80, "{line}");
-        assert!(table_line(&message(&[0xff, 0xfe]), 80).contains("<binary: ff fe>"));
+        assert!(table_line(&message(&[0xff, 0xfe]), Layout::Fit(80)).contains("<binary: ff fe>"));
+    }
+
+    #[test]
+    fn piped_lines_keep_the_whole_payload_and_text_lines_are_tab_separated() {
+        let payload: &'static [u8] = &[b'x'; 300];
+        let whole = table_line(&message(payload), Layout::Whole);
+        assert!(whole.trim_end().ends_with(&"x".repeat(300)), "{whole}");
+        let binary = table_line(&message(&[7; 40]), Layout::Whole);
+        assert_eq!(binary.matches("07").count(), 40, "{binary}");
+        let tabs = table_line(&message(b"a\tb"), Layout::Tabs);
+        assert_eq!(
+            tabs,
+            "00:00:00.000\t1\tretained\t3\tdevices/\\x1b[2J\ta\\tb\n"
+        );
     }
 }

@@ -10,7 +10,7 @@ use time::macros::format_description;
 
 use super::CliError;
 use super::args::{GlobalArgs, OutputFormat};
-use super::text::{output_width, truncate};
+use super::text::{Layout, tab_line, truncate};
 use crate::fleet::FleetClient;
 use crate::fleet::detect::{Violation, Violations, poll_every};
 use crate::untrusted::{escape, json_for_terminal};
@@ -35,7 +35,7 @@ pub async fn violations(
     };
     let mut out = Output {
         format: global.output,
-        width: output_width(),
+        layout: Layout::of(global.output),
         header: false,
         follow,
     };
@@ -101,7 +101,7 @@ impl Change {
 
 struct Output {
     format: OutputFormat,
-    width: usize,
+    layout: Layout,
     header: bool,
     /// Lines say what changed (raised, cleared) when following.
     follow: bool,
@@ -114,7 +114,13 @@ impl Output {
         if self.format == OutputFormat::Table && !self.header {
             let first = if self.follow { "EVENT" } else { "" };
             text.push_str(&table_line(
-                first, "THING", "BEHAVIOR", "OBSERVED", "NORMAL", "SINCE", self.width,
+                first,
+                "THING",
+                "BEHAVIOR",
+                "OBSERVED",
+                "NORMAL",
+                "SINCE",
+                self.layout,
             ));
             self.header = true;
         }
@@ -127,8 +133,8 @@ impl Output {
                     }
                     json_for_terminal(value.to_string()) + "\n"
                 }
-                OutputFormat::Table => {
-                    row(violation, self.follow.then(|| change.word()), self.width)
+                OutputFormat::Table | OutputFormat::Text => {
+                    row(violation, self.follow.then(|| change.word()), self.layout)
                 }
             });
         }
@@ -136,7 +142,7 @@ impl Output {
     }
 }
 
-fn row(violation: &Violation, change: Option<&str>, width: usize) -> String {
+fn row(violation: &Violation, change: Option<&str>, layout: Layout) -> String {
     let since = violation
         .since
         .and_then(|t| {
@@ -158,12 +164,13 @@ fn row(violation: &Violation, change: Option<&str>, width: usize) -> String {
         // The operator is the service's text when it is not one of AWS's four.
         &escape(&violation.rule_text()),
         &since,
-        width,
+        layout,
     )
 }
 
 /// One line: the event (when following), Thing, profile/behaviour (metric), observed, the rule,
-/// since (UTC, to the minute). The behaviour takes what the fixed columns leave.
+/// since (UTC, to the minute). The behaviour takes what the fixed columns leave on a terminal;
+/// whole when piped; tab-separated with `--output text`.
 fn table_line(
     event: &str,
     thing: &str,
@@ -171,22 +178,36 @@ fn table_line(
     observed: &str,
     rule: &str,
     since: &str,
-    width: usize,
+    layout: Layout,
 ) -> String {
+    if layout == Layout::Tabs {
+        let fields = [thing, behavior, observed, rule, since];
+        return if event.is_empty() {
+            tab_line(&fields)
+        } else {
+            tab_line(&[&[event][..], &fields].concat())
+        };
+    }
     let event = if event.is_empty() {
         String::new()
     } else {
         format!("{event:<8} ")
     };
-    let left = format!("{event}{:<18}  ", truncate(thing, 18));
-    let right = format!("  {observed:>8}  {:<12}  {since:<16}", truncate(rule, 12));
+    let left = format!("{event}{:<18}  ", layout.cut(thing, 18));
+    let right = format!("  {observed:>8}  {:<12}  {since:<16}", layout.cut(rule, 12));
     let used = unicode_width::UnicodeWidthStr::width(left.as_str())
         + unicode_width::UnicodeWidthStr::width(right.as_str());
-    let behavior_width = width.saturating_sub(used).max(12);
-    let line = format!(
-        "{left}{:<behavior_width$}{right}",
-        truncate(behavior, behavior_width)
-    );
+    let line = match layout.width() {
+        Some(width) => {
+            let behavior_width = width.saturating_sub(used).max(12);
+            format!(
+                "{left}{:<behavior_width$}{right}",
+                truncate(behavior, behavior_width)
+            )
+        }
+        // Whole: the behaviour at its own width, at least the header's.
+        None => format!("{left}{behavior:<40}{right}"),
+    };
     format!("{}\n", line.trim_end())
 }
 
@@ -212,7 +233,7 @@ mod tests {
 
     #[test]
     fn a_row_is_escaped_lines_up_with_the_header_and_fits_80_columns() {
-        let line = row(&violation(), None, 80);
+        let line = row(&violation(), None, Layout::Fit(80));
         assert!(!line.trim_end().chars().any(char::is_control), "{line:?}");
         assert!(line.contains("cam\\x1b[2J-04"), "{line}");
         assert!(
@@ -221,7 +242,15 @@ mod tests {
         );
         assert!(line.contains("rogue-traffic/mes"), "{line}");
         assert!(line.trim_end().chars().count() <= 80, "{line}");
-        let header = table_line("", "THING", "BEHAVIOR", "OBSERVED", "NORMAL", "SINCE", 80);
+        let header = table_line(
+            "",
+            "THING",
+            "BEHAVIOR",
+            "OBSERVED",
+            "NORMAL",
+            "SINCE",
+            Layout::Fit(80),
+        );
         let column = |text: &str, cell: &str| text.find(cell).map(|at| text[..at].chars().count());
         assert_eq!(
             column(&header, "NORMAL"),
