@@ -154,6 +154,23 @@ async fn screens_snapshot_at_80x24_and_120x40() {
             &render(&app, width, height),
         );
     }
+    // At 80x24 the help is longer than the screen: it scrolls to its last line.
+    app.handle(iotfleet::tui::msg::Msg::Resize {
+        width: 80,
+        height: 24,
+    });
+    let top = render(&app, 80, 24);
+    assert!(!top.contains("Tab completes commands"), "{top}");
+    keys(&mut app, &["G"]).await;
+    let end = render(&app, 80, 24);
+    assert!(end.contains("Tab completes commands"), "{end}");
+    snapshot("help_80x24_scrolled_to_the_end", &end);
+    keys(&mut app, &["g"]).await;
+    assert_eq!(render(&app, 80, 24), top, "g goes back to the top");
+    app.handle(iotfleet::tui::msg::Msg::Resize {
+        width: 120,
+        height: 40,
+    });
     keys(&mut app, &["<Esc>", "2"]).await;
     snapshot("certificates_120x40", &render(&app, 120, 40));
     keys(&mut app, &[":", "frobnicate", "<Enter>"]).await;

@@ -124,6 +124,7 @@ impl App {
         let setup = Setup {
             history_budget,
             answer_keys: keys.answer_keys(),
+            help_lines: super::views::help::line_count(&keys),
             quarantine_strategy,
             problems,
         };

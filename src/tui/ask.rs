@@ -1,20 +1,34 @@
 //! `w` on a Thing: "may it ACTION TARGET?", answered by the local policy engine from its loaded
 //! report, and on AWS asked of AWS (TestAuthorization) too.
 
+use super::list::selected_index;
 use super::msg::{Effect, Request};
-use super::state::{InputKind, Level, Load, Screen, State};
+use super::navigate::open;
+use super::state::{InputKind, Level, ListKind, Load, Screen, State};
 use crate::fleet::permissions::{self, DeviceAction};
 
-/// `w` on a Thing: the question line.
-pub fn ask_prompt(state: &mut State) {
-    if let Screen::Thing { .. } = state.screen() {
-        state.prompt(InputKind::Can, "publish ".to_owned());
-    } else {
-        state.say(
-            Level::Info,
-            "open a Thing to ask what it may do (connect, publish, subscribe, receive)",
-        );
+/// `w` on a Thing, or on the Things list (which opens the selected Thing first): the question
+/// line, empty, offering the Thing's telemetry topic as its placeholder.
+pub fn ask_prompt(state: &mut State) -> Vec<Effect> {
+    let effects = match state.screen() {
+        Screen::Thing { .. } => Vec::new(),
+        Screen::List(ListKind::Things, _) if selected_index(state).is_some() => open(state),
+        _ => {
+            state.say(
+                Level::Info,
+                "open a Thing to ask what it may do (connect, publish, subscribe, receive)",
+            );
+            return Vec::new();
+        }
+    };
+    if let Screen::Thing { name, .. } = state.screen() {
+        let topic = crate::fleet::rules::device_topics(name)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        state.prompt_suggesting(InputKind::Can, format!("publish {topic}"));
     }
+    effects
 }
 
 /// `ACTION TARGET` about the Thing on screen, answered by the local policy engine from its

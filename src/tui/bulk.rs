@@ -7,9 +7,7 @@
 use std::fmt::Write as _;
 
 use super::action::Action;
-use super::connectivity;
 use super::msg::{Effect, QuarantineEvent, Request};
-use super::quarantine::ask_quarantined;
 use super::state::bulk::{BulkFlow, BulkStage};
 use super::state::{Level, ListKind, Screen, State};
 use crate::fleet::quarantine::Options;
@@ -240,11 +238,5 @@ fn finished(state: &mut State, result: Result<Box<BatchReport>, String>) -> Vec<
             );
         }
     }
-    for thing in &things {
-        state.thing_reports.remove(thing);
-        connectivity::forget(state, thing);
-    }
-    let mut effects = vec![ask_quarantined(state)];
-    effects.extend(connectivity::load(state, things.iter().map(String::as_str)));
-    effects
+    super::quarantine::reread(state, &things)
 }

@@ -5,7 +5,7 @@ use super::state::{Level, Link, ListKind, Report, State};
 use super::{select, traffic};
 use crate::fleet::model::certificate_id_from_arn;
 
-use super::list::open_list;
+use super::list::{load_listing, open_list, set_filter};
 use super::navigate::{follow, open_report};
 
 /// The commands of the `:` line, for completion and help.
@@ -68,7 +68,7 @@ pub fn command(state: &mut State, text: &str) -> Vec<Effect> {
         ("cert", id) if !id.is_empty() => {
             let id = certificate_id_from_arn(id).unwrap_or(id).to_owned();
             done(state);
-            follow(state, Link::Certificate(id))
+            certificate(state, &id)
         }
         ("traffic", "") => {
             done(state);
@@ -123,10 +123,71 @@ pub fn command(state: &mut State, text: &str) -> Vec<Effect> {
     }
 }
 
-/// Tab on the command line: completes a command, then a Thing, policy or theme name.
-pub fn complete(state: &mut State) {
-    let Some(input) = &state.input else { return };
+/// A certificate's id is 64 hex digits, where the screens show its first 16.
+const ID_LENGTH: usize = 64;
+
+/// `:cert ID`: the whole id opens it; a shorter one opens the one known certificate it starts,
+/// else the certificates list filtered by it (loading the list when it has not been), so an id
+/// copied from a screen's 16 digits is enough.
+fn certificate(state: &mut State, id: &str) -> Vec<Effect> {
+    let id = id.to_ascii_lowercase();
+    if id.len() == ID_LENGTH {
+        return follow(state, Link::Certificate(id));
+    }
+    let matching: Vec<String> = certificate_ids(state)
+        .into_iter()
+        .filter(|known| known.starts_with(&id))
+        .collect();
+    if let [only] = matching.as_slice() {
+        return follow(state, Link::Certificate(only.clone()));
+    }
+    let mut effects = open_list(state, ListKind::Certificates);
+    set_filter(state, &id);
+    effects.extend(super::list::visible_loads(state));
+    if matching.len() > 1 {
+        state.say(
+            Level::Info,
+            format!(
+                "{} certificates start with {id}: choose one",
+                matching.len()
+            ),
+        );
+    }
+    effects
+}
+
+/// Every certificate id the console knows: the listing's and those of the Things it has read.
+fn certificate_ids(state: &State) -> Vec<String> {
+    let mut ids: Vec<String> = state
+        .certificates
+        .items
+        .iter()
+        .map(|c| c.id.clone())
+        .chain(state.thing_reports.values().flat_map(|load| {
+            match load {
+                super::state::Load::Ready(report) => report
+                    .certificates
+                    .iter()
+                    .map(|c| c.certificate.id.clone())
+                    .collect(),
+                _ => Vec::new(),
+            }
+        }))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Tab on the command line: completes a command, then a Thing (`thing`, `traffic`), policy,
+/// certificate or theme name. Completing a policy or certificate loads that listing once, when
+/// it has not been, and says so.
+pub fn complete(state: &mut State) -> Vec<Effect> {
+    let Some(input) = &state.input else {
+        return Vec::new();
+    };
     let text = input.text.clone();
+    let mut effects = Vec::new();
     let (candidates, prefix): (Vec<String>, String) = match text.split_once(' ') {
         None => (
             COMMANDS
@@ -137,20 +198,23 @@ pub fn complete(state: &mut State) {
             String::new(),
         ),
         Some((verb, partial)) => {
+            let listing = match verb {
+                "policy" => Some(ListKind::Policies),
+                "cert" => Some(ListKind::Certificates),
+                _ => None,
+            };
+            if let Some(kind) = listing {
+                effects = load_listing(state, kind);
+            }
             let names: Vec<String> = match verb {
-                "thing" => state.things.items.iter().map(|t| t.name.clone()).collect(),
+                "thing" | "traffic" => state.things.items.iter().map(|t| t.name.clone()).collect(),
                 "policy" => state
                     .policies
                     .items
                     .iter()
                     .map(|p| p.name.clone())
                     .collect(),
-                "cert" => state
-                    .certificates
-                    .items
-                    .iter()
-                    .map(|c| c.id.clone())
-                    .collect(),
+                "cert" => certificate_ids(state),
                 "theme" => crate::config::files::THEMES
                     .iter()
                     .map(|(n, _)| (*n).to_owned())
@@ -168,9 +232,16 @@ pub fn complete(state: &mut State) {
         }
     };
     let completed = match candidates.as_slice() {
+        [] if !effects.is_empty() => {
+            state.say(
+                Level::Info,
+                "loading the names to complete; press Tab again",
+            );
+            return effects;
+        }
         [] => {
             state.say(Level::Warning, format!("no completion for '{text}'"));
-            return;
+            return effects;
         }
         [only] => format!("{prefix}{only}{}", if prefix.is_empty() { " " } else { "" }),
         many => {
@@ -194,4 +265,5 @@ pub fn complete(state: &mut State) {
     if let Some(input) = &mut state.input {
         input.text = completed;
     }
+    effects
 }

@@ -142,6 +142,35 @@ fn shown_by_search(view: &ListView, name: &str) -> bool {
     }
 }
 
+/// What names a row across refreshes: a Thing's or policy's name, a certificate's id.
+fn key(state: &State, kind: ListKind, index: usize) -> &str {
+    match kind {
+        ListKind::Things => &state.things.items[index].name,
+        ListKind::Certificates => &state.certificates.items[index].id,
+        ListKind::Policies => &state.policies.items[index].name,
+    }
+}
+
+/// Remembers the selected row of the list on screen before a refresh, so the cursor stays on
+/// it (`r` jumped back to row 1).
+pub fn keep_selection(state: &mut State) {
+    let Some((kind, index)) = selected_index(state) else {
+        return;
+    };
+    let name = key(state, kind, index).to_owned();
+    if let Screen::List(_, view) = state.screen_mut() {
+        view.keep = Some((name, view.selected.saturating_sub(view.offset)));
+    }
+}
+
+fn still_loading(state: &State, kind: ListKind) -> bool {
+    match kind {
+        ListKind::Things => state.things.loading,
+        ListKind::Certificates => state.certificates.loading,
+        ListKind::Policies => state.policies.loading,
+    }
+}
+
 pub fn haystack(state: &State, kind: ListKind, index: usize) -> &str {
     match kind {
         ListKind::Things => &state.thing_haystacks[index],
@@ -229,9 +258,26 @@ pub fn recompute_rows(state: &mut State, kind: ListKind) {
             ordered(state, kind, &state.screens[index]),
         );
         let known = status_known(state, kind, &filter);
+        // After a refresh, the row that was selected, once it has arrived again.
+        let kept = view.keep.as_ref().map(|(name, below_top)| {
+            let found = rows
+                .iter()
+                .position(|&row| key(state, kind, row as usize) == name);
+            (found, *below_top)
+        });
+        let loading = still_loading(state, kind);
         if let Screen::List(_, view) = &mut state.screens[index] {
             view.rows = rows;
             view.status_known = known;
+            match kept {
+                Some((Some(at), below_top)) => {
+                    view.selected = at;
+                    view.offset = at.saturating_sub(below_top);
+                    view.keep = None;
+                }
+                Some((None, _)) if !loading => view.keep = None,
+                _ => {}
+            }
         }
     }
     clamp(state);
@@ -263,6 +309,8 @@ pub fn step(state: &mut State, delta: isize) -> Vec<Effect> {
                 .selected
                 .saturating_add_signed(delta)
                 .min(view.rows.len().saturating_sub(1));
+            // The user has moved on from the row a refresh would bring the cursor back to.
+            view.keep = None;
         }
         Screen::Thing { cursor, scroll, .. }
         | Screen::Certificate { cursor, scroll, .. }
@@ -317,26 +365,31 @@ pub fn open_list(state: &mut State, kind: ListKind) -> Vec<Effect> {
         state.screens.push(Screen::list(kind));
         recompute_rows(state, kind);
     }
-    let mut effects = Vec::new();
+    let mut effects = load_listing(state, kind);
+    effects.extend(visible_loads(state));
+    effects
+}
+
+/// Starts loading the certificates or policies listing, once: nothing when it has loaded or is
+/// loading (the Things stream in from the start).
+pub fn load_listing(state: &mut State, kind: ListKind) -> Vec<Effect> {
     match kind {
         ListKind::Certificates
             if !state.certificates.loaded_once && !state.certificates.loading =>
         {
             state.certificates.loading = true;
-            effects.push(Effect::Request(Request::ListCertificates {
+            vec![Effect::Request(Request::ListCertificates {
                 generation: state.certificates.generation,
-            }));
+            })]
         }
         ListKind::Policies if !state.policies.loaded_once && !state.policies.loading => {
             state.policies.loading = true;
-            effects.push(Effect::Request(Request::ListPolicies {
+            vec![Effect::Request(Request::ListPolicies {
                 generation: state.policies.generation,
-            }));
+            })]
         }
-        _ => {}
+        _ => Vec::new(),
     }
-    effects.extend(visible_loads(state));
-    effects
 }
 
 pub fn selected_index(state: &State) -> Option<(ListKind, usize)> {

@@ -67,6 +67,8 @@ pub struct Setup {
     pub history_budget: usize,
     /// The keys prompts name, from the keymap.
     pub answer_keys: AnswerKeys,
+    /// How many lines the `?` help has with this keymap.
+    pub help_lines: usize,
     pub quarantine_strategy: Strategy,
     /// Problems in the configuration files, shown as the first message.
     pub problems: Vec<String>,

@@ -6,7 +6,9 @@ use super::detail;
 use super::msg::{Effect, Request};
 use super::state::{Level, Link, ListKind, ListView, Load, Report, Screen, SearchView, State};
 
-use super::list::{needs, recompute_rows, selected_index, set_filter, visible_loads};
+use super::list::{
+    keep_selection, needs, recompute_rows, selected_index, set_filter, visible_loads,
+};
 
 pub fn back(state: &mut State) -> Vec<Effect> {
     if state.screens.len() > 1 {
@@ -165,6 +167,7 @@ fn refresh_thing(state: &mut State, name: String) -> Vec<Effect> {
 
 pub fn refresh(state: &mut State) -> Vec<Effect> {
     state.message = None;
+    keep_selection(state);
     match state.screen().clone() {
         // A search is asked again (the index moves on: who is online now).
         Screen::List(

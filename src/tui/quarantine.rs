@@ -5,9 +5,11 @@
 
 use super::action::Action;
 use super::connectivity;
+use super::list::visible_loads;
 use super::msg::{Effect, QuarantineEvent, Request};
 use super::state::quarantine::{Flow, Stage};
-use super::state::{Level, State};
+use super::state::{Level, Load, State};
+use crate::fleet::model::certificate_id_from_arn;
 use crate::fleet::quarantine::Options;
 use crate::fleet::quarantine::run::{Prepared, Report, Verb};
 
@@ -257,13 +259,45 @@ fn finished(state: &mut State, thing: &str, result: Result<Box<Report>, String>)
             Err(error) => Stage::Failed(error),
         };
     }
-    state.thing_reports.remove(thing);
-    // The run disconnected (or let back) the device: ask again who is online.
-    super::connectivity::forget(state, thing);
-    let mut effects = vec![
-        ask_quarantined(state),
-        Effect::Request(Request::LoadThingReport(thing.to_owned())),
-    ];
-    effects.extend(connectivity::load(state, [thing]));
+    let mut effects = reread(state, &[thing.to_owned()]);
+    effects.push(Effect::Request(Request::LoadThingReport(thing.to_owned())));
+    effects
+}
+
+/// After a quarantine or release of `things` (one, or a batch): what it changed is read again
+/// rather than shown stale until `r`: who is quarantined, the Things' reports and connectivity
+/// (the run disconnected or let back the devices), and their certificates' status (a
+/// deactivating quarantine set them INACTIVE; the list's CERT column said ACTIVE), with the
+/// certificates listing when it was loaded.
+pub fn reread(state: &mut State, things: &[String]) -> Vec<Effect> {
+    let mut effects = vec![ask_quarantined(state)];
+    for thing in things {
+        state.thing_reports.remove(thing);
+        connectivity::forget(state, thing);
+        if let Some(Load::Ready(principals)) = state.principals.get(thing) {
+            let ids: Vec<String> = principals
+                .iter()
+                .filter_map(|p| certificate_id_from_arn(p))
+                .map(str::to_owned)
+                .collect();
+            for id in ids {
+                state.certificate_details.remove(&id);
+                state.certificate_reports.remove(&id);
+            }
+        }
+    }
+    effects.extend(connectivity::load(state, things.iter().map(String::as_str)));
+    if state.certificates.loaded_once && !state.certificates.loading {
+        state.certificates.generation += 1;
+        state.certificates.loading = true;
+        effects.push(Effect::Request(Request::ListCertificates {
+            generation: state.certificates.generation,
+        }));
+    }
+    for effect in visible_loads(state) {
+        if !effects.contains(&effect) {
+            effects.push(effect);
+        }
+    }
     effects
 }

@@ -85,6 +85,10 @@ fn prompt(state: &mut State, kind: InputKind, text: String) {
     state.prompt(kind, text);
 }
 
+fn prompt_suggesting(state: &mut State, kind: InputKind, suggestion: String) {
+    state.prompt_suggesting(kind, suggestion);
+}
+
 /// How many talkers the traffic screen names.
 pub const TALKERS: usize = 5;
 
@@ -164,8 +168,8 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
             return Some(Vec::new());
         }
         Action::JsonPath => {
-            let text = view.json_path.clone();
-            prompt(state, InputKind::JsonPath, text);
+            let current = view.json_path.clone();
+            prompt_suggesting(state, InputKind::JsonPath, current);
         }
         Action::Freeze => {
             view.frozen = match view.frozen {
@@ -191,7 +195,7 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
                 .last()
                 .map(|s| s.filter.clone())
                 .unwrap_or_default();
-            prompt(state, InputKind::Unsubscribe, last);
+            prompt_suggesting(state, InputKind::Unsubscribe, last);
         }
         Action::Publish => {
             if state.read_only {
@@ -204,7 +208,7 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
                     .selected_message(now)
                     .map(|m| format!("{} ", m.topic))
                     .unwrap_or_default();
-                prompt(state, InputKind::Publish, topic);
+                prompt_suggesting(state, InputKind::Publish, topic);
             }
         }
         Action::Copy => {

@@ -34,6 +34,7 @@ use super::violations;
 fn configure(state: &mut State, setup: Setup) {
     state.traffic = TrafficView::new(setup.history_budget);
     state.answer_keys = setup.answer_keys;
+    state.help_lines = setup.help_lines;
     state.quarantine_strategy = setup.quarantine_strategy;
     if !setup.problems.is_empty() {
         state.say(Level::Error, setup.problems.join(" | "));
@@ -158,7 +159,8 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             traffic::tick(state);
             effects
         }
-        Msg::Resize { height, .. } => {
+        Msg::Resize { width, height } => {
+            state.size = (width, height);
             state.page_rows = usize::from(height.saturating_sub(6)).max(1);
             clamp(state);
             visible_loads(state)
@@ -208,12 +210,31 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
         Focus::Editor | Focus::Review => shadow_edit::act(state, action).unwrap_or_default(),
         Focus::Input(_) => input_action(state, action),
         Focus::Help => {
-            if matches!(action, Action::Back | Action::Help | Action::Quit) {
-                state.help = false;
-            }
+            help_action(state, action);
             Vec::new()
         }
         Focus::Screen => screen_action(state, action),
+    }
+}
+
+/// The `?` help: closed, or scrolled within what it has past the screen.
+fn help_action(state: &mut State, action: Action) {
+    let (width, height) = state.size;
+    let most = super::views::help::max_scroll(state.help_lines, width, height);
+    let page = state.page_rows;
+    let scroll = &mut state.help_scroll;
+    match action {
+        Action::Back | Action::Help | Action::Quit => {
+            state.help = false;
+            *scroll = 0;
+        }
+        Action::Down => *scroll = (*scroll + 1).min(most),
+        Action::Up => *scroll = scroll.saturating_sub(1),
+        Action::PageDown => *scroll = (*scroll + page).min(most),
+        Action::PageUp => *scroll = scroll.saturating_sub(page),
+        Action::Top => *scroll = 0,
+        Action::Bottom => *scroll = most,
+        _ => {}
     }
 }
 
@@ -267,10 +288,7 @@ fn screen_action(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Traffic => traffic::open(state),
         Action::Shadow => shadow::open_selected(state),
-        Action::Can => {
-            ask_prompt(state);
-            Vec::new()
-        }
+        Action::Can => ask_prompt(state),
         Action::History => super::navigate::open_history(state),
         Action::Mark => {
             select::toggle(state);
@@ -323,9 +341,16 @@ fn input_action(state: &mut State, action: Action) -> Vec<Effect> {
             visible_loads(state)
         }
         (Action::Confirm, InputKind::Command) => command(state, input.text.trim()),
-        (Action::Complete, InputKind::Command) => {
-            complete(state);
-            Vec::new()
+        (Action::Complete, InputKind::Command) => complete(state),
+        (Action::Complete, _) => {
+            // Tab takes the placeholder, for editing; typed text is never replaced.
+            if let Some(input) = &mut state.input
+                && input.text.is_empty()
+                && !input.suggestion.is_empty()
+            {
+                input.text = std::mem::take(&mut input.suggestion);
+            }
+            input_changed(state)
         }
         (Action::Cancel, InputKind::Search) => {
             state.input = None;

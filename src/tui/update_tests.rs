@@ -1197,3 +1197,228 @@ fn an_old_error_does_not_stay_under_the_next_prompt() {
     assert!(state.input.is_some(), "the search prompt is open");
     assert_eq!(state.message, None, "the old error is gone");
 }
+
+fn typed(state: &mut State, text: &str) {
+    for c in text.chars() {
+        update(state, Msg::Typed(c));
+    }
+}
+
+fn input_text(state: &State) -> Option<&str> {
+    state.input.as_ref().map(|i| i.text.as_str())
+}
+
+#[test]
+fn p_starts_empty_so_a_typed_topic_is_the_topic_and_tab_takes_the_selected_ones() {
+    let mut state = loaded(3);
+    crate::tui::traffic::open_for(&mut state, None);
+    update(
+        &mut state,
+        Msg::Traffic(crate::fleet::traffic::TrafficEvent::Message(
+            crate::fleet::traffic::TrafficMessage {
+                topic: "fleet/pump-0001/telemetry".to_owned(),
+                payload: bytes::Bytes::from_static(b"{}"),
+                qos: 0,
+                retain: false,
+                received: OffsetDateTime::UNIX_EPOCH,
+            },
+        )),
+    );
+    update(&mut state, Msg::Action(Action::Publish));
+    assert_eq!(input_text(&state), Some(""), "nothing pre-filled");
+    assert_eq!(
+        state.input.as_ref().unwrap().suggestion,
+        "fleet/pump-0001/telemetry "
+    );
+    typed(&mut state, "cmd/pump-0002 {}");
+    assert_eq!(
+        input_text(&state),
+        Some("cmd/pump-0002 {}"),
+        "the typed topic, not appended to the suggestion"
+    );
+    update(&mut state, Msg::Action(Action::Cancel));
+    update(&mut state, Msg::Action(Action::Publish));
+    update(&mut state, Msg::Action(Action::Complete));
+    assert_eq!(input_text(&state), Some("fleet/pump-0001/telemetry "));
+    typed(&mut state, "{}");
+    assert_eq!(input_text(&state), Some("fleet/pump-0001/telemetry {}"));
+}
+
+#[test]
+fn w_on_the_things_list_opens_the_thing_and_asks_with_an_empty_line() {
+    let mut state = loaded(3);
+    update(&mut state, Msg::Action(Action::Down));
+    let effects = update(&mut state, Msg::Action(Action::Can));
+    assert!(
+        matches!(state.screen(), Screen::Thing { name, .. } if name == "pump-0001"),
+        "{:?}",
+        state.screen()
+    );
+    assert!(
+        effects.iter().any(
+            |e| matches!(e, Effect::Request(Request::LoadThingReport(name)) if name == "pump-0001")
+        ),
+        "{effects:?}"
+    );
+    assert_eq!(input_text(&state), Some(""));
+    assert_eq!(
+        state.input.as_ref().unwrap().suggestion,
+        "publish fleet/pump-0001/telemetry"
+    );
+    typed(&mut state, "publish cmd/x");
+    assert_eq!(
+        input_text(&state),
+        Some("publish cmd/x"),
+        "not 'publish publish cmd/x'"
+    );
+}
+
+#[test]
+fn cert_takes_the_16_digits_a_screen_shows_and_completes_after_loading_the_listing() {
+    let mut state = loaded(3);
+    let id = |n: u8| format!("{}{n}{}", "1".repeat(15), "a".repeat(48));
+    // Tab on `cert ` before the listing is loaded: it is asked for, and said.
+    update(&mut state, Msg::Action(Action::Command));
+    typed(&mut state, "cert 1");
+    let effects = update(&mut state, Msg::Action(Action::Complete));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Request(Request::ListCertificates { .. }))),
+        "{effects:?}"
+    );
+    assert!(
+        state
+            .message
+            .as_ref()
+            .is_some_and(|m| m.text.contains("press Tab again")),
+        "{:?}",
+        state.message
+    );
+    let summary = |id: String| crate::fleet::model::CertificateSummary {
+        arn: format!("arn:aws:iot:us-east-1:1:cert/{id}"),
+        id,
+        status: crate::fleet::model::CertificateStatus::Active,
+        created: None,
+    };
+    update(
+        &mut state,
+        Msg::Fleet(Box::new(FleetEvent::Certificates {
+            generation: 0,
+            result: Ok(vec![summary(id(1)), summary(id(2))]),
+        })),
+    );
+    update(&mut state, Msg::Action(Action::Complete));
+    assert_eq!(
+        input_text(&state),
+        Some("cert 111111111111111"),
+        "as far as both ids agree"
+    );
+    typed(&mut state, "2");
+    update(&mut state, Msg::Action(Action::Complete));
+    assert_eq!(input_text(&state), Some(format!("cert {}", id(2)).as_str()));
+    update(&mut state, Msg::Action(Action::Cancel));
+    // The 16 digits the screens show open the one certificate they start.
+    command_line(&mut state, &format!("cert {}", &id(2)[..16]));
+    assert!(
+        matches!(state.screen(), Screen::Certificate { id: shown, .. } if *shown == id(2)),
+        "{:?}",
+        state.screen()
+    );
+    // A prefix both share: the listing, filtered by it, and said.
+    command_line(&mut state, "cert 1111");
+    let (kind, view) = list_view(&state).expect("the certificates list");
+    assert_eq!(
+        (kind, view.filter.as_str(), view.rows.len()),
+        (ListKind::Certificates, "1111", 2)
+    );
+    assert!(
+        state
+            .message
+            .as_ref()
+            .is_some_and(|m| m.text.starts_with("2 certificates start with 1111")),
+        "{:?}",
+        state.message
+    );
+    // `:traffic` completes Thing names.
+    update(&mut state, Msg::Action(Action::Command));
+    typed(&mut state, "traffic pump-0002");
+    update(&mut state, Msg::Action(Action::ClearLine));
+    typed(&mut state, "traffic pump-00");
+    update(&mut state, Msg::Action(Action::Complete));
+    assert_eq!(input_text(&state), Some("traffic pump-000"));
+}
+
+#[test]
+fn r_keeps_the_cursor_on_the_selected_thing_where_it_was_on_screen() {
+    let mut state = loaded(300);
+    state.page_rows = 20;
+    for _ in 0..30 {
+        update(&mut state, Msg::Action(Action::Down));
+    }
+    let before = list_view(&state)
+        .map(|(_, v)| (v.selected, v.offset))
+        .unwrap();
+    assert_eq!(before.0, 30);
+    let effects = update(&mut state, Msg::Action(Action::Refresh));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Request(Request::ListThings { generation: 1 }))),
+        "{effects:?}"
+    );
+    // The first page does not hold pump-0030 yet: the cursor waits for it.
+    update(&mut state, page(1, &names(0..20), true));
+    update(&mut state, page(1, &names(20..300), false));
+    let after = list_view(&state)
+        .map(|(_, v)| (v.selected, v.offset))
+        .unwrap();
+    assert_eq!(after, before, "the same row, at the same place on screen");
+    assert_eq!(rows(&state)[after.0], "pump-0030");
+}
+
+#[test]
+fn a_finished_quarantine_reads_its_things_certificates_again_not_only_on_r() {
+    let mut state = loaded(3);
+    let id = "c".repeat(64);
+    let arn = format!("arn:aws:iot:us-east-1:1:cert/{id}");
+    update(
+        &mut state,
+        Msg::Fleet(Box::new(FleetEvent::Principals {
+            thing: "pump-0001".into(),
+            result: Ok(vec![arn.clone()]),
+        })),
+    );
+    let active = crate::fleet::model::Certificate {
+        id: id.clone(),
+        arn,
+        status: crate::fleet::model::CertificateStatus::Active,
+        created: None,
+        last_modified: None,
+        ca_certificate_id: None,
+        validity: None,
+        subject: None,
+        issuer: None,
+        serial: None,
+        pem_problem: None,
+        pem: String::new(),
+    };
+    state
+        .certificate_details
+        .insert(id.clone(), super::state::Load::Ready(active));
+    state.certificates.loaded_once = true;
+    // A deactivating quarantine of pump-0001 ends (here as a batch of one).
+    let effects = super::quarantine::reread(&mut state, &["pump-0001".to_owned()]);
+    assert!(
+        effects.contains(&Effect::Request(Request::DescribeCertificate(id.clone()))),
+        "the CERT column is asked again: {effects:?}"
+    );
+    assert!(
+        effects.iter().any(|e| matches!(
+            e,
+            Effect::Request(Request::ListCertificates { generation: 1 })
+        )),
+        "{effects:?}"
+    );
+    assert!(effects.contains(&Effect::Request(Request::LoadQuarantined)));
+}

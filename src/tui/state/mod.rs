@@ -126,6 +126,9 @@ pub struct ListView {
     pub status_known: Option<usize>,
     /// A fleet search (`:search`): the list shows only its matches.
     pub search: Option<SearchView>,
+    /// The row selected when `r` began a refresh (its name or id) and how far below the top
+    /// of the screen it was: the cursor goes back to it when it arrives again.
+    pub keep: Option<(String, usize)>,
 }
 
 /// A fleet indexing search and the names it matched.
@@ -214,6 +217,9 @@ pub struct Input {
     pub text: String,
     /// What the filter was before typing began, restored on cancel.
     pub before: String,
+    /// A value offered while the line is empty (the selected message's topic for `p`, the last
+    /// filter for `u`): drawn as a placeholder, taken only by Tab, so typing never appends to it.
+    pub suggestion: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -425,6 +431,11 @@ pub struct State {
     /// The strategy `Q` plans with (`quarantine_strategy` in config.toml).
     pub quarantine_strategy: crate::fleet::quarantine::Strategy,
     pub help: bool,
+    /// How far the `?` help is scrolled, and how many lines it has (from the keymap).
+    pub help_scroll: usize,
+    pub help_lines: usize,
+    /// The terminal's width and height.
+    pub size: (u16, u16),
     /// The keys prompts name for yes, no, cancel, mine and theirs.
     pub answer_keys: AnswerKeys,
     pub traffic: TrafficView,
@@ -490,6 +501,9 @@ impl State {
             quarantine_strategy: crate::fleet::quarantine::Strategy::default(),
             help: false,
             answer_keys: AnswerKeys::default(),
+            help_scroll: 0,
+            help_lines: 0,
+            size: (80, 24),
             traffic: TrafficView::default(),
             shadows: HashMap::new(),
             shadow_checked: None,
@@ -536,7 +550,16 @@ impl State {
             kind,
             before: text.clone(),
             text,
+            suggestion: String::new(),
         });
+    }
+
+    /// Opens an empty prompt offering `suggestion` as its placeholder (Tab takes it).
+    pub fn prompt_suggesting(&mut self, kind: InputKind, suggestion: String) {
+        self.prompt(kind, String::new());
+        if let Some(input) = &mut self.input {
+            input.suggestion = suggestion;
+        }
     }
 
     /// Shows a message on the status line (the last one stays until another replaces it).

@@ -8,12 +8,19 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::Context;
 use crate::config::theme::Slot;
-use crate::tui::keys::Layer;
+use crate::tui::keys::{KeyResolver, Layer};
 use crate::untrusted::escape;
 
-pub fn draw(frame: &mut Frame<'_>, area: Rect, context: Context<'_>) {
-    let theme = context.theme;
-    let mut lines = Vec::new();
+/// The help's lines, unstyled: a heading, a binding (keys, description) or a note.
+enum Entry {
+    Heading(&'static str),
+    Binding(String, String),
+    Note(&'static str, Slot),
+}
+
+/// Every binding of every layer, one line per action, then the commands.
+fn entries(keys: &KeyResolver) -> Vec<Entry> {
+    let mut out = Vec::new();
     for (layer, title) in [
         (Layer::Global, "Everywhere"),
         (Layer::List, "Lists"),
@@ -22,12 +29,13 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, context: Context<'_>) {
         (Layer::Shadow, "Shadow"),
         (Layer::Editor, "Shadow editor"),
         (Layer::Input, "Filter and command line"),
+        (Layer::Help, "This help"),
     ] {
-        let bindings = context.keys.layer(layer);
+        let bindings = keys.layer(layer);
         if bindings.is_empty() {
             continue;
         }
-        lines.push(Line::from(Span::styled(title, theme.style(Slot::Title))));
+        out.push(Entry::Heading(title));
         // One line per action, with every key bound to it.
         let mut actions: Vec<(String, String)> = Vec::new();
         for bound in bindings {
@@ -50,32 +58,42 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, context: Context<'_>) {
                 None => actions.push((keys, desc)),
             }
         }
-        for (keys, desc) in actions {
-            lines.push(Line::from(vec![
-                Span::styled(format!("  {keys:<20} "), theme.style(Slot::FooterKey)),
-                Span::styled(desc, theme.style(Slot::Text)),
-            ]));
-        }
+        out.extend(
+            actions
+                .into_iter()
+                .map(|(keys, desc)| Entry::Binding(keys, desc)),
+        );
     }
-    lines.push(Line::from(Span::styled(
-        "Commands",
-        theme.style(Slot::Title),
-    )));
+    out.push(Entry::Heading("Commands"));
+    // Short lines: a column of the help at 80 columns is 38 wide.
     for (text, slot) in [
-        ("  :things :certs :policies :thing NAME", Slot::Text),
-        ("  :policy NAME :cert ID :theme NAME :q", Slot::Text),
-        ("  :traffic [THING] :audit :denied :quarantined", Slot::Text),
-        ("  :violations", Slot::Text),
-        ("  :search QUERY :mark group GROUP :unmark", Slot::Text),
-        (
-            "  Q and R act on the marked Things, when any are",
-            Slot::Dim,
-        ),
+        ("  :things :certs :policies", Slot::Text),
+        ("  :thing NAME :policy NAME", Slot::Text),
+        ("  :cert ID (its first digits do)", Slot::Text),
+        ("  :traffic [THING] :audit :denied", Slot::Text),
+        ("  :quarantined :violations", Slot::Text),
+        ("  :search QUERY :unmark", Slot::Text),
+        ("  :mark group GROUP", Slot::Text),
+        ("  :theme NAME :q", Slot::Text),
+        ("  Q, R act on the marked Things", Slot::Dim),
+        ("  Tab completes commands, names", Slot::Dim),
+        ("  and a prompt's suggestion", Slot::Dim),
     ] {
-        lines.push(Line::from(Span::styled(text, theme.style(slot))));
+        out.push(Entry::Note(text, slot));
     }
+    out
+}
+
+/// How many lines the help has with this keymap (the scroll's bound).
+#[must_use]
+pub fn line_count(keys: &KeyResolver) -> usize {
+    entries(keys).len()
+}
+
+/// Where the help goes in a terminal of this size: whether in two columns, and the popup.
+fn placement(lines: usize, area: Rect) -> (bool, Rect) {
     let height = area.height.saturating_sub(2);
-    let two_columns = lines.len() > usize::from(height.saturating_sub(2)) && area.width >= 76;
+    let two_columns = lines > usize::from(height.saturating_sub(2)) && area.width >= 76;
     let width = if two_columns {
         area.width.saturating_sub(2).min(110)
     } else {
@@ -87,25 +105,59 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, context: Context<'_>) {
         width,
         height,
     };
+    (two_columns, popup)
+}
+
+/// How far the help can scroll in a terminal of `width` x `height`: the rows of its longer
+/// column past those the popup shows (0 when it all fits).
+#[must_use]
+pub fn max_scroll(lines: usize, width: u16, height: u16) -> usize {
+    let (two_columns, popup) = placement(lines, Rect::new(0, 0, width, height));
+    let column = if two_columns {
+        lines.div_ceil(2) + 1
+    } else {
+        lines
+    };
+    column.saturating_sub(usize::from(popup.height.saturating_sub(2)))
+}
+
+pub fn draw(frame: &mut Frame<'_>, area: Rect, context: Context<'_>, scroll: usize) {
+    let theme = context.theme;
+    let mut lines: Vec<Line<'static>> = entries(context.keys)
+        .into_iter()
+        .map(|entry| match entry {
+            Entry::Heading(title) => Line::from(Span::styled(title, theme.style(Slot::Title))),
+            Entry::Binding(keys, desc) => Line::from(vec![
+                Span::styled(format!("  {keys:<20} "), theme.style(Slot::FooterKey)),
+                Span::styled(desc, theme.style(Slot::Text)),
+            ]),
+            Entry::Note(text, slot) => Line::from(Span::styled(text, theme.style(slot))),
+        })
+        .collect();
+    let (two_columns, popup) = placement(lines.len(), area);
+    let scroll = scroll.min(max_scroll(lines.len(), area.width, area.height));
+    let more = if max_scroll(lines.len(), area.width, area.height) > 0 {
+        " Keys (j/k scroll, Esc closes) "
+    } else {
+        " Keys (Esc closes) "
+    };
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.style(Slot::Border))
-        .title(Span::styled(
-            " Keys (Esc closes) ",
-            theme.style(Slot::Title),
-        ));
+        .title(Span::styled(more, theme.style(Slot::Title)));
     frame.render_widget(Clear, popup);
     let inner = block.inner(popup);
     frame.render_widget(block, popup);
+    let offset = (u16::try_from(scroll).unwrap_or(u16::MAX), 0);
     if two_columns {
         let [left, right] =
             ratatui::layout::Layout::horizontal([ratatui::layout::Constraint::Percentage(50); 2])
                 .areas(inner);
         let second = split(&mut lines);
-        frame.render_widget(Paragraph::new(lines), left);
-        frame.render_widget(Paragraph::new(second), right);
+        frame.render_widget(Paragraph::new(lines).scroll(offset), left);
+        frame.render_widget(Paragraph::new(second).scroll(offset), right);
     } else {
-        frame.render_widget(Paragraph::new(lines), inner);
+        frame.render_widget(Paragraph::new(lines).scroll(offset), inner);
     }
 }
 

@@ -4,7 +4,7 @@
 
 mod bulk;
 mod detail;
-mod help;
+pub mod help;
 mod list;
 mod quarantine;
 mod shadow;
@@ -18,10 +18,12 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::action::Action;
 use super::keys::{KeyResolver, Layer};
 use super::state::{Backend, InputKind, Level, Load, Screen, State};
 use crate::config::theme::{Slot, Theme};
 use crate::untrusted::escape;
+use unicode_width::UnicodeWidthStr as _;
 
 /// The smallest terminal the console draws in; below it, it says so.
 pub const MIN_WIDTH: u16 = 60;
@@ -84,11 +86,11 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, context: Context<'_>) {
     frame.render_widget(message_line(state, theme), message);
     let footer_text = match &state.quarantine {
         Some(flow) => quarantine::footer(flow, &state.answer_keys, theme),
-        None => footer_line(context),
+        None => footer_line(context, state.screen(), footer.width),
     };
     frame.render_widget(footer_text, footer);
     if state.help {
-        help::draw(frame, area, context);
+        help::draw(frame, area, context, state.help_scroll);
     }
     if let Some(flow) = &state.quarantine {
         let spinner = SPINNER[state.spinner % SPINNER.len()];
@@ -178,11 +180,19 @@ fn message_line<'a>(state: &State, theme: &Theme) -> Paragraph<'a> {
             InputKind::JsonPath => "JSON path (reading.speed, items[0].id; empty for all): ",
             InputKind::Can => "may it (connect|publish|subscribe|receive) TARGET? ",
         };
-        let line = Line::from(vec![
+        let mut spans = vec![
             Span::styled(prompt, theme.style(Slot::FooterKey)),
             Span::styled(escape(&input.text).into_owned(), theme.style(Slot::Text)),
             Span::styled("█", theme.style(Slot::Dim)),
-        ]);
+        ];
+        if input.text.is_empty() && !input.suggestion.is_empty() {
+            // A placeholder: not part of what Enter sends; Tab takes it.
+            spans.push(Span::styled(
+                format!("{}  (Tab)", escape(input.suggestion.trim_end())),
+                theme.style(Slot::Dim),
+            ));
+        }
+        let line = Line::from(spans);
         let line = match &state.message {
             Some(message) if input.kind != InputKind::Filter => {
                 let mut spans = line.spans;
@@ -214,15 +224,91 @@ fn level_style(level: Level, theme: &Theme) -> Style {
 }
 
 /// The keys that work here, from the live keymap.
-fn footer_line<'a>(context: Context<'_>) -> Paragraph<'a> {
+/// What the footer names first, most useful first: what acts on the row (open it, its traffic,
+/// shadow, quarantine), then finding and marking; moving the cursor is left to `?`.
+const FOOTER_FIRST: [Action; 14] = [
+    Action::Open,
+    Action::Filter,
+    Action::Traffic,
+    Action::Shadow,
+    Action::Quarantine,
+    Action::Release,
+    Action::Can,
+    Action::History,
+    Action::Mark,
+    Action::Subscribe,
+    Action::Publish,
+    Action::Edit,
+    Action::Command,
+    Action::Back,
+];
+
+/// Actions about a Thing, named only where a Thing is on screen or selected.
+const ABOUT_A_THING: [Action; 6] = [
+    Action::Traffic,
+    Action::Shadow,
+    Action::Quarantine,
+    Action::Release,
+    Action::Can,
+    Action::Mark,
+];
+
+/// The footer: the hints of the layers on top, the most useful first, each whole or not at
+/// all, with `? Help` always last so the rest is one key away; the cursor keys are not named.
+fn footer_line<'a>(context: Context<'_>, screen: &Screen, width: u16) -> Paragraph<'a> {
     let theme = context.theme;
+    let about_a_thing = matches!(
+        screen,
+        Screen::List(super::state::ListKind::Things, _) | Screen::Thing { .. }
+    );
+    let mut hints: Vec<(String, Action, String)> = context
+        .keys
+        .hints(context.layers)
+        .into_iter()
+        .filter(|(_, action, _)| {
+            !matches!(
+                action,
+                Action::Up
+                    | Action::Down
+                    | Action::PageUp
+                    | Action::PageDown
+                    | Action::Top
+                    | Action::Bottom
+            ) && (about_a_thing || !ABOUT_A_THING.contains(action))
+        })
+        .collect();
+    let rank = |action: &Action| {
+        FOOTER_FIRST
+            .iter()
+            .position(|first| first == action)
+            .unwrap_or(FOOTER_FIRST.len())
+    };
+    hints.sort_by_key(|(_, action, _)| rank(action));
+    let help = hints
+        .iter()
+        .position(|(_, action, _)| *action == Action::Help)
+        .map(|at| hints.remove(at));
+    let text_width = |keys: &str, desc: &str| keys.width() + 1 + desc.width() + 2;
+    let mut room =
+        usize::from(width).saturating_sub(help.as_ref().map_or(0, |(k, _, d)| text_width(k, d)));
     let mut spans = Vec::new();
-    for (keys, _, desc) in context.keys.hints(context.layers) {
+    let push = |spans: &mut Vec<Span<'a>>, keys: String, desc: &str| {
         spans.push(Span::styled(keys, theme.style(Slot::FooterKey)));
         spans.push(Span::styled(
             format!(" {desc}  "),
             theme.style(Slot::FooterDesc),
         ));
+    };
+    for (keys, _, desc) in hints {
+        let needed = text_width(&keys, &desc);
+        if needed > room {
+            continue;
+        }
+        room -= needed;
+        push(&mut spans, keys, &desc);
+    }
+    if let Some((keys, _, desc)) = help {
+        push(&mut spans, keys, &desc);
     }
     Paragraph::new(Line::from(spans))
 }
