@@ -59,6 +59,9 @@ pub struct Settings {
     /// ones), as `ListThings = 50` or `"iot:AttachPolicy" = 100`.
     #[serde(default)]
     pub api_rates: std::collections::BTreeMap<String, f64>,
+    /// Whether the console takes the mouse (wheel scrolls, click selects, double-click opens);
+    /// default true. `false` leaves the terminal's own text selection alone.
+    pub mouse: Option<bool>,
 }
 
 /// What the console starts with, and every problem met on the way (shown, not fatal).

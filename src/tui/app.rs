@@ -426,12 +426,26 @@ pub async fn run(client: FleetClient, options: Options) -> Result<(), String> {
         options.keymap.as_deref(),
         options.no_color,
     );
+    // The mouse is on unless config.toml says `mouse = false` (it takes the terminal's own
+    // text selection, which Shift-drag still gives in most terminals).
+    let mouse = loaded.settings.mouse.unwrap_or(true);
     let mut app = App::new(client, options, loaded);
     app.osc52 = true;
     let mut terminal = ratatui::init();
     // Restored however this ends, the future dropped by a signal included (`main.rs`).
     let _restore = RestoreTerminal;
-    event_loop(&mut app, &mut terminal).await
+    set_mouse(mouse);
+    event_loop(&mut app, &mut terminal, mouse).await
+}
+
+/// Takes the mouse's events from the terminal, or gives them back.
+fn set_mouse(on: bool) {
+    use ratatui::crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+    let _ = if on {
+        ratatui::crossterm::execute!(std::io::stdout(), EnableMouseCapture)
+    } else {
+        ratatui::crossterm::execute!(std::io::stdout(), DisableMouseCapture)
+    };
 }
 
 /// Restores the terminal when dropped.
@@ -439,13 +453,18 @@ struct RestoreTerminal;
 
 impl Drop for RestoreTerminal {
     fn drop(&mut self) {
+        set_mouse(false);
         ratatui::restore();
     }
 }
 
 const FRAME: Duration = Duration::from_millis(16);
 
-async fn event_loop(app: &mut App, terminal: &mut ratatui::DefaultTerminal) -> Result<(), String> {
+async fn event_loop(
+    app: &mut App,
+    terminal: &mut ratatui::DefaultTerminal,
+    mouse: bool,
+) -> Result<(), String> {
     let (terminal_events, mut terminal_rx) = mpsc::unbounded_channel();
     // crossterm's read blocks; a thread feeds the loop (it ends with the process). It stands
     // aside while `$EDITOR` owns the terminal, so no key meant for the editor is taken.
@@ -475,6 +494,7 @@ async fn event_loop(app: &mut App, terminal: &mut ratatui::DefaultTerminal) -> R
         height: size.height,
     });
     let mut ticks = tokio::time::interval(Duration::from_millis(100));
+    let mut clicks = Clicks::default();
     let mut dirty = true;
     let mut last_draw = tokio::time::Instant::now() - FRAME;
     loop {
@@ -488,9 +508,9 @@ async fn event_loop(app: &mut App, terminal: &mut ratatui::DefaultTerminal) -> R
         let next_frame = last_draw + FRAME;
         tokio::select! {
             Some(event) = terminal_rx.recv() => {
-                terminal_event(app, &event);
+                terminal_event(app, &event, &mut clicks);
                 while let Ok(event) = terminal_rx.try_recv() {
-                    terminal_event(app, &event);
+                    terminal_event(app, &event, &mut clicks);
                 }
                 dirty = true;
             }
@@ -519,9 +539,11 @@ async fn event_loop(app: &mut App, terminal: &mut ratatui::DefaultTerminal) -> R
             paused.store(true, Ordering::Release);
             // Let a poll in progress finish before the editor reads the terminal.
             tokio::time::sleep(Duration::from_millis(60)).await;
+            set_mouse(false);
             ratatui::restore();
             let result = super::external::edit(&text, &super::external::command());
             *terminal = ratatui::init();
+            set_mouse(mouse);
             paused.store(false, Ordering::Release);
             app.external_done(result);
             dirty = true;
@@ -536,7 +558,29 @@ async fn next_traffic(events: &mut Option<mpsc::Receiver<TrafficEvent>>) -> Opti
     }
 }
 
-fn terminal_event(app: &mut App, event: &TermEvent) {
+/// The last left click, to tell a double click.
+#[derive(Debug, Default)]
+struct Clicks {
+    last: Option<(u16, std::time::Instant)>,
+}
+
+impl Clicks {
+    const DOUBLE: Duration = Duration::from_millis(400);
+
+    /// Whether a click on `row` now repeats the one before it.
+    fn double(&mut self, row: u16) -> bool {
+        let now = std::time::Instant::now();
+        let double = self
+            .last
+            .is_some_and(|(last, at)| last == row && now.duration_since(at) <= Self::DOUBLE);
+        // A double click ends the pair: a third click starts again.
+        self.last = if double { None } else { Some((row, now)) };
+        double
+    }
+}
+
+fn terminal_event(app: &mut App, event: &TermEvent, clicks: &mut Clicks) {
+    use ratatui::crossterm::event::{MouseButton, MouseEventKind};
     match event {
         TermEvent::Key(key) => {
             if let Some(key) = key_of(key) {
@@ -547,6 +591,19 @@ fn terminal_event(app: &mut App, event: &TermEvent) {
             width: *width,
             height: *height,
         }),
+        // The wheel moves as the arrow keys do, in what has the focus (a list, the help).
+        TermEvent::Mouse(mouse) => match mouse.kind {
+            MouseEventKind::ScrollDown => app.handle(Msg::Action(super::action::Action::Down)),
+            MouseEventKind::ScrollUp => app.handle(Msg::Action(super::action::Action::Up)),
+            MouseEventKind::Down(MouseButton::Left) => {
+                let double = clicks.double(mouse.row);
+                app.handle(Msg::Click {
+                    row: mouse.row,
+                    double,
+                });
+            }
+            _ => {}
+        },
         _ => {}
     }
 }

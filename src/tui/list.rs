@@ -151,6 +151,28 @@ fn key(state: &State, kind: ListKind, index: usize) -> &str {
     }
 }
 
+/// A left click on screen row `row`: on a list, selects the item drawn there. True when it
+/// did (a double click then opens it).
+pub fn click(state: &mut State, row: u16) -> bool {
+    if state.focus() != super::state::Focus::Screen {
+        return false;
+    }
+    let page_rows = state.page_rows;
+    let Screen::List(_, view) = state.screen_mut() else {
+        return false;
+    };
+    let Some(at) = row.checked_sub(super::views::list::FIRST_ITEM_ROW) else {
+        return false;
+    };
+    let index = view.offset + usize::from(at);
+    if usize::from(at) >= page_rows || index >= view.rows.len() {
+        return false;
+    }
+    view.selected = index;
+    view.keep = None;
+    true
+}
+
 /// Remembers the selected row of the list on screen before a refresh, so the cursor stays on
 /// it (`r` jumped back to row 1).
 pub fn keep_selection(state: &mut State) {

@@ -24,6 +24,12 @@ use crate::fleet::traffic::TrafficEvent;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Msg {
     Action(Action),
+    /// A left click on a screen row (0 is the top line); `double` when it repeats the click
+    /// before on that row within 400 ms.
+    Click {
+        row: u16,
+        double: bool,
+    },
     /// A character typed into the filter or command line.
     Typed(char),
     /// Backspace in the filter or command line.

@@ -107,6 +107,16 @@ pub fn start(state: &mut State) -> Vec<Effect> {
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     let effects = match msg {
         Msg::Action(action) => act(state, action),
+        Msg::Click { row, double } => {
+            if !super::list::click(state, row) {
+                return Vec::new();
+            }
+            if double {
+                open(state)
+            } else {
+                visible_loads(state)
+            }
+        }
         Msg::Typed(c) => type_char(state, Some(c)),
         Msg::Erase => type_char(state, None),
         Msg::ClearInput => {

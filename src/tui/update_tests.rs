@@ -1422,3 +1422,79 @@ fn a_finished_quarantine_reads_its_things_certificates_again_not_only_on_r() {
     );
     assert!(effects.contains(&Effect::Request(Request::LoadQuarantined)));
 }
+
+#[test]
+fn a_click_selects_the_row_drawn_there_and_a_double_click_opens_it() {
+    let mut state = loaded(50);
+    state.page_rows = 20;
+    let first = crate::tui::views::list::FIRST_ITEM_ROW;
+    // Above the first item (the header) and below the last on screen: nothing.
+    assert!(
+        update(
+            &mut state,
+            Msg::Click {
+                row: first - 1,
+                double: false
+            }
+        )
+        .is_empty()
+    );
+    update(
+        &mut state,
+        Msg::Click {
+            row: first + 25,
+            double: false,
+        },
+    );
+    assert_eq!(list_view(&state).unwrap().1.selected, 0);
+    update(
+        &mut state,
+        Msg::Click {
+            row: first + 4,
+            double: false,
+        },
+    );
+    assert_eq!(
+        rows(&state)[list_view(&state).unwrap().1.selected],
+        "pump-0004"
+    );
+    // Scrolled by ten rows, the same place on screen is ten items further.
+    for _ in 0..30 {
+        update(&mut state, Msg::Action(Action::Down));
+    }
+    let offset = list_view(&state).unwrap().1.offset;
+    assert!(offset > 0);
+    update(
+        &mut state,
+        Msg::Click {
+            row: first + 4,
+            double: false,
+        },
+    );
+    assert_eq!(list_view(&state).unwrap().1.selected, offset + 4);
+    let effects = update(
+        &mut state,
+        Msg::Click {
+            row: first + 4,
+            double: true,
+        },
+    );
+    let opened = format!("pump-{:04}", offset + 4);
+    assert!(
+        matches!(state.screen(), Screen::Thing { name, .. } if *name == opened),
+        "{:?}",
+        state.screen()
+    );
+    assert!(effects.contains(&Effect::Request(Request::LoadThingReport(opened))));
+    // On a Thing's screen a click selects nothing.
+    assert!(
+        update(
+            &mut state,
+            Msg::Click {
+                row: first,
+                double: true
+            }
+        )
+        .is_empty()
+    );
+}

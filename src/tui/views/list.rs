@@ -21,6 +21,10 @@ use crate::tui::state::{ListKind, ListView, Load, State};
 use crate::tui::status;
 use crate::untrusted::escape;
 
+/// The screen row a list's first item is drawn on: under the status bar (row 0), the list's
+/// border (1) and its header (2). A click is mapped back to an item by it.
+pub const FIRST_ITEM_ROW: u16 = 3;
+
 #[expect(
     clippy::too_many_lines,
     reason = "the three lists' columns read best side by side"

@@ -5,7 +5,7 @@
 mod bulk;
 mod detail;
 pub mod help;
-mod list;
+pub mod list;
 mod quarantine;
 mod shadow;
 mod traffic;
