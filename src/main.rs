@@ -7,7 +7,9 @@ use iotfleet::cli::{self, args::Cli};
 use iotfleet::config::paths;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // Before the runtime's threads: `time` reads the local offset only in one thread.
+    cli.global.local_zone = time::UtcOffset::current_local_offset().ok();
     let console = matches!(cli.command, None | Some(cli::args::Command::Tui));
     let log = init_logging(
         cli.global.log_file.clone(),

@@ -119,6 +119,11 @@ pub struct GlobalArgs {
     /// their log to stderr; the console writes it to the log file only.
     #[arg(short, long, global = true, help_heading = GLOBAL, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// The local time's offset from UTC, read by `main` before any thread starts (the only
+    /// time it can be read safely); the console shows times at it on `:time local`.
+    #[arg(skip)]
+    pub local_zone: Option<time::UtcOffset>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

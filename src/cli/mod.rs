@@ -444,6 +444,7 @@ async fn console(
         no_color: crate::config::files::no_color(),
         traffic: Some(traffic),
         journal: None,
+        local_zone: global.local_zone,
         history_budget: global
             .history_mib
             .map(|mib| usize::try_from(mib).unwrap_or(64) * 1024 * 1024),

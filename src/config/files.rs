@@ -62,6 +62,10 @@ pub struct Settings {
     /// Whether the console takes the mouse (wheel scrolls, click selects, double-click opens);
     /// default true. `false` leaves the terminal's own text selection alone.
     pub mouse: Option<bool>,
+    /// Whether the console shows times at the local offset rather than UTC (`:time local`
+    /// and `:time utc` switch); default false.
+    #[serde(default)]
+    pub local_time: bool,
 }
 
 /// What the console starts with, and every problem met on the way (shown, not fatal).

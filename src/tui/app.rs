@@ -38,6 +38,8 @@ pub struct Options {
     pub history_budget: Option<usize>,
     /// The audit journal (default `$XDG_STATE_HOME/iotfleet/journal.jsonl`).
     pub journal: Option<std::path::PathBuf>,
+    /// The local time's offset from UTC, where it could be read (`:time local`).
+    pub local_zone: Option<time::UtcOffset>,
 }
 
 impl Options {
@@ -54,6 +56,7 @@ impl Options {
             traffic: None,
             history_budget: None,
             journal: None,
+            local_zone: None,
         }
     }
 }
@@ -97,11 +100,12 @@ impl App {
         let (sender, events) = mpsc::unbounded_channel();
         let (keys, keymap_problems) = KeyResolver::new(&loaded.keymap);
         let read_only = options.read_only || loaded.settings.read_only;
-        let state = State::new(
+        let mut state = State::new(
             options.backend.clone(),
             read_only,
             time::OffsetDateTime::now_utc(),
         );
+        state.local_zone = options.local_zone;
         let history_budget = options
             .history_budget
             .or(loaded
@@ -116,6 +120,15 @@ impl App {
             match strategy.parse() {
                 Ok(strategy) => quarantine_strategy = strategy,
                 Err(error) => problems.push(format!("config.toml quarantine_strategy: {error}")),
+            }
+        }
+        if loaded.settings.local_time {
+            match options.local_zone {
+                Some(zone) => state.zone = zone,
+                None => problems.push(
+                    "config.toml local_time: the local offset cannot be read; times are in UTC"
+                        .to_owned(),
+                ),
             }
         }
         for problem in &problems {

@@ -5,11 +5,12 @@ use super::state::{Level, Link, ListKind, Report, State};
 use super::{select, traffic};
 use crate::fleet::model::certificate_id_from_arn;
 
+use super::line::zone_name;
 use super::list::{load_listing, open_list, set_filter};
 use super::navigate::{follow, open_report};
 
 /// The commands of the `:` line, for completion and help.
-const COMMANDS: [&str; 17] = [
+const COMMANDS: [&str; 18] = [
     "things",
     "search",
     "mark",
@@ -25,6 +26,7 @@ const COMMANDS: [&str; 17] = [
     "quarantined",
     "violations",
     "theme",
+    "time",
     "help",
     "quit",
 ];
@@ -108,6 +110,11 @@ pub fn command(state: &mut State, text: &str) -> Vec<Effect> {
             select::clear(state);
             Vec::new()
         }
+        ("time", zone @ ("utc" | "local")) => {
+            done(state);
+            show_times(state, zone == "local");
+            Vec::new()
+        }
         ("theme", name) if !name.is_empty() => {
             done(state);
             vec![Effect::SetTheme(name.to_owned())]
@@ -120,6 +127,28 @@ pub fn command(state: &mut State, text: &str) -> Vec<Effect> {
             );
             Vec::new()
         }
+    }
+}
+
+/// `:time local` and `:time utc`: where times are shown from now on.
+fn show_times(state: &mut State, local: bool) {
+    if !local {
+        state.zone = time::UtcOffset::UTC;
+        state.say(Level::Info, "times in UTC");
+        return;
+    }
+    match state.local_zone {
+        Some(zone) => {
+            state.zone = zone;
+            state.say(
+                Level::Info,
+                format!("times in local time, {}", zone_name(zone)),
+            );
+        }
+        None => state.say(
+            Level::Warning,
+            "the local offset could not be read (set TZ); times stay in UTC",
+        ),
     }
 }
 
@@ -215,6 +244,7 @@ pub fn complete(state: &mut State) -> Vec<Effect> {
                     .map(|p| p.name.clone())
                     .collect(),
                 "cert" => certificate_ids(state),
+                "time" => vec!["local".to_owned(), "utc".to_owned()],
                 "theme" => crate::config::files::THEMES
                     .iter()
                     .map(|(n, _)| (*n).to_owned())

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::line::{Line, date, field, heading, loaded, time_of_day};
+use super::line::{Line, date, field, heading, loaded, time_of_day, zone_name};
 use super::state::denied::Feed;
 use super::state::{Link, Load, Screen, State};
 use crate::config::theme::Slot;
@@ -15,16 +15,18 @@ use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
 use crate::fleet::model::{Certificate, CertificateStatus, Validity};
 use crate::fleet::permissions::Answer;
 use crate::untrusted::escape;
+use time::UtcOffset;
 
 /// How often AWS IoT refused the Thing (as a client id) since the console began reading, and
 /// the newest refusal (`:denied` lists them all).
 fn denied_line(state: &State, thing: &str) -> Line {
     let denied = &state.denied;
-    let since = time_of_day(denied.since);
+    let since = time_of_day(denied.since, state.zone);
+    let zone = zone_name(state.zone);
     let (text, slot) = match (denied.count(thing), &denied.feed) {
-        (Some(0), _) => (format!("nothing refused since {since} UTC"), Slot::Dim),
+        (Some(0), _) => (format!("nothing refused since {since} {zone}"), Slot::Dim),
         (Some(count), _) => {
-            let mut text = format!("{count} refused since {since} UTC");
+            let mut text = format!("{count} refused since {since} {zone}");
             if let Some(newest) = denied.newest(thing) {
                 let _ = write!(
                     text,
@@ -97,7 +99,7 @@ fn violations_lines(state: &State, thing: &str) -> Vec<Line> {
             )];
             out.extend(view.of(thing).map(|v| {
                 let lead = Line::new().text(&format!("{:<12}", ""), Slot::Dim);
-                super::report::violation_line(lead, v, state.now)
+                super::report::violation_line(lead, v, state.now, state.zone)
             }));
             out
         }
@@ -114,8 +116,8 @@ fn connected_line(state: &State, thing: &str) -> Line {
     let at = |since: OffsetDateTime| {
         format!(
             "{} {} ({} ago)",
-            date(since),
-            time_of_day(since),
+            date(since, state.zone),
+            time_of_day(since, state.zone),
             super::connectivity::ago(since, state.now)
         )
     };
@@ -143,7 +145,7 @@ pub fn lines(state: &State, screen: &Screen) -> Option<Vec<Line>> {
             loaded(state.thing_reports.get(name), |r| thing_lines(state, r))
         }
         Screen::Certificate { id, .. } => loaded(state.certificate_reports.get(id), |r| {
-            certificate_lines(state.now, r)
+            certificate_lines(state.now, state.zone, r)
         }),
         Screen::Policy { name, .. } => loaded(state.policy_reports.get(name), policy_lines),
         Screen::Report { report, .. } => super::report::lines(state, *report),
@@ -228,7 +230,7 @@ fn thing_lines(state: &State, report: &ThingReport) -> Vec<Line> {
                 status_slot(&cert.status),
             )
             .text("  ", Slot::Text);
-        line = expiry(line, cert, state.now);
+        line = expiry(line, cert, state.now, state.zone);
         if certificate.is_shared() {
             let others: Vec<&str> = certificate
                 .things
@@ -347,7 +349,11 @@ fn permission_lines(state: &State, report: &ThingReport, out: &mut Vec<Line>) {
     }
 }
 
-fn certificate_lines(now: OffsetDateTime, report: &CertificateReport) -> Vec<Line> {
+fn certificate_lines(
+    now: OffsetDateTime,
+    zone: UtcOffset,
+    report: &CertificateReport,
+) -> Vec<Line> {
     let cert = &report.certificate;
     let mut out = vec![
         Line::new()
@@ -371,10 +377,10 @@ fn certificate_lines(now: OffsetDateTime, report: &CertificateReport) -> Vec<Lin
         );
     }
     let mut validity = Line::new().text(&format!("{:<12}", "Validity"), Slot::Dim);
-    validity = expiry(validity, cert, now);
+    validity = expiry(validity, cert, now, zone);
     out.push(validity);
     if let Some(Validity { not_before, .. }) = cert.validity {
-        out.push(field("Valid from", &date(not_before), Slot::Text));
+        out.push(field("Valid from", &date(not_before, zone), Slot::Text));
     }
     for (label, value) in [
         ("Subject", &cert.subject),
@@ -501,17 +507,17 @@ pub fn expiry_slot(days: i64) -> Slot {
     }
 }
 
-fn expiry(line: Line, cert: &Certificate, now: OffsetDateTime) -> Line {
+fn expiry(line: Line, cert: &Certificate, now: OffsetDateTime, zone: UtcOffset) -> Line {
     match (&cert.validity, &cert.pem_problem) {
         (Some(validity), _) => {
             let days = validity.days_to_expiry(now);
             let text = match days {
                 d if d < 0 => format!(
                     "EXPIRED {} ({})",
-                    date(validity.not_after),
+                    date(validity.not_after, zone),
                     crate::fleet::model::expired_ago(validity.not_after, now)
                 ),
-                d => format!("expires {} (in {d} days)", date(validity.not_after)),
+                d => format!("expires {} (in {d} days)", date(validity.not_after, zone)),
             };
             line.text(&text, expiry_slot(days))
         }

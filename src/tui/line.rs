@@ -3,6 +3,7 @@
 //! draw them. Untrusted text is escaped as it is added.
 
 use time::OffsetDateTime;
+use time::UtcOffset;
 use time::macros::format_description;
 
 use super::state::{Link, Load};
@@ -56,17 +57,35 @@ pub fn heading(text: &str) -> Line {
     Line::new().text(text, Slot::Title)
 }
 
+/// The day of `time` where the console shows times (`zone`: UTC, or the local offset).
 #[must_use]
-pub fn date(time: OffsetDateTime) -> String {
-    time.format(format_description!("[year]-[month]-[day]"))
+pub fn date(time: OffsetDateTime, zone: UtcOffset) -> String {
+    time.to_offset(zone)
+        .format(format_description!("[year]-[month]-[day]"))
         .unwrap_or_default()
 }
 
-/// The time of day, UTC, to the second.
+/// The time of day at `zone`, to the second.
 #[must_use]
-pub fn time_of_day(time: OffsetDateTime) -> String {
-    time.format(format_description!("[hour]:[minute]:[second]"))
+pub fn time_of_day(time: OffsetDateTime, zone: UtcOffset) -> String {
+    time.to_offset(zone)
+        .format(format_description!("[hour]:[minute]:[second]"))
         .unwrap_or_default()
+}
+
+/// How the times on screen are labelled: "UTC", or "UTC+01:00" for a local offset.
+#[must_use]
+pub fn zone_name(zone: UtcOffset) -> String {
+    if zone.is_utc() {
+        return "UTC".to_owned();
+    }
+    let (hours, minutes, _) = zone.as_hms();
+    let sign = if zone.is_negative() { '-' } else { '+' };
+    format!(
+        "UTC{sign}{:02}:{:02}",
+        hours.unsigned_abs(),
+        minutes.unsigned_abs()
+    )
 }
 
 /// A loaded report's lines; "loading…" or the error otherwise.

@@ -9,7 +9,7 @@ use super::connectivity::ago;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::line::{Line, date, heading, loaded, time_of_day};
+use super::line::{Line, date, heading, loaded, time_of_day, zone_name};
 use super::state::denied::{DeniedView, Feed};
 use super::state::violations::Feed as ViolationsFeed;
 use super::state::{Link, Load, Report, State};
@@ -20,6 +20,7 @@ use crate::fleet::history::{Event as HistoryEvent, History, Source as HistorySou
 use crate::fleet::quarantine::register::Register;
 use crate::fleet::refusals::{LOG_GROUP, Refusal};
 use crate::untrusted::escape;
+use time::UtcOffset;
 
 /// How many of the most refused clients `:denied` names.
 const MOST_REFUSED: usize = 10;
@@ -32,11 +33,11 @@ pub fn lines(state: &State, report: Report) -> Vec<Line> {
         Report::Audit => loaded(state.audit.as_ref(), |r| audit_lines(filter, r)),
         Report::Denied => denied_lines(state, filter),
         Report::Quarantined => loaded(state.isolations.as_ref(), |r| {
-            quarantined_lines(filter, r, state.now)
+            quarantined_lines(filter, r, state.now, state.zone)
         }),
         Report::Violations => violations_lines(state, filter),
         Report::History => match &state.history {
-            Some(view) => loaded(Some(&view.load), |h| history_lines(h, filter)),
+            Some(view) => loaded(Some(&view.load), |h| history_lines(h, filter, state.zone)),
             None => Vec::new(),
         },
     }
@@ -63,9 +64,10 @@ pub fn title(state: &State, report: Report) -> String {
             let denied = &state.denied;
             let every = denied.every.as_secs_f64();
             format!(
-                " Denied: {} since {} UTC ({LOG_GROUP}, read every {every} s) ",
+                " Denied: {} since {} {} ({LOG_GROUP}, read every {every} s) ",
                 denied.total,
-                time_of_day(denied.since)
+                time_of_day(denied.since, state.zone),
+                zone_name(state.zone)
             )
         }
         Report::Quarantined => match &state.isolations {
@@ -266,7 +268,10 @@ fn denied_lines(state: &State, filter: &str) -> Vec<Line> {
     for refusal in shown {
         out.push(
             Line::new()
-                .text(&format!("  {}  ", time_of_day(refusal.time)), Slot::Dim)
+                .text(
+                    &format!("  {}  ", time_of_day(refusal.time, state.zone)),
+                    Slot::Dim,
+                )
                 .text(&format!("{:<20} ", refusal.client_id), Slot::Link)
                 .text(&format!("{:<9} ", refusal.action()), Slot::StatusError)
                 .text(&format!("{:<32}", refusal.target()), Slot::Text)
@@ -278,7 +283,12 @@ fn denied_lines(state: &State, filter: &str) -> Vec<Line> {
 }
 
 /// Every isolated Thing: whether the policies in force isolate it, then who, when and why.
-fn quarantined_lines(filter: &str, register: &Register, now: OffsetDateTime) -> Vec<Line> {
+fn quarantined_lines(
+    filter: &str,
+    register: &Register,
+    now: OffsetDateTime,
+    zone: UtcOffset,
+) -> Vec<Line> {
     let needle = filter.to_lowercase();
     let mut out = Vec::new();
     let shown: Vec<_> = register
@@ -329,9 +339,10 @@ fn quarantined_lines(filter: &str, register: &Register, now: OffsetDateTime) -> 
                     |_| record.since.clone(),
                     |at| {
                         format!(
-                            "{} {} UTC ({} ago)",
-                            date(at),
-                            time_of_day(at),
+                            "{} {} {} ({} ago)",
+                            date(at, zone),
+                            time_of_day(at, zone),
+                            zone_name(zone),
                             ago(at, now)
                         )
                     },
@@ -419,7 +430,7 @@ fn violations_lines(state: &State, filter: &str) -> Vec<Line> {
         let lead = Line::new()
             .text(&format!("  {:<20} ", violation.thing_name), Slot::Link)
             .link(Link::Thing(violation.thing_name.clone()));
-        out.push(violation_line(lead, violation, state.now));
+        out.push(violation_line(lead, violation, state.now, state.zone));
     }
     out
 }
@@ -427,7 +438,12 @@ fn violations_lines(state: &State, filter: &str) -> Vec<Line> {
 /// One violation after `lead`: the metric and the value measured, the rule it broke (normal
 /// is…), the profile and behaviour, and since when.
 #[must_use]
-pub fn violation_line(lead: Line, violation: &Violation, now: OffsetDateTime) -> Line {
+pub fn violation_line(
+    lead: Line,
+    violation: &Violation,
+    now: OffsetDateTime,
+    zone: UtcOffset,
+) -> Line {
     let mut line = lead
         .text(
             &format!("{} {} ", violation.metric_text(), violation.observed_text()),
@@ -440,7 +456,11 @@ pub fn violation_line(lead: Line, violation: &Violation, now: OffsetDateTime) ->
         );
     if let Some(since) = violation.since {
         line = line.text(
-            &format!("  since {} ({} ago)", time_of_day(since), ago(since, now)),
+            &format!(
+                "  since {} ({} ago)",
+                time_of_day(since, zone),
+                ago(since, now)
+            ),
             Slot::Dim,
         );
     }
@@ -449,7 +469,7 @@ pub fn violation_line(lead: Line, violation: &Violation, now: OffsetDateTime) ->
 
 /// What could not be read, then every event newest first: when, where from, who, what, and its
 /// parameters.
-fn history_lines(history: &History, filter: &str) -> Vec<Line> {
+fn history_lines(history: &History, filter: &str, zone: UtcOffset) -> Vec<Line> {
     let needle = filter.to_lowercase();
     let mut out = Vec::new();
     for unknown in [&history.trail_unknown, &history.journal_unknown]
@@ -493,7 +513,11 @@ fn history_lines(history: &History, filter: &str) -> Vec<Line> {
         out.push(
             Line::new()
                 .text(
-                    &format!("{} {}  ", date(event.time), time_of_day(event.time)),
+                    &format!(
+                        "{} {}  ",
+                        date(event.time, zone),
+                        time_of_day(event.time, zone)
+                    ),
                     Slot::Dim,
                 )
                 .text(&format!("{:<11}", event.source.word()), source)

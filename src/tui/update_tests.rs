@@ -1498,3 +1498,41 @@ fn a_click_selects_the_row_drawn_there_and_a_double_click_opens_it() {
         .is_empty()
     );
 }
+
+#[test]
+fn time_local_shows_times_at_the_local_offset_and_time_utc_goes_back() {
+    let mut state = loaded(3);
+    let text = |state: &State| super::report::title(state, super::state::Report::Denied);
+    // The refusals are read from an hour before the start (the epoch here): 23:00 UTC.
+    assert!(
+        text(&state).contains("since 23:00:00 UTC"),
+        "{}",
+        text(&state)
+    );
+    command_line(&mut state, "time local");
+    assert!(
+        state
+            .message
+            .as_ref()
+            .is_some_and(|m| m.text.contains("could not be read")),
+        "no local offset known: said, and UTC kept"
+    );
+    assert!(state.zone.is_utc());
+    state.local_zone = Some(time::UtcOffset::from_hms(2, 0, 0).unwrap());
+    command_line(&mut state, "time local");
+    assert!(
+        text(&state).contains("since 01:00:00 UTC+02:00"),
+        "{}",
+        text(&state)
+    );
+    command_line(&mut state, "time utc");
+    assert!(
+        text(&state).contains("since 23:00:00 UTC"),
+        "{}",
+        text(&state)
+    );
+    assert_eq!(
+        super::line::zone_name(time::UtcOffset::from_hms(-3, -30, 0).unwrap()),
+        "UTC-03:30"
+    );
+}

@@ -436,6 +436,10 @@ pub struct State {
     pub help_lines: usize,
     /// The terminal's width and height.
     pub size: (u16, u16),
+    /// Where times are shown: UTC, or the local offset (`:time local`, `local_time = true`).
+    pub zone: time::UtcOffset,
+    /// The local offset, read once at start (None where it cannot be known).
+    pub local_zone: Option<time::UtcOffset>,
     /// The keys prompts name for yes, no, cancel, mine and theirs.
     pub answer_keys: AnswerKeys,
     pub traffic: TrafficView,
@@ -504,6 +508,8 @@ impl State {
             help_scroll: 0,
             help_lines: 0,
             size: (80, 24),
+            zone: time::UtcOffset::UTC,
+            local_zone: None,
             traffic: TrafficView::default(),
             shadows: HashMap::new(),
             shadow_checked: None,

@@ -74,7 +74,7 @@ fn entries(keys: &KeyResolver) -> Vec<Entry> {
         ("  :quarantined :violations", Slot::Text),
         ("  :search QUERY :unmark", Slot::Text),
         ("  :mark group GROUP", Slot::Text),
-        ("  :theme NAME :q", Slot::Text),
+        ("  :theme NAME :time local|utc :q", Slot::Text),
         ("  Q, R act on the marked Things", Slot::Dim),
         ("  Tab completes commands, names", Slot::Dim),
         ("  and a prompt's suggestion", Slot::Dim),

@@ -227,7 +227,7 @@ pub fn draw(
                                 Some(v) => {
                                     let days = v.days_to_expiry(state.now);
                                     (
-                                        format!("{} ({days}d)", date(v.not_after)),
+                                        format!("{} ({days}d)", date(v.not_after, state.zone)),
                                         expiry_slot(days),
                                     )
                                 }

@@ -143,6 +143,12 @@ fn status_bar<'a>(state: &State, theme: &Theme) -> Paragraph<'a> {
     if state.read_only {
         spans.push(Span::styled(" · read-only", bar));
     }
+    if !state.zone.is_utc() {
+        spans.push(Span::styled(
+            format!(" · times {}", crate::tui::line::zone_name(state.zone)),
+            bar,
+        ));
+    }
     if state.pending > 0 {
         let spinner = SPINNER[state.spinner % SPINNER.len()];
         spans.push(Span::styled(

@@ -23,14 +23,15 @@ use crate::untrusted::escape;
 /// Side by side from this width; stacked below it.
 const SIDE_BY_SIDE: u16 = 100;
 
-fn time_of(seconds: i64) -> String {
+fn time_of(seconds: i64, zone: time::UtcOffset) -> String {
     OffsetDateTime::from_unix_timestamp(seconds)
         .ok()
         .and_then(|t| {
-            t.format(format_description!(
-                "[year]-[month]-[day] [hour]:[minute]:[second]"
-            ))
-            .ok()
+            t.to_offset(zone)
+                .format(format_description!(
+                    "[year]-[month]-[day] [hour]:[minute]:[second]"
+                ))
+                .ok()
         })
         .unwrap_or_else(|| "-".to_owned())
 }
@@ -118,7 +119,10 @@ pub fn draw(
         }
     };
     let [header, body] = Layout::vertical([Constraint::Length(2), Constraint::Min(3)]).areas(area);
-    frame.render_widget(Paragraph::new(header_lines(shadow, &label, theme)), header);
+    frame.render_widget(
+        Paragraph::new(header_lines(shadow, &label, state.zone, theme)),
+        header,
+    );
     let meta = shadow.metadata.as_ref();
     let (desired, reported) = if metadata {
         (
@@ -317,7 +321,13 @@ fn draw_editor(
     frame.render_widget(Paragraph::new(line), status);
 }
 
-fn header_lines(shadow: &Shadow, label: &str, theme: &Theme) -> Vec<Line<'static>> {
+fn header_lines(
+    shadow: &Shadow,
+    label: &str,
+    zone: time::UtcOffset,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let time_of = |seconds| time_of(seconds, zone);
     let meta = shadow.metadata.as_ref();
     let changed = |section: &str| {
         meta.and_then(|m| m.get(section))

@@ -6,13 +6,14 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
-use time::OffsetDateTime;
+use time::UtcOffset;
 use time::macros::format_description;
 
 use super::detail::styled;
 use crate::config::theme::{Slot, Theme};
 use crate::fleet::traffic::history::Kept;
 use crate::tui::detail;
+use crate::tui::line::time_of_day;
 use crate::tui::state::State;
 use crate::tui::state::traffic::{Granted, Link, Pane, TrafficView, TreeRow};
 use crate::tui::traffic::{hex_lines, json_at};
@@ -32,7 +33,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme) {
         Constraint::Min(4),
     ])
     .areas(area);
-    let mut first = status_line(view, theme);
+    let mut first = status_line(view, state.zone, theme);
     first.spans.extend(subscription_spans(view, theme));
     frame.render_widget(Paragraph::new(first), status);
     frame.render_widget(Paragraph::new(counter_line(view, theme)), subscriptions);
@@ -53,7 +54,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme) {
         .get(view.topic_cursor)
         .map(|row| row.path.clone())
         .unwrap_or_default();
-    draw_messages(frame, messages, view, &path, theme);
+    draw_messages(frame, messages, view, (&path, state.zone), theme);
     if payload_rows > 0 {
         let selected = view.messages(&path).nth(view.message_cursor);
         draw_payload(frame, bottom, view, selected, theme);
@@ -66,12 +67,7 @@ fn mib(bytes: usize) -> String {
     format!("{mib:.1}")
 }
 
-fn clock(at: OffsetDateTime) -> String {
-    at.format(format_description!("[hour]:[minute]:[second]"))
-        .unwrap_or_default()
-}
-
-fn status_line(view: &TrafficView, theme: &Theme) -> Line<'static> {
+fn status_line(view: &TrafficView, zone: UtcOffset, theme: &Theme) -> Line<'static> {
     let target = escape(&view.target).into_owned();
     let spans = match &view.link {
         Link::Off | Link::Connecting => vec![Span::styled(
@@ -88,7 +84,7 @@ fn status_line(view: &TrafficView, theme: &Theme) -> Line<'static> {
                     format!(
                         " · gap {:.1} s at {}",
                         (to - from).as_seconds_f64(),
-                        clock(from)
+                        time_of_day(from, zone)
                     ),
                     theme.style(Slot::StatusWarning),
                 ));
@@ -102,7 +98,7 @@ fn status_line(view: &TrafficView, theme: &Theme) -> Line<'static> {
         } => vec![Span::styled(
             format!(
                 "○ disconnected since {}: {} · retrying in {:.1} s",
-                clock(*since),
+                time_of_day(*since, zone),
                 escape(reason),
                 retry_in.as_secs_f64()
             ),
@@ -288,7 +284,14 @@ fn size(bytes: u32) -> String {
     }
 }
 
-fn draw_messages(frame: &mut Frame<'_>, area: Rect, view: &TrafficView, path: &str, theme: &Theme) {
+/// The messages of the topic at `path`, their times at `zone`.
+fn draw_messages(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    view: &TrafficView,
+    (path, zone): (&str, UtcOffset),
+    theme: &Theme,
+) {
     let focused = view.pane == Pane::Messages;
     let inner_rows = usize::from(area.height.saturating_sub(2));
     let width = usize::from(area.width.saturating_sub(2));
@@ -302,7 +305,11 @@ fn draw_messages(frame: &mut Frame<'_>, area: Rect, view: &TrafficView, path: &s
         .map(|(index, message)| {
             let head = format!(
                 "{} q{} {} {:>6} ",
-                message.received.format(time_format).unwrap_or_default(),
+                message
+                    .received
+                    .to_offset(zone)
+                    .format(time_format)
+                    .unwrap_or_default(),
                 message.qos,
                 if message.retain { "r" } else { "-" },
                 size(message.size),
