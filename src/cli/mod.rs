@@ -432,7 +432,7 @@ async fn console(
         let info = client.backend();
         crate::tui::state::Backend::Aws {
             region: info.region.clone(),
-            profile: info.profile.clone(),
+            profile: crate::fleet::profiles::in_use(info.profile.as_deref()),
             endpoint: info.endpoint_url.clone(),
         }
     };
@@ -445,6 +445,10 @@ async fn console(
         traffic: Some(traffic),
         journal: None,
         local_zone: global.local_zone,
+        reconnect: local_core.is_none().then(|| crate::tui::app::Reconnect {
+            settings: settings.clone(),
+            traffic: traffic::traffic_options(global),
+        }),
         history_budget: global
             .history_mib
             .map(|mib| usize::try_from(mib).unwrap_or(64) * 1024 * 1024),

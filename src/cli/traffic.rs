@@ -17,7 +17,7 @@ use super::text::{Layout, tab_line, truncate};
 use crate::fleet::journal;
 use crate::fleet::mutation::{Change, Mutations};
 use crate::fleet::traffic::{
-    TlsFiles, TrafficEvent, TrafficMessage, TrafficSettings, WebSocketSigning, connect,
+    TlsFiles, TrafficEvent, TrafficMessage, TrafficOptions, TrafficSettings, client_id, connect,
 };
 use crate::fleet::{ConnectionSettings, FleetClient};
 use crate::local::LocalCore;
@@ -26,12 +26,6 @@ use crate::untrusted::{escape, json_for_terminal};
 /// Messages waiting for the terminal before new ones are dropped (and counted).
 const QUEUE: usize = 10_000;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
-
-fn random_suffix() -> String {
-    let mut bytes = [0u8; 4];
-    let _ = aws_lc_rs::rand::fill(&mut bytes);
-    format!("{:08x}", u32::from_le_bytes(bytes))
-}
 
 /// Where to connect: `--mqtt-url`; else the local broker as the operator (`--local`); else the
 /// account's `iot:Data-ATS` endpoint, over WebSocket signed with the AWS credentials, or on 8883
@@ -43,42 +37,37 @@ pub(super) async fn settings(
 ) -> Result<TrafficSettings, CliError> {
     if let (Some(core), None) = (local, &global.mqtt_url) {
         return core
-            .mqtt_settings(format!("iotfleet-{}", random_suffix()))
+            .mqtt_settings(client_id())
             .ok_or_else(|| CliError::new(1, "the local IoT Core runs no MQTT broker"));
     }
-    let tls = match (&global.cert, &global.key) {
-        (Some(certificate), Some(key)) => Some(TlsFiles {
-            certificate: certificate.clone(),
-            key: key.clone(),
-            ca: global.ca.clone(),
-        }),
-        _ => None,
-    };
-    let client_id = format!("iotfleet-{}", random_suffix());
-    let websocket = global
-        .mqtt_url
-        .as_deref()
-        .is_none_or(|url| url.starts_with("wss://"));
+    let options = traffic_options(global);
     // AWS is asked only for what the URL does not say: the endpoint, and credentials to sign.
-    let client = if websocket || global.mqtt_url.is_none() {
+    let client = if options.needs_aws() {
         Some(FleetClient::connect(aws).await?)
     } else {
         None
     };
-    let url = match (&global.mqtt_url, &client) {
-        (Some(url), _) => url.clone(),
-        (None, Some(client)) if tls.is_some() => {
-            format!("mqtts://{}:8883", client.data_endpoint().await?)
-        }
-        (None, Some(client)) => format!("wss://{}", client.data_endpoint().await?),
-        (None, None) => unreachable!("a client is made when there is no URL"),
-    };
-    let signing = client.filter(|_| websocket).map(|client| WebSocketSigning {
-        credentials: client.credentials(),
-        region: client.backend().region.clone(),
+    options
+        .resolve(client.as_ref(), client_id())
+        .await
+        .map_err(|e| CliError::new(2, e))
+}
+
+/// The command line's MQTT options, as the console keeps them to connect again elsewhere.
+#[must_use]
+pub(super) fn traffic_options(global: &GlobalArgs) -> TrafficOptions {
+    TrafficOptions {
+        mqtt_url: global.mqtt_url.clone(),
+        tls: match (&global.cert, &global.key) {
+            (Some(certificate), Some(key)) => Some(TlsFiles {
+                certificate: certificate.clone(),
+                key: key.clone(),
+                ca: global.ca.clone(),
+            }),
+            _ => None,
+        },
         ca: global.ca.clone(),
-    });
-    TrafficSettings::from_url(&url, tls, client_id, signing).map_err(|e| CliError::new(2, e))
+    }
 }
 
 fn stderr_line(text: &str) {

@@ -14,6 +14,7 @@ pub mod limiter;
 pub mod model;
 pub mod mutation;
 pub mod permissions;
+pub mod profiles;
 pub mod quarantine;
 pub mod quotas;
 pub mod refusals;

@@ -284,10 +284,34 @@ pub fn certificate_id_from_arn(arn: &str) -> Option<&str> {
     (prefix.starts_with("arn:") && !id.is_empty() && !id.contains('/')).then_some(id)
 }
 
+/// The account an ARN names (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`): twelve digits,
+/// else None.
+#[must_use]
+pub fn account_from_arn(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(account)) = (parts.next(), parts.nth(3)) else {
+        return None;
+    };
+    (account.len() == 12 && account.chars().all(|c| c.is_ascii_digit())).then_some(account)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn the_account_of_an_arn_is_its_fifth_part_when_twelve_digits() {
+        assert_eq!(
+            account_from_arn("arn:aws:iot:eu-west-1:123456789012:thing/pump-1"),
+            Some("123456789012")
+        );
+        assert_eq!(
+            account_from_arn("arn:aws:iot:eu-west-1::thing/pump-1"),
+            None
+        );
+        assert_eq!(account_from_arn("not-an-arn:a:b:c:123456789012:x"), None);
+    }
 
     #[test]
     fn expired_ago_counts_whole_days_passed_wherever_it_is_said() {

@@ -40,6 +40,23 @@ pub struct Options {
     pub journal: Option<std::path::PathBuf>,
     /// The local time's offset from UTC, where it could be read (`:time local`).
     pub local_zone: Option<time::UtcOffset>,
+    /// How to connect again as another profile or in another region; None on the local core.
+    pub reconnect: Option<Reconnect>,
+}
+
+/// The AWS connection the console started with, and the command line's MQTT options: what
+/// `:profile` and `:region` change and keep.
+#[derive(Debug, Clone)]
+pub struct Reconnect {
+    pub settings: crate::fleet::ConnectionSettings,
+    pub traffic: traffic::TrafficOptions,
+}
+
+/// A connection made for `:profile` or `:region`, ready to take over.
+struct Switched {
+    client: FleetClient,
+    settings: crate::fleet::ConnectionSettings,
+    traffic: Result<TrafficSettings, String>,
 }
 
 impl Options {
@@ -57,6 +74,7 @@ impl Options {
             history_budget: None,
             journal: None,
             local_zone: None,
+            reconnect: None,
         }
     }
 }
@@ -82,6 +100,10 @@ pub struct App {
     editor: Option<TextArea<'static>>,
     /// Text waiting to be edited in `$EDITOR` once the loop has given the terminal up.
     external: Option<String>,
+    /// The configuration as the state took it, to give a fresh state after a switch.
+    setup: Setup,
+    /// A connection being made for `:profile` or `:region`.
+    switching: Option<tokio::sync::oneshot::Receiver<Result<Switched, String>>>,
 }
 
 impl std::fmt::Debug for App {
@@ -138,6 +160,11 @@ impl App {
             history_budget,
             answer_keys: keys.answer_keys(),
             help_lines: super::views::help::line_count(&keys),
+            profiles: if options.reconnect.is_some() {
+                crate::fleet::profiles::Profiles::read()
+            } else {
+                crate::fleet::profiles::Profiles::default()
+            },
             quarantine_strategy,
             problems,
         };
@@ -158,6 +185,11 @@ impl App {
             traffic_events: None,
             editor: None,
             external: None,
+            setup: Setup {
+                problems: Vec::new(),
+                ..setup.clone()
+            },
+            switching: None,
         };
         app.handle(Msg::Configure(Box::new(setup)));
         let effects = update::start(&mut app.state);
@@ -235,8 +267,101 @@ impl App {
                     qos,
                 } => self.publish(&topic, payload, qos),
                 Effect::Request(request) => self.runner.spawn(request),
+                Effect::Reconnect { profile, region } => self.reconnect(profile, region),
             }
         }
+    }
+
+    /// `:profile` or `:region`: a new connection is made in a task (credentials checked, the
+    /// MQTT endpoint resolved); the console goes on with the old one until it is ready.
+    fn reconnect(&mut self, profile: Option<String>, region: Option<String>) {
+        let Some(base) = self.options.reconnect.clone() else {
+            self.state.switching = None;
+            self.handle(Msg::Note {
+                level: Level::Error,
+                text: "this console cannot switch profile or region".into(),
+            });
+            return;
+        };
+        let mut settings = base.settings;
+        if let Some(profile) = profile {
+            settings.profile = Some(profile);
+            // The new profile's own region, unless `:region` says otherwise afterwards.
+            settings.region = None;
+        }
+        if let Some(region) = region {
+            settings.region = Some(region);
+        }
+        let (done, switching) = tokio::sync::oneshot::channel();
+        self.switching = Some(switching);
+        tokio::spawn(async move {
+            let result = match FleetClient::connect(&settings).await {
+                Err(error) => Err(error.to_string()),
+                Ok(client) => {
+                    let aws = base.traffic.needs_aws().then_some(&client);
+                    let traffic = base.traffic.resolve(aws, traffic::client_id()).await;
+                    Ok(Switched {
+                        client,
+                        settings,
+                        traffic,
+                    })
+                }
+            };
+            let _ = done.send(result);
+        });
+    }
+
+    /// The new connection takes over: the old one's answers still in flight go nowhere (their
+    /// channel is dropped), live traffic is disconnected (it connects again on `t`), and the
+    /// screens start again from the Things list, loaded from the new account and region.
+    fn switch_done(&mut self, result: Result<Switched, String>) {
+        self.switching = None;
+        let switched = match result {
+            Ok(switched) => switched,
+            Err(error) => {
+                let target = self.state.switching.take().unwrap_or_default();
+                self.handle(Msg::Note {
+                    level: Level::Error,
+                    text: format!(
+                        "cannot connect to {target}: {error}; still on the old connection"
+                    ),
+                });
+                return;
+            }
+        };
+        let info = switched.client.backend().clone();
+        if let Some(reconnect) = &mut self.options.reconnect {
+            reconnect.settings = switched.settings;
+        }
+        self.options.traffic = Some(switched.traffic);
+        self.traffic = None;
+        self.traffic_events = None;
+        let (sender, events) = mpsc::unbounded_channel();
+        self.events = events;
+        self.runner = self.runner.with_client(switched.client, sender);
+        let mut state = State::new(
+            Backend::Aws {
+                region: info.region.clone(),
+                profile: crate::fleet::profiles::in_use(info.profile.as_deref()),
+                endpoint: info.endpoint_url.clone(),
+            },
+            self.state.read_only,
+            time::OffsetDateTime::now_utc(),
+        );
+        state.zone = self.state.zone;
+        state.local_zone = self.state.local_zone;
+        let (width, height) = self.state.size;
+        self.state = state;
+        self.editor = None;
+        self.handle(Msg::Configure(Box::new(self.setup.clone())));
+        self.handle(Msg::Resize { width, height });
+        let effects = update::start(&mut self.state);
+        self.run_effects(effects);
+        let profile = info.profile.as_deref().unwrap_or("default");
+        self.handle(Msg::Note {
+            level: Level::Info,
+            text: format!("connected: profile {profile}, region {}", info.region),
+        });
     }
 
     /// Takes the text an `$EDITOR` session was asked for (the event loop runs it).
@@ -387,24 +512,37 @@ impl App {
         any
     }
 
-    /// Waits for one message (at most `limit`) and applies it. False when none came.
+    /// Waits for one message, or a switch of profile or region to be ready (at most `limit`),
+    /// and applies it. False when none came.
     pub async fn step(&mut self, limit: Duration) -> bool {
-        match tokio::time::timeout(limit, self.events.recv()).await {
-            Ok(Some(msg)) => {
-                self.handle(msg);
+        let deadline = tokio::time::Instant::now() + limit;
+        self.step_until(deadline).await
+    }
+
+    async fn step_until(&mut self, deadline: tokio::time::Instant) -> bool {
+        let switching = self.switching.is_some();
+        tokio::select! {
+            msg = tokio::time::timeout_at(deadline, self.events.recv()) => match msg {
+                Ok(Some(msg)) => {
+                    self.handle(msg);
+                    true
+                }
+                _ => false,
+            },
+            result = next_switch(&mut self.switching), if switching => {
+                self.switch_done(result);
                 true
             }
-            _ => false,
         }
     }
 
-    /// Waits until no request is in flight (or `limit` passes), applying results as they come.
+    /// Waits until no request is in flight and no switch is being made (or `limit` passes),
+    /// applying results as they come.
     pub async fn settle(&mut self, limit: Duration) {
         let deadline = tokio::time::Instant::now() + limit;
-        while self.state.pending > 0 {
-            match tokio::time::timeout_at(deadline, self.events.recv()).await {
-                Ok(Some(msg)) => self.handle(msg),
-                _ => return,
+        while self.state.pending > 0 || self.switching.is_some() {
+            if !self.step_until(deadline).await {
+                return;
             }
         }
         self.drain();
@@ -532,6 +670,10 @@ async fn event_loop(
                 app.drain();
                 dirty = true;
             }
+            result = next_switch(&mut app.switching), if app.switching.is_some() => {
+                app.switch_done(result);
+                dirty = true;
+            }
             Some(event) = next_traffic(&mut app.traffic_events) => {
                 app.handle(Msg::Traffic(event));
                 app.pump_traffic();
@@ -561,6 +703,18 @@ async fn event_loop(
             app.external_done(result);
             dirty = true;
         }
+    }
+}
+
+/// Waits for a switch of profile or region, while one is being made.
+async fn next_switch(
+    switching: &mut Option<tokio::sync::oneshot::Receiver<Result<Switched, String>>>,
+) -> Result<Switched, String> {
+    match switching {
+        Some(switching) => switching
+            .await
+            .unwrap_or_else(|_| Err("the connection task ended".into())),
+        None => std::future::pending().await,
     }
 }
 

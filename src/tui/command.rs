@@ -10,7 +10,7 @@ use super::list::{load_listing, open_list, set_filter};
 use super::navigate::{follow, open_report};
 
 /// The commands of the `:` line, for completion and help.
-const COMMANDS: [&str; 18] = [
+const COMMANDS: [&str; 20] = [
     "things",
     "search",
     "mark",
@@ -27,6 +27,8 @@ const COMMANDS: [&str; 18] = [
     "violations",
     "theme",
     "time",
+    "profile",
+    "region",
     "help",
     "quit",
 ];
@@ -76,21 +78,15 @@ pub fn command(state: &mut State, text: &str) -> Vec<Effect> {
             done(state);
             traffic::open_all(state)
         }
-        ("audit", "") => {
+        (report @ ("audit" | "denied" | "quarantined" | "violations"), "") => {
             done(state);
-            open_report(state, Report::Audit)
-        }
-        ("denied", "") => {
-            done(state);
-            open_report(state, Report::Denied)
-        }
-        ("quarantined", "") => {
-            done(state);
-            open_report(state, Report::Quarantined)
-        }
-        ("violations", "") => {
-            done(state);
-            open_report(state, Report::Violations)
+            let report = match report {
+                "audit" => Report::Audit,
+                "denied" => Report::Denied,
+                "quarantined" => Report::Quarantined,
+                _ => Report::Violations,
+            };
+            open_report(state, report)
         }
         ("traffic", thing) => {
             done(state);
@@ -115,6 +111,14 @@ pub fn command(state: &mut State, text: &str) -> Vec<Effect> {
             show_times(state, zone == "local");
             Vec::new()
         }
+        ("profile", name) if !name.is_empty() => {
+            let name = name.to_owned();
+            switch(state, Some(name), None)
+        }
+        ("region", name) if !name.is_empty() => {
+            let name = name.to_owned();
+            switch(state, None, Some(name))
+        }
         ("theme", name) if !name.is_empty() => {
             done(state);
             vec![Effect::SetTheme(name.to_owned())]
@@ -128,6 +132,53 @@ pub fn command(state: &mut State, text: &str) -> Vec<Effect> {
             Vec::new()
         }
     }
+}
+
+/// `:profile NAME` or `:region NAME`: the console connects again there, in place (the AWS
+/// config's profile, with its own region unless `:region` follows; `--endpoint-url` stays). A
+/// name the AWS config does not have is refused with the ones it has; the local IoT Core has
+/// neither.
+fn switch(state: &mut State, profile: Option<String>, region: Option<String>) -> Vec<Effect> {
+    if state.backend == super::state::Backend::Local {
+        state.say(
+            Level::Error,
+            "the local IoT Core has no AWS profiles or regions: run iotfleet without --local",
+        );
+        return Vec::new();
+    }
+    if state.switching.is_some() {
+        state.say(Level::Warning, "a switch is already in progress");
+        return Vec::new();
+    }
+    if let Some(name) = &profile
+        && !state.profiles.names.contains(name)
+    {
+        let known = if state.profiles.names.is_empty() {
+            "the AWS config names none (~/.aws/config, ~/.aws/credentials)".to_owned()
+        } else {
+            format!("known: {}", state.profiles.names.join(", "))
+        };
+        state.say(Level::Error, format!("no AWS profile '{name}': {known}"));
+        return Vec::new();
+    }
+    if let Some(name) = &region
+        && !crate::fleet::profiles::looks_like_region(name)
+    {
+        state.say(
+            Level::Error,
+            format!("'{name}' is not a region name (as in eu-west-1); Tab completes them"),
+        );
+        return Vec::new();
+    }
+    state.input = None;
+    let target = match (&profile, &region) {
+        (Some(profile), _) => format!("profile {profile}"),
+        (None, Some(region)) => format!("region {region}"),
+        (None, None) => return Vec::new(),
+    };
+    state.say(Level::Info, format!("connecting to {target}…"));
+    state.switching = Some(target);
+    vec![Effect::Reconnect { profile, region }]
 }
 
 /// `:time local` and `:time utc`: where times are shown from now on.
@@ -245,6 +296,8 @@ pub fn complete(state: &mut State) -> Vec<Effect> {
                     .collect(),
                 "cert" => certificate_ids(state),
                 "time" => vec!["local".to_owned(), "utc".to_owned()],
+                "profile" => state.profiles.names.clone(),
+                "region" => state.profiles.regions.clone(),
                 "theme" => crate::config::files::THEMES
                     .iter()
                     .map(|(n, _)| (*n).to_owned())

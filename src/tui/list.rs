@@ -528,6 +528,16 @@ pub fn things_page(
     }
     match result {
         Ok(page) => {
+            // Without STS (`local serve`, a test endpoint) the header still names the account:
+            // the one the Things' ARNs name (STS's answer, when it comes, is the same).
+            if state.account.is_none()
+                && let Some(account) = page
+                    .things
+                    .first()
+                    .and_then(|t| crate::fleet::model::account_from_arn(&t.arn))
+            {
+                state.account = Some(account.to_owned());
+            }
             state
                 .thing_haystacks
                 .extend(page.things.iter().map(haystack_of));

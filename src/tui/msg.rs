@@ -75,6 +75,8 @@ pub struct Setup {
     pub answer_keys: AnswerKeys,
     /// How many lines the `?` help has with this keymap.
     pub help_lines: usize,
+    /// The AWS profiles and regions `:profile` and `:region` offer (none on the local core).
+    pub profiles: crate::fleet::profiles::Profiles,
     pub quarantine_strategy: Strategy,
     /// Problems in the configuration files, shown as the first message.
     pub problems: Vec<String>,
@@ -315,6 +317,12 @@ pub enum Request {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     Request(Request),
+    /// Connect again as another AWS profile or in another region (`:profile`, `:region`);
+    /// None keeps the profile, or takes the new profile's region.
+    Reconnect {
+        profile: Option<String>,
+        region: Option<String>,
+    },
     /// Write text to the clipboard (OSC 52).
     Copy(String),
     /// Switch to a shipped theme.

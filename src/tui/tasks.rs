@@ -120,6 +120,12 @@ impl Runner {
         &self.client
     }
 
+    /// The same runner on another connection, its answers sent to `events`.
+    #[must_use]
+    pub fn with_client(&self, client: FleetClient, events: mpsc::UnboundedSender<Msg>) -> Self {
+        Self::new(client, events, self.mutations.clone())
+    }
+
     /// Starts a request in a task; its result comes back as a `FleetEvent`.
     pub fn spawn(&self, request: Request) {
         let client = self.client.clone();

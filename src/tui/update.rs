@@ -35,6 +35,7 @@ fn configure(state: &mut State, setup: Setup) {
     state.traffic = TrafficView::new(setup.history_budget);
     state.answer_keys = setup.answer_keys;
     state.help_lines = setup.help_lines;
+    state.profiles = setup.profiles;
     state.quarantine_strategy = setup.quarantine_strategy;
     if !setup.problems.is_empty() {
         state.say(Level::Error, setup.problems.join(" | "));

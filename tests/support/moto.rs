@@ -19,7 +19,7 @@ static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
 struct Server {
     endpoint: String,
     /// Kept so the pipe to the server's stdin stays open for the life of the test process.
-    _child: Mutex<Child>,
+    child: Mutex<Child>,
 }
 
 /// The Python of the virtualenv holding moto: `IOTFLEET_MOTO_PYTHON`, else the one
@@ -58,7 +58,7 @@ fn start() -> Result<Server, String> {
     })?;
     Ok(Server {
         endpoint: format!("http://127.0.0.1:{port}"),
-        _child: Mutex::new(child),
+        child: Mutex::new(child),
     })
 }
 
@@ -75,6 +75,37 @@ pub async fn fresh() -> Option<(String, MutexGuard<'static, ()>)> {
     };
     reset(&server.endpoint).await;
     Some((server.endpoint.clone(), guard))
+}
+
+/// A second moto of the test's own (another endpoint, another fleet), ended when dropped; None
+/// after a SKIP line when moto is not installed.
+pub struct Separate {
+    pub endpoint: String,
+    child: Child,
+}
+
+impl Drop for Separate {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[must_use]
+pub fn separate() -> Option<Separate> {
+    match start() {
+        Ok(server) => Some(Separate {
+            endpoint: server.endpoint,
+            child: server
+                .child
+                .into_inner()
+                .expect("the child is not shared yet"),
+        }),
+        Err(why) => {
+            super::peer_missing("moto", &why, INSTALL);
+            None
+        }
+    }
 }
 
 /// `POST /moto-api/reset`, with a plain HTTP/1.1 request to keep the test dependencies small.

@@ -2,6 +2,7 @@
 //! topics and filters. Talks MQTT through rumqttc; nothing here touches a terminal.
 
 pub mod client;
+pub mod endpoint;
 pub mod filter;
 pub mod history;
 pub mod sigv4;
@@ -10,3 +11,4 @@ pub use client::{
     TlsFiles, TrafficEvent, TrafficHandle, TrafficMessage, TrafficSettings, WebSocketSigning,
     connect,
 };
+pub use endpoint::{TrafficOptions, client_id};

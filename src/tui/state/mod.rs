@@ -440,6 +440,10 @@ pub struct State {
     pub zone: time::UtcOffset,
     /// The local offset, read once at start (None where it cannot be known).
     pub local_zone: Option<time::UtcOffset>,
+    /// The AWS profiles and regions to switch to (`:profile`, `:region`).
+    pub profiles: crate::fleet::profiles::Profiles,
+    /// A switch of profile or region in progress: what it connects to.
+    pub switching: Option<String>,
     /// The keys prompts name for yes, no, cancel, mine and theirs.
     pub answer_keys: AnswerKeys,
     pub traffic: TrafficView,
@@ -510,6 +514,8 @@ impl State {
             size: (80, 24),
             zone: time::UtcOffset::UTC,
             local_zone: None,
+            profiles: crate::fleet::profiles::Profiles::default(),
+            switching: None,
             traffic: TrafficView::default(),
             shadows: HashMap::new(),
             shadow_checked: None,

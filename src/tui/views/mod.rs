@@ -125,8 +125,11 @@ fn status_bar<'a>(state: &State, theme: &Theme) -> Paragraph<'a> {
                 Some(account) => format!(" AWS {account} {region}"),
                 None => format!(" AWS {region}"),
             };
-            if let Some(profile) = profile {
-                let _ = write!(text, " · profile {profile}");
+            match profile {
+                Some(profile) => {
+                    let _ = write!(text, " · profile {profile}");
+                }
+                None => text.push_str(" · keys from the environment"),
             }
             if let Some(endpoint) = endpoint {
                 let _ = write!(text, " · {endpoint}");
