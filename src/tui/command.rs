@@ -150,6 +150,14 @@ fn switch(state: &mut State, profile: Option<String>, region: Option<String>) ->
         state.say(Level::Warning, "a switch is already in progress");
         return Vec::new();
     }
+    // A change in flight reports on the connection that makes it: it is seen to its end first.
+    if state.quarantine.is_some() || state.bulk.is_some() || state.edit.is_some() {
+        state.say(
+            Level::Warning,
+            "a quarantine, release or shadow edit is open: finish or close it (Esc) first",
+        );
+        return Vec::new();
+    }
     if let Some(name) = &profile
         && !state.profiles.names.contains(name)
     {

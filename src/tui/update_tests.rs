@@ -1536,3 +1536,56 @@ fn time_local_shows_times_at_the_local_offset_and_time_utc_goes_back() {
         "UTC-03:30"
     );
 }
+
+#[test]
+fn profile_and_region_are_checked_before_the_console_connects_again() {
+    let mut local = loaded(3);
+    command_line(&mut local, "profile prod");
+    assert!(
+        local
+            .message
+            .as_ref()
+            .is_some_and(|m| m.text.contains("local IoT Core has no AWS profiles")),
+        "{:?}",
+        local.message
+    );
+    let mut state = State::new(
+        Backend::Aws {
+            region: "eu-west-1".into(),
+            profile: Some("default".into()),
+            endpoint: None,
+        },
+        false,
+        OffsetDateTime::UNIX_EPOCH,
+    );
+    start(&mut state);
+    state.profiles = crate::fleet::profiles::Profiles::parse("[default]\n[profile prod]\n", "");
+    assert!(command_line(&mut state, "region europe").is_empty());
+    assert!(
+        state
+            .message
+            .as_ref()
+            .is_some_and(|m| m.text.contains("is not a region name")),
+        "{:?}",
+        state.message
+    );
+    update(&mut state, Msg::Action(Action::Cancel));
+    assert!(command_line(&mut state, "profile staging").is_empty());
+    assert_eq!(
+        state.message.as_ref().map(|m| m.text.as_str()),
+        Some("no AWS profile 'staging': known: default, prod")
+    );
+    update(&mut state, Msg::Action(Action::Cancel));
+    let effects = command_line(&mut state, "profile prod");
+    assert_eq!(
+        effects,
+        [Effect::Reconnect {
+            profile: Some("prod".into()),
+            region: None
+        }]
+    );
+    assert!(
+        command_line(&mut state, "region us-east-2").is_empty(),
+        "one switch at a time"
+    );
+}
