@@ -169,6 +169,10 @@ pub async fn tail(
                 "{n} messages dropped: the output could not keep up"
             )),
             TrafficEvent::Published { .. } => {}
+            TrafficEvent::CredentialsExpire { at } => stderr_line(&format!(
+                "the AWS credentials signing this connection expire at {at} and could not be \
+                 renewed yet; if an SSO session has ended, run `aws sso login`"
+            )),
         }
     }
     Ok(())

@@ -30,6 +30,26 @@ use super::list::{
 use super::navigate::{back, copy, open, refresh};
 use super::status;
 use super::violations;
+/// What live traffic's connection says on the status line: a publish acknowledged, credentials
+/// about to expire.
+fn traffic_said(state: &mut State, event: &TrafficEvent) {
+    match event {
+        TrafficEvent::Published { topic } => {
+            state.say(Level::Info, format!("published to {topic}"));
+        }
+        TrafficEvent::CredentialsExpire { at } => state.say(
+            Level::Warning,
+            format!(
+                "the AWS credentials of live traffic expire at {} {} and could not be renewed \
+                 yet; if an SSO session has ended, run `aws sso login`",
+                super::line::time_of_day(*at, state.zone),
+                super::line::zone_name(state.zone)
+            ),
+        ),
+        _ => {}
+    }
+}
+
 /// Takes the configuration in; its problems are the first message.
 fn configure(state: &mut State, setup: Setup) {
     state.traffic = TrafficView::new(setup.history_budget);
@@ -143,9 +163,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             arrived(state, *event)
         }
         Msg::Traffic(event) => {
-            if let TrafficEvent::Published { topic } = &event {
-                state.say(Level::Info, format!("published to {topic}"));
-            }
+            traffic_said(state, &event);
             state.traffic.ingest(&event, state.now);
             connectivity::traffic(state, &event);
             shadow::traffic(state, &event)

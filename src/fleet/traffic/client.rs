@@ -139,6 +139,11 @@ pub enum TrafficEvent {
     Published {
         topic: String,
     },
+    /// The AWS credentials that sign the WebSocket expire soon, and asking again gave no later
+    /// ones (an SSO session that ends needs `aws sso login`). Said once per expiry.
+    CredentialsExpire {
+        at: OffsetDateTime,
+    },
 }
 
 #[derive(Debug)]
@@ -275,22 +280,135 @@ pub fn connect(
             Arc::new(config),
         )));
     }
-    if let Some(signing) = &settings.websocket {
-        options = websocket_options(settings, signing)?;
+    let signer = settings.websocket.clone().map(Signer::new);
+    if let Some(signer) = &signer {
+        options = websocket_options(settings, signer)?;
     }
     let (client, eventloop) = AsyncClient::new(options, 256);
     let (commands, command_rx) = mpsc::unbounded_channel();
     let (events, event_rx) = mpsc::channel(queue.max(1));
-    tokio::spawn(run(client, eventloop, command_rx, events));
+    tokio::spawn(run(client, eventloop, command_rx, events, signer));
     Ok((TrafficHandle { commands }, event_rx))
+}
+
+/// How soon before they expire cached credentials are asked for again.
+const RENEW_BEFORE: Duration = Duration::from_mins(5);
+/// How soon before they expire credentials that could not be renewed are warned of.
+const WARN_BEFORE: Duration = Duration::from_mins(15);
+
+/// Signs the WebSocket requests of one connection: with credentials kept until 5 minutes before
+/// they expire (asking the provider on every reconnect made an SSO or IMDS call each time), and
+/// what went wrong kept for the connection loop to say.
+struct Signer {
+    signing: WebSocketSigning,
+    cached: tokio::sync::Mutex<Option<aws_credential_types::Credentials>>,
+    news: std::sync::Mutex<SigningNews>,
+}
+
+#[derive(Debug, Default)]
+struct SigningNews {
+    /// Why the last request could not be signed.
+    error: Option<String>,
+    /// When the credentials in use expire, if they do.
+    expires: Option<std::time::SystemTime>,
+    /// The expiry already warned of.
+    warned: Option<std::time::SystemTime>,
+}
+
+impl Signer {
+    fn new(signing: WebSocketSigning) -> Arc<Self> {
+        Arc::new(Self {
+            signing,
+            cached: tokio::sync::Mutex::new(None),
+            news: std::sync::Mutex::new(SigningNews::default()),
+        })
+    }
+
+    fn news(&self) -> std::sync::MutexGuard<'_, SigningNews> {
+        self.news
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The credentials to sign with: the cached ones while they have 5 minutes left.
+    async fn credentials(&self) -> Result<aws_credential_types::Credentials, String> {
+        use aws_credential_types::provider::ProvideCredentials as _;
+        let mut cached = self.cached.lock().await;
+        let now = std::time::SystemTime::now();
+        if let Some(credentials) = cached.as_ref()
+            && credentials
+                .expiry()
+                .is_none_or(|expiry| expiry > now + RENEW_BEFORE)
+        {
+            return Ok(credentials.clone());
+        }
+        match self.signing.credentials.provide_credentials().await {
+            Ok(fresh) => {
+                *cached = Some(fresh.clone());
+                Ok(fresh)
+            }
+            // Not yet expired: better than none; the expiry warning says what to do.
+            Err(_)
+                if cached
+                    .as_ref()
+                    .is_some_and(|c| c.expiry().is_none_or(|e| e > now)) =>
+            {
+                Ok(cached.clone().expect("checked above"))
+            }
+            Err(error) => Err(crate::fleet::error::source_chain(&error)),
+        }
+    }
+
+    /// Signs a request to `authority`, noting what went wrong or when the credentials expire.
+    async fn sign(&self, authority: &str) -> Result<http::Uri, String> {
+        let signed = match self.credentials().await {
+            Ok(credentials) => {
+                self.news().expires = credentials.expiry();
+                sign_with(&self.signing, &credentials, authority)
+            }
+            Err(error) => Err(error),
+        };
+        self.news().error = signed.as_ref().err().cloned();
+        signed
+    }
+
+    /// Why a connection failed, in the words that help: the signing error when the request
+    /// went unsigned, what AWS's 403 means otherwise.
+    fn explain(&self, reason: String) -> String {
+        if let Some(error) = self.news().error.clone() {
+            return format!(
+                "the WebSocket request could not be signed ({error}); check the AWS credentials \
+                 (an SSO session needs `aws sso login`)"
+            );
+        }
+        if reason.contains("403") {
+            return format!(
+                "{reason}: AWS refused the signed request; the credentials need iot:Connect on \
+                 this client id, or have expired"
+            );
+        }
+        reason
+    }
+
+    /// When the credentials in use expire within 15 minutes, not said before.
+    fn expiring(&self) -> Option<std::time::SystemTime> {
+        let mut news = self.news();
+        let at = news.expires?;
+        let soon = at <= std::time::SystemTime::now() + WARN_BEFORE;
+        (soon && news.warned != Some(at)).then(|| {
+            news.warned = Some(at);
+            at
+        })
+    }
 }
 
 /// MQTT over WSS: the URL is signed again for every connection attempt (a signed URL is good for
 /// at most 24 hours, and credentials rotate), in rumqttc's request hook.
 fn websocket_options(
     settings: &TrafficSettings,
-    signing: &WebSocketSigning,
+    signer: &Arc<Signer>,
 ) -> Result<MqttOptions, String> {
+    let signing = &signer.signing;
     let authority = if settings.port == 443 {
         settings.host.clone()
     } else {
@@ -308,13 +426,14 @@ fn websocket_options(
         .with_root_certificates(roots(signing.ca.as_ref())?)
         .with_no_client_auth();
     options.set_transport(Transport::Wss(TlsConfiguration::Rustls(Arc::new(config))));
-    let signing = signing.clone();
+    let signer = signer.clone();
     options.set_request_modifier(move |mut request: http::Request<()>| {
-        let signing = signing.clone();
+        let signer = signer.clone();
         let authority = authority.clone();
         async move {
-            match sign_websocket(&signing, &authority).await {
+            match signer.sign(&authority).await {
                 Ok(uri) => *request.uri_mut() = uri,
+                // Sent unsigned, AWS answers 403: the loop says why (`Signer::explain`).
                 Err(error) => tracing::warn!(%error, "cannot sign the MQTT WebSocket request"),
             }
             request
@@ -323,13 +442,12 @@ fn websocket_options(
     Ok(options)
 }
 
-async fn sign_websocket(signing: &WebSocketSigning, authority: &str) -> Result<http::Uri, String> {
-    use aws_credential_types::provider::ProvideCredentials as _;
-    let credentials = signing
-        .credentials
-        .provide_credentials()
-        .await
-        .map_err(|e| e.to_string())?;
+/// The presigned `wss://AUTHORITY/mqtt` URL, good for 24 hours.
+fn sign_with(
+    signing: &WebSocketSigning,
+    credentials: &aws_credential_types::Credentials,
+    authority: &str,
+) -> Result<http::Uri, String> {
     let url = super::sigv4::presigned_url(&super::sigv4::Presign {
         host: authority,
         region: &signing.region,
@@ -517,6 +635,7 @@ async fn run(
     mut eventloop: rumqttc::EventLoop,
     mut commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::Sender<TrafficEvent>,
+    signer: Option<Arc<Signer>>,
 ) {
     let mut session = Session {
         client,
@@ -540,8 +659,18 @@ async fn run(
             polled = eventloop.poll() => match polled {
                 Ok(event) => {
                     session.flush();
+                    let connected = matches!(event, Event::Incoming(Packet::ConnAck(_)));
                     if let Some(event) = session.packet(event)
                         && !session.emit(event)
+                    {
+                        return;
+                    }
+                    // Checked as each connection is made, not per message.
+                    if connected
+                        && let Some(at) = signer.as_ref().and_then(|s| s.expiring())
+                        && !session.emit(TrafficEvent::CredentialsExpire {
+                            at: OffsetDateTime::from(at),
+                        })
                     {
                         return;
                     }
@@ -550,7 +679,10 @@ async fn run(
                     session.connected = false;
                     let retry_in = backoff(session.failures);
                     session.failures = session.failures.saturating_add(1);
-                    let reason = error.to_string();
+                    let reason = match &signer {
+                        Some(signer) => signer.explain(error.to_string()),
+                        None => error.to_string(),
+                    };
                     tracing::info!(%reason, ?retry_in, "MQTT connection lost");
                     if !session.emit(TrafficEvent::Disconnected { reason, retry_in }) {
                         return;
@@ -626,7 +758,8 @@ mod tests {
             region: "eu-west-1".into(),
             ca: None,
         };
-        let uri = sign_websocket(&signing, "example-ats.iot.eu-west-1.amazonaws.com")
+        let uri = Signer::new(signing)
+            .sign("example-ats.iot.eu-west-1.amazonaws.com")
             .await
             .unwrap();
         assert_eq!(uri.scheme_str(), Some("wss"));
@@ -640,6 +773,100 @@ mod tests {
         assert!(
             query.contains("X-Amz-Signature=") && query.ends_with("X-Amz-Security-Token=token"),
             "{query}"
+        );
+    }
+
+    /// A credentials provider that counts how often it is asked, answering credentials that
+    /// expire `lasting` from now (or an error when None).
+    #[derive(Debug)]
+    struct Counting {
+        asked: Arc<std::sync::atomic::AtomicUsize>,
+        lasting: Option<Duration>,
+    }
+
+    impl aws_credential_types::provider::ProvideCredentials for Counting {
+        fn provide_credentials<'a>(
+            &'a self,
+        ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            self.asked
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            aws_credential_types::provider::future::ProvideCredentials::ready(match self.lasting {
+                Some(lasting) => Ok(aws_credential_types::Credentials::new(
+                    "AKID",
+                    "secret",
+                    Some("token".into()),
+                    Some(std::time::SystemTime::now() + lasting),
+                    "counting",
+                )),
+                None => Err(
+                    aws_credential_types::provider::error::CredentialsError::not_loaded(
+                        "the SSO session has expired",
+                    ),
+                ),
+            })
+        }
+    }
+
+    fn signer(lasting: Option<Duration>) -> (Arc<Signer>, Arc<std::sync::atomic::AtomicUsize>) {
+        let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let signing = WebSocketSigning {
+            credentials: aws_credential_types::provider::SharedCredentialsProvider::new(Counting {
+                asked: asked.clone(),
+                lasting,
+            }),
+            region: "eu-west-1".into(),
+            ca: None,
+        };
+        (Signer::new(signing), asked)
+    }
+
+    #[tokio::test]
+    async fn reconnects_sign_with_cached_credentials_until_five_minutes_before_they_expire() {
+        let host = "example-ats.iot.eu-west-1.amazonaws.com";
+        let (lasting, asked) = signer(Some(Duration::from_hours(1)));
+        for _ in 0..5 {
+            lasting.sign(host).await.unwrap();
+        }
+        assert_eq!(
+            asked.load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "asked once"
+        );
+        assert_eq!(lasting.expiring(), None, "an hour left: nothing to say");
+
+        let (short, asked) = signer(Some(Duration::from_mins(4)));
+        short.sign(host).await.unwrap();
+        short.sign(host).await.unwrap();
+        assert_eq!(
+            asked.load(std::sync::atomic::Ordering::Relaxed),
+            2,
+            "less than 5 minutes left: asked again"
+        );
+        assert!(short.expiring().is_some(), "said once");
+        assert_eq!(short.expiring(), None, "and not again for the same expiry");
+    }
+
+    #[tokio::test]
+    async fn a_request_that_cannot_be_signed_says_why_instead_of_a_bare_403() {
+        let (failing, _) = signer(None);
+        let error = failing.sign("host").await.unwrap_err();
+        assert!(error.contains("the SSO session has expired"), "{error}");
+        let said = failing.explain("HTTP error: 403 Forbidden".into());
+        assert!(
+            said.starts_with("the WebSocket request could not be signed (")
+                && said.contains("aws sso login"),
+            "{said}"
+        );
+        let (signing, _) = signer(Some(Duration::from_hours(1)));
+        signing.sign("host").await.unwrap();
+        let said = signing.explain("HTTP error: 403 Forbidden".into());
+        assert!(said.contains("need iot:Connect"), "{said}");
+        assert_eq!(
+            signing.explain("connection refused".into()),
+            "connection refused"
         );
     }
 }

@@ -147,7 +147,8 @@ impl TrafficView {
             TrafficEvent::Subscribed { filter, qos } => self.grant(filter, Granted::Qos(*qos)),
             TrafficEvent::SubscriptionRefused { filter } => self.grant(filter, Granted::Refused),
             TrafficEvent::Dropped(count) => self.dropped += count,
-            TrafficEvent::Published { .. } => {}
+            // Said on the status line (`update`).
+            TrafficEvent::Published { .. } | TrafficEvent::CredentialsExpire { .. } => {}
         }
     }
 
