@@ -334,7 +334,11 @@ pub fn complete(state: &mut State) -> Vec<Effect> {
             state.say(Level::Warning, format!("no completion for '{text}'"));
             return effects;
         }
-        [only] => format!("{prefix}{only}{}", if prefix.is_empty() { " " } else { "" }),
+        [only] => {
+            // What an earlier Tab said ("loading…", the candidates) no longer holds.
+            state.message = None;
+            format!("{prefix}{only}{}", if prefix.is_empty() { " " } else { "" })
+        }
         many => {
             let common = many.iter().skip(1).fold(many[0].clone(), |acc, n| {
                 acc.chars()

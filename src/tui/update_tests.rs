@@ -1317,6 +1317,10 @@ fn cert_takes_the_16_digits_a_screen_shows_and_completes_after_loading_the_listi
     typed(&mut state, "2");
     update(&mut state, Msg::Action(Action::Complete));
     assert_eq!(input_text(&state), Some(format!("cert {}", id(2)).as_str()));
+    assert_eq!(
+        state.message, None,
+        "the candidates said before no longer stand"
+    );
     update(&mut state, Msg::Action(Action::Cancel));
     // The 16 digits the screens show open the one certificate they start.
     command_line(&mut state, &format!("cert {}", &id(2)[..16]));
