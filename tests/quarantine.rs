@@ -505,6 +505,17 @@ async fn the_verbs_quarantine_show_it_everywhere_and_release_on_the_local_core()
         .map(str::to_owned)
         .unwrap_or_default();
     assert!(line.contains("QUARANTINED"), "{}", text(&listed));
+    // `release --dry-run` prints the plan and changes nothing: still quarantined after it.
+    let dry = iotfleet(endpoint, home.path(), &["release", "pump-1", "--dry-run"]).await;
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry));
+    assert!(
+        text(&dry).contains("detach iotfleet-quarantine-deny-all")
+            && text(&dry).contains("Dry run: nothing was changed."),
+        "{}",
+        text(&dry)
+    );
+    let still = iotfleet(endpoint, home.path(), &["thing", "pump-1"]).await;
+    assert!(text(&still).contains("QUARANTINED"), "{}", text(&still));
     let release = iotfleet(endpoint, home.path(), &["release", "pump-1", "--yes"]).await;
     assert_eq!(release.status.code(), Some(0), "{}", text(&release));
     assert!(text(&release).contains("pump-1 is released."));
