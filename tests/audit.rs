@@ -244,9 +244,39 @@ async fn the_audit_verb_exits_0_with_findings_and_fails_on_a_severity_for_ci() {
     ] {
         assert!(shown.contains(expected), "{expected} missing:\n{shown}");
     }
-    for line in shown.lines() {
-        assert!(line.chars().count() <= 80, "wider than 80: {line}");
-    }
+    // Piped, nothing is folded: each fix is whole on its line.
+    assert!(
+        shown.lines().any(|line| line.trim()
+            == "fix: give each Thing a certificate of its own, then detach this one from all but one"),
+        "{shown}"
+    );
+    // `--output text`: a finding a line, six tab-separated fields, nothing else on stdout.
+    let records = iotfleet_local(home.path(), &["--output", "text", "audit"]).await;
+    assert_eq!(records.status.code(), Some(0), "{}", text(&records));
+    let lines: Vec<String> = String::from_utf8_lossy(&records.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines.len(), 9, "{lines:?}");
+    assert!(
+        lines.iter().all(|l| l.split('\t').count() == 6),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(
+            "CRITICAL\tIOT_POLICY_OVERLY_PERMISSIVE\tpolicy legacy-gateway-admin\tlocal\t"
+        )),
+        "{lines:?}"
+    );
+    // Certificates by their whole id (the screens' 12 digits and … are for terminals).
+    assert!(lines.iter().all(|l| !l.contains('…')), "{lines:?}");
+    assert!(
+        shown
+            .lines()
+            .filter(|l| l.contains("  certificate "))
+            .all(|l| !l.contains('…')),
+        "{shown}"
+    );
 
     let failing = iotfleet_local(home.path(), &["audit", "--fail-on", "critical"]).await;
     // Findings are an answer, not an error: their own code.

@@ -727,7 +727,7 @@ print('{}')
 "#,
     )
     .await;
-    // Lines are folded at 80 columns: read the words.
+    // Read the words, however the lines fall (on a terminal they fold to its width).
     let words = |output: &Output| {
         stdout(output)
             .split_whitespace()

@@ -74,7 +74,7 @@ fn records(findings: &[Finding]) -> String {
             tab_line(&[
                 f.severity.name(),
                 &f.check,
-                &f.resource.to_string(),
+                &format!("{:#}", f.resource),
                 source,
                 &f.reason,
                 &f.fix,
@@ -101,10 +101,13 @@ fn table(
                 Source::Local => "",
                 Source::Aws => " [AWS Device Defender]",
             };
-            out.line(
-                2,
-                &format!("{}  {}{source}", finding.check, finding.resource),
-            );
+            // Cut to 12 digits on a terminal only; piped, the whole id.
+            let resource = if layout.width().is_some() {
+                finding.resource.to_string()
+            } else {
+                format!("{:#}", finding.resource)
+            };
+            out.line(2, &format!("{}  {resource}{source}", finding.check));
             out.line(6, &finding.reason);
             out.line(6, &format!("fix: {}", finding.fix));
         }

@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::CliError;
 use super::args::{GlobalArgs, OutputFormat};
 use super::quarantine::mutation_path;
-use super::text::{Layout, Report as Text, Table, output_width};
+use super::text::{Layout, Report as Text, Table, certificate_id, output_width};
 use crate::fleet::FleetClient;
 use crate::fleet::mutation::Mutations;
 use crate::fleet::quarantine::batch::{self, BatchPlan, BatchProgress, BatchReport};
@@ -367,7 +367,7 @@ fn plan_text(plan: &BatchPlan) -> Text {
             0,
             &format!(
                 "! certificate {} is shared by {}",
-                short(&shared.id),
+                certificate_id(&shared.id, output_width()),
                 shared.things.join(", ")
             ),
         );
@@ -401,10 +401,6 @@ fn plan_text(plan: &BatchPlan) -> Text {
         },
     );
     out
-}
-
-fn short(id: &str) -> String {
-    id.chars().take(12).collect::<String>() + "…"
 }
 
 fn result_text(report: &BatchReport, layout: Layout) -> String {

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::args::OutputFormat;
-use super::text::{Layout, Report, Table};
+use super::text::{Layout, Report, Table, certificate_id, output_width};
 use super::{CliError, to_json};
 use crate::fleet::inventory::{self, CertificateReport, PolicyReport, ThingReport};
 use crate::fleet::model::{Certificate, Connectivity, Policy, Shadow};
@@ -322,8 +322,8 @@ fn answer_line(thing: &str, answer: &permissions::Answer, with_certificate: bool
     if with_certificate {
         let _ = write!(
             line,
-            " [certificate {}…]",
-            answer.certificate.chars().take(12).collect::<String>()
+            " [certificate {}]",
+            certificate_id(&answer.certificate, output_width())
         );
     }
     if !answer.missing_context.is_empty() {

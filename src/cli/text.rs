@@ -81,6 +81,16 @@ pub fn output_width() -> Option<usize> {
     )
 }
 
+/// A certificate id as a report names it: its first 12 digits and `…` on a terminal, whole when
+/// piped (so `grep` finds what `certs` lists).
+#[must_use]
+pub fn certificate_id(id: &str, width: Option<usize>) -> String {
+    match width {
+        Some(_) if id.chars().count() > 12 => id.chars().take(12).collect::<String>() + "…",
+        _ => id.to_owned(),
+    }
+}
+
 /// One `--output text` record: the fields escaped and joined by tabs.
 #[must_use]
 pub fn tab_line<S: AsRef<str>>(fields: &[S]) -> String {

@@ -433,10 +433,13 @@ pub enum Resource {
     Other(String),
 }
 
+/// "certificate 1a2b3c4d5e6f…" as the screens show it; the alternate form (`{:#}`) gives the
+/// whole id, for text that is piped or parsed.
 impl std::fmt::Display for Resource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Thing(name) => write!(f, "thing {name}"),
+            Self::Certificate(id) if f.alternate() => write!(f, "certificate {id}"),
             Self::Certificate(id) => match id.char_indices().nth(12) {
                 Some((end, _)) => write!(f, "certificate {}…", &id[..end]),
                 None => write!(f, "certificate {id}"),
