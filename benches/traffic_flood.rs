@@ -1,11 +1,15 @@
-//! A flood through a real broker (mosquitto, mutual TLS): ~150-byte JSON on 1,000 topics, read
-//! in the same run by `mosquitto_sub -t '#'`, by `iotfleet tail '#' --output json`, and by the
-//! console's ingest path (the traffic screen's own code: the client's queue, `update` folding
-//! each message into the history under its budget, frames drawn to ratatui's TestBackend at
-//! 30 fps), each as a separate process; CPU microseconds per message (user + system, from the
-//! shell's `times`), completeness, and for the console its memory. Run with
-//! `cargo bench --bench traffic_flood` (IOTFLEET_FLOOD=N,M for other counts, default 200000 and
-//! 1000000; needs mosquitto and mosquitto-clients: scripts/install-peers.sh).
+//! A flood through a real broker (mosquitto, plain TCP and mutual TLS): ~150-byte JSON on 1,000
+//! topics, read in the same run by `mosquitto_sub -t '#'`, by `iotfleet tail '#'` in each output
+//! (JSON, text, and the table as a pipe gets it), and by the console's ingest path (the traffic
+//! screen's own code: the client's queue, `update` folding each message into the history under
+//! its budget, frames drawn to ratatui's TestBackend at 30 fps), each as a separate process; CPU
+//! microseconds per message (user + system, from the shell's `times`) and its ratio to
+//! mosquitto_sub's in the same transport and count, completeness, and for the console its memory.
+//! Run with `cargo bench --bench traffic_flood` (IOTFLEET_FLOOD=N,M for other counts, default
+//! 200000 and 1000000; IOTFLEET_FLOOD_BASELINE=PATH adds `tail --output json` of another
+//! iotfleet binary, to compare builds in one run; IOTFLEET_FLOOD_ONLY=WORD, only mosquitto_sub
+//! and the readers whose name holds WORD; needs mosquitto and mosquitto-clients:
+//! scripts/install-peers.sh).
 
 mod common;
 
@@ -17,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
 
-/// Set in the child process that plays the console: `COUNT URL CERT KEY CA`.
+/// Set in the child process that plays the console: `COUNT URL CERT KEY CA` (`-` for no TLS).
 const READER: &str = "IOTFLEET_BENCH_CONSOLE_READER";
 
 fn main() {
@@ -34,57 +38,59 @@ fn main() {
     };
     let runtime = common::runtime();
     for count in counts {
-        run(&runtime, &broker, count);
+        for tls in [false, true] {
+            run(&runtime, &broker, count, tls);
+        }
     }
     println!("(mosquitto_sub's and tail's CPU include `wc -l` counting their output lines)");
 }
 
-fn run(runtime: &tokio::runtime::Runtime, broker: &support::mosquitto::Mosquitto, count: u64) {
+fn run(
+    runtime: &tokio::runtime::Runtime,
+    broker: &support::mosquitto::Mosquitto,
+    count: u64,
+    tls: bool,
+) {
     let operator = broker.identity("operator");
-    let files = format!(
-        "--cafile {} --cert {} --key {}",
-        broker.ca.display(),
-        operator.certificate.display(),
-        operator.key.display()
-    );
+    let (sub_options, tail_options, console_options) = options(broker, &operator, tls);
     let iotfleet = env!("CARGO_BIN_EXE_iotfleet");
-    let readers = [
+    let tail = |binary: &str, output: &str| {
+        format!(
+            "{binary} tail '#' --count {count} --timeout 120 --output {output} {tail_options} 2>/dev/null"
+        )
+    };
+    let mut readers = vec![
         (
-            "mosquitto_sub",
-            format!(
-                "mosquitto_sub -h 127.0.0.1 -p {} {files} -t '#' -C {count} -W 120",
-                broker.port
-            ),
+            "mosquitto_sub".to_owned(),
+            format!("mosquitto_sub -h 127.0.0.1 {sub_options} -t '#' -C {count} -W 120"),
         ),
-        (
-            "iotfleet tail",
-            format!(
-                "{iotfleet} tail '#' --count {count} --timeout 120 --output json --mqtt-url {} --cert {} --key {} --ca {} 2>/dev/null",
-                broker.url(),
-                operator.certificate.display(),
-                operator.key.display(),
-                broker.ca.display()
-            ),
-        ),
-        (
-            "console ingest",
-            format!(
-                "{READER}='{count} {} {} {} {}' {bench}",
-                broker.url(),
-                operator.certificate.display(),
-                operator.key.display(),
-                broker.ca.display(),
-                bench = std::env::current_exe().expect("the bench binary").display(),
-            ),
-        ),
+        ("tail json".to_owned(), tail(iotfleet, "json")),
+        ("tail text".to_owned(), tail(iotfleet, "text")),
+        ("tail table".to_owned(), tail(iotfleet, "table")),
     ];
+    if let Ok(baseline) = std::env::var("IOTFLEET_FLOOD_BASELINE") {
+        readers.push(("tail json (baseline)".to_owned(), tail(&baseline, "json")));
+    }
+    readers.push((
+        "console ingest".to_owned(),
+        format!(
+            "{READER}='{count} {console_options}' {bench}",
+            bench = std::env::current_exe().expect("the bench binary").display(),
+        ),
+    ));
     println!(
-        "flood of {count} messages (~150-byte JSON, 1,000 topics, QoS 0) through mosquitto with mutual TLS:"
+        "flood of {count} messages (~150-byte JSON, 1,000 topics, QoS 0) through mosquitto, {}:",
+        if tls { "mutual TLS" } else { "plain TCP" }
     );
+    let mut reference = None;
+    // IOTFLEET_FLOOD_ONLY=WORD runs mosquitto_sub and the readers whose name holds WORD.
+    let only = std::env::var("IOTFLEET_FLOOD_ONLY").unwrap_or_default();
+    readers.retain(|(name, _)| name == "mosquitto_sub" || name.contains(only.as_str()));
     for (name, command) in readers {
         // A reader's output goes to wc (the console reader counts for itself); `times`
         // reports the CPU of the shell's children.
-        let counted = if name == "console ingest" {
+        let console = name == "console ingest";
+        let counted = if console {
             command
         } else {
             format!("{command} | wc -l")
@@ -97,7 +103,7 @@ fn run(runtime: &tokio::runtime::Runtime, broker: &support::mosquitto::Mosquitto
             .expect("start the reader");
         std::thread::sleep(Duration::from_millis(1500));
         let started = Instant::now();
-        runtime.block_on(flood(broker, &operator, count));
+        runtime.block_on(flood(broker, tls.then_some(&operator), count));
         let output = reader.wait_with_output().expect("the reader ends");
         let text = String::from_utf8_lossy(&output.stdout);
         let mut lines = text.lines();
@@ -105,7 +111,7 @@ fn run(runtime: &tokio::runtime::Runtime, broker: &support::mosquitto::Mosquitto
             .next()
             .and_then(|l| l.trim().parse().ok())
             .unwrap_or(0);
-        let report = if name == "console ingest" {
+        let report = if console {
             lines.next().map(str::to_owned)
         } else {
             None
@@ -113,13 +119,56 @@ fn run(runtime: &tokio::runtime::Runtime, broker: &support::mosquitto::Mosquitto
         let cpu = lines.nth(1).map_or(0.0, children_cpu_seconds);
         #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
         let per_message = cpu * 1e6 / received.max(1) as f64;
+        let reference = *reference.get_or_insert(per_message);
         println!(
-            "  {name:<14} {per_message:>6.2} CPU-µs per message   {received}/{count} received   wall {:.1} s",
+            "  {name:<21} {per_message:>6.2} CPU-µs per message  {:>5.2}x   {received}/{count} received   wall {:.1} s",
+            per_message / reference,
             started.elapsed().as_secs_f64()
         );
         if let Some(report) = report {
-            println!("                 {report}");
+            println!("                        {report}");
         }
+    }
+}
+
+/// How each reader connects: mosquitto_sub's options, tail's, and the console reader's
+/// `URL CERT KEY CA` (`-` for no TLS).
+fn options(
+    broker: &support::mosquitto::Mosquitto,
+    operator: &iotfleet::fleet::traffic::TlsFiles,
+    tls: bool,
+) -> (String, String, String) {
+    if tls {
+        (
+            format!(
+                "-p {} --cafile {} --cert {} --key {}",
+                broker.port,
+                broker.ca.display(),
+                operator.certificate.display(),
+                operator.key.display()
+            ),
+            format!(
+                "--mqtt-url {} --cert {} --key {} --ca {}",
+                broker.url(),
+                operator.certificate.display(),
+                operator.key.display(),
+                broker.ca.display()
+            ),
+            format!(
+                "{} {} {} {}",
+                broker.url(),
+                operator.certificate.display(),
+                operator.key.display(),
+                broker.ca.display()
+            ),
+        )
+    } else {
+        let url = format!("mqtt://127.0.0.1:{}", broker.plain_port);
+        (
+            format!("-p {}", broker.plain_port),
+            format!("--mqtt-url {url}"),
+            format!("{url} - - -"),
+        )
     }
 }
 
@@ -134,6 +183,11 @@ fn console_reader(args: &str) {
         panic!("{READER} wants COUNT URL CERT KEY CA");
     };
     let count: u64 = count.parse().expect("a count");
+    let tls = (certificate != "-").then(|| iotfleet::fleet::traffic::TlsFiles {
+        certificate: certificate.into(),
+        key: key.into(),
+        ca: Some(ca.into()),
+    });
     let runtime = common::runtime();
     runtime.block_on(async {
         // The registry side is an empty in-memory local core; traffic goes to the flood's broker.
@@ -145,11 +199,7 @@ fn console_reader(args: &str) {
             .expect("client");
         let traffic = iotfleet::fleet::traffic::TrafficSettings::from_url(
             url,
-            Some(iotfleet::fleet::traffic::TlsFiles {
-                certificate: certificate.into(),
-                key: key.into(),
-                ca: Some(ca.into()),
-            }),
+            tls,
             "bench-console".into(),
             None,
         )
@@ -223,19 +273,27 @@ fn children_cpu_seconds(line: &str) -> f64 {
         .sum()
 }
 
-/// Publishes `count` messages as fast as the broker takes them (the client's queue pushes back).
+/// Publishes `count` messages as fast as the broker takes them (the client's queue pushes back),
+/// with mutual TLS as `identity`, else on the plain listener.
 async fn flood(
     broker: &support::mosquitto::Mosquitto,
-    identity: &iotfleet::fleet::traffic::TlsFiles,
+    identity: Option<&iotfleet::fleet::traffic::TlsFiles>,
     count: u64,
 ) {
-    let mut options = MqttOptions::new("flood", "127.0.0.1", broker.port);
+    let port = if identity.is_some() {
+        broker.port
+    } else {
+        broker.plain_port
+    };
+    let mut options = MqttOptions::new("flood", "127.0.0.1", port);
     options.set_keep_alive(Duration::from_secs(30));
     options.set_max_packet_size(1 << 20, 1 << 20);
-    let config = iotfleet::fleet::traffic::client::tls_config(identity, broker.port).expect("tls");
-    options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
-        std::sync::Arc::new(config),
-    )));
+    if let Some(identity) = identity {
+        let config = iotfleet::fleet::traffic::client::tls_config(identity, port).expect("tls");
+        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+            std::sync::Arc::new(config),
+        )));
+    }
     let (client, mut eventloop) = AsyncClient::new(options, 1024);
     let driver = tokio::spawn(async move {
         loop {

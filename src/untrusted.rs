@@ -19,10 +19,26 @@ pub fn is_hazard(c: char) -> bool {
 /// window title or write the clipboard. Borrowed when nothing needed escaping.
 #[must_use]
 pub fn escape(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_hazard) {
+    if is_plain(text) || !text.chars().any(is_hazard) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
+    escape_into(&mut out, text);
+    Cow::Owned(out)
+}
+
+/// True when `text` is printable ASCII only: nothing to escape, for JSON strings either unless
+/// it holds `"` or `\`. Checked a byte at a time, the common case of device payloads.
+fn is_plain(text: &str) -> bool {
+    text.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
+/// [`escape`] appended to `out`, copying clean text in one piece (the hot path of `tail`).
+pub fn escape_into(out: &mut String, text: &str) {
+    if is_plain(text) {
+        out.push_str(text);
+        return;
+    }
     for c in text.chars() {
         if !is_hazard(c) {
             out.push(c);
@@ -40,7 +56,89 @@ pub fn escape(text: &str) -> Cow<'_, str> {
             }
         }
     }
-    Cow::Owned(out)
+}
+
+/// Characters a JSON text may hold raw that a terminal acts on: DEL, the C1 controls and the
+/// bidi overrides (JSON itself escapes U+0000 to U+001F).
+fn json_hazard(c: char) -> bool {
+    matches!(c, '\u{7f}'..='\u{9f}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` as a JSON string (quotes included) appended to `out`, safe to print: controls, DEL,
+/// C1 and bidi overrides as `\uXXXX`, so the value read back is `text` exactly.
+pub fn json_string_into(out: &mut String, text: &str) {
+    out.push('"');
+    if text
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.push_str(text);
+    } else {
+        for c in text.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if (c as u32) < 0x20 || json_hazard(c) => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+    }
+    out.push('"');
+}
+
+/// A JSON text, checked valid (UTF-8 and grammar, without building it in memory), appended to
+/// `out` on one line: whitespace between tokens dropped, and inside strings the characters a
+/// terminal acts on written as `\uXXXX` (equal in value). False, with `out` untouched, when
+/// `bytes` is not JSON.
+pub fn json_compact_into(out: &mut String, bytes: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
+        return false;
+    }
+    // Byte by byte: `"`, `\` and whitespace are ASCII, never part of a longer UTF-8 sequence;
+    // what a terminal acts on starts with DEL (0x7f), 0xc2 (C1) or 0xe2 (bidi), looked at
+    // closely only then. Outside strings valid JSON is ASCII punctuation, literals and numbers.
+    let data = text.as_bytes();
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut start = 0;
+    let mut at = 0;
+    while at < data.len() {
+        let byte = data[at];
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            } else if matches!(byte, 0x7f | 0xc2 | 0xe2) {
+                let c = text[at..].chars().next().unwrap_or_default();
+                if json_hazard(c) {
+                    out.push_str(&text[start..at]);
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                    at += c.len_utf8();
+                    start = at;
+                    continue;
+                }
+            }
+        } else if byte == b'"' {
+            in_string = true;
+        } else if matches!(byte, b' ' | b'\t' | b'\n' | b'\r') {
+            out.push_str(&text[start..at]);
+            start = at + 1;
+        }
+        at += 1;
+    }
+    out.push_str(&text[start..]);
+    true
 }
 
 /// Makes serialised JSON safe to print. `serde_json` already escapes U+0000 to U+001F inside
@@ -112,6 +210,36 @@ mod tests {
             escape("x\u{9b}2J\u{7f}\n\t\u{202e}"),
             "x\\u{9b}2J\\x7f\\n\\t\\u{202e}"
         );
+    }
+
+    #[test]
+    fn json_strings_and_compacted_documents_keep_their_value_and_lose_what_a_terminal_runs() {
+        for text in ["pump-1", "a\"b\\c", "x\u{9b}2J\u{7f}\n\t\u{1b}\u{202e}é✓"] {
+            let mut out = String::new();
+            json_string_into(&mut out, text);
+            assert!(
+                !out.chars().any(|c| c.is_control() || json_hazard(c)),
+                "{out:?}"
+            );
+            assert_eq!(serde_json::from_str::<String>(&out).unwrap(), text);
+        }
+        let document = "{ \"a\" : [1, 2.50 ,\n {\"b\": \"x \\\" y\u{9b}\"}],\r\n\t\"c\":null }";
+        let mut out = String::from("head ");
+        assert!(json_compact_into(&mut out, document.as_bytes()));
+        assert_eq!(
+            out,
+            "head {\"a\":[1,2.50,{\"b\":\"x \\\" y\\u009b\"}],\"c\":null}"
+        );
+        let value: serde_json::Value = serde_json::from_str(&out[5..]).unwrap();
+        assert_eq!(
+            value,
+            serde_json::from_str::<serde_json::Value>(document).unwrap()
+        );
+        for not_json in [&b"{\"a\":"[..], b"plain text", b"\xff\xfe", b"{} {}"] {
+            let mut out = String::from("kept");
+            assert!(!json_compact_into(&mut out, not_json));
+            assert_eq!(out, "kept");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod local;
 mod manual;
 mod quarantine;
 mod shadow;
+mod tail_lines;
 mod text;
 mod traffic;
 mod violations;

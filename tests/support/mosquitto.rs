@@ -17,6 +17,8 @@ pub struct Mosquitto {
     /// MQTT over WebSocket with TLS, anonymous: AWS checks a SigV4 signature here, mosquitto
     /// accepts any.
     pub websocket_port: u16,
+    /// Plain MQTT on TCP, anonymous, for the benches' plain runs (loopback only).
+    pub plain_port: u16,
     pub ca: PathBuf,
     dir: tempfile::TempDir,
     binary: PathBuf,
@@ -89,7 +91,7 @@ impl Mosquitto {
                 .unwrap()
                 .port()
         };
-        let (port, websocket_port) = (free(), free());
+        let (port, websocket_port, plain_port) = (free(), free(), free());
         // A deep queue per client: by default mosquitto queues at most 1,000 QoS 1 messages
         // for a client that reads slowly and drops the rest without a trace, and the flood
         // tests count every message. (0, documented as no maximum, lost the allowed message
@@ -98,7 +100,8 @@ impl Mosquitto {
             "per_listener_settings true\npersistence false\nlog_dest none\nmax_queued_messages 1000000\n\n\
              listener {port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n\
              require_certificate true\nuse_identity_as_username true\nacl_file {acl}\n\n\
-             listener {websocket_port} 127.0.0.1\nprotocol websockets\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\nallow_anonymous true\n",
+             listener {websocket_port} 127.0.0.1\nprotocol websockets\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\nallow_anonymous true\n\n\
+             listener {plain_port} 127.0.0.1\nallow_anonymous true\n",
             ca = path("ca.pem").display(),
             cert = path("server.pem").display(),
             key = path("server.key").display(),
@@ -108,6 +111,7 @@ impl Mosquitto {
         let mut broker = Self {
             port,
             websocket_port,
+            plain_port,
             ca: path("ca.pem"),
             dir,
             binary,

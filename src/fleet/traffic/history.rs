@@ -51,6 +51,8 @@ pub struct TopicStats {
     /// Messages per second over the last minute, oldest first once read with [`TopicStats::rate`].
     per_second: [u32; RATE_SECONDS],
     second: i64,
+    /// The topic, shared with its kept messages: found with the statistics in one lookup.
+    name: Arc<str>,
 }
 
 impl TopicStats {
@@ -120,8 +122,9 @@ impl History {
         if payload.len() < size {
             self.truncated += 1;
         }
-        let topic = if let Some((topic, _)) = self.topics.get_key_value(message.topic.as_str()) {
-            topic.clone()
+        // One lookup for a topic seen before (every message but a topic's first).
+        let stats = if let Some(stats) = self.topics.get_mut(message.topic.as_str()) {
+            stats
         } else {
             let topic: Arc<str> = Arc::from(message.topic.as_str());
             self.used += topic.len() + std::mem::size_of::<TopicStats>() + 32;
@@ -131,16 +134,15 @@ impl History {
                 last: message.received,
                 per_second: [0; RATE_SECONDS],
                 second: i64::MIN / 2,
+                name: topic.clone(),
             };
-            self.topics.insert(topic.clone(), stats);
-            topic
+            self.topics.entry(topic).or_insert(stats)
         };
-        if let Some(stats) = self.topics.get_mut(&topic) {
-            stats.count += 1;
-            stats.kept += 1;
-            stats.last = message.received;
-            stats.count_at(message.received.unix_timestamp());
-        }
+        stats.count += 1;
+        stats.kept += 1;
+        stats.last = message.received;
+        stats.count_at(message.received.unix_timestamp());
+        let topic = stats.name.clone();
         self.used += payload.len() + MESSAGE_OVERHEAD;
         self.messages.push_back(Kept {
             topic,
