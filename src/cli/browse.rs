@@ -22,6 +22,13 @@ pub async fn things(
     status: &[Word],
     format: OutputFormat,
 ) -> Result<String, CliError> {
+    // JSON and text go out page by page: memory stays that of a page, whatever the fleet's
+    // size. A table needs every row for its widths; `--status` asks fleet-wide facts once.
+    if format != OutputFormat::Table && status.is_empty() {
+        return things_streamed(client, query, filter, format)
+            .await
+            .map(|()| String::new());
+    }
     let mut things = client.list_things(query).collect_all().await?;
     if let Some(filter) = filter {
         let needle = filter.to_lowercase();
@@ -50,6 +57,74 @@ pub async fn things(
         ]);
     }
     Ok(table.listing(Layout::of(format), &format!("{} Things", things.len())))
+}
+
+/// `things --output json|text` without `--status`, printed as each page arrives. JSON is one
+/// object, `{"things": [...], "count": N}`, a Thing a line inside it; text a Thing a line. A
+/// failure part-way exits with it after what was printed (the JSON then left unclosed, so no
+/// reader takes it for the whole fleet).
+async fn things_streamed(
+    client: &FleetClient,
+    query: ThingQuery,
+    filter: Option<&str>,
+    format: OutputFormat,
+) -> Result<(), CliError> {
+    #[derive(Serialize)]
+    struct Row<'a> {
+        #[serde(flatten)]
+        thing: &'a crate::fleet::model::ThingSummary,
+        quarantined: bool,
+    }
+    let json = format == OutputFormat::Json;
+    let quarantined = inventory::quarantined_things(client).await?;
+    let needle = filter.map(str::to_lowercase);
+    let mut pages = client.list_things(query);
+    let mut out = String::new();
+    let mut count = 0usize;
+    if json {
+        out.push_str("{\"things\": [");
+    }
+    while let Some(page) = pages.next_page().await {
+        for thing in page?.things {
+            if needle.as_deref().is_some_and(|needle| {
+                !filter_matches(
+                    &thing.name,
+                    thing.thing_type.as_deref(),
+                    &thing.attributes,
+                    needle,
+                )
+            }) {
+                continue;
+            }
+            let isolated = quarantined.contains(&thing.name);
+            if json {
+                out.push_str(if count == 0 { "\n" } else { ",\n" });
+                let row = serde_json::to_string(&Row {
+                    thing: &thing,
+                    quarantined: isolated,
+                })
+                .unwrap_or_default();
+                out.push_str(&crate::untrusted::json_for_terminal(row));
+            } else {
+                out.push_str(&super::text::tab_line(&[
+                    thing.name.as_str(),
+                    thing.thing_type.as_deref().unwrap_or("-"),
+                    if isolated { "QUARANTINED" } else { "-" },
+                    attribute_text(&thing.attributes).as_str(),
+                ]));
+            }
+            count += 1;
+        }
+        if !super::write_stdout(&out)? {
+            return Ok(());
+        }
+        out.clear();
+    }
+    if json {
+        let _ = writeln!(out, "\n], \"count\": {count}}}");
+        super::write_stdout(&out)?;
+    }
+    Ok(())
 }
 
 /// `things --query Q`: the Things fleet indexing's SearchIndex matches, with what the index says

@@ -304,9 +304,15 @@ fn apply_config(
 
 /// AWS IoT Core's request-rate quotas, with `config.toml`'s `[api_rates]` over them, when the
 /// endpoint is AWS's (the default, or an `amazonaws.com` or `api.aws` one); None for another
-/// endpoint (moto, a test server), whose limits are not AWS's.
+/// endpoint (moto, a test server), whose limits are not AWS's. The endpoint is `--endpoint-url`,
+/// else the environment's `AWS_ENDPOINT_URL_IOT` or `AWS_ENDPOINT_URL` (the SDK takes them too:
+/// moto reached through them was paced at AWS's 10 ListThings a second).
 fn aws_quotas(endpoint: Option<&str>) -> Result<Option<crate::fleet::quotas::Quotas>, CliError> {
-    let aws = endpoint.is_none_or(|url| {
+    let from_env = ["AWS_ENDPOINT_URL_IOT", "AWS_ENDPOINT_URL"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|url| !url.is_empty()));
+    let endpoint = endpoint.map(str::to_owned).or(from_env);
+    let aws = endpoint.as_deref().is_none_or(|url| {
         let host = url
             .split("://")
             .nth(1)
