@@ -59,6 +59,14 @@ pub async fn things(
     Ok(table.listing(Layout::of(format), &format!("{} Things", things.len())))
 }
 
+/// A Thing of a JSON listing: what the service says of it, and whether it is quarantined.
+#[derive(Serialize)]
+struct Row<'a, T> {
+    #[serde(flatten)]
+    thing: &'a T,
+    quarantined: bool,
+}
+
 /// `things --output json|text` without `--status`, printed as each page arrives. JSON is one
 /// object, `{"things": [...], "count": N}`, a Thing a line inside it; text a Thing a line. A
 /// failure part-way exits with it after what was printed (the JSON then left unclosed, so no
@@ -69,12 +77,6 @@ async fn things_streamed(
     filter: Option<&str>,
     format: OutputFormat,
 ) -> Result<(), CliError> {
-    #[derive(Serialize)]
-    struct Row<'a> {
-        #[serde(flatten)]
-        thing: &'a crate::fleet::model::ThingSummary,
-        quarantined: bool,
-    }
     let json = format == OutputFormat::Json;
     let quarantined = inventory::quarantined_things(client).await?;
     let needle = filter.map(str::to_lowercase);
@@ -228,12 +230,6 @@ fn listing_json<T: Serialize>(
     name: impl Fn(&T) -> &str,
     quarantined: &std::collections::BTreeSet<String>,
 ) -> String {
-    #[derive(Serialize)]
-    struct Row<'a, T> {
-        #[serde(flatten)]
-        thing: &'a T,
-        quarantined: bool,
-    }
     #[derive(Serialize)]
     struct Out<'a, T> {
         #[serde(skip_serializing_if = "Option::is_none")]

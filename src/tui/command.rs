@@ -1,7 +1,7 @@
 //! The `:` command line: its commands, and Tab completing commands and names.
 
 use super::msg::Effect;
-use super::state::{Level, Link, ListKind, Report, State};
+use super::state::{Level, Link, ListKind, Report, Screen, State};
 use super::{select, traffic};
 use crate::fleet::model::certificate_id_from_arn;
 
@@ -229,7 +229,11 @@ fn certificate(state: &mut State, id: &str) -> Vec<Effect> {
     if let [only] = matching.as_slice() {
         return follow(state, Link::Certificate(only.clone()));
     }
-    let mut effects = open_list(state, ListKind::Certificates);
+    // The filter first, then the rows on screen are described: only those it shows.
+    if !matches!(state.screen(), Screen::List(ListKind::Certificates, _)) {
+        state.screens.push(Screen::list(ListKind::Certificates));
+    }
+    let mut effects = load_listing(state, ListKind::Certificates);
     set_filter(state, &id);
     effects.extend(super::list::visible_loads(state));
     if matching.len() > 1 {

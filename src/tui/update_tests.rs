@@ -573,9 +573,7 @@ fn connectivity(state: &mut State, thing: &str, connected: bool) {
 fn type_filter(state: &mut State, text: &str) {
     update(state, Msg::Action(Action::Filter));
     update(state, Msg::ClearInput);
-    for c in text.chars() {
-        update(state, Msg::Typed(c));
-    }
+    typed(state, text);
     update(state, Msg::Action(Action::Confirm));
 }
 
@@ -759,9 +757,7 @@ fn quarantines_made_elsewhere_show_within_a_minute() {
 
 fn command_line(state: &mut State, text: &str) -> Vec<Effect> {
     update(state, Msg::Action(Action::Command));
-    for c in text.chars() {
-        update(state, Msg::Typed(c));
-    }
+    typed(state, text);
     update(state, Msg::Action(Action::Confirm))
 }
 

@@ -135,8 +135,9 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, context: Context<'_>, scroll: usi
         })
         .collect();
     let (two_columns, popup) = placement(lines.len(), area);
-    let scroll = scroll.min(max_scroll(lines.len(), area.width, area.height));
-    let more = if max_scroll(lines.len(), area.width, area.height) > 0 {
+    let most = max_scroll(lines.len(), area.width, area.height);
+    let scroll = scroll.min(most);
+    let more = if most > 0 {
         " Keys (j/k scroll, Esc closes) "
     } else {
         " Keys (Esc closes) "

@@ -297,14 +297,15 @@ fn footer_line<'a>(context: Context<'_>, screen: &Screen, width: u16) -> Paragra
         .iter()
         .position(|(_, action, _)| *action == Action::Help)
         .map(|at| hints.remove(at));
-    let text_width = |keys: &str, desc: &str| keys.width() + 1 + desc.width() + 2;
+    let text_width = |keys: &str, desc: &str| keys.width() + 1 + escape(desc).width() + 2;
     let mut room =
         usize::from(width).saturating_sub(help.as_ref().map_or(0, |(k, _, d)| text_width(k, d)));
     let mut spans = Vec::new();
     let push = |spans: &mut Vec<Span<'a>>, keys: String, desc: &str| {
         spans.push(Span::styled(keys, theme.style(Slot::FooterKey)));
+        // Descriptions come from keymap files: escaped like any text from outside.
         spans.push(Span::styled(
-            format!(" {desc}  "),
+            format!(" {}  ", escape(desc)),
             theme.style(Slot::FooterDesc),
         ));
     };
