@@ -1,8 +1,8 @@
 //! A flood through a real broker (mosquitto, plain TCP and mutual TLS): ~150-byte JSON on 1,000
 //! topics, read in the same run by `mosquitto_sub -t '#'`, by `iotfleet tail '#'` in each output
 //! (JSON, text, and the table as a pipe gets it), and by the console's ingest path (the traffic
-//! screen's own code: the client's queue, `update` folding each message into the history under
-//! its budget, frames drawn to ratatui's TestBackend at 30 fps), each as a separate process; CPU
+//! screen's own code and loop: the client's queue, `update` folding each message into the history
+//! under its budget, frames drawn to ratatui's TestBackend at 30 fps), each as a separate process; CPU
 //! microseconds per message (user + system, from the shell's `times`) and its ratio to
 //! mosquitto_sub's in the same transport and count, completeness, and for the console its memory.
 //! Run with `cargo bench --bench traffic_flood` (IOTFLEET_FLOOD=N,M for other counts, default
@@ -220,24 +220,30 @@ fn console_reader(args: &str) {
         }
         app.key(iotfleet::config::keymap::Key::parse("<Enter>").unwrap());
         let mut terminal = Terminal::new(TestBackend::new(200, 50)).unwrap();
+        // The console's own loop: wake for traffic, fold in all that has come, draw at most
+        // every 33 ms while anything changed.
         let frame = Duration::from_millis(33);
         let deadline = Instant::now() + Duration::from_mins(3);
         let mut frames = 0u64;
+        let mut last_draw = tokio::time::Instant::now();
+        let mut dirty = false;
         let mut quiet_since = Instant::now();
         loop {
-            let before = app.state.traffic.history.received() + app.state.traffic.dropped;
-            let started = Instant::now();
-            while started.elapsed() < frame {
-                if app.pump_traffic() == 0 {
-                    tokio::time::sleep(Duration::from_millis(2)).await;
+            tokio::select! {
+                _ = app.next_traffic() => {
+                    dirty = true;
+                    quiet_since = Instant::now();
                 }
+                () = tokio::time::sleep_until(last_draw + frame), if dirty => {}
+                () = tokio::time::sleep(Duration::from_millis(100)), if !dirty => {}
             }
-            terminal.draw(|f| app.draw(f)).expect("draw");
-            frames += 1;
+            if dirty && last_draw.elapsed() >= frame {
+                terminal.draw(|f| app.draw(f)).expect("draw");
+                frames += 1;
+                last_draw = tokio::time::Instant::now();
+                dirty = false;
+            }
             let seen = app.state.traffic.history.received() + app.state.traffic.dropped;
-            if seen != before {
-                quiet_since = Instant::now();
-            }
             if seen >= count
                 || Instant::now() > deadline
                 || quiet_since.elapsed() > Duration::from_secs(10)

@@ -447,6 +447,16 @@ impl App {
             .publish(handle, broker, topic.to_owned(), payload, qos);
     }
 
+    /// Waits for traffic, then folds in what has arrived (at most a batch more). Returns how many
+    /// events; never returns while traffic is off. Cancel-safe: nothing is taken before it ends.
+    pub async fn next_traffic(&mut self) -> usize {
+        let Some(event) = next_traffic(&mut self.traffic_events).await else {
+            return std::future::pending().await;
+        };
+        self.handle(Msg::Traffic(event));
+        1 + self.pump_traffic()
+    }
+
     /// Folds in the traffic events that have arrived, at most one batch. Returns how many.
     pub fn pump_traffic(&mut self) -> usize {
         let Some(mut events) = self.traffic_events.take() else {

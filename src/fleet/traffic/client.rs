@@ -564,8 +564,8 @@ impl Session {
         }
     }
 
-    /// What a polled packet means for the reader.
-    fn packet(&mut self, event: Event) -> Option<TrafficEvent> {
+    /// What a polled packet means for the reader; `read` is when its bytes were read.
+    fn packet(&mut self, event: Event, read: OffsetDateTime) -> Option<TrafficEvent> {
         match event {
             Event::Incoming(Packet::ConnAck(_)) => {
                 self.failures = 0;
@@ -622,11 +622,43 @@ impl Session {
                     payload: publish.payload,
                     qos: publish.qos as u8,
                     retain: publish.retain,
-                    received: OffsetDateTime::now_utc(),
+                    received: read,
                 }))
             }
             _ => None,
         }
+    }
+}
+
+/// How long reads pause under a flood, so that each read takes many messages: reading each
+/// message or two as it lands costs a wake-up, a `recv` and an ACK apiece, which was most of the
+/// reader's CPU. Messages wait in the socket meanwhile (TCP pushes back on the broker; nothing is
+/// lost), at most a millisecond or two more, and only while they arrive less than this apart.
+const GATHER: Duration = Duration::from_millis(1);
+
+/// Packets rumqttc takes from the network in one go (`max_readb_count` less one): a read that
+/// returns fewer found the socket empty.
+const READ_BATCH: usize = 9;
+
+/// When the reader last found the socket empty, to tell a flood (the next read finds more within
+/// `GATHER`) from a trickle.
+#[derive(Debug, Default)]
+struct Gatherer {
+    emptied: Option<std::time::Instant>,
+}
+
+impl Gatherer {
+    /// After a read of `packets`: how long to wait before the next one.
+    fn after_read(&mut self, packets: usize, now: std::time::Instant) -> Option<Duration> {
+        if packets >= READ_BATCH {
+            // More is waiting: read on.
+            return None;
+        }
+        let dense = self
+            .emptied
+            .is_some_and(|emptied| now.duration_since(emptied) < GATHER);
+        self.emptied = Some(now);
+        dense.then_some(GATHER)
     }
 }
 
@@ -650,7 +682,16 @@ async fn run(
         failures: 0,
         dropped: 0,
     };
+    let mut gatherer = Gatherer::default();
+    let mut read = OffsetDateTime::now_utc();
+    let mut pause = None;
     loop {
+        // rumqttc hands out the packets of one read a poll at a time; when none is left, the
+        // next poll reads the network.
+        let reads = eventloop.state.events.is_empty();
+        if reads && let Some(pause) = pause.take() {
+            tokio::time::sleep(pause).await;
+        }
         tokio::select! {
             command = commands.recv() => match command {
                 Some(command) => session.command(command),
@@ -658,9 +699,14 @@ async fn run(
             },
             polled = eventloop.poll() => match polled {
                 Ok(event) => {
+                    if reads {
+                        read = OffsetDateTime::now_utc();
+                        let packets = 1 + eventloop.state.events.len();
+                        pause = gatherer.after_read(packets, std::time::Instant::now());
+                    }
                     session.flush();
                     let connected = matches!(event, Event::Incoming(Packet::ConnAck(_)));
-                    if let Some(event) = session.packet(event)
+                    if let Some(event) = session.packet(event, read)
                         && !session.emit(event)
                     {
                         return;
@@ -732,6 +778,23 @@ mod tests {
                 .unwrap_err()
                 .contains("not a number")
         );
+    }
+
+    #[test]
+    fn reads_pause_only_in_a_flood_and_never_while_more_is_waiting() {
+        let start = std::time::Instant::now();
+        let at = |micros: u64| start + Duration::from_micros(micros);
+        let mut gatherer = Gatherer::default();
+        // A trickle: each read empties the socket, a second apart: never a pause.
+        assert_eq!(gatherer.after_read(1, at(0)), None);
+        assert_eq!(gatherer.after_read(1, at(1_000_000)), None);
+        // A flood: the socket is emptied again within the gathering time: pause.
+        assert_eq!(gatherer.after_read(2, at(1_000_300)), Some(GATHER));
+        // A full read leaves more waiting: read on at once, whatever the pace.
+        assert_eq!(gatherer.after_read(READ_BATCH, at(1_000_400)), None);
+        assert_eq!(gatherer.after_read(3, at(1_000_500)), Some(GATHER));
+        // The flood ends: the next message a second later is read at once.
+        assert_eq!(gatherer.after_read(1, at(2_000_500)), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use time::OffsetDateTime;
 
 use super::client::TrafficMessage;
@@ -37,9 +37,15 @@ impl Kept {
     }
 }
 
-/// Bytes accounted per kept message beyond its payload: the entry itself plus the allocator's
-/// share of the payload's own allocation.
+/// Bytes accounted per kept message beyond its payload: the entry itself plus a share of the
+/// room the queue of entries keeps spare.
 pub const MESSAGE_OVERHEAD: usize = std::mem::size_of::<Kept>() + 16;
+
+/// Kept payloads are copied one after another into shared chunks of this size: an allocation a
+/// chunk, not a message. Messages go oldest first, so chunks are freed whole, in order; the
+/// budget counts payloads, and at most the chunk being emptied and the one being filled hold
+/// more than that.
+const CHUNK: usize = 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicStats {
@@ -94,6 +100,8 @@ pub struct History {
     used: usize,
     messages: VecDeque<Kept>,
     topics: HashMap<Arc<str>, TopicStats>,
+    /// The rest of the chunk payloads are being copied into.
+    chunk: BytesMut,
     received: u64,
     evicted: u64,
     truncated: u64,
@@ -107,6 +115,7 @@ impl History {
             used: 0,
             messages: VecDeque::new(),
             topics: HashMap::new(),
+            chunk: BytesMut::new(),
             received: 0,
             evicted: 0,
             truncated: 0,
@@ -118,7 +127,7 @@ impl History {
         self.received += 1;
         let size = message.payload.len();
         // A copy of exactly what is kept: the received buffer may share a larger allocation.
-        let payload = Bytes::copy_from_slice(&message.payload[..size.min(DISPLAY_LIMIT)]);
+        let payload = self.copy(&message.payload[..size.min(DISPLAY_LIMIT)]);
         if payload.len() < size {
             self.truncated += 1;
         }
@@ -162,6 +171,15 @@ impl History {
                 stats.kept -= 1;
             }
         }
+    }
+
+    /// `bytes` copied into the current chunk, or a new one when it has no room left.
+    fn copy(&mut self, bytes: &[u8]) -> Bytes {
+        if self.chunk.capacity() < bytes.len() {
+            self.chunk = BytesMut::with_capacity(CHUNK);
+        }
+        self.chunk.extend_from_slice(bytes);
+        self.chunk.split().freeze()
     }
 
     /// Forgets kept messages (counts and rates stay).
@@ -260,6 +278,26 @@ mod tests {
             pushed,
             "counts survive eviction"
         );
+    }
+
+    #[test]
+    fn payloads_packed_into_shared_chunks_read_back_whole_across_chunk_boundaries() {
+        let mut history = History::new(usize::MAX);
+        // Sizes that do not divide a chunk: some payloads start a new chunk with room left over.
+        let payloads: Vec<Vec<u8>> = (0..3000u32)
+            .map(|i| {
+                let len = (i as usize * 7919) % 2000;
+                (0..len).map(|j| u8::try_from((i as usize + j) % 251).unwrap()).collect()
+            })
+            .collect();
+        for payload in &payloads {
+            history.push(&message("t", payload.clone(), 0));
+        }
+        let total: usize = payloads.iter().map(Vec::len).sum();
+        assert!(total > 2 * CHUNK, "the test spans chunks: {total}");
+        let kept: Vec<&[u8]> = history.messages().map(|m| &m.payload[..]).collect();
+        let sent: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+        assert_eq!(kept, sent);
     }
 
     #[test]
