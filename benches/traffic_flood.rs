@@ -9,7 +9,9 @@
 //! 200000 and 1000000; IOTFLEET_FLOOD_BASELINE=PATH adds `tail --output json` of another
 //! iotfleet binary, to compare builds in one run; IOTFLEET_FLOOD_ONLY=WORD, only mosquitto_sub
 //! and the readers whose name holds WORD; needs mosquitto and mosquitto-clients:
-//! scripts/install-peers.sh).
+//! scripts/install-peers.sh). Then the drain: each reader stopped while the largest count queues
+//! in the broker, resumed, and timed until it has the last message; the console's longest time
+//! between frames while it drains.
 
 mod common;
 
@@ -37,12 +39,114 @@ fn main() {
         return;
     };
     let runtime = common::runtime();
-    for count in counts {
+    for &count in &counts {
         for tls in [false, true] {
             run(&runtime, &broker, count, tls);
         }
     }
     println!("(mosquitto_sub's and tail's CPU include `wc -l` counting their output lines)");
+    if let Some(&count) = counts.iter().max() {
+        drain(&runtime, &broker, count);
+    }
+}
+
+/// Each reader subscribes, is stopped (SIGSTOP) while `count` messages are published and queue
+/// in the broker, then resumed: how fast it empties the backlog, from SIGCONT to its last message.
+fn drain(runtime: &tokio::runtime::Runtime, broker: &support::mosquitto::Mosquitto, count: u64) {
+    let url = format!("mqtt://127.0.0.1:{}", broker.plain_port);
+    let port = broker.plain_port.to_string();
+    let total = count.to_string();
+    let bench = std::env::current_exe().expect("the bench binary");
+    let mut readers: Vec<(&str, Command)> = Vec::new();
+    let mut sub = Command::new("mosquitto_sub");
+    sub.args(["-h", "127.0.0.1", "-p", &port, "-t", "#", "-C", &total, "-W", "300"]);
+    readers.push(("mosquitto_sub", sub));
+    for output in ["json", "text"] {
+        let mut tail = Command::new(env!("CARGO_BIN_EXE_iotfleet"));
+        tail.args(["tail", "#", "--count", &total, "--timeout", "300"])
+            .args(["--output", output, "--mqtt-url", &url])
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        readers.push((if output == "json" { "tail json" } else { "tail text" }, tail));
+    }
+    let mut console = Command::new(&bench);
+    console.env(READER, format!("{count} {url} - - -"));
+    readers.push(("console", console));
+    println!(
+        "drain: {count} messages queued in mosquitto (plain TCP) while the reader is stopped, then emptied:"
+    );
+    let only = std::env::var("IOTFLEET_FLOOD_ONLY").unwrap_or_default();
+    readers.retain(|(name, _)| *name == "mosquitto_sub" || name.contains(only.as_str()));
+    for (name, mut command) in readers {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the reader");
+        let stdout = child.stdout.take().expect("stdout");
+        // Counts the lines printed (the console reader prints its count and report instead).
+        let reading = std::thread::spawn(move || {
+            use std::io::Read;
+            let mut stdout = stdout;
+            let mut buffer = vec![0u8; 1 << 20];
+            let mut lines = 0u64;
+            let mut text = Vec::new();
+            loop {
+                match stdout.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        lines += newlines(&buffer[..n]);
+                        if text.len() < 4096 {
+                            text.extend_from_slice(&buffer[..n.min(4096)]);
+                        }
+                    }
+                }
+            }
+            (lines, String::from_utf8_lossy(&text).into_owned())
+        });
+        std::thread::sleep(Duration::from_millis(1500));
+        signal(child.id(), "STOP");
+        runtime.block_on(flood(broker, None, count));
+        // The broker takes the last messages in.
+        std::thread::sleep(Duration::from_millis(500));
+        signal(child.id(), "CONT");
+        let resumed = Instant::now();
+        child.wait().expect("the reader ends");
+        let elapsed = resumed.elapsed();
+        let (lines, text) = reading.join().expect("the counting thread");
+        let (received, report) = if name == "console" {
+            let mut report = text.lines();
+            (
+                report.next().and_then(|l| l.trim().parse().ok()).unwrap_or(0),
+                report.next().map(str::to_owned),
+            )
+        } else {
+            (lines, None)
+        };
+        #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+        let rate = received as f64 / elapsed.as_secs_f64();
+        println!(
+            "  {name:<21} {:>5.2} s   {:>9.0} messages/s   {received}/{count} received",
+            elapsed.as_secs_f64(),
+            rate
+        );
+        if let Some(report) = report {
+            println!("                        {report}");
+        }
+    }
+}
+
+#[expect(clippy::naive_bytecount, reason = "fast enough for a reader's output")]
+fn newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -{signal} {pid}");
 }
 
 fn run(
@@ -228,6 +332,10 @@ fn console_reader(args: &str) {
         let mut last_draw = tokio::time::Instant::now();
         let mut dirty = false;
         let mut quiet_since = Instant::now();
+        // Once messages flow: the longest time between two frames, and the longest draw.
+        let mut flowing = false;
+        let mut longest_gap = Duration::ZERO;
+        let mut longest_draw = Duration::ZERO;
         loop {
             tokio::select! {
                 _ = app.next_traffic() => {
@@ -238,15 +346,22 @@ fn console_reader(args: &str) {
                 () = tokio::time::sleep(Duration::from_millis(100)), if !dirty => {}
             }
             if dirty && last_draw.elapsed() >= frame {
+                if flowing {
+                    longest_gap = longest_gap.max(last_draw.elapsed());
+                }
+                let drawing = Instant::now();
                 terminal.draw(|f| app.draw(f)).expect("draw");
+                longest_draw = longest_draw.max(drawing.elapsed());
                 frames += 1;
                 last_draw = tokio::time::Instant::now();
                 dirty = false;
+                flowing = app.state.traffic.history.received() > 0;
             }
             let seen = app.state.traffic.history.received() + app.state.traffic.dropped;
+            // Quiet for 10 s once messages came: the rest is not coming.
             if seen >= count
                 || Instant::now() > deadline
-                || quiet_since.elapsed() > Duration::from_secs(10)
+                || (seen > 0 && quiet_since.elapsed() > Duration::from_secs(10))
             {
                 break;
             }
@@ -257,12 +372,14 @@ fn console_reader(args: &str) {
         let payload: usize = history.messages().map(|m| m.payload.len()).sum();
         println!("{}", history.received());
         println!(
-            "console: dropped {} · kept {kept} ({:.1} MiB of a {:.0} MiB budget) · evicted {} · {} frames · bookkeeping {} B per kept message beyond its payload · peak RSS {:.1} MiB",
+            "console: dropped {} · kept {kept} ({:.1} MiB of a {:.0} MiB budget) · evicted {} · {} frames, at most {:.0} ms apart, the slowest drawn in {:.1} ms · bookkeeping {} B per kept message beyond its payload · peak RSS {:.1} MiB",
             view.dropped,
             common::mib(history.used() as u64),
             common::mib(history.budget() as u64),
             history.evicted(),
             frames,
+            common::ms(longest_gap),
+            common::ms(longest_draw),
             (history.used() - payload) / kept.max(1),
             common::peak_rss_mib(),
         );

@@ -177,6 +177,63 @@ async fn after_a_broker_restart_it_reconnects_subscribes_again_and_messages_flow
     assert_eq!(message.as_ref(), b"after");
 }
 
+/// Publishes `count` QoS 0 messages as `device`, numbered from `first`.
+fn publish_many(device: &TrafficHandle, first: usize, count: usize) {
+    for i in first..first + count {
+        device
+            .publish(
+                "devices/device-1/telemetry",
+                Bytes::from(format!(r#"{{"seq":{i}}}"#)),
+                0,
+                false,
+            )
+            .unwrap();
+    }
+}
+
+/// Messages and reported drops from now until `total` are accounted for.
+async fn count_until(events: &mut Receiver<TrafficEvent>, total: u64) -> (u64, u64) {
+    let (mut received, mut dropped) = (0, 0);
+    while received + dropped < total {
+        match tokio::time::timeout(support::traffic::WAIT, events.recv()).await {
+            Ok(Some(TrafficEvent::Message(_))) => received += 1,
+            Ok(Some(TrafficEvent::Dropped(n))) => dropped += n,
+            Ok(Some(_)) => {}
+            _ => panic!("{received} received and {dropped} dropped of {total}, then nothing"),
+        }
+    }
+    (received, dropped)
+}
+
+#[tokio::test]
+async fn a_full_queue_holds_the_socket_and_only_a_stuck_reader_has_drops_counted() {
+    let Some(broker) = Mosquitto::start() else {
+        return;
+    };
+    // A queue of 8 for 2,000 messages.
+    let (operator, mut events) = connect(&settings(&broker, "operator"), 8).unwrap();
+    operator.subscribe("devices/#").unwrap();
+    expect(&mut events, "subscription", |e| {
+        matches!(e, TrafficEvent::Subscribed { .. }).then_some(())
+    })
+    .await;
+    let (device, _device_events) = connected(&broker, "device-1").await;
+
+    // A reader slower than the flood but never stuck for long: every message comes through.
+    publish_many(&device, 0, 2000);
+    tokio::time::sleep(iotfleet::fleet::traffic::client::STALL / 3).await;
+    let (received, dropped) = count_until(&mut events, 2000).await;
+    assert_eq!((received, dropped), (2000, 0));
+
+    // A reader stuck longer than the stall: messages are dropped, and every drop is reported
+    // once it reads again, though no message follows.
+    publish_many(&device, 2000, 2000);
+    tokio::time::sleep(iotfleet::fleet::traffic::client::STALL * 2).await;
+    let (received, dropped) = count_until(&mut events, 2000).await;
+    assert!(dropped > 0, "{received} received, none dropped");
+    assert_eq!(received + dropped, 2000);
+}
+
 /// `iotfleet ARGS` as `identity` against the broker, with a state directory of its own.
 fn iotfleet(
     broker: &Mosquitto,

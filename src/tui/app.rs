@@ -79,10 +79,11 @@ impl Options {
     }
 }
 
-/// Traffic events waiting for the console before new ones are dropped (and counted).
+/// Traffic events waiting for the console; when it is full the socket waits (see the client).
 pub const TRAFFIC_QUEUE: usize = 50_000;
-/// Traffic events folded in per turn of the loop, so keys and frames stay responsive in a flood.
-const TRAFFIC_BATCH: usize = 20_000;
+/// The longest a turn of the loop folds in traffic, so keys and frames stay responsive in a
+/// flood (a frame is due every 33 ms): a backlog of a million comes in slices.
+const TRAFFIC_SLICE: Duration = Duration::from_millis(5);
 
 pub struct App {
     pub state: State,
@@ -457,13 +458,16 @@ impl App {
         1 + self.pump_traffic()
     }
 
-    /// Folds in the traffic events that have arrived, at most one batch. Returns how many.
+    /// Folds in the traffic events that have arrived, for at most `TRAFFIC_SLICE`. Returns how
+    /// many.
     pub fn pump_traffic(&mut self) -> usize {
         let Some(mut events) = self.traffic_events.take() else {
             return 0;
         };
+        let started = std::time::Instant::now();
         let mut count = 0;
-        while count < TRAFFIC_BATCH {
+        // The clock is read every 256 events, not for each.
+        while count % 256 != 0 || started.elapsed() < TRAFFIC_SLICE {
             let Ok(event) = events.try_recv() else { break };
             self.handle(Msg::Traffic(event));
             count += 1;

@@ -2,8 +2,10 @@
 //! certificate (port 8883, or 443 with ALPN `x-amzn-mqtt-ca` as AWS IoT wants) or plain TCP for
 //! local brokers, subscribes to filters that can be added and removed while running, reconnects
 //! with exponential backoff and jitter and subscribes again, and reports every state change.
-//! Received messages go to a bounded queue: when the reader falls behind, messages are dropped
-//! and counted, never buffered without bound and never blocking the socket.
+//! Received messages go to a bounded queue. When it is full the socket waits (TCP holds the
+//! broker back, and a backlog queued there comes through whole); a reader stuck for longer than
+//! [`STALL`] has messages dropped and counted, so the connection stays alive. Never buffered
+//! without bound, and no loss uncounted.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
@@ -497,25 +499,45 @@ struct Session {
     /// Publishes rumqttc's request queue had no room for yet, in order; none is ever dropped.
     backlog: VecDeque<(String, Bytes, u8, bool)>,
     failures: u32,
+    /// Events dropped since the reader was found stuck, not yet reported.
     dropped: u64,
+    dropping: bool,
 }
 
+/// How long a full queue is waited on before the reader counts as stuck.
+pub const STALL: Duration = Duration::from_secs(1);
+
 impl Session {
-    /// Queues an event for the reader; a full queue drops it (counted). False once nobody reads.
-    fn emit(&mut self, event: TrafficEvent) -> bool {
-        if self.dropped > 0 && self.events.capacity() > 1 {
-            let _ = self
-                .events
-                .try_send(TrafficEvent::Dropped(std::mem::take(&mut self.dropped)));
+    /// Queues an event for the reader, waiting while the queue is full (the socket is not read
+    /// meanwhile); a reader stuck for `STALL` has events dropped and counted until half the
+    /// queue is free again. False once nobody reads.
+    async fn emit(&mut self, event: TrafficEvent) -> bool {
+        if self.dropping && !self.recover() {
+            self.dropped += 1;
+            return true;
         }
-        match self.events.try_send(event) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.dropped += 1;
-                true
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        let event = match self.events.try_send(event) {
+            Ok(()) => return true,
+            Err(mpsc::error::TrySendError::Full(event)) => event,
+            Err(mpsc::error::TrySendError::Closed(_)) => return false,
+        };
+        if let Ok(sent) = tokio::time::timeout(STALL, self.events.send(event)).await {
+            return sent.is_ok();
         }
+        tracing::warn!("the traffic reader is stuck: dropping messages, counted");
+        self.dropping = true;
+        self.dropped += 1;
+        true
+    }
+
+    /// Ends dropping once half the queue is free, and reports the count. True when it ended.
+    fn recover(&mut self) -> bool {
+        if self.events.capacity() * 2 < self.events.max_capacity() {
+            return false;
+        }
+        let dropped = std::mem::take(&mut self.dropped);
+        self.dropping = false;
+        dropped == 0 || self.events.try_send(TrafficEvent::Dropped(dropped)).is_ok()
     }
 
     fn command(&mut self, command: Command) {
@@ -681,6 +703,7 @@ async fn run(
         backlog: VecDeque::new(),
         failures: 0,
         dropped: 0,
+        dropping: false,
     };
     let mut gatherer = Gatherer::default();
     let mut read = OffsetDateTime::now_utc();
@@ -697,6 +720,10 @@ async fn run(
                 Some(command) => session.command(command),
                 None => return,
             },
+            // Drops are reported as the reader catches up, even when no message follows.
+            () = tokio::time::sleep(Duration::from_millis(100)), if session.dropping => {
+                session.recover();
+            }
             polled = eventloop.poll() => match polled {
                 Ok(event) => {
                     if reads {
@@ -707,16 +734,18 @@ async fn run(
                     session.flush();
                     let connected = matches!(event, Event::Incoming(Packet::ConnAck(_)));
                     if let Some(event) = session.packet(event, read)
-                        && !session.emit(event)
+                        && !session.emit(event).await
                     {
                         return;
                     }
                     // Checked as each connection is made, not per message.
                     if connected
                         && let Some(at) = signer.as_ref().and_then(|s| s.expiring())
-                        && !session.emit(TrafficEvent::CredentialsExpire {
-                            at: OffsetDateTime::from(at),
-                        })
+                        && !session
+                            .emit(TrafficEvent::CredentialsExpire {
+                                at: OffsetDateTime::from(at),
+                            })
+                            .await
                     {
                         return;
                     }
@@ -730,7 +759,10 @@ async fn run(
                         None => error.to_string(),
                     };
                     tracing::info!(%reason, ?retry_in, "MQTT connection lost");
-                    if !session.emit(TrafficEvent::Disconnected { reason, retry_in }) {
+                    if !session
+                        .emit(TrafficEvent::Disconnected { reason, retry_in })
+                        .await
+                    {
                         return;
                     }
                     tokio::time::sleep(retry_in).await;
