@@ -1,8 +1,9 @@
 //! The console with 100,000 Things in its state: filter keystroke to drawn frame (update plus a
 //! full draw into ratatui's TestBackend at 200x50), p50 and p99, next to a plain substring scan of
 //! the same haystacks as a baseline; scrolling with connectivity asked for the rows on screen
-//! (calls per screen, frame time next to drawing alone); each screen's draw time; peak RSS.
-//! Run with `cargo bench --bench console`.
+//! (calls per screen, frame time next to drawing alone); each screen's draw time; the state's
+//! resident memory per Thing and the peak RSS. Run with `cargo bench --bench console`
+//! (IOTFLEET_THINGS=N for another fleet size).
 
 mod common;
 
@@ -25,7 +26,13 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use time::OffsetDateTime;
 
-const THINGS: usize = 100_000;
+/// Things in the state: 100,000, or IOTFLEET_THINGS.
+fn fleet_size() -> usize {
+    std::env::var("IOTFLEET_THINGS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000)
+}
 const WIDTH: u16 = 200;
 const HEIGHT: u16 = 50;
 
@@ -59,10 +66,12 @@ fn main() {
         },
     );
     update::start(&mut state);
+    let fleet = fleet_size();
+    let before = current_rss_mib();
     let started = Instant::now();
-    for page in 0..THINGS / 250 {
+    for page in 0..fleet / 250 {
         let things = (page * 250..(page + 1) * 250).map(thing).collect();
-        let more = (page + 1) * 250 < THINGS;
+        let more = (page + 1) * 250 < fleet;
         update::update(
             &mut state,
             Msg::Fleet(Box::new(FleetEvent::ThingsPage {
@@ -71,10 +80,15 @@ fn main() {
             })),
         );
     }
+    let grown = current_rss_mib() - before;
+    #[expect(clippy::cast_precision_loss, reason = "fleets far below 2^52")]
+    let per_thing = grown * 1024.0 * 1024.0 / fleet as f64;
     println!(
-        "{THINGS} Things streamed into the state in {:.0} ms ({} pages)",
+        "{fleet} Things streamed into the state in {:.0} ms ({} pages); the state's resident memory {:.0} MiB, {:.0} bytes per Thing",
         common::ms(started.elapsed()),
-        THINGS / 250
+        fleet / 250,
+        grown,
+        per_thing,
     );
 
     let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).expect("test terminal");
@@ -138,7 +152,7 @@ fn main() {
         }
     }
     println!(
-        "filter keystroke to drawn frame at {WIDTH}x{HEIGHT}, {} keystrokes over {THINGS} Things:",
+        "filter keystroke to drawn frame at {WIDTH}x{HEIGHT}, {} keystrokes over {fleet} Things:",
         frames.len()
     );
     println!(
@@ -231,8 +245,20 @@ fn main() {
 /// (connectivity and principals of the rows on screen) before drawing: the calls each screen
 /// of scrolling costs, and the frame time (keypress, answers, draw) next to drawing the same
 /// screens alone. Then the status sort and a status word over every Thing.
+/// VmRSS from /proc/self/status, in MiB.
+fn current_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    common::mib(kib * 1024)
+}
+
 fn scroll_with_connectivity(state: &mut State, draw: &mut impl FnMut(&State, &[Layer])) {
     const SCREENS: u32 = 200;
+    let fleet = fleet_size();
     let layers = [Layer::List, Layer::Global];
     state.connectivity.clear();
     state.connectivity_asking.clear();
@@ -282,10 +308,10 @@ fn scroll_with_connectivity(state: &mut State, draw: &mut impl FnMut(&State, &[L
     }
     let rows = state.page_rows;
     println!(
-        "scrolling the Things list of {THINGS}, {SCREENS} screens of {rows} rows at {WIDTH}x{HEIGHT}:"
+        "scrolling the Things list of {fleet}, {SCREENS} screens of {rows} rows at {WIDTH}x{HEIGHT}:"
     );
     println!(
-        "  calls per screen: {:.1} GetThingConnectivityData, {:.1} others (ListThingPrincipals); {} Things asked of {THINGS}",
+        "  calls per screen: {:.1} GetThingConnectivityData, {:.1} others (ListThingPrincipals); {} Things asked of {fleet}",
         f64::from(connectivity_calls) / f64::from(SCREENS),
         f64::from(other_calls) / f64::from(SCREENS),
         state.connectivity.len()

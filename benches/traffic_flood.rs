@@ -4,7 +4,8 @@
 //! screen's own code and loop: the client's queue, `update` folding each message into the history
 //! under its budget, frames drawn to ratatui's TestBackend at 30 fps), each as a separate process; CPU
 //! microseconds per message (user + system, from the shell's `times`) and its ratio to
-//! mosquitto_sub's in the same transport and count, completeness, and for the console its memory.
+//! mosquitto_sub's in the same round, the median of three rounds (one run on this machine moves
+//! by a fifth), completeness, and for the console its memory and frames.
 //! Run with `cargo bench --bench traffic_flood` (IOTFLEET_FLOOD=N,M for other counts, default
 //! 200000 and 1000000; IOTFLEET_FLOOD_BASELINE=PATH adds `tail --output json` of another
 //! iotfleet binary, to compare builds in one run; IOTFLEET_FLOOD_ONLY=WORD, only mosquitto_sub
@@ -183,56 +184,104 @@ fn run(
         ),
     ));
     println!(
-        "flood of {count} messages (~150-byte JSON, 1,000 topics, QoS 0) through mosquitto, {}:",
+        "flood of {count} messages (~150-byte JSON, 1,000 topics, QoS 0) through mosquitto, {}: median of {ROUNDS} rounds, each reader's ratio to mosquitto_sub's CPU in its round",
         if tls { "mutual TLS" } else { "plain TCP" }
     );
-    let mut reference = None;
     // IOTFLEET_FLOOD_ONLY=WORD runs mosquitto_sub and the readers whose name holds WORD.
     let only = std::env::var("IOTFLEET_FLOOD_ONLY").unwrap_or_default();
     readers.retain(|(name, _)| name == "mosquitto_sub" || name.contains(only.as_str()));
-    for (name, command) in readers {
-        // A reader's output goes to wc (the console reader counts for itself); `times`
-        // reports the CPU of the shell's children.
-        let console = name == "console ingest";
-        let counted = if console {
-            command
-        } else {
-            format!("{command} | wc -l")
-        };
-        let reader = Command::new("sh")
-            .arg("-c")
-            .arg(format!("{counted}; times"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the reader");
-        std::thread::sleep(Duration::from_millis(1500));
-        let started = Instant::now();
-        runtime.block_on(flood(broker, tls.then_some(&operator), count));
-        let output = reader.wait_with_output().expect("the reader ends");
-        let text = String::from_utf8_lossy(&output.stdout);
-        let mut lines = text.lines();
-        let received: u64 = lines
-            .next()
-            .and_then(|l| l.trim().parse().ok())
-            .unwrap_or(0);
-        let report = if console {
-            lines.next().map(str::to_owned)
-        } else {
-            None
-        };
-        let cpu = lines.nth(1).map_or(0.0, children_cpu_seconds);
-        #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
-        let per_message = cpu * 1e6 / received.max(1) as f64;
-        let reference = *reference.get_or_insert(per_message);
-        println!(
-            "  {name:<21} {per_message:>6.2} CPU-µs per message  {:>5.2}x   {received}/{count} received   wall {:.1} s",
-            per_message / reference,
-            started.elapsed().as_secs_f64()
-        );
-        if let Some(report) = report {
-            println!("                        {report}");
+    let mut results: Vec<Vec<Round>> = vec![Vec::new(); readers.len()];
+    for _ in 0..ROUNDS {
+        for (index, (name, command)) in readers.iter().enumerate() {
+            results[index].push(read_flood(runtime, broker, name, command, count, tls));
         }
     }
+    for (index, (name, _)) in readers.iter().enumerate() {
+        let rounds = &results[index];
+        let mut cpu: Vec<f64> = rounds.iter().map(|r| r.0).collect();
+        let mut ratios: Vec<f64> = rounds
+            .iter()
+            .zip(&results[0])
+            .map(|(r, reference)| r.0 / reference.0)
+            .collect();
+        let mut wall: Vec<f64> = rounds.iter().map(|r| r.2).collect();
+        let fewest = rounds.iter().map(|r| r.1).min().unwrap_or(0);
+        let (low, high) = (min(&ratios), max(&ratios));
+        println!(
+            "  {name:<21} {:>6.2} CPU-µs per message  {:>5.2}x ({low:.2}-{high:.2})   fewest received {fewest}/{count}   wall {:.1} s",
+            median(&mut cpu),
+            median(&mut ratios),
+            median(&mut wall),
+        );
+        if let Some(report) = rounds.last().and_then(|r| r.3.as_ref()) {
+            println!("                        last round: {report}");
+        }
+    }
+}
+
+/// One reader's round: CPU µs per message, messages received, wall seconds, the console's report.
+type Round = (f64, u64, f64, Option<String>);
+
+/// Rounds of each flood: the ratios are medians (this machine's noise moves one run by a fifth).
+const ROUNDS: usize = 3;
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn min(values: &[f64]) -> f64 {
+    values.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn max(values: &[f64]) -> f64 {
+    values.iter().copied().fold(0.0, f64::max)
+}
+
+/// One reader through one flood.
+fn read_flood(
+    runtime: &tokio::runtime::Runtime,
+    broker: &support::mosquitto::Mosquitto,
+    name: &str,
+    command: &str,
+    count: u64,
+    tls: bool,
+) -> Round {
+    let operator = broker.identity("operator");
+    // A reader's output goes to wc (the console reader counts for itself); `times` reports the
+    // CPU of the shell's children.
+    let console = name == "console ingest";
+    let counted = if console {
+        command.to_owned()
+    } else {
+        format!("{command} | wc -l")
+    };
+    let reader = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{counted}; times"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the reader");
+    std::thread::sleep(Duration::from_millis(1500));
+    let started = Instant::now();
+    runtime.block_on(flood(broker, tls.then_some(&operator), count));
+    let output = reader.wait_with_output().expect("the reader ends");
+    let wall = started.elapsed().as_secs_f64();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut lines = text.lines();
+    let received: u64 = lines
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0);
+    let report = if console {
+        lines.next().map(str::to_owned)
+    } else {
+        None
+    };
+    let cpu = lines.nth(1).map_or(0.0, children_cpu_seconds);
+    #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+    let per_message = cpu * 1e6 / received.max(1) as f64;
+    (per_message, received, wall, report)
 }
 
 /// How each reader connects: mosquitto_sub's options, tail's, and the console reader's
@@ -278,6 +327,7 @@ fn options(
 
 /// The console's ingest path, as the traffic screen runs it, reading until the flood is counted:
 /// prints the messages received, then a line on its memory.
+#[expect(clippy::too_many_lines, reason = "the console's loop, read top to bottom")]
 fn console_reader(args: &str) {
     use iotfleet::tui::{App, Options};
     use ratatui::Terminal;
@@ -372,7 +422,7 @@ fn console_reader(args: &str) {
         let payload: usize = history.messages().map(|m| m.payload.len()).sum();
         println!("{}", history.received());
         println!(
-            "console: dropped {} · kept {kept} ({:.1} MiB of a {:.0} MiB budget) · evicted {} · {} frames, at most {:.0} ms apart, the slowest drawn in {:.1} ms · bookkeeping {} B per kept message beyond its payload · peak RSS {:.1} MiB",
+            "console: dropped {} · kept {kept} ({:.1} MiB of a {:.0} MiB budget) · evicted {} · {} frames, at most {:.0} ms apart, the slowest drawn in {:.1} ms · bookkeeping {} B per kept message beyond its payload · {} payload chunks allocated · peak RSS {:.1} MiB",
             view.dropped,
             common::mib(history.used() as u64),
             common::mib(history.budget() as u64),
@@ -381,6 +431,7 @@ fn console_reader(args: &str) {
             common::ms(longest_gap),
             common::ms(longest_draw),
             (history.used() - payload) / kept.max(1),
+            history.chunks_allocated(),
             common::peak_rss_mib(),
         );
     });

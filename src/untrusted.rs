@@ -102,40 +102,55 @@ pub fn json_compact_into(out: &mut String, bytes: &[u8]) -> bool {
     if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
         return false;
     }
-    // Byte by byte: `"`, `\` and whitespace are ASCII, never part of a longer UTF-8 sequence;
-    // what a terminal acts on starts with DEL (0x7f), 0xc2 (C1) or 0xe2 (bidi), looked at
-    // closely only then. Outside strings valid JSON is ASCII punctuation, literals and numbers.
+    // Runs of plain bytes are skipped in tight loops and copied whole. `"`, `\` and whitespace
+    // are ASCII, never part of a longer UTF-8 sequence; what a terminal acts on starts with DEL
+    // (0x7f), 0xc2 (C1) or 0xe2 (bidi), looked at closely only then. Outside strings valid JSON
+    // is ASCII punctuation, literals and numbers.
     let data = text.as_bytes();
-    let mut in_string = false;
-    let mut escaped = false;
+    let end = data.len();
     let mut start = 0;
     let mut at = 0;
-    while at < data.len() {
-        let byte = data[at];
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if byte == b'\\' {
-                escaped = true;
-            } else if byte == b'"' {
-                in_string = false;
-            } else if matches!(byte, 0x7f | 0xc2 | 0xe2) {
-                let c = text[at..].chars().next().unwrap_or_default();
-                if json_hazard(c) {
-                    out.push_str(&text[start..at]);
-                    let _ = write!(out, "\\u{:04x}", c as u32);
-                    at += c.len_utf8();
-                    start = at;
-                    continue;
-                }
-            }
-        } else if byte == b'"' {
-            in_string = true;
-        } else if matches!(byte, b' ' | b'\t' | b'\n' | b'\r') {
+    loop {
+        // Outside a string: up to whitespace (dropped) or a string's opening quote.
+        while at < end && !matches!(data[at], b'"' | b' ' | b'\t' | b'\n' | b'\r') {
+            at += 1;
+        }
+        if at >= end {
+            break;
+        }
+        if data[at] != b'"' {
             out.push_str(&text[start..at]);
-            start = at + 1;
+            at += 1;
+            start = at;
+            continue;
         }
         at += 1;
+        // Inside the string, to its closing quote.
+        loop {
+            while at < end && !matches!(data[at], b'"' | b'\\' | 0x7f | 0xc2 | 0xe2) {
+                at += 1;
+            }
+            if at >= end {
+                break;
+            }
+            match data[at] {
+                b'"' => {
+                    at += 1;
+                    break;
+                }
+                // The escaped character is ASCII in valid JSON (`"\/bfnrtu`).
+                b'\\' => at += 2,
+                _ => {
+                    let c = text[at..].chars().next().unwrap_or_default();
+                    if json_hazard(c) {
+                        out.push_str(&text[start..at]);
+                        let _ = write!(out, "\\u{:04x}", c as u32);
+                        start = at + c.len_utf8();
+                    }
+                    at += c.len_utf8();
+                }
+            }
+        }
     }
     out.push_str(&text[start..]);
     true
@@ -223,12 +238,12 @@ mod tests {
             );
             assert_eq!(serde_json::from_str::<String>(&out).unwrap(), text);
         }
-        let document = "{ \"a\" : [1, 2.50 ,\n {\"b\": \"x \\\" y\u{9b}\"}],\r\n\t\"c\":null }";
+        let document = "{ \"a\" : [1, 2.50 ,\n {\"b\": \"x \\\" y\u{9b}\"}],\r\n\t\"c\":null , \"d\" : \"é ✓\\\\\" }";
         let mut out = String::from("head ");
         assert!(json_compact_into(&mut out, document.as_bytes()));
         assert_eq!(
             out,
-            "head {\"a\":[1,2.50,{\"b\":\"x \\\" y\\u009b\"}],\"c\":null}"
+            "head {\"a\":[1,2.50,{\"b\":\"x \\\" y\\u009b\"}],\"c\":null,\"d\":\"é ✓\\\\\"}"
         );
         let value: serde_json::Value = serde_json::from_str(&out[5..]).unwrap();
         assert_eq!(

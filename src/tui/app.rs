@@ -466,11 +466,22 @@ impl App {
         };
         let started = std::time::Instant::now();
         let mut count = 0;
-        // The clock is read every 256 events, not for each.
-        while count % 256 != 0 || started.elapsed() < TRAFFIC_SLICE {
-            let Ok(event) = events.try_recv() else { break };
-            self.handle(Msg::Traffic(event));
-            count += 1;
+        // Taken 256 at a time: the queue's room is given back once a batch (a lock each time),
+        // and the clock read once.
+        let mut batch = Vec::with_capacity(256);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        while started.elapsed() < TRAFFIC_SLICE {
+            let std::task::Poll::Ready(taken) = events.poll_recv_many(&mut cx, &mut batch, 256)
+            else {
+                break;
+            };
+            for event in batch.drain(..) {
+                self.handle(Msg::Traffic(event));
+            }
+            count += taken;
+            if taken < 256 {
+                break;
+            }
         }
         self.traffic_events = Some(events);
         count

@@ -521,8 +521,15 @@ impl Session {
             Err(mpsc::error::TrySendError::Full(event)) => event,
             Err(mpsc::error::TrySendError::Closed(_)) => return false,
         };
-        if let Ok(sent) = tokio::time::timeout(STALL, self.events.send(event)).await {
-            return sent.is_ok();
+        // Wait for half the queue at once: the next many go in without a wait (and a timer)
+        // each.
+        let half = (self.events.max_capacity() / 2).max(1);
+        if let Ok(reserved) = tokio::time::timeout(STALL, self.events.reserve_many(half)).await {
+            let Some(permit) = reserved.ok().and_then(|mut permits| permits.next()) else {
+                return false;
+            };
+            permit.send(event);
+            return true;
         }
         tracing::warn!("the traffic reader is stuck: dropping messages, counted");
         self.dropping = true;
