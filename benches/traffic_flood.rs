@@ -60,14 +60,32 @@ fn drain(runtime: &tokio::runtime::Runtime, broker: &support::mosquitto::Mosquit
     let bench = std::env::current_exe().expect("the bench binary");
     let mut readers: Vec<(&str, Command)> = Vec::new();
     let mut sub = Command::new("mosquitto_sub");
-    sub.args(["-h", "127.0.0.1", "-p", &port, "-t", "#", "-C", &total, "-W", "300"]);
+    sub.args([
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-t",
+        "#",
+        "-C",
+        &total,
+        "-W",
+        "300",
+    ]);
     readers.push(("mosquitto_sub", sub));
     for output in ["json", "text"] {
         let mut tail = Command::new(env!("CARGO_BIN_EXE_iotfleet"));
         tail.args(["tail", "#", "--count", &total, "--timeout", "300"])
             .args(["--output", output, "--mqtt-url", &url])
             .env("AWS_EC2_METADATA_DISABLED", "true");
-        readers.push((if output == "json" { "tail json" } else { "tail text" }, tail));
+        readers.push((
+            if output == "json" {
+                "tail json"
+            } else {
+                "tail text"
+            },
+            tail,
+        ));
     }
     let mut console = Command::new(&bench);
     console.env(READER, format!("{count} {url} - - -"));
@@ -117,7 +135,10 @@ fn drain(runtime: &tokio::runtime::Runtime, broker: &support::mosquitto::Mosquit
         let (received, report) = if name == "console" {
             let mut report = text.lines();
             (
-                report.next().and_then(|l| l.trim().parse().ok()).unwrap_or(0),
+                report
+                    .next()
+                    .and_then(|l| l.trim().parse().ok())
+                    .unwrap_or(0),
                 report.next().map(str::to_owned),
             )
         } else {
@@ -327,7 +348,10 @@ fn options(
 
 /// The console's ingest path, as the traffic screen runs it, reading until the flood is counted:
 /// prints the messages received, then a line on its memory.
-#[expect(clippy::too_many_lines, reason = "the console's loop, read top to bottom")]
+#[expect(
+    clippy::too_many_lines,
+    reason = "the console's loop, read top to bottom"
+)]
 fn console_reader(args: &str) {
     use iotfleet::tui::{App, Options};
     use ratatui::Terminal;

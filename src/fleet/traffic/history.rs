@@ -310,7 +310,9 @@ mod tests {
         let payloads: Vec<Vec<u8>> = (0..3000u32)
             .map(|i| {
                 let len = (i as usize * 7919) % 2000;
-                (0..len).map(|j| u8::try_from((i as usize + j) % 251).unwrap()).collect()
+                (0..len)
+                    .map(|j| u8::try_from((i as usize + j) % 251).unwrap())
+                    .collect()
             })
             .collect();
         for payload in &payloads {
