@@ -47,7 +47,8 @@ fn thing(i: usize) -> ThingSummary {
                 "serial".to_owned(),
                 format!("SN-{:08}", i * 7919 % 100_000_000),
             ),
-        ]),
+        ])
+        .into(),
         version: 1,
     }
 }
@@ -393,7 +394,7 @@ fn seed_details(state: &mut State, now: OffsetDateTime) {
         arn: summary.arn.clone(),
         id: None,
         thing_type: summary.thing_type.clone(),
-        attributes: summary.attributes.clone(),
+        attributes: (&summary.attributes).into(),
         version: 1,
         default_client_id: None,
         billing_group: None,

@@ -1064,7 +1064,7 @@ async fn fleet_search_reads_the_query_syntax(fleet: &TestFleet) {
         .await
         .unwrap();
     assert_eq!(found[0].thing_type.as_deref(), Some("camera"));
-    assert_eq!(found[0].attributes["site"], "plant-north");
+    assert_eq!(found[0].attributes.get("site"), Some("plant-north"));
     assert_eq!(found[0].groups, ["line-a"]);
     if fleet.backend.has(Behaviour::FullSearchSyntax) {
         full_search_syntax(fleet).await;

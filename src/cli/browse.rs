@@ -10,7 +10,7 @@ use super::args::OutputFormat;
 use super::text::{Layout, Report, Table, certificate_id, output_width};
 use super::{CliError, to_json};
 use crate::fleet::inventory::{self, CertificateReport, PolicyReport, ThingReport};
-use crate::fleet::model::{Certificate, Connectivity, Policy, Shadow};
+use crate::fleet::model::{Attributes, Certificate, Connectivity, Policy, Shadow};
 use crate::fleet::permissions::{self, DeviceAction};
 use crate::fleet::status::Word;
 use crate::fleet::{FleetClient, FleetError, ResourceKind, ThingQuery};
@@ -202,7 +202,7 @@ async fn with_statuses(
 }
 
 /// A Thing's attributes as a table cell: `site=plant-north, firmware=2.4.1`.
-fn attribute_text(attributes: &std::collections::BTreeMap<String, String>) -> String {
+fn attribute_text(attributes: &Attributes) -> String {
     attributes
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
@@ -215,11 +215,11 @@ fn attribute_text(attributes: &std::collections::BTreeMap<String, String>) -> St
 fn filter_matches(
     name: &str,
     thing_type: Option<&str>,
-    attributes: &std::collections::BTreeMap<String, String>,
+    attributes: &Attributes,
     needle: &str,
 ) -> bool {
     let contains = |text: &str| text.to_lowercase().contains(needle);
-    contains(name) || thing_type.is_some_and(contains) || attributes.values().any(|v| contains(v))
+    contains(name) || thing_type.is_some_and(contains) || attributes.values().any(contains)
 }
 
 /// A listing's `--output json`: the query (for a search), the count, and each Thing with
@@ -832,7 +832,7 @@ mod tests {
 
     #[test]
     fn filter_matches_name_type_and_attribute_values_ignoring_case() {
-        let attributes = BTreeMap::from([("site".into(), "Plant-2".into())]);
+        let attributes = Attributes::from(BTreeMap::from([("site".into(), "Plant-2".into())]));
         let matches = |needle| filter_matches("Pump-17", Some("pump"), &attributes, needle);
         assert!(matches("pump-1"));
         assert!(matches("plant-2"));

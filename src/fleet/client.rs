@@ -2,7 +2,6 @@
 //! aws-sdk-iotdataplane, for AWS, moto or the local IoT Core alike. Returns model types and
 //! [`FleetError`]; no SDK type leaves this file.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -1180,11 +1179,7 @@ impl ThingPages {
                 name: t.thing_name.unwrap_or_default(),
                 arn: t.thing_arn.unwrap_or_default(),
                 thing_type: t.thing_type_name,
-                attributes: t
-                    .attributes
-                    .unwrap_or_default()
-                    .into_iter()
-                    .collect::<BTreeMap<_, _>>(),
+                attributes: t.attributes.unwrap_or_default().into_iter().collect(),
                 version: t.version,
             })
             .collect();

@@ -509,13 +509,19 @@ pub fn needs<T>(load: Option<&Load<T>>) -> bool {
     !matches!(load, Some(Load::Ready(_) | Load::Loading))
 }
 
-fn haystack_of(thing: &ThingSummary) -> String {
+/// What the filter matches a Thing on, exactly as long as it is (a million are held).
+fn haystack_of(thing: &ThingSummary) -> Box<str> {
     let mut text = thing.name.clone();
-    for part in thing.thing_type.iter().chain(thing.attributes.values()) {
+    for part in thing
+        .thing_type
+        .as_deref()
+        .into_iter()
+        .chain(thing.attributes.values())
+    {
         text.push(' ');
         text.push_str(part);
     }
-    text
+    text.into_boxed_str()
 }
 
 pub fn things_page(

@@ -16,7 +16,7 @@ fn thing(name: &str) -> ThingSummary {
         name: name.to_owned(),
         arn: format!("arn:aws:iot:us-east-1:1:thing/{name}"),
         thing_type: Some("pump".into()),
-        attributes: BTreeMap::from([("site".into(), "plant-2".into())]),
+        attributes: BTreeMap::from([("site".into(), "plant-2".into())]).into(),
         version: 1,
     }
 }

@@ -371,8 +371,8 @@ pub struct State {
     /// Never empty: the last is on screen, Esc pops.
     pub screens: Vec<Screen>,
     pub things: Listing<ThingSummary>,
-    /// Lower-cased "name type attribute-values" per Thing, what `/` matches.
-    pub thing_haystacks: Vec<String>,
+    /// "name type attribute-values" per Thing, what `/` matches.
+    pub thing_haystacks: Vec<Box<str>>,
     pub certificates: Listing<CertificateSummary>,
     pub policies: Listing<PolicySummary>,
     /// Principal ARNs per Thing, loaded for the rows on screen.
