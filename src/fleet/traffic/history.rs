@@ -116,11 +116,7 @@ impl History {
         Self {
             budget,
             used: 0,
-            // Room for as many entries as the budget can hold (each accounts at least
-            // MESSAGE_OVERHEAD), up to a million: reserved, not touched, so resident memory grows
-            // only as messages come, and the queue never grows by copying itself into a new
-            // allocation twice its size (on this VM, fresh memory costs ~3 ms a MiB to touch).
-            messages: VecDeque::with_capacity((budget / MESSAGE_OVERHEAD).min(1 << 20)),
+            messages: VecDeque::new(),
             topics: HashMap::new(),
             chunk: BytesMut::new(),
             spent: VecDeque::new(),
