@@ -68,7 +68,7 @@ fn main() {
     );
     update::start(&mut state);
     let fleet = fleet_size();
-    let before = current_rss_mib();
+    let before = common::rss_mib();
     let started = Instant::now();
     for page in 0..fleet / 250 {
         let things = (page * 250..(page + 1) * 250).map(thing).collect();
@@ -81,7 +81,7 @@ fn main() {
             })),
         );
     }
-    let grown = current_rss_mib() - before;
+    let grown = common::rss_mib() - before;
     #[expect(clippy::cast_precision_loss, reason = "fleets far below 2^52")]
     let per_thing = grown * 1024.0 * 1024.0 / fleet as f64;
     println!(
@@ -246,17 +246,6 @@ fn main() {
 /// (connectivity and principals of the rows on screen) before drawing: the calls each screen
 /// of scrolling costs, and the frame time (keypress, answers, draw) next to drawing the same
 /// screens alone. Then the status sort and a status word over every Thing.
-/// VmRSS from /proc/self/status, in MiB.
-fn current_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0);
-    common::mib(kib * 1024)
-}
-
 fn scroll_with_connectivity(state: &mut State, draw: &mut impl FnMut(&State, &[Layer])) {
     const SCREENS: u32 = 200;
     let fleet = fleet_size();
