@@ -68,10 +68,7 @@ fn json_hazard(c: char) -> bool {
 /// C1 and bidi overrides as `\uXXXX`, so the value read back is `text` exactly.
 pub fn json_string_into(out: &mut String, text: &str) {
     out.push('"');
-    if text
-        .bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-    {
+    if is_plain(text) && !text.contains(['"', '\\']) {
         out.push_str(text);
     } else {
         for c in text.chars() {
@@ -162,13 +159,12 @@ pub fn json_compact_into(out: &mut String, bytes: &[u8]) -> bool {
 /// character in the text is inside a string and its `\uXXXX` form keeps the JSON equal in value.
 #[must_use]
 pub fn json_for_terminal(json: String) -> String {
-    let needs_escape = |c: char| matches!(c, '\u{7f}'..='\u{9f}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-    if !json.chars().any(needs_escape) {
+    if !json.chars().any(json_hazard) {
         return json;
     }
     let mut out = String::with_capacity(json.len() + 16);
     for c in json.chars() {
-        if needs_escape(c) {
+        if json_hazard(c) {
             let _ = write!(out, "\\u{:04x}", c as u32);
         } else {
             out.push(c);

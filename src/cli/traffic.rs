@@ -21,7 +21,7 @@ use crate::fleet::{ConnectionSettings, FleetClient};
 use crate::local::LocalCore;
 use crate::untrusted::escape;
 
-/// Messages waiting for the terminal before new ones are dropped (and counted).
+/// Messages waiting for the terminal; when it is full the socket waits (see the client).
 const QUEUE: usize = 10_000;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 

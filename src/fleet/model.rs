@@ -97,16 +97,6 @@ impl PartialEq<BTreeMap<String, String>> for Attributes {
     }
 }
 
-impl std::ops::Index<&str> for Attributes {
-    type Output = str;
-
-    /// The value of `name`; panics when there is none, as a map's index does.
-    fn index(&self, name: &str) -> &str {
-        self.get(name)
-            .unwrap_or_else(|| panic!("no attribute '{name}'"))
-    }
-}
-
 impl Serialize for Attributes {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_map(self.iter())
@@ -406,7 +396,6 @@ mod tests {
         assert_eq!(attributes, map);
         for (name, value) in &map {
             assert_eq!(attributes.get(name), Some(value.as_str()));
-            assert_eq!(&attributes[name.as_str()], value.as_str());
         }
         assert_eq!(attributes.get("absent"), None);
         assert_eq!(attributes.len(), 3);

@@ -448,7 +448,7 @@ impl App {
             .publish(handle, broker, topic.to_owned(), payload, qos);
     }
 
-    /// Waits for traffic, then folds in what has arrived (at most a batch more). Returns how many
+    /// Waits for traffic, then folds in what has arrived (for at most a slice). Returns how many
     /// events; never returns while traffic is off. Cancel-safe: nothing is taken before it ends.
     pub async fn next_traffic(&mut self) -> usize {
         let Some(event) = next_traffic(&mut self.traffic_events).await else {

@@ -101,8 +101,7 @@ pub struct History {
     /// The rest of the chunk payloads are being copied into (none before the first message).
     chunk: BytesMut,
     /// Chunks filled, oldest first, reused once their messages are all gone: a new allocation
-    /// of a chunk's size is a new mapping, whose pages the kernel faults in and zeroes again
-    /// (a fifth of the console's CPU in a flood).
+    /// of a chunk's size is a new mapping, whose pages the kernel faults in and zeroes again.
     spent: VecDeque<BytesMut>,
     chunks_allocated: u64,
     received: u64,
