@@ -499,7 +499,7 @@ struct Session {
     /// Publishes rumqttc's request queue had no room for yet, in order; none is ever dropped.
     backlog: VecDeque<(String, Bytes, u8, bool)>,
     failures: u32,
-    /// Events dropped since the reader was found stuck, not yet reported.
+    /// Messages dropped since the reader was found stuck, not yet reported.
     dropped: u64,
     dropping: bool,
 }
@@ -509,11 +509,17 @@ pub const STALL: Duration = Duration::from_secs(1);
 
 impl Session {
     /// Queues an event for the reader, waiting while the queue is full (the socket is not read
-    /// meanwhile); a reader stuck for `STALL` has events dropped and counted until half the
-    /// queue is free again. False once nobody reads.
+    /// meanwhile); a reader stuck for `STALL` has messages dropped and counted until half the
+    /// queue is free again (a publish's confirmation goes with them, not counted as a message).
+    /// What the connection does is never dropped: the status the reader shows is the last one
+    /// said. False once nobody reads.
     async fn emit(&mut self, event: TrafficEvent) -> bool {
+        let message = matches!(event, TrafficEvent::Message(_));
+        if !message && !matches!(event, TrafficEvent::Published { .. }) {
+            return self.events.send(event).await.is_ok();
+        }
         if self.dropping && !self.recover() {
-            self.dropped += 1;
+            self.dropped += u64::from(message);
             return true;
         }
         let event = match self.events.try_send(event) {
@@ -533,7 +539,7 @@ impl Session {
         }
         tracing::warn!("the traffic reader is stuck: dropping messages, counted");
         self.dropping = true;
-        self.dropped += 1;
+        self.dropped += u64::from(message);
         true
     }
 
