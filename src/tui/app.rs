@@ -704,6 +704,11 @@ async fn event_loop(
                 app.pump_traffic();
                 dirty = true;
             }
+            // A long list's filter is matched a slice at a time between frames.
+            () = std::future::ready(()), if app.state.matching() => {
+                app.handle(Msg::Match);
+                dirty = true;
+            }
             _ = ticks.tick() => {
                 let animating = app.state.pending > 0 || app.state.throttling();
                 let throttled = app.client().stats().throttled;

@@ -5,10 +5,12 @@
 use super::connectivity;
 use super::detail;
 use super::fuzzy::Fuzzy;
+use super::matching::Matching;
 use super::msg::{Effect, Request};
 use super::state::{Input, InputKind, Level, ListKind, ListView, Load, Screen, Sort, State};
 use super::status;
 use crate::fleet::model::{ThingPage, ThingSummary, certificate_id_from_arn};
+use std::time::Duration;
 
 pub fn filter_changed(state: &mut State) -> Vec<Effect> {
     let Some(Input {
@@ -24,7 +26,8 @@ pub fn filter_changed(state: &mut State) -> Vec<Effect> {
 }
 
 /// Applies a filter to the list on screen; a filter that extends the previous one only narrows
-/// the previous rows (fuzzy matches of "ab" are a subset of those of "a").
+/// the previous rows (fuzzy matches of "ab" are a subset of those of "a"). A long list is
+/// matched for a slice now and the rest in later frames (`advance_matching`).
 pub fn set_filter(state: &mut State, text: &str) {
     if let Screen::Report {
         report,
@@ -38,10 +41,10 @@ pub fn set_filter(state: &mut State, text: &str) {
         state.report_filters.insert(report, text.to_owned());
         return;
     }
-    let Screen::List(kind, view) = state.screen_mut() else {
+    let top = state.screens.len() - 1;
+    let Screen::List(_, view) = state.screen_mut() else {
         return;
     };
-    let kind = *kind;
     if view.filter == text {
         return;
     }
@@ -51,35 +54,167 @@ pub fn set_filter(state: &mut State, text: &str) {
         && text.starts_with(view.filter.as_str())
         && !has_words(&view.filter)
         && !has_words(text);
+    let unfinished = view.matching.take();
     let mut base = None;
+    let mut restored = false;
     if narrowing {
-        view.history.push((view.filter.clone(), view.rows.clone()));
-        base = Some(view.rows.clone());
+        base = Some(if let Some(matching) = &unfinished {
+            // What it kept so far and what it had not reached yet.
+            matching.narrowed(&view.rows)
+        } else {
+            view.history.push((view.filter.clone(), view.rows.clone()));
+            std::mem::take(&mut view.rows)
+        });
     } else {
         // Erasing back to a filter seen on the way in restores its rows at once.
         while let Some((filter, rows)) = view.history.pop() {
             if filter == text {
                 base = Some(rows);
+                restored = true;
                 break;
             }
         }
     }
-    let restored = !narrowing && base.is_some();
     text.clone_into(&mut view.filter);
     view.selected = 0;
     view.offset = 0;
-    let rows = match base {
-        Some(rows) if restored => rows,
-        Some(rows) => filter_rows(state, kind, text, rows),
-        None => {
-            let order = ordered(state, kind, state.screen());
-            filter_rows(state, kind, text, order)
+    match base {
+        Some(rows) if restored => {
+            view.rows = rows;
+            view.scores.clear();
         }
+        Some(base) => begin_matching(view, base),
+        None => {
+            let order = ordered(state, state.screen());
+            if let Screen::List(_, view) = state.screen_mut() {
+                begin_matching(view, order);
+            }
+        }
+    }
+    advance(state, top, SLICE);
+    refresh_known(state, top);
+}
+
+/// How long a list's filter is matched before the screen is drawn again.
+const SLICE: Duration = Duration::from_millis(6);
+
+/// Starts matching the view's filter against `base` (an empty filter keeps it all at once).
+fn begin_matching(view: &mut ListView, base: Vec<u32>) {
+    view.scores.clear();
+    if view.filter.trim().is_empty() {
+        view.rows = base;
+        view.matching = None;
+    } else {
+        view.rows.clear();
+        view.matching = Some(Box::new(Matching::new(base)));
+    }
+}
+
+/// Matches a slice more of each filter still being matched, the screen on top first. Returns
+/// what the rows now on screen need.
+pub fn advance_matching(state: &mut State) -> Vec<Effect> {
+    let started = std::time::Instant::now();
+    for index in (0..state.screens.len()).rev() {
+        let Some(left) = SLICE.checked_sub(started.elapsed()) else {
+            break;
+        };
+        advance(state, index, left);
+    }
+    clamp(state);
+    visible_loads(state)
+}
+
+/// Matches screen `index`'s filter for about `budget`; once it is done, the rows are put best
+/// first and the cursor goes back to the row a refresh kept.
+fn advance(state: &mut State, index: usize, budget: Duration) {
+    let Screen::List(kind, view) = &mut state.screens[index] else {
+        return;
     };
-    let known = status_known(state, kind, text);
-    if let Screen::List(_, view) = state.screen_mut() {
+    let kind = *kind;
+    let Some(mut matching) = view.matching.take() else {
+        return;
+    };
+    let mut rows = std::mem::take(&mut view.rows);
+    let filter = view.filter.clone();
+    let done = {
+        let state: &State = state;
+        let scorer = || {
+            let mut matcher = RowMatcher::new(state, kind, &filter);
+            move |row| matcher.score(row)
+        };
+        matching.advance(&mut rows, budget, &scorer)
+    };
+    let Screen::List(_, view) = &mut state.screens[index] else {
+        return;
+    };
+    if !done {
         view.rows = rows;
-        view.status_known = known;
+        view.matching = Some(matching);
+        return;
+    }
+    // The rows move into the filter's order: a cursor moved onto a row meanwhile stays on it.
+    let selected = (view.selected > 0)
+        .then(|| rows.get(view.selected).copied())
+        .flatten();
+    view.scores = matching.finish(&mut rows);
+    if let Some(at) = selected.and_then(|item| rows.iter().position(|&row| row == item)) {
+        let below_top = view.selected.saturating_sub(view.offset);
+        view.selected = at;
+        view.offset = at.saturating_sub(below_top);
+    }
+    view.rows = rows;
+    if view.outdated {
+        recompute_screen(state, index);
+    } else {
+        settle_keep(state, index);
+    }
+}
+
+/// What a filter keeps of a list's rows and the score it gives them.
+struct RowMatcher<'a> {
+    state: &'a State,
+    kind: ListKind,
+    /// On the Things list, status words keep the Things known to have them (`status.rs`).
+    words: status::Filter,
+    fuzzy: Option<Fuzzy>,
+}
+
+impl<'a> RowMatcher<'a> {
+    fn new(state: &'a State, kind: ListKind, text: &str) -> Self {
+        let words = if kind == ListKind::Things {
+            status::Filter::parse(text)
+        } else {
+            status::Filter {
+                words: Vec::new(),
+                text: text.to_owned(),
+            }
+        };
+        let fuzzy = Fuzzy::new(&words.text);
+        Self {
+            state,
+            kind,
+            words,
+            fuzzy,
+        }
+    }
+
+    /// The row's score (higher is better), None when the filter does not keep it.
+    fn score(&mut self, row: u32) -> Option<u32> {
+        let row = row as usize;
+        if row >= self.state.list_len(self.kind) {
+            return None;
+        }
+        if !self.words.words.is_empty()
+            && !self
+                .words
+                .keeps(self.state, &self.state.things.items[row].name)
+        {
+            return None;
+        }
+        match &mut self.fuzzy {
+            None => Some(0),
+            Some(fuzzy) => fuzzy.score(haystack(self.state, self.kind, row)),
+        }
     }
 }
 
@@ -91,10 +226,11 @@ fn status_known(state: &State, kind: ListKind, filter: &str) -> Option<usize> {
 }
 
 /// The item indices of a list in the screen's sort order.
-fn ordered(state: &State, kind: ListKind, screen: &Screen) -> Vec<u32> {
-    let Screen::List(_, view) = screen else {
+fn ordered(state: &State, screen: &Screen) -> Vec<u32> {
+    let Screen::List(kind, view) = screen else {
         return Vec::new();
     };
+    let kind = *kind;
     let len = u32::try_from(state.list_len(kind)).unwrap_or(u32::MAX);
     let mut order: Vec<u32> = (0..len).collect();
     if kind == ListKind::Things && view.search.is_some() {
@@ -201,108 +337,130 @@ pub fn haystack(state: &State, kind: ListKind, index: usize) -> &str {
     }
 }
 
-/// Keeps the rows whose haystack fuzzily matches `text`, best matches first (ties keep their
-/// order), as fzf does.
-fn filter_rows(state: &State, kind: ListKind, text: &str, rows: Vec<u32>) -> Vec<u32> {
-    // On the Things list, status words keep the Things known to have them (`status.rs`).
-    let filter = status::Filter::parse(text);
-    let rows = if kind == ListKind::Things && !filter.words.is_empty() {
-        rows.into_iter()
-            .filter(|&i| filter.keeps(state, &state.things.items[i as usize].name))
-            .collect()
-    } else {
-        rows
-    };
-    let text = if kind == ListKind::Things {
-        filter.text.as_str()
-    } else {
-        text
-    };
-    if Fuzzy::new(text).is_none() {
-        return rows;
-    }
-    // Large lists are scored on every core: a keystroke over 100,000 Things must fit in a frame.
-    let threads = if rows.len() < 20_000 {
-        1
-    } else {
-        std::thread::available_parallelism()
-            .map_or(1, usize::from)
-            .min(8)
-    };
-    let chunk = rows.len().div_ceil(threads).max(1);
-    let score_chunk = |(part, slice): (usize, &[u32])| -> Vec<(std::cmp::Reverse<u32>, u32, u32)> {
-        let mut fuzzy = Fuzzy::new(text).expect("a non-empty filter");
-        slice
-            .iter()
-            .enumerate()
-            .filter_map(|(offset, &i)| {
-                let position = u32::try_from(part * chunk + offset).unwrap_or(u32::MAX);
-                fuzzy
-                    .score(haystack(state, kind, i as usize))
-                    .map(|score| (std::cmp::Reverse(score), position, i))
-            })
-            .collect()
-    };
-    let mut scored: Vec<(std::cmp::Reverse<u32>, u32, u32)> = if threads == 1 {
-        score_chunk((0, &rows))
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = rows
-                .chunks(chunk)
-                .enumerate()
-                .map(|part| scope.spawn(move || score_chunk(part)))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("a scoring thread"))
-                .collect()
-        })
-    };
-    // Best first; among equals, the order they had (an unstable sort on (score, position)).
-    scored.sort_unstable();
-    scored.into_iter().map(|(_, _, i)| i).collect()
-}
-
 /// Recomputes every list screen of `kind` on the stack (new items, new sort).
 pub fn recompute_rows(state: &mut State, kind: ListKind) {
     for index in 0..state.screens.len() {
-        let Screen::List(k, view) = &state.screens[index] else {
-            continue;
-        };
-        if *k != kind {
-            continue;
-        }
-        let filter = view.filter.clone();
-        let rows = filter_rows(
-            state,
-            kind,
-            &filter,
-            ordered(state, kind, &state.screens[index]),
-        );
-        let known = status_known(state, kind, &filter);
-        // After a refresh, the row that was selected, once it has arrived again.
-        let kept = view.keep.as_ref().map(|(name, below_top)| {
-            let found = rows
-                .iter()
-                .position(|&row| key(state, kind, row as usize) == name);
-            (found, *below_top)
-        });
-        let loading = still_loading(state, kind);
-        if let Screen::List(_, view) = &mut state.screens[index] {
-            view.rows = rows;
-            view.status_known = known;
-            match kept {
-                Some((Some(at), below_top)) => {
-                    view.selected = at;
-                    view.offset = at.saturating_sub(below_top);
-                    view.keep = None;
-                }
-                Some((None, _)) if !loading => view.keep = None,
-                _ => {}
-            }
+        if matches!(&state.screens[index], Screen::List(k, _) if *k == kind) {
+            recompute_screen(state, index);
         }
     }
     clamp(state);
+}
+
+/// Matches list screen `index`'s filter afresh, in its sort order.
+fn recompute_screen(state: &mut State, index: usize) {
+    let order = ordered(state, &state.screens[index]);
+    if let Screen::List(_, view) = &mut state.screens[index] {
+        view.history.clear();
+        view.outdated = false;
+        begin_matching(view, order);
+    }
+    advance(state, index, SLICE);
+    settle_keep(state, index);
+    refresh_known(state, index);
+}
+
+/// Statuses changed: the Things lists that sort or filter by them are recomputed. One still
+/// matching finishes first (statuses change every few seconds while the console asks them;
+/// starting over each time, a million Things would never be matched).
+pub fn statuses_changed(state: &mut State) {
+    for index in 0..state.screens.len() {
+        let Screen::List(ListKind::Things, view) = &mut state.screens[index] else {
+            continue;
+        };
+        if !view.sort.by_status() && status::Filter::parse(&view.filter).words.is_empty() {
+            continue;
+        }
+        if view.matching.is_some() {
+            view.outdated = true;
+        } else {
+            recompute_screen(state, index);
+        }
+    }
+    clamp(state);
+}
+
+/// How many Things a filter's status words are known for, on screen `index`.
+fn refresh_known(state: &mut State, index: usize) {
+    let Screen::List(kind, view) = &state.screens[index] else {
+        return;
+    };
+    let known = status_known(state, *kind, &view.filter);
+    if let Screen::List(_, view) = &mut state.screens[index] {
+        view.status_known = known;
+    }
+}
+
+/// Things listed from item `from` on, after the others: a Things list in its listed order
+/// takes them as they are (matching only them against its filter); any other is recomputed.
+fn things_appended(state: &mut State, from: usize) {
+    let len = u32::try_from(state.things.items.len()).unwrap_or(u32::MAX);
+    let from = u32::try_from(from).unwrap_or(u32::MAX);
+    let mut others = Vec::new();
+    for index in 0..state.screens.len() {
+        let Screen::List(ListKind::Things, view) = &mut state.screens[index] else {
+            continue;
+        };
+        if view.sort != Sort::Listed || view.search.is_some() {
+            others.push(index);
+            continue;
+        }
+        // The rows of a shorter filter are no longer all it keeps.
+        view.history.clear();
+        if let Some(matching) = &mut view.matching {
+            matching.extend(from..len);
+        } else if view.filter.trim().is_empty() {
+            view.rows.extend(from..len);
+        } else if view.scores.len() == view.rows.len() {
+            let scores = std::mem::take(&mut view.scores);
+            view.matching = Some(Box::new(Matching::extending(
+                scores,
+                from as usize,
+                (from..len).collect(),
+            )));
+        } else {
+            begin_matching(view, (0..len).collect());
+        }
+        advance(state, index, SLICE);
+        settle_keep(state, index);
+        refresh_known(state, index);
+    }
+    for index in others {
+        recompute_screen(state, index);
+    }
+    clamp(state);
+}
+
+/// After a refresh, the cursor goes back to the row that was selected once it has arrived
+/// again (and the rows are all matched); it stops waiting once the listing is complete.
+fn settle_keep(state: &mut State, index: usize) {
+    let Screen::List(kind, view) = &state.screens[index] else {
+        return;
+    };
+    let kind = *kind;
+    let Some((name, below_top)) = &view.keep else {
+        return;
+    };
+    if view.matching.is_some() {
+        return;
+    }
+    let found = view
+        .rows
+        .iter()
+        .position(|&row| key(state, kind, row as usize) == name);
+    let below_top = *below_top;
+    let loading = still_loading(state, kind);
+    if let Screen::List(_, view) = &mut state.screens[index] {
+        match found {
+            Some(at) => {
+                view.selected = at;
+                view.offset = at.saturating_sub(below_top);
+                view.keep = None;
+            }
+            None if !loading => view.keep = None,
+            None => {}
+        }
+    }
 }
 
 /// Keeps cursors inside their lists and on screen.
@@ -547,10 +705,11 @@ pub fn things_page(
             state
                 .thing_haystacks
                 .extend(page.things.iter().map(haystack_of));
+            let from = state.things.items.len();
             state.things.items.extend(page.things);
             state.things.loading = page.more;
             state.things.loaded_once |= !page.more;
-            recompute_rows(state, ListKind::Things);
+            things_appended(state, from);
             visible_loads(state)
         }
         Err(error) => {

@@ -15,6 +15,7 @@ pub mod fuzzy;
 pub mod keys;
 pub mod line;
 mod list;
+pub mod matching;
 pub mod msg;
 mod navigate;
 pub mod quarantine;

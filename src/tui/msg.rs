@@ -42,6 +42,9 @@ pub enum Msg {
     Traffic(TrafficEvent),
     /// The shadow editor's text, after each key.
     EditText(String),
+    /// A slice more of a list's filter still being matched (`State::matching`); the loop sends
+    /// it between frames while there is one.
+    Match,
     Tick {
         now: OffsetDateTime,
         throttled: u64,

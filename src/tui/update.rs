@@ -28,7 +28,6 @@ use super::list::{
     set_filter, step, things_page, visible_loads,
 };
 use super::navigate::{back, copy, open, refresh};
-use super::status;
 use super::violations;
 /// What live traffic's connection says on the status line: a publish acknowledged, credentials
 /// about to expire.
@@ -82,13 +81,7 @@ fn statuses_changed(state: &mut State) {
     if std::mem::take(&mut state.status_changes) == 0 {
         return;
     }
-    let follows = state.screens.iter().any(|screen| {
-        matches!(screen, Screen::List(ListKind::Things, view)
-            if view.sort.by_status() || !status::Filter::parse(&view.filter).words.is_empty())
-    });
-    if follows {
-        recompute_rows(state, ListKind::Things);
-    }
+    super::list::statuses_changed(state);
 }
 
 /// Connectivity asked again for the Things on screen once it is `REFRESH_SECONDS` old: the
@@ -172,6 +165,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             shadow_edit::typed(state, text);
             Vec::new()
         }
+        Msg::Match => super::list::advance_matching(state),
         Msg::Tick { now, throttled } => {
             state.now = now;
             state.spinner = state.spinner.wrapping_add(1);

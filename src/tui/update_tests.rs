@@ -1589,3 +1589,126 @@ fn profile_and_region_are_checked_before_the_console_connects_again() {
         "one switch at a time"
     );
 }
+
+/// The filter's rows as one whole-list match gives them: fuzzy matches, best first, ties in
+/// listed order.
+fn whole_list_match(state: &State, text: &str) -> Vec<String> {
+    let mut fuzzy = super::fuzzy::Fuzzy::new(text).expect("a filter");
+    let mut kept: Vec<(std::cmp::Reverse<u32>, usize)> = state
+        .thing_haystacks
+        .iter()
+        .enumerate()
+        .filter_map(|(at, h)| fuzzy.score(h).map(|s| (std::cmp::Reverse(s), at)))
+        .collect();
+    kept.sort_unstable();
+    kept.into_iter()
+        .map(|(_, at)| state.things.items[at].name.clone())
+        .collect()
+}
+
+/// Runs the frames a long list's filter takes; how many.
+fn match_to_the_end(state: &mut State) -> usize {
+    let mut frames = 0;
+    while state.matching() {
+        update(state, Msg::Match);
+        frames += 1;
+        assert!(frames < 10_000, "matching never ends");
+    }
+    frames
+}
+
+#[test]
+fn a_long_list_is_matched_over_frames_and_ends_as_one_match_of_the_whole_list() {
+    // Longer than one slice's minimum, with names fuzzily close to each other.
+    let count = super::matching::MIN_ROWS * 3;
+    let mut state = loaded(count);
+    update(&mut state, Msg::Action(Action::Filter));
+    typed(&mut state, "pump-1");
+    match_to_the_end(&mut state);
+    let first = whole_list_match(&state, "pump-1");
+    assert!(first.len() > 1000 && first.len() < count, "{}", first.len());
+    assert_eq!(rows(&state), first);
+
+    // Keys typed while a match is still going on narrow what it has kept and what it has not
+    // reached yet; erasing past them matches afresh.
+    typed(&mut state, "2");
+    typed(&mut state, "3");
+    match_to_the_end(&mut state);
+    assert_eq!(rows(&state), whole_list_match(&state, "pump-123"));
+    update(&mut state, Msg::Erase);
+    update(&mut state, Msg::Erase);
+    match_to_the_end(&mut state);
+    assert_eq!(rows(&state), first);
+    update(&mut state, Msg::Erase);
+    match_to_the_end(&mut state);
+    assert_eq!(rows(&state), whole_list_match(&state, "pump-"));
+}
+
+#[test]
+fn pages_arriving_under_a_filter_are_matched_alone_and_merged_in_order() {
+    let mut state = State::new(Backend::Local, false, OffsetDateTime::UNIX_EPOCH);
+    start(&mut state);
+    let count = super::matching::MIN_ROWS * 2;
+    update(&mut state, page(0, &names(0..count), true));
+    update(&mut state, Msg::Action(Action::Filter));
+    typed(&mut state, "pump-19");
+    match_to_the_end(&mut state);
+    // A page while the filter's rows are final, then two while it matches the first.
+    let before = rows(&state);
+    update(&mut state, page(0, &names(count..count * 2), true));
+    assert_eq!(
+        rows(&state)[..before.len()],
+        before[..],
+        "the rows already kept stay on screen"
+    );
+    update(
+        &mut state,
+        page(0, &names(count * 2..count * 2 + 500), true),
+    );
+    update(
+        &mut state,
+        page(0, &names(count * 2 + 500..count * 3), false),
+    );
+    match_to_the_end(&mut state);
+    assert_eq!(rows(&state), whole_list_match(&state, "pump-19"));
+    // And without a filter, every Thing in listed order.
+    update(&mut state, Msg::ClearInput);
+    match_to_the_end(&mut state);
+    assert_eq!(rows(&state).len(), count * 3);
+    assert_eq!(
+        rows(&state)[count * 3 - 1],
+        format!("pump-{:04}", count * 3 - 1)
+    );
+}
+
+#[test]
+fn a_cursor_moved_while_the_filter_matches_stays_on_its_thing_when_the_rows_reorder() {
+    let mut state = loaded(super::matching::MIN_ROWS * 3);
+    // The filter as a keystroke leaves it on a slow machine: a slice matched, the rest to go.
+    let mut matching = super::matching::Matching::new((0..60_000).collect());
+    let mut kept = Vec::new();
+    let scorer = || {
+        let mut fuzzy = super::fuzzy::Fuzzy::new("pump-19").unwrap();
+        let haystacks = &state.thing_haystacks;
+        move |row: u32| fuzzy.score(&haystacks[row as usize])
+    };
+    assert!(!matching.advance(&mut kept, std::time::Duration::ZERO, &scorer));
+    let Some(Screen::List(_, view)) = state.screens.last_mut() else {
+        panic!("a list");
+    };
+    "pump-19".clone_into(&mut view.filter);
+    view.rows = kept;
+    view.matching = Some(Box::new(matching));
+    for _ in 0..3 {
+        update(&mut state, Msg::Action(Action::Down));
+    }
+    let (_, view) = list_view(&state).unwrap();
+    let chosen = rows(&state)[view.selected].clone();
+    let below_top = view.selected - view.offset;
+    match_to_the_end(&mut state);
+    let (_, view) = list_view(&state).unwrap();
+    assert_eq!(rows(&state), whole_list_match(&state, "pump-19"));
+    assert_eq!(rows(&state)[view.selected], chosen);
+    assert_eq!(view.selected - view.offset, below_top.min(view.selected));
+    assert_ne!(view.selected, 3, "the rows did reorder under it");
+}

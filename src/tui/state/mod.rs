@@ -117,8 +117,16 @@ pub struct ListView {
     pub offset: usize,
     pub filter: String,
     pub sort: Sort,
-    /// Indices into the list's items, in display order, after filter and sort.
+    /// Indices into the list's items, in display order, after filter and sort. While
+    /// `matching`, the rows kept so far.
     pub rows: Vec<u32>,
+    /// The filter's score of each row, once matched (empty without a filter, or when the rows
+    /// came back from `history`).
+    pub scores: Vec<u32>,
+    /// The filter still being matched against a long list, a slice a frame.
+    pub matching: Option<Box<super::matching::Matching>>,
+    /// Statuses changed while `matching`: the rows are matched again once it is done.
+    pub outdated: bool,
     /// The rows of each shorter filter typed on the way to this one, so erasing is instant.
     pub history: Vec<(String, Vec<u32>)>,
     /// With status words in the filter that are not known fleet-wide: for how many Things
@@ -147,6 +155,10 @@ pub enum Link {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a handful of screens on the stack; a list's is the one most used"
+)]
 pub enum Screen {
     List(ListKind, ListView),
     Thing {
@@ -671,6 +683,14 @@ impl State {
     #[must_use]
     pub fn report_filter(&self, report: Report) -> &str {
         self.report_filters.get(&report).map_or("", String::as_str)
+    }
+
+    /// Whether a list's filter is still being matched (`Msg::Match` matches more of it).
+    #[must_use]
+    pub fn matching(&self) -> bool {
+        self.screens
+            .iter()
+            .any(|s| matches!(s, Screen::List(_, view) if view.matching.is_some()))
     }
 
     /// Number of items in a list.

@@ -82,15 +82,24 @@ pub fn draw(
             Load::Failed(_) => title.push_str("· failed "),
         }
         if !view.filter.is_empty() {
-            let _ = write!(
-                title,
-                "({} shown) /{} ",
-                view.rows.len(),
-                escape(&view.filter)
-            );
+            match matching_progress(view, None) {
+                Some(progress) => {
+                    let _ = write!(title, "({progress}) /{} ", escape(&view.filter));
+                }
+                None => {
+                    let _ = write!(
+                        title,
+                        "({} shown) /{} ",
+                        view.rows.len(),
+                        escape(&view.filter)
+                    );
+                }
+            }
         }
     } else if view.filter.is_empty() {
         let _ = write!(title, "({total}) ");
+    } else if let Some(progress) = matching_progress(view, Some(total)) {
+        let _ = write!(title, "({progress}) /{} ", escape(&view.filter));
     } else {
         let _ = write!(
             title,
@@ -407,5 +416,48 @@ impl Highlighter {
                 })
                 .collect::<Vec<_>>(),
         )
+    }
+}
+
+/// While a long list's filter is still being matched: the rows kept so far (not yet the
+/// filter's count) and how far it has got.
+fn matching_progress(view: &ListView, total: Option<usize>) -> Option<String> {
+    let (looked, of) = view.matching.as_ref()?.progress();
+    let percent = looked * 100 / of.max(1);
+    let kept = view.rows.len();
+    Some(match total {
+        Some(total) => format!("{kept} of {total} so far, matching {percent}%"),
+        None => format!("{kept} shown so far, matching {percent}%"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matching_progress;
+    use crate::tui::matching::{MIN_ROWS, Matching};
+    use crate::tui::state::ListView;
+
+    #[test]
+    fn a_filter_still_matching_says_its_rows_are_so_far_and_how_far_it_has_got() {
+        let len = u32::try_from(MIN_ROWS * 4).unwrap();
+        let mut matching = Matching::new((0..len).collect());
+        let mut rows = Vec::new();
+        let scorer = || |row: u32| row.is_multiple_of(2).then_some(1);
+        assert!(!matching.advance(&mut rows, std::time::Duration::ZERO, &scorer));
+        let view = ListView {
+            filter: "pump".into(),
+            rows,
+            matching: Some(Box::new(matching)),
+            ..ListView::default()
+        };
+        assert_eq!(
+            matching_progress(&view, Some(MIN_ROWS * 4)).as_deref(),
+            Some("10000 of 80000 so far, matching 25%")
+        );
+        assert_eq!(
+            matching_progress(&ListView::default(), Some(5)),
+            None,
+            "a finished match says its count as it is"
+        );
     }
 }
