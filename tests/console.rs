@@ -73,7 +73,7 @@ async fn filter_enter_certificate_then_policy_lands_on_the_policy_screen() {
     let Screen::List(ListKind::Things, view) = app.state.screen() else {
         panic!("still on the list")
     };
-    let first = &app.state.things.items[view.rows[0] as usize].name;
+    let first = app.state.things.items.at(view.rows[0] as usize).name();
     assert_eq!(first, "pump-10", "the best match comes first");
     keys(&mut app, &["<Enter>"]).await;
     assert!(

@@ -19,7 +19,7 @@ fn names(app: &App) -> Vec<String> {
         .things
         .items
         .iter()
-        .map(|t| t.name.clone())
+        .map(|t| t.name().to_owned())
         .collect();
     names.sort();
     names

@@ -299,7 +299,12 @@ pub fn complete(state: &mut State) -> Vec<Effect> {
                 effects = load_listing(state, kind);
             }
             let names: Vec<String> = match verb {
-                "thing" | "traffic" => state.things.items.iter().map(|t| t.name.clone()).collect(),
+                "thing" | "traffic" => state
+                    .things
+                    .items
+                    .iter()
+                    .map(|t| t.name().to_owned())
+                    .collect(),
                 "policy" => state
                     .policies
                     .items

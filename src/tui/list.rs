@@ -7,9 +7,10 @@ use super::detail;
 use super::fuzzy::Fuzzy;
 use super::matching::Matching;
 use super::msg::{Effect, Request};
+use super::state::things;
 use super::state::{Input, InputKind, Level, ListKind, ListView, Load, Screen, Sort, State};
 use super::status;
-use crate::fleet::model::{ThingPage, ThingSummary, certificate_id_from_arn};
+use crate::fleet::model::{ThingPage, certificate_id_from_arn};
 use std::time::Duration;
 
 pub fn filter_changed(state: &mut State) -> Vec<Effect> {
@@ -136,6 +137,7 @@ fn advance(state: &mut State, index: usize, budget: Duration) {
     };
     let mut rows = std::mem::take(&mut view.rows);
     let filter = view.filter.clone();
+    let started = std::time::Instant::now();
     let done = {
         let state: &State = state;
         let scorer = || {
@@ -147,7 +149,10 @@ fn advance(state: &mut State, index: usize, budget: Duration) {
     let Screen::List(_, view) = &mut state.screens[index] else {
         return;
     };
-    if !done {
+    // Putting many rows in order takes a few ms: a slice already half spent leaves it to the
+    // next frame.
+    let late = started.elapsed() > budget / 2 && rows.len() > super::matching::MIN_ROWS;
+    if !done || late {
         view.rows = rows;
         view.matching = Some(matching);
         return;
@@ -207,7 +212,7 @@ impl<'a> RowMatcher<'a> {
         if !self.words.words.is_empty()
             && !self
                 .words
-                .keeps(self.state, &self.state.things.items[row].name)
+                .keeps(self.state, self.state.things.items.at(row).name())
         {
             return None;
         }
@@ -234,26 +239,27 @@ fn ordered(state: &State, screen: &Screen) -> Vec<u32> {
     let len = u32::try_from(state.list_len(kind)).unwrap_or(u32::MAX);
     let mut order: Vec<u32> = (0..len).collect();
     if kind == ListKind::Things && view.search.is_some() {
-        order.retain(|&i| shown_by_search(view, &state.things.items[i as usize].name));
+        order.retain(|&i| shown_by_search(view, state.things.items.at(i as usize).name()));
     }
-    let key = |i: u32| -> (String, String) {
+    // Borrowed keys: a million Things sort without a string copied.
+    let key = |i: u32| -> (&str, &str) {
         let i = i as usize;
         match kind {
             ListKind::Things => {
-                let t = &state.things.items[i];
-                (t.thing_type.clone().unwrap_or_default(), t.name.clone())
+                let t = &state.things.items.at(i);
+                (t.thing_type().unwrap_or_default(), t.name())
             }
             ListKind::Certificates => {
                 let c = &state.certificates.items[i];
-                (c.status.as_aws().to_owned(), c.id.clone())
+                (c.status.as_aws(), &c.id)
             }
-            ListKind::Policies => (String::new(), state.policies.items[i].name.clone()),
+            ListKind::Policies => ("", &state.policies.items[i].name),
         }
     };
-    let name = |i: u32| state.things.items[i as usize].name.as_str();
+    let name = |i: u32| state.things.items.at(i as usize).name();
     match view.sort {
-        Sort::Name => order.sort_by_cached_key(|i| key(*i).1),
-        Sort::Kind => order.sort_by_cached_key(|i| key(*i)),
+        Sort::Name => order.sort_by(|a, b| key(*a).1.cmp(key(*b).1)),
+        Sort::Kind => order.sort_by(|a, b| key(*a).cmp(&key(*b))),
         // The status sorts are the Things list's; ties keep the listed order.
         Sort::Status if kind == ListKind::Things => {
             order.sort_by_cached_key(|i| status::rank(state, name(*i)));
@@ -281,7 +287,7 @@ fn shown_by_search(view: &ListView, name: &str) -> bool {
 /// What names a row across refreshes: a Thing's or policy's name, a certificate's id.
 fn key(state: &State, kind: ListKind, index: usize) -> &str {
     match kind {
-        ListKind::Things => &state.things.items[index].name,
+        ListKind::Things => state.things.items.at(index).name(),
         ListKind::Certificates => &state.certificates.items[index].id,
         ListKind::Policies => &state.policies.items[index].name,
     }
@@ -331,7 +337,7 @@ fn still_loading(state: &State, kind: ListKind) -> bool {
 
 pub fn haystack(state: &State, kind: ListKind, index: usize) -> &str {
     match kind {
-        ListKind::Things => &state.thing_haystacks[index],
+        ListKind::Things => state.things.items.haystack(index),
         ListKind::Certificates => &state.certificates.items[index].id,
         ListKind::Policies => &state.policies.items[index].name,
     }
@@ -604,13 +610,13 @@ pub fn visible_loads(state: &mut State) -> Vec<Effect> {
         ListKind::Things => {
             let names: Vec<String> = visible
                 .iter()
-                .map(|&i| state.things.items[i].name.clone())
+                .map(|&i| state.things.items.at(i).name().to_owned())
                 .collect();
             effects.extend(connectivity::load(state, names.iter().map(String::as_str)));
             for i in visible {
-                let name = &state.things.items[i].name;
+                let name = state.things.items.at(i).name();
                 match state.principals.get(name) {
-                    None => effects.push(Effect::Request(Request::LoadPrincipals(name.clone()))),
+                    None => effects.push(Effect::Request(Request::LoadPrincipals(name.to_owned()))),
                     Some(Load::Ready(principals)) => {
                         for id in principals.iter().filter_map(|p| certificate_id_from_arn(p)) {
                             if !state.certificate_details.contains_key(id)
@@ -668,20 +674,6 @@ pub fn needs<T>(load: Option<&Load<T>>) -> bool {
 }
 
 /// What the filter matches a Thing on, exactly as long as it is (a million are held).
-fn haystack_of(thing: &ThingSummary) -> Box<str> {
-    let mut text = thing.name.clone();
-    for part in thing
-        .thing_type
-        .as_deref()
-        .into_iter()
-        .chain(thing.attributes.values())
-    {
-        text.push(' ');
-        text.push_str(part);
-    }
-    text.into_boxed_str()
-}
-
 pub fn things_page(
     state: &mut State,
     generation: u64,
@@ -702,11 +694,15 @@ pub fn things_page(
             {
                 state.account = Some(account.to_owned());
             }
-            state
-                .thing_haystacks
-                .extend(page.things.iter().map(haystack_of));
+            if state.thing_arn_prefix.is_empty()
+                && let Some(first) = page.things.first()
+            {
+                state.thing_arn_prefix = things::arn_prefix(first);
+            }
             let from = state.things.items.len();
-            state.things.items.extend(page.things);
+            for thing in &page.things {
+                state.things.items.push(thing, &state.thing_arn_prefix);
+            }
             state.things.loading = page.more;
             state.things.loaded_once |= !page.more;
             things_appended(state, from);

@@ -94,6 +94,10 @@ impl Matching {
         let threads = std::thread::available_parallelism()
             .map_or(1, usize::from)
             .min(8);
+        // Room for every row that could be kept, so the lists never grow by copying (a
+        // million rows' copy and its fresh pages cost a frame).
+        rows.reserve(self.base.len() - self.next);
+        self.scores.reserve(self.base.len() - self.next);
         for chunk in 0.. {
             let left = self.base.len() - self.next;
             if left == 0 {
@@ -109,7 +113,8 @@ impl Matching {
                 clippy::cast_sign_loss,
                 reason = "a positive count of rows, far below usize::MAX"
             )]
-            let planned = (self.rate * remaining_ms) as usize;
+            // Planned short of the budget: the next rows may be slower to match than the last.
+            let planned = (self.rate * remaining_ms * 0.75) as usize;
             let take = planned.max(MIN_ROWS).min(left);
             let chunk_started = Instant::now();
             let slice = &self.base[self.next..self.next + take];

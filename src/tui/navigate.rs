@@ -28,7 +28,7 @@ pub fn back(state: &mut State) -> Vec<Effect> {
 pub fn open(state: &mut State) -> Vec<Effect> {
     let link = match state.screen() {
         Screen::List(..) => match selected_index(state) {
-            Some((ListKind::Things, i)) => Link::Thing(state.things.items[i].name.clone()),
+            Some((ListKind::Things, i)) => Link::Thing(state.things.items.at(i).name().to_owned()),
             Some((ListKind::Certificates, i)) => {
                 Link::Certificate(state.certificates.items[i].id.clone())
             }
@@ -191,7 +191,6 @@ pub fn refresh(state: &mut State) -> Vec<Effect> {
         Screen::List(ListKind::Things, _) => {
             state.things.generation += 1;
             state.things.items.clear();
-            state.thing_haystacks.clear();
             state.things.loading = true;
             state.things.error = None;
             state.principals.clear();
@@ -264,7 +263,14 @@ fn refresh_report(state: &mut State, report: Report) -> Vec<Effect> {
 pub fn copy(state: &mut State) -> Vec<Effect> {
     let text = match state.screen() {
         Screen::List(..) => match selected_index(state) {
-            Some((ListKind::Things, i)) => Some(state.things.items[i].arn.clone()),
+            Some((ListKind::Things, i)) => Some(
+                state
+                    .things
+                    .items
+                    .at(i)
+                    .arn(&state.thing_arn_prefix)
+                    .into_owned(),
+            ),
             Some((ListKind::Certificates, i)) => Some(state.certificates.items[i].id.clone()),
             Some((ListKind::Policies, i)) => Some(state.policies.items[i].arn.clone()),
             None => None,

@@ -135,7 +135,7 @@ pub fn mark_shown(state: &mut State) {
         .rows
         .iter()
         .filter_map(|&i| state.things.items.get(i as usize))
-        .map(|t| t.name.clone())
+        .map(|t| t.name().to_owned())
         .collect();
     let before = state.marked.len();
     state.marked.extend(names);

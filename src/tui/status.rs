@@ -150,7 +150,7 @@ pub fn known_for(state: &State, filter: &Filter) -> usize {
             filter
                 .words
                 .iter()
-                .all(|w| holds(*w, state, &t.name).is_some())
+                .all(|w| holds(*w, state, t.name()).is_some())
         })
         .count()
 }

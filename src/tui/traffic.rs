@@ -107,7 +107,12 @@ pub fn tick(state: &mut State) {
     {
         return;
     }
-    let things: HashSet<&str> = state.things.items.iter().map(|t| t.name.as_str()).collect();
+    let things: HashSet<&str> = state
+        .things
+        .items
+        .iter()
+        .map(super::state::things::ListedThing::name)
+        .collect();
     let mut busy: HashMap<&str, u64> = HashMap::new();
     for (topic, stats) in state.traffic.history.topics() {
         let levels: Vec<&str> = topic.split('/').collect();

@@ -93,7 +93,7 @@ fn connectivity_on_screen(state: &mut State) -> Vec<Effect> {
             let end = (view.offset + state.page_rows).min(view.rows.len());
             view.rows[view.offset.min(end)..end]
                 .iter()
-                .map(|&i| state.things.items[i as usize].name.clone())
+                .map(|&i| state.things.items.at(i as usize).name().to_owned())
                 .collect()
         }
         _ => return Vec::new(),

@@ -45,7 +45,7 @@ fn rows(state: &State) -> Vec<String> {
     assert_eq!(kind, ListKind::Things);
     view.rows
         .iter()
-        .map(|i| state.things.items[*i as usize].name.clone())
+        .map(|i| state.things.items.at(*i as usize).name().to_owned())
         .collect()
 }
 
@@ -1595,14 +1595,19 @@ fn profile_and_region_are_checked_before_the_console_connects_again() {
 fn whole_list_match(state: &State, text: &str) -> Vec<String> {
     let mut fuzzy = super::fuzzy::Fuzzy::new(text).expect("a filter");
     let mut kept: Vec<(std::cmp::Reverse<u32>, usize)> = state
-        .thing_haystacks
+        .things
+        .items
         .iter()
         .enumerate()
-        .filter_map(|(at, h)| fuzzy.score(h).map(|s| (std::cmp::Reverse(s), at)))
+        .filter_map(|(at, t)| {
+            fuzzy
+                .score(t.haystack())
+                .map(|s| (std::cmp::Reverse(s), at))
+        })
         .collect();
     kept.sort_unstable();
     kept.into_iter()
-        .map(|(_, at)| state.things.items[at].name.clone())
+        .map(|(_, at)| state.things.items.at(at).name().to_owned())
         .collect()
 }
 
@@ -1689,8 +1694,8 @@ fn a_cursor_moved_while_the_filter_matches_stays_on_its_thing_when_the_rows_reor
     let mut kept = Vec::new();
     let scorer = || {
         let mut fuzzy = super::fuzzy::Fuzzy::new("pump-19").unwrap();
-        let haystacks = &state.thing_haystacks;
-        move |row: u32| fuzzy.score(&haystacks[row as usize])
+        let things = &state.things.items;
+        move |row: u32| fuzzy.score(things.haystack(row as usize))
     };
     assert!(!matching.advance(&mut kept, std::time::Duration::ZERO, &scorer));
     let Some(Screen::List(_, view)) = state.screens.last_mut() else {

@@ -9,15 +9,15 @@ pub mod bulk;
 pub mod denied;
 pub mod quarantine;
 pub mod shadow_edit;
+pub mod things;
 pub mod traffic;
 pub mod violations;
 
 use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
-use crate::fleet::model::{
-    Certificate, CertificateSummary, Connectivity, PolicySummary, Shadow, ThingSummary,
-};
+use crate::fleet::model::{Certificate, CertificateSummary, Connectivity, PolicySummary, Shadow};
 use quarantine::Flow;
 use shadow_edit::ShadowEdit;
+use things::ListedThings;
 use traffic::TrafficView;
 
 /// A shadow: its Thing, and its name (None: the classic shadow).
@@ -353,8 +353,8 @@ pub struct Message {
 
 /// A loaded list and how its loading goes.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Listing<T> {
-    pub items: Vec<T>,
+pub struct Listing<Items> {
+    pub items: Items,
     pub loading: bool,
     pub loaded_once: bool,
     pub error: Option<String>,
@@ -362,10 +362,10 @@ pub struct Listing<T> {
     pub generation: u64,
 }
 
-impl<T> Default for Listing<T> {
+impl<Items: Default> Default for Listing<Items> {
     fn default() -> Self {
         Self {
-            items: Vec::new(),
+            items: Items::default(),
             loading: false,
             loaded_once: false,
             error: None,
@@ -382,11 +382,12 @@ pub struct State {
     pub account: Option<String>,
     /// Never empty: the last is on screen, Esc pops.
     pub screens: Vec<Screen>,
-    pub things: Listing<ThingSummary>,
-    /// "name type attribute-values" per Thing, what `/` matches.
-    pub thing_haystacks: Vec<Box<str>>,
-    pub certificates: Listing<CertificateSummary>,
-    pub policies: Listing<PolicySummary>,
+    pub things: Listing<ListedThings>,
+    /// The listed Things' usual ARN prefix ("arn:aws:iot:REGION:ACCOUNT:thing/"), from the
+    /// first one listed: a Thing keeps its ARN only when it is not this and its name.
+    pub thing_arn_prefix: String,
+    pub certificates: Listing<Vec<CertificateSummary>>,
+    pub policies: Listing<Vec<PolicySummary>>,
     /// Principal ARNs per Thing, loaded for the rows on screen.
     pub principals: HashMap<String, Load<Vec<String>>>,
     /// Described certificates by id, loaded for the rows on screen.
@@ -487,7 +488,7 @@ impl State {
             account: None,
             screens: vec![Screen::list(ListKind::Things)],
             things: Listing::default(),
-            thing_haystacks: Vec::new(),
+            thing_arn_prefix: String::new(),
             certificates: Listing::default(),
             policies: Listing::default(),
             principals: HashMap::new(),
@@ -666,7 +667,7 @@ impl State {
                 .rows
                 .get(view.selected)
                 .and_then(|&i| self.things.items.get(i as usize))
-                .map(|t| t.name.clone()),
+                .map(|t| t.name().to_owned()),
             _ => None,
         }
     }

@@ -169,39 +169,38 @@ pub fn draw(
             ],
             visible
                 .map(|(position, index)| {
-                    let thing = &state.things.items[*index as usize];
+                    let thing = &state.things.items.at(*index as usize);
                     let attributes = thing
-                        .attributes
-                        .iter()
+                        .attributes()
                         .map(|(k, v)| format!("{k}={v}"))
                         .collect::<Vec<_>>()
                         .join(" ");
-                    let (summary, slot) = certificate_summary(state, &thing.name);
-                    let (online, connected) = connectivity::summary(state, &thing.name);
+                    let (summary, slot) = certificate_summary(state, thing.name());
+                    let (online, connected) = connectivity::summary(state, thing.name());
                     let online_slot = match connected {
                         Some(true) => Slot::CertActive,
                         Some(false) => Slot::Text,
                         None => Slot::Dim,
                     };
-                    let name = if state.marked.contains(&thing.name) {
-                        let mut line = highlight.line(&thing.name, theme);
+                    let name = if state.marked.contains(thing.name()) {
+                        let mut line = highlight.line(thing.name(), theme);
                         line.spans
                             .insert(0, Span::styled("+ ", theme.style(Slot::Title)));
                         line
                     } else {
-                        highlight.line(&thing.name, theme)
+                        highlight.line(thing.name(), theme)
                     };
                     let mut cells = vec![
                         Cell::from(name),
                         Cell::from(Span::styled(
-                            escape(thing.thing_type.as_deref().unwrap_or("-")).into_owned(),
+                            escape(thing.thing_type().unwrap_or("-")).into_owned(),
                             theme.style(Slot::Dim),
                         )),
                         Cell::from(Span::styled(online, theme.style(online_slot))),
-                        denied_cell(state, &thing.name, theme),
-                        violations_cell(state, &thing.name, theme),
+                        denied_cell(state, thing.name(), theme),
+                        violations_cell(state, thing.name(), theme),
                         Cell::from(Span::styled(summary, theme.style(slot))),
-                        if state.is_quarantined(&thing.name) {
+                        if state.is_quarantined(thing.name()) {
                             Cell::from(Span::styled("Q", theme.style(Slot::ThingQuarantined)))
                         } else {
                             Cell::from("")
