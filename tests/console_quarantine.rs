@@ -455,7 +455,7 @@ fn last_seen(app: &App, topic: &str) -> Option<OffsetDateTime> {
         .traffic
         .history
         .messages()
-        .filter(|m| &*m.topic == topic)
+        .filter(|m| m.topic == topic)
         .map(|m| m.received)
         .max()
 }

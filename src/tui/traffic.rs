@@ -219,7 +219,7 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
         Action::Copy => {
             let payload = view
                 .selected_message(now)
-                .map(|m| String::from_utf8_lossy(&m.payload).into_owned());
+                .map(|m| String::from_utf8_lossy(m.payload).into_owned());
             return Some(match payload {
                 Some(text) => {
                     state.say(Level::Info, "copied the payload");
@@ -462,7 +462,7 @@ mod tests {
         );
         let under = |path: &str| -> Vec<String> {
             view.messages(path)
-                .map(|m| String::from_utf8_lossy(&m.payload).into_owned())
+                .map(|m| String::from_utf8_lossy(m.payload).into_owned())
                 .collect()
         };
         assert_eq!(under("fleet/pump-01"), ["2", "1"]);
@@ -477,8 +477,8 @@ mod tests {
         view.ingest(&message("a/b", "old"), now());
         view.frozen = Some(view.history.received());
         view.ingest(&message("a/b", "new"), now());
-        let shown: Vec<_> = view.messages("").map(|m| m.payload.clone()).collect();
-        assert_eq!(shown, [Bytes::from("old")]);
+        let shown: Vec<_> = view.messages("").map(|m| m.payload.to_vec()).collect();
+        assert_eq!(shown, [b"old".to_vec()]);
         assert_eq!(view.tree(now())[0].count, 2, "the counts keep moving");
         view.frozen = None;
         assert_eq!(view.messages("").count(), 2);

@@ -6,7 +6,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
 use time::OffsetDateTime;
 
 use super::client::TrafficMessage;
@@ -19,33 +18,57 @@ pub const DISPLAY_LIMIT: usize = 64 * 1024;
 pub const RATE_SECONDS: usize = 60;
 const SLOTS: i64 = 60;
 
-/// A kept message. The payload may be cut: `size` is the size that arrived.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Kept {
-    pub topic: Arc<str>,
-    pub payload: Bytes,
+/// A kept message, as read from the history. The payload may be cut: `size` is the size that
+/// arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kept<'a> {
+    pub topic: &'a str,
+    pub payload: &'a [u8],
     pub size: u32,
     pub qos: u8,
     pub retain: bool,
     pub received: OffsetDateTime,
 }
 
-impl Kept {
+impl Kept<'_> {
     #[must_use]
     pub fn truncated(&self) -> bool {
         self.payload.len() < self.size as usize
     }
 }
 
+/// A kept message as the history holds it: 32 bytes, its topic and payload by place (a
+/// hundred thousand messages a second each cost an entry's worth of fresh memory, and shared
+/// pointers cost atomic counts to take and to drop).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    /// Nanoseconds since the epoch (UTC).
+    received: i64,
+    /// The chunk of the payload (a sequence number: `chunks[0]` is `first_chunk`), where it
+    /// starts in it and how long the kept part is.
+    chunk: u32,
+    offset: u32,
+    len: u32,
+    size: u32,
+    /// The topic's place in `names`.
+    topic: u32,
+    qos: u8,
+    retain: bool,
+}
+
 /// Bytes accounted per kept message beyond its payload: the entry itself plus a share of the
 /// room the queue of entries keeps spare.
-pub const MESSAGE_OVERHEAD: usize = std::mem::size_of::<Kept>() + 16;
+pub const MESSAGE_OVERHEAD: usize = std::mem::size_of::<Entry>() + 16;
 
-/// Kept payloads are copied one after another into shared chunks of this size: an allocation a
-/// chunk, not a message. Messages go oldest first, so chunks are freed whole, in order; the
-/// budget counts payloads, and at most the chunk being emptied and the one being filled hold
-/// more than that.
+/// Kept payloads are copied one after another into chunks of this size: an allocation a chunk,
+/// not a message. Messages go oldest first, so chunks are emptied whole, in order, and reused;
+/// the budget counts payloads, and at most the chunk being emptied and the one being filled
+/// hold more than that.
 const CHUNK: usize = 1024 * 1024;
+
+/// Emptied chunks kept for reuse: a new allocation of a chunk's size is a new mapping, whose
+/// pages the kernel faults in and zeroes again.
+const SPARE_CHUNKS: usize = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicStats {
@@ -55,8 +78,8 @@ pub struct TopicStats {
     /// Messages per second over the last minute, oldest first once read with [`TopicStats::rate`].
     per_second: [u32; RATE_SECONDS],
     second: i64,
-    /// The topic, shared with its kept messages: found with the statistics in one lookup.
-    name: Arc<str>,
+    /// The topic's place in `History::names`, found with the statistics in one lookup.
+    id: u32,
 }
 
 impl TopicStats {
@@ -96,13 +119,16 @@ impl TopicStats {
 pub struct History {
     budget: usize,
     used: usize,
-    messages: VecDeque<Kept>,
+    messages: VecDeque<Entry>,
     topics: HashMap<Arc<str>, TopicStats>,
-    /// The rest of the chunk payloads are being copied into (none before the first message).
-    chunk: BytesMut,
-    /// Chunks filled, oldest first, reused once their messages are all gone: a new allocation
-    /// of a chunk's size is a new mapping, whose pages the kernel faults in and zeroes again.
-    spent: VecDeque<BytesMut>,
+    /// Every topic seen, by `TopicStats::id`.
+    names: Vec<Arc<str>>,
+    /// The chunks holding kept payloads, oldest first; payloads are copied into the last.
+    chunks: VecDeque<Vec<u8>>,
+    /// The sequence number of `chunks[0]`.
+    first_chunk: u32,
+    /// Emptied chunks, for reuse.
+    spare: Vec<Vec<u8>>,
     chunks_allocated: u64,
     received: u64,
     evicted: u64,
@@ -117,8 +143,10 @@ impl History {
             used: 0,
             messages: VecDeque::new(),
             topics: HashMap::new(),
-            chunk: BytesMut::new(),
-            spent: VecDeque::new(),
+            names: Vec::new(),
+            chunks: VecDeque::new(),
+            first_chunk: 0,
+            spare: Vec::new(),
             chunks_allocated: 0,
             received: 0,
             evicted: 0,
@@ -130,87 +158,124 @@ impl History {
     pub fn push(&mut self, message: &TrafficMessage) {
         self.received += 1;
         let size = message.payload.len();
-        // A copy of exactly what is kept: the received buffer may share a larger allocation.
-        let payload = self.copy(&message.payload[..size.min(DISPLAY_LIMIT)]);
-        if payload.len() < size {
+        let kept = &message.payload[..size.min(DISPLAY_LIMIT)];
+        if kept.len() < size {
             self.truncated += 1;
         }
+        let (chunk, offset) = self.copy(kept);
         // One lookup for a topic seen before (every message but a topic's first).
         let stats = if let Some(stats) = self.topics.get_mut(message.topic.as_str()) {
             stats
         } else {
             let topic: Arc<str> = Arc::from(message.topic.as_str());
-            self.used += topic.len() + std::mem::size_of::<TopicStats>() + 32;
+            self.used += topic.len() + std::mem::size_of::<TopicStats>() + 48;
             let stats = TopicStats {
                 count: 0,
                 last: message.received,
                 per_second: [0; RATE_SECONDS],
                 second: i64::MIN / 2,
-                name: topic.clone(),
+                id: u32::try_from(self.names.len()).unwrap_or(u32::MAX),
             };
+            self.names.push(topic.clone());
             self.topics.entry(topic).or_insert(stats)
         };
         stats.count += 1;
         stats.last = message.received;
         stats.count_at(message.received.unix_timestamp());
-        let topic = stats.name.clone();
-        self.used += payload.len() + MESSAGE_OVERHEAD;
-        self.messages.push_back(Kept {
-            topic,
-            payload,
+        let topic = stats.id;
+        self.used += kept.len() + MESSAGE_OVERHEAD;
+        self.messages.push_back(Entry {
+            received: i64::try_from(message.received.unix_timestamp_nanos()).unwrap_or(0),
+            chunk,
+            offset,
+            len: u32::try_from(kept.len()).unwrap_or(u32::MAX),
             size: u32::try_from(size).unwrap_or(u32::MAX),
+            topic,
             qos: message.qos,
             retain: message.retain,
-            received: message.received,
         });
         while self.used > self.budget {
             let Some(oldest) = self.messages.pop_front() else {
                 break;
             };
-            self.used -= oldest.payload.len() + MESSAGE_OVERHEAD;
+            self.used -= oldest.len as usize + MESSAGE_OVERHEAD;
             self.evicted += 1;
+        }
+        self.release_chunks();
+    }
+
+    /// `bytes` copied into the last chunk, or a new one when it has no room left: the chunk's
+    /// sequence number and where the bytes start in it.
+    fn copy(&mut self, bytes: &[u8]) -> (u32, u32) {
+        let full = self
+            .chunks
+            .back()
+            .is_none_or(|chunk| chunk.len() + bytes.len() > CHUNK);
+        if full {
+            let chunk = self.spare.pop().unwrap_or_else(|| {
+                self.chunks_allocated += 1;
+                Vec::with_capacity(CHUNK)
+            });
+            self.chunks.push_back(chunk);
+        }
+        let last = self.chunks.back_mut().expect("a chunk to copy into");
+        let offset = u32::try_from(last.len()).unwrap_or(u32::MAX);
+        last.extend_from_slice(bytes);
+        let number = u32::try_from(self.chunks.len() - 1)
+            .unwrap_or(u32::MAX)
+            .wrapping_add(self.first_chunk);
+        (number, offset)
+    }
+
+    /// Chunks before the oldest kept message's are emptied and kept for reuse (a few).
+    fn release_chunks(&mut self) {
+        let oldest = self.messages.front().map(|m| m.chunk);
+        while self.chunks.len() > 1 && oldest != Some(self.first_chunk) {
+            let mut chunk = self.chunks.pop_front().expect("more than one chunk");
+            self.first_chunk = self.first_chunk.wrapping_add(1);
+            if self.spare.len() < SPARE_CHUNKS {
+                chunk.clear();
+                self.spare.push(chunk);
+            }
         }
     }
 
-    /// `bytes` copied into the current chunk, or a new one when it has no room left.
-    fn copy(&mut self, bytes: &[u8]) -> Bytes {
-        if self.chunk.capacity() < bytes.len() {
-            // A spent chunk none of whose payloads is held any more (kept, or by a screen).
-            let free = self.spent.iter_mut().position(|c| c.try_reclaim(CHUNK));
-            let next = if let Some(reused) = free.and_then(|i| self.spent.remove(i)) {
-                reused
-            } else {
-                self.chunks_allocated += 1;
-                BytesMut::with_capacity(CHUNK)
-            };
-            let filled = std::mem::replace(&mut self.chunk, next);
-            // (Before the first chunk there was none to keep.)
-            if self.chunks_allocated > 1 {
-                self.spent.push_back(filled);
-            }
-            // More than the budget's worth are held elsewhere: let those go when they are.
-            while self.spent.len() > self.budget / CHUNK + 4 {
-                self.spent.pop_front();
-            }
+    /// The message an entry holds.
+    fn read(&self, entry: &Entry) -> Kept<'_> {
+        let chunk = &self.chunks[entry.chunk.wrapping_sub(self.first_chunk) as usize];
+        let start = entry.offset as usize;
+        Kept {
+            topic: &self.names[entry.topic as usize],
+            payload: &chunk[start..start + entry.len as usize],
+            size: entry.size,
+            qos: entry.qos,
+            retain: entry.retain,
+            received: OffsetDateTime::from_unix_timestamp_nanos(i128::from(entry.received))
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH),
         }
-        self.chunk.extend_from_slice(bytes);
-        self.chunk.split().freeze()
     }
 
     /// Forgets kept messages (counts and rates stay).
     pub fn clear(&mut self) {
         let cleared = self.messages.len() as u64;
         for kept in self.messages.drain(..) {
-            self.used -= kept.payload.len() + MESSAGE_OVERHEAD;
+            self.used -= kept.len as usize + MESSAGE_OVERHEAD;
         }
-        // Nothing is kept: the chunks go back to the allocator as their last payloads do.
-        self.spent.clear();
+        // Nothing is kept: the chunks go back to the allocator, but for the last (numbered on).
+        while self.chunks.len() > 1 {
+            self.chunks.pop_front();
+            self.first_chunk = self.first_chunk.wrapping_add(1);
+        }
+        if let Some(last) = self.chunks.back_mut() {
+            last.clear();
+        }
+        self.spare.clear();
         self.evicted += cleared;
     }
 
     #[must_use]
-    pub fn messages(&self) -> impl DoubleEndedIterator<Item = &Kept> + ExactSizeIterator {
-        self.messages.iter()
+    pub fn messages(&self) -> impl DoubleEndedIterator<Item = Kept<'_>> + ExactSizeIterator {
+        self.messages.iter().map(|entry| self.read(entry))
     }
 
     #[must_use]
@@ -246,7 +311,7 @@ impl History {
         self.truncated
     }
 
-    /// Chunks allocated for payloads so far (spent ones are reused).
+    /// Chunks allocated for payloads so far (emptied ones are reused).
     #[must_use]
     pub fn chunks_allocated(&self) -> u64 {
         self.chunks_allocated
@@ -260,7 +325,7 @@ mod tests {
     fn message(topic: &str, payload: Vec<u8>, second: i64) -> TrafficMessage {
         TrafficMessage {
             topic: topic.to_owned(),
-            payload: Bytes::from(payload),
+            payload: bytes::Bytes::from(payload),
             qos: 1,
             retain: false,
             received: OffsetDateTime::from_unix_timestamp(second).unwrap(),
@@ -315,7 +380,7 @@ mod tests {
         }
         let total: usize = payloads.iter().map(Vec::len).sum();
         assert!(total > 2 * CHUNK, "the test spans chunks: {total}");
-        let kept: Vec<&[u8]> = history.messages().map(|m| &m.payload[..]).collect();
+        let kept: Vec<&[u8]> = history.messages().map(|m| m.payload).collect();
         let sent: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
         assert_eq!(kept, sent);
     }

@@ -300,7 +300,7 @@ impl TrafficView {
     pub fn messages<'s, 'p>(
         &'s self,
         path: &'p str,
-    ) -> impl Iterator<Item = &'s Kept> + use<'s, 'p> {
+    ) -> impl Iterator<Item = Kept<'s>> + use<'s, 'p> {
         let held = self
             .frozen
             .map_or(0, |at| self.history.received().saturating_sub(at));
@@ -317,7 +317,7 @@ impl TrafficView {
             .filter(move |m| {
                 search.is_empty()
                     || contains_ignoring_case(m.topic.as_bytes(), search)
-                    || contains_ignoring_case(&m.payload, search)
+                    || contains_ignoring_case(m.payload, search)
             })
     }
 
@@ -333,7 +333,7 @@ impl TrafficView {
 
     /// The selected message, if any.
     #[must_use]
-    pub fn selected_message(&self, now: OffsetDateTime) -> Option<&Kept> {
+    pub fn selected_message(&self, now: OffsetDateTime) -> Option<Kept<'_>> {
         let path = self.selected_path(now);
         self.messages(&path).nth(self.message_cursor)
     }

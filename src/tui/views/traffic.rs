@@ -314,14 +314,14 @@ fn draw_messages(
                 if message.retain { "r" } else { "-" },
                 size(message.size),
             );
-            let topic = escape(&message.topic).into_owned();
+            let topic = escape(message.topic).into_owned();
             let preview = if view.json_path.is_empty() {
                 escape(&String::from_utf8_lossy(
                     &message.payload[..message.payload.len().min(512)],
                 ))
                 .into_owned()
             } else {
-                json_at(&message.payload, &view.json_path).map_or_else(
+                json_at(message.payload, &view.json_path).map_or_else(
                     || "-".to_owned(),
                     |value| escape(&value.to_string()).into_owned(),
                 )
@@ -356,7 +356,7 @@ fn draw_payload(
     frame: &mut Frame<'_>,
     area: Rect,
     view: &TrafficView,
-    message: Option<&Kept>,
+    message: Option<Kept<'_>>,
     theme: &Theme,
 ) {
     let rows = usize::from(area.height.saturating_sub(2));
@@ -379,12 +379,12 @@ fn draw_payload(
         },
         if message.retain { " · retained" } else { "" },
     );
-    let text = std::str::from_utf8(&message.payload).ok();
+    let text = std::str::from_utf8(message.payload).ok();
     let json = text.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());
     // A JSON path narrows the view to its value (null when the payload has none there).
     let (json, title) = match (json, view.json_path.is_empty()) {
         (Some(_), false) => (
-            Some(json_at(&message.payload, &view.json_path).unwrap_or(serde_json::Value::Null)),
+            Some(json_at(message.payload, &view.json_path).unwrap_or(serde_json::Value::Null)),
             format!("{title}· {} ", escape(&view.json_path)),
         ),
         (json, _) => (json, title),
@@ -400,7 +400,7 @@ fn draw_payload(
             .take(rows)
             .map(|line| Line::styled(escape(line).into_owned(), theme.style(Slot::Text)))
             .collect(),
-        _ => hex_lines(&message.payload, rows)
+        _ => hex_lines(message.payload, rows)
             .into_iter()
             .map(|line| Line::styled(line, theme.style(Slot::Text)))
             .collect(),
