@@ -95,20 +95,21 @@ impl Lines {
     /// payload as JSON (compacted to one line), UTF-8 as a string, anything else as base64.
     fn json_line(&mut self, message: &TrafficMessage) {
         let out = &mut self.out;
-        let _ = write!(
-            out,
-            "{{\"time\":\"{}.{:06}Z\",\"topic\":",
-            self.date_time,
-            message.received.microsecond()
-        );
+        out.push_str("{\"time\":\"");
+        out.push_str(&self.date_time);
+        out.push('.');
+        push_number(out, message.received.microsecond().into(), 6, b'0');
+        out.push_str("Z\",\"topic\":");
         json_string_into(out, &message.topic);
-        let _ = write!(
-            out,
-            ",\"qos\":{},\"retain\":{},\"size\":{},\"payload_format\":",
-            message.qos,
-            message.retain,
-            message.payload.len()
-        );
+        out.push_str(",\"qos\":");
+        push_number(out, message.qos.into(), 1, b'0');
+        out.push_str(if message.retain {
+            ",\"retain\":true,\"size\":"
+        } else {
+            ",\"retain\":false,\"size\":"
+        });
+        push_number(out, message.payload.len() as u64, 1, b'0');
+        out.push_str(",\"payload_format\":");
         let mark = out.len();
         out.push_str("\"json\",\"payload\":");
         if !json_compact_into(out, &message.payload) {
@@ -136,23 +137,25 @@ impl Lines {
         }
         let tabs = self.layout == Layout::Tabs;
         let out = &mut self.out;
-        let _ = write!(out, "{}.{millis:03}", self.clock);
+        out.push_str(&self.clock);
+        out.push('.');
+        push_number(out, millis.into(), 3, b'0');
         if tabs {
-            let retained = if message.retain { "retained" } else { "-" };
-            let _ = write!(
-                out,
-                "\t{}\t{retained}\t{}\t",
-                message.qos,
-                message.payload.len()
-            );
+            out.push('\t');
+            push_number(out, message.qos.into(), 1, b'0');
+            out.push_str(if message.retain {
+                "\tretained\t"
+            } else {
+                "\t-\t"
+            });
+            push_number(out, message.payload.len() as u64, 1, b'0');
+            out.push('\t');
         } else {
-            let retained = if message.retain { "R" } else { "-" };
-            let _ = write!(
-                out,
-                "  q{} {retained} {:>7}  ",
-                message.qos,
-                message.payload.len()
-            );
+            out.push_str("  q");
+            push_number(out, message.qos.into(), 1, b'0');
+            out.push_str(if message.retain { " R " } else { " - " });
+            push_number(out, message.payload.len() as u64, 7, b' ');
+            out.push_str("  ");
         }
         escape_into(out, &message.topic);
         out.push_str(if tabs { "\t" } else { "  " });
@@ -176,6 +179,27 @@ impl Lines {
             .saturating_sub(unicode_width::UnicodeWidthStr::width(head.as_str()))
             .max(10);
         let _ = writeln!(self.out, "{head}{}", truncate(&payload, room));
+    }
+}
+
+/// `n` in decimal, filled on the left with `fill` to `width` digits: the formatting machinery
+/// of `write!` cost more than the rest of a line.
+fn push_number(out: &mut String, mut n: u64, width: usize, fill: u8) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + u8::try_from(n % 10).unwrap_or(0);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for _ in digits.len() - at..width {
+        out.push(char::from(fill));
+    }
+    for &digit in &digits[at..] {
+        out.push(char::from(digit));
     }
 }
 
@@ -253,6 +277,23 @@ mod tests {
         // A payload that is JSON but spans lines stays one NDJSON line.
         let spread = line(OutputFormat::Json, Layout::Whole, b"{\n\"a\": 1\n}\n");
         assert_eq!(spread.lines().count(), 1, "{spread:?}");
+    }
+
+    #[test]
+    fn numbers_are_written_in_decimal_filled_to_their_width() {
+        let cases: [(u64, usize, u8, &str); 6] = [
+            (5, 6, b'0', "000005"),
+            (123_456, 6, b'0', "123456"),
+            (0, 1, b'0', "0"),
+            (300, 7, b' ', "    300"),
+            (12_345_678, 7, b' ', "12345678"),
+            (u64::MAX, 1, b'0', "18446744073709551615"),
+        ];
+        for (n, width, fill, expected) in cases {
+            let mut out = String::from(">");
+            push_number(&mut out, n, width, fill);
+            assert_eq!(out, format!(">{expected}"));
+        }
     }
 
     #[test]
