@@ -67,13 +67,19 @@ pub fn set_filter(state: &mut State, text: &str) {
             std::mem::take(&mut view.rows)
         });
     } else {
-        // Erasing back to a filter seen on the way in restores its rows at once.
-        while let Some((filter, rows)) = view.history.pop() {
+        // Erasing back to a filter seen on the way in restores its rows at once; to one typed
+        // over while it was still matching, narrows those of the filter before it.
+        while let Some((filter, rows)) = view.history.last() {
             if filter == text {
-                base = Some(rows);
+                base = view.history.pop().map(|(_, rows)| rows);
                 restored = true;
                 break;
             }
+            if text.starts_with(filter.as_str()) && !has_words(text) {
+                base = Some(rows.clone());
+                break;
+            }
+            view.history.pop();
         }
     }
     text.clone_into(&mut view.filter);

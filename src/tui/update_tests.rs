@@ -1640,9 +1640,31 @@ fn a_long_list_is_matched_over_frames_and_ends_as_one_match_of_the_whole_list() 
     typed(&mut state, "3");
     match_to_the_end(&mut state);
     assert_eq!(rows(&state), whole_list_match(&state, "pump-123"));
-    update(&mut state, Msg::Erase);
+    // Erasing to a filter typed over while matching narrows the rows of the one before it
+    // (ties in that one's order), then the one before comes back at once.
     update(&mut state, Msg::Erase);
     match_to_the_end(&mut state);
+    let mut fuzzy = super::fuzzy::Fuzzy::new("pump-12").unwrap();
+    let index: std::collections::HashMap<&str, usize> = state
+        .things
+        .items
+        .iter()
+        .enumerate()
+        .map(|(at, t)| (t.name(), at))
+        .collect();
+    let mut narrowed: Vec<(std::cmp::Reverse<u32>, usize, String)> = first
+        .iter()
+        .enumerate()
+        .filter_map(|(at, name)| {
+            let score = fuzzy.score(state.things.items.haystack(index[name.as_str()]))?;
+            Some((std::cmp::Reverse(score), at, name.clone()))
+        })
+        .collect();
+    narrowed.sort_unstable();
+    let narrowed: Vec<String> = narrowed.into_iter().map(|(_, _, name)| name).collect();
+    assert_eq!(rows(&state), narrowed);
+    update(&mut state, Msg::Erase);
+    assert!(!state.matching(), "restored at once");
     assert_eq!(rows(&state), first);
     update(&mut state, Msg::Erase);
     match_to_the_end(&mut state);
