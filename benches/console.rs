@@ -36,10 +36,13 @@ fn fleet_size() -> usize {
 const WIDTH: u16 = 200;
 const HEIGHT: u16 = 50;
 
+/// Thing `i` of the listing. The names come in no order (a permutation: 7919 is prime to
+/// 10,000,000), as a fleet grown over years lists: a sort by name has work to do.
 fn thing(i: usize) -> ThingSummary {
+    let n = i * 7919 % 10_000_000;
     ThingSummary {
-        name: format!("device-{i:06}"),
-        arn: format!("arn:aws:iot:us-east-1:123456789012:thing/device-{i:06}"),
+        name: format!("device-{n:07}"),
+        arn: format!("arn:aws:iot:us-east-1:123456789012:thing/device-{n:07}"),
         thing_type: Some(["pump", "sensor", "gateway", "camera"][i % 4].to_owned()),
         attributes: BTreeMap::from([
             ("site".to_owned(), format!("site-{}", i % 37)),

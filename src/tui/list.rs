@@ -143,7 +143,8 @@ fn advance(state: &mut State, index: usize, budget: Duration) {
     };
     let mut rows = std::mem::take(&mut view.rows);
     let filter = view.filter.clone();
-    let started = std::time::Instant::now();
+    let (looked, of) = matching.progress();
+    let scanned_before = looked == of;
     let done = {
         let state: &State = state;
         let scorer = || {
@@ -155,9 +156,9 @@ fn advance(state: &mut State, index: usize, budget: Duration) {
     let Screen::List(_, view) = &mut state.screens[index] else {
         return;
     };
-    // Putting many rows in order takes a few ms: a slice already half spent leaves it to the
-    // next frame.
-    let late = started.elapsed() > budget / 2 && rows.len() > super::matching::MIN_ROWS;
+    // Putting many rows in order takes milliseconds of its own: it gets a slice of its
+    // own, the one after the last rows are matched.
+    let late = !scanned_before && rows.len() > super::matching::MIN_ROWS;
     if !done || late {
         view.rows = rows;
         view.matching = Some(matching);
