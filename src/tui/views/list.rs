@@ -425,6 +425,9 @@ fn matching_progress(view: &ListView, total: Option<usize>) -> Option<String> {
     let percent = looked * 100 / of.max(1);
     let kept = view.rows.len();
     Some(match total {
+        // Every row looked at: only their order, best first, is still to come.
+        Some(total) if looked == of => format!("{kept} of {total}, ordering best first"),
+        None if looked == of => format!("{kept} shown, ordering best first"),
         Some(total) => format!("{kept} of {total} so far, matching {percent}%"),
         None => format!("{kept} shown so far, matching {percent}%"),
     })
@@ -452,6 +455,20 @@ mod tests {
         assert_eq!(
             matching_progress(&view, Some(MIN_ROWS * 4)).as_deref(),
             Some("10000 of 80000 so far, matching 25%")
+        );
+        // Every row looked at, the order to come.
+        let mut matching = Matching::new((0..10).collect());
+        let mut rows = Vec::new();
+        assert!(matching.advance(&mut rows, std::time::Duration::ZERO, &scorer));
+        let view = ListView {
+            filter: "pump".into(),
+            rows,
+            matching: Some(Box::new(matching)),
+            ..ListView::default()
+        };
+        assert_eq!(
+            matching_progress(&view, Some(10)).as_deref(),
+            Some("5 of 10, ordering best first")
         );
         assert_eq!(
             matching_progress(&ListView::default(), Some(5)),
