@@ -131,6 +131,15 @@ pub fn advance_matching(state: &mut State) -> Vec<Effect> {
     visible_loads(state)
 }
 
+/// Matches the filter of the screen on top to the end, now.
+pub fn finish_matching(state: &mut State) {
+    let top = state.screens.len() - 1;
+    while matches!(&state.screens[top], Screen::List(_, view) if view.matching.is_some()) {
+        advance(state, top, Duration::MAX);
+    }
+    clamp(state);
+}
+
 /// Matches screen `index`'s filter for about `budget`; once it is done, the rows are put best
 /// first and the cursor goes back to the row a refresh kept.
 fn advance(state: &mut State, index: usize, budget: Duration) {

@@ -122,8 +122,10 @@ pub fn toggle(state: &mut State) {
     }
 }
 
-/// `*`: marks every Thing the list shows (its filter and search applied).
+/// `*`: marks every Thing the list shows (its filter and search applied). A filter still being
+/// matched is matched to the end first: its rows so far are not all it keeps.
 pub fn mark_shown(state: &mut State) {
+    super::list::finish_matching(state);
     let Screen::List(ListKind::Things, view) = state.screen() else {
         state.say(
             Level::Warning,

@@ -1739,3 +1739,35 @@ fn a_cursor_moved_while_the_filter_matches_stays_on_its_thing_when_the_rows_reor
     assert_eq!(view.selected - view.offset, below_top.min(view.selected));
     assert_ne!(view.selected, 3, "the rows did reorder under it");
 }
+
+#[test]
+fn marking_every_row_shown_waits_for_the_filter_to_be_matched_to_the_end() {
+    let mut state = loaded(super::matching::MIN_ROWS * 3);
+    // A filter one slice into the list, as a keystroke leaves it on a slow machine.
+    let mut matching = super::matching::Matching::new((0..60_000).collect());
+    let mut kept = Vec::new();
+    let scorer = || {
+        let mut fuzzy = super::fuzzy::Fuzzy::new("pump-4").unwrap();
+        let things = &state.things.items;
+        move |row: u32| fuzzy.score(things.haystack(row as usize))
+    };
+    assert!(!matching.advance(&mut kept, std::time::Duration::ZERO, &scorer));
+    let so_far = kept.len();
+    let Some(Screen::List(_, view)) = state.screens.last_mut() else {
+        panic!("a list");
+    };
+    "pump-4".clone_into(&mut view.filter);
+    view.rows = kept;
+    view.matching = Some(Box::new(matching));
+    update(&mut state, Msg::Action(Action::MarkAll));
+    let all = whole_list_match(&state, "pump-4");
+    assert!(
+        all.len() > so_far,
+        "{} kept of {} so far",
+        so_far,
+        all.len()
+    );
+    assert!(!state.matching());
+    assert_eq!(state.marked.len(), all.len());
+    assert!(all.iter().all(|name| state.marked.contains(name)));
+}
