@@ -274,32 +274,65 @@ fn ordered(state: &State, screen: &Screen) -> Vec<u32> {
     };
     let name = |i: u32| state.things.items.at(i as usize).name();
     match view.sort {
-        // The keys read once into one array, then sorted with it: reading a packed Thing's
-        // name at each comparison cost most of the sort.
-        Sort::Name => {
-            let mut keyed: Vec<(&str, u32)> = order.iter().map(|&i| (key(i).1, i)).collect();
-            keyed.sort_by(|a, b| a.0.cmp(b.0));
-            order = keyed.into_iter().map(|(_, i)| i).collect();
-        }
-        Sort::Kind => {
-            let mut keyed: Vec<((&str, &str), u32)> = order.iter().map(|&i| (key(i), i)).collect();
-            keyed.sort_by(|a, b| a.0.cmp(&b.0));
-            order = keyed.into_iter().map(|(_, i)| i).collect();
-        }
+        Sort::Name => sort_rows_by_key(&mut order, |i| key(i).1),
+        Sort::Kind => sort_rows_by_key(&mut order, key),
         // The status sorts are the Things list's; ties keep the listed order.
         Sort::Status if kind == ListKind::Things => {
-            order.sort_by_cached_key(|i| status::rank(state, name(*i)));
+            sort_rows_by_key(&mut order, |i| status::rank(state, name(i)));
         }
         Sort::Expiry if kind == ListKind::Things => {
             // Unknown last.
-            order.sort_by_cached_key(|i| status::expiry_days(state, name(*i)).unwrap_or(i64::MAX));
+            sort_rows_by_key(&mut order, |i| {
+                status::expiry_days(state, name(i)).unwrap_or(i64::MAX)
+            });
         }
         Sort::LastSeen if kind == ListKind::Things => {
-            order.sort_by_cached_key(|i| std::cmp::Reverse(status::last_seen(state, name(*i))));
+            sort_rows_by_key(&mut order, |i| {
+                std::cmp::Reverse(status::last_seen(state, name(i)))
+            });
         }
         Sort::Listed | Sort::Status | Sort::Expiry | Sort::LastSeen => {}
     }
     order
+}
+
+/// Sorts `rows` by `key`, ties in their order. Each key is read once into one array, which is
+/// sorted (reading a packed Thing or its statuses at every comparison cost most of the sort);
+/// a long list in two halves on two threads, then merged.
+fn sort_rows_by_key<K, F>(rows: &mut Vec<u32>, key: F)
+where
+    K: Ord + Send,
+    F: Fn(u32) -> K + Sync,
+{
+    let sorted = |part: &[u32]| -> Vec<(K, u32)> {
+        let mut keyed: Vec<(K, u32)> = part.iter().map(|&row| (key(row), row)).collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        keyed
+    };
+    let two = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    if rows.len() < super::matching::MIN_ROWS || !two {
+        *rows = sorted(rows).into_iter().map(|(_, row)| row).collect();
+        return;
+    }
+    let (first, second) = rows.split_at(rows.len() / 2);
+    let (first, second) = std::thread::scope(|scope| {
+        let other = scope.spawn(|| sorted(second));
+        (sorted(first), other.join().expect("a sorting thread"))
+    });
+    let mut merged = Vec::with_capacity(rows.len());
+    let (mut a, mut b) = (first.into_iter().peekable(), second.into_iter().peekable());
+    loop {
+        // On a tie the first half's row, which came first.
+        let take_first = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.0 <= y.0,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let next = if take_first { a.next() } else { b.next() };
+        merged.extend(next.map(|(_, row)| row));
+    }
+    *rows = merged;
 }
 
 /// Whether a Things list screen shows `name`: a search keeps only its matches.
@@ -775,5 +808,24 @@ pub fn list_view(state: &State) -> Option<(ListKind, &super::state::ListView)> {
     match state.screen() {
         Screen::List(kind, view) => Some((*kind, view)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sort_rows_by_key;
+
+    #[test]
+    fn rows_sorted_in_two_halves_order_as_one_stable_sort() {
+        // Long enough for two threads; a key with many ties, rows in no order.
+        for len in [7u32, 50_001] {
+            let rows: Vec<u32> = (0..len).map(|i| i * 7919 % len.max(7919 + 1)).collect();
+            let key = |row: u32| (row % 97, row.is_multiple_of(3));
+            let mut expected = rows.clone();
+            expected.sort_by_key(|&row| key(row));
+            let mut sorted = rows.clone();
+            sort_rows_by_key(&mut sorted, key);
+            assert_eq!(sorted, expected, "{len} rows");
+        }
     }
 }
