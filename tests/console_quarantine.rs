@@ -456,7 +456,7 @@ fn last_seen(app: &App, topic: &str) -> Option<OffsetDateTime> {
         .history
         .messages()
         .filter(|m| m.topic == topic)
-        .map(|m| m.received)
+        .map(|m| m.received())
         .max()
 }
 

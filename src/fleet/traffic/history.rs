@@ -27,13 +27,22 @@ pub struct Kept<'a> {
     pub size: u32,
     pub qos: u8,
     pub retain: bool,
-    pub received: OffsetDateTime,
+    /// Nanoseconds since the epoch: made a time only for the messages shown
+    /// ([`Kept::received`]), not for each one a topic or search filter passes over.
+    received_nanos: i64,
 }
 
 impl Kept<'_> {
     #[must_use]
     pub fn truncated(&self) -> bool {
         self.payload.len() < self.size as usize
+    }
+
+    /// When it was read (UTC).
+    #[must_use]
+    pub fn received(&self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.received_nanos))
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 }
 
@@ -250,8 +259,7 @@ impl History {
             size: entry.size,
             qos: entry.qos,
             retain: entry.retain,
-            received: OffsetDateTime::from_unix_timestamp_nanos(i128::from(entry.received))
-                .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            received_nanos: entry.received,
         }
     }
 

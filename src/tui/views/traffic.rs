@@ -306,7 +306,7 @@ fn draw_messages(
             let head = format!(
                 "{} q{} {} {:>6} ",
                 message
-                    .received
+                    .received()
                     .to_offset(zone)
                     .format(time_format)
                     .unwrap_or_default(),
