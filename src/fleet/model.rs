@@ -20,7 +20,7 @@ pub struct ThingSummary {
 
 /// A listed Thing's attributes, by name: a sorted list, exactly as long as it needs to be (AWS
 /// allows 50 a Thing; most have a few). A `BTreeMap` spent a node of about 540 bytes on every
-/// Thing of a listing, half of what the console held per Thing of a million.
+/// Thing of a page or a search's results.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Attributes(Box<[(Box<str>, Box<str>)]>);
 

@@ -262,7 +262,7 @@ fn ordered(state: &State, screen: &Screen) -> Vec<u32> {
         let i = i as usize;
         match kind {
             ListKind::Things => {
-                let t = &state.things.items.at(i);
+                let t = state.things.items.at(i);
                 (t.thing_type().unwrap_or_default(), t.name())
             }
             ListKind::Certificates => {

@@ -82,32 +82,20 @@ pub fn draw(
             Load::Failed(_) => title.push_str("· failed "),
         }
         if !view.filter.is_empty() {
-            match matching_progress(view, None) {
-                Some(progress) => {
-                    let _ = write!(title, "({progress}) /{} ", escape(&view.filter));
-                }
-                None => {
-                    let _ = write!(
-                        title,
-                        "({} shown) /{} ",
-                        view.rows.len(),
-                        escape(&view.filter)
-                    );
-                }
-            }
+            let _ = write!(title, "({}) /{} ", shown(view, None), escape(&view.filter));
         }
     } else if view.filter.is_empty() {
         let _ = write!(title, "({total}) ");
-    } else if let Some(progress) = matching_progress(view, Some(total)) {
-        let _ = write!(title, "({progress}) /{} ", escape(&view.filter));
     } else {
         let _ = write!(
             title,
-            "({} of {total}) /{} ",
-            view.rows.len(),
+            "({}) /{} ",
+            shown(view, Some(total)),
             escape(&view.filter)
         );
-        if let Some(known) = view.status_known {
+        if view.matching.is_none()
+            && let Some(known) = view.status_known
+        {
             let _ = write!(title, "· status known for {known} of {total} ");
         }
     }
@@ -418,61 +406,63 @@ impl Highlighter {
     }
 }
 
-/// While a long list's filter is still being matched: the rows kept so far (not yet the
-/// filter's count) and how far it has got.
-fn matching_progress(view: &ListView, total: Option<usize>) -> Option<String> {
-    let (looked, of) = view.matching.as_ref()?.progress();
-    let percent = looked * 100 / of.max(1);
+/// The rows a filter shows, of `total` (none on a search's screen). While a long list's filter
+/// is still being matched: the rows kept so far (not yet the filter's count) and how far it has
+/// got.
+fn shown(view: &ListView, total: Option<usize>) -> String {
     let kept = view.rows.len();
-    Some(match total {
+    let count = match total {
+        Some(total) => format!("{kept} of {total}"),
+        None => format!("{kept} shown"),
+    };
+    let Some(matching) = &view.matching else {
+        return count;
+    };
+    let (looked, of) = matching.progress();
+    if looked == of {
         // Every row looked at: only their order, best first, is still to come.
-        Some(total) if looked == of => format!("{kept} of {total}, ordering best first"),
-        None if looked == of => format!("{kept} shown, ordering best first"),
-        Some(total) => format!("{kept} of {total} so far, matching {percent}%"),
-        None => format!("{kept} shown so far, matching {percent}%"),
-    })
+        format!("{count}, ordering best first")
+    } else {
+        format!("{count} so far, matching {}%", looked * 100 / of.max(1))
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::matching_progress;
+    use super::shown;
     use crate::tui::matching::{MIN_ROWS, Matching};
     use crate::tui::state::ListView;
 
     #[test]
     fn a_filter_still_matching_says_its_rows_are_so_far_and_how_far_it_has_got() {
-        let len = u32::try_from(MIN_ROWS * 4).unwrap();
-        let mut matching = Matching::new((0..len).collect());
-        let mut rows = Vec::new();
-        let scorer = || |row: u32| row.is_multiple_of(2).then_some(1);
-        assert!(!matching.advance(&mut rows, std::time::Duration::ZERO, &scorer));
-        let view = ListView {
-            filter: "pump".into(),
-            rows,
-            matching: Some(Box::new(matching)),
-            ..ListView::default()
+        // A list of `len` rows whose even ones the filter keeps, matched for one slice.
+        let matched = |len: u32| {
+            let mut matching = Matching::new((0..len).collect());
+            let mut rows = Vec::new();
+            let scorer = || |row: u32| row.is_multiple_of(2).then_some(1);
+            let done = matching.advance(&mut rows, std::time::Duration::ZERO, &scorer);
+            let view = ListView {
+                filter: "pump".into(),
+                rows,
+                matching: Some(Box::new(matching)),
+                ..ListView::default()
+            };
+            (done, view)
         };
+        let (done, view) = matched(u32::try_from(MIN_ROWS * 4).unwrap());
+        assert!(!done);
         assert_eq!(
-            matching_progress(&view, Some(MIN_ROWS * 4)).as_deref(),
-            Some("10000 of 80000 so far, matching 25%")
+            shown(&view, Some(MIN_ROWS * 4)),
+            "10000 of 80000 so far, matching 25%"
         );
+        assert_eq!(shown(&view, None), "10000 shown so far, matching 25%");
         // Every row looked at, the order to come.
-        let mut matching = Matching::new((0..10).collect());
-        let mut rows = Vec::new();
-        assert!(matching.advance(&mut rows, std::time::Duration::ZERO, &scorer));
-        let view = ListView {
-            filter: "pump".into(),
-            rows,
-            matching: Some(Box::new(matching)),
-            ..ListView::default()
-        };
+        let (done, view) = matched(10);
+        assert!(done);
+        assert_eq!(shown(&view, Some(10)), "5 of 10, ordering best first");
         assert_eq!(
-            matching_progress(&view, Some(10)).as_deref(),
-            Some("5 of 10, ordering best first")
-        );
-        assert_eq!(
-            matching_progress(&ListView::default(), Some(5)),
-            None,
+            shown(&ListView::default(), Some(5)),
+            "0 of 5",
             "a finished match says its count as it is"
         );
     }
