@@ -1708,24 +1708,32 @@ fn pages_arriving_under_a_filter_are_matched_alone_and_merged_in_order() {
     );
 }
 
-#[test]
-fn a_cursor_moved_while_the_filter_matches_stays_on_its_thing_when_the_rows_reorder() {
-    let mut state = loaded(super::matching::MIN_ROWS * 3);
-    // The filter as a keystroke leaves it on a slow machine: a slice matched, the rest to go.
-    let mut matching = super::matching::Matching::new((0..60_000).collect());
+/// The Things list with `filter` one slice into it, as a keystroke leaves it on a slow machine:
+/// a slice matched, the rest to go. Returns how many rows it has kept so far.
+fn partly_matched(state: &mut State, filter: &str) -> usize {
+    let listed = u32::try_from(state.things.items.len()).unwrap();
+    let mut matching = super::matching::Matching::new((0..listed).collect());
     let mut kept = Vec::new();
     let scorer = || {
-        let mut fuzzy = super::fuzzy::Fuzzy::new("pump-19").unwrap();
+        let mut fuzzy = super::fuzzy::Fuzzy::new(filter).unwrap();
         let things = &state.things.items;
         move |row: u32| fuzzy.score(things.haystack(row as usize))
     };
     assert!(!matching.advance(&mut kept, std::time::Duration::ZERO, &scorer));
+    let so_far = kept.len();
     let Some(Screen::List(_, view)) = state.screens.last_mut() else {
         panic!("a list");
     };
-    "pump-19".clone_into(&mut view.filter);
+    filter.clone_into(&mut view.filter);
     view.rows = kept;
     view.matching = Some(Box::new(matching));
+    so_far
+}
+
+#[test]
+fn a_cursor_moved_while_the_filter_matches_stays_on_its_thing_when_the_rows_reorder() {
+    let mut state = loaded(super::matching::MIN_ROWS * 3);
+    partly_matched(&mut state, "pump-19");
     for _ in 0..3 {
         update(&mut state, Msg::Action(Action::Down));
     }
@@ -1743,22 +1751,7 @@ fn a_cursor_moved_while_the_filter_matches_stays_on_its_thing_when_the_rows_reor
 #[test]
 fn marking_every_row_shown_waits_for_the_filter_to_be_matched_to_the_end() {
     let mut state = loaded(super::matching::MIN_ROWS * 3);
-    // A filter one slice into the list, as a keystroke leaves it on a slow machine.
-    let mut matching = super::matching::Matching::new((0..60_000).collect());
-    let mut kept = Vec::new();
-    let scorer = || {
-        let mut fuzzy = super::fuzzy::Fuzzy::new("pump-4").unwrap();
-        let things = &state.things.items;
-        move |row: u32| fuzzy.score(things.haystack(row as usize))
-    };
-    assert!(!matching.advance(&mut kept, std::time::Duration::ZERO, &scorer));
-    let so_far = kept.len();
-    let Some(Screen::List(_, view)) = state.screens.last_mut() else {
-        panic!("a list");
-    };
-    "pump-4".clone_into(&mut view.filter);
-    view.rows = kept;
-    view.matching = Some(Box::new(matching));
+    let so_far = partly_matched(&mut state, "pump-4");
     update(&mut state, Msg::Action(Action::MarkAll));
     let all = whole_list_match(&state, "pump-4");
     assert!(
