@@ -98,9 +98,15 @@ async fn measure(fleet: &TestFleet, certificates: usize) {
 
         let before = client.stats().operations;
         let started = Instant::now();
-        let mut prepared = run::prepare_quarantine(client, &thing, Options::default(), None)
-            .await
-            .expect("plan");
+        let mut prepared = run::prepare_quarantine(
+            client,
+            mutations.journal(),
+            &thing,
+            Options::default(),
+            None,
+        )
+        .await
+        .expect("plan");
         if fleet.backend == Backend::Moto {
             prepared
                 .plan

@@ -111,7 +111,7 @@ async fn measure(core: &LocalCore, limiter: bool, cameras: &[String], dir: &std:
         &journal,
         cameras.to_vec(),
         Options::default(),
-        None,
+        batch::Why::default(),
     )
     .await
     .expect("plan");

@@ -120,6 +120,7 @@ async fn the_seeded_local_fleet_audit_finds_exactly_the_planted_problems() {
     // A quarantine shows as information, with who and when from the journal.
     let prepared = run::prepare_quarantine(
         &client,
+        mutations.journal(),
         "camera-04",
         Options::default(),
         Some("probing".into()),
@@ -139,7 +140,7 @@ async fn the_seeded_local_fleet_audit_finds_exactly_the_planted_problems() {
     assert_eq!(quarantined[0].severity, Severity::Info);
     assert_eq!(quarantined[0].resource, Resource::Thing("camera-04".into()));
     assert!(
-        quarantined[0].reason.contains("since ") && quarantined[0].reason.contains("(probing)"),
+        quarantined[0].reason.contains("since ") && quarantined[0].reason.contains(": probing"),
         "{}",
         quarantined[0].reason
     );

@@ -15,6 +15,7 @@ use iotfleet::fleet::quarantine::Step;
 use iotfleet::fleet::quarantine::batch;
 use iotfleet::fleet::quarantine::facts::{self, Depth, Snapshot};
 use iotfleet::fleet::quarantine::plan::Options;
+use iotfleet::fleet::quarantine::run;
 use iotfleet::fleet::traffic::{TrafficEvent, connect};
 use iotfleet::local::{LocalCore, LocalOptions};
 use support::seed::{self, CertificateSpec, DEVICE_POLICY};
@@ -197,6 +198,24 @@ async fn every_camera_by_query_is_isolated_verified_silenced_and_released_exactl
     assert_eq!(unknown.status.code(), Some(3), "{}", text(&unknown));
 }
 
+/// The Things `things --status quarantined` lists.
+async fn quarantined_names(endpoint: &str, home: &std::path::Path) -> Vec<String> {
+    let listed = json(
+        &iotfleet(
+            endpoint,
+            home,
+            &["--output", "json", "things", "--status", "quarantined"],
+        )
+        .await,
+    );
+    listed["things"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{listed}"))
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 #[tokio::test]
 async fn killed_half_way_the_same_command_resumes_its_batch_and_converges() {
     let core = local_fleet().await;
@@ -213,6 +232,14 @@ async fn killed_half_way_the_same_command_resumes_its_batch_and_converges() {
     )
     .unwrap();
     let before = snapshots(&client, &pumps).await;
+    // pump-05 is under an incident of its own already: the batch must never free it.
+    let own = iotfleet(
+        &endpoint,
+        home.path(),
+        &["quarantine", "pump-05", "--reason", "incident 1", "--yes"],
+    )
+    .await;
+    assert_eq!(own.status.code(), Some(0), "{}", text(&own));
     let file = names.display().to_string();
     let args = [
         "--output",
@@ -257,20 +284,7 @@ async fn killed_half_way_the_same_command_resumes_its_batch_and_converges() {
             "{thing}: {outcome}"
         );
     }
-    let quarantined = json(
-        &iotfleet(
-            &endpoint,
-            home.path(),
-            &["--output", "json", "things", "--status", "quarantined"],
-        )
-        .await,
-    );
-    let mut isolated: Vec<String> = quarantined["things"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap().to_owned())
-        .collect();
+    let mut isolated = quarantined_names(&endpoint, home.path()).await;
     isolated.sort();
     pumps.sort();
     assert_eq!(isolated, pumps);
@@ -293,6 +307,14 @@ async fn killed_half_way_the_same_command_resumes_its_batch_and_converges() {
         .await;
         assert_eq!(released.status.code(), Some(0), "{}", text(&released));
     }
+    assert_eq!(quarantined_names(&endpoint, home.path()).await, ["pump-05"]);
+    let own = iotfleet(&endpoint, home.path(), &["release", "pump-05", "--yes"]).await;
+    assert_eq!(own.status.code(), Some(0), "{}", text(&own));
+    assert!(
+        text(&own).contains("pump-05 is released."),
+        "{}",
+        text(&own)
+    );
     assert_eq!(snapshots(&client, &pumps).await, before);
 }
 
@@ -375,10 +397,15 @@ async fn fifty_things_on_moto_by_names_and_by_query_round_trip_exactly() {
     sorted_query.sort();
     assert_eq!(sorted_query, things);
     for selection in [things.clone(), by_query] {
-        let plan =
-            batch::plan_quarantine(&fleet.client, mutations.journal(), selection, options, None)
-                .await
-                .unwrap();
+        let plan = batch::plan_quarantine(
+            &fleet.client,
+            mutations.journal(),
+            selection,
+            options,
+            batch::Why::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(plan.prepared.len(), 50);
         assert_eq!(plan.certificates, 50);
         assert_eq!(plan.calls["iot:AttachPolicy"], 50);
@@ -403,5 +430,190 @@ async fn fifty_things_on_moto_by_names_and_by_query_round_trip_exactly() {
             .unwrap();
         assert_eq!(report.failures(), 0, "{:?}", report.results);
         assert_eq!(snapshots(&fleet.client, &things).await, before);
+    }
+}
+
+/// Whether the policies in force isolate `thing` now.
+async fn isolated(client: &FleetClient, thing: &str) -> bool {
+    iotfleet::fleet::quarantine::plan::is_quarantined(
+        &facts::gather(client, thing, Depth::Defaults)
+            .await
+            .expect("gather facts"),
+    )
+}
+
+/// Each Thing's outcome in a batch report.
+fn report_outcomes(report: &batch::BatchReport) -> Vec<(String, String)> {
+    report
+        .results
+        .iter()
+        .map(|r| (r.thing.clone(), r.outcome.clone()))
+        .collect()
+}
+
+#[tokio::test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario, released in both orders, reads best top to bottom"
+)]
+async fn nested_incidents_keep_a_thing_isolated_until_its_last_hold_is_released() {
+    for backend in [Backend::Local, Backend::Moto] {
+        for batch_released_first in [true, false] {
+            let Some(fleet) = TestFleet::start(backend).await else {
+                return;
+            };
+            let case = format!("{backend:?}, batch released first: {batch_released_first}");
+            let client = &fleet.client;
+            seed::policy(&fleet.iot, "fleet-device", DEVICE_POLICY).await;
+            let things = ["rb-a".to_owned(), "rb-b".to_owned()];
+            for thing in &things {
+                seed::thing(&fleet.iot, thing, None, &[]).await;
+                let (_, arn) =
+                    seed::certificate(&fleet.iot, &CertificateSpec::valid_for_days(thing, 90))
+                        .await;
+                seed::attach_policy(&fleet.iot, "fleet-device", &arn).await;
+                seed::attach_thing(&fleet.iot, thing, &arn).await;
+            }
+            let before = snapshots(client, &things).await;
+            let dir = tempfile::tempdir().unwrap();
+            let mutations =
+                Mutations::for_client(false, Some(dir.path().join("journal.jsonl")), client)
+                    .await
+                    .unwrap();
+            let journal = mutations.journal();
+            let strip = |mut prepared: run::Prepared| {
+                if backend == Backend::Moto {
+                    prepared
+                        .plan
+                        .steps
+                        .retain(|step| !matches!(step, Step::DeleteConnection { .. }));
+                }
+                prepared
+            };
+            let options = Options::default();
+
+            // Incident 1: rb-a alone.
+            let first = run::prepare_quarantine(
+                client,
+                journal,
+                "rb-a",
+                options,
+                Some("incident 1".into()),
+            )
+            .await
+            .unwrap();
+            let hold_1 = first.hold.clone().expect("a hold of its own");
+            run::execute(client, &mutations, strip(first), &mut |_| Ok(()))
+                .await
+                .unwrap();
+
+            // Incident 2: rb-a and rb-b as one batch; its plan says rb-a is held already.
+            let plan = batch::plan_quarantine(
+                client,
+                journal,
+                things.to_vec(),
+                options,
+                batch::Why {
+                    reason: Some("incident 2".into()),
+                    incident: Some("INC-2".into()),
+                },
+            )
+            .await
+            .unwrap();
+            assert!(
+                plan.warnings
+                    .iter()
+                    .any(|w| w.contains("rb-a is held already by") && w.contains(&hold_1)),
+                "{case}: {:?}",
+                plan.warnings
+            );
+            let id = plan.id.clone();
+            let plan = if backend == Backend::Moto {
+                without_disconnects(plan)
+            } else {
+                plan
+            };
+            let report = batch::execute(client, &mutations, plan, options, &mut |_| {})
+                .await
+                .unwrap();
+            assert_eq!(report.failures(), 0, "{case}: {:?}", report.results);
+
+            let release_own = || async {
+                let prepared = run::prepare_release(client, journal, "rb-a", false)
+                    .await
+                    .unwrap();
+                let report = run::execute(client, &mutations, prepared, &mut |_| Ok(()))
+                    .await
+                    .unwrap();
+                assert_eq!(report.advice(), None, "{case}");
+                report
+            };
+            let release_batch = || async {
+                let release = batch::plan_release(client, journal, &id, false)
+                    .await
+                    .unwrap();
+                batch::execute(client, &mutations, release, options, &mut |_| {})
+                    .await
+                    .unwrap()
+            };
+            if batch_released_first {
+                // The batch's release names hold 1 for rb-a and leaves it isolated.
+                let release = batch::plan_release(client, journal, &id, false)
+                    .await
+                    .unwrap();
+                let rb_a = release
+                    .prepared
+                    .iter()
+                    .find(|p| p.plan.thing == "rb-a")
+                    .unwrap_or_else(|| {
+                        panic!("{case}: {:?} {:?}", release.unplanned, release.unchanged)
+                    });
+                assert!(rb_a.plan.steps.is_empty(), "{case}: {:?}", rb_a.plan.steps);
+                assert_eq!(rb_a.plan.held_by[0].id, hold_1, "{case}");
+                assert!(
+                    rb_a.plan
+                        .warnings
+                        .iter()
+                        .any(|w| w.contains("stays isolated")
+                            && w.contains(&hold_1)
+                            && w.contains("incident 1")),
+                    "{case}: {:?}",
+                    rb_a.plan.warnings
+                );
+                let report = release_batch().await;
+                assert_eq!(
+                    report_outcomes(&report),
+                    [
+                        ("rb-a".to_owned(), "still held".to_owned()),
+                        ("rb-b".to_owned(), "released".to_owned())
+                    ],
+                    "{case}"
+                );
+                assert!(isolated(client, "rb-a").await, "{case}: rb-a freed early");
+                assert!(!isolated(client, "rb-b").await, "{case}");
+                release_own().await;
+            } else {
+                // rb-a's own release closes hold 1, names the batch, and calls nothing.
+                let report = release_own().await;
+                assert!(report.plan.steps.is_empty(), "{case}: {:?}", report.plan);
+                assert_eq!(report.plan.held_by[0].id, id, "{case}");
+                assert!(
+                    report
+                        .plan
+                        .warnings
+                        .iter()
+                        .any(|w| w.contains("stays isolated")
+                            && w.contains(&id)
+                            && w.contains("INC-2")),
+                    "{case}: {:?}",
+                    report.plan.warnings
+                );
+                assert!(isolated(client, "rb-a").await, "{case}: rb-a freed early");
+                let report = release_batch().await;
+                assert_eq!(report.failures(), 0, "{case}: {:?}", report.results);
+            }
+            assert!(!isolated(client, "rb-a").await, "{case}");
+            assert_eq!(snapshots(client, &things).await, before, "{case}");
+        }
     }
 }

@@ -58,6 +58,7 @@ fn snapshot(name: &str, text: &str) {
             (r"in \d+ days", "in N days"),
             (r"\d+[smhd] ago", "N ago"),
             (r"\(N ago\) by [^ :│]+", "(N ago) by [user]"),
+            (r"(hold|batch)-\d{8}T\d{6}Z-[0-9a-f]{8}", "$1-[id]"),
         ],
         prepend_module_to_snapshot => false,
     }, {

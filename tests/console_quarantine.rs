@@ -435,7 +435,7 @@ async fn a_quarantine_policy_that_allows_is_repaired_as_a_shown_step_and_verifie
     keys(&mut app, &["/", "camera-04", "<Enter>", "Q"]).await;
     let screen = render(&app, 120, 40);
     assert!(
-        screen.contains("does not deny everything") && screen.contains("restores its deny-all"),
+        screen.contains("is tampered") && screen.contains("restores its deny-all"),
         "the repair is shown first:\n{screen}"
     );
     keys(&mut app, &["y"]).await;

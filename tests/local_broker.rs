@@ -551,10 +551,15 @@ async fn quarantine(
     .await
     .unwrap();
     let options = iotfleet::fleet::quarantine::Options::default();
-    let prepared =
-        iotfleet::fleet::quarantine::run::prepare_quarantine(client, thing, options, None)
-            .await
-            .unwrap();
+    let prepared = iotfleet::fleet::quarantine::run::prepare_quarantine(
+        client,
+        mutations.journal(),
+        thing,
+        options,
+        None,
+    )
+    .await
+    .unwrap();
     iotfleet::fleet::quarantine::run::execute(client, &mutations, prepared, &mut |_| Ok(()))
         .await
         .unwrap()

@@ -95,7 +95,8 @@ async fn quarantine(
     options: Options,
     observe: &mut (dyn FnMut(Progress<'_>) -> Result<(), String> + Send),
 ) -> Result<run::Report, QuarantineError> {
-    let prepared = run::prepare_quarantine(&fleet.client, thing, options, None).await?;
+    let prepared =
+        run::prepare_quarantine(&fleet.client, journal.journal(), thing, options, None).await?;
     run::execute(
         &fleet.client,
         journal,
@@ -237,7 +238,7 @@ async fn an_interruption_after_any_step_is_safe_and_running_again_converges() {
             };
             let before = snapshot(&fleet.client, thing).await;
             let steps = for_backend(
-                run::prepare_quarantine(&fleet.client, thing, options, None)
+                run::prepare_quarantine(&fleet.client, journal.journal(), thing, options, None)
                     .await
                     .unwrap(),
                 backend,
@@ -557,7 +558,7 @@ async fn said_of_pump_1(endpoint: &str, home: &std::path::Path) -> (bool, bool, 
     let audit = json_of(endpoint, home, &["audit"]).await;
     let critical = audit["findings"].as_array().is_some_and(|findings| {
         findings.iter().any(|f| {
-            f["check"] == "QUARANTINE_POLICY_PERMISSIVE"
+            f["check"] == "QUARANTINE_POLICY_TAMPERED"
                 && f["severity"] == "CRITICAL"
                 && f["things"]
                     .as_array()
@@ -601,16 +602,22 @@ async fn a_quarantine_policy_that_allows_is_never_trusted_by_its_name() {
         );
 
         // The quarantine plans the repair (shown first, with the reason) and verifies.
-        let prepared = run::prepare_quarantine(&fleet.client, "pump-1", Options::default(), None)
-            .await
-            .unwrap();
+        let prepared = run::prepare_quarantine(
+            &fleet.client,
+            journal.journal(),
+            "pump-1",
+            Options::default(),
+            None,
+        )
+        .await
+        .unwrap();
         assert!(
             matches!(&prepared.plan.steps[0], Step::RestoreDenyAll { previous, .. } if previous == "1"),
             "{backend:?}: {:?}",
             prepared.plan.steps
         );
         assert!(
-            prepared.plan.warnings[0].contains("allows iot:Connect"),
+            prepared.plan.warnings[0].contains("statement 1 allows iot:* on *"),
             "{:?}",
             prepared.plan.warnings
         );
@@ -679,6 +686,120 @@ async fn a_quarantine_policy_that_allows_is_never_trusted_by_its_name() {
     }
 }
 
+/// Deny-alls that pass every probe yet spare something: a NotResource that spares `zz-*`
+/// clients and `zz/*` topics beside an Allow of exactly those (the document the issue found
+/// isolating nothing), a Deny that holds only under a condition, and a NotAction Deny.
+const CRAFTED_DENY_ALLS: [&str; 3] = [
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iot:*","NotResource":["arn:aws:iot:*:*:client/zz-*","arn:aws:iot:*:*:topic/zz/*"]},{"Effect":"Allow","Action":["iot:Connect","iot:Publish"],"Resource":["arn:aws:iot:*:*:client/zz-*","arn:aws:iot:*:*:topic/zz/*"]}]}"#,
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iot:*","Resource":"*","Condition":{"StringNotLike":{"iot:ClientId":"zz-*"}}},{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#,
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotAction":"iot:AssumeRoleWithCertificate","Resource":"*"}]}"#,
+];
+
+#[tokio::test]
+async fn a_deny_all_that_spares_anything_is_never_quarantined_and_is_repaired() {
+    for backend in BACKENDS {
+        for (index, crafted) in CRAFTED_DENY_ALLS.iter().enumerate() {
+            let Some(fleet) = TestFleet::start(backend).await else {
+                return;
+            };
+            seed_fleet(&fleet.iot, 1).await;
+            let home = tempfile::tempdir().unwrap();
+            let endpoint = fleet.endpoint.as_str();
+            let dir = tempfile::tempdir().unwrap();
+            let journal = journal_in(&dir, &fleet.client).await;
+            let case = format!("{backend:?}, crafted document {}", index + 1);
+
+            // Quarantined as it should be, then the policy's default replaced by the crafted one.
+            let prepared = run::prepare_quarantine(
+                &fleet.client,
+                journal.journal(),
+                "pump-1",
+                Options::default(),
+                None,
+            )
+            .await
+            .unwrap();
+            run::execute(
+                &fleet.client,
+                &journal,
+                for_backend(prepared, backend),
+                &mut |_| Ok(()),
+            )
+            .await
+            .unwrap();
+            assert_eq!(
+                said_of_pump_1(endpoint, home.path()).await,
+                (true, true, false),
+                "{case}: listed, shown, audited while the deny-all is whole"
+            );
+            fleet
+                .iot
+                .create_policy_version()
+                .policy_name(DENY_ALL_POLICY)
+                .policy_document(*crafted)
+                .set_as_default(true)
+                .send()
+                .await
+                .expect("CreatePolicyVersion");
+            assert!(!quarantined(&fleet.client, "pump-1").await, "{case}");
+            assert_eq!(
+                said_of_pump_1(endpoint, home.path()).await,
+                (false, false, true),
+                "{case}: listed, shown, audited with the crafted default"
+            );
+            let audit = json_of(endpoint, home.path(), &["audit"]).await;
+            let finding = audit["findings"]
+                .as_array()
+                .and_then(|f| {
+                    f.iter()
+                        .find(|f| f["check"] == "QUARANTINE_POLICY_TAMPERED")
+                        .cloned()
+                })
+                .unwrap_or_default();
+            assert!(
+                finding["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("is tampered") && r.contains("spares")),
+                "{case}: the finding says what it spares: {finding}"
+            );
+
+            // The next quarantine repairs it first, and verifies.
+            let prepared = run::prepare_quarantine(
+                &fleet.client,
+                journal.journal(),
+                "pump-1",
+                Options::default(),
+                None,
+            )
+            .await
+            .unwrap();
+            assert!(
+                matches!(&prepared.plan.steps[0], Step::RestoreDenyAll { previous, .. } if previous == "2"),
+                "{case}: {:?}",
+                prepared.plan.steps
+            );
+            let report = run::execute(
+                &fleet.client,
+                &journal,
+                for_backend(prepared, backend),
+                &mut |_| Ok(()),
+            )
+            .await
+            .unwrap();
+            assert!(
+                report.verification.as_ref().is_some_and(|v| v.verified),
+                "{case}: {:?}",
+                report.verification
+            );
+            assert_eq!(
+                said_of_pump_1(endpoint, home.path()).await,
+                (true, true, false),
+                "{case}: listed, shown, audited after the repair"
+            );
+        }
+    }
+}
+
 /// Quarantines (with `options`) and releases pump-1 through `mutations`; the plan without
 /// DeleteConnection on moto.
 async fn round_trip(
@@ -687,7 +808,7 @@ async fn round_trip(
     mutations: &Mutations,
     options: Options,
 ) -> (run::Report, run::Report) {
-    let prepared = run::prepare_quarantine(client, "pump-1", options, None)
+    let prepared = run::prepare_quarantine(client, mutations.journal(), "pump-1", options, None)
         .await
         .unwrap();
     let quarantined = run::execute(
@@ -801,9 +922,10 @@ async fn two_accounts_records_in_one_journal_never_mix() {
         strategy: Strategy::DenyOverlay,
         deactivate_certs: true,
     };
-    let prepared = run::prepare_quarantine(&fleet.client, "pump-1", deactivate, None)
-        .await
-        .unwrap();
+    let prepared =
+        run::prepare_quarantine(&fleet.client, mine.journal(), "pump-1", deactivate, None)
+            .await
+            .unwrap();
     run::execute(
         &fleet.client,
         &mine,

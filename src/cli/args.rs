@@ -220,9 +220,12 @@ pub enum Command {
         /// Also every Thing named in FILE, one name a line ('#' starts a comment).
         #[arg(long, value_name = "FILE")]
         from_file: Option<PathBuf>,
-        /// Why, for the journal.
+        /// Why, for the journal (shown with the hold wherever it is listed).
         #[arg(long, value_name = "TEXT")]
         reason: Option<String>,
+        /// The incident this quarantine is part of, recorded with its hold.
+        #[arg(long, value_name = "ID")]
+        incident: Option<String>,
         /// deny-overlay (default, or `quarantine_strategy` in config.toml) or policy-version.
         #[arg(long, value_name = "S")]
         strategy: Option<crate::fleet::quarantine::Strategy>,
@@ -236,9 +239,12 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
-    /// Undo a quarantine exactly, as the journal recorded it; `--batch ID`, every Thing that
-    /// batch isolated.
+    /// Close a quarantine's hold and, once no other hold keeps the Thing isolated, undo every
+    /// quarantine exactly, as the journal recorded it. NAME releases the Thing's own
+    /// quarantines (those not made with a batch, or its one hold); `--batch ID` closes that
+    /// batch's holds on every Thing it isolated; `--hold ID` one hold of NAME.
     Release {
+        /// The Thing to release.
         #[arg(
             value_name = "NAME",
             required_unless_present = "batch",
@@ -248,6 +254,9 @@ pub enum Command {
         /// Release the Things the bulk quarantine with this id isolated.
         #[arg(long, value_name = "ID")]
         batch: Option<String>,
+        /// Close this hold of NAME (as the plans and `:quarantined` name it).
+        #[arg(long, value_name = "ID", requires = "thing")]
+        hold: Option<String>,
         /// Print the plan and change nothing.
         #[arg(long)]
         dry_run: bool,

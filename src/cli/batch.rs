@@ -99,6 +99,7 @@ fn names_in_file(path: &Path) -> Result<Vec<String>, CliError> {
 pub struct Request {
     pub things: Vec<String>,
     pub reason: Option<String>,
+    pub incident: Option<String>,
     pub strategy: Option<Strategy>,
     pub deactivate_certs: bool,
     pub dry_run: bool,
@@ -122,7 +123,10 @@ pub async fn quarantine(
         mutations.journal(),
         request.things,
         options,
-        request.reason,
+        batch::Why {
+            reason: request.reason,
+            incident: request.incident,
+        },
     )
     .await?;
     carry_out(

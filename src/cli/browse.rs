@@ -12,6 +12,8 @@ use super::{CliError, to_json};
 use crate::fleet::inventory::{self, CertificateReport, PolicyReport, ThingReport};
 use crate::fleet::model::{Attributes, Certificate, Connectivity, Policy, Shadow};
 use crate::fleet::permissions::{self, DeviceAction};
+use crate::fleet::quarantine::holds::{self, Hold};
+use crate::fleet::quarantine::register::{self, Statuses};
 use crate::fleet::status::Word;
 use crate::fleet::{FleetClient, FleetError, ResourceKind, ThingQuery};
 
@@ -38,7 +40,7 @@ pub async fn things(
         let kept = with_statuses(client, things.iter().map(|t| t.name.clone()), status).await?;
         things.retain(|t| kept.contains(&t.name));
     }
-    let quarantined = inventory::quarantined_things(client).await?;
+    let quarantined = quarantine_statuses(client).await?;
     if format == OutputFormat::Json {
         return Ok(listing_json(None, &things, |t| &t.name, &quarantined));
     }
@@ -48,23 +50,29 @@ pub async fn things(
         table.row([
             thing.name.as_str(),
             thing.thing_type.as_deref().unwrap_or("-"),
-            if quarantined.contains(&thing.name) {
-                "QUARANTINED"
-            } else {
-                "-"
-            },
+            quarantined.word(&thing.name).unwrap_or("-"),
             attributes.as_str(),
         ]);
     }
     Ok(table.listing(Layout::of(format), &format!("{} Things", things.len())))
 }
 
-/// A Thing of a JSON listing: what the service says of it, and whether it is quarantined.
+/// The quarantine status of every Thing under quarantine (the deny-all's reach and the
+/// journal's holds), for a listing's STATUS column.
+async fn quarantine_statuses(client: &FleetClient) -> Result<Statuses, CliError> {
+    let journal = crate::fleet::mutation::journal_for(None, client).await?;
+    Ok(register::statuses(client, &journal).await?)
+}
+
+/// A Thing of a JSON listing: what the service says of it, whether it is quarantined (isolated
+/// now), and its quarantine status when it is under one (`QUARANTINED`, `NOT ISOLATED`).
 #[derive(Serialize)]
 struct Row<'a, T> {
     #[serde(flatten)]
     thing: &'a T,
     quarantined: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    isolation: Option<&'static str>,
 }
 
 /// `things --output json|text` without `--status`, printed as each page arrives. JSON is one
@@ -78,7 +86,7 @@ async fn things_streamed(
     format: OutputFormat,
 ) -> Result<(), CliError> {
     let json = format == OutputFormat::Json;
-    let quarantined = inventory::quarantined_things(client).await?;
+    let quarantined = quarantine_statuses(client).await?;
     let needle = filter.map(str::to_lowercase);
     let mut pages = client.list_things(query);
     let mut out = String::new();
@@ -98,12 +106,13 @@ async fn things_streamed(
             }) {
                 continue;
             }
-            let isolated = quarantined.contains(&thing.name);
+            let word = quarantined.word(&thing.name);
             if json {
                 out.push_str(if count == 0 { "\n" } else { ",\n" });
                 let row = serde_json::to_string(&Row {
                     thing: &thing,
-                    quarantined: isolated,
+                    quarantined: word == Some("QUARANTINED"),
+                    isolation: word,
                 })
                 .unwrap_or_default();
                 out.push_str(&crate::untrusted::json_for_terminal(row));
@@ -111,7 +120,7 @@ async fn things_streamed(
                 out.push_str(&super::text::tab_line(&[
                     thing.name.as_str(),
                     thing.thing_type.as_deref().unwrap_or("-"),
-                    if isolated { "QUARANTINED" } else { "-" },
+                    word.unwrap_or("-"),
                     attribute_text(&thing.attributes).as_str(),
                 ]));
             }
@@ -147,7 +156,7 @@ pub async fn search(
         let kept = with_statuses(client, things.iter().map(|t| t.name.clone()), status).await?;
         things.retain(|t| kept.contains(&t.name));
     }
-    let quarantined = inventory::quarantined_things(client).await?;
+    let quarantined = quarantine_statuses(client).await?;
     if format == OutputFormat::Json {
         return Ok(listing_json(
             Some(query),
@@ -172,11 +181,7 @@ pub async fn search(
             thing.thing_type.as_deref().unwrap_or("-"),
             online,
             since.as_str(),
-            if quarantined.contains(&thing.name) {
-                "QUARANTINED"
-            } else {
-                "-"
-            },
+            quarantined.word(&thing.name).unwrap_or("-"),
             attributes.as_str(),
         ]);
     }
@@ -192,8 +197,9 @@ async fn with_statuses(
     names: impl Iterator<Item = String>,
     status: &[Word],
 ) -> Result<std::collections::HashSet<String>, CliError> {
+    let journal = crate::fleet::mutation::journal_for(None, client).await?;
     Ok(
-        crate::fleet::status::matching(client, names.collect(), status)
+        crate::fleet::status::matching(client, &journal, names.collect(), status)
             .await
             .map_err(|e| CliError::new(1, e))?
             .into_iter()
@@ -228,7 +234,7 @@ fn listing_json<T: Serialize>(
     query: Option<&str>,
     things: &[T],
     name: impl Fn(&T) -> &str,
-    quarantined: &std::collections::BTreeSet<String>,
+    quarantined: &Statuses,
 ) -> String {
     #[derive(Serialize)]
     struct Out<'a, T> {
@@ -242,9 +248,13 @@ fn listing_json<T: Serialize>(
         count: things.len(),
         things: things
             .iter()
-            .map(|thing| Row {
-                thing,
-                quarantined: quarantined.contains(name(thing)),
+            .map(|thing| {
+                let word = quarantined.word(name(thing));
+                Row {
+                    thing,
+                    quarantined: word == Some("QUARANTINED"),
+                    isolation: word,
+                }
             })
             .collect(),
     })
@@ -269,13 +279,48 @@ pub async fn thing(
     };
     // Unknown (AWS without fleet indexing's connectivity) is said as such, never "offline".
     let connectivity = connectivity.map_err(|e| e.connectivity_unknown());
+    let holds = thing_holds(client, name).await;
     let now = OffsetDateTime::now_utc();
+    let shown = Shown {
+        report: &report,
+        connectivity: &connectivity,
+        holds: &holds,
+        now,
+    };
     Ok(match format {
-        OutputFormat::Json => to_json(&ThingJson::new(&report, &connectivity, now)),
-        OutputFormat::Table | OutputFormat::Text => {
-            thing_text(&report, &connectivity, now, Layout::of(format).width())
-        }
+        OutputFormat::Json => to_json(&ThingJson::new(&shown)),
+        OutputFormat::Table | OutputFormat::Text => thing_text(&shown, Layout::of(format).width()),
     })
+}
+
+/// The Thing's open holds from this backend's journal, or why they cannot be read.
+async fn thing_holds(client: &FleetClient, name: &str) -> Result<Vec<Hold>, String> {
+    let journal = crate::fleet::mutation::journal_for(None, client)
+        .await
+        .map_err(|e| format!("holds unknown: {e}"))?;
+    let entries = journal
+        .entries_for(name)
+        .map_err(|e| format!("holds unknown: the journal could not be read: {e}"))?;
+    Ok(holds::records(&entries)
+        .remove(name)
+        .map(|record| record.holds)
+        .unwrap_or_default())
+}
+
+/// What the `thing` verb shows.
+struct Shown<'a> {
+    report: &'a ThingReport,
+    connectivity: &'a Result<Connectivity, String>,
+    holds: &'a Result<Vec<Hold>, String>,
+    now: OffsetDateTime,
+}
+
+impl Shown<'_> {
+    /// QUARANTINED or NOT ISOLATED (with why), or None when under no quarantine.
+    fn status(&self) -> Option<(&'static str, String)> {
+        let holds = self.holds.as_deref().unwrap_or_default();
+        register::status_of(self.report, holds)
+    }
 }
 
 /// `thing NAME --can ACTION TARGET`: the local policy engine's answer, per certificate, and
@@ -433,10 +478,26 @@ async fn unknown_thing(client: &FleetClient, name: &str) -> CliError {
 struct ThingJson<'a> {
     thing: &'a crate::fleet::model::Thing,
     quarantined: bool,
+    /// QUARANTINED or NOT ISOLATED, when it is under a quarantine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    isolation: Option<&'static str>,
+    /// Why it is NOT ISOLATED.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_isolated: Option<String>,
+    /// Its open holds (who, when, why), or `{"unknown": REASON}`.
+    holds: HoldsJson<'a>,
     connectivity: ConnectivityJson<'a>,
     groups: &'a [crate::fleet::model::ThingGroupRef],
     certificates: Vec<CertificateJson<'a>>,
     other_principals: &'a [String],
+}
+
+/// The holds, or `{"unknown": REASON}` when the journal cannot be read.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum HoldsJson<'a> {
+    Known(&'a [Hold]),
+    Unknown { unknown: &'a str },
 }
 
 /// The connectivity, or `{"unknown": REASON}` when it cannot be known.
@@ -460,11 +521,14 @@ struct CertificateJson<'a> {
 }
 
 impl<'a> ThingJson<'a> {
-    fn new(
-        report: &'a ThingReport,
-        connectivity: &'a Result<Connectivity, String>,
-        now: OffsetDateTime,
-    ) -> Self {
+    fn new(shown: &Shown<'a>) -> Self {
+        let Shown {
+            report,
+            connectivity,
+            holds,
+            now,
+        } = *shown;
+        let status = shown.status();
         let certificates = report
             .certificates
             .iter()
@@ -480,6 +544,12 @@ impl<'a> ThingJson<'a> {
         Self {
             thing: &report.thing,
             quarantined: report.is_quarantined(),
+            isolation: status.as_ref().map(|(word, _)| *word),
+            not_isolated: status.and_then(|(word, why)| (word == "NOT ISOLATED").then_some(why)),
+            holds: match holds {
+                Ok(holds) => HoldsJson::Known(holds),
+                Err(reason) => HoldsJson::Unknown { unknown: reason },
+            },
             connectivity: match connectivity {
                 Ok(known) => ConnectivityJson::Known(known),
                 Err(reason) => ConnectivityJson::Unknown { unknown: reason },
@@ -503,17 +573,18 @@ fn connected_text(connectivity: &Result<Connectivity, String>) -> String {
     }
 }
 
-fn thing_text(
-    report: &ThingReport,
-    connectivity: &Result<Connectivity, String>,
-    now: OffsetDateTime,
-    width: Option<usize>,
-) -> String {
+fn thing_text(shown: &Shown<'_>, width: Option<usize>) -> String {
+    let Shown {
+        report,
+        connectivity,
+        holds,
+        now,
+    } = *shown;
     let thing = &report.thing;
     let mut out = Report::new(width);
     out.field(0, "Thing", 12, &thing.name);
-    if report.is_quarantined() {
-        out.field(
+    match shown.status() {
+        Some(("QUARANTINED", _)) => out.field(
             0,
             "Status",
             12,
@@ -521,7 +592,17 @@ fn thing_text(
                 "QUARANTINED: it may do nothing; undo with `iotfleet release {}`",
                 thing.name
             ),
-        );
+        ),
+        Some((word, why)) => out.field(0, "Status", 12, &format!("{word}: {why}")),
+        None => {}
+    }
+    match holds {
+        Ok(holds) => {
+            for hold in holds {
+                out.field(0, "Held", 12, &hold.describe());
+            }
+        }
+        Err(reason) => out.field(0, "Held", 12, reason),
     }
     out.field(0, "ARN", 12, &thing.arn);
     out.field(0, "Type", 12, thing.thing_type.as_deref().unwrap_or("-"));

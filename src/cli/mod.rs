@@ -20,6 +20,7 @@ use std::io::Write as _;
 
 use serde::Serialize;
 
+use crate::fleet::quarantine::holds::Scope;
 use crate::fleet::{ConnectionSettings, FleetClient, FleetError, ThingQuery};
 use crate::untrusted::{escape, json_for_terminal};
 use args::{Cli, Command, LocalCommand, ShadowCommand};
@@ -107,6 +108,7 @@ async fn isolation_verb(
             group,
             from_file,
             reason,
+            incident,
             strategy,
             deactivate_certs,
             dry_run,
@@ -122,6 +124,7 @@ async fn isolation_verb(
                 let request = quarantine::Request {
                     thing: thing.to_owned(),
                     reason,
+                    incident,
                     strategy,
                     deactivate_certs,
                     dry_run,
@@ -132,6 +135,7 @@ async fn isolation_verb(
             let request = batch::Request {
                 things: selection.resolve(client).await?,
                 reason,
+                incident,
                 strategy,
                 deactivate_certs,
                 dry_run,
@@ -141,11 +145,22 @@ async fn isolation_verb(
         }
         Command::Release {
             thing: Some(thing),
+            hold,
             with_shared,
             dry_run,
             yes,
             ..
-        } => quarantine::release(client, global, &thing, with_shared, dry_run, yes).await,
+        } => {
+            let scope = hold.map_or(Scope::Own, Scope::Hold);
+            let request = quarantine::ReleaseRequest {
+                thing,
+                scope,
+                with_shared,
+                dry_run,
+                yes,
+            };
+            quarantine::release(client, global, request).await
+        }
         Command::Release {
             batch: Some(id),
             with_shared,

@@ -12,6 +12,7 @@ use super::args::{GlobalArgs, OutputFormat};
 use super::text::{Report as Text, output_width};
 use crate::fleet::FleetClient;
 use crate::fleet::mutation::Mutations;
+use crate::fleet::quarantine::holds::Scope;
 use crate::fleet::quarantine::plan::{Options, Plan, Strategy, is_quarantined};
 use crate::fleet::quarantine::run::{self, Prepared, QuarantineError, Report};
 
@@ -26,6 +27,7 @@ impl From<QuarantineError> for CliError {
 pub struct Request {
     pub thing: String,
     pub reason: Option<String>,
+    pub incident: Option<String>,
     pub strategy: Option<Strategy>,
     pub deactivate_certs: bool,
     pub dry_run: bool,
@@ -59,8 +61,15 @@ pub async fn quarantine(
         strategy: request.strategy.unwrap_or(default_strategy),
         deactivate_certs: request.deactivate_certs,
     };
-    let mut prepared =
-        run::prepare_quarantine(client, &request.thing, options, request.reason.clone()).await?;
+    let mut prepared = run::prepare_quarantine(
+        client,
+        mutations.journal(),
+        &request.thing,
+        options,
+        request.reason.clone(),
+    )
+    .await?;
+    prepared.incident = request.incident.clone();
     run::name_impact(client, &mut prepared).await;
     carry_out(
         client,
@@ -73,17 +82,34 @@ pub async fn quarantine(
     .await
 }
 
+/// What `release NAME` was asked to do.
+#[derive(Debug, Clone)]
+pub struct ReleaseRequest {
+    pub thing: String,
+    /// Which of its holds to close.
+    pub scope: Scope,
+    pub with_shared: bool,
+    pub dry_run: bool,
+    pub yes: bool,
+}
+
 pub async fn release(
     client: &FleetClient,
     global: &GlobalArgs,
-    thing: &str,
-    with_shared: bool,
-    dry_run: bool,
-    yes: bool,
+    request: ReleaseRequest,
 ) -> Result<(), CliError> {
+    let ReleaseRequest {
+        thing,
+        scope,
+        with_shared,
+        dry_run,
+        yes,
+    } = request;
+    let thing = thing.as_str();
     let what = format!("release would change {thing}");
     let mutations = mutation_path(client, global, dry_run, &what).await?;
-    let prepared = run::prepare_release(client, mutations.journal(), thing, with_shared).await?;
+    let prepared =
+        run::prepare_release_of(client, mutations.journal(), thing, &scope, with_shared).await?;
     if prepared.is_empty() {
         let still = is_quarantined(&prepared.subject);
         let text = match global.output {
@@ -164,8 +190,8 @@ async fn carry_out(
     let quarantined = match verb {
         // Isolated only when the verification, from what the service says now, says so.
         run::Verb::Quarantine => report.verification.as_ref().is_some_and(|v| v.verified),
-        // A release that failed part-way may not have undone it.
-        run::Verb::Release => report.failed.is_some(),
+        // A release that failed part-way may not have undone it; another hold keeps it.
+        run::Verb::Release => report.failed.is_some() || !report.plan.held_by.is_empty(),
     };
     let text = match global.output {
         OutputFormat::Json => super::to_json(&Output {
@@ -281,6 +307,21 @@ fn result_text(report: &Report, title: &str, with_plan: bool) -> String {
         for index in failure.step..report.plan.steps.len() {
             out.line(2, &format!("{}. not run", index + 1));
         }
+    } else if report.verb == run::Verb::Release && !report.plan.held_by.is_empty() {
+        out.line(
+            0,
+            &format!(
+                "{} stays QUARANTINED: its hold here is closed, and {} still hold it.",
+                report.thing,
+                report
+                    .plan
+                    .held_by
+                    .iter()
+                    .map(|h| h.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
     } else if report.verb == run::Verb::Release {
         if report.advice().is_none() {
             let mut released = vec![report.thing.clone()];

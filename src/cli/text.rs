@@ -205,8 +205,10 @@ impl Report {
         }
     }
 
-    /// A `label  value` line, the label padded to `label_width`.
+    /// A `label  value` line, the label padded to `label_width`; both are escaped (a label may
+    /// be untrusted too: an attribute's key).
     pub fn field(&mut self, indent: usize, label: &str, label_width: usize, value: &str) {
+        let label = escape(label);
         let label = format!("{label:<label_width$}  ");
         self.wrapped(indent, &label, &escape(value));
     }

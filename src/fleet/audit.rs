@@ -14,9 +14,10 @@ use time::OffsetDateTime;
 use super::client::{CONCURRENT_CALLS, FleetClient};
 use super::error::FleetError;
 use super::journal::Journal;
+use super::model::Hold;
 use super::model::{CertificateStatus, certificate_id_from_arn};
 pub use super::model::{Finding, Resource, Severity, Source};
-use super::quarantine::register::{QuarantineRecord, open_quarantines};
+use super::quarantine::holds;
 use super::quarantine::{DENY_ALL_POLICY, is_deny_all};
 use crate::policy::PolicyDocument;
 use crate::policy::document::{Effect, Matcher};
@@ -84,12 +85,12 @@ fn finding(
     }
 }
 
-/// Every local check over `inventory` at `now`; `journal` says who quarantined what, and when.
-/// Sorted by severity, then check, then resource.
+/// Every local check over `inventory` at `now`; `holds` (the journal's open holds, by Thing)
+/// say who quarantined what, when and why. Sorted by severity, then check, then resource.
 #[must_use]
 pub fn check(
     inventory: &Inventory,
-    journal: &BTreeMap<String, QuarantineRecord>,
+    holds: &BTreeMap<String, Vec<Hold>>,
     now: OffsetDateTime,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
@@ -106,27 +107,100 @@ pub fn check(
             ));
         }
     }
-    for (thing, how) in quarantined(inventory) {
-        let record = journal.get(&thing);
+    let isolated = quarantined(inventory);
+    for (thing, how) in &isolated {
         let mut reason = format!("isolated: {how}");
-        if let Some(record) = record {
-            let _ = write!(reason, "; since {} by {}", record.since, record.by);
-            if let Some(why) = &record.reason {
-                let _ = write!(reason, " ({why})");
+        match holds.get(thing).filter(|h| !h.is_empty()) {
+            Some(held) => {
+                let _ = write!(
+                    reason,
+                    "; held by {}",
+                    held.iter()
+                        .map(Hold::describe)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                );
             }
-        } else {
-            reason.push_str("; no journal entry here says when or by whom");
+            None => reason.push_str("; no journal entry here says when or by whom"),
         }
         findings.push(finding(
             Severity::Info,
             "QUARANTINED",
-            Resource::Thing(thing),
+            Resource::Thing(thing.clone()),
             reason,
             "release it (R, or iotfleet release THING) once it is safe",
         ));
     }
+    not_isolated_checks(inventory, holds, &isolated, &mut findings);
     sort(&mut findings);
     findings
+}
+
+/// A Thing a quarantine holds, or that the deny-all reaches through one of its certificates,
+/// yet that can act: CRITICAL, naming each ACTIVE certificate without a deny-all (one attached
+/// after the quarantine said so), with the fix: quarantine it again, which isolates it too.
+fn not_isolated_checks(
+    inventory: &Inventory,
+    holds: &BTreeMap<String, Vec<Hold>>,
+    isolated: &BTreeMap<String, String>,
+    findings: &mut Vec<Finding>,
+) {
+    let isolating: BTreeSet<&str> = inventory
+        .policies
+        .iter()
+        .filter(|p| is_deny_all(&p.document, &p.arn))
+        .flat_map(|p| p.targets.iter().map(String::as_str))
+        .collect();
+    let active = |arn: &str| {
+        inventory
+            .certificates
+            .iter()
+            .find(|c| c.arn == arn)
+            .is_none_or(|c| c.status == CertificateStatus::Active)
+    };
+    for thing in &inventory.things {
+        if isolated.contains_key(&thing.name) {
+            continue;
+        }
+        let thing_holds = holds.get(&thing.name).map_or(&[][..], Vec::as_slice);
+        let reached = thing
+            .certificates
+            .iter()
+            .any(|c| isolating.contains(c.as_str()));
+        if thing_holds.is_empty() && !reached {
+            continue;
+        }
+        let open: Vec<String> = thing
+            .certificates
+            .iter()
+            .filter(|c| !isolating.contains(c.as_str()) && active(c))
+            .map(|arn| {
+                let id = certificate_id_from_arn(arn).unwrap_or(arn);
+                let short: String = id.chars().take(12).collect();
+                match thing_holds.first() {
+                    Some(hold) if !hold.certificates.is_empty() && !hold.certificates.iter().any(|c| c == id) => {
+                        format!("certificate {short}… (ACTIVE) was attached after the quarantine of {} and carries no deny-all", hold.since)
+                    }
+                    _ => format!("certificate {short}… (ACTIVE) carries no deny-all"),
+                }
+            })
+            .collect();
+        let mut reason = if open.is_empty() {
+            "quarantined, but no policy in force denies it everything".to_owned()
+        } else {
+            format!("quarantined, but it can act: {}", open.join("; "))
+        };
+        if let Some(hold) = thing_holds.first() {
+            let _ = write!(reason, "; held by {}", hold.describe());
+        }
+        findings.push(finding(
+            Severity::Critical,
+            "QUARANTINE_NOT_ISOLATED",
+            Resource::Thing(thing.name.clone()),
+            reason,
+            "quarantine it again (iotfleet quarantine THING): the plan isolates every certificate it has now",
+        ));
+    }
 }
 
 fn policy_checks(inventory: &Inventory, findings: &mut Vec<Finding>) {
@@ -141,16 +215,16 @@ fn policy_checks(inventory: &Inventory, findings: &mut Vec<Finding>) {
         if policy.name == DENY_ALL_POLICY {
             let things = things_reached(inventory, &policy.targets);
             let reason = if things.is_empty() {
-                format!("the quarantine policy does not deny everything: its default version {gap}")
+                format!("the quarantine policy is tampered: its default version {gap}")
             } else {
                 format!(
-                    "the quarantine policy does not deny everything: its default version {gap}; it no longer isolates {}",
+                    "the quarantine policy is tampered: its default version {gap}; it no longer isolates {}",
                     things.join(", ")
                 )
             };
             let mut found = finding(
                 Severity::Critical,
-                "QUARANTINE_POLICY_PERMISSIVE",
+                "QUARANTINE_POLICY_TAMPERED",
                 Resource::Policy(policy.name.clone()),
                 reason,
                 "quarantine each Thing again (iotfleet quarantine THING): the plan restores the deny-all document as its default version",
@@ -496,11 +570,19 @@ pub async fn audit(
     let now = OffsetDateTime::now_utc();
     let inventory = gather(client).await?;
     let mut notes = Vec::new();
-    let records = open_quarantines(journal).unwrap_or_else(|error| {
-        notes.push(format!("the journal could not be read: {error}"));
-        BTreeMap::new()
-    });
-    let mut findings = check(&inventory, &records, now);
+    let held: BTreeMap<String, Vec<Hold>> = match journal.entries(None) {
+        Ok(entries) => holds::records(&entries)
+            .into_iter()
+            .map(|(thing, record)| (thing, record.holds))
+            .filter(|(_, holds)| !holds.is_empty())
+            .collect(),
+        Err(error) => {
+            notes.push(format!("the journal could not be read: {error}"));
+            BTreeMap::new()
+        }
+    };
+    let mut findings = check(&inventory, &held, now);
+    when_attached(client, &mut findings).await;
     if aws_findings {
         match client
             .audit_findings(now - time::Duration::days(AWS_FINDINGS_DAYS))
@@ -514,6 +596,50 @@ pub async fn audit(
     }
     sort(&mut findings);
     Ok(AuditReport { findings, notes })
+}
+
+/// Adds to each NOT ISOLATED finding when each certificate it names was attached, from
+/// CloudTrail's AttachThingPrincipal (what cannot be read is said in the finding).
+async fn when_attached(client: &FleetClient, findings: &mut [Finding]) {
+    for found in findings
+        .iter_mut()
+        .filter(|f| f.check == "QUARANTINE_NOT_ISOLATED")
+    {
+        let Resource::Thing(thing) = &found.resource else {
+            continue;
+        };
+        let Ok(principals) = client.thing_principals(thing).await else {
+            continue;
+        };
+        for id in principals.iter().filter_map(|p| certificate_id_from_arn(p)) {
+            let short: String = id.chars().take(12).collect();
+            if !found
+                .reason
+                .contains(&format!("certificate {short}… (ACTIVE)"))
+            {
+                continue;
+            }
+            let attached = match client.trail_events(id).await {
+                Ok((events, _)) => events
+                    .iter()
+                    .find(|e| e.what == "AttachThingPrincipal")
+                    .map_or_else(
+                        || format!("certificate {short}…: CloudTrail names no attachment"),
+                        |e| {
+                            format!(
+                                "certificate {short}… attached at {} by {}",
+                                e.time
+                                    .format(&time::format_description::well_known::Rfc3339)
+                                    .unwrap_or_default(),
+                                e.who
+                            )
+                        },
+                    ),
+                Err(error) => format!("certificate {short}…: {}", error.history_unknown()),
+            };
+            let _ = write!(found.reason, "; {attached}");
+        }
+    }
 }
 
 /// By severity, check, the Things concerned, then the resource: the same order every run.

@@ -91,20 +91,30 @@ impl ThingReport {
     }
 }
 
-/// The Things isolated by the deny-all policy, judged by its content: GetPolicy (a quarantine
-/// policy that does not deny everything isolates nothing), ListTargetsForPolicy, then per
-/// isolated certificate ListPrincipalThings, and per Thing found ListThingPrincipals (plus
+/// What the deny-all policy reaches: the Things it isolates, and those it reaches but does not
+/// isolate, each with the ACTIVE certificates that carry no deny-all (a certificate attached
+/// after the quarantine lets the device in).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reached {
+    pub isolated: BTreeSet<String>,
+    /// By Thing: the ids of its ACTIVE certificates without the policy.
+    pub unisolated: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// The Things the deny-all policy reaches, judged by its content: GetPolicy (a quarantine
+/// policy that is tampered isolates nothing), ListTargetsForPolicy, then per isolated
+/// certificate ListPrincipalThings, and per Thing found ListThingPrincipals (plus
 /// DescribeCertificate for a certificate without the policy: an ACTIVE one means the Thing can
 /// still act). Calls grow with the quarantined Things, never with the fleet. A policy-version
 /// quarantine shows in a Thing's own report, not here.
-pub async fn quarantined_things(client: &FleetClient) -> Result<BTreeSet<String>, FleetError> {
+pub async fn quarantined_things(client: &FleetClient) -> Result<Reached, FleetError> {
     let policy = match client.get_policy(quarantine::DENY_ALL_POLICY).await {
         Ok(policy) => policy,
-        Err(FleetError::NotFound { .. }) => return Ok(BTreeSet::new()),
+        Err(FleetError::NotFound { .. }) => return Ok(Reached::default()),
         Err(error) => return Err(error),
     };
     if !quarantine::is_deny_all(&policy.document, &policy.arn) {
-        return Ok(BTreeSet::new());
+        return Ok(Reached::default());
     }
     let targets: BTreeSet<String> = client
         .policy_targets(quarantine::DENY_ALL_POLICY)
@@ -145,10 +155,20 @@ pub async fn quarantined_things(client: &FleetClient) -> Result<BTreeSet<String>
         .try_collect()
         .await?;
     let active: BTreeSet<String> = active.into_iter().flatten().collect();
-    let isolated = principals.into_iter().map(|(thing, principals)| {
-        (!principals.iter().any(|p| active.contains(p))).then_some(thing)
-    });
-    Ok(isolated.into_iter().flatten().collect())
+    let mut out = Reached::default();
+    for (thing, principals) in principals {
+        let open: Vec<String> = principals
+            .iter()
+            .filter(|p| active.contains(*p))
+            .filter_map(|p| certificate_id_from_arn(p).map(str::to_owned))
+            .collect();
+        if open.is_empty() {
+            out.isolated.insert(thing);
+        } else {
+            out.unisolated.insert(thing, open);
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

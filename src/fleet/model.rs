@@ -480,6 +480,79 @@ mod tests {
     }
 }
 
+/// One open quarantine of a Thing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hold {
+    pub id: String,
+    pub thing: String,
+    /// The batch it belongs to, for a Thing quarantined with others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Who ran it: the local user (and AWS profile).
+    pub by: String,
+    /// The caller the service knows: the IAM ARN on AWS, the signing key's owner locally.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// When it was planned (RFC 3339).
+    pub since: String,
+    /// Whether its run went to the end (a hold whose run was cut short is open all the same:
+    /// what it did is in effect until a release undoes it).
+    pub completed: bool,
+    /// The Thing's certificates when it was planned: one attached since is named as such.
+    #[serde(skip)]
+    pub certificates: Vec<String>,
+}
+
+impl Hold {
+    /// "ID (incident X, batch B) since TIME by WHO (ACTOR): REASON", for plans and lists (a
+    /// single quarantine's id starts `hold-`, a batch's `batch-`).
+    #[must_use]
+    pub fn describe(&self) -> String {
+        use fmt::Write as _;
+        let mut text = self.id.clone();
+        let mut kind = Vec::new();
+        if let Some(incident) = &self.incident {
+            kind.push(format!("incident {incident}"));
+        }
+        if let Some(batch) = self.batch.as_ref().filter(|b| **b != self.id) {
+            kind.push(format!("batch {batch}"));
+        }
+        if !kind.is_empty() {
+            let _ = write!(text, " ({})", kind.join(", "));
+        }
+        let _ = write!(text, " since {} by {}", self.since, self.by);
+        if let Some(actor) = &self.actor {
+            let _ = write!(text, " ({actor})");
+        }
+        match &self.reason {
+            Some(reason) => {
+                let _ = write!(text, ": {reason}");
+            }
+            None => text.push_str(": no reason given"),
+        }
+        if !self.completed {
+            text.push_str(" [its run did not finish]");
+        }
+        text
+    }
+
+    /// The command that closes this hold.
+    #[must_use]
+    pub fn release_command(&self) -> String {
+        match &self.batch {
+            Some(batch) if *batch == self.id => format!("iotfleet release --batch {batch}"),
+            _ if self.batch.is_some() => {
+                format!("iotfleet release {} --hold {}", self.thing, self.id)
+            }
+            _ => format!("iotfleet release {}", self.thing),
+        }
+    }
+}
+
 /// Where the client is pointed, for status lines and logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendInfo {

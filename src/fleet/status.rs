@@ -10,8 +10,10 @@ use time::OffsetDateTime;
 use super::audit::EXPIRING_DAYS;
 use super::client::{CONCURRENT_CALLS, FleetClient};
 use super::error::FleetError;
+use super::journal::Journal;
 use super::model::{Certificate, CertificateStatus, certificate_id_from_arn};
-use super::{inventory, refusals};
+use super::quarantine::register;
+use super::refusals;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Word {
@@ -100,12 +102,14 @@ pub fn parse_list(text: &str) -> Result<Vec<Word>, String> {
 pub const DENIED_WITHIN: time::Duration = time::Duration::hours(1);
 
 /// Keeps the Things of `names` that have every status of `words`, asking the service: the
-/// fleet-wide words first (one call each: the deny-all policy's targets, the refusals of the
-/// last hour), then per remaining Thing its connectivity and its certificates, with bounded
-/// concurrency. A status that cannot be known (connectivity without fleet indexing, refusals
-/// without IoT logging) is an error saying why, never an empty answer.
+/// fleet-wide words first (the deny-all policy's reach and `journal`'s holds, the refusals of
+/// the last hour), then per remaining Thing its connectivity and its certificates, with bounded
+/// concurrency. `quarantined` keeps every Thing under quarantine, isolated or NOT ISOLATED
+/// (the listing says which). A status that cannot be known (connectivity without fleet
+/// indexing, refusals without IoT logging) is an error saying why, never an empty answer.
 pub async fn matching(
     client: &FleetClient,
+    journal: &Journal,
     mut names: Vec<String>,
     words: &[Word],
 ) -> Result<Vec<String>, String> {
@@ -117,10 +121,11 @@ pub async fn matching(
         }
         names = match word {
             Word::Quarantined => {
-                let isolated = inventory::quarantined_things(client)
+                let under = register::statuses(client, journal)
                     .await
-                    .map_err(|e| e.to_string())?;
-                names.retain(|n| isolated.contains(n));
+                    .map_err(|e| e.to_string())?
+                    .things();
+                names.retain(|n| under.contains(n));
                 names
             }
             Word::Denied => {

@@ -143,6 +143,14 @@ pub fn evaluate(
     }
 }
 
+/// Whether an `Action` pattern (`iot:*`, `iot:Pub*`) names `action`, as the engine matches
+/// actions: case-insensitive, `*` and `?` wildcards, no policy variables.
+#[must_use]
+pub fn action_matches(pattern: &str, action: &str) -> bool {
+    tokens(&pattern.to_ascii_lowercase(), None, &mut BTreeSet::new())
+        .is_some_and(|tokens| glob(&tokens, &action.to_ascii_lowercase()))
+}
+
 /// Whether a matcher applies; a pattern whose variables cannot be resolved (`None`) matches
 /// nothing.
 fn applies(matcher: &Matcher, mut pattern_matches: impl FnMut(&str) -> Option<bool>) -> bool {

@@ -162,6 +162,31 @@ pub fn links(state: &State, screen: &Screen) -> Vec<Link> {
         .collect()
 }
 
+/// The Thing's quarantine status (QUARANTINED, or NOT ISOLATED with why) and its holds.
+fn quarantine_lines(state: &State, report: &ThingReport) -> Vec<Line> {
+    let thing = &report.thing.name;
+    let mut out = Vec::new();
+    if report.is_quarantined() {
+        out.push(
+            Line::new()
+                .text(&format!("{:<12}", "Status"), Slot::Dim)
+                .text(" QUARANTINED ", Slot::ThingQuarantined)
+                .text("  it may do nothing; release to undo", Slot::Dim),
+        );
+    } else if let Some(why) = state.not_isolated(thing) {
+        out.push(
+            Line::new()
+                .text(&format!("{:<12}", "Status"), Slot::Dim)
+                .text(" NOT ISOLATED ", Slot::StatusError)
+                .text(&format!("  {why}"), Slot::Text),
+        );
+    }
+    for hold in state.holds.get(thing).into_iter().flatten() {
+        out.push(field("Held", &hold.describe(), Slot::Text));
+    }
+    out
+}
+
 fn thing_lines(state: &State, report: &ThingReport) -> Vec<Line> {
     let thing = &report.thing;
     let mut out = vec![
@@ -172,15 +197,7 @@ fn thing_lines(state: &State, report: &ThingReport) -> Vec<Line> {
         field("ARN", &thing.arn, Slot::Text),
         field("Version", &thing.version.to_string(), Slot::Text),
     ];
-    if report.is_quarantined() {
-        out.insert(
-            1,
-            Line::new()
-                .text(&format!("{:<12}", "Status"), Slot::Dim)
-                .text(" QUARANTINED ", Slot::ThingQuarantined)
-                .text("  it may do nothing; release to undo", Slot::Dim),
-        );
-    }
+    out.splice(1..1, quarantine_lines(state, report));
     out.push(field("Groups", &report.group_list(), Slot::Text));
     out.push(connected_line(state, &thing.name));
     out.push(denied_line(state, &thing.name));

@@ -206,8 +206,8 @@ pub enum QuarantineEvent {
         last: crate::fleet::quarantine::batch::ThingResult,
     },
     BulkDone(Result<Box<crate::fleet::quarantine::batch::BatchReport>, String>),
-    /// The Things whose certificates carry the deny-all policy.
-    Quarantined(Result<Vec<String>, String>),
+    /// Every Thing under quarantine, isolated or not, with its holds.
+    Quarantined(Result<Box<crate::fleet::quarantine::register::Statuses>, String>),
     Planned {
         thing: String,
         result: Result<Box<Prepared>, String>,

@@ -36,8 +36,10 @@ pub fn arrived(state: &mut State, event: QuarantineEvent) -> Vec<Effect> {
         state.quarantined_asked = Some((state.now, true));
     }
     match event {
-        QuarantineEvent::Quarantined(Ok(things)) => {
-            state.quarantined = things.into_iter().collect();
+        QuarantineEvent::Quarantined(Ok(statuses)) => {
+            state.quarantined = statuses.isolated.into_iter().collect();
+            state.not_isolated = statuses.broken.into_iter().collect();
+            state.holds = statuses.holds.into_iter().collect();
         }
         // The list still works; the Thing's own screen tells the truth.
         QuarantineEvent::Quarantined(Err(error)) => {

@@ -303,11 +303,14 @@ fn quarantined_lines(
             needle.is_empty()
                 || [i.thing.as_str(), status, i.how.as_str()]
                     .into_iter()
-                    .chain(
-                        i.journal
-                            .iter()
-                            .flat_map(|j| [j.by.as_str(), j.reason.as_deref().unwrap_or_default()]),
-                    )
+                    .chain(i.holds.iter().flat_map(|h| {
+                        [
+                            h.id.as_str(),
+                            h.by.as_str(),
+                            h.reason.as_deref().unwrap_or_default(),
+                            h.incident.as_deref().unwrap_or_default(),
+                        ]
+                    }))
                     .any(|field| field.to_lowercase().contains(&needle))
         })
         .collect();
@@ -333,30 +336,41 @@ fn quarantined_lines(
                 .text(status, slot)
                 .link(Link::Thing(isolation.thing.clone())),
         );
-        match &isolation.journal {
-            Some(record) => {
-                let since = OffsetDateTime::parse(&record.since, &Rfc3339).map_or_else(
-                    |_| record.since.clone(),
-                    |at| {
-                        format!(
-                            "{} {} {} ({} ago)",
-                            date(at, zone),
-                            time_of_day(at, zone),
-                            zone_name(zone),
-                            ago(at, now)
-                        )
-                    },
-                );
-                let mut who = format!("      since {since} by {}", record.by);
-                if let Some(reason) = &record.reason {
-                    let _ = write!(who, ": {reason}");
-                }
-                out.push(Line::new().text(&who, Slot::Text));
-            }
-            None => out.push(Line::new().text(
+        if isolation.holds.is_empty() {
+            out.push(Line::new().text(
                 "      no entry in this journal says who quarantined it, when or why",
                 Slot::Dim,
-            )),
+            ));
+        }
+        for hold in &isolation.holds {
+            let since = OffsetDateTime::parse(&hold.since, &Rfc3339).map_or_else(
+                |_| hold.since.clone(),
+                |at| {
+                    format!(
+                        "{} {} {} ({} ago)",
+                        date(at, zone),
+                        time_of_day(at, zone),
+                        zone_name(zone),
+                        ago(at, now)
+                    )
+                },
+            );
+            let mut who = format!("      since {since} by {}", hold.by);
+            match &hold.reason {
+                Some(reason) => {
+                    let _ = write!(who, ": {reason}");
+                }
+                None => who.push_str(": no reason given"),
+            }
+            out.push(Line::new().text(&who, Slot::Text));
+            let mut which = format!("        {}", hold.id);
+            if let Some(incident) = &hold.incident {
+                let _ = write!(which, ", incident {incident}");
+            }
+            if let Some(actor) = &hold.actor {
+                let _ = write!(which, ", as {actor}");
+            }
+            out.push(Line::new().text(&which, Slot::Dim));
         }
         out.push(Line::new().text(&format!("      {}", isolation.how), Slot::Dim));
     }

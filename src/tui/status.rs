@@ -16,7 +16,9 @@ use crate::fleet::status::certificate_has;
 #[must_use]
 pub fn holds(word: Word, state: &State, thing: &str) -> Option<bool> {
     match word {
-        Word::Quarantined => Some(state.is_quarantined(thing)),
+        Word::Quarantined => {
+            Some(state.is_quarantined(thing) || state.not_isolated(thing).is_some())
+        }
         Word::Denied => state.denied.count(thing).map(|n| n > 0),
         Word::Online | Word::Offline => match state.connectivity.get(thing) {
             Some((Load::Ready(known), _)) => Some(known.connected == (word == Word::Online)),

@@ -202,10 +202,11 @@ async fn answer(
                 .map_err(|e| e.violations_unknown()),
         ),
         Request::LoadQuarantined => {
-            let result = text(inventory::quarantined_things(client).await);
-            FleetEvent::Quarantine(QuarantineEvent::Quarantined(
-                result.map(|things| things.into_iter().collect()),
-            ))
+            let result = match mutations.journal(client).await {
+                Ok(journal) => text(register::statuses(client, &journal).await),
+                Err(error) => Err(error.to_string()),
+            };
+            FleetEvent::Quarantine(QuarantineEvent::Quarantined(result.map(Box::new)))
         }
         Request::PlanQuarantine {
             verb,
@@ -407,13 +408,15 @@ async fn plan_quarantine(
     options: Options,
 ) -> FleetEvent {
     let result = match verb {
-        Verb::Quarantine => match run::prepare_quarantine(client, &thing, options, None).await {
-            Ok(mut prepared) => {
-                run::name_impact(client, &mut prepared).await;
-                Ok(prepared)
+        Verb::Quarantine => {
+            match run::prepare_quarantine(client, journal, &thing, options, None).await {
+                Ok(mut prepared) => {
+                    run::name_impact(client, &mut prepared).await;
+                    Ok(prepared)
+                }
+                Err(error) => Err(error),
             }
-            Err(error) => Err(error),
-        },
+        }
         // A release that would free another Thing's open quarantine is planned together with
         // it; the popup then asks for the Thing's name typed, not `y`.
         Verb::Release => match run::prepare_release(client, journal, &thing, false).await {
@@ -439,7 +442,9 @@ async fn plan_bulk(
 ) -> Result<Box<batch::BatchPlan>, String> {
     let journal = mutations.journal(client).await.map_err(|e| e.to_string())?;
     let plan = match verb {
-        Verb::Quarantine => batch::plan_quarantine(client, &journal, things, options, None).await,
+        Verb::Quarantine => {
+            batch::plan_quarantine(client, &journal, things, options, batch::Why::default()).await
+        }
         Verb::Release => batch::plan_release_things(client, &journal, things, false).await,
     };
     plan.map(Box::new).map_err(|e| e.to_string())

@@ -255,7 +255,7 @@ fn a_failed_listing_is_shown_with_its_message() {
     update(
         &mut state,
         Msg::Fleet(Box::new(FleetEvent::Quarantine(
-            QuarantineEvent::Quarantined(Ok(Vec::new())),
+            QuarantineEvent::Quarantined(Ok(Box::default())),
         ))),
     );
     assert_eq!(state.pending, 0);
@@ -737,7 +737,7 @@ fn quarantines_made_elsewhere_show_within_a_minute() {
     update(
         &mut state,
         Msg::Fleet(Box::new(FleetEvent::Quarantine(
-            QuarantineEvent::Quarantined(Ok(Vec::new())),
+            QuarantineEvent::Quarantined(Ok(Box::default())),
         ))),
     );
     assert_eq!(asks(&update(&mut state, at(150))), 0);
@@ -749,7 +749,12 @@ fn quarantines_made_elsewhere_show_within_a_minute() {
     update(
         &mut state,
         Msg::Fleet(Box::new(FleetEvent::Quarantine(
-            QuarantineEvent::Quarantined(Ok(vec!["pump-0001".into()])),
+            QuarantineEvent::Quarantined(Ok(Box::new(
+                crate::fleet::quarantine::register::Statuses {
+                    isolated: std::collections::BTreeSet::from(["pump-0001".to_owned()]),
+                    ..Default::default()
+                },
+            ))),
         ))),
     );
     assert!(state.is_quarantined("pump-0001"));
@@ -898,6 +903,7 @@ fn q_with_marks_plans_one_batch_confirmed_by_typing_its_count() {
         verb: Verb::Quarantine,
         resumed: false,
         releases: None,
+        scope: None,
         things: names(0..5),
         prepared: Vec::new(),
         unchanged: vec!["pump-0003".into(), "pump-0004".into()],

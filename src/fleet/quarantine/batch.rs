@@ -13,6 +13,7 @@ use futures_util::StreamExt as _;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::holds::Scope;
 use super::plan::{DENY_ALL_POLICY, Options, PlanError, Step};
 use super::run::{self, Prepared, QuarantineError, Verb};
 use crate::fleet::journal::Journal;
@@ -54,6 +55,9 @@ pub struct BatchPlan {
     pub resumed: bool,
     /// For a release: the quarantine batch it undoes.
     pub releases: Option<String>,
+    /// Which holds a release closes: the batch's, or each Thing's own.
+    #[serde(skip)]
+    pub scope: Option<Scope>,
     /// The selection, in order.
     pub things: Vec<String>,
     /// Those with something to do, with their plans.
@@ -144,22 +148,38 @@ pub fn batch_members(journal: &Journal, id: &str) -> std::io::Result<Vec<String>
     Ok(members)
 }
 
+/// Why a batch is run, recorded with each of its Things' holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Why {
+    pub reason: Option<String>,
+    pub incident: Option<String>,
+}
+
 /// Plans the quarantine of every Thing of `things` (asked a few at a time).
 pub async fn plan_quarantine(
     client: &FleetClient,
     journal: &Journal,
     things: Vec<String>,
     options: Options,
-    reason: Option<String>,
+    why: Why,
 ) -> Result<BatchPlan, QuarantineError> {
     let (id, resumed) = batch_id(journal, Verb::Quarantine, &things)?;
+    // Every Thing's holds come from one read of the journal.
+    let journal = journal
+        .read_once()
+        .map_err(|error| QuarantineError::Journal("read", error))?;
     // Owned futures, so the whole plan can run in a spawned task.
     let results: Vec<Result<Prepared, QuarantineError>> =
         futures_util::stream::iter(things.clone())
             .map(|thing| {
-                let client = client.clone();
-                let reason = reason.clone();
-                async move { run::prepare_quarantine(&client, &thing, options, reason).await }
+                let (client, journal, why) = (client.clone(), journal.clone(), why.clone());
+                async move {
+                    let mut prepared =
+                        run::prepare_quarantine(&client, &journal, &thing, options, why.reason)
+                            .await?;
+                    prepared.incident = why.incident;
+                    Ok(prepared)
+                }
             })
             .buffered(CONCURRENCY)
             .collect()
@@ -184,17 +204,29 @@ pub async fn plan_release(
             name: id.to_owned(),
         }));
     }
-    let mut plan = plan_release_things(client, journal, things, with_shared).await?;
+    let scope = Scope::Batch(id.to_owned());
+    let mut plan = release_things(client, journal, things, &scope, with_shared).await?;
     plan.releases = Some(id.to_owned());
     Ok(plan)
 }
 
-/// Plans the release of `things` (marked in the console) as one batch, each as its own record
-/// says; Things released together with an earlier one of them are planned once.
+/// Plans the release of `things` (marked in the console) as one batch, each Thing's own holds
+/// as its record says; Things released together with an earlier one of them are planned once.
 pub async fn plan_release_things(
     client: &FleetClient,
     journal: &Journal,
     things: Vec<String>,
+    with_shared: bool,
+) -> Result<BatchPlan, QuarantineError> {
+    release_things(client, journal, things, &Scope::Own, with_shared).await
+}
+
+/// Plans the release of the holds `scope` names on each of `things`.
+async fn release_things(
+    client: &FleetClient,
+    journal: &Journal,
+    things: Vec<String>,
+    scope: &Scope,
     with_shared: bool,
 ) -> Result<BatchPlan, QuarantineError> {
     // Every Thing's records come from one read of the journal.
@@ -203,10 +235,13 @@ pub async fn plan_release_things(
         .map_err(|error| QuarantineError::Journal("read", error))?;
     let mut results = Vec::with_capacity(things.len());
     for thing in &things {
-        results.push(prepare_release_within(client, &journal, thing, &things, with_shared).await);
+        results.push(
+            prepare_release_within(client, &journal, thing, scope, &things, with_shared).await,
+        );
     }
     let (release_id, resumed) = batch_id(&journal, Verb::Release, &things)?;
     let mut plan = summarise(release_id, Verb::Release, resumed, things, results);
+    plan.scope = Some(scope.clone());
     // A Thing released together with an earlier one has nothing left of its own to do.
     let mut together: BTreeSet<String> = BTreeSet::new();
     plan.prepared.retain(|p| {
@@ -217,20 +252,22 @@ pub async fn plan_release_things(
     Ok(plan)
 }
 
-/// Plans the release of `thing`, together with the Things whose open quarantines hold a
-/// certificate it shares when they are all `members` of the batch (or `with_shared`).
+/// Plans the release of `thing`'s holds of `scope`, together with the Things whose open
+/// holds need a certificate it shares when they are all `members` of the batch (or
+/// `with_shared`).
 async fn prepare_release_within(
     client: &FleetClient,
     journal: &Journal,
     thing: &str,
+    scope: &Scope,
     members: &[String],
     with_shared: bool,
 ) -> Result<Prepared, QuarantineError> {
-    let prepared = run::prepare_release(client, journal, thing, with_shared).await;
+    let prepared = run::prepare_release_of(client, journal, thing, scope, with_shared).await;
     if let Err(QuarantineError::Plan(PlanError::SharedRelease { holders, .. })) = &prepared
         && holders.iter().all(|(other, _)| members.contains(other))
     {
-        return run::prepare_release(client, journal, thing, true).await;
+        return run::prepare_release_of(client, journal, thing, scope, true).await;
     }
     prepared
 }
@@ -264,6 +301,7 @@ fn summarise(
         verb,
         resumed,
         releases: None,
+        scope: None,
         things,
         prepared: Vec::new(),
         unchanged: Vec::new(),
@@ -328,7 +366,8 @@ fn summarise(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ThingResult {
     pub thing: String,
-    /// "verified", "released", "NOT ISOLATED", "failed", "unchanged", "not planned".
+    /// "verified", "released", "still held" (its hold closed, another keeps it isolated),
+    /// "NOT ISOLATED", "failed", "unchanged", "not planned".
     pub outcome: String,
     pub detail: String,
 }
@@ -336,7 +375,10 @@ pub struct ThingResult {
 impl ThingResult {
     #[must_use]
     pub fn ok(&self) -> bool {
-        matches!(self.outcome.as_str(), "verified" | "released" | "unchanged")
+        matches!(
+            self.outcome.as_str(),
+            "verified" | "released" | "still held" | "unchanged"
+        )
     }
 }
 
@@ -362,6 +404,27 @@ pub struct BatchProgress<'a> {
     pub done: usize,
     pub total: usize,
     pub last: &'a ThingResult,
+}
+
+/// The results of the Things a batch plan has nothing to run for: unchanged, or not planned.
+fn settled(batch: &BatchPlan) -> Vec<ThingResult> {
+    batch
+        .unchanged
+        .iter()
+        .map(|thing| ThingResult {
+            thing: thing.clone(),
+            outcome: "unchanged".into(),
+            detail: match batch.verb {
+                Verb::Quarantine => "already isolated".into(),
+                Verb::Release => "not quarantined".into(),
+            },
+        })
+        .chain(batch.unplanned.iter().map(|u| ThingResult {
+            thing: u.thing.clone(),
+            outcome: "not planned".into(),
+            detail: u.error.clone(),
+        }))
+        .collect()
 }
 
 /// Carries out a batch plan: its plan entry, then every Thing (see the module), then its
@@ -392,23 +455,7 @@ pub async fn execute(
             "releases": batch.releases,
         }),
     })?;
-    let mut results: Vec<ThingResult> = batch
-        .unchanged
-        .iter()
-        .map(|thing| ThingResult {
-            thing: thing.clone(),
-            outcome: "unchanged".into(),
-            detail: match batch.verb {
-                Verb::Quarantine => "already isolated".into(),
-                Verb::Release => "not quarantined".into(),
-            },
-        })
-        .chain(batch.unplanned.iter().map(|u| ThingResult {
-            thing: u.thing.clone(),
-            outcome: "not planned".into(),
-            detail: u.error.clone(),
-        }))
-        .collect();
+    let mut results = settled(&batch);
     let total = results.len() + batch.prepared.len();
     for (done, last) in results.iter().enumerate() {
         observe(BatchProgress {
@@ -419,13 +466,22 @@ pub async fn execute(
     }
     let id = batch.id.clone();
     let verb = batch.verb;
+    let scope = batch.scope.clone().unwrap_or(Scope::Own);
     let chains = chains(batch.prepared);
     let members = std::sync::Arc::new(batch.things.clone());
     let mut running = futures_util::stream::iter(chains)
         .map(|chain| {
             let (client, mutations) = (client.clone(), mutations.clone());
-            let (id, members) = (id.clone(), members.clone());
-            async move { run_chain(&client, &mutations, chain, options, &id, &members).await }
+            let (id, members, scope) = (id.clone(), members.clone(), scope.clone());
+            async move {
+                let run = Run {
+                    options,
+                    batch: &id,
+                    members: &members,
+                    scope: &scope,
+                };
+                run_chain(&client, &mutations, chain, run).await
+            }
         })
         .buffer_unordered(CONCURRENCY);
     while let Some(chain_results) = running.next().await {
@@ -528,16 +584,30 @@ fn chains(prepared: Vec<Prepared>) -> Vec<Vec<Prepared>> {
     groups.into_values().collect()
 }
 
+/// What every chain of a batch runs under.
+#[derive(Debug, Clone, Copy)]
+struct Run<'a> {
+    options: Options,
+    batch: &'a str,
+    members: &'a [String],
+    /// A release's holds to close.
+    scope: &'a Scope,
+}
+
 /// Runs one chain in order; every Thing after the first is planned again from fresh facts,
 /// since the one before may have changed what they share.
 async fn run_chain(
     client: &FleetClient,
     mutations: &Mutations,
     chain: Vec<Prepared>,
-    options: Options,
-    batch: &str,
-    members: &[String],
+    run: Run<'_>,
 ) -> Vec<ThingResult> {
+    let Run {
+        options,
+        batch,
+        members,
+        scope,
+    } = run;
     let mut results = Vec::with_capacity(chain.len());
     for (index, prepared) in chain.into_iter().enumerate() {
         let thing = prepared.plan.thing.clone();
@@ -546,12 +616,28 @@ async fn run_chain(
             Ok(prepared)
         } else {
             match verb {
-                Verb::Quarantine => {
-                    run::prepare_quarantine(client, &thing, options, prepared.reason.clone()).await
-                }
+                Verb::Quarantine => run::prepare_quarantine(
+                    client,
+                    mutations.journal(),
+                    &thing,
+                    options,
+                    prepared.reason.clone(),
+                )
+                .await
+                .map(|mut fresh| {
+                    fresh.incident.clone_from(&prepared.incident);
+                    fresh
+                }),
                 Verb::Release => {
-                    prepare_release_within(client, mutations.journal(), &thing, members, false)
-                        .await
+                    prepare_release_within(
+                        client,
+                        mutations.journal(),
+                        &thing,
+                        scope,
+                        members,
+                        false,
+                    )
+                    .await
                 }
             }
         };
@@ -603,6 +689,20 @@ fn outcome_of(report: &run::Report) -> ThingResult {
     }
     match report.verb {
         Verb::Release => match report.advice() {
+            None if !report.plan.held_by.is_empty() => ThingResult {
+                thing,
+                outcome: "still held".into(),
+                detail: format!(
+                    "its hold here is closed; it stays isolated by {}",
+                    report
+                        .plan
+                        .held_by
+                        .iter()
+                        .map(super::holds::Hold::describe)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            },
             None => ThingResult {
                 thing,
                 outcome: "released".into(),

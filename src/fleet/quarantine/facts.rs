@@ -28,7 +28,7 @@ pub enum Depth {
 /// ListAttachedPolicies and ListPrincipalThings; per distinct policy GetPolicy (and with
 /// `Versions`, ListTargetsForPolicy and ListPolicyVersions; with `VersionDocuments`,
 /// GetPolicyVersion per other version); GetPolicy of the deny-all policy, whose default document
-/// is judged by the policy engine (and, when it does not deny everything, ListPolicyVersions and
+/// is judged by its content (and, when it is tampered, ListPolicyVersions and
 /// ListTargetsForPolicy of it, for the repair step).
 pub async fn gather(
     client: &FleetClient,
@@ -96,8 +96,8 @@ pub async fn gather(
     })
 }
 
-/// The quarantine policy as it is: missing, denying everything by its content, or permissive
-/// (with what it lets through); and its facts as a policy attached to certificates.
+/// The quarantine policy as it is: missing, proven to isolate by its content, or tampered (with
+/// what it spares); and its facts as a policy attached to certificates.
 async fn deny_all_policy(
     client: &FleetClient,
 ) -> Result<(DenyAllPolicy, Option<PolicyFacts>), FleetError> {
@@ -125,7 +125,7 @@ async fn deny_all_policy(
                 client.policy_targets(DENY_ALL_POLICY)
             )?;
             Ok((
-                DenyAllPolicy::Permissive {
+                DenyAllPolicy::Tampered {
                     default_version: default_version.clone(),
                     gap: gap.to_string(),
                     versions: versions.len(),

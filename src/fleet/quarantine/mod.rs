@@ -3,10 +3,12 @@
 //! carries a plan out, journaling it before the first call and each step after it; `verify`
 //! checks afterwards, from what the service says, that the Thing is isolated; `register` lists
 //! every isolated Thing with the journal's who, when and why; `batch` plans and runs many Things
-//! at once under one batch id.
+//! at once under one batch id; `holds` reads who holds a Thing isolated, and which holds a
+//! release closes.
 
 pub mod batch;
 pub mod facts;
+pub mod holds;
 pub mod plan;
 pub mod register;
 pub mod run;

@@ -14,14 +14,14 @@ use crate::policy::deny_all;
 /// The policy the deny-overlay strategy attaches.
 pub const DENY_ALL_POLICY: &str = "iotfleet-quarantine-deny-all";
 /// Its document: an explicit Deny of everything, which overrides every Allow.
-pub const DENY_ALL_DOCUMENT: &str =
-    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iot:*","Resource":"*"}]}"#;
+pub const DENY_ALL_DOCUMENT: &str = deny_all::CANONICAL;
 
 /// AWS keeps at most five versions of a policy.
 pub const MAX_POLICY_VERSIONS: usize = 5;
 
-/// Whether a policy document denies everything, judged by the policy engine in the account
-/// and region of `policy_arn` (`crate::policy::deny_all`): never by its name or spelling.
+/// Whether a policy document isolates a device, proven from its statements (and checked by the
+/// policy engine in the account and region of `policy_arn`; `crate::policy::deny_all`): never by
+/// its name.
 #[must_use]
 pub fn is_deny_all(document: &str, policy_arn: &str) -> bool {
     deny_all::deny_all_gap(document, &deny_all::arn_prefix(policy_arn)).is_none()
@@ -93,16 +93,16 @@ pub struct CertificateFacts {
     pub policies: Vec<PolicyFacts>,
 }
 
-/// The quarantine policy as found: missing, denying everything, or not (someone created it with
-/// an Allow, or set a permissive default version since).
+/// The quarantine policy as found: missing, proven to isolate, or tampered (someone created it
+/// with an Allow, or set a default version since that spares something).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum DenyAllPolicy {
     #[default]
     Missing,
     DeniesAll,
-    Permissive {
+    Tampered {
         default_version: String,
-        /// What its default version lets through, in words.
+        /// What its default version spares, in words.
         gap: String,
         /// How many versions it has (AWS keeps five at most).
         versions: usize,
@@ -145,7 +145,7 @@ pub enum Step {
         target: String,
     },
     /// The quarantine policy's deny-all document made its default again; `previous` is the
-    /// permissive default it replaces.
+    /// tampered default it replaces.
     RestoreDenyAll {
         policy: String,
         previous: String,
@@ -210,7 +210,7 @@ impl fmt::Display for Step {
             }
             Self::RestoreDenyAll { policy, previous } => write!(
                 f,
-                "make the deny-all document the default of {policy} again (its default, version {previous}, does not deny everything)"
+                "make the deny-all document the default of {policy} again (its default, version {previous}, is tampered)"
             ),
             Self::CreateDenyAllVersion { policy, previous } => write!(
                 f,
@@ -266,6 +266,10 @@ pub struct Plan {
     /// (`run::name_impact`), each a sentence; empty when not asked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub impact: Vec<String>,
+    /// The Thing's other open holds: for a quarantine, those it has already; for a release,
+    /// those that keep it isolated after it (then the release calls nothing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", skip_deserializing)]
+    pub held_by: Vec<crate::fleet::model::Hold>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -289,9 +293,9 @@ pub enum PlanError {
     )]
     SharedPolicy { policy: String, others: Vec<String> },
     #[error(
-        "quarantine refused: the policy {DENY_ALL_POLICY} exists but its default version {default_version} {gap}, and it has {MAX_POLICY_VERSIONS} versions, the most AWS keeps, so no deny-all version can be added; delete a version with `aws iot delete-policy-version --policy-name {DENY_ALL_POLICY} --policy-version-id ID`, then run the quarantine again"
+        "quarantine refused: the policy {DENY_ALL_POLICY} is tampered: its default version {default_version} {gap}, and it has {MAX_POLICY_VERSIONS} versions, the most AWS keeps, so no deny-all version can be added; delete a version with `aws iot delete-policy-version --policy-name {DENY_ALL_POLICY} --policy-version-id ID`, then run the quarantine again"
     )]
-    PermissiveDenyAll {
+    TamperedDenyAll {
         default_version: String,
         gap: String,
     },
@@ -299,6 +303,33 @@ pub enum PlanError {
         "policy-version refused: policy {policy} has {MAX_POLICY_VERSIONS} versions, the most AWS keeps; delete a version it no longer needs, or use the deny-overlay strategy"
     )]
     VersionLimit { policy: String },
+    #[error(
+        "release refused: {thing} has no quarantine of its own, and more than one hold keeps it isolated; name the one to release: {}",
+        holds.join("; ")
+    )]
+    WhichHold {
+        thing: String,
+        /// Each hold in words, with the command that releases it.
+        holds: Vec<String>,
+    },
+    #[error(
+        "release refused: {thing} has no hold {id}; it is held by {}",
+        holds.join("; ")
+    )]
+    NoSuchHold {
+        thing: String,
+        id: String,
+        holds: Vec<String>,
+    },
+    #[error(
+        "release refused: releasing {thing} would free {other}, which shares a certificate with it and is held by {} (not released by this release); release that hold first",
+        holds.join("; ")
+    )]
+    HeldElsewhere {
+        thing: String,
+        other: String,
+        holds: Vec<String>,
+    },
 }
 
 /// The plan that isolates `subject` under `options`. Steps already in place (the deny-all
@@ -365,11 +396,12 @@ pub fn plan(subject: &Subject, options: Options) -> Result<Plan, PlanError> {
         together: Vec::new(),
         unrestorable: Vec::new(),
         impact: Vec::new(),
+        held_by: Vec::new(),
     })
 }
 
 /// Deny overlay: the deny-all policy created if missing, its deny-all document restored if it
-/// no longer denies everything, and attached where it is not yet.
+/// is tampered, and attached where it is not yet.
 fn overlay_steps(subject: &Subject, warnings: &mut Vec<String>) -> Result<Vec<Step>, PlanError> {
     let mut steps = Vec::new();
     match &subject.deny_all {
@@ -377,20 +409,20 @@ fn overlay_steps(subject: &Subject, warnings: &mut Vec<String>) -> Result<Vec<St
             policy: DENY_ALL_POLICY.to_owned(),
         }),
         DenyAllPolicy::DeniesAll => {}
-        DenyAllPolicy::Permissive {
+        DenyAllPolicy::Tampered {
             default_version,
             gap,
             versions,
             targets,
         } => {
             if *versions >= MAX_POLICY_VERSIONS {
-                return Err(PlanError::PermissiveDenyAll {
+                return Err(PlanError::TamperedDenyAll {
                     default_version: default_version.clone(),
                     gap: gap.clone(),
                 });
             }
             warnings.push(format!(
-                "{DENY_ALL_POLICY} does not deny everything: its default version {default_version} {gap}. The plan restores its deny-all document, isolating again the {targets} principal(s) it is attached to"
+                "{DENY_ALL_POLICY} is tampered: its default version {default_version} {gap}. The plan restores its deny-all document, isolating again the {targets} principal(s) it is attached to"
             ));
             steps.push(Step::RestoreDenyAll {
                 policy: DENY_ALL_POLICY.to_owned(),
@@ -497,6 +529,7 @@ pub fn release_plan(subject: &Subject, recorded: Option<&[Step]>) -> Plan {
         together: Vec::new(),
         unrestorable,
         impact: Vec::new(),
+        held_by: Vec::new(),
     }
 }
 
@@ -883,7 +916,7 @@ mod tests {
     }
 
     #[test]
-    fn deny_all_is_judged_by_the_engine_whatever_its_spelling() {
+    fn deny_all_is_proven_by_content_whatever_its_spelling() {
         let arn = "arn:aws:iot:us-east-1:123456789012:policy/any-name";
         assert!(is_deny_all(DENY_ALL_DOCUMENT, arn));
         assert!(is_deny_all(
@@ -907,18 +940,18 @@ mod tests {
     }
 
     #[test]
-    fn a_permissive_quarantine_policy_is_restored_as_a_step_or_refused_when_full() {
-        let mut permissive = subject(
+    fn a_tampered_quarantine_policy_is_restored_as_a_step_or_refused_when_full() {
+        let mut tampered = subject(
             vec![certificate("a", &["pump-1"], &[("pump-device", &["a"])])],
             true,
         );
-        permissive.deny_all = DenyAllPolicy::Permissive {
+        tampered.deny_all = DenyAllPolicy::Tampered {
             default_version: "2".to_owned(),
             gap: "allows iot:Connect on client/x (statement 1)".to_owned(),
             versions: 2,
             targets: 3,
         };
-        let plan_now = plan(&permissive, Options::default()).unwrap();
+        let plan_now = plan(&tampered, Options::default()).unwrap();
         assert_eq!(
             plan_now.steps[0],
             Step::RestoreDenyAll {
@@ -932,14 +965,14 @@ mod tests {
             "{:?}",
             plan_now.warnings
         );
-        permissive.deny_all = DenyAllPolicy::Permissive {
+        tampered.deny_all = DenyAllPolicy::Tampered {
             default_version: "5".to_owned(),
             gap: "allows iot:Connect on client/x (statement 1)".to_owned(),
             versions: 5,
             targets: 3,
         };
-        let refused = plan(&permissive, Options::default()).unwrap_err();
-        assert!(matches!(refused, PlanError::PermissiveDenyAll { .. }));
+        let refused = plan(&tampered, Options::default()).unwrap_err();
+        assert!(matches!(refused, PlanError::TamperedDenyAll { .. }));
         assert!(
             refused.to_string().contains("allows iot:Connect"),
             "{refused}"
@@ -954,7 +987,7 @@ mod tests {
             deny_all_versions: vec!["1".to_owned()],
             ..PolicyFacts::default()
         };
-        // Attached by name but permissive by content: not isolated.
+        // Attached by name but tampered by content: not isolated.
         let mut named_only = certificate("a", &["pump-1"], &[("pump-device", &["a"])]);
         named_only.policies.push(PolicyFacts {
             name: DENY_ALL_POLICY.to_owned(),

@@ -10,7 +10,10 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::facts::{self, Depth, Snapshot};
+use super::holds::{self, Hold, Record, Scope};
 use super::plan::{self, DENY_ALL_DOCUMENT, Options, Plan, PlanError, Step, Subject};
 use super::verify::{self, Verification};
 use crate::fleet::journal::Journal;
@@ -77,8 +80,15 @@ pub struct Prepared {
     pub subject: Subject,
     pub plan: Plan,
     pub reason: Option<String>,
-    /// The batch this Thing's run belongs to (`batch.rs`), recorded in its plan entry.
+    /// The incident a quarantine is part of, as the operator names it.
+    pub incident: Option<String>,
+    /// The batch this Thing's run belongs to (`batch.rs`), recorded in its plan entry; its id
+    /// is the hold's.
     pub batch: Option<String>,
+    /// A quarantine's hold (`holds.rs`), when it is not a batch's.
+    pub hold: Option<String>,
+    /// A release's holds closed, by Thing (the Thing's own and those released together).
+    pub closes: BTreeMap<String, Vec<String>>,
     depth: Depth,
 }
 
@@ -107,23 +117,32 @@ impl Prepared {
                 together: Vec::new(),
                 unrestorable: Vec::new(),
                 impact: Vec::new(),
+                held_by: Vec::new(),
             },
             reason: None,
+            incident: None,
             batch: None,
+            hold: Some("hold-test".to_owned()),
+            closes: BTreeMap::new(),
             depth: Depth::Defaults,
         }
     }
 
-    /// Whether there is nothing to do (already isolated, or nothing to release).
+    /// Whether there is nothing to do: no call to make and, for a release, no hold to close. A
+    /// quarantine is never empty: it records its hold even on a Thing isolated already.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.plan.steps.is_empty()
+        self.verb == Verb::Release
+            && self.plan.steps.is_empty()
+            && self.closes.values().all(Vec::is_empty)
     }
 }
 
-/// Gathers the facts of `thing` and plans its quarantine.
+/// Gathers the facts of `thing` and plans its quarantine, a new hold on it; the plan names
+/// the holds it has already (from `journal`).
 pub async fn prepare_quarantine(
     client: &FleetClient,
+    journal: &Journal,
     thing: &str,
     options: Options,
     reason: Option<String>,
@@ -133,15 +152,41 @@ pub async fn prepare_quarantine(
         plan::Strategy::PolicyVersion => Depth::Versions,
     };
     let subject = facts::gather(client, thing, depth).await?;
-    let plan = plan::plan(&subject, options)?;
+    let mut plan = plan::plan(&subject, options)?;
+    let held = holds::records(&journal.entries_for(thing).map_err(read_error)?)
+        .remove(thing)
+        .map(|record| record.holds)
+        .unwrap_or_default();
+    if !held.is_empty() {
+        plan.warnings.push(format!(
+            "{thing} is held already by {}: this quarantine adds a hold of its own, and it stays isolated until every hold is released",
+            describe(&held)
+        ));
+        plan.held_by = held;
+    }
     Ok(Prepared {
         verb: Verb::Quarantine,
         subject,
         plan,
         reason,
+        incident: None,
         batch: None,
+        hold: Some(holds::new_id()),
+        closes: BTreeMap::new(),
         depth,
     })
+}
+
+fn read_error(error: std::io::Error) -> QuarantineError {
+    QuarantineError::Journal("read", error)
+}
+
+/// Holds in words, joined.
+fn describe(held: &[Hold]) -> String {
+    held.iter()
+        .map(Hold::describe)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Names, in the plan, what stops downstream when the Thing is isolated: the topic rules that
@@ -159,40 +204,77 @@ pub async fn name_impact(client: &FleetClient, prepared: &mut Prepared) {
     };
 }
 
-/// Plans the release of `thing` from what the journal recorded (or, without a record, from
-/// what can be seen). A release that would free another Thing whose own open quarantine holds a
-/// certificate they share is refused, naming it, unless `with_shared`: then those Things are
-/// released together (and any they share with in turn).
+/// Plans the release of `thing`'s own holds (`Scope::Own`); see [`prepare_release_of`].
 pub async fn prepare_release(
     client: &FleetClient,
     journal: &Journal,
     thing: &str,
     with_shared: bool,
 ) -> Result<Prepared, QuarantineError> {
+    prepare_release_of(client, journal, thing, &Scope::Own, with_shared).await
+}
+
+/// Plans a release that closes the holds `scope` names on `thing` (`holds.rs`). While the Thing
+/// keeps another hold nothing is called: the release closes its holds and its plan names those
+/// that keep the Thing isolated. Once none is left, the plan undoes what every quarantine since
+/// its last full release recorded (or, without a record, what can be seen). A release that
+/// would free another Thing whose open hold needs a certificate they share is refused, naming
+/// it, unless `with_shared`: then that Thing's holds of the same scope close too (and so on for
+/// the Things it shares with), and the release is refused still when one of them keeps a hold
+/// of another scope.
+pub async fn prepare_release_of(
+    client: &FleetClient,
+    journal: &Journal,
+    thing: &str,
+    scope: &Scope,
+    with_shared: bool,
+) -> Result<Prepared, QuarantineError> {
+    let records = holds::records(&journal.entries(None).map_err(read_error)?);
     let mut things = vec![thing.to_owned()];
     let mut subjects: Vec<Subject> = Vec::new();
     let mut recorded: Option<Vec<Step>> = None;
+    let mut closes: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut deepest = Depth::Defaults;
     loop {
-        for name in &things[subjects.len()..] {
-            let record = recorded_quarantine(journal, name)
-                .map_err(|error| QuarantineError::Journal("read", error))?;
-            let versions = record
-                .iter()
-                .flatten()
-                .any(|step| matches!(step, Step::CreateDenyAllVersion { .. }));
-            let depth = if versions {
-                Depth::VersionDocuments
+        for (index, name) in things.iter().enumerate().skip(subjects.len()) {
+            let name = name.clone();
+            let here = if index == 0 {
+                scope.clone()
             } else {
-                Depth::Defaults
+                scope.together()
             };
+            let record = records.get(&name);
+            let closing = match record {
+                Some(record) => record.closing(&name, &here)?,
+                None => Vec::new(),
+            };
+            let kept: Vec<Hold> = record
+                .map(|r| r.holds.iter().filter(|h| !closing.contains(&h.id)).cloned())
+                .into_iter()
+                .flatten()
+                .collect();
+            if index > 0 && !kept.is_empty() {
+                return Err(PlanError::HeldElsewhere {
+                    thing: thing.to_owned(),
+                    other: name,
+                    holds: kept.iter().map(Hold::describe).collect(),
+                }
+                .into());
+            }
+            if !kept.is_empty() {
+                return kept_isolated(client, name, closing, kept).await;
+            }
+            let depth = depth_for(record);
             if depth == Depth::VersionDocuments {
                 deepest = depth;
             }
-            subjects.push(facts::gather(client, name, depth).await?);
-            if let Some(steps) = record {
-                recorded.get_or_insert_with(Vec::new).extend(steps);
+            subjects.push(facts::gather(client, &name, depth).await?);
+            if let Some(record) = record {
+                recorded
+                    .get_or_insert_with(Vec::new)
+                    .extend(record.steps.iter().cloned());
             }
+            closes.insert(name, closing);
         }
         let mut gathered = subjects.iter().cloned();
         let Some(first) = gathered.next() else {
@@ -204,7 +286,7 @@ pub async fn prepare_release(
         let subject = facts::merge(first, gathered);
         let mut plan = plan::release_plan(&subject, recorded.as_deref());
         plan.together = things[1..].to_vec();
-        let open = open_quarantines(journal, &subject, &things)?;
+        let open = held_beside(&records, &subject, &things);
         let freed = plan::freed_by_release(&subject, &plan, &open);
         if freed.is_empty() {
             let mut marked = open.clone();
@@ -225,7 +307,10 @@ pub async fn prepare_release(
                 subject,
                 plan,
                 reason: None,
+                incident: None,
                 batch: None,
+                hold: None,
+                closes,
                 depth: deepest,
             });
         }
@@ -243,45 +328,69 @@ pub async fn prepare_release(
     }
 }
 
-/// The Things reached by `subject`'s certificates, other than `released`, that have an open
-/// quarantine in the journal.
-fn open_quarantines(
-    journal: &Journal,
-    subject: &Subject,
-    released: &[String],
-) -> Result<std::collections::BTreeSet<String>, QuarantineError> {
-    let mut open = std::collections::BTreeSet::new();
-    for certificate in &subject.certificates {
-        for other in &certificate.things {
-            if released.contains(other) || open.contains(other) {
-                continue;
-            }
-            let record = recorded_quarantine(journal, other)
-                .map_err(|error| QuarantineError::Journal("read", error))?;
-            if record.is_some() {
-                open.insert(other.clone());
-            }
-        }
+/// How deep to gather a Thing's facts for its release: a policy-version quarantine's
+/// versions are read to find its deny-all ones.
+fn depth_for(record: Option<&Record>) -> Depth {
+    let versions = record.is_some_and(|r| {
+        r.steps
+            .iter()
+            .any(|step| matches!(step, Step::CreateDenyAllVersion { .. }))
+    });
+    if versions {
+        Depth::VersionDocuments
+    } else {
+        Depth::Defaults
     }
-    Ok(open)
 }
 
-/// The steps every quarantine of `thing` planned since its last completed release, in order;
-/// None when there is no such quarantine in this backend's journal.
-pub fn recorded_quarantine(journal: &Journal, thing: &str) -> std::io::Result<Option<Vec<Step>>> {
-    let mut recorded: Option<Vec<Step>> = None;
-    for entry in journal.entries_for(thing)? {
-        match entry["action"].as_str() {
-            Some("quarantine plan") => {
-                let steps: Vec<Step> =
-                    serde_json::from_value(entry["after"]["steps"].clone()).unwrap_or_default();
-                recorded.get_or_insert_with(Vec::new).extend(steps);
-            }
-            Some("release") if entry["result"] == "ok" => recorded = None,
-            _ => {}
-        }
-    }
-    Ok(recorded)
+/// The release of a Thing that keeps other holds: its `closed` holds close, nothing is called,
+/// and the plan names the holds that keep it isolated.
+async fn kept_isolated(
+    client: &FleetClient,
+    thing: String,
+    closed: Vec<String>,
+    kept: Vec<Hold>,
+) -> Result<Prepared, QuarantineError> {
+    let subject = facts::gather(client, &thing, Depth::Defaults).await?;
+    let mut plan = plan::release_plan(&subject, Some(&[]));
+    plan.warnings.push(format!(
+        "{thing} stays isolated: still held by {} (released with `{}`)",
+        describe(&kept),
+        kept.iter()
+            .map(Hold::release_command)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+            .join("`, `")
+    ));
+    plan.held_by = kept;
+    Ok(Prepared {
+        verb: Verb::Release,
+        subject,
+        plan,
+        reason: None,
+        incident: None,
+        batch: None,
+        hold: None,
+        closes: BTreeMap::from([(thing, closed)]),
+        depth: Depth::Defaults,
+    })
+}
+
+/// The Things reached by `subject`'s certificates, other than `released`, that have an open
+/// hold in the journal.
+fn held_beside(
+    records: &BTreeMap<String, Record>,
+    subject: &Subject,
+    released: &[String],
+) -> BTreeSet<String> {
+    subject
+        .certificates
+        .iter()
+        .flat_map(|c| c.things.iter())
+        .filter(|other| !released.contains(other) && records.contains_key(*other))
+        .cloned()
+        .collect()
 }
 
 /// What happened to one step.
@@ -363,10 +472,12 @@ impl Report {
 }
 
 impl Report {
-    /// After a completed release: what it could not restore, and who is still isolated.
+    /// After a completed release: what it could not restore, and who is still isolated though
+    /// no hold keeps them.
     fn release_incomplete(&self) -> Option<String> {
         let mut problems = self.plan.unrestorable.clone();
-        if !self.still_isolated.is_empty() {
+        let held = !self.plan.held_by.is_empty();
+        if !held && !self.still_isolated.is_empty() {
             problems.push(format!(
                 "the policies in force still isolate {} (see `iotfleet thing NAME`)",
                 self.still_isolated.join(", ")
@@ -407,20 +518,29 @@ pub async fn execute(
         subject,
         plan,
         reason,
+        incident,
         batch,
+        hold,
+        closes,
         depth,
     } = prepared;
     let action = verb.action();
     let thing = plan.thing.clone();
     let before = Snapshot::of(&subject);
-    let planned = json!({
-        "strategy": plan.strategy,
-        "steps": plan.steps,
-        "warnings": plan.warnings,
-        "also_isolated": plan.also_isolated,
-        "reason": reason,
-        "batch": batch,
-    });
+    let planned = match verb {
+        Verb::Quarantine => json!({
+            "strategy": plan.strategy,
+            "steps": plan.steps,
+            "warnings": plan.warnings,
+            "also_isolated": plan.also_isolated,
+            "reason": reason,
+            "incident": incident,
+            "batch": batch,
+            // A batch's Things are held under the batch's id.
+            "hold": batch.clone().or(hold),
+        }),
+        Verb::Release => release_entry(&plan, &closes),
+    };
     let intent = mutations.begin(Change {
         what: format!("{action} would change {thing}"),
         action,
@@ -428,19 +548,8 @@ pub async fn execute(
         before: serde_json::to_value(&before).unwrap_or(Value::Null),
         intended: planned,
     })?;
-    // Things released together get their own plan and closing entries, so each record closes.
-    for other in &plan.together {
-        mutations
-            .journal()
-            .write(
-                &format!("{action} plan"),
-                other,
-                Value::Null,
-                json!({ "together_with": thing }),
-                "planned",
-            )
-            .map_err(|error| QuarantineError::Journal("written, so nothing was changed", error))?;
-    }
+    plan_together(mutations.journal(), action, &plan, &closes)
+        .map_err(|error| QuarantineError::Journal("written, so nothing was changed", error))?;
 
     let total = plan.steps.len();
     let (done, failed) = run_steps(client, &intent, &plan, observe).await?;
@@ -499,6 +608,41 @@ pub async fn execute(
         verification_error,
         still_isolated,
     })
+}
+
+/// What a release's plan entry records: its steps, the holds it closes (`holds.rs` reads them)
+/// and those that keep the Thing isolated.
+fn release_entry(plan: &Plan, closes: &BTreeMap<String, Vec<String>>) -> Value {
+    json!({
+        "steps": plan.steps,
+        "warnings": plan.warnings,
+        "together": plan.together,
+        "closes": closes.get(&plan.thing).cloned().unwrap_or_default(),
+        "held_by": plan.held_by.iter().map(|h| &h.id).collect::<Vec<_>>(),
+    })
+}
+
+/// Things released together get their own plan entries (and closing ones, `journal_together`),
+/// so each record closes, with the holds each closes.
+fn plan_together(
+    journal: &Journal,
+    action: &str,
+    plan: &Plan,
+    closes: &BTreeMap<String, Vec<String>>,
+) -> std::io::Result<()> {
+    for other in &plan.together {
+        journal.write(
+            &format!("{action} plan"),
+            other,
+            Value::Null,
+            json!({
+                "together_with": plan.thing,
+                "closes": closes.get(other).cloned().unwrap_or_default(),
+            }),
+            "planned",
+        )?;
+    }
+    Ok(())
 }
 
 /// One entry per Thing released together with the plan's own.

@@ -432,9 +432,13 @@ pub struct State {
     pub aws_asked: HashMap<String, Load<Vec<crate::fleet::permissions::AwsAnswer>>>,
     /// A quarantine or release in progress (its popup).
     pub quarantine: Option<Flow>,
-    /// Things whose certificates carry the deny-all policy (calls growing with the quarantines;
-    /// asked again after a run, and every `quarantine::RECHECK` for quarantines made elsewhere).
+    /// Things the policies in force isolate (calls growing with the quarantines; asked again
+    /// after a run, and every `quarantine::RECHECK` for quarantines made elsewhere).
     pub quarantined: std::collections::HashSet<String>,
+    /// Things a quarantine holds, or the deny-all reaches, that can act: NOT ISOLATED, with why.
+    pub not_isolated: HashMap<String, String>,
+    /// The journal's open holds, by Thing.
+    pub holds: HashMap<String, Vec<crate::fleet::model::Hold>>,
     /// When the quarantined Things were asked for (false) or last answered (true).
     pub quarantined_asked: Option<(OffsetDateTime, bool)>,
     /// A bulk quarantine or release of the marked Things in progress (its popup).
@@ -516,6 +520,8 @@ impl State {
             aws_asked: HashMap::new(),
             quarantine: None,
             quarantined: std::collections::HashSet::new(),
+            not_isolated: HashMap::new(),
+            holds: HashMap::new(),
             quarantined_asked: None,
             marked: std::collections::BTreeSet::new(),
             bulk: None,
@@ -676,8 +682,26 @@ impl State {
     /// deny-all policy, or (once its report is loaded) a policy's default version is deny-all.
     #[must_use]
     pub fn is_quarantined(&self, thing: &str) -> bool {
-        self.quarantined.contains(thing)
-            || matches!(self.thing_reports.get(thing), Some(Load::Ready(report)) if report.is_quarantined())
+        match self.thing_reports.get(thing) {
+            Some(Load::Ready(report)) => report.is_quarantined(),
+            _ => self.quarantined.contains(thing),
+        }
+    }
+
+    /// Why a Thing under quarantine can act (NOT ISOLATED): from its report once loaded (with
+    /// its holds), else from the fleet-wide answer.
+    #[must_use]
+    pub fn not_isolated(&self, thing: &str) -> Option<String> {
+        let holds = self.holds.get(thing).map_or(&[][..], Vec::as_slice);
+        match self.thing_reports.get(thing) {
+            Some(Load::Ready(report)) => {
+                match crate::fleet::quarantine::register::status_of(report, holds) {
+                    Some(("NOT ISOLATED", why)) => Some(why),
+                    _ => None,
+                }
+            }
+            _ => self.not_isolated.get(thing).cloned(),
+        }
     }
 
     /// What `/` keeps of a report ("" for everything).

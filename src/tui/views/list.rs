@@ -190,6 +190,8 @@ pub fn draw(
                         Cell::from(Span::styled(summary, theme.style(slot))),
                         if state.is_quarantined(thing.name()) {
                             Cell::from(Span::styled("Q", theme.style(Slot::ThingQuarantined)))
+                        } else if state.not_isolated(thing.name()).is_some() {
+                            Cell::from(Span::styled("!", theme.style(Slot::StatusError)))
                         } else {
                             Cell::from("")
                         },
