@@ -573,6 +573,10 @@ async fn said_of_pump_1(endpoint: &str, home: &std::path::Path) -> (bool, bool, 
 }
 
 #[tokio::test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario on two backends, read top to bottom"
+)]
 async fn a_quarantine_policy_that_allows_is_never_trusted_by_its_name() {
     for backend in BACKENDS {
         let Some(fleet) = TestFleet::start(backend).await else {
@@ -1059,5 +1063,142 @@ async fn releasing_one_of_two_quarantines_on_a_shared_certificate_is_refused_unl
                 .unwrap();
             assert!(again.is_empty(), "{backend:?} {thing}: {:?}", again.plan);
         }
+    }
+}
+
+#[tokio::test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario on two backends, read top to bottom"
+)]
+async fn a_certificate_attached_after_the_quarantine_is_not_isolated_everywhere() {
+    for backend in BACKENDS {
+        let Some(fleet) = TestFleet::start(backend).await else {
+            continue;
+        };
+        seed_fleet(&fleet.iot, 1).await;
+        let home = tempfile::tempdir().unwrap();
+        let endpoint = fleet.endpoint.as_str();
+        let mutations = Mutations::for_client(
+            false,
+            Some(home.path().join("state/iotfleet/journal.jsonl")),
+            &fleet.client,
+        )
+        .await
+        .unwrap();
+        let prepared = run::prepare_quarantine(
+            &fleet.client,
+            mutations.journal(),
+            "pump-1",
+            Options::default(),
+            Some("leaking".into()),
+        )
+        .await
+        .unwrap();
+        run::execute(
+            &fleet.client,
+            &mutations,
+            for_backend(prepared, backend),
+            &mut |_| Ok(()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            said_of_pump_1(endpoint, home.path()).await,
+            (true, true, false),
+            "{backend:?}"
+        );
+
+        // A second certificate, attached after the quarantine, with the device's own policy.
+        let (id, arn) = seed::certificate(
+            &fleet.iot,
+            &CertificateSpec::valid_for_days("pump-1-spare", 90),
+        )
+        .await;
+        seed::attach_policy(&fleet.iot, "pump-1-own", &arn).await;
+        seed::attach_thing(&fleet.iot, "pump-1", &arn).await;
+        let short: String = id.chars().take(12).collect();
+
+        let listed = json_of(
+            endpoint,
+            home.path(),
+            &["things", "--status", "quarantined"],
+        )
+        .await;
+        let row = listed["things"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["name"] == "pump-1").cloned())
+            .unwrap_or_else(|| panic!("{backend:?}: pump-1 under quarantine: {listed}"));
+        assert_eq!(row["quarantined"], false, "{backend:?}: {row}");
+        assert_eq!(row["isolation"], "NOT ISOLATED", "{backend:?}: {row}");
+        let table = iotfleet(endpoint, home.path(), &["things"]).await;
+        assert!(
+            text(&table)
+                .lines()
+                .any(|l| l.starts_with("pump-1 ") && l.contains("NOT ISOLATED")),
+            "{backend:?}: {}",
+            text(&table)
+        );
+        let shown = json_of(endpoint, home.path(), &["thing", "pump-1"]).await;
+        assert_eq!(shown["isolation"], "NOT ISOLATED", "{backend:?}: {shown}");
+        let why = shown["not_isolated"].as_str().unwrap_or_default();
+        assert!(
+            why.contains(&format!(
+                "certificate {short}… (ACTIVE) was attached after the quarantine"
+            )),
+            "{backend:?}: {why}"
+        );
+        assert_eq!(
+            shown["holds"][0]["reason"], "leaking",
+            "{backend:?}: {shown}"
+        );
+        let audit = json_of(endpoint, home.path(), &["audit"]).await;
+        let finding = audit["findings"]
+            .as_array()
+            .and_then(|f| {
+                f.iter()
+                    .find(|f| f["check"] == "QUARANTINE_NOT_ISOLATED")
+                    .cloned()
+            })
+            .unwrap_or_else(|| panic!("{backend:?}: {audit}"));
+        assert_eq!(finding["severity"], "CRITICAL");
+        let reason = finding["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains(&short), "{backend:?}: {reason}");
+        if backend == Backend::Local {
+            // The local core records the calls it serves as CloudTrail does: when it was attached.
+            assert!(reason.contains("attached at "), "{reason}");
+        }
+
+        // The next quarantine isolates the new certificate too.
+        let prepared = run::prepare_quarantine(
+            &fleet.client,
+            mutations.journal(),
+            "pump-1",
+            Options::default(),
+            None,
+        )
+        .await
+        .unwrap();
+        assert!(
+            prepared.plan.steps.contains(&Step::AttachPolicy {
+                policy: DENY_ALL_POLICY.to_owned(),
+                target: arn.clone()
+            }),
+            "{backend:?}: {:?}",
+            prepared.plan.steps
+        );
+        run::execute(
+            &fleet.client,
+            &mutations,
+            for_backend(prepared, backend),
+            &mut |_| Ok(()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            said_of_pump_1(endpoint, home.path()).await,
+            (true, true, false),
+            "{backend:?}: isolated again"
+        );
     }
 }
