@@ -19,6 +19,7 @@ fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(100_000);
     let call = Call {
+        account: "123456789012",
         region: "us-east-1",
         now: 1_700_000_000,
     };

@@ -68,7 +68,7 @@ async fn run() {
     let client = FleetClient::connect(&core.connection_settings())
         .await
         .expect("client");
-    let sdk = aws_sdk_iot::Client::new(&support::sdk_config(core.endpoint()).await);
+    let sdk = aws_sdk_iot::Client::new(&support::Target::local(&core).sdk_config().await);
     let (mut client_times, mut sdk_times, mut calls) = (Vec::new(), Vec::new(), 0);
     for _ in 0..ROUNDS {
         let before = client.stats().operations;
@@ -113,7 +113,7 @@ async fn run() {
         "peak RSS of the process (local core + client + one full listing held): {:.0} MiB",
         common::peak_rss_mib()
     );
-    verbs(core.endpoint());
+    verbs(&support::Target::local(&core));
 }
 
 /// The `i`th Thing of the fleet: a name, two attributes.
@@ -132,9 +132,9 @@ fn thing(i: usize) -> (String, ThingRecord) {
     (format!("device-{i:06}"), record)
 }
 
-/// `iotfleet things --output json` and `--output text` against `endpoint`, as a user runs them:
+/// `iotfleet things --output json` and `--output text` against `target`, as a user runs them:
 /// wall time, lines printed and the child's peak RSS.
-fn verbs(endpoint: &str) {
+fn verbs(target: &support::Target) {
     let home = tempfile::tempdir().expect("a home");
     for output in ["json", "text"] {
         let started = Instant::now();
@@ -152,7 +152,7 @@ fn verbs(endpoint: &str) {
             ])
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(support::cli_env(endpoint, home.path()))
+            .envs(target.cli_env(home.path()))
             .output()
             .expect("python3 runs iotfleet");
         let said = String::from_utf8_lossy(&measured.stdout);

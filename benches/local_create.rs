@@ -39,7 +39,7 @@ async fn run() {
     };
 
     let memory = LocalCore::start(options(None)).await.expect("start");
-    let baseline = create(memory.endpoint(), STEP).await;
+    let baseline = create(&support::Target::local(&memory), STEP).await;
     let baseline_rate = rate(baseline[0]);
     println!(
         "memory only (baseline): first {STEP} Things at {baseline_rate:.0}/s, {CLIENTS} clients"
@@ -50,7 +50,7 @@ async fn run() {
     let kept = LocalCore::start(options(Some(state_file.clone())))
         .await
         .expect("start");
-    let steps = create(kept.endpoint(), THINGS).await;
+    let steps = create(&support::Target::local(&kept), THINGS).await;
     let rates: Vec<f64> = steps.iter().copied().map(rate).collect();
     for (index, rate) in rates.iter().enumerate() {
         println!(
@@ -81,8 +81,8 @@ async fn run() {
 }
 
 /// Creates `total` Things with `CLIENTS` concurrent clients; the time each 10,000 took.
-async fn create(endpoint: &str, total: usize) -> Vec<Duration> {
-    let iot = aws_sdk_iot::Client::new(&support::sdk_config(endpoint).await);
+async fn create(target: &support::Target, total: usize) -> Vec<Duration> {
+    let iot = aws_sdk_iot::Client::new(&target.sdk_config().await);
     let claimed = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
     let marks = Arc::new(std::sync::Mutex::new(vec![Instant::now()]));

@@ -170,7 +170,7 @@ async fn seed(options: &LocalOptions, things: usize) {
         }
     })
     .expect("write the bare Things");
-    let iot = aws_sdk_iot::Client::new(&support::sdk_config(core.endpoint()).await);
+    let iot = aws_sdk_iot::Client::new(&support::Target::local(&core).sdk_config().await);
     iot.create_policy()
         .policy_name("camera-device")
         .policy_document(POLICY)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests talk to, when missing: moto[server]==5.2.5 in a virtualenv
-# under target/peers/; mosquitto, and zsh and fish (which check the completion scripts parse),
-# from Debian's packages. Safe to run again; does nothing when everything is in place.
+# under target/peers/, with the aws CLI and the AWS IoT Device SDK for Python beside it (clients
+# of the local core, signing with its printed credentials); mosquitto, and zsh and fish (which
+# check the completion scripts parse), from Debian's packages. Safe to run again; does nothing
+# when everything is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +14,15 @@ if ! "$venv/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOT
   echo "install-peers: moto[server]==$MOTO_VERSION into $venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
+
+# The aws CLI and the Device SDK, resolved beside moto's boto3 (pinned, so nothing moto needs
+# moves).
+if [ ! -x "$venv/bin/aws" ] || ! "$venv/bin/python" -c "import awsiot" 2>/dev/null; then
+  echo "install-peers: the aws CLI (awscli) and the AWS IoT Device SDK (awsiotsdk) into $venv"
+  boto3_version=$("$venv/bin/python" -c "import boto3; print(boto3.__version__)")
+  "$venv/bin/pip" install --quiet --disable-pip-version-check awscli awsiotsdk \
+    "boto3==$boto3_version" "moto[server]==$MOTO_VERSION"
 fi
 
 packages=()

@@ -399,13 +399,16 @@ async fn effective_permissions_follow_the_aws_documentation_examples() {
             continue;
         };
         let iot = &fleet.iot;
+        // AWS's examples name account 123456789012; each local fleet has an account of its own.
+        let account = fleet.client.account().await.unwrap();
         for (thing, policy, document) in [
             ("pump-17", "scoped", SCOPED_BY_THING_NAME),
             ("pump-18", "no-secrets", ALLOW_ALL_BUT_SECRETS),
             ("pump-19", "subscribe-on-topic", SUBSCRIBE_ON_TOPIC),
         ] {
             seed::thing(iot, thing, None, &[]).await;
-            seed::policy(iot, policy, document).await;
+            let document = document.replace("123456789012", &account);
+            seed::policy(iot, policy, &document).await;
             let (_, arn) =
                 seed::certificate(iot, &CertificateSpec::valid_for_days(thing, 90)).await;
             seed::attach_policy(iot, policy, &arn).await;
@@ -463,7 +466,7 @@ async fn effective_permissions_follow_the_aws_documentation_examples() {
             .args(["thing", "pump-17", "--can", "publish", "pump-17/telemetry"])
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default());
-        for (key, value) in support::cli_env(&fleet.endpoint, home.path()) {
+        for (key, value) in fleet.target.cli_env(home.path()) {
             command.env(key, value);
         }
         let output = command.output().await.unwrap();

@@ -20,9 +20,9 @@ use iotfleet::fleet::traffic::{TrafficEvent, connect};
 use iotfleet::local::{LocalCore, LocalOptions};
 use support::seed::{self, CertificateSpec, DEVICE_POLICY};
 use support::traffic::{drain, expect};
-use support::{Backend, TestFleet};
+use support::{Backend, Target, TestFleet};
 
-fn command(endpoint: &str, home: &std::path::Path, args: &[&str]) -> tokio::process::Command {
+fn command(endpoint: &Target, home: &std::path::Path, args: &[&str]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_iotfleet"));
     command
         .args(args)
@@ -30,13 +30,13 @@ fn command(endpoint: &str, home: &std::path::Path, args: &[&str]) -> tokio::proc
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
-    for (key, value) in support::cli_env(endpoint, home) {
+    for (key, value) in endpoint.cli_env(home) {
         command.env(key, value);
     }
     command
 }
 
-async fn iotfleet(endpoint: &str, home: &std::path::Path, args: &[&str]) -> Output {
+async fn iotfleet(endpoint: &Target, home: &std::path::Path, args: &[&str]) -> Output {
     command(endpoint, home, args)
         .output()
         .await
@@ -98,10 +98,8 @@ async fn local_fleet() -> LocalCore {
 #[tokio::test]
 async fn every_camera_by_query_is_isolated_verified_silenced_and_released_exactly() {
     let core = local_fleet().await;
-    let endpoint = core.endpoint().to_owned();
-    let client = FleetClient::connect(&support::settings(&endpoint))
-        .await
-        .unwrap();
+    let endpoint = Target::local(&core);
+    let client = FleetClient::connect(&endpoint.settings()).await.unwrap();
     let cameras: Vec<String> = (1..=6).map(|i| format!("camera-0{i}")).collect();
     let before = snapshots(&client, &cameras).await;
     let (watch, mut seen) =
@@ -199,7 +197,7 @@ async fn every_camera_by_query_is_isolated_verified_silenced_and_released_exactl
 }
 
 /// The Things `things --status quarantined` lists.
-async fn quarantined_names(endpoint: &str, home: &std::path::Path) -> Vec<String> {
+async fn quarantined_names(endpoint: &Target, home: &std::path::Path) -> Vec<String> {
     let listed = json(
         &iotfleet(
             endpoint,
@@ -219,10 +217,8 @@ async fn quarantined_names(endpoint: &str, home: &std::path::Path) -> Vec<String
 #[tokio::test]
 async fn killed_half_way_the_same_command_resumes_its_batch_and_converges() {
     let core = local_fleet().await;
-    let endpoint = core.endpoint().to_owned();
-    let client = FleetClient::connect(&support::settings(&endpoint))
-        .await
-        .unwrap();
+    let endpoint = Target::local(&core);
+    let client = FleetClient::connect(&endpoint.settings()).await.unwrap();
     let home = tempfile::tempdir().unwrap();
     let names = home.path().join("things.txt");
     let mut pumps: Vec<String> = (1..=20).map(|i| format!("pump-{i:02}")).collect();
@@ -331,7 +327,7 @@ async fn bad_names_in_a_file_are_refused_with_their_line() {
     std::fs::write(&names, "pump-01\npump 02\n").unwrap();
     let file = names.display().to_string();
     let refused = iotfleet(
-        core.endpoint(),
+        &Target::local(&core),
         home.path(),
         &["quarantine", "--from-file", &file, "--yes"],
     )

@@ -9,14 +9,14 @@ use support::TestFleet;
 use support::seed;
 
 /// Runs `iotfleet ARGS` against `endpoint` with an isolated home.
-async fn iotfleet(endpoint: &str, args: &[&str]) -> Output {
+async fn iotfleet(endpoint: &support::Target, args: &[&str]) -> Output {
     let home = tempfile::tempdir().unwrap();
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_iotfleet"));
     command
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default());
-    for (key, value) in support::cli_env(endpoint, home.path()) {
+    for (key, value) in endpoint.cli_env(home.path()) {
         command.env(key, value);
     }
     command.output().await.expect("run iotfleet")
@@ -37,7 +37,7 @@ async fn six_hundred_things_are_listed_shown_and_unknown_names_get_suggestions()
     };
     let devices = seed::devices(&fleet.iot, 600, 16).await;
 
-    let output = iotfleet(&fleet.endpoint, &["things", "--output", "json"]).await;
+    let output = iotfleet(&fleet.target, &["things", "--output", "json"]).await;
     assert!(output.status.success(), "{}", stderr(&output));
     let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(json["count"], 600);
@@ -54,7 +54,7 @@ async fn six_hundred_things_are_listed_shown_and_unknown_names_get_suggestions()
     assert_eq!(json["things"][0]["thing_type"], "sensor");
 
     let device = &devices[42];
-    let output = iotfleet(&fleet.endpoint, &["thing", &device.name]).await;
+    let output = iotfleet(&fleet.target, &["thing", &device.name]).await;
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
     // Piped, the report is not wrapped: the whole id on one line.
@@ -86,11 +86,7 @@ async fn six_hundred_things_are_listed_shown_and_unknown_names_get_suggestions()
         "the policy document is shown: {text}"
     );
 
-    let output = iotfleet(
-        &fleet.endpoint,
-        &["thing", "--output", "json", &device.name],
-    )
-    .await;
+    let output = iotfleet(&fleet.target, &["thing", "--output", "json", &device.name]).await;
     let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(json["thing"]["name"], device.name.as_str());
     assert!(
@@ -114,14 +110,14 @@ async fn six_hundred_things_are_listed_shown_and_unknown_names_get_suggestions()
             .contains("iot:Connect")
     );
 
-    let output = iotfleet(&fleet.endpoint, &["thing", "nope"]).await;
+    let output = iotfleet(&fleet.target, &["thing", "nope"]).await;
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     assert_eq!(
         stderr(&output).trim(),
         "iotfleet: Thing 'nope' not found; no Thing has a similar name"
     );
 
-    let output = iotfleet(&fleet.endpoint, &["thing", "thing-0042"]).await;
+    let output = iotfleet(&fleet.target, &["thing", "thing-0042"]).await;
     assert_eq!(output.status.code(), Some(3));
     let message = stderr(&output);
     assert!(
@@ -153,7 +149,7 @@ async fn hostile_attribute_values_print_escaped() {
         &["things", "--output", "json"],
         &["thing", "evil", "--output", "json"],
     ] {
-        let output = iotfleet(&fleet.endpoint, args).await;
+        let output = iotfleet(&fleet.target, args).await;
         assert!(output.status.success(), "{args:?}: {}", stderr(&output));
         let text = stdout(&output);
         assert!(
@@ -196,7 +192,7 @@ async fn policy_certificates_and_shadow_verbs() {
         .await
         .unwrap();
 
-    let output = iotfleet(&fleet.endpoint, &["policy", &devices[0].policy]).await;
+    let output = iotfleet(&fleet.target, &["policy", &devices[0].policy]).await;
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
     assert!(
@@ -209,11 +205,11 @@ async fn policy_certificates_and_shadow_verbs() {
         "targets listed whole: {text}"
     );
 
-    let output = iotfleet(&fleet.endpoint, &["policies", "--output", "json"]).await;
+    let output = iotfleet(&fleet.target, &["policies", "--output", "json"]).await;
     let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(json["count"], 2);
 
-    let output = iotfleet(&fleet.endpoint, &["certs"]).await;
+    let output = iotfleet(&fleet.target, &["certs"]).await;
     let text = stdout(&output);
     assert!(text.ends_with("2 certificates\n"), "{text}");
     for device in &devices {
@@ -221,7 +217,7 @@ async fn policy_certificates_and_shadow_verbs() {
     }
 
     let output = iotfleet(
-        &fleet.endpoint,
+        &fleet.target,
         &["shadow", "get", &devices[0].name, "--output", "json"],
     )
     .await;
@@ -230,20 +226,24 @@ async fn policy_certificates_and_shadow_verbs() {
     assert_eq!(json["delta"], serde_json::json!({"speed": 40}));
     assert_eq!(json["version"], 1);
 
-    let output = iotfleet(&fleet.endpoint, &["policy", "nope"]).await;
+    let output = iotfleet(&fleet.target, &["policy", "nope"]).await;
     assert_eq!(output.status.code(), Some(3));
     assert_eq!(stderr(&output).trim(), "iotfleet: policy 'nope' not found");
 
-    let output = iotfleet(&fleet.endpoint, &["shadow", "get", &devices[1].name]).await;
+    let output = iotfleet(&fleet.target, &["shadow", "get", &devices[1].name]).await;
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
 }
 
 #[tokio::test]
 async fn usage_errors_exit_2() {
-    let output = iotfleet("http://127.0.0.1:9", &["things", "--no-such-flag"]).await;
+    let output = iotfleet(
+        &support::Target::moto("http://127.0.0.1:9"),
+        &["things", "--no-such-flag"],
+    )
+    .await;
     assert_eq!(output.status.code(), Some(2));
     let output = iotfleet(
-        "http://127.0.0.1:9",
+        &support::Target::moto("http://127.0.0.1:9"),
         &["--endpoint-url", "localhost:5000", "things"],
     )
     .await;
@@ -283,7 +283,7 @@ async fn no_credentials_and_no_endpoint_give_one_line_saying_how_to_configure() 
 #[tokio::test]
 async fn a_network_failure_is_one_line_not_a_hang() {
     // Nothing listens on port 9 of loopback.
-    let output = iotfleet("http://127.0.0.1:9", &["things"]).await;
+    let output = iotfleet(&support::Target::moto("http://127.0.0.1:9"), &["things"]).await;
     assert_eq!(output.status.code(), Some(1));
     let message = stderr(&output);
     assert!(
@@ -294,13 +294,13 @@ async fn a_network_failure_is_one_line_not_a_hang() {
 }
 
 /// Runs `iotfleet ARGS` against `endpoint` with `home` as HOME (so the journal can be read).
-async fn iotfleet_in(home: &std::path::Path, endpoint: &str, args: &[&str]) -> Output {
+async fn iotfleet_in(home: &std::path::Path, endpoint: &support::Target, args: &[&str]) -> Output {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_iotfleet"));
     command
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default());
-    for (key, value) in support::cli_env(endpoint, home) {
+    for (key, value) in endpoint.cli_env(home) {
         command.env(key, value);
     }
     command.output().await.expect("run iotfleet")
@@ -317,7 +317,7 @@ async fn shadow_update_and_delete_on(backend: support::Backend) {
     let thing = seed::devices(&fleet.iot, 1, 1).await.remove(0).name;
     let home = tempfile::tempdir().unwrap();
     let run = |args: Vec<&str>| {
-        let (home, endpoint) = (home.path().to_owned(), fleet.endpoint.clone());
+        let (home, endpoint) = (home.path().to_owned(), fleet.target.clone());
         let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
         async move {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -560,7 +560,11 @@ async fn piped_tables_keep_every_row_and_whole_values_and_text_is_one_record_a_l
     })
     .await
     .unwrap();
-    let json = iotfleet(core.endpoint(), &["things", "--output", "json"]).await;
+    let json = iotfleet(
+        &support::Target::local(&core),
+        &["things", "--output", "json"],
+    )
+    .await;
     let json: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
     let things = json["things"].as_array().unwrap();
     let attributes = |thing: &serde_json::Value| -> String {
@@ -578,7 +582,7 @@ async fn piped_tables_keep_every_row_and_whole_values_and_text_is_one_record_a_l
         .count();
     assert!(north >= 10, "the seed has a plant-north site: {json}");
 
-    let table = stdout(&iotfleet(core.endpoint(), &["things"]).await);
+    let table = stdout(&iotfleet(&support::Target::local(&core), &["things"]).await);
     assert_eq!(
         table.lines().filter(|l| l.contains("plant-north")).count(),
         north,
@@ -594,7 +598,13 @@ async fn piped_tables_keep_every_row_and_whole_values_and_text_is_one_record_a_l
         assert!(line.ends_with(&attributes(thing)), "{line}");
     }
 
-    let text = stdout(&iotfleet(core.endpoint(), &["things", "--output", "text"]).await);
+    let text = stdout(
+        &iotfleet(
+            &support::Target::local(&core),
+            &["things", "--output", "text"],
+        )
+        .await,
+    );
     assert_eq!(
         text.lines().count(),
         things.len(),
@@ -606,7 +616,13 @@ async fn piped_tables_keep_every_row_and_whole_values_and_text_is_one_record_a_l
         assert_eq!(fields[0], thing["name"].as_str().unwrap());
         assert_eq!(fields[3], attributes(thing));
     }
-    let ids = stdout(&iotfleet(core.endpoint(), &["certs", "--output", "text"]).await);
+    let ids = stdout(
+        &iotfleet(
+            &support::Target::local(&core),
+            &["certs", "--output", "text"],
+        )
+        .await,
+    );
     assert!(
         ids.lines()
             .all(|l| l.split('\t').next().is_some_and(|id| id.len() == 64)),
@@ -632,25 +648,33 @@ async fn things_status_keeps_the_things_with_every_word_and_a_wrong_word_is_a_us
             .collect()
     };
     let expiring = iotfleet(
-        core.endpoint(),
+        &support::Target::local(&core),
         &["things", "--status", "expiring", "--output", "json"],
     )
     .await;
     assert_eq!(expiring.status.code(), Some(0), "{}", stderr(&expiring));
     assert_eq!(names(&expiring), ["camera-02", "pump-07", "temp-sensor-04"]);
     let revoked = iotfleet(
-        core.endpoint(),
+        &support::Target::local(&core),
         &["things", "--status", "revoked,offline", "--output", "json"],
     )
     .await;
     assert_eq!(names(&revoked), ["gateway-05"]);
-    let table = iotfleet(core.endpoint(), &["things", "--status", "shared"]).await;
+    let table = iotfleet(
+        &support::Target::local(&core),
+        &["things", "--status", "shared"],
+    )
+    .await;
     assert!(
         stdout(&table).contains("temp-sensor-17"),
         "{}",
         stdout(&table)
     );
-    let wrong = iotfleet(core.endpoint(), &["things", "--status", "asleep"]).await;
+    let wrong = iotfleet(
+        &support::Target::local(&core),
+        &["things", "--status", "asleep"],
+    )
+    .await;
     assert_eq!(wrong.status.code(), Some(2));
     assert!(
         stderr(&wrong).contains("'asleep' is not a status: use quarantined, denied"),
@@ -694,7 +718,7 @@ async fn violations_where_no_profile_watches_exit_1_saying_so_and_print_no_table
     let core = iotfleet::local::LocalCore::start(iotfleet::local::LocalOptions::default())
         .await
         .unwrap();
-    let output = iotfleet(core.endpoint(), &["violations"]).await;
+    let output = iotfleet(&support::Target::local(&core), &["violations"]).await;
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stdout(&output).is_empty(), "{}", stdout(&output));
     assert!(
@@ -718,7 +742,7 @@ async fn a_quarantine_plan_names_the_topic_rules_its_data_stops_reaching() {
     };
     support::boto3(
         &python,
-        core.endpoint(),
+        &support::Target::local(&core),
         r#"
 iot.create_topic_rule(ruleName='telemetry_to_s3', topicRulePayload={
     'sql': "SELECT * FROM 'fleet/+/telemetry'",
@@ -734,7 +758,11 @@ print('{}')
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let planned = iotfleet(core.endpoint(), &["quarantine", "pump-01", "--dry-run"]).await;
+    let planned = iotfleet(
+        &support::Target::local(&core),
+        &["quarantine", "pump-01", "--dry-run"],
+    )
+    .await;
     assert_eq!(planned.status.code(), Some(0), "{}", stderr(&planned));
     assert!(
         words(&planned).contains(
@@ -744,7 +772,7 @@ print('{}')
         stdout(&planned)
     );
     let json = iotfleet(
-        core.endpoint(),
+        &support::Target::local(&core),
         &["quarantine", "pump-01", "--dry-run", "--output", "json"],
     )
     .await;
@@ -757,11 +785,15 @@ print('{}')
     // A Thing whose topics no rule reads is told so.
     support::boto3(
         &python,
-        core.endpoint(),
+        &support::Target::local(&core),
         "iot.delete_topic_rule(ruleName='telemetry_to_s3')\nprint('{}')",
     )
     .await;
-    let quiet = iotfleet(core.endpoint(), &["quarantine", "pump-01", "--dry-run"]).await;
+    let quiet = iotfleet(
+        &support::Target::local(&core),
+        &["quarantine", "pump-01", "--dry-run"],
+    )
+    .await;
     assert!(
         words(&quiet).contains("~ no topic rule reads its topics Plan:"),
         "{}",
@@ -924,14 +956,22 @@ async fn log_file_and_verbose_put_the_log_where_asked() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("here.log");
     let log_arg = log.to_str().unwrap();
-    let quiet = iotfleet(core.endpoint(), &["certs", "--log-file", log_arg]).await;
+    let quiet = iotfleet(
+        &support::Target::local(&core),
+        &["certs", "--log-file", log_arg],
+    )
+    .await;
     assert_eq!(quiet.status.code(), Some(0), "{}", stderr(&quiet));
     assert!(stderr(&quiet).is_empty(), "{}", stderr(&quiet));
     let written = std::fs::read_to_string(&log).unwrap();
     assert!(written.contains("verb done"), "{written}");
     assert!(!written.contains("DEBUG"), "{written}");
 
-    let loud = iotfleet(core.endpoint(), &["certs", "-v", "--log-file", log_arg]).await;
+    let loud = iotfleet(
+        &support::Target::local(&core),
+        &["certs", "-v", "--log-file", log_arg],
+    )
+    .await;
     assert_eq!(loud.status.code(), Some(0), "{}", stderr(&loud));
     assert!(stderr(&loud).contains("DEBUG"), "{}", stderr(&loud));
     assert!(std::fs::read_to_string(&log).unwrap().contains("DEBUG"));

@@ -50,6 +50,9 @@ async fn console_on_demo_fleet_journaled(
 fn snapshot(name: &str, text: &str) {
     insta::with_settings!({
         filters => vec![
+            // Each local fleet has an account id of its own.
+            (r"\b\d{12}\b", "[account]"),
+            (r"AKIA[A-Z2-7]{9,16}", "AKIA[key]"),
             (r"[0-9a-f]{16,64}", "[hex]"),
             (r"certificate [0-9a-f]+", "certificate [hex]"),
             (r"\d{4}-\d{2}-\d{2}", "[date]"),
@@ -189,7 +192,8 @@ async fn denied_and_quarantined_screens_snapshot_at_80x24_and_120x40() {
     let dir = tempfile::tempdir().unwrap();
     let (core, mut app) =
         console_on_demo_fleet_journaled(None, Some(dir.path().join("journal.jsonl"))).await;
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&support::sdk_config(core.endpoint()).await);
+    let logs =
+        aws_sdk_cloudwatchlogs::Client::new(&support::Target::local(&core).sdk_config().await);
     let now = time::OffsetDateTime::now_utc();
     let ms = |seconds_ago: i64| {
         i64::try_from(
@@ -262,7 +266,7 @@ async fn denied_and_quarantined_screens_snapshot_at_80x24_and_120x40() {
 #[tokio::test]
 async fn an_osc52_attribute_is_drawn_escaped_and_never_reaches_the_clipboard() {
     let core = LocalCore::start(LocalOptions::default()).await.unwrap();
-    let sdk = aws_sdk_iot::Client::new(&support::sdk_config(core.endpoint()).await);
+    let sdk = aws_sdk_iot::Client::new(&support::Target::local(&core).sdk_config().await);
     support::seed::thing(
         &sdk,
         "evil",
@@ -353,7 +357,7 @@ async fn against_moto_the_console_shows_the_count_while_pages_stream_in() {
         return;
     };
     support::seed::bare_things(&fleet.iot, 600, 16).await;
-    let client = FleetClient::connect(&support::settings(&fleet.endpoint))
+    let client = FleetClient::connect(&fleet.target.settings())
         .await
         .unwrap();
     let backend = Backend::Aws {
@@ -517,7 +521,7 @@ async fn editing_desired_checks_the_json_shows_the_diff_applies_and_journals() {
     assert_eq!(shadow.delta, Some(serde_json::json!({"speed": 40})));
 
     // The delta shows speed until the device reports it.
-    let config = support::sdk_config(core.endpoint()).await;
+    let config = support::Target::local(&core).sdk_config().await;
     aws_sdk_iotdataplane::Client::new(&config)
         .update_thing_shadow()
         .thing_name("pump-03")
@@ -762,7 +766,7 @@ async fn editing_is_refused_read_only() {
 async fn an_open_shadow_follows_changes_made_elsewhere() {
     let (core, mut app) = console_on_demo_fleet(None).await;
     keys(&mut app, &["/", "pump-05", "<Enter>", "S"]).await;
-    let config = support::sdk_config(core.endpoint()).await;
+    let config = support::Target::local(&core).sdk_config().await;
     aws_sdk_iotdataplane::Client::new(&config)
         .update_thing_shadow()
         .thing_name("pump-05")
@@ -899,7 +903,7 @@ async fn violations_screen_column_and_thing_line_snapshot_at_80x24_and_120x40() 
 async fn the_things_screen_names_the_topic_rules_reading_its_topics_at_80x24_and_120x40() {
     use aws_sdk_iot::types::{Action, LambdaAction, S3Action, TopicRulePayload};
     let (core, mut app) = console_on_demo_fleet(None).await;
-    let sdk = aws_sdk_iot::Client::new(&support::sdk_config(core.endpoint()).await);
+    let sdk = aws_sdk_iot::Client::new(&support::Target::local(&core).sdk_config().await);
     let rule = |name: &str, sql: &str, action: Action| {
         sdk.create_topic_rule()
             .rule_name(name)
@@ -961,7 +965,7 @@ async fn h_shows_who_changed_a_policy_and_a_quarantine_as_calls_and_journal_entr
     let dir = tempfile::tempdir().unwrap();
     let (core, mut app) =
         console_on_demo_fleet_journaled(None, Some(dir.path().join("journal.jsonl"))).await;
-    let sdk = aws_sdk_iot::Client::new(&support::sdk_config(core.endpoint()).await);
+    let sdk = aws_sdk_iot::Client::new(&support::Target::local(&core).sdk_config().await);
     // Someone gives the permissive policy to another device's certificate, over the REST API.
     let principals = sdk
         .list_thing_principals()
@@ -992,8 +996,10 @@ async fn h_shows_who_changed_a_policy_and_a_quarantine_as_calls_and_journal_entr
     let screen = render(&app, 120, 40);
     let id = certificate.rsplit('/').next().unwrap();
     assert!(
-        screen.contains("cloudtrail AttachPolicy by local-operator (testing)")
-            && screen.contains(&format!("target=cert/{id}")),
+        screen.contains(&format!(
+            "cloudtrail AttachPolicy by local-operator ({})",
+            core.credentials().access_key_id
+        )) && screen.contains(&format!("target=cert/{id}")),
         "the new AttachPolicy, its caller and its certificate: {screen}"
     );
     assert!(

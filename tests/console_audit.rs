@@ -41,6 +41,9 @@ async fn console_as(journal: &std::path::Path, backend: Backend) -> (LocalCore, 
 fn snapshot(name: &str, text: &str) {
     insta::with_settings!({
         filters => vec![
+            // Each local fleet has an account id of its own.
+            (r"\b\d{12}\b", "[account]"),
+            (r"AKIA[A-Z2-7]{9,16}", "AKIA[key]"),
             (r"[0-9a-f]{12}…", "############…"),
             (r"[0-9a-f]{16}", "################"),
             (r"\d{4}-\d{2}-\d{2}", "[date]"),

@@ -86,6 +86,9 @@ fn deny_all_attached(core: &LocalCore) -> bool {
 fn snapshot(name: &str, text: &str) {
     insta::with_settings!({
         filters => vec![
+            // Each local fleet has an account id of its own.
+            (r"\b\d{12}\b", "[account]"),
+            (r"AKIA[A-Z2-7]{9,16}", "AKIA[key]"),
             (r"[0-9a-f]{12}…", "############…"),
             (r"[0-9a-f]{16,64}", "[hex]"),
             (r"\d{4}-\d{2}-\d{2}", "[date]"),
@@ -420,7 +423,7 @@ async fn releasing_one_of_two_quarantines_on_a_shared_certificate_asks_for_the_n
 #[tokio::test]
 async fn a_quarantine_policy_that_allows_is_repaired_as_a_shown_step_and_verified() {
     let core = local(None).await;
-    let config = support::sdk_config(core.endpoint()).await;
+    let config = support::Target::local(&core).sdk_config().await;
     aws_sdk_iot::Client::new(&config)
         .create_policy()
         .policy_name(DENY_ALL_POLICY)

@@ -88,7 +88,7 @@ async fn traffic_shows_the_simulated_fleet_rest_shadow_updates_and_never_the_rog
     })
     .await;
 
-    let config = support::sdk_config(core.endpoint()).await;
+    let config = support::Target::local(&core).sdk_config().await;
     aws_sdk_iotdataplane::Client::new(&config)
         .update_thing_shadow()
         .thing_name("pump-05")

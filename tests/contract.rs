@@ -1269,7 +1269,7 @@ async fn topic_rules_reading_a_devices_topics_name_their_actions(fleet: &TestFle
     // Made with boto3, as an operator's script would.
     let listed = support::boto3(
         &python,
-        &fleet.endpoint,
+        &fleet.target,
         r#"
 role = 'arn:aws:iam::123456789012:role/iot-rules'
 rules = {
@@ -1363,7 +1363,9 @@ async fn cloudtrail_history_names_who_changed_a_policy(fleet: &TestFleet) {
         [("CreatePolicy", "policyName=pump-policy")]
     );
     assert!(
-        events[0].who.contains("(testing)"),
+        events[0]
+            .who
+            .contains(&format!("({})", fleet.target.access_key_id)),
         "the caller's access key: {:?}",
         events[0]
     );

@@ -297,7 +297,7 @@ async fn rest_and_mqtt_shadow_updates_are_one_shadow() {
     subscribed(&watch, &mut seen, "$aws/things/pump-05/shadow/#").await;
 
     // REST → MQTT: the accepted update is published as AWS IoT does.
-    let config = support::sdk_config(core.endpoint()).await;
+    let config = support::Target::local(&core).sdk_config().await;
     let data = aws_sdk_iotdataplane::Client::new(&config);
     data.update_thing_shadow()
         .thing_name("pump-05")
@@ -359,7 +359,7 @@ async fn rest_and_mqtt_shadow_updates_are_one_shadow() {
 #[tokio::test]
 async fn describe_endpoint_names_the_local_broker() {
     let core = core().await;
-    let config = support::sdk_config(core.endpoint()).await;
+    let config = support::Target::local(&core).sdk_config().await;
     let iot = aws_sdk_iot::Client::new(&config);
     let endpoint = iot
         .describe_endpoint()
@@ -404,7 +404,7 @@ async fn the_simulated_fleet_reports_answers_deltas_and_the_rogue_is_contained()
     })
     .await;
 
-    let config = support::sdk_config(core.endpoint()).await;
+    let config = support::Target::local(&core).sdk_config().await;
     let data = aws_sdk_iotdataplane::Client::new(&config);
     data.update_thing_shadow()
         .thing_name("pump-02")
@@ -678,9 +678,10 @@ async fn a_device_provisioned_with_boto3_connects_and_its_presence_is_known() {
     let dir = tempfile::tempdir().unwrap();
     let (certificate, key) = (dir.path().join("new.pem"), dir.path().join("new.key"));
     // What a provisioning script does: keys and certificate, a Thing, a policy, attachments.
+    let target = support::Target::local(&core);
     let created = support::boto3(
         &python,
-        core.endpoint(),
+        &target,
         &format!(
             r"
 made = iot.create_keys_and_certificate(setAsActive=True)
@@ -702,7 +703,7 @@ print(json.dumps({{'id': made['certificateId']}}))
     let connectivity = || {
         support::boto3(
             &python,
-            core.endpoint(),
+            &target,
             "d = iot.get_thing_connectivity_data(thingName='sensor-new')\nd.pop('ResponseMetadata')\nprint(json.dumps(d, default=str))",
         )
     };
@@ -900,7 +901,7 @@ async fn fleet_search_reads_the_brokers_sessions() {
     let (_camera, _e2) = connected(&device(&core, dir.path(), "camera-01", "camera-01")).await;
     let (_other, _e3) = connected(&device(&core, dir.path(), "pump-02", "pump-02")).await;
     drop(connected(&device(&core, dir.path(), "gateway-01", "gateway-01")).await);
-    let client = iotfleet::fleet::FleetClient::connect(&support::settings(core.endpoint()))
+    let client = iotfleet::fleet::FleetClient::connect(&support::Target::local(&core).settings())
         .await
         .unwrap();
     let deadline = tokio::time::Instant::now() + support::traffic::WAIT;
@@ -918,7 +919,7 @@ async fn fleet_search_reads_the_brokers_sessions() {
             .args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default());
-        for (key, value) in support::cli_env(core.endpoint(), home.path()) {
+        for (key, value) in support::Target::local(&core).cli_env(home.path()) {
             command.env(key, value);
         }
         async move { command.output().await.expect("run iotfleet") }

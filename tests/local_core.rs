@@ -110,10 +110,18 @@ fn a_corrupt_state_file_is_refused_with_file_and_line_and_left_untouched() {
     );
 }
 
-/// `iotfleet local serve` in the background, stopped on drop.
+/// `iotfleet local serve` in the background, stopped on drop; `target` is what it printed: its
+/// endpoint and the fleet's key.
 struct Served {
     child: Child,
     endpoint: String,
+    target: support::Target,
+    /// The fleet's account id, as printed.
+    account: String,
+    /// The broker's port and the CA that signs its certificate, from the printed
+    /// `mosquitto_sub` line.
+    mqtt_port: String,
+    ca: String,
 }
 
 impl Drop for Served {
@@ -134,23 +142,58 @@ fn serve(home: &Path) -> Served {
         .spawn()
         .expect("start local serve");
     let stdout = child.stdout.take().unwrap();
-    let endpoint = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
+    let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+    let account = lines
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("account")
+                .map(|rest| rest.trim().to_owned())
+        })
+        .expect("local serve prints the fleet's account");
+    let endpoint = lines
         .find_map(|line| {
             line.trim()
                 .strip_prefix("export AWS_ENDPOINT_URL=")
                 .map(str::to_owned)
         })
         .expect("local serve prints AWS_ENDPOINT_URL");
-    Served { child, endpoint }
+    let keys = lines.next().expect("local serve prints the fleet's key");
+    let printed = |name: &str| {
+        keys.split_whitespace()
+            .find_map(|word| word.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} in {keys:?}"))
+            .to_owned()
+    };
+    let target = support::Target {
+        endpoint: endpoint.clone(),
+        access_key_id: printed("AWS_ACCESS_KEY_ID"),
+        secret_access_key: printed("AWS_SECRET_ACCESS_KEY"),
+    };
+    let mosquitto: Vec<String> = lines
+        .find(|line| line.trim_start().starts_with("mosquitto_sub "))
+        .expect("local serve prints how to subscribe")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let after = |flag: &str| {
+        let at = mosquitto.iter().position(|w| w == flag).expect(flag);
+        mosquitto[at + 1].clone()
+    };
+    Served {
+        child,
+        endpoint,
+        target,
+        account,
+        mqtt_port: after("-p"),
+        ca: after("--cafile"),
+    }
 }
 
 #[tokio::test]
 async fn local_serve_speaks_aws_to_the_plain_sdk() {
     let home = tempfile::tempdir().unwrap();
     let served = serve(home.path());
-    let config = support::sdk_config(&served.endpoint).await;
+    let config = served.target.sdk_config().await;
     let iot = aws_sdk_iot::Client::new(&config);
     let data = aws_sdk_iotdataplane::Client::new(&config);
 
@@ -251,14 +294,22 @@ fn local_serve_speaks_aws_to_boto3() {
     let script = r#"
 import boto3, json, sys
 iot = boto3.client("iot", endpoint_url=sys.argv[1], region_name="us-east-1",
-                   aws_access_key_id="k", aws_secret_access_key="s")
+                   aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3])
 pages = list(iot.get_paginator("list_things").paginate(PaginationConfig={"PageSize": 20}))
 policy = iot.get_policy(policyName="pump-device")
 print(json.dumps({"pages": len(pages), "things": sum(len(p["things"]) for p in pages),
                   "default": policy["defaultVersionId"]}))
 "#;
+    let target = &served.target;
     let output = Command::new(&python)
-        .args(["-c", script, &served.endpoint])
+        .args([
+            "-c",
+            script,
+            &target.endpoint,
+            &target.access_key_id,
+            &target.secret_access_key,
+        ])
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
         .unwrap();
     assert!(
@@ -284,7 +335,7 @@ async fn test_authorization_answers_through_the_policy_engine() {
     })
     .await
     .unwrap();
-    let iot = aws_sdk_iot::Client::new(&support::sdk_config(core.endpoint()).await);
+    let iot = aws_sdk_iot::Client::new(&support::Target::local(&core).sdk_config().await);
     let principal = iot
         .list_thing_principals()
         .thing_name("pump-01")
@@ -294,7 +345,8 @@ async fn test_authorization_answers_through_the_policy_engine() {
         .principals
         .unwrap()
         .remove(0);
-    let topic = |t: &str| format!("arn:aws:iot:us-east-1:123456789012:topic/{t}");
+    let account = core.account().to_owned();
+    let topic = |t: &str| format!("arn:aws:iot:us-east-1:{account}:topic/{t}");
     let decide = |resource: String, policies_to_add: Option<Vec<String>>| {
         let iot = iot.clone();
         let principal = principal.clone();
@@ -370,7 +422,7 @@ async fn update_thing_merges_attributes_and_checks_the_expected_version() {
     })
     .await
     .unwrap();
-    let iot = aws_sdk_iot::Client::new(&support::sdk_config(core.endpoint()).await);
+    let iot = aws_sdk_iot::Client::new(&support::Target::local(&core).sdk_config().await);
     let payload = aws_sdk_iot::types::AttributePayload::builder()
         .attributes("site", "plant-9")
         .attributes("model", "")
@@ -503,7 +555,11 @@ async fn a_core_killed_while_writing_keeps_every_acknowledged_change_in_a_whole_
         .region(aws_config::Region::new(support::REGION))
         .endpoint_url(&served.endpoint)
         .credentials_provider(aws_credential_types::Credentials::new(
-            "local", "local", None, None, "tests",
+            &served.target.access_key_id,
+            &served.target.secret_access_key,
+            None,
+            None,
+            "tests",
         ))
         .retry_config(aws_config::retry::RetryConfig::disabled())
         .load()
@@ -534,7 +590,7 @@ async fn a_core_killed_while_writing_keeps_every_acknowledged_change_in_a_whole_
 
     // A new core takes the dead one's file over (its lock died with it) and serves all of it.
     let again = serve(home.path());
-    let client = iotfleet::fleet::FleetClient::connect(&support::settings(&again.endpoint))
+    let client = iotfleet::fleet::FleetClient::connect(&again.target.settings())
         .await
         .unwrap();
     let described = client.describe_thing(&acknowledged[0]).await.unwrap();
@@ -542,5 +598,319 @@ async fn a_core_killed_while_writing_keeps_every_acknowledged_change_in_a_whole_
     eprintln!(
         "{} CreateThing calls acknowledged before the kill, all kept",
         acknowledged.len()
+    );
+}
+
+/// boto3 with the printed key, another key, a wrong secret and no signature at all; then it
+/// provisions a device as a script would (keys and certificate, Thing, policy, attachments).
+const CLIENTS_SCRIPT: &str = r#"
+import json, sys, urllib.error, urllib.request
+import boto3, botocore
+endpoint, key, secret, certificate, private_key = sys.argv[1:6]
+def client(service, key, secret):
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id=key, aws_secret_access_key=secret)
+def code(call):
+    try:
+        call()
+        return "ok"
+    except botocore.exceptions.ClientError as error:
+        return error.response["Error"]["Code"]
+iot = client("iot", key, secret)
+out = {"things": len(iot.list_things(maxResults=10)["things"]),
+       "account": client("sts", key, secret).get_caller_identity()["Account"],
+       "other_key": code(lambda: client("iot", "AKIAOTHERKEY0000000", secret).list_things()),
+       "wrong_secret": code(lambda: client("iot", key, "not-the-secret").list_things()),
+       "sts_other_key": code(lambda: client("sts", "AKIAOTHERKEY0000000", secret).get_caller_identity()),
+       "logs_other_key": code(lambda: client("logs", "AKIAOTHERKEY0000000", secret).filter_log_events(logGroupName="AWSIotLogsV2"))}
+try:
+    urllib.request.urlopen(endpoint + "/things")
+    out["unsigned"] = "ok"
+except urllib.error.HTTPError as error:
+    out["unsigned"] = [error.code, error.headers.get("x-amzn-ErrorType")]
+made = iot.create_keys_and_certificate(setAsActive=True)
+open(certificate, "w").write(made["certificatePem"])
+open(private_key, "w").write(made["keyPair"]["PrivateKey"])
+iot.create_thing(thingName="sdk-device")
+iot.create_policy(policyName="sdk-device", policyDocument=json.dumps({"Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": ["iot:Connect", "iot:Publish"], "Resource": "*"}]}))
+iot.attach_policy(policyName="sdk-device", target=made["certificateArn"])
+iot.attach_thing_principal(thingName="sdk-device", principal=made["certificateArn"])
+print(json.dumps(out))
+"#;
+
+/// The AWS IoT Device SDK connecting over mutual TLS with that certificate, and publishing.
+const DEVICE_SCRIPT: &str = r#"
+import sys
+from awscrt import mqtt
+from awsiot import mqtt_connection_builder
+port, ca, certificate, key = sys.argv[1:5]
+connection = mqtt_connection_builder.mtls_from_path(endpoint="127.0.0.1", port=int(port),
+    cert_filepath=certificate, pri_key_filepath=key, ca_filepath=ca, client_id="sdk-device",
+    clean_session=True, keep_alive_secs=30)
+connection.connect().result(timeout=10)
+published, _ = connection.publish(topic="fleet/sdk-device/hello", payload="hi", qos=mqtt.QoS.AT_LEAST_ONCE)
+published.result(timeout=10)
+connection.disconnect().result(timeout=10)
+print("published")
+"#;
+
+/// The local core's clients, signing with what `local serve` printed: boto3, the aws CLI, and
+/// the AWS IoT Device SDK connecting with a certificate boto3 made; and everyone else refused
+/// with AWS's error for them.
+#[tokio::test]
+async fn only_the_printed_key_gets_in_and_the_rest_get_awss_errors() {
+    let Some(python) = support::boto3_python() else {
+        return;
+    };
+    let aws = python.with_file_name("aws");
+    let home = tempfile::tempdir().unwrap();
+    let served = serve(home.path());
+    let target = &served.target;
+    let certificate = home.path().join("device.pem");
+    let key = home.path().join("device.key");
+    let output = tokio::process::Command::new(&python)
+        .args([
+            "-c",
+            CLIENTS_SCRIPT,
+            &target.endpoint,
+            &target.access_key_id,
+        ])
+        .arg(&target.secret_access_key)
+        .arg(&certificate)
+        .arg(&key)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let out: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(out["account"], served.account.as_str(), "{out}");
+    assert_ne!(
+        served.account, "123456789012",
+        "a new fleet has an account of its own"
+    );
+    assert_eq!(out["things"], 10, "{out}");
+    assert_eq!(out["other_key"], "UnrecognizedClientException", "{out}");
+    assert_eq!(out["wrong_secret"], "InvalidSignatureException", "{out}");
+    assert_eq!(out["sts_other_key"], "InvalidClientTokenId", "{out}");
+    assert_eq!(
+        out["logs_other_key"], "UnrecognizedClientException",
+        "{out}"
+    );
+    assert_eq!(
+        out["unsigned"],
+        serde_json::json!([403, "MissingAuthenticationTokenException"]),
+        "{out}"
+    );
+
+    // The aws CLI, with the printed key in its environment, and with another.
+    let cli = |access_key: &str| {
+        let mut command = tokio::process::Command::new(&aws);
+        command
+            .args(["iot", "describe-thing", "--thing-name", "sdk-device"])
+            .args(["--endpoint-url", &target.endpoint, "--region", "us-east-1"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .env("AWS_ACCESS_KEY_ID", access_key)
+            .env("AWS_SECRET_ACCESS_KEY", &target.secret_access_key)
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        command.output()
+    };
+    let described = cli(&target.access_key_id).await.unwrap();
+    assert!(
+        described.status.success()
+            && String::from_utf8_lossy(&described.stdout).contains("sdk-device"),
+        "{}",
+        String::from_utf8_lossy(&described.stderr)
+    );
+    let refused = cli("AKIAOTHERKEY0000000").await.unwrap();
+    assert!(
+        !refused.status.success()
+            && String::from_utf8_lossy(&refused.stderr).contains("UnrecognizedClientException"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    // The Device SDK connects over mutual TLS with the certificate boto3 made, and publishes.
+    let output = tokio::process::Command::new(&python)
+        .args(["-c", DEVICE_SCRIPT, &served.mqtt_port, &served.ca])
+        .arg(&certificate)
+        .arg(&key)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "published",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Two local fleets, each with an account of its own, journaled to one file: a release on one
+/// never closes the other's quarantine, and each release restores its own fleet exactly.
+#[tokio::test]
+async fn two_local_fleets_journals_stay_apart() {
+    use iotfleet::fleet::FleetClient;
+    use iotfleet::fleet::mutation::Mutations;
+    use iotfleet::fleet::quarantine::Options;
+    use iotfleet::fleet::quarantine::facts::{self, Depth, Snapshot};
+    use iotfleet::fleet::quarantine::run;
+    use iotfleet::local::{LocalCore, LocalOptions};
+
+    let start = || async {
+        LocalCore::start(LocalOptions {
+            seed: true,
+            ..LocalOptions::default()
+        })
+        .await
+        .unwrap()
+    };
+    let (a, b) = (start().await, start().await);
+    assert_ne!(a.account(), b.account());
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let mut fleets = Vec::new();
+    for core in [&a, &b] {
+        let client = FleetClient::connect(&core.connection_settings())
+            .await
+            .unwrap();
+        let mutations = Mutations::for_client(false, Some(journal.clone()), &client)
+            .await
+            .unwrap();
+        fleets.push((client, mutations));
+    }
+    let snapshot = |client: &FleetClient| {
+        let client = client.clone();
+        async move {
+            Snapshot::of(
+                &facts::gather(&client, "pump-01", Depth::Versions)
+                    .await
+                    .unwrap(),
+            )
+        }
+    };
+    let before = snapshot(&fleets[0].0).await;
+    let deactivate = Options {
+        deactivate_certs: true,
+        ..Options::default()
+    };
+    for ((client, mutations), options) in fleets.iter().zip([deactivate, Options::default()]) {
+        let prepared =
+            run::prepare_quarantine(client, mutations.journal(), "pump-01", options, None)
+                .await
+                .unwrap();
+        run::execute(client, mutations, prepared, &mut |_| Ok(()))
+            .await
+            .unwrap();
+    }
+    // Fleet B's release undoes B's quarantine only: A's stays open and deactivated.
+    let (client_b, mutations_b) = &fleets[1];
+    let released = run::prepare_release(client_b, mutations_b.journal(), "pump-01", false)
+        .await
+        .unwrap();
+    run::execute(client_b, mutations_b, released, &mut |_| Ok(()))
+        .await
+        .unwrap();
+    let (client_a, mutations_a) = &fleets[0];
+    let held =
+        iotfleet::fleet::quarantine::holds::records(&mutations_a.journal().entries(None).unwrap());
+    assert_eq!(held["pump-01"].holds.len(), 1, "A's hold is still open");
+    let release_a = run::prepare_release(client_a, mutations_a.journal(), "pump-01", false)
+        .await
+        .unwrap();
+    assert!(
+        release_a.plan.steps.iter().any(|s| matches!(
+            s,
+            iotfleet::fleet::quarantine::Step::SetCertificateStatus { to, .. } if to == "ACTIVE"
+        )),
+        "A's release reactivates A's certificate: {:?}",
+        release_a.plan.steps
+    );
+    run::execute(client_a, mutations_a, release_a, &mut |_| Ok(()))
+        .await
+        .unwrap();
+    assert_eq!(snapshot(client_a).await, before);
+    let accounts: std::collections::BTreeSet<String> = std::fs::read_to_string(&journal)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|e| e["account"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        accounts,
+        std::collections::BTreeSet::from([a.account().to_owned(), b.account().to_owned()])
+    );
+}
+
+/// One owner per fleet file, whatever path names it: a second core given a symlink to the file
+/// a core serves talks to that core (and `local serve` refuses), and the link stays a link.
+#[tokio::test]
+async fn a_symlinked_state_path_is_not_a_second_owner() {
+    use iotfleet::local::{LocalCore, LocalOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("fleet.json");
+    let link = dir.path().join("link.json");
+    let owner = LocalCore::start(LocalOptions {
+        state_file: Some(real.clone()),
+        seed: true,
+        mqtt_port: Some(0),
+        ..LocalOptions::default()
+    })
+    .await
+    .unwrap();
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let second = LocalCore::start(LocalOptions {
+        state_file: Some(link.clone()),
+        seed: true,
+        ..LocalOptions::default()
+    })
+    .await
+    .unwrap();
+    assert!(second.is_remote(), "the link resolves to the served file");
+    assert_eq!(second.endpoint(), owner.endpoint());
+    assert_eq!(second.credentials(), owner.credentials());
+    // A change through the link's core is the owner's change, and the link is still a link.
+    let iot = aws_sdk_iot::Client::new(&support::Target::local(&second).sdk_config().await);
+    iot.create_thing()
+        .thing_name("through-the-link")
+        .send()
+        .await
+        .unwrap();
+    assert!(owner.read(|state| state.things.contains_key("through-the-link")));
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+
+    let home = tempfile::tempdir().unwrap();
+    let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_iotfleet"))
+        .args(["local", "serve", "--no-simulator", "--state"])
+        .arg(&link)
+        .env_clear()
+        .env("HOME", home.path())
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("is already served by iotfleet process"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
     );
 }

@@ -26,7 +26,7 @@ fn names(app: &App) -> Vec<String> {
 }
 
 async fn seed(endpoint: &str, names: &[&str]) {
-    let iot = aws_sdk_iot::Client::new(&support::sdk_config(endpoint).await);
+    let iot = aws_sdk_iot::Client::new(&support::Target::moto(endpoint).sdk_config().await);
     for name in names {
         support::seed::thing(&iot, name, None, &[]).await;
     }

@@ -16,7 +16,7 @@ use iotfleet::fleet::quarantine::facts::{self, Depth, Snapshot};
 use iotfleet::fleet::quarantine::plan::{DENY_ALL_POLICY, Options, Step, Strategy, is_quarantined};
 use iotfleet::fleet::quarantine::run::{self, Prepared, Progress, QuarantineError};
 use support::seed::{self, CertificateSpec, DEVICE_POLICY};
-use support::{Backend, TestFleet};
+use support::{Backend, Target, TestFleet};
 
 const BACKENDS: [Backend; 2] = [Backend::Local, Backend::Moto];
 
@@ -369,14 +369,14 @@ async fn an_overlay_is_released_from_another_machine_without_the_journal() {
     }
 }
 
-async fn iotfleet(endpoint: &str, home: &std::path::Path, args: &[&str]) -> Output {
+async fn iotfleet(endpoint: &Target, home: &std::path::Path, args: &[&str]) -> Output {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_iotfleet"));
     command
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .stdin(std::process::Stdio::null());
-    for (key, value) in support::cli_env(endpoint, home) {
+    for (key, value) in endpoint.cli_env(home) {
         command.env(key, value);
     }
     command.output().await.expect("run iotfleet")
@@ -394,7 +394,7 @@ async fn the_verbs_refuse_what_they_must_with_their_exit_codes() {
         };
         seed_fleet(&fleet.iot, 1).await;
         let home = tempfile::tempdir().unwrap();
-        let endpoint = fleet.endpoint.as_str();
+        let endpoint = &fleet.target;
         let before = snapshot(&fleet.client, "pump-1").await;
 
         // policy-version on a policy shared with pump-2: exit 4, naming the other target.
@@ -463,7 +463,7 @@ async fn the_verbs_quarantine_show_it_everywhere_and_release_on_the_local_core()
     };
     seed_fleet(&fleet.iot, 1).await;
     let home = tempfile::tempdir().unwrap();
-    let endpoint = fleet.endpoint.as_str();
+    let endpoint = &fleet.target;
     let before = snapshot(&fleet.client, "pump-1").await;
     let json = iotfleet(
         endpoint,
@@ -538,7 +538,7 @@ const ALLOW_ALL: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#;
 
 /// The `--output json` of a verb, parsed.
-async fn json_of(endpoint: &str, home: &std::path::Path, args: &[&str]) -> serde_json::Value {
+async fn json_of(endpoint: &Target, home: &std::path::Path, args: &[&str]) -> serde_json::Value {
     let mut all = vec!["--output", "json"];
     all.extend_from_slice(args);
     let output = iotfleet(endpoint, home, &all).await;
@@ -547,7 +547,7 @@ async fn json_of(endpoint: &str, home: &std::path::Path, args: &[&str]) -> serde
 
 /// What `things`, `thing` and `audit` say of pump-1: (listed quarantined, shown quarantined,
 /// the audit's permissive-quarantine-policy finding naming it).
-async fn said_of_pump_1(endpoint: &str, home: &std::path::Path) -> (bool, bool, bool) {
+async fn said_of_pump_1(endpoint: &Target, home: &std::path::Path) -> (bool, bool, bool) {
     let listed = json_of(endpoint, home, &["things"]).await;
     let row = listed["things"]
         .as_array()
@@ -584,7 +584,7 @@ async fn a_quarantine_policy_that_allows_is_never_trusted_by_its_name() {
         };
         seed_fleet(&fleet.iot, 1).await;
         let home = tempfile::tempdir().unwrap();
-        let endpoint = fleet.endpoint.as_str();
+        let endpoint = &fleet.target;
         let dir = tempfile::tempdir().unwrap();
         let journal = journal_in(&dir, &fleet.client).await;
 
@@ -708,7 +708,7 @@ async fn a_deny_all_that_spares_anything_is_never_quarantined_and_is_repaired() 
             };
             seed_fleet(&fleet.iot, 1).await;
             let home = tempfile::tempdir().unwrap();
-            let endpoint = fleet.endpoint.as_str();
+            let endpoint = &fleet.target;
             let dir = tempfile::tempdir().unwrap();
             let journal = journal_in(&dir, &fleet.client).await;
             let case = format!("{backend:?}, crafted document {}", index + 1);
@@ -879,7 +879,7 @@ async fn two_accounts_records_in_one_journal_never_mix() {
     let Some(fleet) = TestFleet::start(Backend::Moto).await else {
         return;
     };
-    let sdk = support::sdk_config(&fleet.endpoint).await;
+    let sdk = fleet.target.sdk_config().await;
     let assumed = aws_sdk_sts::Client::new(&sdk)
         .assume_role()
         .role_arn("arn:aws:iam::111111111111:role/ops")
@@ -888,7 +888,7 @@ async fn two_accounts_records_in_one_journal_never_mix() {
         .await
         .expect("AssumeRole");
     let credentials = assumed.credentials.expect("credentials");
-    let mut settings = support::settings(&fleet.endpoint);
+    let mut settings = fleet.target.settings();
     settings.static_credentials = Some(iotfleet::fleet::StaticCredentials {
         access_key_id: credentials.access_key_id.clone(),
         secret_access_key: credentials.secret_access_key.clone(),
@@ -988,7 +988,7 @@ async fn releasing_one_of_two_quarantines_on_a_shared_certificate_is_refused_unl
         };
         seed_twins(&fleet.iot).await;
         let home = tempfile::tempdir().unwrap();
-        let endpoint = fleet.endpoint.as_str();
+        let endpoint = &fleet.target;
         let (before_a, before_b) = (
             snapshot(&fleet.client, "twin-a").await,
             snapshot(&fleet.client, "twin-b").await,
@@ -1078,7 +1078,7 @@ async fn a_certificate_attached_after_the_quarantine_is_not_isolated_everywhere(
         };
         seed_fleet(&fleet.iot, 1).await;
         let home = tempfile::tempdir().unwrap();
-        let endpoint = fleet.endpoint.as_str();
+        let endpoint = &fleet.target;
         let mutations = Mutations::for_client(
             false,
             Some(home.path().join("state/iotfleet/journal.jsonl")),

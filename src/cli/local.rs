@@ -9,8 +9,9 @@ use std::time::Duration;
 use super::CliError;
 use super::args::{GlobalArgs, SimulationArgs};
 use crate::config::paths;
+use crate::local::credentials::Credentials;
 use crate::local::simulator::SimulatorOptions;
-use crate::local::{ACCESS_KEY_ID, LocalCore, LocalOptions, SECRET_ACCESS_KEY, seed};
+use crate::local::{LocalCore, LocalOptions, seed};
 
 /// The state file to use: the flag, else the default under the XDG data directory.
 fn state_file(flag: Option<PathBuf>) -> Result<PathBuf, CliError> {
@@ -89,16 +90,26 @@ pub async fn serve(
     let state = core.state_file().map(path).unwrap_or_default();
     let broker = core.broker().expect("local serve always runs the broker");
     let files = broker.files();
+    let credentials = core.credentials();
+    let kept = core
+        .state_file()
+        .map(|p| path(&Credentials::path_beside(p)))
+        .unwrap_or_default();
     let text = format!(
         "iotfleet local IoT Core: a LOCAL demo fleet, not AWS\n  \
-         state file  {state}\n\
+         state file  {state}\n  \
+         account     {account}\n\
+         It answers requests signed with this fleet's own key only (kept in {kept}).\n\
          Point the aws CLI, boto3 or an SDK at it with:\n  \
          export AWS_ENDPOINT_URL={endpoint}\n  \
-         export AWS_ACCESS_KEY_ID={ACCESS_KEY_ID} AWS_SECRET_ACCESS_KEY={SECRET_ACCESS_KEY} AWS_REGION={region}\n\
+         export AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={secret} AWS_REGION={region}\n\
          MQTT (mutual TLS, certificates from the local CA) on 127.0.0.1:{mqtt}, {devices} simulated devices; as the operator:\n  \
          mosquitto_sub -h 127.0.0.1 -p {mqtt} --cafile {ca} --cert {cert} --key {key} -t '#'\n\
          Ctrl-C stops it.\n",
         endpoint = core.endpoint(),
+        account = core.account(),
+        access_key = credentials.access_key_id,
+        secret = credentials.secret_access_key,
         region = seed::REGION,
         mqtt = broker.port(),
         devices = core.simulated_devices(),

@@ -134,6 +134,14 @@ impl Intercept for CountingInterceptor {
 }
 
 /// The fleet client. Cheap to clone: clones share connections, credentials and counters.
+/// Who the client's credentials are, as STS says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub account: String,
+    /// `arn:aws:iam::ACCOUNT:user/NAME`, an assumed role's session, ...
+    pub arn: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct FleetClient {
     iot: aws_sdk_iot::Client,
@@ -151,7 +159,7 @@ pub struct FleetClient {
     /// Paces and bounds every control-plane request (`limiter.rs`).
     limiter: Limiter,
     /// The account, asked of STS once.
-    account: Arc<OnceCell<String>>,
+    caller: Arc<OnceCell<Caller>>,
 }
 
 impl FleetClient {
@@ -256,7 +264,7 @@ impl FleetClient {
             },
             counters,
             limiter,
-            account: Arc::new(OnceCell::new()),
+            caller: Arc::new(OnceCell::new()),
         })
     }
 
@@ -354,7 +362,13 @@ impl FleetClient {
     /// The AWS account the credentials belong to (STS GetCallerIdentity, asked once), for the
     /// status bar and the journal's key.
     pub async fn account(&self) -> Result<String, FleetError> {
-        self.account
+        Ok(self.caller().await?.account)
+    }
+
+    /// Who the credentials are (STS GetCallerIdentity, asked once): the account and the
+    /// caller's ARN, which the journal records as the actor of every mutation.
+    pub async fn caller(&self) -> Result<Caller, FleetError> {
+        self.caller
             .get_or_try_init(|| async {
                 let operation = Operation::new("sts:GetCallerIdentity");
                 let out = self
@@ -363,9 +377,13 @@ impl FleetClient {
                     .send()
                     .await
                     .map_err(|e| self.fail(&operation, e))?;
-                out.account.ok_or_else(|| FleetError::InvalidResponse {
+                let account = out.account.ok_or_else(|| FleetError::InvalidResponse {
                     action: operation.action,
                     detail: "no Account".into(),
+                })?;
+                Ok(Caller {
+                    account,
+                    arn: out.arn.unwrap_or_default(),
                 })
             })
             .await

@@ -1,7 +1,8 @@
-//! The audit journal: one JSON line per mutation (time, identity, backend, account, action,
-//! target, before, after, result) appended to `$XDG_STATE_HOME/iotfleet/journal.jsonl` and synced
-//! before the mutation is reported done. Records are keyed by backend and AWS account, so a
-//! release in one account never replays another's. Written through `fleet::mutation`.
+//! The audit journal: one JSON line per mutation (time, identity, actor, backend, account,
+//! action, target, before, after, result) appended to `$XDG_STATE_HOME/iotfleet/journal.jsonl`
+//! and synced before the mutation is reported done. Records are keyed by backend and AWS
+//! account (a local fleet's own account too), so a release in one account or fleet never
+//! replays another's. Written through `fleet::mutation`.
 
 use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -17,6 +18,10 @@ pub struct Entry {
     pub time: OffsetDateTime,
     /// Who acted: the local user, and the AWS profile or client certificate used.
     pub identity: String,
+    /// Who the service knows acted: the caller's ARN (STS GetCallerIdentity), absent where
+    /// there is none (MQTT-only entries).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
     /// Where: "local", or the AWS region and endpoint.
     pub backend: String,
     /// The AWS account (STS GetCallerIdentity); absent for the local core and MQTT-only entries.
@@ -79,6 +84,7 @@ pub fn append(path: &Path, entry: &Entry) -> std::io::Result<()> {
 pub struct Journal {
     path: Option<PathBuf>,
     identity: String,
+    actor: Option<String>,
     backend: String,
     account: Option<String>,
     /// The entries as read once by [`Journal::read_once`], by target, in order.
@@ -87,12 +93,13 @@ pub struct Journal {
 
 impl Journal {
     /// `path` None means the default journal; `account` is the AWS account the credentials
-    /// belong to (None for the local core).
+    /// belong to (a local fleet's own).
     #[must_use]
     pub fn new(path: Option<PathBuf>, backend: &BackendInfo, account: Option<String>) -> Self {
         Self {
             path,
             account,
+            actor: None,
             identity: match &backend.profile {
                 Some(profile) => format!("{} (profile {profile})", local_user()),
                 None => local_user(),
@@ -116,6 +123,7 @@ impl Journal {
         Self {
             path,
             identity,
+            actor: None,
             backend,
             account: None,
             copy: None,
@@ -131,6 +139,15 @@ impl Journal {
             copy: Some(std::sync::Arc::new(entries)),
             ..self.clone()
         })
+    }
+
+    /// This journal, recording `actor` (the caller's ARN) as who acted in each entry.
+    #[must_use]
+    pub fn with_actor(self, actor: String) -> Self {
+        Self {
+            actor: Some(actor),
+            ..self
+        }
     }
 
     /// Where entries go: "local", or "aws REGION [ENDPOINT]".
@@ -151,6 +168,7 @@ impl Journal {
         let entry = Entry {
             time: OffsetDateTime::now_utc(),
             identity: self.identity.clone(),
+            actor: self.actor.clone(),
             backend: self.backend.clone(),
             account: self.account.clone(),
             action: action.to_owned(),
@@ -196,11 +214,23 @@ impl Journal {
             .filter(|entry| {
                 target.is_none_or(|target| entry["target"] == target)
                     && entry["backend"] == self.backend.as_str()
-                    && entry["account"].as_str() == self.account.as_deref()
+                    && self.is_mine(entry["account"].as_str())
             })
             .collect())
     }
+
+    /// Whether an entry of `account` is this journal's. A local fleet made before each had its
+    /// own account keeps the one its ARNs name, and its entries from then have none.
+    fn is_mine(&self, account: Option<&str>) -> bool {
+        account == self.account.as_deref()
+            || (self.backend == "local"
+                && account.is_none()
+                && self.account.as_deref() == Some(LEGACY_LOCAL_ACCOUNT))
+    }
 }
+
+/// The account of every local fleet made before each had its own (its entries name none).
+pub const LEGACY_LOCAL_ACCOUNT: &str = "123456789012";
 
 /// The local user, for the identity field.
 #[must_use]
@@ -222,6 +252,7 @@ mod tests {
         let entry = Entry {
             time: OffsetDateTime::UNIX_EPOCH,
             identity: "alice".into(),
+            actor: None,
             backend: "local".into(),
             account: None,
             action: "publish".into(),

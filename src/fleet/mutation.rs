@@ -36,18 +36,14 @@ impl MutationError {
     }
 }
 
-/// The journal of `client`'s backend and AWS account (asked of STS once; the local core has
-/// none), at `path` (None: the default journal).
+/// The journal of `client`'s backend and AWS account (a local fleet's own), recording the
+/// caller's ARN as the actor (both asked of STS once), at `path` (None: the default journal).
 pub async fn journal_for(
     path: Option<PathBuf>,
     client: &FleetClient,
 ) -> Result<Journal, FleetError> {
-    let account = if client.backend().local {
-        None
-    } else {
-        Some(client.account().await?)
-    };
-    Ok(Journal::new(path, client.backend(), account))
+    let caller = client.caller().await?;
+    Ok(Journal::new(path, client.backend(), Some(caller.account)).with_actor(caller.arn))
 }
 
 /// One change as the journal records its intent: `what` says, for a read-only refusal, what

@@ -1,7 +1,8 @@
 //! The local IoT Core's REST API over HTTP: AWS IoT's paths, query parameters, JSON bodies and
-//! error shapes, so aws-sdk-iot, the aws CLI and boto3 talk to it unchanged. Requests are routed
-//! by path and by the SigV4 signing name (`iot` or `iotdata`), since both services share paths
-//! like `/things/{name}`. Signatures are not checked: the local core trusts loopback.
+//! error shapes, so aws-sdk-iot, the aws CLI and boto3 talk to it unchanged. Every request must
+//! be signed with the fleet's own key (`auth.rs`); one that is not is refused with AWS's error
+//! in its service's shape. Requests are routed by path and by the SigV4 signing name (`iot` or
+//! `iotdata`), since both services share paths like `/things/{name}`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,12 +13,14 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::auth::{self, Caller, Refusal};
 use super::broker::shadow_topics::{self, Publication};
 use super::core::Core;
 use super::data_plane;
 use super::detect;
 use super::registry::{self, ApiError, ApiResult, Call, ThingListing};
 use super::rules;
+use super::seed::REGION;
 use super::trail;
 
 pub fn router(core: Arc<Core>) -> axum::Router {
@@ -30,26 +33,31 @@ enum Service {
     IotData,
 }
 
-/// The signing name and region from `Authorization: AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/aws4_request`.
-fn signing_scope(headers: &HeaderMap) -> (Option<String>, Option<String>) {
-    let Some(auth) = headers
-        .get(header::AUTHORIZATION)
+/// A refused request, in the shape of the service it was meant for: STS's XML, the JSON 1.1 of
+/// CloudWatch Logs and CloudTrail, or AWS IoT's REST-JSON.
+fn refused(
+    refusal: &Refusal,
+    signing_name: Option<&str>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
+    let form = headers
+        .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-    else {
-        return (None, None);
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    let error = ApiError {
+        status: 403,
+        code: refusal.code(),
+        message: refusal.to_string(),
     };
-    let Some(credential) = auth.split("Credential=").nth(1) else {
-        return (None, None);
-    };
-    let scope: Vec<&str> = credential
-        .split([',', ' '])
-        .next()
-        .unwrap_or_default()
-        .split('/')
-        .collect();
-    match scope.as_slice() {
-        [_, _, region, service, ..] => (Some((*service).to_owned()), Some((*region).to_owned())),
-        _ => (None, None),
+    match signing_name {
+        Some("sts") => sts_error(refusal.sts_code(), &refusal.to_string()),
+        None if form && body.starts_with(b"Action=") => {
+            sts_error(refusal.sts_code(), &refusal.to_string())
+        }
+        Some("logs" | "cloudtrail") => json11(Err(error)),
+        None if headers.contains_key("x-amz-target") => json11(Err(error)),
+        _ => error_response(&error),
     }
 }
 
@@ -60,7 +68,26 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (signing_name, region) = signing_scope(&headers);
+    let claimed = auth::claimed_scope(&headers);
+    let signing_name = claimed.as_ref().map(|(service, _)| service.clone());
+    let request = auth::Request {
+        method: method.as_str(),
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    let caller = match auth::verify(
+        &core.identity.credentials,
+        REGION,
+        request,
+        std::time::SystemTime::now(),
+    ) {
+        Ok(caller) => caller,
+        Err(refusal) => {
+            tracing::info!(%method, path = uri.path(), %refusal, "local api: refused");
+            return refused(&refusal, signing_name.as_deref(), &headers, &body);
+        }
+    };
     let segments: Vec<String> = uri
         .path()
         .split('/')
@@ -84,7 +111,8 @@ async fn handle(
             .collect();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let call = Call {
-        region: region.as_deref().unwrap_or("us-east-1"),
+        account: &core.identity.account,
+        region: &caller.region,
         now,
     };
     let request = Incoming {
@@ -96,7 +124,7 @@ async fn handle(
         call,
     };
     if signing_name.as_deref() == Some("sts") {
-        return caller_identity(&headers, &body);
+        return caller_identity(&core.identity.account, &caller, &body);
     }
     if signing_name.as_deref() == Some("logs") {
         return logs(&core, &headers, &body);
@@ -120,7 +148,7 @@ async fn handle(
     };
     tracing::debug!(%method, path = uri.path(), ?service, ok = result.is_ok(), "local api");
     if service == Service::Iot && result.is_ok() {
-        record_call(&core, &request);
+        record_call(&core, &request, &caller);
     }
     match result {
         Ok(value) => (
@@ -168,8 +196,9 @@ fn logs(core: &Core, headers: &HeaderMap, body: &Bytes) -> Response {
 }
 
 /// Records a call that changed the fleet where LookupEvents finds it (`trail.rs`), as its own
-/// transaction after the change: a failure to write it is logged, the change stands.
-fn record_call(core: &Core, request: &Incoming<'_>) {
+/// transaction after the change, attributed to the verified caller: a failure to write it is
+/// logged, the change stands.
+fn record_call(core: &Core, request: &Incoming<'_>, caller: &Caller) {
     let Some(action) = super::quotas::operation(request.method, request.path) else {
         return;
     };
@@ -181,25 +210,16 @@ fn record_call(core: &Core, request: &Incoming<'_>) {
     let Some(call) = trail::call(action, request.path, request.query, principal, &body) else {
         return;
     };
-    let (key, user) = trail::caller(access_key(request.headers));
+    let (key, user) = (&caller.access_key, &caller.user);
     let now_ms = i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
         .unwrap_or_default();
     let recorded = core.write(|state| {
-        trail::record(state, &call, &key, &user, now_ms);
+        trail::record(state, &call, key, user, now_ms);
         Ok(json!({}))
     });
     if let Err(error) = recorded {
         tracing::warn!(error = %error.message, event = %call.event_name, "a call was made but not recorded for LookupEvents");
     }
-}
-
-/// The access key of a SigV4 request's credential scope.
-fn access_key(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|auth| auth.split("Credential=").nth(1))
-        .and_then(|credential| credential.split('/').next())
 }
 
 /// CloudTrail (JSON 1.1 protocol): LookupEvents over the recorded calls; any other operation is
@@ -246,29 +266,40 @@ fn json11(result: ApiResult) -> Response {
         .into_response()
 }
 
-/// STS GetCallerIdentity (query protocol, XML answer): the local account, so the journal and
-/// the console's header name an account here as on AWS. Other STS actions are refused.
-fn caller_identity(headers: &HeaderMap, body: &Bytes) -> Response {
+/// STS GetCallerIdentity (query protocol, XML answer): the fleet's account and the verified
+/// caller (the signing key's owner), so the journal and the console's header name an account
+/// and an actor here as on AWS. Other STS actions are refused.
+fn caller_identity(account: &str, caller: &Caller, body: &Bytes) -> Response {
     let form: HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
     if form.get("Action").map(String::as_str) != Some("GetCallerIdentity") {
-        let xml = format!(
-            r#"<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>the local IoT Core answers only GetCallerIdentity, not {}</Message></Error><RequestId>local</RequestId></ErrorResponse>"#,
-            xml_text(form.get("Action").map_or("no action", String::as_str))
+        let action = form.get("Action").map_or("no action", String::as_str);
+        let mut response = sts_error(
+            "InvalidAction",
+            &format!("the local IoT Core answers only GetCallerIdentity, not {action}"),
         );
-        return (
-            StatusCode::BAD_REQUEST,
-            [(header::CONTENT_TYPE, "text/xml")],
-            xml,
-        )
-            .into_response();
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+        return response;
     }
-    let key = access_key(headers).unwrap_or("local");
-    let account = registry::ACCOUNT;
     let xml = format!(
-        r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>arn:aws:iam::{account}:user/local-operator</Arn><UserId>{}</UserId><Account>{account}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>local</RequestId></ResponseMetadata></GetCallerIdentityResponse>"#,
-        xml_text(key)
+        r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>arn:aws:iam::{account}:user/{}</Arn><UserId>{}</UserId><Account>{account}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>local</RequestId></ResponseMetadata></GetCallerIdentityResponse>"#,
+        xml_text(&caller.user),
+        xml_text(&caller.access_key)
     );
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/xml")], xml).into_response()
+}
+
+/// An STS error (query protocol): 403 with its code and message in XML.
+fn sts_error(code: &str, message: &str) -> Response {
+    let xml = format!(
+        r#"<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>local</RequestId></ErrorResponse>"#,
+        xml_text(message)
+    );
+    (
+        StatusCode::FORBIDDEN,
+        [(header::CONTENT_TYPE, "text/xml")],
+        xml,
+    )
+        .into_response()
 }
 
 /// Text escaped for an XML element.

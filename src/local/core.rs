@@ -9,8 +9,17 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::broker::shadow_topics::Publication;
+use super::credentials::Credentials;
 use super::registry::{ApiError, ApiResult};
 use super::store::{FleetState, Store};
+
+/// Who the fleet is to its callers: its AWS account id, made with it, and the one key its REST
+/// APIs accept.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub account: String,
+    pub credentials: Credentials,
+}
 
 /// How much work the broker's queue holds (shadow requests, announcements, disconnections);
 /// past it a request waits at most `WORK_WAIT` and is then refused, with the reason, rather
@@ -39,6 +48,7 @@ pub enum BrokerWork {
 #[derive(Debug)]
 pub struct Core {
     pub store: Store,
+    pub identity: Identity,
     /// The host DescribeEndpoint answers with.
     pub host: String,
     /// Where shadow changes made over REST are announced on MQTT, once the broker runs.
@@ -57,14 +67,16 @@ pub struct Core {
 
 impl Core {
     #[must_use]
-    pub fn new(store: Store, host: String) -> Self {
+    pub fn new(store: Store, identity: Identity, host: String) -> Self {
+        let logs = super::logs::IotLogs::new(&identity.account);
         Self {
             store,
+            identity,
             host,
             shadow_sink: OnceLock::new(),
             mqtt_endpoint: OnceLock::new(),
             presence: super::presence::Presence::default(),
-            logs: super::logs::IotLogs::default(),
+            logs,
             throttle: None,
             detect: super::detect::Detector::default(),
         }
@@ -149,7 +161,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_broker_queue_is_a_clear_503_after_the_wait_not_a_hang() {
-        let core = Core::new(Store::in_memory(FleetState::default()), "127.0.0.1".into());
+        let identity = Identity {
+            account: crate::local::store::LEGACY_ACCOUNT.to_owned(),
+            credentials: Credentials::generate(),
+        };
+        let core = Core::new(
+            Store::in_memory(FleetState::default()),
+            identity,
+            "127.0.0.1".into(),
+        );
         // A broker that has stopped taking work: its queue of one is full (the answer comes
         // after WORK_WAIT, 5 s).
         let (sink, _stalled) = mpsc::channel(1);

@@ -658,6 +658,7 @@ mod tests {
     use crate::local::store::ThingRecord;
 
     const CALL: Call<'static> = Call {
+        account: "123456789012",
         region: "us-east-1",
         now: 1_700_000_000,
     };

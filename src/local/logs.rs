@@ -1,5 +1,7 @@
 //! The local core's CloudWatch Logs: its broker's refusals (a refused connect, publish or
-//! subscribe), written as AWS IoT's logging writes them to the `AWSIotLogsV2` group, and
+//! subscribe) and its sessions' connects and disconnects (as AWS IoT logs them at level INFO,
+//! naming the certificate: how a quarantine finds every session of one), written as AWS IoT's
+//! logging writes them to the `AWSIotLogsV2` group, and
 //! FilterLogEvents over them, with CloudWatch's request, answer and error shapes, so the console
 //! reads them with the same calls as on AWS. PutLogEvents adds events as on AWS (tests and demos
 //! seed the same events on moto and here). Kept in memory in time order, the newest
@@ -10,7 +12,7 @@ use std::sync::{Mutex, PoisonError};
 
 use serde_json::{Value, json};
 
-use super::registry::{ACCOUNT, ApiError, ApiResult};
+use super::registry::{ApiError, ApiResult};
 
 /// The log group, as AWS IoT names it.
 pub const LOG_GROUP: &str = "AWSIotLogsV2";
@@ -20,6 +22,30 @@ pub const STREAM: &str = "local-broker";
 pub const MAX_EVENTS: usize = 20_000;
 /// FilterLogEvents' largest and default page.
 const PAGE_LIMIT: usize = 10_000;
+
+/// A session that began (`Connect`) or ended (`Disconnect`).
+#[derive(Debug, Clone, Copy)]
+pub struct Session<'a> {
+    pub event_type: &'static str,
+    pub client_id: &'a str,
+    /// The certificate id.
+    pub principal_id: &'a str,
+    pub source_ip: Option<&'a str>,
+    pub disconnect_reason: Option<&'a str>,
+}
+
+/// `2026-12-06 21:40:00.123`, as AWS IoT's log lines write their time.
+fn stamp(now_ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:3]"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
+}
 
 /// One refusal to log.
 #[derive(Debug, Clone, Copy)]
@@ -52,13 +78,46 @@ struct Events {
 #[derive(Debug, Default)]
 pub struct IotLogs {
     events: Mutex<Events>,
+    /// The fleet's account id, which every event names.
+    account: String,
 }
 
 impl IotLogs {
+    /// An empty log of the fleet whose account is `account`.
+    #[must_use]
+    pub fn new(account: &str) -> Self {
+        Self {
+            events: Mutex::default(),
+            account: account.to_owned(),
+        }
+    }
+
     /// Logs a refusal at `now_ms`, as AWS IoT's logging would (level ERROR, status Failure).
     pub fn record(&self, refused: &Refused<'_>, now_ms: i64) {
-        let message = Self::message(refused, now_ms);
+        let message = self.message(refused, now_ms);
         self.insert(now_ms, message);
+    }
+
+    /// Logs a session's successful `Connect` or `Disconnect` (with AWS's `disconnectReason`) at
+    /// `now_ms`, as AWS IoT's logging does at level INFO.
+    pub fn record_session(&self, session: &Session<'_>, now_ms: i64) {
+        let mut message = json!({
+            "timestamp": stamp(now_ms),
+            "logLevel": "INFO",
+            "accountId": self.account,
+            "status": "Success",
+            "eventType": session.event_type,
+            "protocol": "MQTT",
+            "clientId": session.client_id,
+            "principalId": session.principal_id,
+        });
+        if let Some(ip) = session.source_ip {
+            message["sourceIp"] = ip.into();
+        }
+        if let Some(reason) = session.disconnect_reason {
+            message["disconnectReason"] = reason.into();
+        }
+        self.insert(now_ms, message.to_string());
     }
 
     /// Keeps the log in time order (a put event may be older than the newest), dropping the
@@ -116,20 +175,11 @@ impl IotLogs {
     }
 
     /// The JSON line AWS IoT writes for a refusal.
-    fn message(refused: &Refused<'_>, now_ms: i64) -> String {
-        let stamp = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_ms) * 1_000_000)
-            .ok()
-            .and_then(|t| {
-                t.format(time::macros::format_description!(
-                    "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:3]"
-                ))
-                .ok()
-            })
-            .unwrap_or_default();
+    fn message(&self, refused: &Refused<'_>, now_ms: i64) -> String {
         let mut message = json!({
-            "timestamp": stamp,
+            "timestamp": stamp(now_ms),
             "logLevel": "ERROR",
-            "accountId": ACCOUNT,
+            "accountId": self.account,
             "status": "Failure",
             "eventType": refused.event_type,
             "protocol": "MQTT",

@@ -3,9 +3,11 @@
 //! `--local` and headless by `iotfleet local serve`; it never touches the terminal.
 
 pub mod api;
+pub mod auth;
 pub mod broker;
 pub mod ca;
 pub mod core;
+pub mod credentials;
 pub mod data_plane;
 pub mod detect;
 pub mod logs;
@@ -25,11 +27,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::fleet::{ConnectionSettings, StaticCredentials};
+use credentials::Credentials;
 use store::{FORMAT, FleetState, Store, StoreError};
-
-/// The credentials clients use against the local core (it does not check signatures).
-pub const ACCESS_KEY_ID: &str = "iotfleet-local";
-pub const SECRET_ACCESS_KEY: &str = "iotfleet-local";
 
 #[derive(Debug, Clone, Default)]
 pub struct LocalOptions {
@@ -62,6 +61,18 @@ pub enum LocalError {
     Broker(#[from] broker::BrokerError),
     #[error(transparent)]
     Owner(#[from] owner::OwnerError),
+    #[error(transparent)]
+    Credentials(#[from] credentials::CredentialsError),
+    #[error(
+        "{} is in use by iotfleet process {pid}, but its credentials ({}) cannot be read: {reason}",
+        state.display(),
+        Credentials::path_beside(state).display()
+    )]
+    HeldWithoutCredentials {
+        state: PathBuf,
+        pid: u32,
+        reason: String,
+    },
     #[error(
         "{} is in use by iotfleet process {pid}, which runs no MQTT broker; wait for it to finish (or stop it) and try again",
         state.display()
@@ -78,7 +89,10 @@ const OWNER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 #[derive(Debug)]
 pub struct LocalCore {
     endpoint: String,
+    /// The state file as resolved (symlinks followed), the one every owner locks.
     state_file: Option<PathBuf>,
+    /// The fleet's key, which every request must be signed with.
+    credentials: Credentials,
     /// The core this process runs; None when another process owns the state file.
     owned: Option<Owned>,
     /// The owner's advertisement, when another process owns the state file.
@@ -100,24 +114,30 @@ struct Owned {
 impl LocalCore {
     /// Loads (or seeds) the fleet and starts serving on 127.0.0.1; or, when another process owns
     /// the state file, connects to the core it runs (see `owner`).
-    pub async fn start(options: LocalOptions) -> Result<Self, LocalError> {
+    pub async fn start(mut options: LocalOptions) -> Result<Self, LocalError> {
+        // One owner per file, whatever path names it: symlinks and relative paths resolved.
+        options.state_file = options
+            .state_file
+            .as_deref()
+            .map(owner::resolve)
+            .transpose()?;
         let ownership = match &options.state_file {
             None => None,
             Some(path) => match Self::claim(path, options.mqtt_port.is_some()).await? {
                 owner::Claim::Owner(ownership) => Some(ownership),
-                owner::Claim::Held(advert) => {
-                    tracing::info!(pid = advert.pid, http = %advert.http, "the state file is in use: using its core");
-                    return Ok(Self {
-                        endpoint: advert.http.clone(),
-                        state_file: Some(path.clone()),
-                        owned: None,
-                        remote: Some(advert),
-                    });
-                }
+                owner::Claim::Held(advert) => return Self::remote(path, advert),
             },
         };
         let state = Self::initial_state(&options)?;
         let ca = state.ca.clone();
+        let credentials = match &options.state_file {
+            Some(path) => Credentials::load_or_create(path)?,
+            None => Credentials::generate(),
+        };
+        let identity = core::Identity {
+            account: state.account().to_owned(),
+            credentials: credentials.clone(),
+        };
         let store = match options.state_file {
             Some(path) => Store::with_file(path, state)?,
             None => Store::in_memory(state),
@@ -137,6 +157,7 @@ impl LocalCore {
             .port();
         let core = Arc::new(Self::core(
             store,
+            identity,
             options.aws_quotas.clone(),
             options.detect_speedup,
         ));
@@ -179,6 +200,7 @@ impl LocalCore {
         Ok(Self {
             endpoint,
             state_file: core.store.path().map(std::path::Path::to_path_buf),
+            credentials,
             owned: Some(Owned {
                 core,
                 server,
@@ -191,8 +213,30 @@ impl LocalCore {
         })
     }
 
-    /// The state file's fleet; a new one seeded with the demo fleet (or empty); a CA made when
-    /// the broker needs one.
+    /// The core another process runs on `path`, reached with the fleet's key kept beside it.
+    fn remote(path: &std::path::Path, advert: owner::Advert) -> Result<Self, LocalError> {
+        tracing::info!(pid = advert.pid, http = %advert.http, "the state file is in use: using its core");
+        let held = |reason: String| LocalError::HeldWithoutCredentials {
+            state: path.to_owned(),
+            pid: advert.pid,
+            reason,
+        };
+        let credentials = match Credentials::load(path) {
+            Ok(Some(credentials)) => credentials,
+            Ok(None) => return Err(held("there is no such file".to_owned())),
+            Err(error) => return Err(held(error.to_string())),
+        };
+        Ok(Self {
+            endpoint: advert.http.clone(),
+            state_file: Some(path.to_owned()),
+            credentials,
+            owned: None,
+            remote: Some(advert),
+        })
+    }
+
+    /// The state file's fleet; a new one, with an account id of its own, seeded with the demo
+    /// fleet (or empty); a CA made when the broker needs one.
     fn initial_state(options: &LocalOptions) -> Result<FleetState, LocalError> {
         let existing = match &options.state_file {
             Some(path) => Store::read_file(path)?,
@@ -200,9 +244,12 @@ impl LocalCore {
         };
         let mut state = match existing {
             Some(state) => state,
-            None if options.seed => seed::demo_fleet(time::OffsetDateTime::now_utc())?,
+            None if options.seed => {
+                seed::demo_fleet(time::OffsetDateTime::now_utc(), &new_account())?
+            }
             None => FleetState {
                 format: FORMAT,
+                account: Some(new_account()),
                 ..FleetState::default()
             },
         };
@@ -215,10 +262,11 @@ impl LocalCore {
     /// The core's shared heart, with the request quotas and Detect's clock the options ask for.
     fn core(
         store: Store,
+        identity: core::Identity,
         aws_quotas: Option<crate::fleet::quotas::Quotas>,
         detect_speedup: u32,
     ) -> core::Core {
-        let mut core = core::Core::new(store, "127.0.0.1".to_owned());
+        let mut core = core::Core::new(store, identity, "127.0.0.1".to_owned());
         core.throttle = aws_quotas.map(quotas::Throttle::new);
         core.detect = detect::Detector::new(detect::Clock {
             speedup: detect_speedup.max(1),
@@ -352,6 +400,21 @@ impl LocalCore {
         })
     }
 
+    /// The fleet's key: `local serve` prints it, and every client signs with it.
+    #[must_use]
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// The fleet's account id (the core this process runs).
+    ///
+    /// # Panics
+    /// When another process owns the state file.
+    #[must_use]
+    pub fn account(&self) -> &str {
+        &self.owned().core.identity.account
+    }
+
     /// `http://127.0.0.1:PORT`, for both the IoT and the IoT data-plane APIs.
     #[must_use]
     pub fn endpoint(&self) -> &str {
@@ -372,8 +435,8 @@ impl LocalCore {
             region: Some(seed::REGION.to_owned()),
             endpoint_url: Some(self.endpoint.clone()),
             static_credentials: Some(StaticCredentials {
-                access_key_id: ACCESS_KEY_ID.to_owned(),
-                secret_access_key: SECRET_ACCESS_KEY.to_owned(),
+                access_key_id: self.credentials.access_key_id.clone(),
+                secret_access_key: self.credentials.secret_access_key.clone(),
             }),
             local: true,
             // Where the core emulates AWS's quotas, the client paces itself by them as on AWS.
@@ -415,6 +478,13 @@ impl LocalCore {
             |error| error,
         )
     }
+}
+
+/// A new fleet's AWS account id: twelve random digits.
+fn new_account() -> String {
+    let mut bytes = [0u8; 8];
+    aws_lc_rs::rand::fill(&mut bytes).expect("the system random source works");
+    format!("{:012}", u64::from_be_bytes(bytes) % 1_000_000_000_000)
 }
 
 /// Takes Device Defender Detect's datapoints every tick while the core runs.

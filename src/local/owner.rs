@@ -1,5 +1,7 @@
-//! One owner per state file. The first process to open a state file holds an exclusive lock on
-//! `FILE.lock` for its lifetime and advertises its REST endpoint and MQTT broker in
+//! One owner per state file, whatever path names it: the path is resolved first (`resolve`:
+//! symlinks followed, relative paths made absolute), so two names of one file meet at one lock
+//! and the file is written where it is, never over a link. The first process to open a state
+//! file holds an exclusive lock on `FILE.lock` for its lifetime and advertises its REST endpoint and MQTT broker in
 //! `FILE.owner.json`, both private to the user. Another process on the same file reads the
 //! advertisement and talks to the running core instead of loading a copy of its own, so a
 //! change it makes is the owner's change: enforced by the owner's broker and kept in the owner's
@@ -65,6 +67,47 @@ pub enum OwnerError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot resolve the state file {}: {source}", path.display())]
+    Resolve {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The file `state` names, as one absolute path without symlinks: the file itself when it
+/// exists (through any chain of links), else the resolved folder (made, private, when missing)
+/// and the name. Two names of one file resolve alike; a bind mount of its folder shares the
+/// lock file's inode, which is what the lock is taken on.
+pub fn resolve(state: &Path) -> Result<PathBuf, OwnerError> {
+    let failed = |source| OwnerError::Resolve {
+        path: state.to_owned(),
+        source,
+    };
+    match std::fs::canonicalize(state) {
+        Ok(path) => return Ok(path),
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(failed(error)),
+        Err(_) => {}
+    }
+    // A dangling link: the file it names is to be made where it points.
+    if let Ok(target) = std::fs::read_link(state) {
+        let target = match state.parent() {
+            Some(parent) if target.is_relative() => parent.join(target),
+            _ => target,
+        };
+        return resolve(&target);
+    }
+    let name = state.file_name().ok_or_else(|| {
+        failed(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a file name",
+        ))
+    })?;
+    let parent = match state.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => parent.to_owned(),
+        None => PathBuf::from("."),
+    };
+    crate::config::paths::create_private_dir_all(&parent).map_err(failed)?;
+    Ok(std::fs::canonicalize(&parent).map_err(failed)?.join(name))
 }
 
 fn beside(state: &Path, suffix: &str) -> PathBuf {

@@ -15,8 +15,6 @@ use crate::policy::{
     NamedPolicy, Outcome, PolicyDocument, Request, RequestContext, ThingContext, evaluate,
 };
 
-/// The account id of the local IoT Core (moto uses the same).
-pub const ACCOUNT: &str = "123456789012";
 /// AWS keeps at most five versions of a policy.
 pub const MAX_POLICY_VERSIONS: usize = 5;
 
@@ -57,9 +55,11 @@ impl ApiError {
 
 pub type ApiResult = Result<Value, ApiError>;
 
-/// Who is asking and when: ARNs carry the request's region, times are epoch seconds.
+/// Where and when: ARNs carry the fleet's account and the request's region, times are epoch
+/// seconds.
 #[derive(Debug, Clone, Copy)]
 pub struct Call<'a> {
+    pub account: &'a str,
     pub region: &'a str,
     pub now: i64,
 }
@@ -67,7 +67,7 @@ pub struct Call<'a> {
 impl Call<'_> {
     #[must_use]
     pub fn arn(&self, resource: &str) -> String {
-        format!("arn:aws:iot:{}:{ACCOUNT}:{resource}", self.region)
+        format!("arn:aws:iot:{}:{}:{resource}", self.region, self.account)
     }
 }
 
@@ -607,7 +607,7 @@ pub fn describe_certificate(state: &FleetState, call: Call<'_>, id: &str) -> Api
         "certificateId": id,
         "status": record.status,
         "certificatePem": record.pem,
-        "ownedBy": ACCOUNT,
+        "ownedBy": call.account,
         "creationDate": record.created,
         "lastModifiedDate": record.last_modified,
         "customerVersion": 1,

@@ -204,6 +204,7 @@ mod tests {
     fn rules_are_created_listed_by_topic_replaced_and_deleted() {
         let mut state = FleetState::default();
         let call = Call {
+            account: "123456789012",
             region: "us-east-1",
             now: 1_700_000_000,
         };

@@ -10,7 +10,6 @@ use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 use super::ca::{CaError, LocalCa};
-use super::registry::ACCOUNT;
 use super::shadow;
 use super::store::{
     CertificateRecord, FORMAT, FleetState, GroupRecord, NamedRecord, PolicyRecord,
@@ -29,24 +28,24 @@ pub const ROGUE_DEVICE: &str = "camera-04";
 /// minute, so it violates within a minute and clears within 5 minutes of falling quiet).
 pub const DEMO_PROFILE: &str = "fleet-baseline";
 
-fn arn(resource: &str) -> String {
-    format!("arn:aws:iot:{REGION}:{ACCOUNT}:{resource}")
+fn arn(account: &str, resource: &str) -> String {
+    format!("arn:aws:iot:{REGION}:{account}:{resource}")
 }
 
 /// Least privilege for one device: connect as its own Thing name, publish and receive on its own
 /// topics, subscribe to its own filters, and use its own shadows.
-fn device_policy() -> String {
+fn device_policy(account: &str) -> String {
     let thing = "${iot:Connection.Thing.ThingName}";
     json!({
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow", "Action": "iot:Connect", "Resource": arn(&format!("client/{thing}")),
+            {"Effect": "Allow", "Action": "iot:Connect", "Resource": arn(account, &format!("client/{thing}")),
              "Condition": {"Bool": {"iot:Connection.Thing.IsAttached": "true"}}},
             {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"],
-             "Resource": [arn(&format!("topic/fleet/{thing}/*")), arn(&format!("topic/$aws/things/{thing}/shadow/*"))]},
+             "Resource": [arn(account, &format!("topic/fleet/{thing}/*")), arn(account, &format!("topic/$aws/things/{thing}/shadow/*"))]},
             {"Effect": "Allow", "Action": "iot:Subscribe",
-             "Resource": [arn(&format!("topicfilter/fleet/{thing}/*")), arn(&format!("topicfilter/$aws/things/{thing}/shadow/*"))]},
-            {"Effect": "Allow", "Action": ["iot:GetThingShadow", "iot:UpdateThingShadow"], "Resource": arn(&format!("thing/{thing}"))}
+             "Resource": [arn(account, &format!("topicfilter/fleet/{thing}/*")), arn(account, &format!("topicfilter/$aws/things/{thing}/shadow/*"))]},
+            {"Effect": "Allow", "Action": ["iot:GetThingShadow", "iot:UpdateThingShadow"], "Resource": arn(account, &format!("thing/{thing}"))}
         ]
     })
     .to_string()
@@ -93,12 +92,13 @@ const KINDS: [Kind; 4] = [
 
 const SITES: [&str; 3] = ["plant-north", "plant-south", "warehouse-east"];
 
-/// Builds the demo fleet at `now`.
-pub fn demo_fleet(now: OffsetDateTime) -> Result<FleetState, CaError> {
+/// Builds the demo fleet of account `account` at `now`.
+pub fn demo_fleet(now: OffsetDateTime, account: &str) -> Result<FleetState, CaError> {
     let stamp = now.unix_timestamp();
     let ca = LocalCa::generate()?;
     let mut state = FleetState {
         format: FORMAT,
+        account: Some(account.to_owned()),
         ..FleetState::default()
     };
     let new_id = |n: usize| format!("{stamp:08x}-0000-4000-8000-{n:012x}");
@@ -125,7 +125,7 @@ pub fn demo_fleet(now: OffsetDateTime) -> Result<FleetState, CaError> {
         if kind.thing_type != "camera" {
             state.policies.insert(
                 format!("{}-device", kind.thing_type),
-                PolicyRecord::new(device_policy(), stamp),
+                PolicyRecord::new(device_policy(account), stamp),
             );
         }
     }
@@ -182,7 +182,7 @@ pub fn demo_fleet(now: OffsetDateTime) -> Result<FleetState, CaError> {
                     "consecutiveDatapointsToClear": 1
                 }
             })],
-            targets: BTreeSet::from([arn("all/registered-things")]),
+            targets: BTreeSet::from([arn(account, "all/registered-things")]),
             version: 1,
             created: stamp,
             last_modified: stamp,
@@ -199,6 +199,7 @@ fn issue_certificates(
     ca: &LocalCa,
     now: OffsetDateTime,
 ) -> Result<(), CaError> {
+    let account = &state.account().to_owned();
     // The planted problems, by Thing.
     let expiring: BTreeMap<&str, i64> =
         BTreeMap::from([("pump-07", 5), ("temp-sensor-04", 12), ("camera-02", 27)]);
@@ -245,7 +246,7 @@ fn issue_certificates(
                 policies: BTreeSet::new(),
             },
         );
-        let certificate_arn = arn(&format!("cert/{}", issued.id));
+        let certificate_arn = arn(account, &format!("cert/{}", issued.id));
         let mut attach_to = vec![name.clone()];
         if name == shares_certificate.0 {
             attach_to.push(shares_certificate.1.to_owned());
@@ -260,7 +261,7 @@ fn issue_certificates(
             let own = format!("{name}-policy");
             state.policies.insert(
                 own.clone(),
-                PolicyRecord::new(device_policy(), now.unix_timestamp()),
+                PolicyRecord::new(device_policy(account), now.unix_timestamp()),
             );
             own
         } else {
@@ -286,6 +287,7 @@ fn issue_certificates(
 /// gateway-03 the permissive policy "temporarily", who revoked gateway-05's certificate and who
 /// deactivated pump-14's.
 fn seed_history(state: &mut FleetState, now: OffsetDateTime) {
+    let account = &state.account().to_owned();
     let certificate_of = |state: &FleetState, thing: &str| {
         state.things[thing]
             .principals
@@ -313,7 +315,7 @@ fn seed_history(state: &mut FleetState, now: OffsetDateTime) {
             "alice",
             "AttachPolicy",
             vec![policy, certificate(&gateway)],
-            json!({"policyName": PERMISSIVE_POLICY, "target": arn(&format!("cert/{gateway}"))}),
+            json!({"policyName": PERMISSIVE_POLICY, "target": arn(account, &format!("cert/{gateway}"))}),
         ),
         (
             40,
@@ -406,7 +408,7 @@ mod tests {
     #[test]
     fn the_demo_fleet_has_its_kinds_and_planted_problems() {
         let now = OffsetDateTime::now_utc();
-        let state = demo_fleet(now).unwrap();
+        let state = demo_fleet(now, "123456789012").unwrap();
         assert!(state.things.len() >= 50, "{}", state.things.len());
         for kind in ["pump", "sensor", "gateway", "camera"] {
             assert!(

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use super::registry::{ACCOUNT, ApiError, ApiResult, with_next};
+use super::registry::{ApiError, ApiResult, with_next};
 use super::store::{FleetState, TrailRecord};
 
 /// Events kept; the oldest go first.
@@ -189,7 +189,7 @@ pub fn lookup_events(state: &FleetState, region: &str, request: &Value) -> ApiRe
             next = Some(key.clone());
             break;
         }
-        events.push(answer(key, event, region, time));
+        events.push(answer(key, event, (state.account(), region), time));
     }
     Ok(with_next(json!({"Events": events}), "NextToken", next))
 }
@@ -207,7 +207,8 @@ fn matches(key: &str, event: &TrailRecord, attribute: &str, value: &str) -> bool
     }
 }
 
-fn answer(key: &str, event: &TrailRecord, region: &str, time: f64) -> Value {
+/// One event as LookupEvents answers it, in the fleet's (account, region).
+fn answer(key: &str, event: &TrailRecord, (account, region): (&str, &str), time: f64) -> Value {
     let when =
         time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(event.time_ms) * 1_000_000)
             .ok()
@@ -220,8 +221,8 @@ fn answer(key: &str, event: &TrailRecord, region: &str, time: f64) -> Value {
         "eventVersion": "1.09",
         "userIdentity": {
             "type": "IAMUser",
-            "arn": format!("arn:aws:iam::{ACCOUNT}:user/{}", event.user),
-            "accountId": ACCOUNT,
+            "arn": format!("arn:aws:iam::{account}:user/{}", event.user),
+            "accountId": account,
             "accessKeyId": event.access_key,
             "userName": event.user,
         },
@@ -234,7 +235,7 @@ fn answer(key: &str, event: &TrailRecord, region: &str, time: f64) -> Value {
         "readOnly": false,
         "eventType": "AwsApiCall",
         "managementEvent": true,
-        "recipientAccountId": ACCOUNT,
+        "recipientAccountId": account,
     });
     json!({
         "EventId": key,

@@ -88,12 +88,100 @@ enum Hold {
     Local(Box<iotfleet::local::LocalCore>),
 }
 
+/// Where a test's clients go: an endpoint and the credentials it takes (moto takes any; a local
+/// core only its fleet's own key).
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub endpoint: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl Target {
+    /// moto at `endpoint`.
+    #[must_use]
+    pub fn moto(endpoint: &str) -> Self {
+        Self {
+            endpoint: endpoint.to_owned(),
+            access_key_id: "testing".into(),
+            secret_access_key: "testing".into(),
+        }
+    }
+
+    /// A local core, signed for with its fleet's key.
+    #[must_use]
+    pub fn local(core: &iotfleet::local::LocalCore) -> Self {
+        Self {
+            endpoint: core.endpoint().to_owned(),
+            access_key_id: core.credentials().access_key_id.clone(),
+            secret_access_key: core.credentials().secret_access_key.clone(),
+        }
+    }
+
+    /// Connection settings for the product client (as against AWS: an endpoint and keys).
+    #[must_use]
+    pub fn settings(&self) -> ConnectionSettings {
+        ConnectionSettings {
+            profile: None,
+            region: Some(REGION.to_owned()),
+            endpoint_url: Some(self.endpoint.clone()),
+            static_credentials: Some(StaticCredentials {
+                access_key_id: self.access_key_id.clone(),
+                secret_access_key: self.secret_access_key.clone(),
+            }),
+            local: false,
+            quotas: None,
+        }
+    }
+
+    /// An SDK configuration for seeding it.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_credential_types::Credentials::new(
+                &self.access_key_id,
+                &self.secret_access_key,
+                None,
+                None,
+                "tests",
+            ))
+            .load()
+            .await
+    }
+
+    /// Environment for running the `iotfleet` binary against it, isolated from the developer's
+    /// own AWS configuration and XDG directories.
+    #[must_use]
+    pub fn cli_env(&self, home: &std::path::Path) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", self.access_key_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY", self.secret_access_key.clone()),
+            ("AWS_REGION", REGION.into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("HOME", home.display().to_string()),
+            ("XDG_STATE_HOME", home.join("state").display().to_string()),
+            (
+                "AWS_CONFIG_FILE",
+                home.join("aws-config").display().to_string(),
+            ),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                home.join("aws-credentials").display().to_string(),
+            ),
+        ]
+    }
+}
+
 /// A fresh, empty fleet on one backend: the product client under test, and plain SDK clients to
 /// seed it. Holding it keeps other tests of this binary off the same backend.
 #[derive(Debug)]
 pub struct TestFleet {
     pub backend: Backend,
     pub endpoint: String,
+    /// The endpoint and the keys it takes.
+    pub target: Target,
     pub client: FleetClient,
     pub iot: aws_sdk_iot::Client,
     pub data: aws_sdk_iotdataplane::Client,
@@ -108,7 +196,7 @@ impl TestFleet {
         match backend {
             Backend::Moto => {
                 let (endpoint, exclusive) = moto::fresh().await?;
-                Some(Self::connect(backend, endpoint, Hold::Moto(exclusive)).await)
+                Some(Self::connect(backend, Target::moto(&endpoint), Hold::Moto(exclusive)).await)
             }
             Backend::Local => {
                 let core =
@@ -116,29 +204,25 @@ impl TestFleet {
                         .await
                         .expect("the local IoT Core starts");
                 Some(
-                    Self::connect(
-                        backend,
-                        core.endpoint().to_owned(),
-                        Hold::Local(Box::new(core)),
-                    )
-                    .await,
+                    Self::connect(backend, Target::local(&core), Hold::Local(Box::new(core))).await,
                 )
             }
         }
     }
 
-    async fn connect(backend: Backend, endpoint: String, hold: Hold) -> Self {
-        let client = FleetClient::connect(&settings(&endpoint))
+    async fn connect(backend: Backend, target: Target, hold: Hold) -> Self {
+        let client = FleetClient::connect(&target.settings())
             .await
             .expect("the fleet client connects");
-        let sdk_config = sdk_config(&endpoint).await;
+        let sdk_config = target.sdk_config().await;
         Self {
             backend,
             client,
             iot: aws_sdk_iot::Client::new(&sdk_config),
             data: aws_sdk_iotdataplane::Client::new(&sdk_config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&sdk_config),
-            endpoint,
+            endpoint: target.endpoint.clone(),
+            target,
             _hold: hold,
         }
     }
@@ -157,56 +241,6 @@ impl TestFleet {
     }
 }
 
-/// Connection settings for the product client against a test endpoint.
-#[must_use]
-pub fn settings(endpoint: &str) -> ConnectionSettings {
-    ConnectionSettings {
-        profile: None,
-        region: Some(REGION.to_owned()),
-        endpoint_url: Some(endpoint.to_owned()),
-        static_credentials: Some(StaticCredentials {
-            access_key_id: "testing".into(),
-            secret_access_key: "testing".into(),
-        }),
-        local: false,
-        quotas: None,
-    }
-}
-
-/// An SDK configuration for seeding a test endpoint.
-pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await
-}
-
-/// Environment for running the `iotfleet` binary against a test endpoint, isolated from the
-/// developer's own AWS configuration and XDG directories.
-#[must_use]
-pub fn cli_env(endpoint: &str, home: &std::path::Path) -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
-        ("AWS_ACCESS_KEY_ID", "testing".into()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-        ("AWS_REGION", REGION.into()),
-        ("HOME", home.display().to_string()),
-        ("XDG_STATE_HOME", home.join("state").display().to_string()),
-        (
-            "AWS_CONFIG_FILE",
-            home.join("aws-config").display().to_string(),
-        ),
-        (
-            "AWS_SHARED_CREDENTIALS_FILE",
-            home.join("aws-credentials").display().to_string(),
-        ),
-    ]
-}
-
 /// boto3, from the moto virtualenv: a third-party client of the local core's REST API.
 pub fn boto3_python() -> Option<std::path::PathBuf> {
     let python = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -219,11 +253,12 @@ pub fn boto3_python() -> Option<std::path::PathBuf> {
     }
 }
 
-/// Runs `script` with boto3's `iot` client for the local core as `iot`; its stdout as JSON.
+/// Runs `script` with boto3's `iot` client for `target` as `iot`; its stdout as JSON.
 /// Asynchronously: the core answers on this test's runtime.
-pub async fn boto3(python: &std::path::Path, endpoint: &str, script: &str) -> serde_json::Value {
+pub async fn boto3(python: &std::path::Path, target: &Target, script: &str) -> serde_json::Value {
     let program = format!(
-        "import boto3, json\niot = boto3.client('iot', endpoint_url='{endpoint}', region_name='us-east-1', aws_access_key_id='local', aws_secret_access_key='local')\n{script}"
+        "import boto3, json\niot = boto3.client('iot', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='{}', aws_secret_access_key='{}')\n{script}",
+        target.endpoint, target.access_key_id, target.secret_access_key
     );
     let output = tokio::process::Command::new(python)
         .args(["-c", &program])

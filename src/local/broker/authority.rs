@@ -4,14 +4,16 @@
 //! Thing's name and attributes as policy variables, so what a device may do locally is what AWS
 //! IoT would let it do. The console's own certificate is the operator, allowed everything.
 //! A CONNECT's Last Will is judged too (`iot:Publish` on its topic, and `iot:RetainPublish` for
-//! a retained one), and the will of a connection ended by DeleteConnection with
-//! `preventWillMessage` is remembered here so the broker drops it.
+//! a retained one), and judged again when it would be published, against the policies and the
+//! certificate's status in force then (a quarantine since the CONNECT drops it); the will of a
+//! connection ended by DeleteConnection with `preventWillMessage` is remembered here so the
+//! broker drops it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::super::core::Core;
-use super::super::registry::{self, ACCOUNT};
+use super::super::registry;
 use super::super::seed::REGION;
 use crate::policy::{NamedPolicy, PolicyDocument, Request, RequestContext, evaluate};
 
@@ -87,18 +89,19 @@ impl Action {
         }
     }
 
-    fn resource(self, topic: &str) -> String {
+    fn resource(self, account: &str, topic: &str) -> String {
         let kind = if self == Action::Subscribe {
             "topicfilter"
         } else {
             "topic"
         };
-        arn(&format!("{kind}/{topic}"))
+        arn(account, &format!("{kind}/{topic}"))
     }
 }
 
-fn arn(resource: &str) -> String {
-    format!("arn:aws:iot:{REGION}:{ACCOUNT}:{resource}")
+/// An ARN of the fleet's account (`account`) and region.
+fn arn(account: &str, resource: &str) -> String {
+    format!("arn:aws:iot:{REGION}:{account}:{resource}")
 }
 
 /// The policies and request context of one connection, as of one revision of the state.
@@ -124,8 +127,19 @@ impl Grant {
 struct Connection {
     /// The peer address tells a connection from a newer one that took over its client id.
     peer: Option<std::net::SocketAddr>,
+    /// When its session was created (ms), as its Last Will's sender names it.
+    created_ms: i64,
     identity: Identity,
     grant: Option<Arc<Grant>>,
+}
+
+/// A session asking to connect.
+#[derive(Debug, Clone, Copy)]
+pub struct Session<'a> {
+    pub client_id: &'a str,
+    /// When the broker created the session (ms): with the client id, it names its Last Will.
+    pub created_ms: i64,
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 /// A Last Will asked for at CONNECT: its topic, and whether it is to be retained.
@@ -138,6 +152,18 @@ pub struct Will<'a> {
 /// How many suppressed wills are remembered: each is dropped within moments of its kick, so a
 /// few hundred cover any burst of quarantines.
 const SUPPRESSED_WILLS: usize = 1024;
+/// How many ended sessions' wills stay known (an MQTT 5 will may be delayed past the end of its
+/// session): the oldest are forgotten first, and a will no longer known is not published.
+const ENDED_WILLS: usize = 4096;
+
+/// Who asked for the Last Wills of sessions still known, by (client id, created ms): the
+/// certificate's principal (None: the operator).
+#[derive(Debug, Default)]
+struct Wills {
+    by_session: HashMap<(String, i64), Option<String>>,
+    /// Sessions that have ended, oldest first.
+    ended: VecDeque<(String, i64)>,
+}
 
 #[derive(Debug)]
 pub struct Authority {
@@ -145,6 +171,7 @@ pub struct Authority {
     operator: CertKey,
     /// Sessions (client id, creation time in ms) whose Last Will must not be published.
     suppressed_wills: Mutex<VecDeque<(String, i64)>>,
+    wills: Mutex<Wills>,
     /// Registry certificates by key, rebuilt when a key is not found and the state has changed.
     certificates: Mutex<(u64, HashMap<CertKey, String>)>,
     connections: Mutex<HashMap<String, Connection>>,
@@ -163,7 +190,47 @@ impl Authority {
             certificates: Mutex::new((u64::MAX, HashMap::new())),
             connections: Mutex::new(HashMap::new()),
             suppressed_wills: Mutex::new(VecDeque::new()),
+            wills: Mutex::new(Wills::default()),
         }
+    }
+
+    /// Whether the Last Will of the session `client_id` created at `created_ms` may be published
+    /// on `topic` now: not suppressed by DeleteConnection, asked for by a session this broker
+    /// authenticated, and (for a device) its certificate still ACTIVE with policies that allow
+    /// `iot:Publish` there (and `iot:RetainPublish` for a retained will).
+    #[must_use]
+    pub fn will_allowed(
+        &self,
+        client_id: &str,
+        created_ms: i64,
+        topic: &str,
+        retain: bool,
+    ) -> bool {
+        if self.will_suppressed(client_id, created_ms) {
+            return false;
+        }
+        let asked_by = lock(&self.wills)
+            .by_session
+            .get(&(client_id.to_owned(), created_ms))
+            .cloned();
+        let principal = match asked_by {
+            None => return false,
+            Some(None) => return true,
+            Some(Some(principal)) => principal,
+        };
+        let state = self.core.store.lock();
+        let id = principal.rsplit('/').next().unwrap_or_default();
+        if state.certificates.get(id).map(|c| c.status.as_str()) != Some("ACTIVE") {
+            return false;
+        }
+        let grant = Grant {
+            revision: 0,
+            policies: registry::effective_policies(&state, &principal),
+            context: registry::request_context(&state, &principal, Some(client_id)),
+        };
+        let resource = arn(&self.core.identity.account, &format!("topic/{topic}"));
+        grant.allows("iot:Publish", &resource)
+            && (!retain || grant.allows("iot:RetainPublish", &resource))
     }
 
     /// The session `client_id` created at `created_ms` is being disconnected with
@@ -208,11 +275,15 @@ impl Authority {
     /// logged, never sent to the device.
     pub fn authenticate(
         &self,
-        client_id: &str,
-        peer: Option<std::net::SocketAddr>,
+        session: &Session<'_>,
         key: Option<&CertKey>,
         will: Option<Will<'_>>,
     ) -> Result<Identity, ConnectRefused> {
+        let Session {
+            client_id,
+            created_ms,
+            peer,
+        } = *session;
         let key = key
             .ok_or_else(|| ConnectRefused::authentication(None, "no client certificate".into()))?;
         let identity = if *key == self.operator {
@@ -237,17 +308,18 @@ impl Authority {
                 return Err(ConnectRefused::authentication(Some(id), details));
             }
             let identity = Identity::Device {
-                principal: arn(&format!("cert/{id}")),
+                principal: arn(&self.core.identity.account, &format!("cert/{id}")),
             };
             let grant = self.grant(client_id, &identity);
-            if !grant.allows("iot:Connect", &arn(&format!("client/{client_id}"))) {
+            let account = &self.core.identity.account;
+            if !grant.allows("iot:Connect", &arn(account, &format!("client/{client_id}"))) {
                 let details = format!(
                     "the policies of certificate {id} do not allow iot:Connect as {client_id}"
                 );
                 return Err(ConnectRefused::authorization(id, details));
             }
             if let Some(will) = will {
-                let topic = arn(&format!("topic/{}", will.topic));
+                let topic = arn(account, &format!("topic/{}", will.topic));
                 for action in ["iot:Publish", "iot:RetainPublish"] {
                     if (action == "iot:Publish" || will.retain) && !grant.allows(action, &topic) {
                         let details = format!(
@@ -260,10 +332,20 @@ impl Authority {
             }
             identity
         };
+        if will.is_some() {
+            let principal = match &identity {
+                Identity::Operator => None,
+                Identity::Device { principal } => Some(principal.clone()),
+            };
+            lock(&self.wills)
+                .by_session
+                .insert((client_id.to_owned(), created_ms), principal);
+        }
         lock(&self.connections).insert(
             client_id.to_owned(),
             Connection {
                 peer,
+                created_ms,
                 identity: identity.clone(),
                 grant: None,
             },
@@ -308,7 +390,10 @@ impl Authority {
                 grant
             }
         };
-        grant.allows(action.iam(), &action.resource(topic))
+        grant.allows(
+            action.iam(),
+            &action.resource(&self.core.identity.account, topic),
+        )
     }
 
     /// Who the connection `client_id` authenticated as, while it is connected.
@@ -319,11 +404,38 @@ impl Authority {
             .map(|c| c.identity.clone())
     }
 
-    /// Drops what is known of a closed connection (not of a newer one with the same client id).
+    /// Who the connection `client_id` from `peer` authenticated as (not a newer one that took
+    /// its client id over).
+    #[must_use]
+    pub fn session_identity(
+        &self,
+        client_id: &str,
+        peer: Option<std::net::SocketAddr>,
+    ) -> Option<Identity> {
+        lock(&self.connections)
+            .get(client_id)
+            .filter(|c| c.peer == peer)
+            .map(|c| c.identity.clone())
+    }
+
+    /// Drops what is known of a closed connection (not of a newer one with the same client id);
+    /// its Last Will stays known a while, for a will delayed past the session's end.
     pub fn forget(&self, client_id: &str, peer: Option<std::net::SocketAddr>) {
         let mut connections = lock(&self.connections);
-        if connections.get(client_id).is_some_and(|c| c.peer == peer) {
-            connections.remove(client_id);
+        let Some(connection) = connections.get(client_id).filter(|c| c.peer == peer) else {
+            return;
+        };
+        let session = (client_id.to_owned(), connection.created_ms);
+        connections.remove(client_id);
+        drop(connections);
+        let mut wills = lock(&self.wills);
+        if wills.by_session.contains_key(&session) {
+            wills.ended.push_back(session);
+            while wills.ended.len() > ENDED_WILLS {
+                if let Some(oldest) = wills.ended.pop_front() {
+                    wills.by_session.remove(&oldest);
+                }
+            }
         }
     }
 }

@@ -406,9 +406,21 @@ impl Hooks {
 
     /// A session opened: recorded, and its `connected` event published.
     fn connected(&self, id: &Id) {
+        let source_ip = id.remote_addr.map(|a| a.ip().to_string());
         let principal = match self.authority.identity_of(&id.client_id) {
             Some(Identity::Device { principal }) => {
-                principal.rsplit('/').next().unwrap_or_default().to_owned()
+                let certificate = principal.rsplit('/').next().unwrap_or_default().to_owned();
+                self.core.logs.record_session(
+                    &super::logs::Session {
+                        event_type: "Connect",
+                        client_id: &id.client_id,
+                        principal_id: &certificate,
+                        source_ip: source_ip.as_deref(),
+                        disconnect_reason: None,
+                    },
+                    now_ms(),
+                );
+                certificate
             }
             _ => "iotfleet-operator".to_owned(),
         };
@@ -416,7 +428,7 @@ impl Hooks {
             &id.client_id,
             &principal,
             &session_identifier(id),
-            id.remote_addr.map(|a| a.ip().to_string()),
+            source_ip,
             now_ms(),
         );
         self.announce(event);
@@ -468,17 +480,34 @@ impl Hooks {
     }
 
     /// Whether a message from `from` on `topic` may reach `client_id`: it may receive there, and
-    /// the message is not a Last Will that DeleteConnection suppressed.
-    fn delivers(&self, client_id: &str, from: &Sender, topic: &str) -> bool {
-        let suppressed = matches!(from.typ(), FromType::LastWill)
-            && self
+    /// the message is not a Last Will that DeleteConnection suppressed or that the policies in
+    /// force now do not let its session publish (a quarantine since its CONNECT).
+    fn delivers(&self, client_id: &str, from: &Sender, topic: &str, retain: bool) -> bool {
+        let dropped = matches!(from.typ(), FromType::LastWill)
+            && !self
                 .authority
-                .will_suppressed(&from.id.client_id, from.id.create_time);
-        !suppressed && self.authority.allows(client_id, Action::Receive, topic)
+                .will_allowed(&from.id.client_id, from.id.create_time, topic, retain);
+        !dropped && self.authority.allows(client_id, Action::Receive, topic)
     }
 
     /// A session ended: its grant forgotten, and its `disconnected` event published.
     fn disconnected(&self, id: &Id, reason: &rmqtt::types::Reason) {
+        let reason = disconnect_reason(reason);
+        if let Some(Identity::Device { principal }) = self
+            .authority
+            .session_identity(&id.client_id, id.remote_addr)
+        {
+            self.core.logs.record_session(
+                &super::logs::Session {
+                    event_type: "Disconnect",
+                    client_id: &id.client_id,
+                    principal_id: principal.rsplit('/').next().unwrap_or_default(),
+                    source_ip: id.remote_addr.map(|a| a.ip().to_string()).as_deref(),
+                    disconnect_reason: Some(reason.as_aws()),
+                },
+                now_ms(),
+            );
+        }
         self.authority.forget(&id.client_id, id.remote_addr);
         self.core
             .detect
@@ -486,7 +515,7 @@ impl Hooks {
         if let Some(event) = self.core.presence.disconnected(
             &id.client_id,
             &session_identifier(id),
-            disconnect_reason(reason),
+            reason,
             now_ms(),
         ) {
             self.announce(event);
@@ -518,8 +547,11 @@ impl Handler for Hooks {
                     retain: will.retain(),
                 });
                 let result = match self.authority.authenticate(
-                    &id.client_id,
-                    id.remote_addr,
+                    &authority::Session {
+                        client_id: &id.client_id,
+                        created_ms: id.create_time,
+                        peer: id.remote_addr,
+                    },
                     key.as_ref(),
                     will,
                 ) {
@@ -585,7 +617,7 @@ impl Handler for Hooks {
             // the subscriber may not receive is, for it, as good as expired.
             // A Last Will suppressed by DeleteConnection is, for everyone, expired too.
             Parameter::MessageExpiryCheck(session, from, publish) => {
-                if self.delivers(&session.id.client_id, from, &publish.topic) {
+                if self.delivers(&session.id.client_id, from, &publish.topic, publish.retain) {
                     (true, acc)
                 } else {
                     (false, Some(HookResult::MessageExpiry))
@@ -638,6 +670,7 @@ async fn shadow_service(
                 };
                 let now = time::OffsetDateTime::now_utc().unix_timestamp();
                 let call = Call {
+                    account: &core.identity.account,
                     region: REGION,
                     now,
                 };

@@ -1,6 +1,7 @@
 //! Retained messages, kept in memory (rmqtt's default store keeps none): the last retained
 //! message per topic, an empty payload clearing it, bounded in count. A Last Will suppressed by
-//! DeleteConnection is not kept.
+//! DeleteConnection, or that the policies in force no longer let its session publish, is not
+//! kept.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -51,9 +52,9 @@ impl RetainStorage for RetainedMessages {
     ) -> rmqtt::Result<()> {
         let from = &retain.from;
         if matches!(from.typ(), FromType::LastWill)
-            && self
+            && !self
                 .authority
-                .will_suppressed(&from.id.client_id, from.id.create_time)
+                .will_allowed(&from.id.client_id, from.id.create_time, topic, true)
         {
             return Ok(());
         }

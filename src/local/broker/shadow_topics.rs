@@ -257,6 +257,7 @@ mod tests {
 
     fn call(now: i64) -> Call<'static> {
         Call {
+            account: "123456789012",
             region: "us-east-1",
             now,
         }

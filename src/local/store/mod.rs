@@ -21,12 +21,20 @@ pub use table::Table;
 /// their Things) is read and rewritten as format 2 (each side keeps its own links).
 pub const FORMAT: u32 = 2;
 
+/// The account id of a local fleet made before each fleet had its own (and moto's): such a
+/// fleet keeps it, since its ARNs name it. A new fleet gets an id of its own
+/// (`FleetState::account`).
+pub const LEGACY_ACCOUNT: &str = "123456789012";
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FleetState {
     pub format: u32,
     /// The last logged transaction this state holds.
     pub seq: u64,
+    /// The fleet's AWS account id, made with it (`account()`: a fleet made before keeps the
+    /// one its ARNs name).
+    pub account: Option<String>,
     pub ca: Option<LocalCa>,
     pub things: Table<ThingRecord>,
     pub thing_types: Table<NamedRecord>,
@@ -172,6 +180,15 @@ impl PolicyRecord {
 }
 
 impl FleetState {
+    /// The fleet's account id: its own, or (a fleet made before fleets had their own) the one
+    /// its ARNs name.
+    #[must_use]
+    pub fn account(&self) -> &str {
+        self.account
+            .as_deref()
+            .unwrap_or(LEGACY_ACCOUNT)
+    }
+
     /// The policies attached to a target (a certificate or Thing group ARN), None when the
     /// target does not exist.
     #[must_use]
