@@ -1085,3 +1085,174 @@ async fn a_quarantined_rogue_camera_clears_its_violation_within_the_profiles_dur
         quarantined.elapsed()
     );
 }
+
+/// One certificate, three sessions under different client ids (one plain, one with a retained
+/// Last Will, one MQTT 5 with a delayed will): the quarantine closes all three, whatever their
+/// client ids, and no will is ever delivered or retained.
+#[tokio::test]
+async fn every_session_of_an_isolated_certificate_is_closed_and_no_will_is_said() {
+    let Some(binary) = mosquitto_sub() else {
+        return;
+    };
+    let core = core().await;
+    let dir = tempfile::tempdir().unwrap();
+    let iot = aws_sdk_iot::Client::new(&support::Target::local(&core).sdk_config().await);
+    let made = iot
+        .create_keys_and_certificate()
+        .set_as_active(true)
+        .send()
+        .await
+        .unwrap();
+    let arn = made.certificate_arn.clone().unwrap();
+    let files = TlsFiles {
+        certificate: dir.path().join("victim.pem"),
+        key: dir.path().join("victim.key"),
+        ca: Some(core.broker().unwrap().files().ca.clone()),
+    };
+    std::fs::write(&files.certificate, made.certificate_pem.unwrap()).unwrap();
+    std::fs::write(&files.key, made.key_pair.unwrap().private_key.unwrap()).unwrap();
+    support::seed::thing(&iot, "victim", None, &[]).await;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"arn:aws:iot:*:*:client/victim*"},{"Effect":"Allow","Action":["iot:Publish","iot:RetainPublish","iot:Subscribe","iot:Receive"],"Resource":["arn:aws:iot:*:*:topic/victim/*","arn:aws:iot:*:*:topicfilter/victim/*"]}]}"#;
+    support::seed::policy(&iot, "victim-policy", policy).await;
+    support::seed::attach_policy(&iot, "victim-policy", &arn).await;
+    support::seed::attach_thing(&iot, "victim", &arn).await;
+
+    let (watch, mut seen) = operator(&core).await;
+    subscribed(&watch, &mut seen, "victim/#").await;
+    let session = |client_id: &str, extra: &[&str]| {
+        let mut command = mosquitto_command(&binary, &core, &files, client_id);
+        command
+            .args(["-t", "victim/command"])
+            .args(extra)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        command.spawn().unwrap()
+    };
+    let mut sessions = [
+        session("victim", &[]),
+        session(
+            "victim-alt",
+            &[
+                "--will-topic",
+                "victim/alt",
+                "--will-payload",
+                "gone",
+                "--will-retain",
+            ],
+        ),
+        session(
+            "victim-v5",
+            &[
+                "-V",
+                "mqttv5",
+                "--will-topic",
+                "victim/v5",
+                "--will-payload",
+                "gone",
+                "-D",
+                "will",
+                "will-delay-interval",
+                "2",
+            ],
+        ),
+    ];
+    for client_id in ["victim", "victim-alt", "victim-v5"] {
+        until_connected(&core, client_id, true).await;
+    }
+
+    let client = iotfleet::fleet::FleetClient::connect(&core.connection_settings())
+        .await
+        .unwrap();
+    let report = quarantine(&client, "victim", dir.path()).await;
+    let verification = report.verification.clone().expect("verified");
+    assert!(verification.verified, "{verification:?}");
+    let disconnected: Vec<String> = report
+        .done
+        .iter()
+        .filter_map(|d| match &d.step {
+            iotfleet::fleet::quarantine::Step::DeleteConnection { client_id }
+                if d.detail == "disconnected" =>
+            {
+                Some(client_id.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        disconnected,
+        ["victim", "victim-alt", "victim-v5"],
+        "{report:?}"
+    );
+    let note = verification.sessions.clone().unwrap_or_default();
+    assert!(
+        note.contains("2 of 2 more seen in AWSIotLogsV2 closed, wills dropped"),
+        "{note}"
+    );
+    for client_id in ["victim", "victim-alt", "victim-v5"] {
+        until_connected(&core, client_id, false).await;
+    }
+    // Past the MQTT 5 will's delay: nothing was said, and nothing is retained.
+    let after = drain(&mut seen, Duration::from_secs(4)).await;
+    assert!(topics(&after).is_empty(), "a will was delivered: {after:?}");
+    let (late, mut late_seen) = operator(&core).await;
+    subscribed(&late, &mut late_seen, "victim/#").await;
+    let retained = drain(&mut late_seen, Duration::from_secs(1)).await;
+    assert!(
+        topics(&retained).is_empty(),
+        "a will was retained: {retained:?}"
+    );
+    for session in &mut sessions {
+        let _ = session.kill().await;
+    }
+}
+
+/// A Last Will is judged again when it would be published: a session whose certificate was
+/// isolated after its CONNECT (the deny-all attached by hand, no DeleteConnection) loses its
+/// connection, and its will is not said.
+#[tokio::test]
+async fn a_will_is_judged_by_the_policies_in_force_when_it_would_be_said() {
+    let Some(binary) = mosquitto_sub() else {
+        return;
+    };
+    let core = core().await;
+    let dir = tempfile::tempdir().unwrap();
+    let files = device_files(&core, dir.path(), "pump-04");
+    let (watch, mut seen) = operator(&core).await;
+    subscribed(&watch, &mut seen, "fleet/pump-04/#").await;
+    let mut pump = mosquitto_command(&binary, &core, &files, "pump-04")
+        .args(["-t", "fleet/pump-04/command"])
+        .args([
+            "--will-topic",
+            "fleet/pump-04/status",
+            "--will-payload",
+            "gone",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    until_connected(&core, "pump-04", true).await;
+    let iot = aws_sdk_iot::Client::new(&support::Target::local(&core).sdk_config().await);
+    support::seed::policy(
+        &iot,
+        "iotfleet-quarantine-deny-all",
+        iotfleet::fleet::quarantine::DENY_ALL_DOCUMENT,
+    )
+    .await;
+    let certificate = iot
+        .list_thing_principals()
+        .thing_name("pump-04")
+        .send()
+        .await
+        .unwrap()
+        .principals
+        .unwrap()
+        .remove(0);
+    support::seed::attach_policy(&iot, "iotfleet-quarantine-deny-all", &certificate).await;
+    pump.kill().await.unwrap();
+    until_connected(&core, "pump-04", false).await;
+    let after = drain(&mut seen, Duration::from_secs(2)).await;
+    assert!(
+        !topics(&after).contains(&"fleet/pump-04/status".to_owned()),
+        "the will of an isolated certificate was said: {after:?}"
+    );
+}

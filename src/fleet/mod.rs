@@ -20,6 +20,7 @@ pub mod quotas;
 pub mod refusals;
 pub mod rules;
 pub mod search;
+pub mod sessions;
 pub mod status;
 pub mod traffic;
 

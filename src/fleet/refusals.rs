@@ -194,6 +194,18 @@ impl FleetClient {
         start_ms: i64,
         max_pages: Option<usize>,
     ) -> Result<Vec<LogEvent>, FleetError> {
+        self.log_events(FILTER_PATTERN, start_ms, max_pages).await
+    }
+
+    /// The log events of `LOG_GROUP` from `start_ms` on that `pattern` matches (moto ignores
+    /// JSON patterns: callers check what comes back), at most `max_pages` pages of `PAGE_LIMIT`
+    /// (all of them when None).
+    pub async fn log_events(
+        &self,
+        pattern: &str,
+        start_ms: i64,
+        max_pages: Option<usize>,
+    ) -> Result<Vec<LogEvent>, FleetError> {
         let operation = Operation::on("logs:FilterLogEvents", ResourceKind::LogGroup, LOG_GROUP);
         let mut events = Vec::new();
         let mut token: Option<String> = None;
@@ -203,7 +215,7 @@ impl FleetClient {
                 .logs()
                 .filter_log_events()
                 .log_group_name(LOG_GROUP)
-                .filter_pattern(FILTER_PATTERN)
+                .filter_pattern(pattern)
                 .start_time(start_ms)
                 .limit(PAGE_LIMIT)
                 .set_next_token(token.take())

@@ -93,7 +93,46 @@ pub async fn gather(
             .into_iter()
             .filter(|id| !id.is_empty() && id != thing)
             .collect(),
+        sessions: Vec::new(),
+        sessions_unknown: None,
     })
+}
+
+/// Adds to `subject` the sessions AWS IoT's log shows for each of its certificates
+/// (`fleet/sessions.rs`: FilterLogEvents per certificate), or why they are not known. Never a
+/// reason not to isolate: the deny-all refuses every session either way.
+pub async fn sessions(client: &FleetClient, subject: &mut Subject) {
+    let ids: Vec<String> = subject.certificates.iter().map(|c| c.id.clone()).collect();
+    let seen: Vec<Result<crate::fleet::sessions::Seen, FleetError>> =
+        futures_util::stream::iter(ids)
+            .map(|id| async move { client.certificate_sessions(&id).await })
+            .buffered(CONCURRENT_CALLS)
+            .collect()
+            .await;
+    let mut sessions: BTreeSet<String> = BTreeSet::new();
+    for result in seen {
+        match result {
+            Ok(seen) => {
+                if seen.truncated {
+                    subject.sessions_unknown = Some(format!(
+                        "more than {} client ids in the log for one certificate: the first are closed",
+                        crate::fleet::sessions::MAX_SESSIONS
+                    ));
+                }
+                sessions.extend(seen.client_ids);
+            }
+            Err(error) => {
+                subject.sessions_unknown =
+                    Some(error.refusals_unknown(&client.backend().region).replacen(
+                        "refusals unknown",
+                        "its sessions unknown",
+                        1,
+                    ));
+            }
+        }
+    }
+    sessions.remove(&subject.thing);
+    subject.sessions = sessions.into_iter().collect();
 }
 
 /// The quarantine policy as it is: missing, proven to isolate by its content, or tampered (with

@@ -120,6 +120,12 @@ pub struct Subject {
     pub deny_all: DenyAllPolicy,
     /// MQTT client ids known for the Thing besides its name (DescribeThing's default client id).
     pub client_ids: Vec<String>,
+    /// Client ids of the sessions AWS IoT's log shows for its certificates (`fleet/sessions.rs`),
+    /// whatever they are: each is disconnected too.
+    pub sessions: Vec<String>,
+    /// Why those sessions are not known (no log group, ...), when they are not: then only the
+    /// deny-all stands between any other session and the service.
+    pub sessions_unknown: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -377,6 +383,7 @@ pub fn plan(subject: &Subject, options: Options) -> Result<Plan, PlanError> {
     for client_id in std::iter::once(&subject.thing)
         .chain(&subject.client_ids)
         .chain(&also_isolated)
+        .chain(&subject.sessions)
     {
         if !client_ids.contains(&client_id) {
             client_ids.push(client_id);
@@ -773,6 +780,8 @@ mod tests {
                 DenyAllPolicy::Missing
             },
             client_ids: vec!["pump-1".to_owned()],
+            sessions: Vec::new(),
+            sessions_unknown: None,
         }
     }
 

@@ -105,6 +105,8 @@ impl Prepared {
                 certificates: Vec::new(),
                 deny_all: plan::DenyAllPolicy::default(),
                 client_ids: Vec::new(),
+                sessions: Vec::new(),
+                sessions_unknown: None,
             },
             plan: Plan {
                 thing: thing.to_owned(),
@@ -151,7 +153,8 @@ pub async fn prepare_quarantine(
         plan::Strategy::DenyOverlay => Depth::Defaults,
         plan::Strategy::PolicyVersion => Depth::Versions,
     };
-    let subject = facts::gather(client, thing, depth).await?;
+    let mut subject = facts::gather(client, thing, depth).await?;
+    facts::sessions(client, &mut subject).await;
     let mut plan = plan::plan(&subject, options)?;
     let held = holds::records(&journal.entries_for(thing).map_err(read_error)?)
         .remove(thing)
@@ -563,7 +566,10 @@ pub async fn execute(
     .await;
     let (verification, verification_error) = if verb == Verb::Quarantine && failed.is_none() {
         match verify::verify(client, &thing).await {
-            Ok(verification) => (Some(verification), None),
+            Ok(mut verification) => {
+                verification.sessions = Some(sessions_note(&subject, &done));
+                (Some(verification), None)
+            }
             Err(error) => (None, Some(error.to_string())),
         }
     } else {
@@ -643,6 +649,36 @@ fn plan_together(
         )?;
     }
     Ok(())
+}
+
+/// What the quarantine could check of every session of the Thing's certificates: the service
+/// lists no sessions by certificate, so the sessions AWS IoT's log showed were each closed
+/// (DeleteConnection, without their Last Will), and any other is left to the deny-all, which
+/// refuses every action it takes.
+#[must_use]
+pub fn sessions_note(subject: &Subject, done: &[StepDone]) -> String {
+    let closed = done
+        .iter()
+        .filter(|d| {
+            matches!(&d.step, Step::DeleteConnection { client_id } if subject.sessions.contains(client_id))
+                && d.detail == "disconnected"
+        })
+        .count();
+    let seen = subject.sessions.len();
+    match &subject.sessions_unknown {
+        Some(reason) if seen == 0 => format!(
+            "sessions: AWS lists none by certificate and the log is unreadable ({reason}); the deny-all refuses any session"
+        ),
+        Some(reason) => format!(
+            "sessions: {closed} of {seen} more seen in AWSIotLogsV2 closed (the log is incomplete: {reason}); the deny-all refuses any other"
+        ),
+        None if seen == 0 => {
+            "sessions: no other seen in AWSIotLogsV2; the deny-all refuses any".to_owned()
+        }
+        None => format!(
+            "sessions: {closed} of {seen} more seen in AWSIotLogsV2 closed, wills dropped; AWS lists none by certificate: the deny-all refuses any other"
+        ),
+    }
 }
 
 /// One entry per Thing released together with the plan's own.

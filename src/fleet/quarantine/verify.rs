@@ -48,10 +48,14 @@ impl CertificateCheck {
 pub struct Verification {
     pub verified: bool,
     pub certificates: Vec<CertificateCheck>,
+    /// What could and could not be checked of the certificates' sessions (`sessions_note`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<String>,
 }
 
 impl Verification {
-    /// One line per certificate, for the CLI and the console.
+    /// One line per certificate, then what was seen of their sessions, for the CLI and the
+    /// console.
     #[must_use]
     pub fn lines(&self) -> Vec<String> {
         self.certificates
@@ -83,6 +87,7 @@ impl Verification {
                     )
                 }
             })
+            .chain(self.sessions.clone())
             .collect()
     }
 }
@@ -133,6 +138,7 @@ pub async fn verify(client: &FleetClient, thing: &str) -> Result<Verification, F
     Ok(Verification {
         verified: !certificates.is_empty() && certificates.iter().all(CertificateCheck::isolated),
         certificates,
+        sessions: None,
     })
 }
 

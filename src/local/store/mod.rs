@@ -184,9 +184,7 @@ impl FleetState {
     /// its ARNs name.
     #[must_use]
     pub fn account(&self) -> &str {
-        self.account
-            .as_deref()
-            .unwrap_or(LEGACY_ACCOUNT)
+        self.account.as_deref().unwrap_or(LEGACY_ACCOUNT)
     }
 
     /// The policies attached to a target (a certificate or Thing group ARN), None when the

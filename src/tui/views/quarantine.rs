@@ -180,6 +180,9 @@ fn result_lines(
             };
             lines.push(Line::from(text(&format!("  {line}"), slot)));
         }
+        if let Some(sessions) = &verification.sessions {
+            lines.push(Line::from(text(&format!("  {sessions}"), Slot::Dim)));
+        }
     }
     lines.push(Line::default());
     match report.advice() {
