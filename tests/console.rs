@@ -251,7 +251,7 @@ async fn denied_and_quarantined_screens_snapshot_at_80x24_and_120x40() {
         "Enter opens the most refused Thing"
     );
     assert!(render(&app, 120, 40).contains("Denied      3 refused since"));
-    keys(&mut app, &["Q", "y"]).await;
+    keys(&mut app, &["Q", "y", "<Enter>"]).await;
     keys(&mut app, &["<Enter>", ":", "quarantined", "<Enter>"]).await;
     for (width, height) in [(80, 24), (120, 40)] {
         app.handle(iotfleet::tui::msg::Msg::Resize { width, height });
@@ -961,6 +961,10 @@ async fn the_things_screen_names_the_topic_rules_reading_its_topics_at_80x24_and
 }
 
 #[tokio::test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one walk through a policy's and a Thing's history, read top to bottom"
+)]
 async fn h_shows_who_changed_a_policy_and_a_quarantine_as_calls_and_journal_entries() {
     let dir = tempfile::tempdir().unwrap();
     let (core, mut app) =
@@ -1024,6 +1028,8 @@ async fn h_shows_who_changed_a_policy_and_a_quarantine_as_calls_and_journal_entr
             "<Enter>",
             "Q",
             "y",
+            "rogue camera",
+            "<Enter>",
         ],
     )
     .await;
@@ -1058,6 +1064,16 @@ async fn h_shows_who_changed_a_policy_and_a_quarantine_as_calls_and_journal_entr
     assert!(
         screen.lines().any(|l| l.contains("journal    quarantine")),
         "the quarantine's journal entry: {screen}"
+    );
+    // The journal's entry names the same caller as CloudTrail's, and why.
+    let lines: Vec<&str> = screen.lines().collect();
+    assert!(
+        lines
+            .windows(2)
+            .any(|pair| pair[0].contains("journal    quarantine plan")
+                && pair[0].contains("as arn:aws:iam::")
+                && pair[1].contains(": rogue camera")),
+        "who and why: {screen}"
     );
     drop(core);
 }

@@ -115,6 +115,16 @@ async fn q_y_quarantines_the_selected_thing_and_r_y_releases_it_journaling_each_
     snapshot("quarantine_plan_80x24", &render(&app, 80, 24));
 
     keys(&mut app, &["y"]).await;
+    // Confirmed, it asks why; nothing changes until Enter.
+    let flow = app.state.quarantine.as_ref().unwrap();
+    assert!(matches!(flow.stage, Stage::Reason { .. }), "{flow:?}");
+    assert!(
+        !deny_all_attached(&core),
+        "nothing changes before the reason's Enter"
+    );
+    keys(&mut app, &["probing its neighbours"]).await;
+    snapshot("quarantine_reason_80x24", &render(&app, 80, 24));
+    keys(&mut app, &["<Enter>"]).await;
     let flow = app.state.quarantine.as_ref().unwrap();
     let Stage::Finished(report) = &flow.stage else {
         panic!("{flow:?}");
@@ -161,6 +171,18 @@ async fn q_y_quarantines_the_selected_thing_and_r_y_releases_it_journaling_each_
         assert!(done[0]["before"]["certificates"].is_array());
         assert!(done[0]["after"]["certificates"].is_array());
     }
+    // The reason typed is the hold's, with who acted.
+    let planned = entries
+        .iter()
+        .find(|e| e["action"] == "quarantine plan")
+        .unwrap();
+    assert_eq!(planned["after"]["reason"], "probing its neighbours");
+    assert!(
+        planned["actor"]
+            .as_str()
+            .is_some_and(|a| a.ends_with(":user/local-operator")),
+        "{planned}"
+    );
 }
 
 #[tokio::test]
@@ -191,7 +213,7 @@ async fn a_remapped_yes_is_the_popups_key_and_the_one_its_prompt_and_footer_name
         "y no longer answers"
     );
     assert!(!deny_all_attached(&core));
-    keys(&mut app, &["o"]).await;
+    keys(&mut app, &["o", "<Enter>"]).await;
     assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
     assert!(deny_all_attached(&core));
 }
@@ -223,7 +245,7 @@ async fn the_things_list_says_who_is_online_and_a_quarantine_turns_the_device_of
 
     // pump-03 behaves (camera-04 is also disconnected by its own refused probes, with
     // FORBIDDEN_ACCESS): the quarantine's DeleteConnection is what ends its session.
-    keys(&mut app, &["/", "pump-03", "<Enter>", "Q", "y"]).await;
+    keys(&mut app, &["/", "pump-03", "<Enter>", "Q", "y", "<Enter>"]).await;
     assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
     keys(&mut app, &["<Enter>"]).await;
     let list = render(&app, 120, 40);
@@ -276,7 +298,11 @@ async fn denied_shows_camera_04s_refused_publishes_within_a_second_and_its_refus
         "the DENIED column counts camera-04: {camera}"
     );
 
-    keys(&mut app, &["/", "camera-04", "<Enter>", "Q", "y"]).await;
+    keys(
+        &mut app,
+        &["/", "camera-04", "<Enter>", "Q", "y", "<Enter>"],
+    )
+    .await;
     assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
     keys(&mut app, &["<Enter>"]).await;
     let quarantined_at = OffsetDateTime::now_utc();
@@ -372,6 +398,8 @@ async fn a_shared_certificate_is_confirmed_by_typing_the_things_name() {
         Some(Stage::Confirm { .. })
     ));
     keys(&mut app, &["<BS>", "temp-sensor-17", "<Enter>"]).await;
+    assert!(!deny_all_attached(&core), "it asks why first");
+    keys(&mut app, &["<Enter>"]).await;
     assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
     assert!(deny_all_attached(&core));
 }
@@ -385,7 +413,7 @@ async fn releasing_one_of_two_quarantines_on_a_shared_certificate_asks_for_the_n
     let mut app = console(&core, &path, false).await;
     for thing in ["temp-sensor-17", "temp-sensor-18"] {
         keys(&mut app, &["<Esc>", "<Esc>", "/", thing, "<Enter>", "Q"]).await;
-        keys(&mut app, &[thing, "<Enter>"]).await;
+        keys(&mut app, &[thing, "<Enter>", "<Enter>"]).await;
         assert!(
             finished_cleanly(&app),
             "{thing}: {:?}",
@@ -441,7 +469,7 @@ async fn a_quarantine_policy_that_allows_is_repaired_as_a_shown_step_and_verifie
         screen.contains("is tampered") && screen.contains("restores its deny-all"),
         "the repair is shown first:\n{screen}"
     );
-    keys(&mut app, &["y"]).await;
+    keys(&mut app, &["y", "<Enter>"]).await;
     assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
     let screen = render(&app, 120, 40);
     assert!(
@@ -489,9 +517,9 @@ async fn quarantine_stops_the_devices_traffic_within_a_second_and_release_brings
         "camera-04 sends telemetry"
     );
 
-    keys(&mut app, &["<Esc>", "Q"]).await;
+    keys(&mut app, &["<Esc>", "Q", "y"]).await;
     let confirmed = OffsetDateTime::now_utc();
-    keys(&mut app, &["y"]).await;
+    keys(&mut app, &["<Enter>"]).await;
     assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
     keys(&mut app, &["<Enter>"]).await;
     watch(&mut app, Duration::from_secs(4)).await;
@@ -542,7 +570,7 @@ async fn tab_plans_again_deactivating_the_certificates_and_release_reactivates_t
     keys(&mut app, &["/", "pump-03", "<Enter>", "Q", "<Tab>"]).await;
     let screen = render(&app, 120, 40);
     assert!(screen.contains("INACTIVE (was ACTIVE)"), "{screen}");
-    keys(&mut app, &["y", "<Enter>"]).await;
+    keys(&mut app, &["y", "<Enter>", "<Enter>"]).await;
     assert_eq!(status(&core), "INACTIVE");
     keys(&mut app, &["R", "y", "<Enter>"]).await;
     assert_eq!(status(&core), "ACTIVE");
@@ -583,6 +611,8 @@ async fn a_search_marked_and_one_typed_count_quarantine_every_camera_as_one_batc
     keys(&mut app, &["5", "<Enter>"]).await;
     assert!(!deny_all_attached(&core));
     keys(&mut app, &["<BS>", "6", "<Enter>"]).await;
+    assert!(!deny_all_attached(&core), "it asks why first");
+    keys(&mut app, &["cameras leaking", "<Enter>"]).await;
     assert!(run_until(&mut app, SETTLE, |app| batch_finished(app).is_some()).await);
     let report = batch_finished(&app).unwrap();
     assert_eq!(report.failures(), 0, "{:?}", report.results);
@@ -600,6 +630,13 @@ async fn a_search_marked_and_one_typed_count_quarantine_every_camera_as_one_batc
             .filter(|e| e["action"] == "quarantine")
             .count(),
         6
+    );
+    assert!(
+        entries
+            .iter()
+            .filter(|e| e["action"] == "quarantine plan")
+            .all(|e| e["after"]["reason"] == "cameras leaking"),
+        "every Thing's hold has the reason"
     );
     // R on the same marks releases them as one batch.
     keys(&mut app, &["<Enter>", "R", "6", "<Enter>"]).await;

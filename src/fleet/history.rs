@@ -4,6 +4,8 @@
 //! from. CloudTrail lists an event under a resource only when the event names it; the local core
 //! records the calls it serves the same way.
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -138,11 +140,23 @@ fn journal_events(journal: &Journal, resources: &[String]) -> std::io::Result<Ve
                 OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
             })?;
             let text = |key: &str| entry[key].as_str().unwrap_or_default().to_owned();
+            // Who, as the service knows them too: the same caller CloudTrail names.
+            let who = match entry["actor"].as_str() {
+                Some(actor) => format!("{} as {actor}", text("identity")),
+                None => text("identity"),
+            };
+            let mut detail = format!("{} on {}", text("result"), text("target"));
+            if let Some(reason) = entry["after"]["reason"].as_str() {
+                let _ = write!(detail, ": {reason}");
+            }
+            if let Some(hold) = entry["after"]["hold"].as_str() {
+                let _ = write!(detail, " [{hold}]");
+            }
             Some(Event {
                 time,
-                who: text("identity"),
+                who,
                 what: text("action"),
-                detail: format!("{} on {}", text("result"), text("target")),
+                detail,
                 source: Source::Journal,
                 id: None,
             })

@@ -101,7 +101,7 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
     Some(match (&flow.stage, action) {
         (BulkStage::Confirm { typed, .. }, Action::Confirm) => {
             if count.is_some_and(|n| *typed == n.to_string()) {
-                run(state)
+                confirmed(state)
             } else {
                 let text = format!(
                     "type {} to confirm, or {} to cancel",
@@ -112,7 +112,12 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
                 Vec::new()
             }
         }
-        (BulkStage::Confirm { .. } | BulkStage::Planning, Action::Cancel | Action::Back) => {
+        // Enter takes the reason as typed (empty: none).
+        (BulkStage::Reason { .. }, Action::Confirm) => run(state),
+        (
+            BulkStage::Confirm { .. } | BulkStage::Reason { .. } | BulkStage::Planning,
+            Action::Cancel | Action::Back,
+        ) => {
             let verb = flow.verb;
             state.bulk = None;
             state.say(
@@ -139,22 +144,44 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
     })
 }
 
-/// A digit of the count typed (None: backspace).
+/// A digit of the count, or a character of the reason, typed (None: backspace).
 pub fn typed(state: &mut State, c: Option<char>) -> Vec<Effect> {
-    if let Some(BulkFlow {
-        stage: BulkStage::Confirm { typed, .. },
-        ..
-    }) = state.bulk.as_mut()
-    {
-        match c {
+    match state.bulk.as_mut().map(|flow| &mut flow.stage) {
+        Some(BulkStage::Confirm { typed, .. }) => match c {
             Some(c) if c.is_ascii_digit() && typed.len() < 9 => typed.push(c),
             Some(_) => {}
             None => {
                 typed.pop();
             }
-        }
+        },
+        Some(BulkStage::Reason { reason, .. }) => match c {
+            Some(c) if reason.chars().count() < super::quarantine::MAX_REASON => reason.push(c),
+            Some(_) => {}
+            None => {
+                reason.pop();
+            }
+        },
+        _ => {}
     }
     Vec::new()
+}
+
+/// The count is confirmed: a quarantine asks why next; a release runs.
+fn confirmed(state: &mut State) -> Vec<Effect> {
+    let Some(flow) = state.bulk.as_mut() else {
+        return Vec::new();
+    };
+    let BulkStage::Confirm { plan, .. } = &flow.stage else {
+        return Vec::new();
+    };
+    if flow.verb == Verb::Quarantine {
+        flow.stage = BulkStage::Reason {
+            plan: plan.clone(),
+            reason: String::new(),
+        };
+        return Vec::new();
+    }
+    run(state)
 }
 
 fn run(state: &mut State) -> Vec<Effect> {
@@ -163,10 +190,18 @@ fn run(state: &mut State) -> Vec<Effect> {
     let Some(flow) = state.bulk.as_mut() else {
         return Vec::new();
     };
-    let BulkStage::Confirm { plan, .. } = &flow.stage else {
-        return Vec::new();
+    let plan = match &flow.stage {
+        BulkStage::Confirm { plan, .. } => plan.clone(),
+        BulkStage::Reason { plan, reason } => {
+            let mut plan = plan.clone();
+            let reason = reason.trim();
+            for prepared in &mut plan.prepared {
+                prepared.reason = (!reason.is_empty()).then(|| reason.to_owned());
+            }
+            plan
+        }
+        _ => return Vec::new(),
     };
-    let plan = plan.clone();
     flow.stage = BulkStage::Running {
         id: plan.id.clone(),
         total: plan.things.len(),

@@ -130,7 +130,7 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
     Some(match (&mut flow.stage, action) {
         (Stage::Confirm { typed, .. }, Action::Confirm) if needs_name => {
             if *typed == flow.thing {
-                run(state)
+                confirmed(state)
             } else {
                 let text = format!(
                     "type the Thing's name exactly to confirm, or {} to cancel",
@@ -151,7 +151,14 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
             })]
         }
         // Without a name to type, the yes of the [confirm] layer runs it (Enter does not).
-        (Stage::Confirm { .. }, Action::Yes) if !needs_name => run(state),
+        (Stage::Confirm { .. }, Action::Yes) if !needs_name => confirmed(state),
+        // Enter takes the reason as typed (empty: none).
+        (Stage::Reason { .. }, Action::Confirm) => run(state),
+        (Stage::Reason { .. }, Action::Cancel | Action::Back) => {
+            state.quarantine = None;
+            state.say(Level::Info, "quarantine cancelled: nothing was changed");
+            Vec::new()
+        }
         (Stage::Confirm { .. } | Stage::Planning, Action::Cancel | Action::Back | Action::No) => {
             let verb = flow.verb;
             state.quarantine = None;
@@ -179,32 +186,64 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
     })
 }
 
-/// A character of the Thing's name typed while the popup asks for it (None: backspace).
+/// The longest reason kept: a sentence or two, not a report.
+pub const MAX_REASON: usize = 500;
+
+/// A character of the Thing's name, or of the reason, typed while the popup asks for it
+/// (None: backspace).
 pub fn typed(state: &mut State, c: Option<char>) -> Vec<Effect> {
-    let Some(Flow {
-        stage: Stage::Confirm { typed, .. },
-        ..
-    }) = state.quarantine.as_mut()
-    else {
-        return Vec::new();
+    let text = match state.quarantine.as_mut() {
+        Some(Flow {
+            stage: Stage::Confirm { typed, .. },
+            ..
+        }) => typed,
+        Some(Flow {
+            stage: Stage::Reason { reason, .. },
+            ..
+        }) if reason.chars().count() < MAX_REASON || c.is_none() => reason,
+        _ => return Vec::new(),
     };
     match c {
-        Some(c) => typed.push(c),
+        Some(c) => text.push(c),
         None => {
-            typed.pop();
+            text.pop();
         }
     }
     Vec::new()
 }
 
-fn run(state: &mut State) -> Vec<Effect> {
+/// The plan is confirmed: a quarantine asks why next; a release runs.
+fn confirmed(state: &mut State) -> Vec<Effect> {
     let Some(flow) = state.quarantine.as_mut() else {
         return Vec::new();
     };
     let Stage::Confirm { prepared, .. } = &flow.stage else {
         return Vec::new();
     };
-    let prepared = prepared.clone();
+    if flow.verb == Verb::Quarantine {
+        flow.stage = Stage::Reason {
+            prepared: prepared.clone(),
+            reason: String::new(),
+        };
+        return Vec::new();
+    }
+    run(state)
+}
+
+fn run(state: &mut State) -> Vec<Effect> {
+    let Some(flow) = state.quarantine.as_mut() else {
+        return Vec::new();
+    };
+    let prepared = match &flow.stage {
+        Stage::Confirm { prepared, .. } => prepared.clone(),
+        Stage::Reason { prepared, reason } => {
+            let mut prepared = prepared.clone();
+            let reason = reason.trim();
+            prepared.reason = (!reason.is_empty()).then(|| reason.to_owned());
+            prepared
+        }
+        _ => return Vec::new(),
+    };
     flow.stage = Stage::Running {
         plan: prepared.plan.clone(),
         current: 0,

@@ -928,9 +928,7 @@ fn q_with_marks_plans_one_batch_confirmed_by_typing_its_count() {
     with_work.prepared = vec![prepared.clone(), prepared.clone(), prepared];
     update(&mut state, bulk_planned(with_work));
     // The wrong number does not run it; digits are typed even where 1, 2, 3 are bound.
-    for c in ['2', 'x'] {
-        update(&mut state, Msg::Typed(c));
-    }
+    typed(&mut state, "2x");
     assert!(update(&mut state, Msg::Action(Action::Confirm)).is_empty());
     assert!(
         state
@@ -942,11 +940,18 @@ fn q_with_marks_plans_one_batch_confirmed_by_typing_its_count() {
     );
     update(&mut state, Msg::Erase);
     update(&mut state, Msg::Typed('3'));
+    // Confirmed, it asks why (typed into every Thing's hold) before it runs.
+    assert!(update(&mut state, Msg::Action(Action::Confirm)).is_empty());
+    typed(&mut state, "leak");
     let effects = update(&mut state, Msg::Action(Action::Confirm));
-    assert!(matches!(
-        effects.as_slice(),
-        [Effect::Request(Request::RunBulk { .. })]
-    ));
+    let [Effect::Request(Request::RunBulk { plan, .. })] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert!(
+        plan.prepared
+            .iter()
+            .all(|p| p.reason.as_deref() == Some("leak"))
+    );
     update(
         &mut state,
         Msg::Fleet(Box::new(FleetEvent::Quarantine(

@@ -22,6 +22,12 @@ pub enum BulkStage {
         plan: Box<BatchPlan>,
         typed: String,
     },
+    /// A confirmed quarantine asks why, for every Thing's hold (Enter with nothing typed
+    /// leaves it empty).
+    Reason {
+        plan: Box<BatchPlan>,
+        reason: String,
+    },
     /// `done` of `total` Things finished since `started`; `failed` of them not done.
     Running {
         id: String,
@@ -46,5 +52,14 @@ impl BulkFlow {
             BulkStage::Confirm { plan, .. } => Some(plan.prepared.len()),
             _ => None,
         }
+    }
+
+    /// Whether the popup takes typed text: the count, or the reason.
+    #[must_use]
+    pub fn takes_text(&self) -> bool {
+        matches!(
+            self.stage,
+            BulkStage::Confirm { .. } | BulkStage::Reason { .. }
+        )
     }
 }

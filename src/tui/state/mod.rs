@@ -618,13 +618,13 @@ impl State {
     pub fn focus(&self) -> Focus {
         if let Some(flow) = &self.quarantine {
             return Focus::Quarantine {
-                name: flow.needs_name(),
+                name: flow.takes_text(),
             };
         }
         if let Some(flow) = &self.bulk {
-            // Its number is typed while the plan waits for it.
+            // Its number is typed while the plan waits for it, then the reason.
             return Focus::Quarantine {
-                name: flow.count().is_some(),
+                name: flow.takes_text(),
             };
         }
         let edit = self.shown_edit();

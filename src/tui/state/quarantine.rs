@@ -22,6 +22,12 @@ pub enum Stage {
         prepared: Box<Prepared>,
         typed: String,
     },
+    /// A confirmed quarantine asks why, for the journal and whoever looks later (Enter with
+    /// nothing typed leaves it empty).
+    Reason {
+        prepared: Box<Prepared>,
+        reason: String,
+    },
     /// Step `current` (0-based) is being called; `done` says what each earlier one did.
     Running {
         plan: Plan,
@@ -42,5 +48,11 @@ impl Flow {
     pub fn needs_name(&self) -> bool {
         matches!(&self.stage, Stage::Confirm { prepared, .. }
             if !prepared.plan.also_isolated.is_empty() || !prepared.plan.together.is_empty())
+    }
+
+    /// Whether the popup takes typed text: the Thing's name, or the reason.
+    #[must_use]
+    pub fn takes_text(&self) -> bool {
+        self.needs_name() || matches!(self.stage, Stage::Reason { .. })
     }
 }

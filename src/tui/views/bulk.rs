@@ -51,6 +51,10 @@ pub fn draw(
                 Slot::StatusWarning,
             ));
         }
+        BulkStage::Reason { plan, reason } => {
+            plan_lines(&mut lines, plan, theme);
+            lines.push(super::quarantine::reason_line(reason, keys, theme));
+        }
         BulkStage::Running {
             id,
             total,

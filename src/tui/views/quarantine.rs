@@ -36,6 +36,11 @@ pub fn draw(
         Stage::Confirm { prepared, typed } => {
             confirm_lines(&mut lines, flow, prepared, typed, keys, theme);
         }
+        Stage::Reason { prepared, reason } => {
+            plan_lines(&mut lines, &prepared.plan, None, theme);
+            lines.push(Line::default());
+            lines.push(reason_line(reason, keys, theme));
+        }
         Stage::Running {
             plan,
             current,
@@ -58,6 +63,23 @@ pub fn draw(
         }
     }
     popup(frame, area, title, lines, theme);
+}
+
+/// The reason's prompt, with what has been typed: it goes to the journal with the hold.
+pub(super) fn reason_line<'a>(reason: &str, keys: &AnswerKeys, theme: &Theme) -> Line<'a> {
+    let text = |t: &str, slot: Slot| Span::styled(escape(t).into_owned(), theme.style(slot));
+    Line::from(vec![
+        text("Why? ", Slot::StatusWarning),
+        text(
+            &format!(
+                "(kept with the hold; {} alone leaves it empty) ",
+                keys.enter()
+            ),
+            Slot::Dim,
+        ),
+        text(reason, Slot::Text),
+        text("▏", Slot::Dim),
+    ])
 }
 
 /// A popup in the middle of `area`, as tall as its wrapped lines (and no taller than `area`).
@@ -220,6 +242,11 @@ pub fn footer<'a>(flow: &Flow, keys: &AnswerKeys, theme: &Theme) -> Paragraph<'a
             vec![(&keys.yes, "confirm"), toggle, (&no, "cancel")]
         }
         Stage::Confirm { .. } => vec![(&keys.yes, "confirm"), (&no, "cancel")],
+        Stage::Reason { .. } => vec![
+            ("type", "the reason"),
+            (&keys.confirm, "quarantine"),
+            (&keys.cancel, "cancel"),
+        ],
         Stage::Planning => vec![(&keys.cancel, "cancel")],
         Stage::Running { .. } => vec![("", "working: each step is journaled as it completes")],
         Stage::Finished(_) | Stage::Refused(_) | Stage::Failed(_) => vec![(&closes, "close")],
