@@ -644,3 +644,56 @@ async fn a_search_marked_and_one_typed_count_quarantine_every_camera_as_one_batc
     assert_eq!(batch_finished(&app).unwrap().failures(), 0);
     assert!(!deny_all_attached(&core));
 }
+
+#[tokio::test]
+async fn a_release_that_leaves_another_hold_says_the_thing_stays_quarantined() {
+    let core = local(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.jsonl");
+    let mut app = console(&core, &path, false).await;
+    // A batch of two (marked), then camera-04 alone: two holds on camera-04.
+    keys(&mut app, &["/", "camera-0", "<Enter>", "*", "Q"]).await;
+    let count = app
+        .state
+        .bulk
+        .as_ref()
+        .and_then(iotfleet::tui::state::bulk::BulkFlow::count)
+        .unwrap();
+    keys(
+        &mut app,
+        &[&count.to_string(), "<Enter>", "sweep", "<Enter>"],
+    )
+    .await;
+    assert!(run_until(&mut app, SETTLE, |app| batch_finished(app).is_some()).await);
+    keys(&mut app, &["<Enter>", ":", "unmark", "<Enter>"]).await;
+    keys(
+        &mut app,
+        &[
+            "<Esc>",
+            "/",
+            "camera-04",
+            "<Enter>",
+            "Q",
+            "y",
+            "own",
+            "<Enter>",
+        ],
+    )
+    .await;
+    assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
+    keys(&mut app, &["<Enter>", "R"]).await;
+    let plan = render(&app, 120, 40);
+    assert!(
+        plan.contains("camera-04 stays isolated: still held by batch-"),
+        "{plan}"
+    );
+    keys(&mut app, &["y"]).await;
+    assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
+    let done = render(&app, 120, 40);
+    assert!(
+        done.contains("its hold is closed; it stays QUARANTINED, held by batch-")
+            && !done.contains("Released: every step"),
+        "{done}"
+    );
+    assert!(deny_all_attached(&core), "the batch still holds it");
+}

@@ -524,7 +524,17 @@ impl Hold {
         if !kind.is_empty() {
             let _ = write!(text, " ({})", kind.join(", "));
         }
-        let _ = write!(text, " since {} by {}", self.since, self.by);
+        let since =
+            OffsetDateTime::parse(&self.since, &time::format_description::well_known::Rfc3339)
+                .ok()
+                .and_then(|at| {
+                    at.format(time::macros::format_description!(
+                        "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+                    ))
+                    .ok()
+                })
+                .unwrap_or_else(|| self.since.clone());
+        let _ = write!(text, " since {since} by {}", self.by);
         if let Some(actor) = &self.actor {
             let _ = write!(text, " ({actor})");
         }

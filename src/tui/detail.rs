@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
+use super::connectivity::ago;
 use super::line::{Line, date, field, heading, loaded, time_of_day, zone_name};
 use super::state::denied::Feed;
 use super::state::{Link, Load, Screen, State};
@@ -181,8 +183,29 @@ fn quarantine_lines(state: &State, report: &ThingReport) -> Vec<Line> {
                 .text(&format!("  {why}"), Slot::Text),
         );
     }
+    // Why, who and when first: at 80 columns the id is what gets cut.
     for hold in state.holds.get(thing).into_iter().flatten() {
-        out.push(field("Held", &hold.describe(), Slot::Text));
+        let since = OffsetDateTime::parse(&hold.since, &Rfc3339).map_or_else(
+            |_| hold.since.clone(),
+            |at| {
+                format!(
+                    "{} {} ({} ago)",
+                    date(at, state.zone),
+                    time_of_day(at, state.zone),
+                    ago(at, state.now)
+                )
+            },
+        );
+        let mut text = format!(
+            "{} · by {} · {since}",
+            hold.reason.as_deref().unwrap_or("no reason given"),
+            hold.by
+        );
+        if let Some(incident) = &hold.incident {
+            let _ = write!(text, " · incident {incident}");
+        }
+        let _ = write!(text, " · {}", hold.id);
+        out.push(field("Held", &text, Slot::Text));
     }
     out
 }

@@ -368,7 +368,8 @@ fn quarantined_lines(
                 let _ = write!(which, ", incident {incident}");
             }
             if let Some(actor) = &hold.actor {
-                let _ = write!(which, ", as {actor}");
+                // `user/NAME` or `assumed-role/ROLE/SESSION`: the account is the fleet's.
+                let _ = write!(which, ", as {}", actor.rsplit(':').next().unwrap_or(actor));
             }
             out.push(Line::new().text(&which, Slot::Dim));
         }

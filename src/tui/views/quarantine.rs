@@ -214,6 +214,13 @@ fn result_lines(
                 text(" QUARANTINED · VERIFIED ", Slot::ThingQuarantined),
                 text("  every step done and journaled; R releases it", Slot::Text),
             ],
+            Verb::Release if !report.plan.held_by.is_empty() => vec![
+                text(" QUARANTINED ", Slot::ThingQuarantined),
+                text(
+                    "  this hold is closed and journaled; the holds above keep it isolated",
+                    Slot::Text,
+                ),
+            ],
             Verb::Release => vec![text(
                 "Released: every step done and journaled.",
                 Slot::CertActive,
