@@ -106,6 +106,31 @@ async fn quarantine(
     .await
 }
 
+/// Quarantines pump-1 (with `reason`) through `journal`, as the CLI does; the report.
+async fn quarantine_pump_1(
+    fleet: &TestFleet,
+    journal: &Mutations,
+    reason: Option<&str>,
+) -> run::Report {
+    let prepared = run::prepare_quarantine(
+        &fleet.client,
+        journal.journal(),
+        "pump-1",
+        Options::default(),
+        reason.map(str::to_owned),
+    )
+    .await
+    .expect("plan the quarantine");
+    run::execute(
+        &fleet.client,
+        journal,
+        for_backend(prepared, fleet.backend),
+        &mut |_| Ok(()),
+    )
+    .await
+    .expect("quarantine")
+}
+
 async fn release(fleet: &TestFleet, journal: &Mutations, thing: &str) -> run::Report {
     let prepared = run::prepare_release(&fleet.client, journal.journal(), thing, false)
         .await
@@ -545,6 +570,15 @@ async fn json_of(endpoint: &Target, home: &std::path::Path, args: &[&str]) -> se
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&output)))
 }
 
+/// The first finding of `check` in an audit's JSON.
+fn finding(audit: &serde_json::Value, check: &str) -> Option<serde_json::Value> {
+    audit["findings"]
+        .as_array()?
+        .iter()
+        .find(|f| f["check"] == check)
+        .cloned()
+}
+
 /// What `things`, `thing` and `audit` say of pump-1: (listed quarantined, shown quarantined,
 /// the audit's permissive-quarantine-policy finding naming it).
 async fn said_of_pump_1(endpoint: &Target, home: &std::path::Path) -> (bool, bool, bool) {
@@ -714,23 +748,7 @@ async fn a_deny_all_that_spares_anything_is_never_quarantined_and_is_repaired() 
             let case = format!("{backend:?}, crafted document {}", index + 1);
 
             // Quarantined as it should be, then the policy's default replaced by the crafted one.
-            let prepared = run::prepare_quarantine(
-                &fleet.client,
-                journal.journal(),
-                "pump-1",
-                Options::default(),
-                None,
-            )
-            .await
-            .unwrap();
-            run::execute(
-                &fleet.client,
-                &journal,
-                for_backend(prepared, backend),
-                &mut |_| Ok(()),
-            )
-            .await
-            .unwrap();
+            quarantine_pump_1(&fleet, &journal, None).await;
             assert_eq!(
                 said_of_pump_1(endpoint, home.path()).await,
                 (true, true, false),
@@ -752,14 +770,7 @@ async fn a_deny_all_that_spares_anything_is_never_quarantined_and_is_repaired() 
                 "{case}: listed, shown, audited with the crafted default"
             );
             let audit = json_of(endpoint, home.path(), &["audit"]).await;
-            let finding = audit["findings"]
-                .as_array()
-                .and_then(|f| {
-                    f.iter()
-                        .find(|f| f["check"] == "QUARANTINE_POLICY_TAMPERED")
-                        .cloned()
-                })
-                .unwrap_or_default();
+            let finding = finding(&audit, "QUARANTINE_POLICY_TAMPERED").unwrap_or_default();
             assert!(
                 finding["reason"]
                     .as_str()
@@ -768,28 +779,12 @@ async fn a_deny_all_that_spares_anything_is_never_quarantined_and_is_repaired() 
             );
 
             // The next quarantine repairs it first, and verifies.
-            let prepared = run::prepare_quarantine(
-                &fleet.client,
-                journal.journal(),
-                "pump-1",
-                Options::default(),
-                None,
-            )
-            .await
-            .unwrap();
+            let report = quarantine_pump_1(&fleet, &journal, None).await;
             assert!(
-                matches!(&prepared.plan.steps[0], Step::RestoreDenyAll { previous, .. } if previous == "2"),
+                matches!(&report.plan.steps[0], Step::RestoreDenyAll { previous, .. } if previous == "2"),
                 "{case}: {:?}",
-                prepared.plan.steps
+                report.plan.steps
             );
-            let report = run::execute(
-                &fleet.client,
-                &journal,
-                for_backend(prepared, backend),
-                &mut |_| Ok(()),
-            )
-            .await
-            .unwrap();
             assert!(
                 report.verification.as_ref().is_some_and(|v| v.verified),
                 "{case}: {:?}",
@@ -1067,10 +1062,6 @@ async fn releasing_one_of_two_quarantines_on_a_shared_certificate_is_refused_unl
 }
 
 #[tokio::test]
-#[expect(
-    clippy::too_many_lines,
-    reason = "one scenario on two backends, read top to bottom"
-)]
 async fn a_certificate_attached_after_the_quarantine_is_not_isolated_everywhere() {
     for backend in BACKENDS {
         let Some(fleet) = TestFleet::start(backend).await else {
@@ -1086,23 +1077,7 @@ async fn a_certificate_attached_after_the_quarantine_is_not_isolated_everywhere(
         )
         .await
         .unwrap();
-        let prepared = run::prepare_quarantine(
-            &fleet.client,
-            mutations.journal(),
-            "pump-1",
-            Options::default(),
-            Some("leaking".into()),
-        )
-        .await
-        .unwrap();
-        run::execute(
-            &fleet.client,
-            &mutations,
-            for_backend(prepared, backend),
-            &mut |_| Ok(()),
-        )
-        .await
-        .unwrap();
+        quarantine_pump_1(&fleet, &mutations, Some("leaking")).await;
         assert_eq!(
             said_of_pump_1(endpoint, home.path()).await,
             (true, true, false),
@@ -1153,13 +1128,7 @@ async fn a_certificate_attached_after_the_quarantine_is_not_isolated_everywhere(
             "{backend:?}: {shown}"
         );
         let audit = json_of(endpoint, home.path(), &["audit"]).await;
-        let finding = audit["findings"]
-            .as_array()
-            .and_then(|f| {
-                f.iter()
-                    .find(|f| f["check"] == "QUARANTINE_NOT_ISOLATED")
-                    .cloned()
-            })
+        let finding = finding(&audit, "QUARANTINE_NOT_ISOLATED")
             .unwrap_or_else(|| panic!("{backend:?}: {audit}"));
         assert_eq!(finding["severity"], "CRITICAL");
         let reason = finding["reason"].as_str().unwrap_or_default();
@@ -1170,31 +1139,15 @@ async fn a_certificate_attached_after_the_quarantine_is_not_isolated_everywhere(
         }
 
         // The next quarantine isolates the new certificate too.
-        let prepared = run::prepare_quarantine(
-            &fleet.client,
-            mutations.journal(),
-            "pump-1",
-            Options::default(),
-            None,
-        )
-        .await
-        .unwrap();
+        let report = quarantine_pump_1(&fleet, &mutations, None).await;
+        let attach = Step::AttachPolicy {
+            policy: DENY_ALL_POLICY.to_owned(),
+            target: arn.clone(),
+        };
         assert!(
-            prepared.plan.steps.contains(&Step::AttachPolicy {
-                policy: DENY_ALL_POLICY.to_owned(),
-                target: arn.clone()
-            }),
-            "{backend:?}: {:?}",
-            prepared.plan.steps
+            report.plan.steps.contains(&attach),
+            "{backend:?}: {report:?}"
         );
-        run::execute(
-            &fleet.client,
-            &mutations,
-            for_backend(prepared, backend),
-            &mut |_| Ok(()),
-        )
-        .await
-        .unwrap();
         assert_eq!(
             said_of_pump_1(endpoint, home.path()).await,
             (true, true, false),

@@ -307,19 +307,12 @@ fn result_text(report: &Report, title: &str, with_plan: bool) -> String {
         for index in failure.step..report.plan.steps.len() {
             out.line(2, &format!("{}. not run", index + 1));
         }
-    } else if report.verb == run::Verb::Release && !report.plan.held_by.is_empty() {
+    } else if let Some(held) = report.still_held_by() {
         out.line(
             0,
             &format!(
-                "{} stays QUARANTINED: its hold here is closed, and {} still hold it.",
-                report.thing,
-                report
-                    .plan
-                    .held_by
-                    .iter()
-                    .map(|h| h.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "{} stays QUARANTINED: its hold here is closed, and {held} still hold it.",
+                report.thing
             ),
         );
     } else if report.verb == run::Verb::Release {

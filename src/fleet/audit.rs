@@ -33,6 +33,17 @@ pub struct Inventory {
     pub policies: Vec<PolicyFacts>,
 }
 
+impl Inventory {
+    /// Whether the certificate `arn` lets its Thing connect: ACTIVE, or not read (assumed so).
+    #[must_use]
+    pub fn can_connect(&self, arn: &str) -> bool {
+        self.certificates
+            .iter()
+            .find(|c| c.arn == arn)
+            .is_none_or(|c| c.status == CertificateStatus::Active)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThingFacts {
     pub name: String,
@@ -151,13 +162,7 @@ fn not_isolated_checks(
         .filter(|p| is_deny_all(&p.document, &p.arn))
         .flat_map(|p| p.targets.iter().map(String::as_str))
         .collect();
-    let active = |arn: &str| {
-        inventory
-            .certificates
-            .iter()
-            .find(|c| c.arn == arn)
-            .is_none_or(|c| c.status == CertificateStatus::Active)
-    };
+    let active = |arn: &str| inventory.can_connect(arn);
     for thing in &inventory.things {
         if isolated.contains_key(&thing.name) {
             continue;
@@ -503,13 +508,7 @@ pub fn quarantined(inventory: &Inventory) -> BTreeMap<String, String> {
             }
         }
     }
-    let active = |arn: &str| {
-        inventory
-            .certificates
-            .iter()
-            .find(|c| c.arn == arn)
-            .is_none_or(|c| c.status == CertificateStatus::Active)
-    };
+    let active = |arn: &str| inventory.can_connect(arn);
     let mut out = BTreeMap::new();
     for thing in &inventory.things {
         let every_active_isolated = thing

@@ -281,15 +281,9 @@ fn finished(state: &mut State, thing: &str, result: Result<Box<Report>, String>)
                 match verb {
                     // No advice after a quarantine means its verification passed.
                     Verb::Quarantine => format!("{thing} is QUARANTINED and VERIFIED"),
-                    Verb::Release if !report.plan.held_by.is_empty() => format!(
+                    Verb::Release if report.still_held_by().is_some() => format!(
                         "{thing}: its hold is closed; it stays QUARANTINED, held by {}",
-                        report
-                            .plan
-                            .held_by
-                            .iter()
-                            .map(|h| h.id.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        report.still_held_by().unwrap_or_default()
                     ),
                     Verb::Release if report.plan.together.is_empty() => {
                         format!("{thing} is released")

@@ -87,19 +87,7 @@ impl BatchPlan {
 /// A new batch id: the time and four random bytes.
 #[must_use]
 pub fn new_id() -> String {
-    let mut bytes = [0u8; 4];
-    let _ = aws_lc_rs::rand::fill(&mut bytes);
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "batch-{:04}{:02}{:02}T{:02}{:02}{:02}Z-{:08x}",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-        u32::from_be_bytes(bytes)
-    )
+    super::holds::stamped_id("batch")
 }
 
 /// The batches of `verb` in this journal whose plan entry has no closing entry, by id, with

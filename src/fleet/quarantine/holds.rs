@@ -180,14 +180,20 @@ pub fn records<'a>(entries: impl IntoIterator<Item = &'a Value>) -> BTreeMap<Str
     records
 }
 
-/// A new hold id for a quarantine of one Thing: the time and four random bytes.
+/// A new hold id for a quarantine of one Thing.
 #[must_use]
 pub fn new_id() -> String {
+    stamped_id("hold")
+}
+
+/// `PREFIX-YYYYMMDDTHHMMSSZ-RANDOM`: the time and four random bytes (hold and batch ids).
+#[must_use]
+pub fn stamped_id(prefix: &str) -> String {
     let mut bytes = [0u8; 4];
     let _ = aws_lc_rs::rand::fill(&mut bytes);
     let now = time::OffsetDateTime::now_utc();
     format!(
-        "hold-{:04}{:02}{:02}T{:02}{:02}{:02}Z-{:08x}",
+        "{prefix}-{:04}{:02}{:02}T{:02}{:02}{:02}Z-{:08x}",
         now.year(),
         u8::from(now.month()),
         now.day(),

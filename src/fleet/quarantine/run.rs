@@ -130,6 +130,26 @@ impl Prepared {
         }
     }
 
+    /// A release of `subject` by `plan`, closing the holds of `closes`.
+    fn release(
+        subject: Subject,
+        plan: Plan,
+        closes: BTreeMap<String, Vec<String>>,
+        depth: Depth,
+    ) -> Self {
+        Self {
+            verb: Verb::Release,
+            subject,
+            plan,
+            reason: None,
+            incident: None,
+            batch: None,
+            hold: None,
+            closes,
+            depth,
+        }
+    }
+
     /// Whether there is nothing to do: no call to make and, for a release, no hold to close. A
     /// quarantine is never empty: it records its hold even on a Thing isolated already.
     #[must_use]
@@ -305,17 +325,7 @@ pub async fn prepare_release_of(
                 );
             }
             plan.warnings.extend(sharing);
-            return Ok(Prepared {
-                verb: Verb::Release,
-                subject,
-                plan,
-                reason: None,
-                incident: None,
-                batch: None,
-                hold: None,
-                closes,
-                depth: deepest,
-            });
+            return Ok(Prepared::release(subject, plan, closes, deepest));
         }
         if !with_shared {
             return Err(QuarantineError::Plan(PlanError::SharedRelease {
@@ -367,17 +377,8 @@ async fn kept_isolated(
             .join("`, `")
     ));
     plan.held_by = kept;
-    Ok(Prepared {
-        verb: Verb::Release,
-        subject,
-        plan,
-        reason: None,
-        incident: None,
-        batch: None,
-        hold: None,
-        closes: BTreeMap::from([(thing, closed)]),
-        depth: Depth::Defaults,
-    })
+    let closing = BTreeMap::from([(thing, closed)]);
+    Ok(Prepared::release(subject, plan, closing, Depth::Defaults))
 }
 
 /// The Things reached by `subject`'s certificates, other than `released`, that have an open
@@ -475,6 +476,19 @@ impl Report {
 }
 
 impl Report {
+    /// After a release that left other holds open: their ids, joined.
+    #[must_use]
+    pub fn still_held_by(&self) -> Option<String> {
+        (self.verb == Verb::Release && !self.plan.held_by.is_empty()).then(|| {
+            self.plan
+                .held_by
+                .iter()
+                .map(|h| h.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
+
     /// After a completed release: what it could not restore, and who is still isolated though
     /// no hold keeps them.
     fn release_incomplete(&self) -> Option<String> {
