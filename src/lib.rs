@@ -11,3 +11,4 @@ pub mod policy;
 pub mod query;
 pub mod tui;
 pub mod untrusted;
+pub mod wildcard;

@@ -914,3 +914,74 @@ async fn a_symlinked_state_path_is_not_a_second_owner() {
             .is_symlink()
     );
 }
+
+/// No request crashes or stalls the core: queries nested past the depth are refused with
+/// InvalidQueryException (the core keeps serving), and a wildcard against a megabyte value
+/// (kept from before the core refused such values) answers at once while ListThings goes on
+/// being answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_query_crashes_or_stalls_the_core() {
+    use iotfleet::local::{LocalCore, LocalOptions};
+    use std::time::{Duration, Instant};
+    let core = LocalCore::start(LocalOptions {
+        seed: true,
+        ..LocalOptions::default()
+    })
+    .await
+    .unwrap();
+    core.modify(|state| {
+        let mut record = iotfleet::local::store::ThingRecord::default();
+        record.attributes.insert("blob".into(), "x".repeat(1 << 20));
+        state.things.insert("blob-thing".into(), record);
+    })
+    .unwrap();
+    let iot = aws_sdk_iot::Client::new(&support::Target::local(&core).sdk_config().await);
+    for query in [
+        format!("{}pump{}", "(".repeat(2000), ")".repeat(2000)),
+        format!("{}pump", "NOT ".repeat(20_000)),
+    ] {
+        let refused = iot
+            .search_index()
+            .query_string(query)
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert!(refused.is_invalid_query_exception(), "{refused:?}");
+        assert!(
+            refused.to_string().contains("more than 32 deep"),
+            "{refused}"
+        );
+    }
+    // The stall (`x*xxxx…y`, 2 KB), and the worst case for the matcher: a long piece
+    // between stars that is nowhere in the value.
+    for pattern in [
+        format!("x*{}y", "x".repeat(2048)),
+        format!("x*{}y*", "x".repeat(2046)),
+    ] {
+        let search = {
+            let iot = iot.clone();
+            let query = format!("attributes.blob:{pattern}");
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let found = iot.search_index().query_string(query).send().await;
+                (found, started.elapsed())
+            })
+        };
+        let mut slowest = Duration::ZERO;
+        while !search.is_finished() {
+            let started = Instant::now();
+            iot.list_things().max_results(5).send().await.unwrap();
+            slowest = slowest.max(started.elapsed());
+        }
+        let (found, took) = search.await.unwrap();
+        assert!(found.unwrap().things().is_empty());
+        assert!(took < Duration::from_secs(1), "the search took {took:?}");
+        assert!(
+            slowest < Duration::from_millis(100),
+            "ListThings waited {slowest:?} meanwhile"
+        );
+    }
+    // Still serving.
+    assert!(!iot.list_things().send().await.unwrap().things().is_empty());
+}

@@ -391,7 +391,7 @@ fn iot(core: &Core, r: &Incoming<'_>) -> ApiResult {
                 use_prefix_attribute_value: r.query_bool("usePrefixAttributeValue"),
                 thing_type: r.query("thingTypeName").map(str::to_owned),
             };
-            core.read(|s| registry::list_things(s, call, &query))
+            registry::list_things(core, call, &query)
         }
         ["things", name] if m == Method::GET => {
             core.read(|s| registry::describe_thing(s, call, name))
@@ -415,7 +415,7 @@ fn iot(core: &Core, r: &Incoming<'_>) -> ApiResult {
         ["indices", "search"] if m == Method::POST => {
             let request: super::search::SearchRequest = serde_json::from_value(r.json()?)
                 .map_err(|e| ApiError::invalid(format!("the SearchIndex request: {e}")))?;
-            core.read(|s| super::search::search(s, &core.presence, &request))
+            super::search::search(core, &request)
         }
         ["rules"] if m == Method::GET => {
             let disabled = r.query("ruleDisabled").map(|v| v == "true");

@@ -27,6 +27,11 @@ pub struct Identity {
 pub const WORK_QUEUE: usize = 10_000;
 pub const WORK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// How many Things a scan looks at per hold of the store's lock.
+pub const SCAN_SLICE: usize = 2048;
+/// The weight (bytes of attributes) past which a scan visits a Thing with the lock let go.
+pub const HEAVY_THING: usize = 16 * 1024;
+
 /// Work for the broker's own task (shadow service, announcements, DeleteConnection), in arrival
 /// order.
 #[derive(Debug)]
@@ -42,6 +47,16 @@ pub enum BrokerWork {
         prevent_will: bool,
         done: tokio::sync::oneshot::Sender<bool>,
     },
+}
+
+impl super::registry::ThingScan for Core {
+    fn scan(
+        &self,
+        after: Option<&str>,
+        visit: &mut dyn FnMut(&str, &super::store::ThingRecord) -> std::ops::ControlFlow<()>,
+    ) {
+        self.scan_things(after, |name, record| visit(name, record));
+    }
 }
 
 /// What the HTTP handlers share.
@@ -139,6 +154,53 @@ impl Core {
 
     pub(super) fn read<R>(&self, operation: impl FnOnce(&FleetState) -> R) -> R {
         operation(&self.store.lock())
+    }
+
+    /// Visits the Things after `token` (exclusive) in name order until `visit` breaks, a slice of
+    /// `SCAN_SLICE` at a time under the store's lock, letting writers in between slices: a
+    /// search or a filtered listing over a million Things never holds the lock for all of them.
+    /// A Thing heavier than `HEAVY_THING` (attributes from before AWS's limits were kept) is
+    /// copied out and visited with the lock let go, so no one Thing holds the store either.
+    /// Things made or removed between slices are seen or not, as on AWS (no snapshot).
+    pub(super) fn scan_things(
+        &self,
+        token: Option<&str>,
+        mut visit: impl FnMut(&str, &super::store::ThingRecord) -> std::ops::ControlFlow<()>,
+    ) {
+        let mut after: Option<String> = token.filter(|t| !t.is_empty()).map(str::to_owned);
+        loop {
+            let (more, heavy) = self.read(|state| {
+                let range = match &after {
+                    Some(after) => state.things.range::<str, _>((
+                        std::ops::Bound::Excluded(after.as_str()),
+                        std::ops::Bound::Unbounded,
+                    )),
+                    None => state.things.range::<str, _>(..),
+                };
+                for (count, (name, record)) in range.enumerate() {
+                    if count == SCAN_SLICE {
+                        return (true, None);
+                    }
+                    if record.weight() > HEAVY_THING {
+                        return (true, Some((name.clone(), record.clone())));
+                    }
+                    if visit(name, record).is_break() {
+                        return (false, None);
+                    }
+                    after = Some(name.clone());
+                }
+                (false, None)
+            });
+            if let Some((name, record)) = heavy {
+                if visit(&name, &record).is_break() {
+                    return;
+                }
+                after = Some(name);
+            }
+            if !more {
+                return;
+            }
+        }
     }
 
     /// Runs a mutation; it takes effect (in memory, so for the broker too) only once the state

@@ -3,6 +3,7 @@
 //! `api.rs` only routes and decodes; the rules live here.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
 
 use serde_json::{Value, json};
 
@@ -194,22 +195,19 @@ pub struct ThingListing {
     pub thing_type: Option<String>,
 }
 
-/// The Things in name order after `token` (a page token that is the last name returned; all of
-/// them without one).
-pub(super) fn things_after<'s>(
-    state: &'s FleetState,
-    token: Option<&str>,
-) -> impl Iterator<Item = (&'s String, &'s ThingRecord)> {
-    match token.filter(|t| !t.is_empty()) {
-        Some(token) => state
-            .things
-            .range::<str, _>((std::ops::Bound::Excluded(token), std::ops::Bound::Unbounded)),
-        None => state.things.range::<str, _>(..),
-    }
+/// The fleet's Things in name order after a token (exclusive), visited until the visitor
+/// breaks; the core visits them a slice at a time under its lock (`Core::scan_things`).
+pub trait ThingScan {
+    fn scan(
+        &self,
+        after: Option<&str>,
+        visit: &mut dyn FnMut(&str, &ThingRecord) -> ControlFlow<()>,
+    );
 }
 
-/// ListThings: names in order, the token is the last name returned.
-pub fn list_things(state: &FleetState, call: Call<'_>, query: &ThingListing) -> ApiResult {
+/// ListThings: names in order, the token is the last name returned; a slice of the fleet at a
+/// time, so a filter that keeps few Things never holds the store for all of them.
+pub fn list_things(things: &dyn ThingScan, call: Call<'_>, query: &ThingListing) -> ApiResult {
     let size = page_size(query.max_results, 50, "maxResults")?;
     let matches = |thing: &ThingRecord| {
         let type_ok = query
@@ -229,19 +227,22 @@ pub fn list_things(state: &FleetState, call: Call<'_>, query: &ThingListing) -> 
         };
         type_ok && attribute_ok
     };
-    let range = things_after(state, query.next_token.as_deref());
-    let mut things = Vec::with_capacity(size);
-    let mut last = None;
+    let mut page = Vec::with_capacity(size);
+    let mut last: Option<String> = None;
     let mut more = false;
-    for (name, record) in range.filter(|(_, t)| matches(t)) {
-        if things.len() == size {
-            more = true;
-            break;
+    things.scan(query.next_token.as_deref(), &mut |name, record| {
+        if !matches(record) {
+            return ControlFlow::Continue(());
         }
-        things.push(thing_summary(call, name, record));
-        last = Some(name.clone());
-    }
-    let mut out = json!({"things": things});
+        if page.len() == size {
+            more = true;
+            return ControlFlow::Break(());
+        }
+        page.push(thing_summary(call, name, record));
+        last = Some(name.to_owned());
+        ControlFlow::Continue(())
+    });
+    let mut out = json!({"things": page});
     if more {
         out["nextToken"] = json!(last);
     }

@@ -6,10 +6,13 @@
 
 use serde_json::{Map, Value, json};
 
+use std::ops::ControlFlow;
+
+use super::core::Core;
 use super::presence::{Link, Presence};
-use super::registry::{self, ApiError, ApiResult};
+use super::registry::{ApiError, ApiResult};
 use super::shadow::{self, ShadowRecord};
-use super::store::{FleetState, ThingRecord};
+use super::store::ThingRecord;
 use crate::fleet::search::THING_INDEX;
 use crate::query::parse::Section;
 use crate::query::{Document, Field, Query, Scalar};
@@ -27,8 +30,8 @@ pub struct SearchRequest {
     pub max_results: Option<i64>,
 }
 
-/// Answers SearchIndex.
-pub fn search(state: &FleetState, presence: &Presence, request: &SearchRequest) -> ApiResult {
+/// Answers SearchIndex, a slice of the fleet at a time (`Core::scan_things`).
+pub fn search(core: &Core, request: &SearchRequest) -> ApiResult {
     let index = request.index_name.as_deref().unwrap_or(THING_INDEX);
     if index != THING_INDEX {
         return Err(ApiError::not_found(format!(
@@ -53,22 +56,22 @@ pub fn search(state: &FleetState, presence: &Presence, request: &SearchRequest) 
             )));
         }
     };
-    let range = registry::things_after(state, request.next_token.as_deref());
     let mut things = Vec::with_capacity(size);
-    let mut last = None;
+    let mut last: Option<String> = None;
     let mut more = false;
-    for (name, record) in range {
-        let indexed = Indexed::new(name, record, presence);
+    core.scan_things(request.next_token.as_deref(), |name, record| {
+        let indexed = Indexed::new(name, record, &core.presence);
         if !query.matches(&indexed) {
-            continue;
+            return ControlFlow::Continue(());
         }
         if things.len() == size {
             more = true;
-            break;
+            return ControlFlow::Break(());
         }
         things.push(indexed.document());
-        last = Some(name.as_str());
-    }
+        last = Some(name.to_owned());
+        ControlFlow::Continue(())
+    });
     let mut out = json!({"things": things, "thingGroups": []});
     if more {
         out["nextToken"] = json!(last);

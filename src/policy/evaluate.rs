@@ -226,36 +226,19 @@ fn resolve(name: &str, context: &RequestContext) -> Option<String> {
     }
 }
 
-/// Glob match of a whole text: `*` any run (slashes included), `?` any one character.
+/// Glob match of a whole text: `*` any run (slashes included), `?` any one character, in time
+/// linear in the text (`crate::wildcard`).
 fn glob(pattern: &[Token], text: &str) -> bool {
-    let text: Vec<char> = text.chars().collect();
-    let (mut p, mut t) = (0, 0);
-    let mut backtrack: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(Token::AnyRun) => {
-                backtrack = Some((p, t));
-                p += 1;
-            }
-            Some(Token::AnyOne) => {
-                p += 1;
-                t += 1;
-            }
-            Some(Token::Literal(c)) if *c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match backtrack {
-                Some((star, at)) => {
-                    p = star + 1;
-                    t = at + 1;
-                    backtrack = Some((star, at + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|token| *token == Token::AnyRun)
+    use crate::wildcard::Item;
+    let pattern: Vec<Item> = pattern
+        .iter()
+        .map(|token| match token {
+            Token::AnyRun => Item::Run,
+            Token::AnyOne => Item::One,
+            Token::Literal(c) => Item::Char(*c),
+        })
+        .collect();
+    crate::wildcard::matches(&pattern, &text.chars().collect::<Vec<_>>())
 }
 
 /// Evaluates one condition test. Unsupported operators never hold, so an Allow guarded by one

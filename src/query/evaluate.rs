@@ -105,36 +105,20 @@ fn in_bound(value: Scalar<'_>, text: &str, bound: &Bound, side: Ordering) -> boo
     }
 }
 
-/// A whole-value wildcard match ignoring case: `*` any run, `?` any one character.
+/// A whole-value wildcard match ignoring case: `*` any run, `?` any one character, in time
+/// linear in the value (`crate::wildcard`).
 fn glob(pieces: &[Piece], text: &str) -> bool {
+    use crate::wildcard::Item;
     let text: Vec<char> = text.chars().flat_map(char::to_lowercase).collect();
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pieces.get(p) {
-            Some(Piece::Star) => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some(Piece::One) => {
-                p += 1;
-                t += 1;
-            }
-            Some(Piece::Char(c)) if c.to_lowercase().eq(std::iter::once(text[t])) => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                Some((star_p, star_t)) => {
-                    p = star_p + 1;
-                    t = star_t + 1;
-                    star = Some((star_p, star_t + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pieces[p..].iter().all(|piece| *piece == Piece::Star)
+    let pattern: Vec<Item> = pieces
+        .iter()
+        .flat_map(|piece| match piece {
+            Piece::Star => vec![Item::Run],
+            Piece::One => vec![Item::One],
+            Piece::Char(c) => c.to_lowercase().map(Item::Char).collect(),
+        })
+        .collect();
+    crate::wildcard::matches(&pattern, &text)
 }
 
 #[cfg(test)]

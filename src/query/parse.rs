@@ -8,6 +8,10 @@ use std::fmt;
 pub const MAX_TERMS: usize = 12;
 /// AWS's limit on the length of a query with a leading wildcard.
 pub const MAX_LEADING_WILDCARD_LENGTH: usize = 100;
+/// How deep groups and NOTs may nest. AWS documents no such limit; twelve terms never need
+/// more, and the parser (recursive descent) and the evaluator recurse once per level, so a
+/// query of thousands of `(` or `NOT` is refused here rather than overflow the stack.
+pub const MAX_DEPTH: usize = 32;
 
 /// Characters AWS's query syntax does not support unescaped.
 const UNSUPPORTED: &[char] = &['`', '@', '#', '%', '/', '\'', ';', ','];
@@ -209,6 +213,7 @@ impl Query {
             end: text.chars().count(),
             terms: 0,
             leading_wildcards: 0,
+            depth: 0,
         };
         if parser.tokens.is_empty() {
             return Err(QueryError::at(0, "the query is empty"));
@@ -424,6 +429,8 @@ struct Parser {
     end: usize,
     terms: usize,
     leading_wildcards: usize,
+    /// Groups and NOTs open around the token being read.
+    depth: usize,
 }
 
 impl Parser {
@@ -444,6 +451,20 @@ impl Parser {
         let token = self.tokens.get(self.next).cloned();
         self.next += 1;
         token
+    }
+
+    /// One more level of nesting, at `at`; refused past `MAX_DEPTH`.
+    fn deeper(&mut self, at: usize) -> Result<(), QueryError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(QueryError::at(
+                at,
+                format!(
+                    "the query nests groups and NOTs more than {MAX_DEPTH} deep here; write it flatter"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn found(&self) -> String {
@@ -486,8 +507,11 @@ impl Parser {
     fn unary(&mut self, field: Option<&Field>) -> Result<Node, QueryError> {
         match self.peek() {
             Some(Token::Not | Token::Minus) => {
+                self.deeper(self.here())?;
                 self.next += 1;
-                Ok(Node::Not(Box::new(self.unary(field)?)))
+                let inner = self.unary(field)?;
+                self.depth -= 1;
+                Ok(Node::Not(Box::new(inner)))
             }
             _ => self.primary(field),
         }
@@ -536,8 +560,10 @@ impl Parser {
     }
 
     fn group(&mut self, field: Option<&Field>) -> Result<Node, QueryError> {
+        self.deeper(self.here())?;
         let (_, open) = self.take().expect("the caller saw '('");
         let inner = self.or(field)?;
+        self.depth -= 1;
         match self.take() {
             Some((Token::RParen, _)) => Ok(inner),
             _ => Err(QueryError::at(open, "this '(' is never closed")),
@@ -800,5 +826,22 @@ mod tests {
         assert!(e.message.contains("at most 12 terms"), "{e}");
         let long = format!("thingName:*a {}", "x".repeat(100));
         assert!(error(&long).message.contains("at most 100 characters"));
+    }
+
+    #[test]
+    fn nesting_past_the_depth_is_refused_where_it_goes_too_deep_not_overflowed() {
+        let error = |q: &str| Query::parse(q).unwrap_err();
+        // The queries: 2,000 nested parentheses, 20,000 NOTs (each aborted the core).
+        let parens = format!("{}pump{}", "(".repeat(2000), ")".repeat(2000));
+        let e = error(&parens);
+        assert!(e.message.contains("more than 32 deep"), "{e}");
+        assert_eq!(e.column, MAX_DEPTH + 1);
+        let nots = format!("{}pump", "NOT ".repeat(20_000));
+        let e = error(&nots);
+        assert!(e.message.contains("more than 32 deep"), "{e}");
+        assert_eq!(e.column, MAX_DEPTH * 4 + 1);
+        // As deep as allowed still parses.
+        let deepest = format!("{}pump{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        assert!(Query::parse(&deepest).is_ok());
     }
 }

@@ -63,6 +63,14 @@ pub struct ThingRecord {
     pub shadows: ThingShadows,
 }
 
+impl ThingRecord {
+    /// Bytes of its attributes' keys and values: what a scan weighs it by.
+    #[must_use]
+    pub fn weight(&self) -> usize {
+        self.attributes.iter().map(|(k, v)| k.len() + v.len()).sum()
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThingShadows {
     pub classic: Option<ShadowRecord>,
