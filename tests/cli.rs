@@ -942,6 +942,11 @@ fn the_manual_version_and_help_say_what_a_user_needs() {
     assert_eq!(help.matches("--profile").count(), 1, "{help}");
     let about = stdout(&iotfleet_offline(&["--help"]));
     assert!(!about.contains("read Device Shadows. "), "{about}");
+    let serve = stdout(&iotfleet_offline(&["local", "serve", "--help"]));
+    assert!(
+        serve.contains("enforces AWS IoT Core's published limits"),
+        "{serve}"
+    );
 }
 
 /// `--log-file FILE -v` logs at debug to FILE, and a verb copies it to stderr.

@@ -11,6 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use iotfleet::fleet::traffic::{TlsFiles, TrafficEvent, TrafficHandle, TrafficSettings, connect};
 use iotfleet::local::{LocalCore, LocalOptions};
+use support::raw_mqtt::{self, RawMqtt};
 use support::traffic::{drain, expect};
 use tokio::sync::mpsc::Receiver;
 
@@ -1254,5 +1255,186 @@ async fn a_will_is_judged_by_the_policies_in_force_when_it_would_be_said() {
     assert!(
         !topics(&after).contains(&"fleet/pump-04/status".to_owned()),
         "the will of an isolated certificate was said: {after:?}"
+    );
+}
+
+/// A raw connection as the operator (its policies allow everything, so only AWS's limits can
+/// refuse what it sends).
+async fn raw_operator(core: &LocalCore, client_id: &str) -> RawMqtt {
+    let mut raw = raw_open(core).await;
+    let client_id = client_id.to_owned();
+    tokio::task::spawn_blocking(move || {
+        assert_eq!(raw.connect(&client_id, None).unwrap(), Some(0));
+        raw
+    })
+    .await
+    .unwrap()
+}
+
+/// A raw TLS connection with the operator's certificate, before CONNECT.
+async fn raw_open(core: &LocalCore) -> RawMqtt {
+    let broker = core.broker().unwrap();
+    let files = broker.files();
+    let (port, ca, certificate, key) = (
+        broker.port(),
+        files.ca.clone(),
+        files.operator_certificate.clone(),
+        files.operator_key.clone(),
+    );
+    tokio::task::spawn_blocking(move || RawMqtt::open(port, &ca, &certificate, &key).unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_publish_past_aws_limits_closes_the_connection_and_reaches_no_one() {
+    let core = core().await;
+    let (watch, mut seen) = operator(&core).await;
+    subscribed(&watch, &mut seen, "#").await;
+    let slashes = "limits/1/2/3/4/5/6/7/8";
+    let long = format!("limits/{}", "x".repeat(250));
+    let big = vec![b'x'; 128 * 1024 + 1];
+    let breaches: Vec<(&str, Vec<u8>)> = vec![
+        ("a wildcard +", raw_mqtt::publish("limits/+/x", 1, b"w")),
+        ("a wildcard #", raw_mqtt::publish("limits/#", 0, b"w")),
+        ("QoS 2", raw_mqtt::publish("limits/qos2", 2, b"q")),
+        ("8 slashes", raw_mqtt::publish(slashes, 1, b"s")),
+        ("257 bytes of topic", raw_mqtt::publish(&long, 1, b"l")),
+        (
+            "128 KiB + 1 of payload",
+            raw_mqtt::publish("limits/big", 1, &big),
+        ),
+    ];
+    for (what, packet) in breaches {
+        let mut raw = raw_operator(&core, "limits-breaker").await;
+        let answer = tokio::task::spawn_blocking(move || {
+            raw.send(&packet).unwrap();
+            raw.read_packet().unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(answer, None, "{what}: the broker closed the connection");
+    }
+    // At the limits themselves, all is well.
+    let at_limits = format!("limits/{}", "y".repeat(249));
+    let mut raw = raw_operator(&core, "limits-keeper").await;
+    let acks = tokio::task::spawn_blocking(move || {
+        let mut acks = Vec::new();
+        for packet in [
+            raw_mqtt::publish("limits/1/2/3/4/5/6/7", 1, b"7 slashes"),
+            raw_mqtt::publish(&at_limits, 1, b"256 bytes"),
+            raw_mqtt::publish("limits/big", 1, &vec![b'x'; 128 * 1024]),
+        ] {
+            raw.send(&packet).unwrap();
+            acks.push(raw.read_packet().unwrap().map(|(kind, _)| kind));
+        }
+        acks
+    })
+    .await
+    .unwrap();
+    assert_eq!(acks, [Some(raw_mqtt::PUBACK); 3]);
+    let delivered = drain(&mut seen, Duration::from_millis(700)).await;
+    let delivered = topics(&delivered);
+    assert_eq!(delivered.len(), 3, "{delivered:?}");
+    assert!(
+        delivered
+            .iter()
+            .all(|t| !t.contains("qos2") && !t.contains('+'))
+    );
+}
+
+#[tokio::test]
+async fn subscriptions_client_ids_and_wills_are_held_to_aws_limits() {
+    let core = core().await;
+    let mut raw = raw_operator(&core, "limits-subscriber").await;
+    let mut other = raw_operator(&core, "limits-qos2").await;
+    let (granted, past, invalid, qos2, alive) = tokio::task::spawn_blocking(move || {
+        let suback = |raw: &mut RawMqtt, id: u16, filters: &[(&str, u8)]| {
+            raw.send(&raw_mqtt::subscribe(id, filters)).unwrap();
+            let (kind, body) = raw.read_packet().unwrap().expect("a SUBACK");
+            assert_eq!(kind, raw_mqtt::SUBACK);
+            body[2..].to_vec()
+        };
+        let mut granted = Vec::new();
+        for n in 0..50u16 {
+            granted.extend(suback(&mut raw, n + 1, &[(&format!("limits/{n}"), 1)]));
+        }
+        let past = suback(&mut raw, 60, &[("limits/51", 1)]);
+        let invalid = suback(&mut other, 61, &[("limits/1/2/3/4/5/6/7/#", 0)]);
+        let qos2 = suback(&mut other, 1, &[("limits/q", 2)]);
+        (granted, past, invalid, qos2, raw.alive())
+    })
+    .await
+    .unwrap();
+    assert_eq!(granted, [1u8; 50], "50 subscriptions on one connection");
+    assert_eq!(past, [0x80], "the 51st is refused");
+    assert_eq!(invalid, [0x80], "a filter of 8 slashes is refused");
+    assert_eq!(qos2, [1], "QoS 2 asked, QoS 1 granted");
+    assert!(alive);
+
+    let connack = async |client_id: String, will: Option<(&'static str, u8)>| {
+        let mut raw = raw_open(&core).await;
+        tokio::task::spawn_blocking(move || {
+            raw.connect(&client_id, will.map(|(t, q)| (t, q, &b"bye"[..])))
+                .unwrap()
+        })
+        .await
+    };
+    assert_eq!(connack("c".repeat(128), None).await.unwrap(), Some(0));
+    assert_eq!(
+        connack("c".repeat(129), None).await.unwrap(),
+        Some(2),
+        "a client id past 128 bytes: identifier rejected"
+    );
+    assert_eq!(
+        connack("will-qos2".into(), Some(("limits/will", 2)))
+            .await
+            .unwrap(),
+        Some(5),
+        "a Last Will at QoS 2"
+    );
+    assert_eq!(
+        connack("will-wild".into(), Some(("limits/+", 1)))
+            .await
+            .unwrap(),
+        Some(5),
+        "a Last Will on a wildcard topic"
+    );
+    assert_eq!(
+        connack("will-ok".into(), Some(("limits/will", 1)))
+            .await
+            .unwrap(),
+        Some(0)
+    );
+}
+
+#[tokio::test]
+async fn publishes_past_100_a_second_on_one_connection_are_discarded() {
+    let core = core().await;
+    let (watch, mut seen) = operator(&core).await;
+    subscribed(&watch, &mut seen, "rate/#").await;
+    let mut raw = raw_operator(&core, "limits-flooder").await;
+    let (sent, alive) = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let mut burst = Vec::new();
+        for n in 0..300 {
+            burst.extend(raw_mqtt::publish(&format!("rate/{n}"), 0, b"x"));
+        }
+        raw.send(&burst).unwrap();
+        let alive = raw.alive();
+        (started.elapsed(), alive)
+    })
+    .await
+    .unwrap();
+    let delivered = topics(&drain(&mut seen, Duration::from_secs(1)).await).len();
+    // One second of burst (100), plus 100 a second for as long as the burst took to arrive.
+    let allowed = 100 + usize::try_from(sent.as_millis() / 10 + 1).unwrap();
+    assert!(
+        (100..=allowed).contains(&delivered),
+        "{delivered} of 300 delivered in {sent:?}, at most {allowed} allowed"
+    );
+    assert!(
+        alive,
+        "an over-rate publish is discarded, the connection stays"
     );
 }

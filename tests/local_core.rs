@@ -919,6 +919,138 @@ async fn a_symlinked_state_path_is_not_a_second_owner() {
 /// InvalidQueryException (the core keeps serving), and a wildcard against a megabyte value
 /// (kept from before the core refused such values) answers at once while ListThings goes on
 /// being answered.
+#[tokio::test]
+#[expect(clippy::too_many_lines, reason = "one limit after another, in order")]
+async fn attributes_are_held_to_aws_limits_and_a_refused_update_changes_nothing() {
+    use aws_sdk_iot::types::AttributePayload;
+    let core = iotfleet::local::LocalCore::start(iotfleet::local::LocalOptions {
+        seed: true,
+        mqtt_port: None,
+        simulator: None,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let iot = aws_sdk_iot::Client::new(&support::Target::local(&core).sdk_config().await);
+    let payload = |pairs: Vec<(String, String)>| {
+        pairs
+            .into_iter()
+            .fold(AttributePayload::builder(), |b, (k, v)| b.attributes(k, v))
+            .build()
+    };
+    let numbered = |n: usize| {
+        (0..n)
+            .map(|i| (format!("a{i}"), "v".to_owned()))
+            .collect::<Vec<_>>()
+    };
+    let create = |name: &'static str, pairs: Vec<(String, String)>, typed: bool| {
+        let iot = iot.clone();
+        let attributes = payload(pairs);
+        async move {
+            let mut request = iot
+                .create_thing()
+                .thing_name(name)
+                .attribute_payload(attributes);
+            if typed {
+                request = request.thing_type_name("pump");
+            }
+            request.send().await.map(|_| ()).map_err(|e| {
+                let e = e.into_service_error();
+                assert!(e.is_invalid_request_exception(), "{e:?}");
+                e.to_string()
+            })
+        }
+    };
+    let value = |text: String| vec![("blob".to_owned(), text)];
+    assert_eq!(
+        create("at-800", value("x".repeat(800)), false).await,
+        Ok(())
+    );
+    let refused = create("past-800", value("x".repeat(801)), false)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.contains("at most 800") && refused.contains("801 characters given"),
+        "{refused}"
+    );
+    for bad in ["with space", "tab\there", "\u{1b}[31mred", "ünï"] {
+        assert!(
+            create("bad-char", value(bad.to_owned()), false)
+                .await
+                .is_err(),
+            "{bad:?}"
+        );
+    }
+    assert!(
+        create("bad-key", vec![("a b".into(), "v".into())], false)
+            .await
+            .is_err()
+    );
+    assert!(
+        create("long-key", vec![("k".repeat(129), "v".into())], false)
+            .await
+            .is_err()
+    );
+    assert_eq!(create("three", numbered(3), false).await, Ok(()));
+    let refused = create("four", numbered(4), false).await.unwrap_err();
+    assert!(
+        refused.contains("without a thing type has at most 3"),
+        "{refused}"
+    );
+    assert_eq!(create("fifty", numbered(50), true).await, Ok(()));
+    assert!(create("fifty-one", numbered(51), true).await.is_err());
+    let names: Vec<String> = iot
+        .list_things()
+        .send()
+        .await
+        .unwrap()
+        .things()
+        .iter()
+        .filter_map(|t| t.thing_name.clone())
+        .collect();
+    for refused in [
+        "past-800",
+        "bad-char",
+        "bad-key",
+        "long-key",
+        "four",
+        "fifty-one",
+    ] {
+        assert!(
+            !names.iter().any(|n| n == refused),
+            "{refused} was not created"
+        );
+    }
+
+    // pump-01 has a thing type and four attributes: dropping the type would leave four on a
+    // Thing without one, so the whole update is refused and nothing of it is applied.
+    let before = iot
+        .describe_thing()
+        .thing_name("pump-01")
+        .send()
+        .await
+        .unwrap();
+    let refused = iot
+        .update_thing()
+        .thing_name("pump-01")
+        .remove_thing_type(true)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(refused.is_invalid_request_exception(), "{refused:?}");
+    let after = iot
+        .describe_thing()
+        .thing_name("pump-01")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (after.thing_type_name, after.attributes, after.version),
+        (before.thing_type_name, before.attributes, before.version)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_query_crashes_or_stalls_the_core() {
     use iotfleet::local::{LocalCore, LocalOptions};

@@ -387,6 +387,13 @@ fn parse_interval(text: &str) -> Result<f64, String> {
 #[derive(Debug, Subcommand)]
 pub enum LocalCommand {
     /// Serve the local IoT Core headless for the aws CLI, boto3, SDKs and firmware, until Ctrl-C.
+    ///
+    /// The core enforces AWS IoT Core's published limits, answered with the error AWS gives:
+    /// names, attributes (3 without a thing type, 50 with, values of at most 800 characters),
+    /// shadow documents (8 KB, 6 levels, client token 64 bytes), and on MQTT a payload of at
+    /// most 128 KB, topics of at most 256 bytes and 7 slashes, no wildcards in a PUBLISH, no
+    /// QoS 2, client ids of at most 128 bytes, 50 subscriptions per connection and 100
+    /// publishes a second per connection. Request rates are AWS's with --aws-quotas.
     Serve {
         /// Port of the AWS IoT REST APIs on 127.0.0.1 (0 picks a free one).
         #[arg(long, value_name = "N", default_value_t = 0)]

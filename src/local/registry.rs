@@ -257,6 +257,19 @@ pub fn describe_thing(state: &FleetState, call: Call<'_>, name: &str) -> ApiResu
     Ok(out)
 }
 
+/// A Thing's attributes as AWS's API reference allows them (AttributePayload,
+/// <https://docs.aws.amazon.com/iot/latest/apireference/API_AttributePayload.html>): a key is 1 to
+/// 128 of `[a-zA-Z0-9_.,@/:#-]`, a value at most 800 of `[a-zA-Z0-9_.,@/:#=\[\]-]`.
+const MAX_ATTRIBUTE_KEY: usize = 128;
+const MAX_ATTRIBUTE_VALUE: usize = 800;
+
+/// "Maximum number of thing attributes for a thing with a thing type: 50; ... without a thing
+/// type: 3" (AWS IoT Core thing limits,
+/// <https://docs.aws.amazon.com/general/latest/gr/iot-core.html#thing-limits>).
+fn max_attributes(typed: bool) -> usize {
+    if typed { 50 } else { 3 }
+}
+
 fn attributes_of(payload: Option<&Value>) -> Result<(BTreeMap<String, String>, bool), ApiError> {
     let Some(payload) = payload else {
         return Ok((BTreeMap::new(), false));
@@ -270,13 +283,45 @@ fn attributes_of(payload: Option<&Value>) -> Result<(BTreeMap<String, String>, b
         for (key, value) in map {
             let Some(value) = value.as_str() else {
                 return Err(ApiError::invalid(format!(
-                    "attribute {key} must be a string"
+                    "attribute {key:?} must be a string"
                 )));
             };
+            valid_attribute(key, value)?;
             attributes.insert(key.clone(), value.to_owned());
         }
     }
     Ok((attributes, merge))
+}
+
+fn valid_attribute(key: &str, value: &str) -> Result<(), ApiError> {
+    let key_char = |c: char| c.is_ascii_alphanumeric() || "_.,@/:#-".contains(c);
+    if key.is_empty() || key.len() > MAX_ATTRIBUTE_KEY || !key.chars().all(key_char) {
+        return Err(ApiError::invalid(format!(
+            "attribute name {key:?} must be 1 to {MAX_ATTRIBUTE_KEY} of a-z, A-Z, 0-9 and _.,@/:#-"
+        )));
+    }
+    let value_char = |c: char| key_char(c) || "=[]".contains(c);
+    if value.len() > MAX_ATTRIBUTE_VALUE || !value.chars().all(value_char) {
+        return Err(ApiError::invalid(format!(
+            "value of attribute {key} must be at most {MAX_ATTRIBUTE_VALUE} of a-z, A-Z, 0-9 and _.,@/:#=[]- ({} characters given)",
+            value.chars().count()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a Thing with more attributes than its kind may have.
+fn attribute_count(name: &str, record: &ThingRecord) -> Result<(), ApiError> {
+    let typed = record.thing_type.is_some();
+    let most = max_attributes(typed);
+    if record.attributes.len() > most {
+        let kind = if typed { "with" } else { "without" };
+        return Err(ApiError::invalid(format!(
+            "Thing {name} would have {} attributes; a thing {kind} a thing type has at most {most}",
+            record.attributes.len()
+        )));
+    }
+    Ok(())
 }
 
 pub fn create_thing(state: &mut FleetState, call: Call<'_>, name: &str, body: &Value) -> ApiResult {
@@ -311,6 +356,7 @@ pub fn create_thing(state: &mut FleetState, call: Call<'_>, name: &str, body: &V
         version: 1,
         ..ThingRecord::default()
     };
+    attribute_count(name, &record)?;
     let out = json!({"thingName": name, "thingArn": call.arn(&format!("thing/{name}")), "thingId": record.id});
     state.things.insert(name.to_owned(), record);
     Ok(out)
@@ -328,6 +374,7 @@ pub fn update_thing(state: &mut FleetState, name: &str, body: &Value) -> ApiResu
             "Thing type {thing_type} does not exist"
         )));
     }
+    let (attributes, merge) = attributes_of(body.get("attributePayload"))?;
     let record = thing_mut(state, name)?;
     if let Some(expected) = body.get("expectedVersion").and_then(Value::as_i64)
         && expected != record.version
@@ -340,26 +387,29 @@ pub fn update_thing(state: &mut FleetState, name: &str, body: &Value) -> ApiResu
             ),
         ));
     }
+    // The change is made on a copy and kept only when the whole of it is valid.
+    let mut updated = record.clone();
     if body.get("removeThingType").and_then(Value::as_bool) == Some(true) {
-        record.thing_type = None;
+        updated.thing_type = None;
     }
     if new_type.is_some() {
-        record.thing_type = new_type;
+        updated.thing_type = new_type;
     }
     if body.get("attributePayload").is_some() {
-        let (attributes, merge) = attributes_of(body.get("attributePayload"))?;
         if !merge {
-            record.attributes.clear();
+            updated.attributes.clear();
         }
         for (key, value) in attributes {
             if value.is_empty() && merge {
-                record.attributes.remove(&key);
+                updated.attributes.remove(&key);
             } else {
-                record.attributes.insert(key, value);
+                updated.attributes.insert(key, value);
             }
         }
     }
-    record.version += 1;
+    attribute_count(name, &updated)?;
+    updated.version += 1;
+    *record = updated;
     Ok(json!({}))
 }
 

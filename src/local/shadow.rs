@@ -7,10 +7,15 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-/// AWS's limit on the state document (desired and reported) of one shadow.
+// AWS IoT Device Shadow service limits
+// (<https://docs.aws.amazon.com/general/latest/gr/iot-core.html#device-shadow-limits>).
+
+/// "Maximum size of a JSON state document: 8 KB" (desired and reported of one shadow).
 pub const MAX_STATE_BYTES: usize = 8 * 1024;
-/// AWS's limit on nesting inside desired or reported.
+/// "Maximum depth of JSON device state documents: 6" levels inside desired or reported.
 pub const MAX_DEPTH: usize = 6;
+/// "Maximum size of a client token: 64 bytes of UTF-8 encoded characters."
+pub const MAX_CLIENT_TOKEN_BYTES: usize = 64;
 
 /// One shadow as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,14 +55,8 @@ pub struct Accepted {
     pub response: Value,
 }
 
-/// Applies an UpdateThingShadow request body to the shadow (`existing`; `last_version` is the
-/// version of a deleted shadow, since deleting does not reset it).
-pub fn update(
-    existing: Option<&ShadowRecord>,
-    last_version: u64,
-    body: &[u8],
-    now: i64,
-) -> Result<Accepted, ShadowError> {
+/// An update request's JSON object: known fields only, and a client token within AWS's limit.
+fn parse_request(body: &[u8]) -> Result<Map<String, Value>, ShadowError> {
     let request: Value = serde_json::from_slice(body)
         .map_err(|e| invalid(format!("Payload contains invalid json: {e}")))?;
     let Value::Object(request) = request else {
@@ -68,6 +67,22 @@ pub fn update(
             return Err(invalid(format!("Invalid JSON: unexpected field '{key}'")));
         }
     }
+    if let Some(token) = request.get("clientToken") {
+        match token.as_str() {
+            Some(token) if token.len() <= MAX_CLIENT_TOKEN_BYTES => {}
+            Some(_) => {
+                return Err(invalid(format!(
+                    "clientToken is longer than {MAX_CLIENT_TOKEN_BYTES} bytes"
+                )));
+            }
+            None => return Err(invalid("clientToken must be a string")),
+        }
+    }
+    Ok(request)
+}
+
+/// An update request's `state`: desired and reported objects (or null) within AWS's depth.
+fn request_state(request: &Map<String, Value>) -> Result<&Map<String, Value>, ShadowError> {
     let state = match request.get("state") {
         Some(Value::Object(state)) => state,
         Some(_) => return Err(invalid("State node must be an object")),
@@ -86,6 +101,19 @@ pub fn update(
             )));
         }
     }
+    Ok(state)
+}
+
+/// Applies an UpdateThingShadow request body to the shadow (`existing`; `last_version` is the
+/// version of a deleted shadow, since deleting does not reset it).
+pub fn update(
+    existing: Option<&ShadowRecord>,
+    last_version: u64,
+    body: &[u8],
+    now: i64,
+) -> Result<Accepted, ShadowError> {
+    let request = parse_request(body)?;
+    let state = request_state(&request)?;
     let current_version = existing.map_or(last_version, |s| s.version);
     if let Some(version) = request.get("version") {
         let Some(version) = version.as_u64() else {
@@ -303,6 +331,19 @@ mod tests {
         assert_eq!(
             doc["metadata"]["desired"]["speed"]["timestamp"],
             1_700_000_000
+        );
+    }
+
+    #[test]
+    fn a_client_token_past_64_bytes_is_refused() {
+        let body = |token: &str| {
+            format!(r#"{{"state":{{"reported":{{"a":1}}}},"clientToken":"{token}"}}"#)
+        };
+        assert!(apply(None, &body(&"t".repeat(64))).is_ok());
+        let refused = apply(None, &body(&"t".repeat(65))).unwrap_err();
+        assert_eq!(
+            (refused.status, refused.message.as_str()),
+            (400, "clientToken is longer than 64 bytes")
         );
     }
 

@@ -8,6 +8,7 @@
 pub mod console;
 pub mod mosquitto;
 pub mod moto;
+pub mod raw_mqtt;
 pub mod seed;
 pub mod traffic;
 

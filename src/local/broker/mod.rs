@@ -8,6 +8,7 @@
 //! message a subscriber may not receive is not delivered to it.
 
 pub mod authority;
+pub mod limits;
 pub mod retained;
 pub mod shadow_topics;
 
@@ -17,14 +18,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use rmqtt::codec::types::QoS;
-use rmqtt::codec::v5::SubscribeAckReason;
+use rmqtt::codec::v5::{PublishAckReason, SubscribeAckReason};
 use rmqtt::context::ServerContext;
 use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};
 use rmqtt::server::MqttServer;
 use rmqtt::session::SessionState;
 use rmqtt::types::{
     AuthResult, CodecPublish, From as Sender, FromType, Id, LastWill, Publish, PublishAclResult,
-    SubscribeAclResult, TopicName,
+    PublishResult, SubscribeAclResult, TopicName,
 };
 use tokio::sync::mpsc;
 
@@ -37,7 +38,8 @@ use super::seed::REGION;
 use authority::{Action, Authority, CertKey, Identity, Will};
 use shadow_topics::Publication;
 
-/// AWS IoT's largest message: 128 KiB of payload, plus room for the topic and header.
+/// AWS IoT's largest message (`limits::MAX_PAYLOAD_BYTES`), plus room for the topic and header;
+/// the payload itself is checked by `limits`.
 pub const MAX_PACKET_BYTES: u32 = 128 * 1024 + 1024;
 
 #[derive(Debug, thiserror::Error)]
@@ -154,6 +156,7 @@ impl Broker {
         *scx.extends.retain_mut().await =
             Box::new(retained::RetainedMessages::new(authority.clone()));
         let (work, work_rx) = mpsc::channel(WORK_QUEUE);
+        let rates = Arc::new(limits::PublishRates::default());
         let register = scx.extends.hook_mgr().register();
         for typ in [
             Type::ClientAuthenticate,
@@ -168,6 +171,7 @@ impl Broker {
                     typ,
                     Box::new(Hooks {
                         authority: authority.clone(),
+                        rates: rates.clone(),
                         shadow: work.clone(),
                         core: core.clone(),
                     }),
@@ -287,8 +291,13 @@ fn listen(port: u16, files: &BrokerFiles) -> Result<(u16, rmqtt::net::Listener),
             .laddr(SocketAddr::from(([127, 0, 0, 1], chosen)))
             .reuseaddr(Some(true))
             .allow_anonymous(false)
+            // AWS IoT has no QoS 2: rmqtt grants a SUBSCRIBE asking for it QoS 1 (as an MQTT 5
+            // server whose CONNACK says Maximum QoS 1 does); a QoS 2 PUBLISH is refused by
+            // `limits`.
             .max_qos_allowed(QoS::AtLeastOnce)
             .max_packet_size(MAX_PACKET_BYTES)
+            .max_clientid_len(limits::MAX_CLIENT_ID_BYTES)
+            .max_subscriptions(limits::MAX_SUBSCRIPTIONS_PER_CONNECTION)
             .max_inflight(std::num::NonZeroU16::new(64).expect("64 is not zero"))
             .max_mqueue_len(10_000)
             .tls_cross_certificate(true)
@@ -313,6 +322,7 @@ fn listen(port: u16, files: &BrokerFiles) -> Result<(u16, rmqtt::net::Listener),
 
 struct Hooks {
     authority: Arc<Authority>,
+    rates: Arc<limits::PublishRates>,
     shadow: mpsc::Sender<BrokerWork>,
     core: Arc<Core>,
 }
@@ -444,6 +454,14 @@ impl Hooks {
     ) -> PublishAclResult {
         let client = &session.id.client_id;
         let topic = &publish.topic;
+        if let Err(breach) = limits::check_publish(topic, publish.qos, publish.payload.len())
+            .and_then(|()| {
+                self.rates
+                    .admit(client, session.id.create_time, std::time::Instant::now())
+            })
+        {
+            return self.breached(&session.id, "Publish-In", topic, &breach);
+        }
         if self.authority.allows(client, Action::Publish, topic) {
             if shadow_topics::parse_request(topic).is_some() {
                 let work = BrokerWork::Request {
@@ -479,6 +497,101 @@ impl Hooks {
         PublishAclResult::rejected(!mqtt5, Some("Not authorized".into()))
     }
 
+    /// Refuses a PUBLISH that breaks AWS's limits as AWS does: one over the rate is discarded
+    /// (QUOTA_EXCEEDED under MQTT 5), any other closes the connection; logged as CLIENT_ERROR.
+    fn breached(
+        &self,
+        id: &Id,
+        event_type: &'static str,
+        topic: &str,
+        breach: &limits::Breach,
+    ) -> PublishAclResult {
+        tracing::info!(client = %id.client_id, %topic, %breach, "publish refused: AWS's limits");
+        self.refused(
+            id,
+            event_type,
+            Some(topic),
+            "CLIENT_ERROR",
+            &breach.to_string(),
+            None,
+        );
+        let (code, disconnect) = match breach {
+            limits::Breach::RateExceeded => (PublishAckReason::QuotaExceeded, false),
+            limits::Breach::Qos2 | limits::Breach::PayloadTooLarge(_) => {
+                (PublishAckReason::ImplementationSpecificError, true)
+            }
+            limits::Breach::Wildcard(_)
+            | limits::Breach::TopicTooLong(_)
+            | limits::Breach::TooManySlashes(_) => (PublishAckReason::TopicNameInvalid, true),
+        };
+        PublishAclResult(PublishResult::reason_code(
+            code,
+            Some(breach.to_string().into()),
+            disconnect,
+        ))
+    }
+
+    /// Decides a CONNECT: its Last Will within AWS's limits, its certificate registered and
+    /// active, and its policies allowing the connection (and the Will).
+    fn authenticate(&self, connect: &rmqtt::types::ConnectInfo) -> AuthResult {
+        let id = connect.id();
+        self.core
+            .detect
+            .count(&id.client_id, Metric::ConnectionAttempts, now_ms());
+        let key = connect.cert().and_then(|cert| {
+            Some(CertKey {
+                subject: cert.subject.clone(),
+                serial: cert.serial.clone()?,
+            })
+        });
+        let will = connect.last_will();
+        if let Some(breach) = will.as_ref().and_then(|will| will_breach(will).err()) {
+            tracing::info!(client = %id.client_id, %breach, "MQTT connection refused: its Last Will breaks AWS's limits");
+            self.refused(
+                id,
+                "Connect",
+                None,
+                "CLIENT_ERROR",
+                &format!("Last Will: {breach}"),
+                None,
+            );
+            return AuthResult::NotAuthorized;
+        }
+        let will = will.as_ref().map(|will| Will {
+            topic: match will {
+                LastWill::V3(will) => &will.topic,
+                LastWill::V5(will) => &will.topic,
+            },
+            retain: will.retain(),
+        });
+        match self.authority.authenticate(
+            &authority::Session {
+                client_id: &id.client_id,
+                created_ms: id.create_time,
+                peer: id.remote_addr,
+            },
+            key.as_ref(),
+            will,
+        ) {
+            // Not a superuser, even the operator: rmqtt skips the ACL hooks for one, and
+            // they are where shadow requests are served (`allows` lets the operator do
+            // everything anyway).
+            Ok(_) => AuthResult::Allow(false, None),
+            Err(refused) => {
+                tracing::info!(client = %id.client_id, reason = %refused.details, "MQTT connection refused");
+                self.refused(
+                    id,
+                    "Connect",
+                    None,
+                    refused.reason,
+                    &refused.details,
+                    refused.principal_id.as_deref(),
+                );
+                AuthResult::NotAuthorized
+            }
+        }
+    }
+
     /// Whether a message from `from` on `topic` may reach `client_id`: it may receive there, and
     /// the message is not a Last Will that DeleteConnection suppressed or that the policies in
     /// force now do not let its session publish (a quarantine since its CONNECT).
@@ -509,6 +622,7 @@ impl Hooks {
             );
         }
         self.authority.forget(&id.client_id, id.remote_addr);
+        self.rates.forget(&id.client_id, id.create_time);
         self.core
             .detect
             .count(&id.client_id, Metric::Disconnects, now_ms());
@@ -528,50 +642,7 @@ impl Handler for Hooks {
     async fn hook(&self, param: &Parameter, acc: Option<HookResult>) -> ReturnType {
         match param {
             Parameter::ClientAuthenticate(connect) => {
-                let id = connect.id();
-                self.core
-                    .detect
-                    .count(&id.client_id, Metric::ConnectionAttempts, now_ms());
-                let key = connect.cert().and_then(|cert| {
-                    Some(CertKey {
-                        subject: cert.subject.clone(),
-                        serial: cert.serial.clone()?,
-                    })
-                });
-                let will = connect.last_will();
-                let will = will.as_ref().map(|will| Will {
-                    topic: match will {
-                        LastWill::V3(will) => &will.topic,
-                        LastWill::V5(will) => &will.topic,
-                    },
-                    retain: will.retain(),
-                });
-                let result = match self.authority.authenticate(
-                    &authority::Session {
-                        client_id: &id.client_id,
-                        created_ms: id.create_time,
-                        peer: id.remote_addr,
-                    },
-                    key.as_ref(),
-                    will,
-                ) {
-                    // Not a superuser, even the operator: rmqtt skips the ACL hooks for one, and
-                    // they are where shadow requests are served (`allows` lets the operator do
-                    // everything anyway).
-                    Ok(_) => AuthResult::Allow(false, None),
-                    Err(refused) => {
-                        tracing::info!(client = %id.client_id, reason = %refused.details, "MQTT connection refused");
-                        self.refused(
-                            id,
-                            "Connect",
-                            None,
-                            refused.reason,
-                            &refused.details,
-                            refused.principal_id.as_deref(),
-                        );
-                        AuthResult::NotAuthorized
-                    }
-                };
+                let result = self.authenticate(connect);
                 (false, Some(HookResult::AuthResult(result)))
             }
             Parameter::ClientConnected(session) => {
@@ -580,11 +651,22 @@ impl Handler for Hooks {
             }
             Parameter::ClientSubscribeCheckAcl(session, subscribe) => {
                 let filter = &subscribe.topic_filter;
-                let result = if self.authority.allows(
-                    &session.id.client_id,
-                    Action::Subscribe,
-                    filter,
-                ) {
+                let result = if let Err(breach) = limits::check_topic(filter, true) {
+                    tracing::info!(client = %session.id.client_id, %filter, %breach, "subscription refused: AWS's limits");
+                    let details = breach.to_string();
+                    self.refused(
+                        &session.id,
+                        "Subscribe",
+                        Some(filter),
+                        "CLIENT_ERROR",
+                        &details,
+                        None,
+                    );
+                    SubscribeAclResult::new_failure(SubscribeAckReason::TopicFilterInvalid)
+                } else if self
+                    .authority
+                    .allows(&session.id.client_id, Action::Subscribe, filter)
+                {
                     let event = self.core.presence.subscription(
                         &session.id.client_id,
                         filter,
@@ -630,6 +712,15 @@ impl Handler for Hooks {
             _ => (true, acc),
         }
     }
+}
+
+/// Whether a Last Will keeps AWS's limits (a CONNECT whose Will does not is refused).
+fn will_breach(will: &LastWill<'_>) -> Result<(), limits::Breach> {
+    let (topic, qos, message) = match will {
+        LastWill::V3(will) => (&will.topic, will.qos, &will.message),
+        LastWill::V5(will) => (&will.topic, will.qos, &will.message),
+    };
+    limits::check_publish(topic, qos, message.len())
 }
 
 fn to_publish(publication: &Publication) -> Publish {
