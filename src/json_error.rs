@@ -37,6 +37,17 @@ impl fmt::Display for JsonError {
     }
 }
 
+/// For `#[serde(deserialize_with = "crate::json_error::present")]` on an `Option` field of a
+/// record read strictly: the field must be there (null for None), where serde would otherwise
+/// take a missing one as None.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -110,6 +110,165 @@ fn a_corrupt_state_file_is_refused_with_file_and_line_and_left_untouched() {
     );
 }
 
+/// The log segment of a fleet whose snapshot holds no transaction yet.
+const SEGMENT: &str = "fleet.json.log-00000000000000000001";
+
+/// How a test damages a fleet's files (by name, with their bytes).
+type Damage = Box<dyn Fn(&mut std::collections::BTreeMap<String, Vec<u8>>)>;
+
+/// Every file of `dir`, by name, with its bytes.
+fn snapshot_of(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A local fleet kept in `dir/fleet.json` with four transactions in its log.
+async fn fleet_with_a_log(dir: &Path) {
+    let core = iotfleet::local::LocalCore::start(iotfleet::local::LocalOptions {
+        state_file: Some(dir.join("fleet.json")),
+        seed: true,
+        mqtt_port: None,
+        simulator: None,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let iot = aws_sdk_iot::Client::new(&support::Target::local(&core).sdk_config().await);
+    // Each CreateThing logs the Thing, then its CloudTrail record.
+    for name in ["first", "second"] {
+        iot.create_thing().thing_name(name).send().await.unwrap();
+    }
+}
+
+/// Replaces the first `from` in `bytes` with `to`.
+fn replaced(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(text.contains(from), "{from} not in {text:.200}");
+    text.replacen(from, to, 1).into_bytes()
+}
+
+#[tokio::test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "the issue's list of damages, one after another"
+)]
+async fn every_damage_to_the_state_files_is_refused_where_it_is_and_they_stay_untouched() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("fleet");
+    std::fs::create_dir(&dir).unwrap();
+    fleet_with_a_log(&dir).await;
+    let pristine = snapshot_of(&dir);
+    let log = String::from_utf8(pristine[SEGMENT].clone()).unwrap();
+    let lines: Vec<String> = log.lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 4, "{log}");
+    let with_lines = |change: fn(&mut Vec<String>)| -> Damage {
+        let mut changed = lines.clone();
+        change(&mut changed);
+        let text = changed.join("\n") + "\n";
+        Box::new(move |files| {
+            files.insert(SEGMENT.into(), text.clone().into_bytes());
+        })
+    };
+    let in_snapshot = |from: &'static str, to: &'static str| -> Damage {
+        Box::new(move |files| {
+            let bytes = replaced(&files["fleet.json"], from, to);
+            files.insert("fleet.json".into(), bytes);
+        })
+    };
+    let damages: Vec<(&str, Damage, &str, &str)> = vec![
+        (
+            "a table renamed in the snapshot",
+            in_snapshot("\"things\":{", "\"thinks\":{"),
+            "fleet.json",
+            "line 2",
+        ),
+        (
+            "a character of a name flipped in the snapshot",
+            in_snapshot("pump-01", "pump-0l"),
+            "fleet.json",
+            "line 2",
+        ),
+        (
+            "a digit of the last line's seq changed",
+            with_lines(|lines| {
+                let digit_at = lines[3].find("\"seq\":").unwrap() + 6;
+                let digit = if &lines[3][digit_at..=digit_at] == "9" {
+                    "8"
+                } else {
+                    "9"
+                };
+                lines[3].replace_range(digit_at..=digit_at, digit);
+            }),
+            SEGMENT,
+            "line 4",
+        ),
+        (
+            "the last two lines merged",
+            with_lines(|lines| {
+                let last = lines.pop().unwrap();
+                lines[2].push_str(&last);
+            }),
+            SEGMENT,
+            "line 3",
+        ),
+        (
+            "a table key renamed in a middle line",
+            with_lines(|lines| lines[1] = lines[1].replacen("\"trail\"", "\"trial\"", 1)),
+            SEGMENT,
+            "line 2",
+        ),
+        (
+            "the newest segment deleted",
+            Box::new(|files| {
+                files.remove(SEGMENT);
+            }),
+            SEGMENT,
+            "is missing",
+        ),
+    ];
+    for (what, damage, file, position) in damages {
+        let mut files = pristine.clone();
+        damage(&mut files);
+        assert_ne!(files, pristine, "{what}: damaged");
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            std::fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+        for (name, bytes) in &files {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+        let state = dir.join("fleet.json");
+        let output = iotfleet(
+            home.path(),
+            &[
+                "--local",
+                "--local-state",
+                state.to_str().unwrap(),
+                "things",
+            ],
+        );
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{what}: {message}");
+        assert!(
+            message.contains(&dir.join(file).display().to_string()) && message.contains(position),
+            "{what}: {message}"
+        );
+        assert_eq!(
+            snapshot_of(&dir),
+            files,
+            "{what}: the files are left untouched"
+        );
+    }
+}
+
 /// `iotfleet local serve` in the background, stopped on drop; `target` is what it printed: its
 /// endpoint and the fleet's key.
 struct Served {

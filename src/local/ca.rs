@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 
 /// The CA as stored in the local state file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LocalCa {
     pub certificate_pem: String,
     pub key_pem: String,

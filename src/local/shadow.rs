@@ -17,12 +17,17 @@ pub const MAX_DEPTH: usize = 6;
 /// "Maximum size of a client token: 64 bytes of UTF-8 encoded characters."
 pub const MAX_CLIENT_TOKEN_BYTES: usize = 64;
 
-/// One shadow as stored.
+/// One shadow as stored (read strictly: every field, no other).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ShadowRecord {
+    #[serde(deserialize_with = "crate::json_error::present")]
     pub desired: Option<Map<String, Value>>,
+    #[serde(deserialize_with = "crate::json_error::present")]
     pub reported: Option<Map<String, Value>>,
+    #[serde(deserialize_with = "crate::json_error::present")]
     pub metadata_desired: Option<Map<String, Value>>,
+    #[serde(deserialize_with = "crate::json_error::present")]
     pub metadata_reported: Option<Map<String, Value>>,
     pub version: u64,
     /// Seconds since the epoch of the last accepted update.

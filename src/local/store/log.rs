@@ -7,8 +7,15 @@
 //!
 //! Crash safety: the snapshot names the last sequence number it holds, and reading replays
 //! only newer lines, so a crash at any step (mid-append, mid-snapshot, before the deletions)
-//! reads back every acknowledged change exactly once. A line cut short by a crash was never
-//! acknowledged and is ignored.
+//! reads back every acknowledged change exactly once. A final line cut short by a crash (no
+//! newline) was never acknowledged and is ignored; nothing else is.
+//!
+//! The live segments form a chain, so that a missing one is noticed wherever it was: a
+//! snapshot holding transactions up to S is continued by segment S+1, which exists before the
+//! snapshot is written; a segment that was followed by another ends with the line
+//! `{"next":N}`, written before anything goes into segment N. Reading follows the chain from
+//! the snapshot; a missing link is refused, and so is a segment with lines that nothing leads
+//! to.
 
 use std::fs::File;
 use std::io::Write as _;
@@ -22,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use super::super::ca::LocalCa;
 use super::{
     CertificateRecord, FleetState, GroupRecord, NamedRecord, PolicyRecord, SecurityProfileRecord,
-    StoreError, ThingRecord, TopicRuleRecord, TrailRecord,
+    StoreError, ThingRecord, TopicRuleRecord, TrailRecord, decode_slice, frame, legacy,
 };
 
 /// A segment is compacted once it holds this much, or as much as the last snapshot if more:
@@ -32,6 +39,7 @@ const COMPACT_AT: u64 = 8 << 20;
 /// One logged transaction: the rows it changed in each table, as they are after it (None:
 /// removed). Generic so the same shape is written from borrowed rows and read into owned ones.
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct Record<K, Th, Ty, G, C, P, S, R, E, A> {
     pub seq: u64,
     /// The local CA, when the transaction made it (it is never replaced).
@@ -81,6 +89,13 @@ pub(super) type Logged = Record<
     LocalCa,
 >;
 
+/// The last line of a segment that another one follows: it names the next one.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct End {
+    next: u64,
+}
+
 /// The log being written: its current segment, and the background snapshot.
 #[derive(Debug)]
 pub(super) struct Log {
@@ -101,12 +116,14 @@ pub(super) struct Log {
 }
 
 impl Log {
-    /// Starts the log of a state file whose snapshot (of `bytes` bytes) holds everything so
-    /// far: older segments are deleted and a new one begins after `seq`.
-    pub fn start(state_file: &Path, seq: u64, bytes: u64) -> std::io::Result<Self> {
-        let segment = open_segment(&segment_path(state_file, seq + 1))?;
+    /// Starts the log of `state` (which holds everything its file and log held): begins an
+    /// empty segment after `state.seq`, writes the snapshot, then deletes the older segments.
+    pub fn start(state_file: &Path, state: &FleetState) -> std::io::Result<Self> {
+        create_folder(state_file)?;
+        let segment = new_segment(state_file, state.seq + 1)?;
+        let bytes = write_snapshot(state_file, state)?;
         for (start, path) in segments(state_file)? {
-            if start <= seq {
+            if start <= state.seq {
                 std::fs::remove_file(path)?;
             }
         }
@@ -130,9 +147,13 @@ impl Log {
         if let Some(reason) = &self.broken {
             return Err(std::io::Error::other(reason.clone()));
         }
-        let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
-        line.push(b'\n');
-        match self.write(&line) {
+        let json = serde_json::to_vec(record).map_err(std::io::Error::other)?;
+        self.append_line(&frame::line(&json))
+    }
+
+    /// Appends one framed line and waits until it is on disk, or cuts it back off.
+    fn append_line(&mut self, line: &[u8]) -> std::io::Result<()> {
+        match self.write(line) {
             Ok(()) => {
                 self.written += line.len() as u64;
                 Ok(())
@@ -179,8 +200,12 @@ impl Log {
             let _ = previous.join();
         }
         let start = state.seq + 1;
-        let segment = open_segment(&segment_path(&self.state_file, start))
-            .and_then(|segment| sync_parent(&self.state_file).map(|()| segment));
+        // The new segment exists before the old one names it, and is named before it is used.
+        let end = serde_json::to_vec(&End { next: start }).map_err(std::io::Error::other);
+        let segment = new_segment(&self.state_file, start).and_then(|segment| {
+            self.append_line(&frame::line(&end?))?;
+            Ok(segment)
+        });
         let segment = match segment {
             Ok(segment) => segment,
             Err(error) => {
@@ -221,46 +246,171 @@ impl Drop for Log {
     }
 }
 
-/// Replays onto `state` every logged transaction newer than it, segment by segment. A last
-/// line cut short (a crash while writing it, so never acknowledged) is ignored; any other
-/// unreadable line is an error naming the segment, line and column.
+/// Replays onto `state` (a framed snapshot) its log: the chain of segments from the one after
+/// it, every line checked. Only a final line cut short by a crash is skipped.
 pub(super) fn replay(state_file: &Path, state: &mut FleetState) -> Result<(), StoreError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| StoreError::Io { path, source }
+    };
+    let mut start = state.seq + 1;
+    loop {
+        let path = segment_path(state_file, start);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::MissingSegment {
+                    path,
+                    after: state.seq,
+                });
+            }
+            Err(source) => return Err(io(&path)(source)),
+        };
+        match replay_segment(&path, &bytes, state)? {
+            Some(next) if next == state.seq + 1 => start = next,
+            Some(next) => {
+                return Err(StoreError::Gap {
+                    path,
+                    after: state.seq,
+                    found: next,
+                });
+            }
+            None => break,
+        }
+    }
+    // A segment with lines past the chain's end: the chain was cut (an end line lost).
+    for (later, path) in segments(state_file).map_err(io(state_file))? {
+        let size = std::fs::metadata(&path).map_err(io(&path))?.len();
+        if later > start && size > 0 {
+            return Err(StoreError::Corrupt {
+                path,
+                at: "line 1".to_owned(),
+                message: format!(
+                    "this segment holds transactions, but the log ends before it (segment {})",
+                    segment_path(state_file, start).display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Replays one framed segment; returns the segment that follows it, if it names one.
+fn replay_segment(
+    path: &Path,
+    bytes: &[u8],
+    state: &mut FleetState,
+) -> Result<Option<u64>, StoreError> {
+    let damaged = |line: usize, message: String| StoreError::Corrupt {
+        path: path.to_owned(),
+        at: format!("line {line}"),
+        message,
+    };
+    let mut next = None;
+    for (index, raw) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+        let number = index + 1;
+        let Some(body) = raw.strip_suffix(b"\n") else {
+            // The final piece, without a newline: a line cut short by a crash, never
+            // acknowledged. Kept only if it is whole and checks (only its newline was lost).
+            if next.is_none()
+                && let Ok(frame::Line::Framed(json)) = frame::open_line(raw)
+                && let Ok(record) = decode_slice::<Logged>(json)
+                && record.seq == state.seq + 1
+            {
+                state.replay(record);
+            } else {
+                tracing::warn!(segment = %path.display(), line = number, "ignoring the log's last line, cut short by a crash");
+            }
+            break;
+        };
+        if next.is_some() {
+            return Err(damaged(
+                number,
+                "a line after the segment's end line".to_owned(),
+            ));
+        }
+        let json = match frame::open_line(body) {
+            Ok(frame::Line::Framed(json)) => json,
+            Ok(frame::Line::Legacy(_)) => {
+                return Err(damaged(
+                    number,
+                    "it has no checksum (8 hex digits and a space) before its JSON".to_owned(),
+                ));
+            }
+            Err(what) => return Err(damaged(number, what)),
+        };
+        if json.starts_with(b"{\"next\":") {
+            let end: End = decode_slice(json).map_err(|e| e.at(path, number))?;
+            next = Some(end.next);
+            continue;
+        }
+        let record: Logged = decode_slice(json).map_err(|e| e.at(path, number))?;
+        apply(path, record, state)?;
+    }
+    Ok(next)
+}
+
+/// Applies a logged transaction if `state` does not hold it yet; a jump is refused.
+fn apply(path: &Path, record: Logged, state: &mut FleetState) -> Result<(), StoreError> {
+    if record.seq <= state.seq {
+        return Ok(());
+    }
+    if record.seq != state.seq + 1 {
+        return Err(StoreError::Gap {
+            path: path.to_owned(),
+            after: state.seq,
+            found: record.seq,
+        });
+    }
+    state.replay(record);
+    Ok(())
+}
+
+/// Replays onto `state` (a file of format 1 or 2) the unframed lines of its log, segment by
+/// segment, as they were read then: a last line that does not read was cut short by a crash
+/// and is ignored; any other unreadable line is refused with its segment and line.
+pub(super) fn replay_legacy(state_file: &Path, state: &mut FleetState) -> Result<(), StoreError> {
     let all = segments(state_file).map_err(|source| StoreError::Io {
         path: state_file.to_owned(),
         source,
     })?;
     let count = all.len();
     for (index, (_, path)) in all.into_iter().enumerate() {
-        let text = std::fs::read_to_string(&path).map_err(|source| StoreError::Io {
+        let bytes = std::fs::read(&path).map_err(|source| StoreError::Io {
             path: path.clone(),
             source,
         })?;
         let last_segment = index + 1 == count;
-        let mut lines = text.split_inclusive('\n').enumerate().peekable();
+        let mut lines = bytes
+            .split_inclusive(|&b| b == b'\n')
+            .enumerate()
+            .peekable();
         while let Some((number, line)) = lines.next() {
             let last_line = last_segment && lines.peek().is_none();
-            if !line.ends_with('\n') && last_line {
+            let Some(body) = line.strip_suffix(b"\n") else {
                 break;
-            }
-            let record: Logged = match serde_json::from_str(line) {
+            };
+            let record = match legacy_line(body) {
                 Ok(record) => record,
                 Err(_) if last_line => break,
-                Err(error) => return Err(StoreError::corrupt(&path, number + 1, &error)),
+                Err(error) => return Err(error.at(&path, number + 1)),
             };
-            if record.seq <= state.seq {
-                continue;
-            }
-            if record.seq != state.seq + 1 {
-                return Err(StoreError::Gap {
-                    path,
-                    after: state.seq,
-                    found: record.seq,
-                });
-            }
-            state.replay(record);
+            apply(&path, record, state)?;
         }
     }
     Ok(())
+}
+
+/// An unframed log line, decoded as its format wrote it.
+fn legacy_line(body: &[u8]) -> Result<Logged, super::Undecodable> {
+    let mut value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| super::Undecodable {
+            field: ".".to_owned(),
+            position: Some((e.line(), e.column())),
+            message: crate::json_error::JsonError::of(&e).message,
+        })?;
+    legacy::upgrade_line(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|e| super::Undecodable::of(&e, None))
 }
 
 /// Whether any log segment lies beside the state file.
@@ -268,20 +418,27 @@ pub(super) fn has_segments(state_file: &Path) -> std::io::Result<bool> {
     Ok(!segments(state_file)?.is_empty())
 }
 
-/// Writes the whole state to its file atomically (temporary file, `fsync`, rename, `fsync` of
+/// Writes the whole state to its file, framed, atomically (temporary file, `fsync`, rename, `fsync` of
 /// the folder); returns its size.
 pub(super) fn write_snapshot(state_file: &Path, state: &FleetState) -> std::io::Result<u64> {
-    if let Some(parent) = state_file.parent().filter(|p| !p.as_os_str().is_empty()) {
-        // Private: the state file holds the local CA's key and every device's key.
-        crate::config::paths::create_private_dir_all(parent)?;
-    }
+    create_folder(state_file)?;
     let temporary = state_file.with_extension(format!("tmp-{}", std::process::id()));
     let mut file = private_file(&temporary, true)?;
     let json = serde_json::to_vec(state).map_err(std::io::Error::other)?;
-    file.write_all(&json).and_then(|()| file.sync_all())?;
+    let framed = frame::snapshot(&json);
+    file.write_all(&framed).and_then(|()| file.sync_all())?;
     std::fs::rename(&temporary, state_file)?;
     sync_parent(state_file)?;
-    Ok(json.len() as u64)
+    Ok(framed.len() as u64)
+}
+
+/// Creates the state file's folder, private: the state holds the local CA's key and every
+/// device's key.
+fn create_folder(state_file: &Path) -> std::io::Result<()> {
+    match state_file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => crate::config::paths::create_private_dir_all(parent),
+        None => Ok(()),
+    }
 }
 
 fn segment_path(state_file: &Path, start: u64) -> PathBuf {
@@ -321,8 +478,14 @@ fn segments(state_file: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
     Ok(found)
 }
 
-fn open_segment(path: &Path) -> std::io::Result<File> {
-    private_file(path, false)
+/// Begins segment `start`, empty (anything in it was never acknowledged: the state it follows
+/// holds everything before it), and makes it durable.
+fn new_segment(state_file: &Path, start: u64) -> std::io::Result<File> {
+    let path = segment_path(state_file, start);
+    private_file(&path, true)?;
+    let segment = private_file(&path, false)?;
+    sync_parent(state_file)?;
+    Ok(segment)
 }
 
 /// A file only its owner can read (0600): for writing from the start (`truncate`) or appending.

@@ -1,8 +1,12 @@
 //! The local fleet's state: tables of records (`table.rs`) kept in a snapshot file and a
-//! write-ahead log beside it (`log.rs`). A change is made in a transaction that is written to
-//! the log before anyone sees it; a file that cannot be read is refused with file, line and
-//! column (and left untouched, never reset).
+//! write-ahead log beside it (`log.rs`), each byte of both checked on reading (`frame.rs`). A
+//! change is made in a transaction that is written to the log before anyone sees it. Reading
+//! is strict: a damaged byte, an unknown or missing table or field, a missing log segment is
+//! refused with file, line and what failed, and the files are left untouched, never reset or
+//! read in part. Files of earlier formats are read by `legacy.rs`.
 
+mod frame;
+mod legacy;
 mod log;
 mod table;
 
@@ -17,9 +21,9 @@ use super::ca::LocalCa;
 use super::shadow::ShadowRecord;
 pub use table::Table;
 
-/// The version of the state file's layout. Format 1 (policies listing their targets, groups
-/// their Things) is read and rewritten as format 2 (each side keeps its own links).
-pub const FORMAT: u32 = 2;
+/// The version of the state file's layout: 3 frames the snapshot and each log line with a
+/// checksum. Formats 1 and 2 are read (`legacy.rs`) and rewritten as 3.
+pub const FORMAT: u32 = 3;
 
 /// The account id of a local fleet made before each fleet had its own (and moto's): such a
 /// fleet keeps it, since its ARNs name it. A new fleet gets an id of its own
@@ -27,14 +31,16 @@ pub const FORMAT: u32 = 2;
 pub const LEGACY_ACCOUNT: &str = "123456789012";
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields)]
 pub struct FleetState {
     pub format: u32,
     /// The last logged transaction this state holds.
     pub seq: u64,
     /// The fleet's AWS account id, made with it (`account()`: a fleet made before keeps the
     /// one its ARNs name).
+    #[serde(deserialize_with = "crate::json_error::present")]
     pub account: Option<String>,
+    #[serde(deserialize_with = "crate::json_error::present")]
     pub ca: Option<LocalCa>,
     pub things: Table<ThingRecord>,
     pub thing_types: Table<NamedRecord>,
@@ -50,15 +56,16 @@ pub struct FleetState {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ThingRecord {
     pub id: String,
+    #[serde(deserialize_with = "crate::json_error::present")]
     pub thing_type: Option<String>,
     pub attributes: BTreeMap<String, String>,
     pub version: i64,
     /// Principal ARNs (certificates) attached to the Thing.
     pub principals: BTreeSet<String>,
     /// The Thing groups it belongs to.
-    #[serde(default)]
     pub groups: BTreeSet<String>,
     pub shadows: ThingShadows,
 }
@@ -72,7 +79,9 @@ impl ThingRecord {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ThingShadows {
+    #[serde(deserialize_with = "crate::json_error::present")]
     pub classic: Option<ShadowRecord>,
     pub named: BTreeMap<String, ShadowRecord>,
     /// Versions of deleted shadows by name ("" for the classic one): deleting does not reset them.
@@ -80,35 +89,39 @@ pub struct ThingShadows {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NamedRecord {
     pub id: String,
     pub created: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GroupRecord {
     pub id: String,
     pub created: i64,
     /// Names of the policies attached to the group.
-    #[serde(default)]
     pub policies: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CertificateRecord {
     pub pem: String,
     pub status: String,
     pub created: i64,
     pub last_modified: i64,
+    #[serde(deserialize_with = "crate::json_error::present")]
     pub ca_certificate_id: Option<String>,
     /// The device's private key, for certificates the local CA issued (the simulator uses it).
+    #[serde(deserialize_with = "crate::json_error::present")]
     pub private_key_pem: Option<String>,
     /// Names of the policies attached to the certificate.
-    #[serde(default)]
     pub policies: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PolicyRecord {
     pub versions: BTreeMap<u32, PolicyVersionRecord>,
     pub default_version: u32,
@@ -120,7 +133,9 @@ pub struct PolicyRecord {
 /// A Device Defender security profile: its behaviours as AWS's API gives them (checked by
 /// `detect.rs` when created), and the targets it is attached to (ARNs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SecurityProfileRecord {
+    #[serde(deserialize_with = "crate::json_error::present")]
     pub description: Option<String>,
     pub behaviors: Vec<serde_json::Value>,
     pub targets: BTreeSet<String>,
@@ -132,19 +147,24 @@ pub struct SecurityProfileRecord {
 /// A topic rule: its SQL and the `FROM` filter read from it, and its actions as AWS's API gives
 /// them (recorded, never run by the local core).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TopicRuleRecord {
     pub sql: String,
     pub topic_pattern: String,
+    #[serde(deserialize_with = "crate::json_error::present")]
     pub description: Option<String>,
     pub disabled: bool,
+    #[serde(deserialize_with = "crate::json_error::present")]
     pub sql_version: Option<String>,
     pub actions: Vec<serde_json::Value>,
+    #[serde(deserialize_with = "crate::json_error::present")]
     pub error_action: Option<serde_json::Value>,
     pub created: i64,
 }
 
 /// A recorded control-plane call (`trail.rs`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TrailRecord {
     pub event_name: String,
     pub time_ms: i64,
@@ -156,6 +176,7 @@ pub struct TrailRecord {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PolicyVersionRecord {
     pub document: String,
     pub created: i64,
@@ -305,16 +326,16 @@ impl FleetState {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(
-        "local state file {path} is corrupt at line {line}, column {column}: {message}; it was left untouched: fix it, or move it away to start a fresh demo fleet"
+        "local state file {path} is corrupt at {at}: {message}; it was left untouched: restore it from a backup, or move it and its log away to start a fresh demo fleet"
     )]
     Corrupt {
         path: PathBuf,
-        line: usize,
-        column: usize,
+        /// Line and column, or line and the field's path.
+        at: String,
         message: String,
     },
     #[error(
-        "local state file {path} has format {found}, this iotfleet reads formats 1 and {FORMAT}; move it away to start a fresh demo fleet"
+        "local state file {path} has format {found}, this iotfleet reads formats 1 to {FORMAT}; move it away to start a fresh demo fleet"
     )]
     Format { path: PathBuf, found: u32 },
     #[error(
@@ -325,6 +346,10 @@ pub enum StoreError {
         after: u64,
         found: u64,
     },
+    #[error(
+        "local state log segment {path} is missing: the state holds transactions up to {after} and the log goes on in it; the files were left untouched"
+    )]
+    MissingSegment { path: PathBuf, after: u64 },
     #[error(
         "local state file {path} is missing, but its log segments are beside it ({path}.log-*): move them away to start a fresh demo fleet"
     )]
@@ -342,11 +367,89 @@ impl StoreError {
         let at = crate::json_error::JsonError::of(error);
         Self::Corrupt {
             path: path.to_owned(),
-            line,
-            column: at.column,
+            at: format!("line {line}, column {}", at.column),
             message: at.message,
         }
     }
+
+    fn damaged(path: &Path, damage: frame::Damage) -> Self {
+        Self::Corrupt {
+            path: path.to_owned(),
+            at: format!("line {}", damage.line),
+            message: damage.what,
+        }
+    }
+}
+
+/// Why a record could not be decoded strictly: where in its JSON, and why.
+#[derive(Debug)]
+struct Undecodable {
+    /// The field's path (`things.pump-01.shadows`), `.` for the whole.
+    field: String,
+    /// Line and column in the JSON; none when decoded from a value.
+    position: Option<(usize, usize)>,
+    message: String,
+}
+
+impl Undecodable {
+    fn of<E: serde::de::Error + std::fmt::Display>(
+        error: &serde_path_to_error::Error<E>,
+        position: Option<(usize, usize)>,
+    ) -> Self {
+        Self {
+            field: error.path().to_string(),
+            position,
+            message: error
+                .inner()
+                .to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        }
+    }
+
+    /// The error, for JSON that starts at line `first_line` of `file`.
+    fn at(self, file: &Path, first_line: usize) -> StoreError {
+        let at = match self.position {
+            Some((line, column)) => format!(
+                "line {}, column {column} ({})",
+                first_line + line.saturating_sub(1),
+                self.field
+            ),
+            None => format!("line {first_line}, field {}", self.field),
+        };
+        StoreError::Corrupt {
+            path: file.to_owned(),
+            at,
+            message: self.message,
+        }
+    }
+}
+
+/// Decodes `json` strictly (every field there, no other); the error names the field's path.
+fn decode_slice<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, Undecodable> {
+    serde_json::from_slice(json).map_err(|_| {
+        // Again, slowly, to learn the field's path.
+        let mut deserializer = serde_json::Deserializer::from_slice(json);
+        match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+            Err(error) => {
+                let inner = error.inner();
+                let position = Some((inner.line(), inner.column()));
+                Undecodable::of(&error, position)
+            }
+            Ok(_) => Undecodable {
+                field: ".".to_owned(),
+                position: None,
+                message: "undecodable".to_owned(),
+            },
+        }
+    })
+}
+
+/// Decodes a JSON value strictly; the error names the field's path.
+fn decode(value: serde_json::Value) -> Result<FleetState, Undecodable> {
+    serde_path_to_error::deserialize(value).map_err(|e| Undecodable::of(&e, None))
 }
 
 /// The state and, when it is kept in a file, its log.
@@ -389,14 +492,15 @@ impl Store {
         }
     }
 
-    /// Reads the state file and replays its log. Returns None when there is no file yet.
+    /// Reads the state file and replays its log, checking every byte. Returns None when there
+    /// is no file yet.
     pub fn read_file(path: &Path) -> Result<Option<FleetState>, StoreError> {
         let io = |source| StoreError::Io {
             path: path.to_owned(),
             source,
         };
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 return if log::has_segments(path).map_err(io)? {
                     Err(StoreError::LogWithoutFile {
@@ -408,22 +512,26 @@ impl Store {
             }
             Err(source) => return Err(io(source)),
         };
-        let parse_error = |e: serde_json::Error| StoreError::corrupt(path, e.line(), &e);
-        let mut state: FleetState = serde_json::from_str(&text).map_err(parse_error)?;
-        match state.format {
-            FORMAT => {}
-            1 => {
-                let links: format_1::Links = serde_json::from_str(&text).map_err(parse_error)?;
-                links.apply(&mut state);
+        let opened = frame::open_snapshot(&bytes).map_err(|d| StoreError::damaged(path, d))?;
+        let mut state = match opened {
+            frame::Snapshot::Framed(json) => {
+                let state: FleetState = decode_slice(json).map_err(|e| e.at(path, 2))?;
+                if state.format != FORMAT {
+                    return Err(StoreError::Format {
+                        path: path.to_owned(),
+                        found: state.format,
+                    });
+                }
+                let mut state = state;
+                log::replay(path, &mut state)?;
+                state
             }
-            found => {
-                return Err(StoreError::Format {
-                    path: path.to_owned(),
-                    found,
-                });
+            frame::Snapshot::Legacy(json) => {
+                let mut state = legacy::read(path, json)?;
+                log::replay_legacy(path, &mut state)?;
+                state
             }
-        }
-        log::replay(path, &mut state)?;
+        };
         state.settle();
         Ok(Some(state))
     }
@@ -437,8 +545,7 @@ impl Store {
         };
         state.format = FORMAT;
         state.settle();
-        let bytes = log::write_snapshot(&path, &state).map_err(io)?;
-        let log = log::Log::start(&path, state.seq, bytes).map_err(io)?;
+        let log = log::Log::start(&path, &state).map_err(io)?;
         Ok(Self {
             kept: Mutex::new(Kept {
                 state,
@@ -523,54 +630,6 @@ impl Store {
             log.compact(&kept.state);
         }
         Ok(answer)
-    }
-}
-
-/// Reading format 1, where a policy listed its targets and a group its Things.
-mod format_1 {
-    use std::collections::{BTreeMap, BTreeSet};
-
-    use serde::Deserialize;
-
-    use super::FleetState;
-
-    #[derive(Deserialize)]
-    pub struct Links {
-        #[serde(default)]
-        thing_groups: BTreeMap<String, Group>,
-        #[serde(default)]
-        policies: BTreeMap<String, Policy>,
-    }
-
-    #[derive(Deserialize)]
-    struct Group {
-        #[serde(default)]
-        things: BTreeSet<String>,
-    }
-
-    #[derive(Deserialize)]
-    struct Policy {
-        #[serde(default)]
-        targets: BTreeSet<String>,
-    }
-
-    impl Links {
-        pub fn apply(self, state: &mut FleetState) {
-            for (group, members) in self.thing_groups {
-                for thing in members.things {
-                    if let Some(record) = state.things.get_mut(&thing) {
-                        record.groups.insert(group.clone());
-                    }
-                }
-            }
-            for (policy, attached) in self.policies {
-                for target in attached.targets {
-                    if let Some(policies) = state.attached_policies_mut(&target) {
-                        policies.insert(policy.clone());
-                    }
-                }
-            }
-        }
     }
 }
 
@@ -751,15 +810,128 @@ mod tests {
         std::fs::remove_file(&first).unwrap();
         let mut old = state.clone();
         old.seq = 0;
-        std::fs::write(&path, serde_json::to_vec(&old).unwrap()).unwrap();
+        log::write_snapshot(&path, &old).unwrap();
         assert!(matches!(
             Store::read_file(&path),
-            Err(StoreError::Gap {
-                after: 0,
-                found: 2,
-                ..
-            })
+            Err(StoreError::MissingSegment { after: 0, .. })
         ));
+    }
+
+    #[test]
+    fn an_unknown_or_missing_field_is_refused_with_its_path_even_when_it_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fleet.json");
+        let store = Store::with_file(path.clone(), FleetState::default()).unwrap();
+        store.transact(add("pump-1"), |e| e.to_string()).unwrap();
+        drop(store);
+        let segment = path.with_file_name("fleet.json.log-00000000000000000001");
+        let line = std::fs::read_to_string(&segment).unwrap();
+        let json = &line[9..line.len() - 1];
+        // Rewritten with a valid checksum: only strict decoding can tell.
+        let renamed = json.replace("\"things\"", "\"thinks\"");
+        std::fs::write(&segment, frame::line(renamed.as_bytes())).unwrap();
+        let error = Store::read_file(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("line 1") && error.contains("unknown field `thinks`"),
+            "{error}"
+        );
+        let missing = json.replace("\"thing_type\":null,", "");
+        std::fs::write(&segment, frame::line(missing.as_bytes())).unwrap();
+        let error = Store::read_file(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("things[0]") && error.contains("missing field `thing_type`"),
+            "{error}"
+        );
+        // In the snapshot: the field's path.
+        std::fs::write(&segment, line).unwrap();
+        let state = serde_json::to_string(&Store::read_file(&path).unwrap().unwrap()).unwrap();
+        let extra = state.replacen("\"version\":1,", "\"version\":1,\"colour\":\"red\",", 1);
+        std::fs::write(&path, frame::snapshot(extra.as_bytes())).unwrap();
+        let error = Store::read_file(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("line 2")
+                && error.contains("things.pump-1")
+                && error.contains("unknown field `colour`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_format_2_file_and_its_log_are_read_then_rewritten_as_format_3() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fleet.json");
+        let text = r#"{"format":2,"seq":1,"account":"123456789012","ca":null,
+            "things":{"pump-1":{"id":"t","thing_type":null,"attributes":{},"version":1,
+                "principals":[],"groups":[],"shadows":{"classic":null,"named":{},"deleted_versions":{}}}},
+            "thing_types":{},"thing_groups":{},"certificates":{},"policies":{}}"#;
+        std::fs::write(&path, text).unwrap();
+        let segment = path.with_file_name("fleet.json.log-00000000000000000002");
+        let line = r#"{"seq":2,"things":[["pump-2",{"id":"u","thing_type":null,"attributes":{},"version":1,"principals":[],"shadows":{"classic":null,"named":{},"deleted_versions":{}}}]]}"#;
+        std::fs::write(&segment, format!("{line}\n{{\"seq\":3,\"thi")).unwrap();
+        let state = Store::read_file(&path).unwrap().unwrap();
+        assert_eq!(
+            state.seq, 2,
+            "the torn last line of an old log is still skipped"
+        );
+        assert_eq!(
+            state.things.keys().collect::<Vec<_>>(),
+            ["pump-1", "pump-2"]
+        );
+        let mut state = state;
+        state.format = FORMAT;
+        Store::with_file(path.clone(), state.clone()).unwrap();
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .starts_with("{\"format\":3,\"crc32\"")
+        );
+        assert_eq!(Store::read_file(&path).unwrap().unwrap(), state);
+        assert!(!segment.exists(), "the old log is gone once rewritten");
+
+        // An old file with a table renamed is refused, not read as an empty fleet.
+        std::fs::write(&path, text.replace("\"things\"", "\"thinks\"")).unwrap();
+        let error = Store::read_file(&path).unwrap_err().to_string();
+        assert!(error.contains("unknown field `thinks`"), "{error}");
+    }
+
+    #[test]
+    fn the_segments_form_a_chain_and_a_missing_or_unlinked_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fleet.json");
+        let empty = FleetState {
+            format: FORMAT,
+            ..FleetState::default()
+        };
+        log::write_snapshot(&path, &empty).unwrap();
+        let row = serde_json::to_string(&thing(1)).unwrap();
+        let line = |seq: u64, name: &str| {
+            frame::line(format!(r#"{{"seq":{seq},"things":[["{name}",{row}]]}}"#).as_bytes())
+        };
+        let segment = |n: u64| path.with_file_name(format!("fleet.json.log-{n:020}"));
+        let mut first = line(1, "pump-1");
+        first.extend(frame::line(br#"{"next":2}"#));
+        std::fs::write(segment(1), &first).unwrap();
+        std::fs::write(segment(2), line(2, "pump-2")).unwrap();
+        let state = Store::read_file(&path).unwrap().unwrap();
+        assert_eq!(
+            state.things.keys().collect::<Vec<_>>(),
+            ["pump-1", "pump-2"]
+        );
+
+        // The newest segment, named by the one before it, deleted.
+        std::fs::remove_file(segment(2)).unwrap();
+        assert!(matches!(
+            Store::read_file(&path),
+            Err(StoreError::MissingSegment { after: 1, .. })
+        ));
+        // A segment that nothing leads to (its predecessor's end line lost).
+        std::fs::write(segment(1), line(1, "pump-1")).unwrap();
+        std::fs::write(segment(2), line(2, "pump-2")).unwrap();
+        let error = Store::read_file(&path).unwrap_err().to_string();
+        assert!(error.contains("the log ends before it"), "{error}");
+        // An empty one is a segment begun just before a crash: nothing was in it.
+        std::fs::write(segment(2), "").unwrap();
+        assert_eq!(Store::read_file(&path).unwrap().unwrap().seq, 1);
     }
 
     #[test]
