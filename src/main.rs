@@ -60,10 +60,12 @@ async fn termination() -> (&'static str, u8) {
     ) else {
         return std::future::pending().await;
     };
-    tokio::select! {
+    let (name, number) = tokio::select! {
         _ = terminate.recv() => ("SIGTERM", 15),
         _ = hangup.recv() => ("SIGHUP", 1),
-    }
+    };
+    cli::stop_within(cli::STOP_DEADLINE, 128 + number);
+    (name, number)
 }
 
 /// Logs go to `--log-file`, else `$XDG_STATE_HOME/iotfleet/iotfleet.log` (private, rotated past

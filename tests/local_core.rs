@@ -760,6 +760,121 @@ async fn a_core_killed_while_writing_keeps_every_acknowledged_change_in_a_whole_
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_a_loaded_core_within_2_s_and_keeps_every_acknowledged_write() {
+    use std::time::{Duration, Instant};
+    let home = tempfile::tempdir().unwrap();
+    let mut served = serve(home.path());
+    let config = served.target.sdk_config().await;
+    let iot = aws_sdk_iot::Client::new(&config);
+    let writers: Vec<_> = (0..4)
+        .map(|writer| tokio::spawn(create_until_refused(iot.clone(), writer)))
+        .collect();
+    // Readers too: whole-fleet searches and listings, back to back.
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let iot = iot.clone();
+            tokio::spawn(async move {
+                while iot
+                    .search_index()
+                    .query_string("thingName:*-0* OR attributes.site:*")
+                    .send()
+                    .await
+                    .is_ok()
+                    && iot.list_things().send().await.is_ok()
+                {}
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let pid = served.child.id().to_string();
+    let signalled = Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = loop {
+        if let Some(status) = served.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(2),
+            "still running 2 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let took = signalled.elapsed();
+    assert_eq!(status.code(), Some(143), "the shell's code for SIGTERM");
+    let mut acknowledged = Vec::new();
+    for writer in writers {
+        acknowledged.extend(writer.await.unwrap());
+    }
+    for reader in readers {
+        reader.await.unwrap();
+    }
+    assert!(!acknowledged.is_empty(), "the writers got going");
+    let state = iotfleet::local::store::Store::read_file(&home.path().join("fleet.json"))
+        .expect("the state files read whole")
+        .expect("the state file exists");
+    let missing: Vec<&String> = acknowledged
+        .iter()
+        .filter(|name| !state.things.contains_key(*name))
+        .collect();
+    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
+    eprintln!(
+        "stopped {took:?} after SIGTERM; {} acknowledged CreateThing calls all kept",
+        acknowledged.len()
+    );
+}
+
+#[tokio::test]
+async fn a_connection_that_does_not_finish_its_headers_is_closed() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let core = iotfleet::local::LocalCore::start(iotfleet::local::LocalOptions {
+        seed: true,
+        mqtt_port: None,
+        simulator: None,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let address = core.endpoint().trim_start_matches("http://").to_owned();
+    let mut slow = Vec::new();
+    for _ in 0..200 {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        stream
+            .write_all(b"GET /things HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        slow.push(stream);
+    }
+    let iot = aws_sdk_iot::Client::new(&support::Target::local(&core).sdk_config().await);
+    assert!(
+        iot.list_things().send().await.is_ok(),
+        "others are served meanwhile"
+    );
+    let deadline = iotfleet::local::http::HEADER_TIMEOUT + std::time::Duration::from_secs(2);
+    for stream in &mut slow {
+        let mut buffer = [0u8; 256];
+        let read = tokio::time::timeout(deadline, stream.read(&mut buffer))
+            .await
+            .expect("the connection is closed by the server");
+        // Closed (0 bytes, or reset), perhaps after a 408 said why.
+        if let Ok(n) = read
+            && n > 0
+        {
+            assert!(
+                buffer.starts_with(b"HTTP/1.1 408"),
+                "{:?}",
+                String::from_utf8_lossy(&buffer[..n])
+            );
+        }
+    }
+}
+
 /// boto3 with the printed key, another key, a wrong secret and no signature at all; then it
 /// provisions a device as a script would (keys and certificate, Thing, policy, attachments).
 const CLIENTS_SCRIPT: &str = r#"

@@ -127,5 +127,6 @@ pub async fn serve(
         .await
         .map_err(|e| CliError::new(1, format!("cannot wait for Ctrl-C: {e}")))?;
     tracing::info!("local serve stopped by Ctrl-C");
+    super::stop_within(super::STOP_DEADLINE, 0);
     Ok(())
 }

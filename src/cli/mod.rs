@@ -173,6 +173,26 @@ async fn isolation_verb(
     }
 }
 
+/// After a stop was asked for (a signal, Ctrl-C), ends the process with `code` once `limit`
+/// has passed, whatever is still running: a stop takes bounded time at any load. Safe for the
+/// local core: a write is acknowledged only once its log line is on disk, and a line cut short
+/// by the exit was never acknowledged and is ignored on reading.
+pub fn stop_within(limit: std::time::Duration, code: u8) {
+    let spawned = std::thread::Builder::new()
+        .name("stop-deadline".into())
+        .spawn(move || {
+            std::thread::sleep(limit);
+            tracing::warn!(?limit, "still stopping after the deadline: exiting now");
+            std::process::exit(i32::from(code));
+        });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "cannot start the stop deadline");
+    }
+}
+
+/// How long a stop may take before the process just exits.
+pub const STOP_DEADLINE: std::time::Duration = std::time::Duration::from_millis(1500);
+
 /// Runs one verb and prints its output.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let mut cli = cli;

@@ -10,6 +10,7 @@ pub mod core;
 pub mod credentials;
 pub mod data_plane;
 pub mod detect;
+pub mod http;
 pub mod logs;
 pub mod owner;
 pub mod presence;
@@ -176,11 +177,7 @@ impl LocalCore {
             _ => None,
         };
         let app = api::router(core.clone());
-        let server = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, app).await {
-                tracing::error!(%error, "local IoT Core server stopped");
-            }
-        });
+        let server = tokio::spawn(http::serve(listener, app));
         let endpoint = format!("http://127.0.0.1:{port}");
         if let Some(ownership) = &ownership {
             ownership.advertise(&owner::Advert {
