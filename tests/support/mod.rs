@@ -10,6 +10,7 @@ pub mod mosquitto;
 pub mod moto;
 pub mod raw_mqtt;
 pub mod seed;
+pub mod served;
 pub mod traffic;
 
 use iotfleet::fleet::{ConnectionSettings, FleetClient, StaticCredentials};
