@@ -17,11 +17,11 @@ use iotfleet::fleet::model::{
     ThingSummary, Validity,
 };
 use iotfleet::tui::action::Action;
+use iotfleet::tui::frame;
 use iotfleet::tui::keys::{KeyResolver, Layer};
 use iotfleet::tui::msg::{Effect, FleetEvent, Msg, Request};
 use iotfleet::tui::state::{Backend, Load, Screen, State};
 use iotfleet::tui::update;
-use iotfleet::tui::views;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use time::OffsetDateTime;
@@ -99,10 +99,10 @@ fn main() {
     let mut draw = |state: &State, layers: &[Layer]| {
         terminal
             .draw(|frame| {
-                views::draw(
+                frame::draw(
                     frame,
                     state,
-                    views::Context {
+                    frame::Context {
                         theme: &loaded.theme,
                         keys: &keys,
                         layers,
@@ -175,6 +175,7 @@ fn main() {
             let needle = word[..end].to_lowercase();
             let started = Instant::now();
             let hits = state
+                .fleet
                 .things
                 .items
                 .iter()
@@ -297,9 +298,9 @@ fn scroll_with_connectivity(state: &mut State, draw: &mut impl FnMut(&State, &[L
     const SCREENS: u32 = 200;
     let fleet = fleet_size();
     let layers = [Layer::List, Layer::Global];
-    state.connectivity.clear();
-    state.connectivity_asking.clear();
-    state.principals.clear();
+    state.fleet.connectivity.clear();
+    state.fleet.connectivity_asking.clear();
+    state.fleet.principals.clear();
     update::update(state, Msg::Action(Action::Top));
     let mut frames = Vec::new();
     let mut draws = Vec::new();
@@ -351,7 +352,7 @@ fn scroll_with_connectivity(state: &mut State, draw: &mut impl FnMut(&State, &[L
         "  calls per screen: {:.1} GetThingConnectivityData, {:.1} others (ListThingPrincipals); {} Things asked of {fleet}",
         f64::from(connectivity_calls) / f64::from(SCREENS),
         f64::from(other_calls) / f64::from(SCREENS),
-        state.connectivity.len()
+        state.fleet.connectivity.len()
     );
     println!(
         "  keypress + answers + draw  p50 {:>6.2} ms   p99 {:>6.2} ms",
@@ -438,7 +439,7 @@ fn seed_details(state: &mut State, now: OffsetDateTime) {
         default_client_id: None,
         billing_group: None,
     };
-    state.thing_reports.insert(
+    state.fleet.thing_reports.insert(
         "device-000042".into(),
         Load::Ready(ThingReport {
             thing,
@@ -448,6 +449,7 @@ fn seed_details(state: &mut State, now: OffsetDateTime) {
         }),
     );
     state
+        .fleet
         .certificate_reports
         .insert("c".repeat(64), Load::Ready(report));
     let versions = vec![PolicyVersion {
@@ -458,7 +460,7 @@ fn seed_details(state: &mut State, now: OffsetDateTime) {
     let targets = (0..500)
         .map(|i| format!("arn:aws:iot:us-east-1:123456789012:cert/{i:064}"))
         .collect();
-    state.policy_reports.insert(
+    state.fleet.policy_reports.insert(
         "device-policy".into(),
         Load::Ready(PolicyReport {
             policy,

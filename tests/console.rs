@@ -10,7 +10,7 @@ use iotfleet::config::files;
 use iotfleet::config::keymap::{Key, KeyCode};
 use iotfleet::fleet::FleetClient;
 use iotfleet::local::{LocalCore, LocalOptions};
-use iotfleet::tui::state::shadow_edit::Stage;
+use iotfleet::tui::shadow::edit_state::Stage;
 use iotfleet::tui::state::{Backend, ListKind, Load, Screen};
 use iotfleet::tui::{App, Options};
 
@@ -72,12 +72,18 @@ fn snapshot(name: &str, text: &str) {
 #[tokio::test]
 async fn filter_enter_certificate_then_policy_lands_on_the_policy_screen() {
     let (_core, mut app) = console_on_demo_fleet(None).await;
-    assert!(app.state.things.items.len() >= 50);
+    assert!(app.state.fleet.things.items.len() >= 50);
     keys(&mut app, &["/", "pump-1", "<Enter>"]).await;
     let Screen::List(ListKind::Things, view) = app.state.screen() else {
         panic!("still on the list")
     };
-    let first = app.state.things.items.at(view.rows[0] as usize).name();
+    let first = app
+        .state
+        .fleet
+        .things
+        .items
+        .at(view.rows[0] as usize)
+        .name();
     assert_eq!(first, "pump-10", "the best match comes first");
     keys(&mut app, &["<Enter>"]).await;
     assert!(
@@ -122,9 +128,9 @@ async fn the_things_list_loads_status_only_for_rows_on_screen() {
         before,
         "moving within the page loads nothing new"
     );
-    let loaded = app.state.principals.len();
+    let loaded = app.state.fleet.principals.len();
     assert!(
-        loaded < app.state.things.items.len(),
+        loaded < app.state.fleet.things.items.len(),
         "principals were loaded for {loaded} Things, not the whole fleet"
     );
 }
@@ -226,9 +232,9 @@ async fn denied_and_quarantined_screens_snapshot_at_80x24_and_120x40() {
     )
     .await;
     assert!(
-        run_until(&mut app, SETTLE, |app| app.state.denied.total == 4).await,
+        run_until(&mut app, SETTLE, |app| app.state.fleet.denied.total == 4).await,
         "{:?}",
-        app.state.denied
+        app.state.fleet.denied
     );
     for (width, height) in [(80, 24), (120, 40)] {
         app.handle(iotfleet::tui::msg::Msg::Resize { width, height });
@@ -372,22 +378,22 @@ async fn against_moto_the_console_shows_the_count_while_pages_stream_in() {
         Options::new(backend),
         files::load_from(None, None, None, false),
     );
-    while app.state.things.items.is_empty() {
+    while app.state.fleet.things.items.is_empty() {
         assert!(app.step(SETTLE).await, "a first page arrives");
     }
     assert_eq!(
-        app.state.things.items.len(),
+        app.state.fleet.things.items.len(),
         250,
         "the first page shows before the rest"
     );
-    assert!(app.state.things.loading);
+    assert!(app.state.fleet.things.loading);
     let screen = render(&app, 120, 40);
     assert!(
         screen.contains("Things (250)") && screen.contains("loading"),
         "{screen}"
     );
     app.settle(SETTLE).await;
-    assert_eq!(app.state.things.items.len(), 600);
+    assert_eq!(app.state.fleet.things.items.len(), 600);
     let screen = render(&app, 120, 40);
     assert!(screen.contains("Things (600)"), "{screen}");
     assert!(
@@ -515,7 +521,8 @@ async fn editing_desired_checks_the_json_shows_the_diff_applies_and_journals() {
         "our own change is not someone else's: {:?}",
         app.state.message
     );
-    let Some(Load::Ready(shadow)) = app.state.shadows.get(&("pump-03".to_owned(), None)) else {
+    let Some(Load::Ready(shadow)) = app.state.fleet.shadows.get(&("pump-03".to_owned(), None))
+    else {
         panic!("the shadow is reloaded")
     };
     assert_eq!(shadow.version, Some(2));
@@ -537,7 +544,8 @@ async fn editing_desired_checks_the_json_shows_the_diff_applies_and_journals() {
         throttled: 0,
     });
     app.settle(SETTLE).await;
-    let Some(Load::Ready(shadow)) = app.state.shadows.get(&("pump-03".to_owned(), None)) else {
+    let Some(Load::Ready(shadow)) = app.state.fleet.shadows.get(&("pump-03".to_owned(), None))
+    else {
         panic!("reloaded")
     };
     assert_eq!(shadow.delta, None, "reported caught up");
@@ -617,7 +625,7 @@ async fn a_conflict_keeps_the_edit_and_shows_the_newer_shadow_on(backend: suppor
         snapshot("shadow_conflict_120x40", &screen);
     }
     // Nothing was overwritten.
-    let Some(Load::Ready(shadow)) = app.state.shadows.get(&(thing.clone(), None)) else {
+    let Some(Load::Ready(shadow)) = app.state.fleet.shadows.get(&(thing.clone(), None)) else {
         panic!("the newer shadow is loaded")
     };
     assert_eq!(
@@ -634,7 +642,7 @@ async fn a_conflict_keeps_the_edit_and_shows_the_newer_shadow_on(backend: suppor
     keys(&mut app, &["y"]).await;
     app.settle(SETTLE).await;
     assert!(app.state.edit.is_none(), "{:?}", app.state.message);
-    let Some(Load::Ready(shadow)) = app.state.shadows.get(&(thing.clone(), None)) else {
+    let Some(Load::Ready(shadow)) = app.state.fleet.shadows.get(&(thing.clone(), None)) else {
         panic!("reloaded")
     };
     assert_eq!(
@@ -692,7 +700,7 @@ async fn a_key_both_sides_changed_waits_for_a_choice_before_y_applies() {
     keys(&mut app, &["y"]).await;
     app.settle(SETTLE).await;
     assert!(app.state.edit.is_none(), "{:?}", app.state.message);
-    let Some(Load::Ready(shadow)) = app.state.shadows.get(&(thing.clone(), None)) else {
+    let Some(Load::Ready(shadow)) = app.state.fleet.shadows.get(&(thing.clone(), None)) else {
         panic!("reloaded")
     };
     assert_eq!(
@@ -864,12 +872,13 @@ async fn violations_screen_column_and_thing_line_snapshot_at_80x24_and_120x40() 
     assert!(
         run_until(&mut app, SETTLE, |app| app
             .state
+            .fleet
             .violations
             .count("camera-04")
             == Some(1))
         .await,
         "{:?}",
-        app.state.violations
+        app.state.fleet.violations
     );
     for (width, height) in [(80, 24), (120, 40)] {
         app.handle(iotfleet::tui::msg::Msg::Resize { width, height });
@@ -945,12 +954,12 @@ async fn the_things_screen_names_the_topic_rules_reading_its_topics_at_80x24_and
     keys(&mut app, &[":", "thing pump-01", "<Enter>"]).await;
     assert!(
         run_until(&mut app, SETTLE, |app| matches!(
-            app.state.thing_rules.get("pump-01"),
+            app.state.fleet.thing_rules.get("pump-01"),
             Some(Load::Ready(rules)) if rules.len() == 2
         ))
         .await,
         "{:?}",
-        app.state.thing_rules.get("pump-01")
+        app.state.fleet.thing_rules.get("pump-01")
     );
     for (width, height) in [(80, 24), (120, 40)] {
         app.handle(iotfleet::tui::msg::Msg::Resize { width, height });
@@ -994,6 +1003,7 @@ async fn h_shows_who_changed_a_policy_and_a_quarantine_as_calls_and_journal_entr
     assert!(
         run_until(&mut app, SETTLE, |app| app
             .state
+            .fleet
             .history
             .as_ref()
             .is_some_and(|h| matches!(h.load, Load::Ready(_))))
@@ -1042,7 +1052,7 @@ async fn h_shows_who_changed_a_policy_and_a_quarantine_as_calls_and_journal_entr
             .as_ref()
             .is_some_and(|q| matches!(
                 q.stage,
-                iotfleet::tui::state::quarantine::Stage::Finished(_)
+                iotfleet::tui::flows::quarantine_state::Stage::Finished(_)
             )))
         .await
     );
@@ -1050,6 +1060,7 @@ async fn h_shows_who_changed_a_policy_and_a_quarantine_as_calls_and_journal_entr
     assert!(
         run_until(&mut app, SETTLE, |app| app
             .state
+            .fleet
             .history
             .as_ref()
             .is_some_and(

@@ -68,8 +68,8 @@ async fn the_audit_screen_groups_filters_and_opens_what_a_finding_names() {
             ..
         }
     ));
-    let Some(Load::Ready(report)) = &app.state.audit else {
-        panic!("{:?}", app.state.audit);
+    let Some(Load::Ready(report)) = &app.state.fleet.audit else {
+        panic!("{:?}", app.state.fleet.audit);
     };
     assert_eq!(report.findings.len(), 9);
     let screen = render(&app, 120, 40);
@@ -93,6 +93,7 @@ async fn the_audit_screen_groups_filters_and_opens_what_a_finding_names() {
     };
     let things = app
         .state
+        .fleet
         .certificate_reports
         .get(&id)
         .and_then(|r| match r {

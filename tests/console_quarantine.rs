@@ -15,8 +15,8 @@ use iotfleet::fleet::FleetClient;
 use iotfleet::fleet::quarantine::DENY_ALL_POLICY;
 use iotfleet::local::simulator::SimulatorOptions;
 use iotfleet::local::{LocalCore, LocalOptions};
+use iotfleet::tui::flows::quarantine_state::Stage;
 use iotfleet::tui::state::Backend;
-use iotfleet::tui::state::quarantine::Stage;
 use iotfleet::tui::{App, Options};
 use time::OffsetDateTime;
 
@@ -134,7 +134,7 @@ async fn q_y_quarantines_the_selected_thing_and_r_y_releases_it_journaling_each_
     snapshot("quarantine_done_120x40", &render(&app, 120, 40));
     keys(&mut app, &["<Enter>"]).await;
     assert!(app.state.quarantine.is_none());
-    assert!(app.state.is_quarantined("camera-04"));
+    assert!(app.state.fleet.is_quarantined("camera-04"));
     let list = render(&app, 120, 40);
     let row = list.lines().find(|l| l.starts_with("│camera-04")).unwrap();
     assert!(row.contains(" Q "), "{row}");
@@ -159,7 +159,7 @@ async fn q_y_quarantines_the_selected_thing_and_r_y_releases_it_journaling_each_
     assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
     assert!(!deny_all_attached(&core));
     keys(&mut app, &["<Esc>"]).await;
-    assert!(!app.state.is_quarantined("camera-04"));
+    assert!(!app.state.fleet.is_quarantined("camera-04"));
 
     let entries = journal(&path);
     for action in ["quarantine", "release"] {
@@ -253,7 +253,7 @@ async fn the_things_list_says_who_is_online_and_a_quarantine_turns_the_device_of
     assert!(
         pump.contains("○ ") && pump.contains("kicked"),
         "{pump} {:?}",
-        app.state.connectivity.get("pump-03")
+        app.state.fleet.connectivity.get("pump-03")
     );
     keys(&mut app, &["<Enter>"]).await;
     let screen = render(&app, 120, 40);
@@ -271,6 +271,7 @@ async fn denied_shows_camera_04s_refused_publishes_within_a_second_and_its_refus
     let mut app = console(&core, &dir.path().join("journal.jsonl"), false).await;
     let publishes = |app: &App| {
         app.state
+            .fleet
             .denied
             .refusals
             .iter()
@@ -284,7 +285,7 @@ async fn denied_shows_camera_04s_refused_publishes_within_a_second_and_its_refus
         run_until(&mut app, SETTLE, |app| publishes(app) > before).await,
         "camera-04 probes another device's topic every few seconds"
     );
-    let newest = app.state.denied.newest("camera-04").unwrap().clone();
+    let newest = app.state.fleet.denied.newest("camera-04").unwrap().clone();
     let late = OffsetDateTime::now_utc() - newest.time;
     // Read every 0.5 s, looked at every 0.1 s: within a second, with room for a loaded machine.
     assert!(late < time::Duration::milliseconds(1_500), "{late}");
@@ -307,7 +308,7 @@ async fn denied_shows_camera_04s_refused_publishes_within_a_second_and_its_refus
     keys(&mut app, &["<Enter>"]).await;
     let quarantined_at = OffsetDateTime::now_utc();
     let refused_connect = |app: &App| {
-        app.state.denied.refusals.iter().any(|r| {
+        app.state.fleet.denied.refusals.iter().any(|r| {
             r.client_id == "camera-04" && r.action() == "connect" && r.time >= quarantined_at
         })
     };
@@ -580,7 +581,7 @@ async fn tab_plans_again_deactivating_the_certificates_and_release_reactivates_t
 /// The bulk popup's run ended with every Thing done.
 fn batch_finished(app: &App) -> Option<&iotfleet::fleet::quarantine::batch::BatchReport> {
     match app.state.bulk.as_ref().map(|f| &f.stage) {
-        Some(iotfleet::tui::state::bulk::BulkStage::Finished(report)) => Some(report),
+        Some(iotfleet::tui::flows::bulk_state::BulkStage::Finished(report)) => Some(report),
         _ => None,
     }
 }
@@ -657,7 +658,7 @@ async fn a_release_that_leaves_another_hold_says_the_thing_stays_quarantined() {
         .state
         .bulk
         .as_ref()
-        .and_then(iotfleet::tui::state::bulk::BulkFlow::count)
+        .and_then(iotfleet::tui::flows::bulk_state::BulkFlow::count)
         .unwrap();
     keys(
         &mut app,

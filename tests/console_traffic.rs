@@ -15,8 +15,8 @@ use iotfleet::fleet::FleetClient;
 use iotfleet::fleet::traffic::{TrafficEvent, TrafficSettings, connect};
 use iotfleet::local::simulator::SimulatorOptions;
 use iotfleet::local::{LocalCore, LocalOptions};
-use iotfleet::tui::state::traffic::Pane;
 use iotfleet::tui::state::{Backend, Screen};
+use iotfleet::tui::traffic::state::Pane;
 use iotfleet::tui::{App, Options};
 use support::mosquitto::Mosquitto;
 use support::traffic::expect;
@@ -219,7 +219,7 @@ async fn hostile_payloads_are_drawn_escaped_in_every_pane() {
             .traffic
             .subscriptions
             .iter()
-            .all(|s| s.granted != iotfleet::tui::state::traffic::Granted::Pending)
+            .all(|s| s.granted != iotfleet::tui::traffic::state::Granted::Pending)
     })
     .await;
     let mut sender = settings;
@@ -288,7 +288,7 @@ async fn a_one_mib_and_a_binary_payload_are_shown_cut_and_in_hex() {
     .await;
     until(&mut app, "the subscription", |app| {
         app.state.traffic.subscriptions[0].granted
-            != iotfleet::tui::state::traffic::Granted::Pending
+            != iotfleet::tui::traffic::state::Granted::Pending
     })
     .await;
     handle
@@ -353,14 +353,14 @@ async fn a_flood_ten_times_the_budget_stays_in_memory_and_every_message_is_count
     let mut app = console(&core, settings.clone(), Some(BUDGET)).await;
     press(&mut app, &[":", "traffic", "<Enter>"]);
     // Only the flood: the default filters are removed through the unsubscribe prompt.
-    for filter in iotfleet::tui::traffic::DEFAULT_FILTERS {
+    for filter in iotfleet::tui::traffic::keys::DEFAULT_FILTERS {
         press(&mut app, &["d", "<C-u>", filter, "<Enter>"]);
     }
     press(&mut app, &["a", "flood/#", "<Enter>"]);
     until(&mut app, "the flood subscription", |app| {
         app.state.traffic.subscriptions.len() == 1
             && app.state.traffic.subscriptions[0].granted
-                != iotfleet::tui::state::traffic::Granted::Pending
+                != iotfleet::tui::traffic::state::Granted::Pending
     })
     .await;
     let before = rss_bytes();
@@ -429,7 +429,7 @@ async fn a_json_path_shows_one_value_of_each_payload() {
             .traffic
             .subscriptions
             .iter()
-            .all(|s| s.granted != iotfleet::tui::state::traffic::Granted::Pending)
+            .all(|s| s.granted != iotfleet::tui::traffic::state::Granted::Pending)
     })
     .await;
     let mut sender = settings;

@@ -909,7 +909,7 @@ async fn thing_names(fleet: &TestFleet, query: ThingQuery) -> Vec<String> {
 }
 
 async fn refusals_are_read_from_aws_iot_logs(fleet: &TestFleet) {
-    use iotfleet::fleet::refusals::Cursor;
+    use iotfleet::fleet::denied::Cursor;
     let now = time::OffsetDateTime::now_utc();
     let ms = |seconds_ago: i64| {
         i64::try_from(

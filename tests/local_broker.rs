@@ -136,7 +136,7 @@ async fn a_device_publishes_only_where_its_policy_allows() {
     let client = iotfleet::fleet::FleetClient::connect(&core.connection_settings())
         .await
         .unwrap();
-    let mut cursor = iotfleet::fleet::refusals::Cursor::since(
+    let mut cursor = iotfleet::fleet::denied::Cursor::since(
         time::OffsetDateTime::now_utc() - time::Duration::minutes(1),
     );
     let refused = client.refusals(&mut cursor).await.unwrap();
@@ -981,8 +981,8 @@ async fn violation_until(
     client: &iotfleet::fleet::FleetClient,
     wait: Duration,
     what: &str,
-    check: impl Fn(&[iotfleet::fleet::detect::Violation]) -> bool,
-) -> Vec<iotfleet::fleet::detect::Violation> {
+    check: impl Fn(&[iotfleet::fleet::violations::Violation]) -> bool,
+) -> Vec<iotfleet::fleet::violations::Violation> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let found = client.violations(None).await.expect("violations");
@@ -1017,7 +1017,7 @@ async fn simulated_fleet(speedup: u32) -> (LocalCore, iotfleet::fleet::FleetClie
     (core, client)
 }
 
-fn rogue(active: &[iotfleet::fleet::detect::Violation]) -> bool {
+fn rogue(active: &[iotfleet::fleet::violations::Violation]) -> bool {
     active.iter().any(|v| v.thing_name == "camera-04")
 }
 

@@ -16,6 +16,7 @@ use support::console::{SETTLE, keys, opened, render};
 fn names(app: &App) -> Vec<String> {
     let mut names: Vec<String> = app
         .state
+        .fleet
         .things
         .items
         .iter()

@@ -11,7 +11,7 @@ use super::CliError;
 use super::args::{GlobalArgs, OutputFormat};
 use super::text::{Layout, tab_line, truncate};
 use crate::fleet::FleetClient;
-use crate::fleet::refusals::{Cursor, Refusal, poll_every};
+use crate::fleet::denied::{Cursor, Refusal, poll_every};
 use crate::untrusted::{escape, json_for_terminal};
 
 pub async fn denied(

@@ -12,7 +12,7 @@ use super::CliError;
 use super::args::{GlobalArgs, OutputFormat};
 use super::text::{Layout, tab_line, truncate};
 use crate::fleet::FleetClient;
-use crate::fleet::detect::{Violation, Violations, poll_every};
+use crate::fleet::violations::{Violation, Violations, poll_every};
 use crate::untrusted::{escape, json_for_terminal};
 
 pub async fn violations(

@@ -5,7 +5,7 @@
 pub mod audit;
 pub mod certificate;
 pub mod client;
-pub mod detect;
+pub mod denied;
 pub mod error;
 pub mod history;
 pub mod inventory;
@@ -17,12 +17,12 @@ pub mod permissions;
 pub mod profiles;
 pub mod quarantine;
 pub mod quotas;
-pub mod refusals;
 pub mod rules;
 pub mod search;
 pub mod sessions;
 pub mod status;
 pub mod traffic;
+pub mod violations;
 
 pub use client::{
     BackendInfo, CallStats, ConnectionSettings, FleetClient, StaticCredentials, ThingPages,

@@ -33,7 +33,7 @@ pub struct Seen {
 /// The client ids of `events` (log lines of `AWSIotLogsV2`) that name `certificate` and whose
 /// last event does not end their session.
 #[must_use]
-pub fn open_sessions(certificate: &str, events: &[super::refusals::LogEvent]) -> Seen {
+pub fn open_sessions(certificate: &str, events: &[super::denied::LogEvent]) -> Seen {
     let mut last: BTreeMap<String, (i64, bool)> = BTreeMap::new();
     for event in events {
         let Ok(line) = serde_json::from_str::<Value>(&event.message) else {
@@ -82,7 +82,7 @@ impl FleetClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fleet::refusals::LogEvent;
+    use crate::fleet::denied::LogEvent;
 
     fn event(at: i64, json: &str) -> LogEvent {
         LogEvent {

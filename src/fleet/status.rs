@@ -9,11 +9,11 @@ use time::OffsetDateTime;
 
 use super::audit::EXPIRING_DAYS;
 use super::client::{CONCURRENT_CALLS, FleetClient};
+use super::denied;
 use super::error::FleetError;
 use super::journal::Journal;
 use super::model::{Certificate, CertificateStatus, certificate_id_from_arn};
 use super::quarantine::register;
-use super::refusals;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Word {
@@ -137,7 +137,7 @@ pub async fn matching(
                     .map_err(|e| e.refusals_unknown(&client.backend().region))?;
                 let refused: BTreeSet<String> = events
                     .iter()
-                    .filter_map(refusals::parse)
+                    .filter_map(denied::parse)
                     .map(|r| r.client_id)
                     .collect();
                 names.retain(|n| refused.contains(n));

@@ -12,17 +12,17 @@ use ratatui::crossterm::event::{self, Event as TermEvent};
 use ratatui_textarea::TextArea;
 use tokio::sync::mpsc;
 
-use super::keys::{self, KeyResolver, Layer, Resolution, key_of};
-use super::msg::{Effect, Msg, Setup};
-use super::state::{Backend, Focus, Level, State};
-use super::tasks::Runner;
-use super::update;
-use super::views;
 use crate::config::files::{self, Loaded};
 use crate::config::keymap::{Key, KeyCode};
 use crate::config::theme::Theme;
 use crate::fleet::FleetClient;
 use crate::fleet::traffic::{self, TrafficEvent, TrafficHandle, TrafficSettings};
+use crate::tui::data::tasks::Runner;
+use crate::tui::frame as views;
+use crate::tui::keys::{self, KeyResolver, Layer, Resolution, key_of};
+use crate::tui::msg::{Effect, Msg, Setup};
+use crate::tui::state::{Backend, Focus, Level, State};
+use crate::tui::update;
 
 /// How the console was asked to start.
 #[derive(Debug, Clone)]
@@ -135,7 +135,7 @@ impl App {
                 .settings
                 .history_mib
                 .map(|mib| mib.saturating_mul(1024 * 1024)))
-            .unwrap_or(traffic::history::DEFAULT_BUDGET);
+            .unwrap_or(traffic::messages::DEFAULT_BUDGET);
         let mut problems: Vec<String> =
             loaded.problems.into_iter().chain(keymap_problems).collect();
         let mut quarantine_strategy = crate::fleet::quarantine::Strategy::default();
@@ -160,7 +160,7 @@ impl App {
         let setup = Setup {
             history_budget,
             answer_keys: keys.answer_keys(),
-            help_lines: super::views::help::line_count(&keys),
+            help_lines: crate::tui::frame::help::line_count(&keys),
             profiles: if options.reconnect.is_some() {
                 crate::fleet::profiles::Profiles::read()
             } else {
@@ -169,7 +169,7 @@ impl App {
             quarantine_strategy,
             problems,
         };
-        let mutations = super::tasks::MutationSettings {
+        let mutations = crate::tui::data::tasks::MutationSettings {
             read_only,
             journal: options.journal.clone(),
         };
@@ -726,7 +726,8 @@ async fn event_loop(
             tokio::time::sleep(Duration::from_millis(60)).await;
             set_mouse(false);
             ratatui::restore();
-            let result = super::external::edit(&text, &super::external::command());
+            let result =
+                crate::tui::shadow::external::edit(&text, &crate::tui::shadow::external::command());
             *terminal = ratatui::init();
             set_mouse(mouse);
             paused.store(false, Ordering::Release);
@@ -790,8 +791,8 @@ fn terminal_event(app: &mut App, event: &TermEvent, clicks: &mut Clicks) {
         }),
         // The wheel moves as the arrow keys do, in what has the focus (a list, the help).
         TermEvent::Mouse(mouse) => match mouse.kind {
-            MouseEventKind::ScrollDown => app.handle(Msg::Action(super::action::Action::Down)),
-            MouseEventKind::ScrollUp => app.handle(Msg::Action(super::action::Action::Up)),
+            MouseEventKind::ScrollDown => app.handle(Msg::Action(crate::tui::action::Action::Down)),
+            MouseEventKind::ScrollUp => app.handle(Msg::Action(crate::tui::action::Action::Up)),
             MouseEventKind::Down(MouseButton::Left) => {
                 let double = clicks.double(mouse.row);
                 app.handle(Msg::Click {

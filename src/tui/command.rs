@@ -1,13 +1,14 @@
 //! The `:` command line: its commands, and Tab completing commands and names.
 
-use super::msg::Effect;
-use super::state::{Level, Link, ListKind, Report, Screen, State};
-use super::{select, traffic};
 use crate::fleet::model::certificate_id_from_arn;
+use crate::tui::msg::Effect;
+use crate::tui::state::{Level, Link, ListKind, Report, Screen, State};
+use crate::tui::things::select;
+use crate::tui::traffic::keys as traffic;
 
-use super::line::zone_name;
-use super::list::{load_listing, open_list, set_filter};
-use super::navigate::{follow, open_report};
+use crate::tui::frame::line::zone_name;
+use crate::tui::navigate::{follow, open_report};
+use crate::tui::things::list::{load_listing, open_list, set_filter};
 
 /// The commands of the `:` line, for completion and help.
 const COMMANDS: [&str; 20] = [
@@ -139,7 +140,7 @@ pub fn command(state: &mut State, text: &str) -> Vec<Effect> {
 /// name the AWS config does not have is refused with the ones it has; the local IoT Core has
 /// neither.
 fn switch(state: &mut State, profile: Option<String>, region: Option<String>) -> Vec<Effect> {
-    if state.backend == super::state::Backend::Local {
+    if state.backend == crate::tui::state::Backend::Local {
         state.say(
             Level::Error,
             "the local IoT Core has no AWS profiles or regions: run iotfleet without --local",
@@ -235,7 +236,7 @@ fn certificate(state: &mut State, id: &str) -> Vec<Effect> {
     }
     let mut effects = load_listing(state, ListKind::Certificates);
     set_filter(state, &id);
-    effects.extend(super::list::visible_loads(state));
+    effects.extend(crate::tui::things::list::visible_loads(state));
     if matching.len() > 1 {
         state.say(
             Level::Info,
@@ -251,13 +252,14 @@ fn certificate(state: &mut State, id: &str) -> Vec<Effect> {
 /// Every certificate id the console knows: the listing's and those of the Things it has read.
 fn certificate_ids(state: &State) -> Vec<String> {
     let mut ids: Vec<String> = state
+        .fleet
         .certificates
         .items
         .iter()
         .map(|c| c.id.clone())
-        .chain(state.thing_reports.values().flat_map(|load| {
+        .chain(state.fleet.thing_reports.values().flat_map(|load| {
             match load {
-                super::state::Load::Ready(report) => report
+                crate::tui::state::Load::Ready(report) => report
                     .certificates
                     .iter()
                     .map(|c| c.certificate.id.clone())
@@ -300,12 +302,14 @@ pub fn complete(state: &mut State) -> Vec<Effect> {
             }
             let names: Vec<String> = match verb {
                 "thing" | "traffic" => state
+                    .fleet
                     .things
                     .items
                     .iter()
                     .map(|t| t.name().to_owned())
                     .collect(),
                 "policy" => state
+                    .fleet
                     .policies
                     .items
                     .iter()

@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 
 use ratatui::crossterm::event::{KeyCode as TermCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::action::Action;
-use super::state::{AnswerKeys, Focus, Screen};
 use crate::config::keymap::{Key, KeyCode, Keymap};
+use crate::tui::action::Action;
+use crate::tui::state::{AnswerKeys, Focus, Screen};
 
 /// Where a key is looked up; the console asks the layers of what has the focus, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,36 +1,30 @@
 //! The console: one event channel; keymap → `Action` → pure `update(&mut State, Msg)` →
 //! effects → tasks → result messages; views draw `State`. Views never do I/O; tasks never touch
 //! `State`. Only talks to AWS through `crate::fleet`.
+//!
+//! One folder per feature (its keys and logic, its state, its view): `things/` (the lists),
+//! `thing/` (the detail screens), `traffic/`, `shadow/`, `responder/` (the reports), `flows/`
+//! (the confirmations); `data/` is what was read from the fleet and the tasks that read it;
+//! `frame/` draws what is around the screens. At the root: the loop (`app.rs`), the router
+//! (`update.rs`), messages, actions, keys, the command line and moving between screens.
 
 pub mod action;
 pub mod app;
-mod ask;
-mod bulk;
 mod command;
-mod connectivity;
-mod denied;
-pub mod detail;
-pub mod external;
-pub mod fuzzy;
+pub mod data;
+pub mod flows;
+pub mod frame;
 pub mod keys;
-pub mod line;
-mod list;
-pub mod matching;
 pub mod msg;
 mod navigate;
-pub mod quarantine;
-pub mod report;
-mod select;
+pub mod responder;
 pub mod shadow;
-pub mod shadow_edit;
 pub mod state;
-pub mod status;
-pub mod tasks;
+pub mod thing;
+pub mod things;
 pub mod traffic;
 pub mod update;
 #[cfg(test)]
 mod update_tests;
-pub mod views;
-mod violations;
 
 pub use app::{App, Options, run};

@@ -5,9 +5,8 @@
 
 use time::OffsetDateTime;
 
-use super::action::Action;
-use super::state::{AnswerKeys, Level};
 use crate::fleet::audit::AuditReport;
+use crate::fleet::denied::LogEvent;
 use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
 use crate::fleet::model::{
     Certificate, CertificateSummary, Connectivity, PolicySummary, Shadow, ThingPage,
@@ -17,8 +16,9 @@ use crate::fleet::quarantine::Options;
 use crate::fleet::quarantine::Strategy;
 use crate::fleet::quarantine::register::Register;
 use crate::fleet::quarantine::run::{Prepared, Report, Verb};
-use crate::fleet::refusals::LogEvent;
 use crate::fleet::traffic::TrafficEvent;
+use crate::tui::action::Action;
+use crate::tui::state::{AnswerKeys, Level};
 
 /// Everything that can change the state.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,7 +166,7 @@ pub enum FleetEvent {
     /// Every isolated Thing, with the journal's who, when and why.
     Isolations(Result<Register, String>),
     /// Device Defender Detect's active violations, or why they cannot be read.
-    Violations(Result<crate::fleet::detect::Violations, String>),
+    Violations(Result<crate::fleet::violations::Violations, String>),
     /// Quarantine and release: plans, progress, results.
     Quarantine(QuarantineEvent),
     Searched {

@@ -1,12 +1,12 @@
 //! Moving between screens: open the selected row, go back, follow a link from a detail screen,
 //! open the audit; refresh what is on screen; copy its ARN or id.
 
-use super::connectivity;
-use super::detail;
-use super::msg::{Effect, Request};
-use super::state::{Level, Link, ListKind, ListView, Load, Report, Screen, SearchView, State};
+use crate::tui::data::connectivity;
+use crate::tui::msg::{Effect, Request};
+use crate::tui::state::{Level, Link, ListKind, ListView, Load, Report, Screen, SearchView, State};
+use crate::tui::thing::lines as detail;
 
-use super::list::{
+use crate::tui::things::list::{
     keep_selection, needs, recompute_rows, selected_index, set_filter, visible_loads,
 };
 
@@ -28,11 +28,15 @@ pub fn back(state: &mut State) -> Vec<Effect> {
 pub fn open(state: &mut State) -> Vec<Effect> {
     let link = match state.screen() {
         Screen::List(..) => match selected_index(state) {
-            Some((ListKind::Things, i)) => Link::Thing(state.things.items.at(i).name().to_owned()),
-            Some((ListKind::Certificates, i)) => {
-                Link::Certificate(state.certificates.items[i].id.clone())
+            Some((ListKind::Things, i)) => {
+                Link::Thing(state.fleet.things.items.at(i).name().to_owned())
             }
-            Some((ListKind::Policies, i)) => Link::Policy(state.policies.items[i].name.clone()),
+            Some((ListKind::Certificates, i)) => {
+                Link::Certificate(state.fleet.certificates.items[i].id.clone())
+            }
+            Some((ListKind::Policies, i)) => {
+                Link::Policy(state.fleet.policies.items[i].name.clone())
+            }
             None => return Vec::new(),
         },
         screen => {
@@ -63,12 +67,12 @@ pub fn open_report(state: &mut State, report: Report) -> Vec<Effect> {
         });
     }
     match report {
-        Report::Audit if needs(state.audit.as_ref()) => {
-            state.audit = Some(Load::Loading);
+        Report::Audit if needs(state.fleet.audit.as_ref()) => {
+            state.fleet.audit = Some(Load::Loading);
             vec![Effect::Request(Request::LoadAudit)]
         }
-        Report::Quarantined if needs(state.isolations.as_ref()) => {
-            state.isolations = Some(Load::Loading);
+        Report::Quarantined if needs(state.fleet.isolations.as_ref()) => {
+            state.fleet.isolations = Some(Load::Loading);
             vec![Effect::Request(Request::LoadIsolations)]
         }
         _ => Vec::new(),
@@ -82,7 +86,7 @@ pub fn open_history(state: &mut State) -> Vec<Effect> {
         Screen::Certificate { id, .. } => id.clone(),
         _ => return Vec::new(),
     };
-    state.history = Some(super::state::HistoryView {
+    state.fleet.history = Some(crate::tui::state::HistoryView {
         resource: resource.clone(),
         load: Load::Loading,
     });
@@ -102,16 +106,22 @@ pub fn follow(state: &mut State, link: Link) -> Vec<Effect> {
         Link::Thing(name) => {
             // Each is loaded unless it is loaded or loading: a report read again after a
             // quarantine comes without the shadow names.
-            if needs(state.thing_reports.get(&name)) {
-                state.thing_reports.insert(name.clone(), Load::Loading);
+            if needs(state.fleet.thing_reports.get(&name)) {
+                state
+                    .fleet
+                    .thing_reports
+                    .insert(name.clone(), Load::Loading);
                 effects.push(Effect::Request(Request::LoadThingReport(name.clone())));
             }
-            if needs(state.thing_shadows.get(&name)) {
-                state.thing_shadows.insert(name.clone(), Load::Loading);
+            if needs(state.fleet.thing_shadows.get(&name)) {
+                state
+                    .fleet
+                    .thing_shadows
+                    .insert(name.clone(), Load::Loading);
                 effects.push(Effect::Request(Request::LoadThingShadows(name.clone())));
             }
-            if needs(state.thing_rules.get(&name)) {
-                state.thing_rules.insert(name.clone(), Load::Loading);
+            if needs(state.fleet.thing_rules.get(&name)) {
+                state.fleet.thing_rules.insert(name.clone(), Load::Loading);
                 effects.push(Effect::Request(Request::LoadThingRules(name.clone())));
             }
             effects.extend(connectivity::load_within(
@@ -126,8 +136,11 @@ pub fn follow(state: &mut State, link: Link) -> Vec<Effect> {
             });
         }
         Link::Certificate(id) => {
-            if needs(state.certificate_reports.get(&id)) {
-                state.certificate_reports.insert(id.clone(), Load::Loading);
+            if needs(state.fleet.certificate_reports.get(&id)) {
+                state
+                    .fleet
+                    .certificate_reports
+                    .insert(id.clone(), Load::Loading);
                 effects.push(Effect::Request(Request::LoadCertificateReport(id.clone())));
             }
             state.screens.push(Screen::Certificate {
@@ -137,8 +150,11 @@ pub fn follow(state: &mut State, link: Link) -> Vec<Effect> {
             });
         }
         Link::Policy(name) => {
-            if needs(state.policy_reports.get(&name)) {
-                state.policy_reports.insert(name.clone(), Load::Loading);
+            if needs(state.fleet.policy_reports.get(&name)) {
+                state
+                    .fleet
+                    .policy_reports
+                    .insert(name.clone(), Load::Loading);
                 effects.push(Effect::Request(Request::LoadPolicyReport(name.clone())));
             }
             state.screens.push(Screen::Policy {
@@ -156,9 +172,15 @@ pub fn follow(state: &mut State, link: Link) -> Vec<Effect> {
 fn refresh_thing(state: &mut State, name: String) -> Vec<Effect> {
     connectivity::forget(state, &name);
     let mut effects = connectivity::load(state, [name.as_str()]);
-    state.thing_reports.insert(name.clone(), Load::Loading);
-    state.thing_shadows.insert(name.clone(), Load::Loading);
-    state.thing_rules.insert(name.clone(), Load::Loading);
+    state
+        .fleet
+        .thing_reports
+        .insert(name.clone(), Load::Loading);
+    state
+        .fleet
+        .thing_shadows
+        .insert(name.clone(), Load::Loading);
+    state.fleet.thing_rules.insert(name.clone(), Load::Loading);
     effects.push(Effect::Request(Request::LoadThingReport(name.clone())));
     effects.push(Effect::Request(Request::LoadThingRules(name.clone())));
     effects.push(Effect::Request(Request::LoadThingShadows(name)));
@@ -189,45 +211,51 @@ pub fn refresh(state: &mut State) -> Vec<Effect> {
             })]
         }
         Screen::List(ListKind::Things, _) => {
-            state.things.generation += 1;
-            state.things.items.clear();
-            state.things.loading = true;
-            state.things.error = None;
-            state.principals.clear();
-            state.certificate_details.clear();
-            state.connectivity.clear();
-            state.connectivity_asking.clear();
+            state.fleet.things.generation += 1;
+            state.fleet.things.items.clear();
+            state.fleet.things.loading = true;
+            state.fleet.things.error = None;
+            state.fleet.principals.clear();
+            state.fleet.certificate_details.clear();
+            state.fleet.connectivity.clear();
+            state.fleet.connectivity_asking.clear();
             recompute_rows(state, ListKind::Things);
             vec![
                 Effect::Request(Request::ListThings {
-                    generation: state.things.generation,
+                    generation: state.fleet.things.generation,
                 }),
-                super::quarantine::ask_quarantined(state),
+                crate::tui::flows::quarantine::ask_quarantined(state),
             ]
         }
         Screen::List(ListKind::Certificates, _) => {
-            state.certificates.generation += 1;
-            state.certificates.loading = true;
-            state.certificate_details.clear();
-            state.certificate_things.clear();
+            state.fleet.certificates.generation += 1;
+            state.fleet.certificates.loading = true;
+            state.fleet.certificate_details.clear();
+            state.fleet.certificate_things.clear();
             vec![Effect::Request(Request::ListCertificates {
-                generation: state.certificates.generation,
+                generation: state.fleet.certificates.generation,
             })]
         }
         Screen::List(ListKind::Policies, _) => {
-            state.policies.generation += 1;
-            state.policies.loading = true;
+            state.fleet.policies.generation += 1;
+            state.fleet.policies.loading = true;
             vec![Effect::Request(Request::ListPolicies {
-                generation: state.policies.generation,
+                generation: state.fleet.policies.generation,
             })]
         }
         Screen::Thing { name, .. } => refresh_thing(state, name),
         Screen::Certificate { id, .. } => {
-            state.certificate_reports.insert(id.clone(), Load::Loading);
+            state
+                .fleet
+                .certificate_reports
+                .insert(id.clone(), Load::Loading);
             vec![Effect::Request(Request::LoadCertificateReport(id))]
         }
         Screen::Policy { name, .. } => {
-            state.policy_reports.insert(name.clone(), Load::Loading);
+            state
+                .fleet
+                .policy_reports
+                .insert(name.clone(), Load::Loading);
             vec![Effect::Request(Request::LoadPolicyReport(name))]
         }
         Screen::Report { report, .. } => refresh_report(state, report),
@@ -240,16 +268,18 @@ pub fn refresh(state: &mut State) -> Vec<Effect> {
 fn refresh_report(state: &mut State, report: Report) -> Vec<Effect> {
     match report {
         Report::Audit => {
-            state.audit = Some(Load::Loading);
+            state.fleet.audit = Some(Load::Loading);
             vec![Effect::Request(Request::LoadAudit)]
         }
         Report::Quarantined => {
-            state.isolations = Some(Load::Loading);
+            state.fleet.isolations = Some(Load::Loading);
             vec![Effect::Request(Request::LoadIsolations)]
         }
-        Report::Denied if !state.denied.asking => super::denied::ask(state),
-        Report::Violations if !state.violations.asking => super::violations::ask(state),
-        Report::History => match state.history.as_mut() {
+        Report::Denied if !state.fleet.denied.asking => crate::tui::data::denied::ask(state),
+        Report::Violations if !state.fleet.violations.asking => {
+            crate::tui::data::violations::ask(state)
+        }
+        Report::History => match state.fleet.history.as_mut() {
             Some(view) => {
                 view.load = Load::Loading;
                 vec![Effect::Request(Request::LoadHistory(view.resource.clone()))]
@@ -265,14 +295,15 @@ pub fn copy(state: &mut State) -> Vec<Effect> {
         Screen::List(..) => match selected_index(state) {
             Some((ListKind::Things, i)) => Some(
                 state
+                    .fleet
                     .things
                     .items
                     .at(i)
-                    .arn(&state.thing_arn_prefix)
+                    .arn(&state.fleet.thing_arn_prefix)
                     .into_owned(),
             ),
-            Some((ListKind::Certificates, i)) => Some(state.certificates.items[i].id.clone()),
-            Some((ListKind::Policies, i)) => Some(state.policies.items[i].arn.clone()),
+            Some((ListKind::Certificates, i)) => Some(state.fleet.certificates.items[i].id.clone()),
+            Some((ListKind::Policies, i)) => Some(state.fleet.policies.items[i].arn.clone()),
             None => None,
         },
         screen @ (Screen::Thing { cursor, .. }
@@ -287,7 +318,7 @@ pub fn copy(state: &mut State) -> Vec<Effect> {
         }
         Screen::Traffic => None,
         Screen::Shadow { thing, name, .. } => {
-            match state.shadows.get(&(thing.clone(), name.clone())) {
+            match state.fleet.shadows.get(&(thing.clone(), name.clone())) {
                 Some(Load::Ready(shadow)) => shadow
                     .desired
                     .as_ref()

@@ -5,30 +5,30 @@
 //! question `ask.rs`, traffic, shadow, quarantine); results come back as `Msg::Fleet` and are
 //! folded in here. Effects say what I/O to start.
 
-use super::action::Action;
-use super::bulk;
-use super::msg::{Effect, FleetEvent, Msg, QuarantineEvent, Request, Setup};
-use super::quarantine;
-use super::select;
-use super::shadow;
-use super::shadow_edit;
-use super::state::traffic::{Link, TrafficView};
-use super::state::{Focus, InputKind, Level, ListKind, Load, Screen, State};
-use super::traffic;
-use crate::fleet::permissions::{self};
 use crate::fleet::quarantine::run::Verb;
 use crate::fleet::traffic::TrafficEvent;
+use crate::tui::action::Action;
+use crate::tui::data::Absorbed;
+use crate::tui::flows::bulk;
+use crate::tui::flows::quarantine;
+use crate::tui::msg::{Effect, FleetEvent, Msg, QuarantineEvent, Request, Setup};
+use crate::tui::shadow::edit as shadow_edit;
+use crate::tui::shadow::screen as shadow;
+use crate::tui::state::{Focus, InputKind, Level, ListKind, Load, Screen, State};
+use crate::tui::things::select;
+use crate::tui::traffic::keys as traffic;
+use crate::tui::traffic::state::{Link, TrafficView};
 
-use super::ask::{ask, ask_prompt};
-use super::command::{command, complete};
-use super::connectivity;
-use super::denied;
-use super::list::{
+use crate::tui::command::{command, complete};
+use crate::tui::data::connectivity;
+use crate::tui::data::denied;
+use crate::tui::data::violations;
+use crate::tui::navigate::{back, copy, open, refresh};
+use crate::tui::thing::ask::{ask, ask_prompt};
+use crate::tui::things::list::{
     certificates_arrived, clamp, filter_changed, filter_prompt, open_list, page, recompute_rows,
     set_filter, step, things_page, visible_loads,
 };
-use super::navigate::{back, copy, open, refresh};
-use super::violations;
 /// What live traffic's connection says on the status line: a publish acknowledged, credentials
 /// about to expire.
 fn traffic_said(state: &mut State, event: &TrafficEvent) {
@@ -41,8 +41,8 @@ fn traffic_said(state: &mut State, event: &TrafficEvent) {
             format!(
                 "the AWS credentials of live traffic expire at {} {} and could not be renewed \
                  yet; if an SSO session has ended, run `aws sso login`",
-                super::line::time_of_day(*at, state.zone),
-                super::line::zone_name(state.zone)
+                crate::tui::frame::line::time_of_day(*at, state.zone),
+                crate::tui::frame::line::zone_name(state.zone)
             ),
         ),
         _ => {}
@@ -78,10 +78,10 @@ fn changes_statuses(event: &FleetEvent) -> bool {
 /// Recomputes the Things rows at most once a tick when statuses changed and a Things list
 /// filters or sorts by them.
 fn statuses_changed(state: &mut State) {
-    if std::mem::take(&mut state.status_changes) == 0 {
+    if std::mem::take(&mut state.fleet.status_changes) == 0 {
         return;
     }
-    super::list::statuses_changed(state);
+    crate::tui::things::list::statuses_changed(state);
 }
 
 /// Connectivity asked again for the Things on screen once it is `REFRESH_SECONDS` old: the
@@ -93,7 +93,7 @@ fn connectivity_on_screen(state: &mut State) -> Vec<Effect> {
             let end = (view.offset + state.page_rows).min(view.rows.len());
             view.rows[view.offset.min(end)..end]
                 .iter()
-                .map(|&i| state.things.items.at(i as usize).name().to_owned())
+                .map(|&i| state.fleet.things.items.at(i as usize).name().to_owned())
                 .collect()
         }
         _ => return Vec::new(),
@@ -103,14 +103,14 @@ fn connectivity_on_screen(state: &mut State) -> Vec<Effect> {
 
 /// The effects the console starts with.
 pub fn start(state: &mut State) -> Vec<Effect> {
-    state.things.loading = true;
+    state.fleet.things.loading = true;
     let mut effects = vec![
         Effect::Request(Request::ListThings {
-            generation: state.things.generation,
+            generation: state.fleet.things.generation,
         }),
         quarantine::ask_quarantined(state),
     ];
-    if matches!(state.backend, super::state::Backend::Aws { .. }) {
+    if matches!(state.backend, crate::tui::state::Backend::Aws { .. }) {
         effects.push(Effect::Request(Request::LoadAccount));
     }
     effects.extend(denied::start(state));
@@ -122,7 +122,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     let effects = match msg {
         Msg::Action(action) => act(state, action),
         Msg::Click { row, double } => {
-            if !super::list::click(state, row) {
+            if !crate::tui::things::list::click(state, row) {
                 return Vec::new();
             }
             if double {
@@ -147,7 +147,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                         QuarantineEvent::Progress { .. } | QuarantineEvent::BulkProgress { .. }
                     )
                 );
-            state.status_changes += u32::from(changes_statuses(&event));
+            state.fleet.status_changes += u32::from(changes_statuses(&event));
             // Refusals and violations are read in the background, never counted as pending.
             let background = matches!(&*event, FleetEvent::Refusals(_) | FleetEvent::Violations(_));
             state.pending = state
@@ -165,7 +165,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             shadow_edit::typed(state, text);
             Vec::new()
         }
-        Msg::Match => super::list::advance_matching(state),
+        Msg::Match => crate::tui::things::list::advance_matching(state),
         Msg::Tick { now, throttled } => {
             state.now = now;
             state.spinner = state.spinner.wrapping_add(1);
@@ -243,7 +243,7 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
 /// The `?` help: closed, or scrolled within what it has past the screen.
 fn help_action(state: &mut State, action: Action) {
     let (width, height) = state.size;
-    let most = super::views::help::max_scroll(state.help_lines, width, height);
+    let most = crate::tui::frame::help::max_scroll(state.help_lines, width, height);
     let page = state.page_rows;
     let scroll = &mut state.help_scroll;
     match action {
@@ -312,7 +312,7 @@ fn screen_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Traffic => traffic::open(state),
         Action::Shadow => shadow::open_selected(state),
         Action::Can => ask_prompt(state),
-        Action::History => super::navigate::open_history(state),
+        Action::History => crate::tui::navigate::open_history(state),
         Action::Mark => {
             select::toggle(state);
             step(state, 1)
@@ -439,123 +439,90 @@ fn policies_arrived(
     generation: u64,
     result: Result<Vec<crate::fleet::model::PolicySummary>, String>,
 ) {
-    if generation != state.policies.generation {
+    if generation != state.fleet.policies.generation {
         return;
     }
-    state.policies.loading = false;
+    state.fleet.policies.loading = false;
     match result {
         Ok(items) => {
-            state.policies.items = items;
-            state.policies.loaded_once = true;
-            state.policies.error = None;
+            state.fleet.policies.items = items;
+            state.fleet.policies.loaded_once = true;
+            state.fleet.policies.error = None;
             recompute_rows(state, ListKind::Policies);
         }
         Err(error) => {
-            state.policies.error = Some(error.clone());
+            state.fleet.policies.error = Some(error.clone());
             state.say(Level::Error, error);
         }
     }
 }
 
+/// An answer: plain data is kept in `state.fleet`; the rest goes to the screen or flow that
+/// asked.
 fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
-    match event {
-        FleetEvent::ThingsPage { generation, result } => {
-            return things_page(state, generation, result);
-        }
-        FleetEvent::Certificates { generation, result } => {
-            return certificates_arrived(state, generation, result);
-        }
-        FleetEvent::Policies { generation, result } => policies_arrived(state, generation, result),
-        FleetEvent::Principals { thing, result } => {
-            state.principals.insert(thing, into_load(result));
-            return visible_loads(state);
-        }
-        FleetEvent::Certificate { id, result } => {
-            state.certificate_details.insert(id, into_load(result));
-        }
-        FleetEvent::CertificateThings { arn, result } => {
-            state.certificate_things.insert(arn, into_load(result));
-        }
-        FleetEvent::ThingReport { name, result } => {
-            match &result {
-                Ok(report) => {
-                    let checks = permissions::own_checks(&name);
-                    let own = permissions::evaluate_all(report, &checks, state.now);
-                    state.own_permissions.insert(name.clone(), own);
-                }
-                Err(error) => state.say(Level::Error, error.clone()),
+    let event = match state.fleet.absorb(event, state.now) {
+        Absorbed::Kept(say) => {
+            if let Some(error) = say {
+                state.say(Level::Error, error);
             }
-            state.thing_reports.insert(name, into_load(result));
+            return Vec::new();
+        }
+        Absorbed::Not(event) => *event,
+    };
+    match event {
+        FleetEvent::ThingsPage { generation, result } => things_page(state, generation, result),
+        FleetEvent::Certificates { generation, result } => {
+            certificates_arrived(state, generation, result)
+        }
+        FleetEvent::Policies { generation, result } => {
+            policies_arrived(state, generation, result);
+            Vec::new()
+        }
+        FleetEvent::Principals { thing, result } => {
+            state.fleet.principals.insert(thing, into_load(result));
+            visible_loads(state)
         }
         FleetEvent::Shadow {
             thing,
             name,
             result,
-        } => shadow::arrived(state, thing, name, result),
-        FleetEvent::Published { topic, error } => published(state, &topic, error.as_deref()),
+        } => {
+            shadow::arrived(state, thing, name, result);
+            Vec::new()
+        }
+        FleetEvent::Published { topic, error } => {
+            published(state, &topic, error.as_deref());
+            Vec::new()
+        }
         FleetEvent::ShadowUpdated {
             result,
             journal_error,
-        } => return shadow_updated(state, result, journal_error),
-        FleetEvent::History { resource, history } => {
-            if let Some(view) = state.history.as_mut().filter(|v| v.resource == resource) {
-                view.load = Load::Ready(*history);
-            }
-        }
-        FleetEvent::ThingRules { name, result } => {
-            state.thing_rules.insert(name, into_load(result));
-        }
-        FleetEvent::ThingShadows { name, result } => {
-            state.thing_shadows.insert(name, into_load(result));
-        }
-        FleetEvent::CertificateReport { id, result } => {
-            if let Err(error) = &result {
-                state.say(Level::Error, error.clone());
-            }
-            state.certificate_reports.insert(id, into_load(result));
-        }
-        FleetEvent::Account(result) => match result {
-            Ok(account) => state.account = Some(account),
-            Err(error) => tracing::warn!(%error, "cannot tell the AWS account"),
-        },
+        } => shadow_updated(state, result, journal_error),
         FleetEvent::Quarantine(
             event @ (QuarantineEvent::BulkPlanned(_)
             | QuarantineEvent::BulkProgress { .. }
             | QuarantineEvent::BulkDone(_)),
-        ) => return bulk::arrived(state, event),
-        FleetEvent::Quarantine(event) => return quarantine::arrived(state, event),
-        FleetEvent::Audit(Err(error)) => {
-            state.say(Level::Error, format!("the audit failed: {error}"));
-            state.audit = Some(Load::Failed(error));
+        ) => bulk::arrived(state, event),
+        FleetEvent::Quarantine(event) => quarantine::arrived(state, event),
+        FleetEvent::Connectivity { thing, result } => {
+            connectivity::arrived(state, thing, result);
+            Vec::new()
         }
-        FleetEvent::Audit(Ok(report)) => state.audit = Some(Load::Ready(report)),
-        FleetEvent::AwsAnswered { thing, result } => {
-            state.aws_asked.insert(thing, into_load(result));
+        FleetEvent::Refusals(result) => {
+            denied::arrived(state, result);
+            Vec::new()
         }
-        FleetEvent::Connectivity { thing, result } => connectivity::arrived(state, thing, result),
-        FleetEvent::Refusals(result) => denied::arrived(state, result),
-        FleetEvent::Violations(result) => violations::arrived(state, result),
+        FleetEvent::Violations(result) => {
+            violations::arrived(state, result);
+            Vec::new()
+        }
         event @ (FleetEvent::Searched { .. } | FleetEvent::GroupMembers { .. }) => {
             select::arrived(state, event);
-            return visible_loads(state);
+            visible_loads(state)
         }
-        FleetEvent::Isolations(result) => {
-            if let Err(error) = &result {
-                state.say(
-                    Level::Error,
-                    format!("cannot list the quarantined Things: {error}"),
-                );
-            }
-            state.isolations = Some(into_load(result));
-        }
-        FleetEvent::PolicyReport { name, result } => {
-            if let Err(error) = &result {
-                state.say(Level::Error, error.clone());
-            }
-            state.policy_reports.insert(name, into_load(result));
-        }
+        // Plain data, kept by `absorb` above.
+        _ => Vec::new(),
     }
-    Vec::new()
 }
 
 /// A publish that went through the mutation path; a problem is shown.

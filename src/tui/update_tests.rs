@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 
 use time::OffsetDateTime;
 
-use super::action::Action;
-use super::list::list_view;
-use super::msg::{Effect, FleetEvent, Msg, QuarantineEvent, Request};
-use super::state::{Backend, Level, ListKind, Screen, State};
-use super::update::{start, update};
 use crate::fleet::model::{ThingPage, ThingSummary};
+use crate::tui::action::Action;
+use crate::tui::msg::{Effect, FleetEvent, Msg, QuarantineEvent, Request};
+use crate::tui::state::{Backend, Level, ListKind, Screen, State};
+use crate::tui::things::list::list_view;
+use crate::tui::update::{start, update};
 
 fn thing(name: &str) -> ThingSummary {
     ThingSummary {
@@ -45,7 +45,7 @@ fn rows(state: &State) -> Vec<String> {
     assert_eq!(kind, ListKind::Things);
     view.rows
         .iter()
-        .map(|i| state.things.items.at(*i as usize).name().to_owned())
+        .map(|i| state.fleet.things.items.at(*i as usize).name().to_owned())
         .collect()
 }
 
@@ -67,14 +67,14 @@ fn pages_accumulate_and_pending_ends_with_the_last_page() {
     );
     assert_eq!(state.pending, 2);
     update(&mut state, page(0, &names(0..250), true));
-    assert!(state.things.loading);
-    assert_eq!(state.things.items.len(), 250);
+    assert!(state.fleet.things.loading);
+    assert_eq!(state.fleet.things.items.len(), 250);
     assert!(
         state.pending > 1,
         "the listing and the rows' principals are in flight"
     );
     update(&mut state, page(0, &names(250..300), false));
-    assert!(!state.things.loading);
+    assert!(!state.fleet.things.loading);
     assert_eq!(rows(&state).len(), 300);
 }
 
@@ -91,11 +91,11 @@ fn pages_of_an_older_listing_are_ignored_after_a_refresh() {
     );
     update(&mut state, page(0, &names(0..5), false));
     assert!(
-        state.things.items.is_empty(),
+        state.fleet.things.items.is_empty(),
         "a stale page changes nothing"
     );
     update(&mut state, page(1, &names(0..3), false));
-    assert_eq!(state.things.items.len(), 3);
+    assert_eq!(state.fleet.things.items.len(), 3);
 }
 
 #[test]
@@ -273,6 +273,7 @@ fn connectivity_is_asked_for_rows_on_screen_only_again_after_30_s_and_unknown_is
         },
     );
     let asked: Vec<String> = state
+        .fleet
         .connectivity
         .keys()
         .cloned()
@@ -356,9 +357,10 @@ fn a_lifecycle_event_on_live_traffic_updates_the_things_connectivity() {
             r#"{"clientId":"pump-0001","timestamp":1700000000123,"eventType":"disconnected","disconnectReason":"MQTT_KEEP_ALIVE_TIMEOUT"}"#,
         ),
     );
-    let Some((super::state::Load::Ready(connectivity), _)) = state.connectivity.get("pump-0001")
+    let Some((crate::tui::state::Load::Ready(connectivity), _)) =
+        state.fleet.connectivity.get("pump-0001")
     else {
-        panic!("{:?}", state.connectivity.get("pump-0001"));
+        panic!("{:?}", state.fleet.connectivity.get("pump-0001"));
     };
     assert!(!connectivity.connected);
     assert_eq!(
@@ -376,13 +378,13 @@ fn a_lifecycle_event_on_live_traffic_updates_the_things_connectivity() {
     );
     update(&mut state, event("fleet/pump-0002/telemetry", "{}"));
     assert!(!matches!(
-        state.connectivity.get("pump-0002"),
-        Some((super::state::Load::Ready(_), _))
+        state.fleet.connectivity.get("pump-0002"),
+        Some((crate::tui::state::Load::Ready(_), _))
     ));
 }
 
-fn log_event(id: &str, ms: i64, client: &str, topic: &str) -> crate::fleet::refusals::LogEvent {
-    crate::fleet::refusals::LogEvent {
+fn log_event(id: &str, ms: i64, client: &str, topic: &str) -> crate::fleet::denied::LogEvent {
+    crate::fleet::denied::LogEvent {
         id: id.to_owned(),
         timestamp_ms: ms,
         message: serde_json::json!({"status": "Failure", "eventType": "Publish-In",
@@ -391,7 +393,7 @@ fn log_event(id: &str, ms: i64, client: &str, topic: &str) -> crate::fleet::refu
     }
 }
 
-fn refusals(state: &mut State, result: Result<Vec<crate::fleet::refusals::LogEvent>, String>) {
+fn refusals(state: &mut State, result: Result<Vec<crate::fleet::denied::LogEvent>, String>) {
     update(state, Msg::Fleet(Box::new(FleetEvent::Refusals(result))));
 }
 
@@ -419,7 +421,7 @@ fn refusals_are_read_every_half_second_locally_counted_once_and_a_failure_said_o
     let t0 = state.now;
     let tick = |state: &mut State, ms: i64| tick_after(state, t0, ms);
     assert!(
-        state.denied.asking,
+        state.fleet.denied.asking,
         "the first read starts with the console"
     );
     assert_eq!(asks_refusals(&tick(&mut state, 100)), 0, "one at a time");
@@ -435,8 +437,8 @@ fn refusals_are_read_every_half_second_locally_counted_once_and_a_failure_said_o
         state.pending, pending,
         "background reads are not pending work"
     );
-    assert_eq!(state.denied.count("pump-0001"), Some(2));
-    assert_eq!(state.denied.count("pump-0000"), Some(0));
+    assert_eq!(state.fleet.denied.count("pump-0001"), Some(2));
+    assert_eq!(state.fleet.denied.count("pump-0000"), Some(0));
     assert_eq!(asks_refusals(&tick(&mut state, 400)), 0, "not before 0.5 s");
     assert_eq!(asks_refusals(&tick(&mut state, 600)), 1);
     // The next read goes back over the same events: they are not counted twice.
@@ -452,10 +454,10 @@ fn refusals_are_read_every_half_second_locally_counted_once_and_a_failure_said_o
             ),
         ]),
     );
-    assert_eq!(state.denied.count("pump-0001"), Some(2));
-    assert_eq!(state.denied.total, 3);
+    assert_eq!(state.fleet.denied.count("pump-0001"), Some(2));
+    assert_eq!(state.fleet.denied.total, 3);
     assert_eq!(
-        state.denied.refusals[0].client_id, "pump-0002",
+        state.fleet.denied.refusals[0].client_id, "pump-0002",
         "newest first"
     );
 
@@ -481,11 +483,11 @@ fn refusals_are_read_every_half_second_locally_counted_once_and_a_failure_said_o
         Some("keymap.toml line 3: unknown action")
     );
     assert_eq!(
-        state.denied.feed,
-        super::state::denied::Feed::Unknown("refusals unknown: access denied".into())
+        state.fleet.denied.feed,
+        crate::tui::data::denied::Feed::Unknown("refusals unknown: access denied".into())
     );
     assert_eq!(
-        state.denied.count("pump-0001"),
+        state.fleet.denied.count("pump-0001"),
         Some(2),
         "what was read stays"
     );
@@ -514,11 +516,11 @@ fn the_denied_screen_filters_and_enter_opens_the_thing() {
     assert!(matches!(
         state.screen(),
         Screen::Report {
-            report: super::state::Report::Denied,
+            report: crate::tui::state::Report::Denied,
             ..
         }
     ));
-    let lines = super::report::lines(&state, super::state::Report::Denied);
+    let lines = crate::tui::responder::lines::lines(&state, crate::tui::state::Report::Denied);
     let text: Vec<String> = lines
         .iter()
         .map(|l| l.segments.iter().map(|s| s.text.as_str()).collect())
@@ -536,15 +538,15 @@ fn the_denied_screen_filters_and_enter_opens_the_thing() {
         update(&mut state, Msg::Typed(c));
     }
     update(&mut state, Msg::Action(Action::Confirm));
-    let shown = super::report::lines(&state, super::state::Report::Denied);
+    let shown = crate::tui::responder::lines::lines(&state, crate::tui::state::Report::Denied);
     let targets: Vec<_> = shown.iter().filter_map(|l| l.link.clone()).collect();
     // The client pump-0002 (its count and its refusal) and the refusal on pump-0002's topic.
     assert_eq!(
         targets,
         [
-            super::state::Link::Thing("pump-0002".into()),
-            super::state::Link::Thing("pump-0002".into()),
-            super::state::Link::Thing("pump-0001".into()),
+            crate::tui::state::Link::Thing("pump-0002".into()),
+            crate::tui::state::Link::Thing("pump-0002".into()),
+            crate::tui::state::Link::Thing("pump-0001".into()),
         ]
     );
     update(&mut state, Msg::Action(Action::Down));
@@ -582,7 +584,7 @@ fn status_words_filter_what_is_known_and_s_sorts_by_status() {
     let mut state = loaded(5);
     connectivity(&mut state, "pump-0001", true);
     connectivity(&mut state, "pump-0002", false);
-    state.quarantined.insert("pump-0003".to_owned());
+    state.fleet.quarantined.insert("pump-0003".to_owned());
     refusals(
         &mut state,
         Ok(vec![log_event(
@@ -630,7 +632,7 @@ fn status_words_filter_what_is_known_and_s_sorts_by_status() {
     }
     assert_eq!(
         list_view(&state).unwrap().1.sort,
-        super::state::Sort::Status
+        crate::tui::state::Sort::Status
     );
     assert_eq!(
         rows(&state),
@@ -647,7 +649,7 @@ fn status_words_filter_what_is_known_and_s_sorts_by_status() {
     update(&mut state, Msg::Action(Action::Sort));
     assert_eq!(
         list_view(&state).unwrap().1.sort,
-        super::state::Sort::LastSeen
+        crate::tui::state::Sort::LastSeen
     );
     assert_eq!(rows(&state)[0], "pump-0001", "online is seen now");
 }
@@ -757,7 +759,7 @@ fn quarantines_made_elsewhere_show_within_a_minute() {
             ))),
         ))),
     );
-    assert!(state.is_quarantined("pump-0001"));
+    assert!(state.fleet.is_quarantined("pump-0001"));
 }
 
 fn command_line(state: &mut State, text: &str) -> Vec<Effect> {
@@ -769,7 +771,7 @@ fn command_line(state: &mut State, text: &str) -> Vec<Effect> {
 fn searched(
     state: &mut State,
     query: &str,
-    result: Result<Vec<String>, super::msg::SearchFailure>,
+    result: Result<Vec<String>, crate::tui::msg::SearchFailure>,
 ) {
     update(
         state,
@@ -782,7 +784,7 @@ fn searched(
 
 #[test]
 fn a_search_shows_its_matches_and_without_an_index_the_filter_stands_in() {
-    use super::msg::SearchFailure;
+    use crate::tui::msg::SearchFailure;
     let mut state = loaded(20);
     let query = "thingName:pump-000* AND attributes.site:plant-2";
     let effects = command_line(&mut state, &format!("search {query}"));
@@ -887,9 +889,9 @@ fn bulk_planned(plan: crate::fleet::quarantine::batch::BatchPlan) -> Msg {
 
 #[test]
 fn q_with_marks_plans_one_batch_confirmed_by_typing_its_count() {
-    use super::state::bulk::BulkStage;
     use crate::fleet::quarantine::batch::{BatchPlan, BatchReport, ThingResult};
     use crate::fleet::quarantine::run::Verb;
+    use crate::tui::flows::bulk_state::BulkStage;
     let mut state = loaded(5);
     update(&mut state, Msg::Action(Action::MarkAll));
     let effects = update(&mut state, Msg::Action(Action::Quarantine));
@@ -1011,8 +1013,8 @@ fn read_only_refuses_a_bulk_quarantine_before_planning() {
     );
 }
 
-fn violation(thing: &str, behavior: &str) -> crate::fleet::detect::Violation {
-    crate::fleet::detect::Violation {
+fn violation(thing: &str, behavior: &str) -> crate::fleet::violations::Violation {
+    crate::fleet::violations::Violation {
         violation_id: format!("{thing}/{behavior}"),
         thing_name: thing.to_owned(),
         security_profile: "baseline".to_owned(),
@@ -1027,7 +1029,7 @@ fn violation(thing: &str, behavior: &str) -> crate::fleet::detect::Violation {
     }
 }
 
-fn violations(state: &mut State, result: Result<crate::fleet::detect::Violations, String>) {
+fn violations(state: &mut State, result: Result<crate::fleet::violations::Violations, String>) {
     update(state, Msg::Fleet(Box::new(FleetEvent::Violations(result))));
 }
 
@@ -1043,9 +1045,9 @@ fn violations_are_asked_every_second_locally_counted_per_thing_and_unwatched_sai
     let mut state = loaded(3);
     let t0 = state.now;
     let tick = |state: &mut State, ms: i64| tick_after(state, t0, ms);
-    assert!(state.violations.asking, "asked as the console opens");
+    assert!(state.fleet.violations.asking, "asked as the console opens");
     assert_eq!(
-        state.violations.count("pump-0001"),
+        state.fleet.violations.count("pump-0001"),
         None,
         "unknown until answered"
     );
@@ -1053,7 +1055,7 @@ fn violations_are_asked_every_second_locally_counted_per_thing_and_unwatched_sai
     let pending = state.pending;
     violations(
         &mut state,
-        Ok(crate::fleet::detect::Violations {
+        Ok(crate::fleet::violations::Violations {
             profiles: 1,
             active: vec![
                 violation("pump-0001", "messages-sent"),
@@ -1065,35 +1067,35 @@ fn violations_are_asked_every_second_locally_counted_per_thing_and_unwatched_sai
         state.pending, pending,
         "background reads are not pending work"
     );
-    assert_eq!(state.violations.count("pump-0001"), Some(2));
-    assert_eq!(state.violations.count("pump-0000"), Some(0));
+    assert_eq!(state.fleet.violations.count("pump-0001"), Some(2));
+    assert_eq!(state.fleet.violations.count("pump-0000"), Some(0));
     assert_eq!(asks_violations(&tick(&mut state, 900)), 0, "not before 1 s");
     assert_eq!(asks_violations(&tick(&mut state, 1100)), 1);
     // Cleared: the next answer holds none.
     violations(
         &mut state,
-        Ok(crate::fleet::detect::Violations {
+        Ok(crate::fleet::violations::Violations {
             profiles: 1,
             active: Vec::new(),
         }),
     );
-    assert_eq!(state.violations.count("pump-0001"), Some(0));
+    assert_eq!(state.fleet.violations.count("pump-0001"), Some(0));
 
     // No profile: nothing is watched, said once, and never "none".
     state.message = None;
     let unwatched = || {
-        Ok(crate::fleet::detect::Violations {
+        Ok(crate::fleet::violations::Violations {
             profiles: 0,
             active: Vec::new(),
         })
     };
     violations(&mut state, unwatched());
-    assert_eq!(state.violations.count("pump-0001"), None);
+    assert_eq!(state.fleet.violations.count("pump-0001"), None);
     let said = state.message.take().expect("said").text;
     assert!(said.contains("watches nothing"), "{said}");
     violations(&mut state, unwatched());
     assert!(state.message.is_none(), "said once");
-    let screen = crate::tui::report::lines(&state, super::state::Report::Violations);
+    let screen = crate::tui::responder::lines::lines(&state, crate::tui::state::Report::Violations);
     assert!(
         screen[0].segments[0]
             .text
@@ -1124,13 +1126,17 @@ fn opening_a_things_screen_asks_its_connectivity_again_once_the_answer_is_5_s_ol
             .count()
     };
     state.now = t0 + time::Duration::seconds(2);
-    let fresh =
-        crate::tui::navigate::follow(&mut state, super::state::Link::Thing("pump-0001".into()));
+    let fresh = crate::tui::navigate::follow(
+        &mut state,
+        crate::tui::state::Link::Thing("pump-0001".into()),
+    );
     assert_eq!(asks(&fresh), 0, "a 2 s old answer is shown as it is");
     state.screens.pop();
     state.now = t0 + time::Duration::seconds(6);
-    let old =
-        crate::tui::navigate::follow(&mut state, super::state::Link::Thing("pump-0001".into()));
+    let old = crate::tui::navigate::follow(
+        &mut state,
+        crate::tui::state::Link::Thing("pump-0001".into()),
+    );
     assert_eq!(asks(&old), 1, "a 6 s old answer is asked again on opening");
 }
 
@@ -1146,7 +1152,7 @@ fn traffic_filters_do_not_pile_up_across_visits_so_no_message_comes_twice() {
             .collect()
     };
     // `t` on pump-0001: its own filters.
-    crate::tui::traffic::open_for(&mut state, Some("pump-0001".into()));
+    crate::tui::traffic::keys::open_for(&mut state, Some("pump-0001".into()));
     assert_eq!(
         filters(&state),
         ["+/pump-0001/#", "$aws/things/pump-0001/shadow/#"]
@@ -1154,7 +1160,7 @@ fn traffic_filters_do_not_pile_up_across_visits_so_no_message_comes_twice() {
     // Esc, then `:traffic`: everything, and pump-0001's filters go (they would double its
     // messages).
     state.screens.pop();
-    let effects = crate::tui::traffic::open_all(&mut state);
+    let effects = crate::tui::traffic::keys::open_all(&mut state);
     assert_eq!(
         filters(&state),
         ["#", "$aws/things/+/shadow/#", "$aws/events/presence/#"]
@@ -1167,7 +1173,7 @@ fn traffic_filters_do_not_pile_up_across_visits_so_no_message_comes_twice() {
     }
     // Esc, then `t` on pump-0002: everything is already heard; nothing is added.
     state.screens.pop();
-    let effects = crate::tui::traffic::open_for(&mut state, Some("pump-0002".into()));
+    let effects = crate::tui::traffic::keys::open_for(&mut state, Some("pump-0002".into()));
     assert!(
         !effects.iter().any(|e| matches!(e, Effect::Subscribe(_))),
         "{effects:?}"
@@ -1178,7 +1184,7 @@ fn traffic_filters_do_not_pile_up_across_visits_so_no_message_comes_twice() {
 #[test]
 fn a_search_set_by_t_is_cleared_with_ctrl_u_and_enter() {
     let mut state = loaded(3);
-    crate::tui::traffic::open_for(&mut state, Some("pump-0001".into()));
+    crate::tui::traffic::keys::open_for(&mut state, Some("pump-0001".into()));
     assert_eq!(state.traffic.search, "pump-0001");
     update(&mut state, Msg::Action(Action::Filter));
     assert_eq!(
@@ -1195,7 +1201,7 @@ fn a_search_set_by_t_is_cleared_with_ctrl_u_and_enter() {
 #[test]
 fn an_old_error_does_not_stay_under_the_next_prompt() {
     let mut state = loaded(3);
-    crate::tui::traffic::open_for(&mut state, Some("pump-0001".into()));
+    crate::tui::traffic::keys::open_for(&mut state, Some("pump-0001".into()));
     state.say(
         Level::Error,
         "subscription to a/#/b refused: # must be the last level",
@@ -1218,7 +1224,7 @@ fn input_text(state: &State) -> Option<&str> {
 #[test]
 fn p_starts_empty_so_a_typed_topic_is_the_topic_and_tab_takes_the_selected_ones() {
     let mut state = loaded(3);
-    crate::tui::traffic::open_for(&mut state, None);
+    crate::tui::traffic::keys::open_for(&mut state, None);
     update(
         &mut state,
         Msg::Traffic(crate::fleet::traffic::TrafficEvent::Message(
@@ -1415,11 +1421,12 @@ fn a_finished_quarantine_reads_its_things_certificates_again_not_only_on_r() {
         pem: String::new(),
     };
     state
+        .fleet
         .certificate_details
-        .insert(id.clone(), super::state::Load::Ready(active));
-    state.certificates.loaded_once = true;
+        .insert(id.clone(), crate::tui::state::Load::Ready(active));
+    state.fleet.certificates.loaded_once = true;
     // A deactivating quarantine of pump-0001 ends (here as a batch of one).
-    let effects = super::quarantine::reread(&mut state, &["pump-0001".to_owned()]);
+    let effects = crate::tui::flows::quarantine::reread(&mut state, &["pump-0001".to_owned()]);
     assert!(
         effects.contains(&Effect::Request(Request::DescribeCertificate(id.clone()))),
         "the CERT column is asked again: {effects:?}"
@@ -1438,7 +1445,7 @@ fn a_finished_quarantine_reads_its_things_certificates_again_not_only_on_r() {
 fn a_click_selects_the_row_drawn_there_and_a_double_click_opens_it() {
     let mut state = loaded(50);
     state.page_rows = 20;
-    let first = crate::tui::views::list::FIRST_ITEM_ROW;
+    let first = crate::tui::things::view::FIRST_ITEM_ROW;
     // Above the first item (the header) and below the last on screen: nothing.
     assert!(
         update(
@@ -1513,7 +1520,9 @@ fn a_click_selects_the_row_drawn_there_and_a_double_click_opens_it() {
 #[test]
 fn time_local_shows_times_at_the_local_offset_and_time_utc_goes_back() {
     let mut state = loaded(3);
-    let text = |state: &State| super::report::title(state, super::state::Report::Denied);
+    let text = |state: &State| {
+        crate::tui::responder::lines::title(state, crate::tui::state::Report::Denied)
+    };
     // The refusals are read from an hour before the start (the epoch here): 23:00 UTC.
     assert!(
         text(&state).contains("since 23:00:00 UTC"),
@@ -1543,7 +1552,7 @@ fn time_local_shows_times_at_the_local_offset_and_time_utc_goes_back() {
         text(&state)
     );
     assert_eq!(
-        super::line::zone_name(time::UtcOffset::from_hms(-3, -30, 0).unwrap()),
+        crate::tui::frame::line::zone_name(time::UtcOffset::from_hms(-3, -30, 0).unwrap()),
         "UTC-03:30"
     );
 }
@@ -1604,8 +1613,9 @@ fn profile_and_region_are_checked_before_the_console_connects_again() {
 /// The filter's rows as one whole-list match gives them: fuzzy matches, best first, ties in
 /// listed order.
 fn whole_list_match(state: &State, text: &str) -> Vec<String> {
-    let mut fuzzy = super::fuzzy::Fuzzy::new(text).expect("a filter");
+    let mut fuzzy = crate::tui::things::fuzzy::Fuzzy::new(text).expect("a filter");
     let mut kept: Vec<(std::cmp::Reverse<u32>, usize)> = state
+        .fleet
         .things
         .items
         .iter()
@@ -1618,7 +1628,7 @@ fn whole_list_match(state: &State, text: &str) -> Vec<String> {
         .collect();
     kept.sort_unstable();
     kept.into_iter()
-        .map(|(_, at)| state.things.items.at(at).name().to_owned())
+        .map(|(_, at)| state.fleet.things.items.at(at).name().to_owned())
         .collect()
 }
 
@@ -1636,7 +1646,7 @@ fn match_to_the_end(state: &mut State) -> usize {
 #[test]
 fn a_long_list_is_matched_over_frames_and_ends_as_one_match_of_the_whole_list() {
     // Longer than one slice's minimum, with names fuzzily close to each other.
-    let count = super::matching::MIN_ROWS * 3;
+    let count = crate::tui::things::matching::MIN_ROWS * 3;
     let mut state = loaded(count);
     update(&mut state, Msg::Action(Action::Filter));
     typed(&mut state, "pump-1");
@@ -1655,8 +1665,9 @@ fn a_long_list_is_matched_over_frames_and_ends_as_one_match_of_the_whole_list() 
     // (ties in that one's order), then the one before comes back at once.
     update(&mut state, Msg::Erase);
     match_to_the_end(&mut state);
-    let mut fuzzy = super::fuzzy::Fuzzy::new("pump-12").unwrap();
+    let mut fuzzy = crate::tui::things::fuzzy::Fuzzy::new("pump-12").unwrap();
     let index: std::collections::HashMap<&str, usize> = state
+        .fleet
         .things
         .items
         .iter()
@@ -1667,7 +1678,7 @@ fn a_long_list_is_matched_over_frames_and_ends_as_one_match_of_the_whole_list() 
         .iter()
         .enumerate()
         .filter_map(|(at, name)| {
-            let score = fuzzy.score(state.things.items.haystack(index[name.as_str()]))?;
+            let score = fuzzy.score(state.fleet.things.items.haystack(index[name.as_str()]))?;
             Some((std::cmp::Reverse(score), at, name.clone()))
         })
         .collect();
@@ -1686,7 +1697,7 @@ fn a_long_list_is_matched_over_frames_and_ends_as_one_match_of_the_whole_list() 
 fn pages_arriving_under_a_filter_are_matched_alone_and_merged_in_order() {
     let mut state = State::new(Backend::Local, false, OffsetDateTime::UNIX_EPOCH);
     start(&mut state);
-    let count = super::matching::MIN_ROWS * 2;
+    let count = crate::tui::things::matching::MIN_ROWS * 2;
     update(&mut state, page(0, &names(0..count), true));
     update(&mut state, Msg::Action(Action::Filter));
     typed(&mut state, "pump-19");
@@ -1722,12 +1733,12 @@ fn pages_arriving_under_a_filter_are_matched_alone_and_merged_in_order() {
 /// The Things list with `filter` one slice into it, as a keystroke leaves it on a slow machine:
 /// a slice matched, the rest to go. Returns how many rows it has kept so far.
 fn partly_matched(state: &mut State, filter: &str) -> usize {
-    let listed = u32::try_from(state.things.items.len()).unwrap();
-    let mut matching = super::matching::Matching::new((0..listed).collect());
+    let listed = u32::try_from(state.fleet.things.items.len()).unwrap();
+    let mut matching = crate::tui::things::matching::Matching::new((0..listed).collect());
     let mut kept = Vec::new();
     let scorer = || {
-        let mut fuzzy = super::fuzzy::Fuzzy::new(filter).unwrap();
-        let things = &state.things.items;
+        let mut fuzzy = crate::tui::things::fuzzy::Fuzzy::new(filter).unwrap();
+        let things = &state.fleet.things.items;
         move |row: u32| fuzzy.score(things.haystack(row as usize))
     };
     assert!(!matching.advance(&mut kept, std::time::Duration::ZERO, &scorer));
@@ -1743,7 +1754,7 @@ fn partly_matched(state: &mut State, filter: &str) -> usize {
 
 #[test]
 fn a_cursor_moved_while_the_filter_matches_stays_on_its_thing_when_the_rows_reorder() {
-    let mut state = loaded(super::matching::MIN_ROWS * 3);
+    let mut state = loaded(crate::tui::things::matching::MIN_ROWS * 3);
     partly_matched(&mut state, "pump-19");
     for _ in 0..3 {
         update(&mut state, Msg::Action(Action::Down));
@@ -1761,7 +1772,7 @@ fn a_cursor_moved_while_the_filter_matches_stays_on_its_thing_when_the_rows_reor
 
 #[test]
 fn marking_every_row_shown_waits_for_the_filter_to_be_matched_to_the_end() {
-    let mut state = loaded(super::matching::MIN_ROWS * 3);
+    let mut state = loaded(crate::tui::things::matching::MIN_ROWS * 3);
     let so_far = partly_matched(&mut state, "pump-4");
     update(&mut state, Msg::Action(Action::MarkAll));
     let all = whole_list_match(&state, "pump-4");

@@ -172,7 +172,7 @@ pub async fn bare_things(iot: &aws_sdk_iot::Client, count: usize, concurrency: u
 /// Writes `messages` (with their times in ms) to AWS IoT's log group `AWSIotLogsV2`, creating it
 /// and a stream first where the backend needs them (moto; the local core has them already).
 pub async fn iot_log(logs: &aws_sdk_cloudwatchlogs::Client, messages: &[(i64, serde_json::Value)]) {
-    let group = iotfleet::fleet::refusals::LOG_GROUP;
+    let group = iotfleet::fleet::denied::LOG_GROUP;
     if let Err(error) = logs.create_log_group().log_group_name(group).send().await {
         assert!(
             error

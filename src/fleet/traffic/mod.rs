@@ -4,7 +4,7 @@
 pub mod client;
 pub mod endpoint;
 pub mod filter;
-pub mod history;
+pub mod messages;
 pub mod sigv4;
 
 pub use client::{

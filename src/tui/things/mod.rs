@@ -1,0 +1,10 @@
+//! The lists (Things, certificates, policies): filter as you type, matched a slice at a time, sort,
+//! marks and fleet search, and how they are drawn.
+
+pub mod fuzzy;
+pub mod list;
+pub mod listed;
+pub mod matching;
+pub mod select;
+pub mod status;
+pub mod view;
