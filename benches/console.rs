@@ -17,10 +17,11 @@ use iotfleet::fleet::model::{
     ThingSummary, Validity,
 };
 use iotfleet::tui::action::Action;
+use iotfleet::tui::data::Load;
 use iotfleet::tui::frame;
 use iotfleet::tui::keys::{KeyResolver, Layer};
 use iotfleet::tui::msg::{Effect, FleetEvent, Msg, Request};
-use iotfleet::tui::state::{Backend, Load, Screen, State};
+use iotfleet::tui::state::{Backend, Screen, State};
 use iotfleet::tui::update;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -223,7 +224,7 @@ fn main() {
     let screens: Vec<(&str, Screen, Vec<Layer>, bool)> = vec![
         (
             "things list",
-            Screen::list(iotfleet::tui::state::ListKind::Things),
+            Screen::list(iotfleet::tui::data::ListKind::Things),
             list_layers.to_vec(),
             false,
         ),
@@ -259,14 +260,14 @@ fn main() {
         ),
         (
             "help overlay",
-            Screen::list(iotfleet::tui::state::ListKind::Things),
+            Screen::list(iotfleet::tui::data::ListKind::Things),
             vec![Layer::Help],
             true,
         ),
     ];
     println!("draw time per screen at {WIDTH}x{HEIGHT}, median of 200 frames:");
     for (name, screen, layers, help) in screens {
-        state.screens = vec![Screen::list(iotfleet::tui::state::ListKind::Things), screen];
+        state.screens = vec![Screen::list(iotfleet::tui::data::ListKind::Things), screen];
         state.help = help;
         update::update(
             &mut state,

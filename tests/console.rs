@@ -10,8 +10,9 @@ use iotfleet::config::files;
 use iotfleet::config::keymap::{Key, KeyCode};
 use iotfleet::fleet::FleetClient;
 use iotfleet::local::{LocalCore, LocalOptions};
+use iotfleet::tui::data::{ListKind, Load};
 use iotfleet::tui::shadow::edit_state::Stage;
-use iotfleet::tui::state::{Backend, ListKind, Load, Screen};
+use iotfleet::tui::state::{Backend, Screen};
 use iotfleet::tui::{App, Options};
 
 /// The seeded demo fleet in memory, and a console on it with the given configuration directory.
@@ -504,7 +505,7 @@ async fn editing_desired_checks_the_json_shows_the_diff_applies_and_journals() {
     app.key(Key::plain(KeyCode::Char('}')));
     assert_eq!(app.state.edit.as_ref().unwrap().error, None);
     keys(&mut app, &["<C-s>"]).await;
-    assert_eq!(app.state.edit.as_ref().unwrap().stage, Stage::Review);
+    assert!(app.state.edit_in_flow(), "its change awaits its yes");
     let review = render(&app, 120, 40);
     assert!(review.contains("~ speed: 66 → 40"), "{review}");
     assert!(review.contains("- mode (removed: null)"), "{review}");
@@ -637,7 +638,7 @@ async fn a_conflict_keeps_the_edit_and_shows_the_newer_shadow_on(backend: suppor
     // Merged onto the newer version: only the user's own change (speed) is applied; mode,
     // changed only by the other side, keeps its newer value.
     keys(&mut app, &["y"]).await;
-    assert_eq!(app.state.edit.as_ref().unwrap().stage, Stage::Review);
+    assert!(app.state.edit_in_flow(), "its change awaits its yes");
     assert_eq!(app.state.edit.as_ref().unwrap().base_version, newer_version);
     keys(&mut app, &["y"]).await;
     app.settle(SETTLE).await;
@@ -696,7 +697,7 @@ async fn a_key_both_sides_changed_waits_for_a_choice_before_y_applies() {
     // m keeps mine; then y merges (review), y applies: mode stays as the other side set it
     // (a shadow update merges desired, so fan, untouched by either, is still there).
     keys(&mut app, &["m", "y"]).await;
-    assert_eq!(app.state.edit.as_ref().unwrap().stage, Stage::Review);
+    assert!(app.state.edit_in_flow(), "its change awaits its yes");
     keys(&mut app, &["y"]).await;
     app.settle(SETTLE).await;
     assert!(app.state.edit.is_none(), "{:?}", app.state.message);
@@ -1046,14 +1047,9 @@ async fn h_shows_who_changed_a_policy_and_a_quarantine_as_calls_and_journal_entr
     )
     .await;
     assert!(
-        run_until(&mut app, SETTLE, |app| app
-            .state
-            .quarantine
-            .as_ref()
-            .is_some_and(|q| matches!(
-                q.stage,
-                iotfleet::tui::flows::quarantine_state::Stage::Finished(_)
-            )))
+        run_until(&mut app, SETTLE, |app| app.state.flow.as_ref().is_some_and(
+            |q| matches!(q.stage, iotfleet::tui::flows::flow::Stage::Finished(_))
+        ))
         .await
     );
     keys(&mut app, &["<Enter>", "h"]).await;

@@ -10,7 +10,8 @@ use support::console::{SETTLE, keys, opened, render};
 use iotfleet::config::files;
 use iotfleet::fleet::FleetClient;
 use iotfleet::local::{LocalCore, LocalOptions};
-use iotfleet::tui::state::{Backend, Load, Report, Screen};
+use iotfleet::tui::data::Load;
+use iotfleet::tui::state::{Backend, Report, Screen};
 use iotfleet::tui::{App, Options};
 
 async fn console(journal: &std::path::Path) -> (LocalCore, App) {

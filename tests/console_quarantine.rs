@@ -15,7 +15,7 @@ use iotfleet::fleet::FleetClient;
 use iotfleet::fleet::quarantine::DENY_ALL_POLICY;
 use iotfleet::local::simulator::SimulatorOptions;
 use iotfleet::local::{LocalCore, LocalOptions};
-use iotfleet::tui::flows::quarantine_state::Stage;
+use iotfleet::tui::flows::flow::{Outcome, Stage};
 use iotfleet::tui::state::Backend;
 use iotfleet::tui::{App, Options};
 use time::OffsetDateTime;
@@ -60,8 +60,8 @@ async fn console_with(
 /// The popup shows a run that completed every step.
 fn finished_cleanly(app: &App) -> bool {
     matches!(
-        app.state.quarantine.as_ref().map(|f| &f.stage),
-        Some(Stage::Finished(report)) if report.failed.is_none()
+        app.state.flow.as_ref().map(|f| &f.stage),
+        Some(Stage::Finished(Outcome::Thing(report))) if report.failed.is_none()
     )
 }
 
@@ -108,7 +108,7 @@ async fn q_y_quarantines_the_selected_thing_and_r_y_releases_it_journaling_each_
     let path = dir.path().join("journal.jsonl");
     let mut app = console(&core, &path, false).await;
     keys(&mut app, &["/", "camera-04", "<Enter>", "Q"]).await;
-    let flow = app.state.quarantine.as_ref().expect("the popup is up");
+    let flow = app.state.flow.as_ref().expect("the popup is up");
     assert!(matches!(flow.stage, Stage::Confirm { .. }), "{flow:?}");
     assert!(!deny_all_attached(&core), "nothing changes before y");
     snapshot("quarantine_plan_120x40", &render(&app, 120, 40));
@@ -116,7 +116,7 @@ async fn q_y_quarantines_the_selected_thing_and_r_y_releases_it_journaling_each_
 
     keys(&mut app, &["y"]).await;
     // Confirmed, it asks why; nothing changes until Enter.
-    let flow = app.state.quarantine.as_ref().unwrap();
+    let flow = app.state.flow.as_ref().unwrap();
     assert!(matches!(flow.stage, Stage::Reason { .. }), "{flow:?}");
     assert!(
         !deny_all_attached(&core),
@@ -125,15 +125,15 @@ async fn q_y_quarantines_the_selected_thing_and_r_y_releases_it_journaling_each_
     keys(&mut app, &["probing its neighbours"]).await;
     snapshot("quarantine_reason_80x24", &render(&app, 80, 24));
     keys(&mut app, &["<Enter>"]).await;
-    let flow = app.state.quarantine.as_ref().unwrap();
-    let Stage::Finished(report) = &flow.stage else {
+    let flow = app.state.flow.as_ref().unwrap();
+    let Stage::Finished(Outcome::Thing(report)) = &flow.stage else {
         panic!("{flow:?}");
     };
     assert_eq!(report.failed, None);
     assert!(deny_all_attached(&core));
     snapshot("quarantine_done_120x40", &render(&app, 120, 40));
     keys(&mut app, &["<Enter>"]).await;
-    assert!(app.state.quarantine.is_none());
+    assert!(app.state.flow.is_none());
     assert!(app.state.fleet.is_quarantined("camera-04"));
     let list = render(&app, 120, 40);
     let row = list.lines().find(|l| l.starts_with("│camera-04")).unwrap();
@@ -149,14 +149,14 @@ async fn q_y_quarantines_the_selected_thing_and_r_y_releases_it_journaling_each_
     keys(&mut app, &["R"]).await;
     assert!(
         matches!(
-            app.state.quarantine.as_ref().map(|f| &f.stage),
+            app.state.flow.as_ref().map(|f| &f.stage),
             Some(Stage::Confirm { .. })
         ),
         "{:?}",
-        app.state.quarantine
+        app.state.flow
     );
     keys(&mut app, &["y"]).await;
-    assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
+    assert!(finished_cleanly(&app), "{:?}", app.state.flow);
     assert!(!deny_all_attached(&core));
     keys(&mut app, &["<Esc>"]).await;
     assert!(!app.state.fleet.is_quarantined("camera-04"));
@@ -207,14 +207,14 @@ async fn a_remapped_yes_is_the_popups_key_and_the_one_its_prompt_and_footer_name
     keys(&mut app, &["y"]).await;
     assert!(
         matches!(
-            app.state.quarantine.as_ref().map(|f| &f.stage),
+            app.state.flow.as_ref().map(|f| &f.stage),
             Some(Stage::Confirm { .. })
         ),
         "y no longer answers"
     );
     assert!(!deny_all_attached(&core));
     keys(&mut app, &["o", "<Enter>"]).await;
-    assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
+    assert!(finished_cleanly(&app), "{:?}", app.state.flow);
     assert!(deny_all_attached(&core));
 }
 
@@ -246,7 +246,7 @@ async fn the_things_list_says_who_is_online_and_a_quarantine_turns_the_device_of
     // pump-03 behaves (camera-04 is also disconnected by its own refused probes, with
     // FORBIDDEN_ACCESS): the quarantine's DeleteConnection is what ends its session.
     keys(&mut app, &["/", "pump-03", "<Enter>", "Q", "y", "<Enter>"]).await;
-    assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
+    assert!(finished_cleanly(&app), "{:?}", app.state.flow);
     keys(&mut app, &["<Enter>"]).await;
     let list = render(&app, 120, 40);
     let pump = row(&list, "pump-03");
@@ -304,7 +304,7 @@ async fn denied_shows_camera_04s_refused_publishes_within_a_second_and_its_refus
         &["/", "camera-04", "<Enter>", "Q", "y", "<Enter>"],
     )
     .await;
-    assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
+    assert!(finished_cleanly(&app), "{:?}", app.state.flow);
     keys(&mut app, &["<Enter>"]).await;
     let quarantined_at = OffsetDateTime::now_utc();
     let refused_connect = |app: &App| {
@@ -351,7 +351,7 @@ async fn q_then_esc_changes_nothing_and_read_only_refuses_both_keys() {
     let path = dir.path().join("journal.jsonl");
     let mut app = console(&core, &path, false).await;
     keys(&mut app, &["/", "pump-07", "<Enter>", "Q", "<Esc>"]).await;
-    assert!(app.state.quarantine.is_none());
+    assert!(app.state.flow.is_none());
     assert!(
         app.state
             .message
@@ -366,7 +366,7 @@ async fn q_then_esc_changes_nothing_and_read_only_refuses_both_keys() {
     app.state.read_only = true;
     for key in ["Q", "R"] {
         keys(&mut app, &[key]).await;
-        assert!(app.state.quarantine.is_none());
+        assert!(app.state.flow.is_none());
         let message = app.state.message.as_ref().map(|m| m.text.clone());
         assert!(
             message
@@ -395,13 +395,13 @@ async fn a_shared_certificate_is_confirmed_by_typing_the_things_name() {
     keys(&mut app, &["y", "<Enter>"]).await;
     assert!(!deny_all_attached(&core));
     assert!(matches!(
-        app.state.quarantine.as_ref().map(|f| &f.stage),
+        app.state.flow.as_ref().map(|f| &f.stage),
         Some(Stage::Confirm { .. })
     ));
     keys(&mut app, &["<BS>", "temp-sensor-17", "<Enter>"]).await;
     assert!(!deny_all_attached(&core), "it asks why first");
     keys(&mut app, &["<Enter>"]).await;
-    assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
+    assert!(finished_cleanly(&app), "{:?}", app.state.flow);
     assert!(deny_all_attached(&core));
 }
 
@@ -415,11 +415,7 @@ async fn releasing_one_of_two_quarantines_on_a_shared_certificate_asks_for_the_n
     for thing in ["temp-sensor-17", "temp-sensor-18"] {
         keys(&mut app, &["<Esc>", "<Esc>", "/", thing, "<Enter>", "Q"]).await;
         keys(&mut app, &[thing, "<Enter>", "<Enter>"]).await;
-        assert!(
-            finished_cleanly(&app),
-            "{thing}: {:?}",
-            app.state.quarantine
-        );
+        assert!(finished_cleanly(&app), "{thing}: {:?}", app.state.flow);
     }
     keys(
         &mut app,
@@ -437,7 +433,7 @@ async fn releasing_one_of_two_quarantines_on_a_shared_certificate_asks_for_the_n
     keys(&mut app, &["y", "<Enter>"]).await;
     assert!(deny_all_attached(&core));
     keys(&mut app, &["<BS>", "temp-sensor-17", "<Enter>"]).await;
-    assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
+    assert!(finished_cleanly(&app), "{:?}", app.state.flow);
     assert!(!deny_all_attached(&core));
     let released: Vec<String> = std::fs::read_to_string(&path)
         .unwrap()
@@ -471,7 +467,7 @@ async fn a_quarantine_policy_that_allows_is_repaired_as_a_shown_step_and_verifie
         "the repair is shown first:\n{screen}"
     );
     keys(&mut app, &["y", "<Enter>"]).await;
-    assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
+    assert!(finished_cleanly(&app), "{:?}", app.state.flow);
     let screen = render(&app, 120, 40);
     assert!(
         screen.contains("VERIFIED, 8 of 8 own actions denied by")
@@ -521,7 +517,7 @@ async fn quarantine_stops_the_devices_traffic_within_a_second_and_release_brings
     keys(&mut app, &["<Esc>", "Q", "y"]).await;
     let confirmed = OffsetDateTime::now_utc();
     keys(&mut app, &["<Enter>"]).await;
-    assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
+    assert!(finished_cleanly(&app), "{:?}", app.state.flow);
     keys(&mut app, &["<Enter>"]).await;
     watch(&mut app, Duration::from_secs(4)).await;
     let last = last_seen(&app, topic).unwrap();
@@ -580,8 +576,8 @@ async fn tab_plans_again_deactivating_the_certificates_and_release_reactivates_t
 
 /// The bulk popup's run ended with every Thing done.
 fn batch_finished(app: &App) -> Option<&iotfleet::fleet::quarantine::batch::BatchReport> {
-    match app.state.bulk.as_ref().map(|f| &f.stage) {
-        Some(iotfleet::tui::flows::bulk_state::BulkStage::Finished(report)) => Some(report),
+    match app.state.flow.as_ref().map(|f| &f.stage) {
+        Some(Stage::Finished(Outcome::Batch(report))) => Some(report),
         _ => None,
     }
 }
@@ -656,15 +652,11 @@ async fn a_release_that_leaves_another_hold_says_the_thing_stays_quarantined() {
     keys(&mut app, &["/", "camera-0", "<Enter>", "*", "Q"]).await;
     let count = app
         .state
-        .bulk
+        .flow
         .as_ref()
-        .and_then(iotfleet::tui::flows::bulk_state::BulkFlow::count)
+        .and_then(iotfleet::tui::flows::flow::Flow::to_type)
         .unwrap();
-    keys(
-        &mut app,
-        &[&count.to_string(), "<Enter>", "sweep", "<Enter>"],
-    )
-    .await;
+    keys(&mut app, &[&count, "<Enter>", "sweep", "<Enter>"]).await;
     assert!(run_until(&mut app, SETTLE, |app| batch_finished(app).is_some()).await);
     keys(&mut app, &["<Enter>", ":", "unmark", "<Enter>"]).await;
     keys(
@@ -681,7 +673,7 @@ async fn a_release_that_leaves_another_hold_says_the_thing_stays_quarantined() {
         ],
     )
     .await;
-    assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
+    assert!(finished_cleanly(&app), "{:?}", app.state.flow);
     keys(&mut app, &["<Enter>", "R"]).await;
     let plan = render(&app, 120, 40);
     assert!(
@@ -689,7 +681,7 @@ async fn a_release_that_leaves_another_hold_says_the_thing_stays_quarantined() {
         "{plan}"
     );
     keys(&mut app, &["y"]).await;
-    assert!(finished_cleanly(&app), "{:?}", app.state.quarantine);
+    assert!(finished_cleanly(&app), "{:?}", app.state.flow);
     let done = render(&app, 120, 40);
     assert!(
         done.contains("its hold is closed; it stays QUARANTINED, held by batch-")

@@ -191,9 +191,9 @@ async fn a_bad_filter_keeps_the_text_and_publish_asks_first_and_is_refused_read_
     press(&mut app, &["<Esc>"]);
 
     press(&mut app, &["p", "fleet/pump-01/command go", "<Enter>"]);
-    assert!(app.state.confirm.is_some(), "publishing waits for a yes");
+    assert!(app.state.flow.is_some(), "publishing waits for a yes");
     press(&mut app, &["n"]);
-    assert!(app.state.confirm.is_none());
+    assert!(app.state.flow.is_none());
 
     app.state.read_only = true;
     press(&mut app, &["p"]);

@@ -20,8 +20,9 @@ use crate::fleet::traffic::{self, TrafficEvent, TrafficHandle, TrafficSettings};
 use crate::tui::data::tasks::Runner;
 use crate::tui::frame as views;
 use crate::tui::keys::{self, KeyResolver, Layer, Resolution, key_of};
+use crate::tui::msg::Level;
 use crate::tui::msg::{Effect, Msg, Setup};
-use crate::tui::state::{Backend, Focus, Level, State};
+use crate::tui::state::{Backend, Focus, State};
 use crate::tui::update;
 
 /// How the console was asked to start.

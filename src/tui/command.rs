@@ -1,8 +1,10 @@
 //! The `:` command line: its commands, and Tab completing commands and names.
 
 use crate::fleet::model::certificate_id_from_arn;
+use crate::tui::data::ListKind;
 use crate::tui::msg::Effect;
-use crate::tui::state::{Level, Link, ListKind, Report, Screen, State};
+use crate::tui::msg::Level;
+use crate::tui::state::{Link, Report, Screen, State};
 use crate::tui::things::select;
 use crate::tui::traffic::keys as traffic;
 
@@ -152,7 +154,7 @@ fn switch(state: &mut State, profile: Option<String>, region: Option<String>) ->
         return Vec::new();
     }
     // A change in flight reports on the connection that makes it: it is seen to its end first.
-    if state.quarantine.is_some() || state.bulk.is_some() || state.edit.is_some() {
+    if state.flow.is_some() || state.edit.is_some() {
         state.say(
             Level::Warning,
             "a quarantine, release or shadow edit is open: finish or close it (Esc) first",
@@ -259,7 +261,7 @@ fn certificate_ids(state: &State) -> Vec<String> {
         .map(|c| c.id.clone())
         .chain(state.fleet.thing_reports.values().flat_map(|load| {
             match load {
-                crate::tui::state::Load::Ready(report) => report
+                crate::tui::data::Load::Ready(report) => report
                     .certificates
                     .iter()
                     .map(|c| c.certificate.id.clone())

@@ -8,7 +8,8 @@ use ratatui::crossterm::event::{KeyCode as TermCode, KeyEvent, KeyEventKind, Key
 
 use crate::config::keymap::{Key, KeyCode, Keymap};
 use crate::tui::action::Action;
-use crate::tui::state::{AnswerKeys, Focus, Screen};
+use crate::tui::msg::AnswerKeys;
+use crate::tui::state::{Focus, Screen};
 
 /// Where a key is looked up; the console asks the layers of what has the focus, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -228,10 +229,8 @@ impl KeyResolver {
 #[must_use]
 pub fn layers(focus: Focus, screen: &Screen) -> Vec<Layer> {
     match focus {
-        Focus::Quarantine { name: true } | Focus::Input(_) => vec![Layer::Input],
-        Focus::Quarantine { name: false } | Focus::Publish | Focus::Review => {
-            vec![Layer::Confirm, Layer::Input]
-        }
+        Focus::Flow { text: true } | Focus::Input(_) => vec![Layer::Input],
+        Focus::Flow { text: false } | Focus::Merge => vec![Layer::Confirm, Layer::Input],
         Focus::Editor => vec![Layer::Editor],
         Focus::Help => vec![Layer::Help],
         Focus::Screen => match screen {

@@ -18,7 +18,6 @@ use crate::fleet::quarantine::register::Register;
 use crate::fleet::quarantine::run::{Prepared, Report, Verb};
 use crate::fleet::traffic::TrafficEvent;
 use crate::tui::action::Action;
-use crate::tui::state::{AnswerKeys, Level};
 
 /// Everything that can change the state.
 #[derive(Debug, Clone, PartialEq)]
@@ -349,5 +348,61 @@ pub enum Effect {
 impl From<Request> for Effect {
     fn from(request: Request) -> Self {
         Self::Request(request)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warning,
+    Error,
+}
+
+/// The keys that answer a confirmation, as the keymap's `[confirm]` and `[input]` layers bind
+/// them, for the prompts that name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerKeys {
+    pub yes: String,
+    pub no: String,
+    /// The input layer's confirm and cancel (Enter, Esc), and complete (Tab).
+    pub confirm: String,
+    pub cancel: String,
+    pub complete: String,
+    pub mine: String,
+    pub theirs: String,
+}
+
+impl AnswerKeys {
+    /// The cancel key as a sentence names it: `Esc` for `<Esc>`.
+    #[must_use]
+    pub fn esc(&self) -> &str {
+        prose(&self.cancel)
+    }
+
+    /// The confirm key as a sentence names it: `Enter` for `<Enter>`.
+    #[must_use]
+    pub fn enter(&self) -> &str {
+        prose(&self.confirm)
+    }
+}
+
+fn prose(key: &str) -> &str {
+    key.strip_prefix('<')
+        .and_then(|k| k.strip_suffix('>'))
+        .unwrap_or(key)
+}
+
+impl Default for AnswerKeys {
+    /// The default keymap's (a test checks they agree).
+    fn default() -> Self {
+        Self {
+            yes: "y".into(),
+            no: "n".into(),
+            confirm: "<Enter>".into(),
+            cancel: "<Esc>".into(),
+            complete: "<Tab>".into(),
+            mine: "m".into(),
+            theirs: "t".into(),
+        }
     }
 }

@@ -2,8 +2,10 @@
 //! open the audit; refresh what is on screen; copy its ARN or id.
 
 use crate::tui::data::connectivity;
+use crate::tui::data::{ListKind, Load};
+use crate::tui::msg::Level;
 use crate::tui::msg::{Effect, Request};
-use crate::tui::state::{Level, Link, ListKind, ListView, Load, Report, Screen, SearchView, State};
+use crate::tui::state::{Link, ListView, Report, Screen, SearchView, State};
 use crate::tui::thing::lines as detail;
 
 use crate::tui::things::list::{
@@ -86,7 +88,7 @@ pub fn open_history(state: &mut State) -> Vec<Effect> {
         Screen::Certificate { id, .. } => id.clone(),
         _ => return Vec::new(),
     };
-    state.fleet.history = Some(crate::tui::state::HistoryView {
+    state.fleet.history = Some(crate::tui::data::HistoryView {
         resource: resource.clone(),
         load: Load::Loading,
     });
@@ -125,7 +127,8 @@ pub fn follow(state: &mut State, link: Link) -> Vec<Effect> {
                 effects.push(Effect::Request(Request::LoadThingRules(name.clone())));
             }
             effects.extend(connectivity::load_within(
-                state,
+                &mut state.fleet,
+                state.now,
                 [name.as_str()],
                 connectivity::OPEN_SECONDS,
             ));
@@ -170,8 +173,8 @@ pub fn follow(state: &mut State, link: Link) -> Vec<Effect> {
 
 /// `r` on a Thing's screen: everything it shows, asked again.
 fn refresh_thing(state: &mut State, name: String) -> Vec<Effect> {
-    connectivity::forget(state, &name);
-    let mut effects = connectivity::load(state, [name.as_str()]);
+    connectivity::forget(&mut state.fleet, &name);
+    let mut effects = connectivity::load(&mut state.fleet, state.now, [name.as_str()]);
     state
         .fleet
         .thing_reports
@@ -275,9 +278,11 @@ fn refresh_report(state: &mut State, report: Report) -> Vec<Effect> {
             state.fleet.isolations = Some(Load::Loading);
             vec![Effect::Request(Request::LoadIsolations)]
         }
-        Report::Denied if !state.fleet.denied.asking => crate::tui::data::denied::ask(state),
+        Report::Denied if !state.fleet.denied.asking => {
+            crate::tui::data::denied::ask(&mut state.fleet.denied)
+        }
         Report::Violations if !state.fleet.violations.asking => {
-            crate::tui::data::violations::ask(state)
+            crate::tui::data::violations::ask(&mut state.fleet.violations)
         }
         Report::History => match state.fleet.history.as_mut() {
             Some(view) => {

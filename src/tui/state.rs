@@ -5,30 +5,11 @@ use std::collections::HashMap;
 
 use time::OffsetDateTime;
 
-use crate::tui::data::FleetData;
-use crate::tui::flows::quarantine_state::Flow;
+use crate::tui::data::{FleetData, ListKind, Load};
+use crate::tui::flows::flow::{Change, Flow};
+use crate::tui::msg::{AnswerKeys, Level};
 use crate::tui::shadow::edit_state::ShadowEdit;
 use crate::tui::traffic::state::TrafficView;
-
-/// A shadow: its Thing, and its name (None: the classic shadow).
-pub type ShadowKey = (String, Option<String>);
-
-/// Something loading, loaded, or failed (with the message to show).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Load<T> {
-    Loading,
-    Ready(T),
-    Failed(String),
-}
-
-impl<T> Load<T> {
-    pub fn ready(&self) -> Option<&T> {
-        match self {
-            Self::Ready(value) => Some(value),
-            _ => None,
-        }
-    }
-}
 
 /// Where the console is pointed, for the status bar.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,13 +21,6 @@ pub enum Backend {
         profile: Option<String>,
         endpoint: Option<String>,
     },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListKind {
-    Things,
-    Certificates,
-    Policies,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -205,13 +179,6 @@ pub enum Report {
     History,
 }
 
-/// The history on the `History` report: of which resource, and what was read.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HistoryView {
-    pub resource: String,
-    pub load: Load<crate::fleet::history::History>,
-}
-
 /// A line being typed: the filter (`/`) or the command line (`:`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Input {
@@ -244,18 +211,17 @@ pub enum InputKind {
 /// the prompts all ask (`State::focus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
-    /// The quarantine or release popup; `name` while it wants the Thing's name typed.
-    Quarantine {
-        name: bool,
+    /// A change being confirmed, run or reported (`flows/`); `text` while it wants something
+    /// typed (a Thing's name, a number of Things, a reason).
+    Flow {
+        text: bool,
     },
     /// The embedded editor of a shadow's desired state.
     Editor,
     /// A line being typed: the filter, the command line, a search or topic.
     Input(InputKind),
-    /// A publish waiting for its yes.
-    Publish,
-    /// A shadow edit under review, in conflict, or being applied.
-    Review,
+    /// A shadow edit in conflict with a newer shadow: each key both changed gets a side.
+    Merge,
     Help,
     /// The screen on top of the stack.
     Screen,
@@ -265,103 +231,14 @@ impl Focus {
     /// Whether keys the keymap does not bind are typed as text.
     #[must_use]
     pub fn takes_text(self) -> bool {
-        matches!(self, Self::Input(_) | Self::Quarantine { name: true })
+        matches!(self, Self::Input(_) | Self::Flow { text: true })
     }
-}
-
-/// The keys that answer a confirmation, as the keymap's `[confirm]` and `[input]` layers bind
-/// them, for the prompts that name them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AnswerKeys {
-    pub yes: String,
-    pub no: String,
-    /// The input layer's confirm and cancel (Enter, Esc), and complete (Tab).
-    pub confirm: String,
-    pub cancel: String,
-    pub complete: String,
-    pub mine: String,
-    pub theirs: String,
-}
-
-impl AnswerKeys {
-    /// The cancel key as a sentence names it: `Esc` for `<Esc>`.
-    #[must_use]
-    pub fn esc(&self) -> &str {
-        prose(&self.cancel)
-    }
-
-    /// The confirm key as a sentence names it: `Enter` for `<Enter>`.
-    #[must_use]
-    pub fn enter(&self) -> &str {
-        prose(&self.confirm)
-    }
-}
-
-fn prose(key: &str) -> &str {
-    key.strip_prefix('<')
-        .and_then(|k| k.strip_suffix('>'))
-        .unwrap_or(key)
-}
-
-impl Default for AnswerKeys {
-    /// The default keymap's (a test checks they agree).
-    fn default() -> Self {
-        Self {
-            yes: "y".into(),
-            no: "n".into(),
-            confirm: "<Enter>".into(),
-            cancel: "<Esc>".into(),
-            complete: "<Tab>".into(),
-            mine: "m".into(),
-            theirs: "t".into(),
-        }
-    }
-}
-
-/// A mutation waiting for the user's yes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Confirm {
-    Publish {
-        topic: String,
-        payload: String,
-        qos: u8,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Info,
-    Warning,
-    Error,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub level: Level,
     pub text: String,
-}
-
-/// A loaded list and how its loading goes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Listing<Items> {
-    pub items: Items,
-    pub loading: bool,
-    pub loaded_once: bool,
-    pub error: Option<String>,
-    /// Bumped by a refresh, so pages of an older listing are ignored.
-    pub generation: u64,
-}
-
-impl<Items: Default> Default for Listing<Items> {
-    fn default() -> Self {
-        Self {
-            items: Items::default(),
-            loading: false,
-            loaded_once: false,
-            error: None,
-            generation: 0,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -373,15 +250,12 @@ pub struct State {
     /// Never empty: the last is on screen, Esc pops.
     pub screens: Vec<Screen>,
     pub input: Option<Input>,
-    pub confirm: Option<Confirm>,
     /// What `/` keeps of each report's lines.
     pub report_filters: HashMap<Report, String>,
     /// The last question asked about each Thing's permissions (`w`), with its answers.
     pub asked: HashMap<String, Vec<crate::fleet::permissions::Answer>>,
-    /// A quarantine or release in progress (its popup).
-    pub quarantine: Option<Flow>,
-    /// A bulk quarantine or release of the marked Things in progress (its popup).
-    pub bulk: Option<crate::tui::flows::bulk_state::BulkFlow>,
+    /// The change being confirmed, run or reported (`flows/`).
+    pub flow: Option<Flow>,
     /// Things marked for a bulk quarantine or release (`select.rs`), by name.
     pub marked: std::collections::BTreeSet<String>,
     /// The strategy `Q` plans with (`quarantine_strategy` in config.toml).
@@ -429,12 +303,10 @@ impl State {
             read_only,
             screens: vec![Screen::list(ListKind::Things)],
             input: None,
-            confirm: None,
             report_filters: HashMap::new(),
             asked: HashMap::new(),
-            quarantine: None,
+            flow: None,
             marked: std::collections::BTreeSet::new(),
-            bulk: None,
             quarantine_strategy: crate::fleet::quarantine::Strategy::default(),
             help: false,
             answer_keys: AnswerKeys::default(),
@@ -525,15 +397,9 @@ impl State {
     /// What is on top and takes the keys.
     #[must_use]
     pub fn focus(&self) -> Focus {
-        if let Some(flow) = &self.quarantine {
-            return Focus::Quarantine {
-                name: flow.takes_text(),
-            };
-        }
-        if let Some(flow) = &self.bulk {
-            // Its number is typed while the plan waits for it, then the reason.
-            return Focus::Quarantine {
-                name: flow.takes_text(),
+        if let Some(flow) = &self.flow {
+            return Focus::Flow {
+                text: flow.takes_text(),
             };
         }
         let edit = self.shown_edit();
@@ -543,11 +409,8 @@ impl State {
         if let Some(input) = &self.input {
             return Focus::Input(input.kind);
         }
-        if self.confirm.is_some() {
-            return Focus::Publish;
-        }
         if edit.is_some() {
-            return Focus::Review;
+            return Focus::Merge;
         }
         if self.help {
             return Focus::Help;
@@ -555,14 +418,28 @@ impl State {
         Focus::Screen
     }
 
+    /// Whether the shadow edit's change is being confirmed or applied (a flow).
+    #[must_use]
+    pub fn edit_in_flow(&self) -> bool {
+        matches!(
+            self.flow,
+            Some(Flow {
+                change: Change::Shadow { .. },
+                ..
+            })
+        )
+    }
+
     /// The shadow edit, when it is on screen: its shadow is the screen on top, and the editor is
-    /// open or the edit is past editing.
+    /// open or the edit is past editing (confirmed, applied, or in conflict).
     #[must_use]
     pub fn shown_edit(&self) -> Option<&ShadowEdit> {
         self.edit.as_ref().filter(|edit| {
             matches!(self.screen(), Screen::Shadow { thing, name, .. }
                 if *thing == edit.thing && *name == edit.name)
-                && (edit.open || edit.stage != crate::tui::shadow::edit_state::Stage::Editing)
+                && (edit.open
+                    || edit.stage != crate::tui::shadow::edit_state::Stage::Editing
+                    || self.edit_in_flow())
         })
     }
 

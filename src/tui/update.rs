@@ -9,12 +9,14 @@ use crate::fleet::quarantine::run::Verb;
 use crate::fleet::traffic::TrafficEvent;
 use crate::tui::action::Action;
 use crate::tui::data::Absorbed;
-use crate::tui::flows::bulk;
+use crate::tui::data::{ListKind, Load};
 use crate::tui::flows::quarantine;
+use crate::tui::flows::{self, bulk};
+use crate::tui::msg::Level;
 use crate::tui::msg::{Effect, FleetEvent, Msg, QuarantineEvent, Request, Setup};
 use crate::tui::shadow::edit as shadow_edit;
 use crate::tui::shadow::screen as shadow;
-use crate::tui::state::{Focus, InputKind, Level, ListKind, Load, Screen, State};
+use crate::tui::state::{Focus, InputKind, Screen, State};
 use crate::tui::things::select;
 use crate::tui::traffic::keys as traffic;
 use crate::tui::traffic::state::{Link, TrafficView};
@@ -98,7 +100,11 @@ fn connectivity_on_screen(state: &mut State) -> Vec<Effect> {
         }
         _ => return Vec::new(),
     };
-    connectivity::load(state, names.iter().map(String::as_str))
+    connectivity::load(
+        &mut state.fleet,
+        state.now,
+        names.iter().map(String::as_str),
+    )
 }
 
 /// The effects the console starts with.
@@ -113,8 +119,9 @@ pub fn start(state: &mut State) -> Vec<Effect> {
     if matches!(state.backend, crate::tui::state::Backend::Aws { .. }) {
         effects.push(Effect::Request(Request::LoadAccount));
     }
-    effects.extend(denied::start(state));
-    effects.extend(violations::start(state));
+    let local = matches!(state.backend, crate::tui::state::Backend::Local);
+    effects.extend(denied::start(&mut state.fleet.denied, state.now, local));
+    effects.extend(violations::start(&mut state.fleet.violations, local));
     counted(state, effects)
 }
 
@@ -158,7 +165,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::Traffic(event) => {
             traffic_said(state, &event);
             state.traffic.ingest(&event, state.now);
-            connectivity::traffic(state, &event);
+            connectivity::traffic(&mut state.fleet, state.now, &event);
             shadow::traffic(state, &event)
         }
         Msg::EditText(text) => {
@@ -175,8 +182,8 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             }
             let mut effects = shadow::tick(state, now);
             effects.extend(connectivity_on_screen(state));
-            effects.extend(denied::tick(state));
-            effects.extend(violations::tick(state));
+            effects.extend(denied::tick(&mut state.fleet.denied, now));
+            effects.extend(violations::tick(&mut state.fleet.violations, now));
             effects.extend(quarantine::tick(state));
             statuses_changed(state);
             traffic::tick(state);
@@ -226,11 +233,8 @@ fn counted(state: &mut State, effects: Vec<Effect>) -> Vec<Effect> {
 /// An action goes to what has the focus.
 fn act(state: &mut State, action: Action) -> Vec<Effect> {
     match state.focus() {
-        Focus::Quarantine { .. } => quarantine::act(state, action)
-            .or_else(|| bulk::act(state, action))
-            .unwrap_or_default(),
-        Focus::Publish => traffic::answer(state, matches!(action, Action::Confirm | Action::Yes)),
-        Focus::Editor | Focus::Review => shadow_edit::act(state, action).unwrap_or_default(),
+        Focus::Flow { .. } => flows::act(state, action),
+        Focus::Editor | Focus::Merge => shadow_edit::act(state, action).unwrap_or_default(),
         Focus::Input(_) => input_action(state, action),
         Focus::Help => {
             help_action(state, action);
@@ -399,11 +403,8 @@ fn input_action(state: &mut State, action: Action) -> Vec<Effect> {
 
 /// A character typed (None: backspace) into what has the focus, when it takes text.
 fn type_char(state: &mut State, c: Option<char>) -> Vec<Effect> {
-    if state.focus() == (Focus::Quarantine { name: true }) {
-        if state.bulk.is_some() {
-            return bulk::typed(state, c);
-        }
-        return quarantine::typed(state, c);
+    if state.focus() == (Focus::Flow { text: true }) {
+        return flows::typed(state, c);
     }
     let Some(input) = &mut state.input else {
         return Vec::new();
@@ -491,7 +492,7 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
             Vec::new()
         }
         FleetEvent::Published { topic, error } => {
-            published(state, &topic, error.as_deref());
+            flows::publish::published(state, &topic, error.as_deref());
             Vec::new()
         }
         FleetEvent::ShadowUpdated {
@@ -505,15 +506,29 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
         ) => bulk::arrived(state, event),
         FleetEvent::Quarantine(event) => quarantine::arrived(state, event),
         FleetEvent::Connectivity { thing, result } => {
-            connectivity::arrived(state, thing, result);
+            let said = connectivity::arrived(&mut state.fleet, state.now, thing, result);
+            if let Some(reason) = said {
+                state.note(Level::Warning, reason);
+            }
             Vec::new()
         }
         FleetEvent::Refusals(result) => {
-            denied::arrived(state, result);
+            if let Some(reason) = denied::arrived(&mut state.fleet.denied, state.now, result) {
+                state.note(Level::Warning, reason);
+            }
             Vec::new()
         }
         FleetEvent::Violations(result) => {
-            violations::arrived(state, result);
+            let (region, local) = match &state.backend {
+                crate::tui::state::Backend::Local => (String::new(), true),
+                crate::tui::state::Backend::Aws { region, .. } => (region.clone(), false),
+            };
+            let watched = &mut state.fleet.violations;
+            if let Some((level, sentence)) =
+                violations::arrived(watched, state.now, (&region, local), result)
+            {
+                state.note(level, sentence);
+            }
             Vec::new()
         }
         event @ (FleetEvent::Searched { .. } | FleetEvent::GroupMembers { .. }) => {
@@ -522,13 +537,6 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
         }
         // Plain data, kept by `absorb` above.
         _ => Vec::new(),
-    }
-}
-
-/// A publish that went through the mutation path; a problem is shown.
-fn published(state: &mut State, topic: &str, error: Option<&str>) {
-    if let Some(error) = error {
-        state.say(Level::Error, format!("publish to {topic} failed: {error}"));
     }
 }
 

@@ -6,8 +6,10 @@ use time::OffsetDateTime;
 
 use crate::fleet::model::{ThingPage, ThingSummary};
 use crate::tui::action::Action;
+use crate::tui::data::ListKind;
+use crate::tui::msg::Level;
 use crate::tui::msg::{Effect, FleetEvent, Msg, QuarantineEvent, Request};
-use crate::tui::state::{Backend, Level, ListKind, Screen, State};
+use crate::tui::state::{Backend, Screen, State};
 use crate::tui::things::list::list_view;
 use crate::tui::update::{start, update};
 
@@ -357,7 +359,7 @@ fn a_lifecycle_event_on_live_traffic_updates_the_things_connectivity() {
             r#"{"clientId":"pump-0001","timestamp":1700000000123,"eventType":"disconnected","disconnectReason":"MQTT_KEEP_ALIVE_TIMEOUT"}"#,
         ),
     );
-    let Some((crate::tui::state::Load::Ready(connectivity), _)) =
+    let Some((crate::tui::data::Load::Ready(connectivity), _)) =
         state.fleet.connectivity.get("pump-0001")
     else {
         panic!("{:?}", state.fleet.connectivity.get("pump-0001"));
@@ -379,7 +381,7 @@ fn a_lifecycle_event_on_live_traffic_updates_the_things_connectivity() {
     update(&mut state, event("fleet/pump-0002/telemetry", "{}"));
     assert!(!matches!(
         state.fleet.connectivity.get("pump-0002"),
-        Some((crate::tui::state::Load::Ready(_), _))
+        Some((crate::tui::data::Load::Ready(_), _))
     ));
 }
 
@@ -891,7 +893,7 @@ fn bulk_planned(plan: crate::fleet::quarantine::batch::BatchPlan) -> Msg {
 fn q_with_marks_plans_one_batch_confirmed_by_typing_its_count() {
     use crate::fleet::quarantine::batch::{BatchPlan, BatchReport, ThingResult};
     use crate::fleet::quarantine::run::Verb;
-    use crate::tui::flows::bulk_state::BulkStage;
+    use crate::tui::flows::flow::{Outcome, Progress, Stage};
     let mut state = loaded(5);
     update(&mut state, Msg::Action(Action::MarkAll));
     let effects = update(&mut state, Msg::Action(Action::Quarantine));
@@ -919,10 +921,10 @@ fn q_with_marks_plans_one_batch_confirmed_by_typing_its_count() {
     // Nothing to change is said, and nothing runs.
     update(&mut state, bulk_planned(plan.clone()));
     assert!(
-        matches!(&state.bulk.as_ref().unwrap().stage, BulkStage::Refused(r) if r.starts_with("nothing to quarantine"))
+        matches!(&state.flow.as_ref().unwrap().stage, Stage::Refused(r) if r.starts_with("nothing to quarantine"))
     );
     update(&mut state, Msg::Action(Action::Confirm));
-    assert!(state.bulk.is_none());
+    assert!(state.flow.is_none());
 
     update(&mut state, Msg::Action(Action::Quarantine));
     let mut with_work = plan;
@@ -969,12 +971,12 @@ fn q_with_marks_plans_one_batch_confirmed_by_typing_its_count() {
         ))),
     );
     assert!(matches!(
-        state.bulk.as_ref().unwrap().stage,
-        BulkStage::Running {
+        state.flow.as_ref().unwrap().stage,
+        Stage::Running(Progress::Batch {
             done: 1,
             total: 5,
             ..
-        }
+        })
     ));
     let report = BatchReport {
         id: "batch-x".into(),
@@ -990,8 +992,8 @@ fn q_with_marks_plans_one_batch_confirmed_by_typing_its_count() {
     );
     assert!(effects.contains(&Effect::Request(Request::LoadQuarantined)));
     assert!(matches!(
-        state.bulk.as_ref().unwrap().stage,
-        BulkStage::Finished(_)
+        state.flow.as_ref().unwrap().stage,
+        Stage::Finished(Outcome::Batch(_))
     ));
 }
 
@@ -1002,7 +1004,7 @@ fn read_only_refuses_a_bulk_quarantine_before_planning() {
     update(&mut state, page(0, &names(0..3), false));
     update(&mut state, Msg::Action(Action::MarkAll));
     assert!(update(&mut state, Msg::Action(Action::Quarantine)).is_empty());
-    assert!(state.bulk.is_none());
+    assert!(state.flow.is_none());
     assert!(
         state
             .message
@@ -1423,7 +1425,7 @@ fn a_finished_quarantine_reads_its_things_certificates_again_not_only_on_r() {
     state
         .fleet
         .certificate_details
-        .insert(id.clone(), crate::tui::state::Load::Ready(active));
+        .insert(id.clone(), crate::tui::data::Load::Ready(active));
     state.fleet.certificates.loaded_once = true;
     // A deactivating quarantine of pump-0001 ends (here as a batch of one).
     let effects = crate::tui::flows::quarantine::reread(&mut state, &["pump-0001".to_owned()]);

@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 
 use crate::fleet::model::Connectivity;
 use crate::fleet::traffic::TrafficEvent;
+use crate::tui::data::{FleetData, Load};
 use crate::tui::msg::{Effect, Request};
-use crate::tui::state::{Level, Load, State};
 
 /// A Thing's connectivity is asked again after this long, while it is on screen.
 pub const REFRESH_SECONDS: i64 = 30;
@@ -22,34 +22,37 @@ pub const OPEN_SECONDS: i64 = 5;
 /// `REFRESH_SECONDS` ago; never for one already being asked. A failure is not asked again at
 /// once: without fleet indexing every answer fails, and the screen must not ask on every tick.
 /// While asked again, the last answer stays shown (and matched by `/online`).
-pub fn load<'a>(state: &mut State, things: impl IntoIterator<Item = &'a str>) -> Vec<Effect> {
-    load_within(state, things, REFRESH_SECONDS)
+pub fn load<'a>(
+    fleet: &mut FleetData,
+    now: OffsetDateTime,
+    things: impl IntoIterator<Item = &'a str>,
+) -> Vec<Effect> {
+    load_within(fleet, now, things, REFRESH_SECONDS)
 }
 
 /// As `load`, with answers older than `seconds` asked again.
 pub fn load_within<'a>(
-    state: &mut State,
+    fleet: &mut FleetData,
+    now: OffsetDateTime,
     things: impl IntoIterator<Item = &'a str>,
     seconds: i64,
 ) -> Vec<Effect> {
-    let now = state.now;
     let mut effects = Vec::new();
     for thing in things {
-        if state.fleet.connectivity_asking.contains(thing) {
+        if fleet.connectivity_asking.contains(thing) {
             continue;
         }
-        let due = match state.fleet.connectivity.get(thing) {
+        let due = match fleet.connectivity.get(thing) {
             None => true,
             Some((Load::Loading, _)) => false,
             Some((Load::Ready(_) | Load::Failed(_), at)) => (now - *at).whole_seconds() >= seconds,
         };
         if due {
-            state
-                .fleet
+            fleet
                 .connectivity
                 .entry(thing.to_owned())
                 .or_insert((Load::Loading, now));
-            state.fleet.connectivity_asking.insert(thing.to_owned());
+            fleet.connectivity_asking.insert(thing.to_owned());
             effects.push(Effect::Request(Request::LoadConnectivity(thing.to_owned())));
         }
     }
@@ -58,30 +61,36 @@ pub fn load_within<'a>(
 
 /// Forgets what is known of a Thing's connectivity, so the next `load` asks at once (after a
 /// quarantine or release, or `r`).
-pub fn forget(state: &mut State, thing: &str) {
-    state.fleet.connectivity.remove(thing);
-    state.fleet.connectivity_asking.remove(thing);
+pub fn forget(fleet: &mut FleetData, thing: &str) {
+    fleet.connectivity.remove(thing);
+    fleet.connectivity_asking.remove(thing);
 }
 
-/// The answer arrived; the first reason it cannot be known is said once.
-pub fn arrived(state: &mut State, thing: String, result: Result<Connectivity, String>) {
-    state.fleet.connectivity_asking.remove(&thing);
+/// The answer arrived; the first reason it cannot be known is returned, to be said once.
+pub fn arrived(
+    fleet: &mut FleetData,
+    now: OffsetDateTime,
+    thing: String,
+    result: Result<Connectivity, String>,
+) -> Option<String> {
+    let mut say = None;
+    fleet.connectivity_asking.remove(&thing);
     let load = match result {
         Ok(connectivity) => Load::Ready(connectivity),
         Err(reason) => {
-            if state.fleet.connectivity_note.is_none() {
-                state.note(Level::Warning, reason.clone());
-                state.fleet.connectivity_note = Some(reason.clone());
+            if fleet.connectivity_note.is_none() {
+                say = Some(reason.clone());
+                fleet.connectivity_note = Some(reason.clone());
             }
             Load::Failed(reason)
         }
     };
-    let now = state.now;
-    state.fleet.connectivity.insert(thing, (load, now));
+    fleet.connectivity.insert(thing, (load, now));
+    say
 }
 
 /// A lifecycle event seen on live traffic updates the Thing whose name is its client id.
-pub fn traffic(state: &mut State, event: &TrafficEvent) {
+pub fn traffic(fleet: &mut FleetData, now: OffsetDateTime, event: &TrafficEvent) {
     let TrafficEvent::Message(message) = event else {
         return;
     };
@@ -105,9 +114,7 @@ pub fn traffic(state: &mut State, event: &TrafficEvent) {
         since,
         disconnect_reason,
     };
-    let now = state.now;
-    state
-        .fleet
+    fleet
         .connectivity
         .insert(client_id.to_owned(), (Load::Ready(connectivity), now));
 }
@@ -126,20 +133,18 @@ fn presence_topic(topic: &str) -> Option<(bool, &str)> {
 
 /// What the ONLINE column says of a Thing, and whether it is online (None: not known).
 #[must_use]
-pub fn summary(state: &State, thing: &str) -> (String, Option<bool>) {
-    match state.fleet.connectivity.get(thing) {
+pub fn summary(fleet: &FleetData, now: OffsetDateTime, thing: &str) -> (String, Option<bool>) {
+    match fleet.connectivity.get(thing) {
         None | Some((Load::Loading, _)) => ("…".to_owned(), None),
         Some((Load::Failed(_), _)) => ("unknown".to_owned(), None),
         Some((Load::Ready(c), _)) => match (c.connected, c.since) {
-            (true, Some(since)) => (format!("● {}", ago(since, state.now)), Some(true)),
+            (true, Some(since)) => (format!("● {}", ago(since, now)), Some(true)),
             (true, None) => ("● online".to_owned(), Some(true)),
             (false, None) => ("never seen".to_owned(), Some(false)),
             (false, Some(since)) => {
                 let why = c.disconnect_reason.as_deref().map_or("", short_reason);
                 (
-                    format!("○ {} {why}", ago(since, state.now))
-                        .trim_end()
-                        .to_owned(),
+                    format!("○ {} {why}", ago(since, now)).trim_end().to_owned(),
                     Some(false),
                 )
             }

@@ -8,7 +8,6 @@
 use crate::fleet::denied::{Cursor, Refusal};
 use crate::fleet::denied::{LogEvent, poll_every};
 use crate::tui::msg::{Effect, Request};
-use crate::tui::state::{Level, State};
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -108,23 +107,21 @@ impl Default for DeniedView {
 }
 
 /// The first read, as the console opens.
-pub fn start(state: &mut State) -> Vec<Effect> {
-    let local = matches!(state.backend, crate::tui::state::Backend::Local);
-    state.fleet.denied = DeniedView::new(state.now, poll_every(local));
-    ask(state)
+pub fn start(denied: &mut DeniedView, now: OffsetDateTime, local: bool) -> Vec<Effect> {
+    *denied = DeniedView::new(now, poll_every(local));
+    ask(denied)
 }
 
 /// Reads the refusals logged since the cursor (one at a time: callers check `asking`).
-pub fn ask(state: &mut State) -> Vec<Effect> {
-    state.fleet.denied.asking = true;
+pub fn ask(denied: &mut DeniedView) -> Vec<Effect> {
+    denied.asking = true;
     vec![Effect::Request(Request::LoadRefusals {
-        start_ms: state.fleet.denied.cursor.start_ms(),
+        start_ms: denied.cursor.start_ms(),
     })]
 }
 
 /// Asks again once the last answer is `every` old (`RETRY` after a failure).
-pub fn tick(state: &mut State) -> Vec<Effect> {
-    let denied = &state.fleet.denied;
+pub fn tick(denied: &mut DeniedView, now: OffsetDateTime) -> Vec<Effect> {
     let wait = match denied.feed {
         Feed::Unknown(_) => RETRY,
         _ => denied.every,
@@ -132,27 +129,30 @@ pub fn tick(state: &mut State) -> Vec<Effect> {
     let due = !denied.asking
         && denied
             .answered
-            .is_some_and(|at| (state.now - at).unsigned_abs() >= wait);
-    if due { ask(state) } else { Vec::new() }
+            .is_some_and(|at| (now - at).unsigned_abs() >= wait);
+    if due { ask(denied) } else { Vec::new() }
 }
 
-/// An answer: new refusals are counted; a failure is said once (until reading works again).
-pub fn arrived(state: &mut State, result: Result<Vec<LogEvent>, String>) {
-    let denied = &mut state.fleet.denied;
+/// An answer: new refusals are counted; a failure is to be said once (until reading works
+/// again): the reason returned.
+pub fn arrived(
+    denied: &mut DeniedView,
+    now: OffsetDateTime,
+    result: Result<Vec<LogEvent>, String>,
+) -> Option<String> {
     denied.asking = false;
-    denied.answered = Some(state.now);
+    denied.answered = Some(now);
     match result {
         Ok(events) => {
             let fresh = denied.cursor.absorb(&events);
             denied.add(fresh);
             denied.feed = Feed::Reading;
+            None
         }
         Err(reason) => {
             let said = matches!(&denied.feed, Feed::Unknown(before) if *before == reason);
             denied.feed = Feed::Unknown(reason.clone());
-            if !said {
-                state.note(Level::Warning, reason);
-            }
+            (!said).then_some(reason)
         }
     }
 }

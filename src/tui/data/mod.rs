@@ -14,8 +14,64 @@ use time::OffsetDateTime;
 use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
 use crate::fleet::model::{Certificate, CertificateSummary, Connectivity, PolicySummary, Shadow};
 use crate::tui::msg::FleetEvent;
-use crate::tui::state::{HistoryView, ListKind, Listing, Load, ShadowKey};
 use crate::tui::things::listed::ListedThings;
+
+/// A shadow: its Thing, and its name (None: the classic shadow).
+pub type ShadowKey = (String, Option<String>);
+
+/// Something loading, loaded, or failed (with the message to show).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Load<T> {
+    Loading,
+    Ready(T),
+    Failed(String),
+}
+
+impl<T> Load<T> {
+    pub fn ready(&self) -> Option<&T> {
+        match self {
+            Self::Ready(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKind {
+    Things,
+    Certificates,
+    Policies,
+}
+
+/// The history on the `History` report: of which resource, and what was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryView {
+    pub resource: String,
+    pub load: Load<crate::fleet::history::History>,
+}
+
+/// A loaded list and how its loading goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listing<Items> {
+    pub items: Items,
+    pub loading: bool,
+    pub loaded_once: bool,
+    pub error: Option<String>,
+    /// Bumped by a refresh, so pages of an older listing are ignored.
+    pub generation: u64,
+}
+
+impl<Items: Default> Default for Listing<Items> {
+    fn default() -> Self {
+        Self {
+            items: Items::default(),
+            loading: false,
+            loaded_once: false,
+            error: None,
+            generation: 0,
+        }
+    }
+}
 
 /// Everything read from the fleet.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -6,8 +6,7 @@
 
 use crate::fleet::violations::Violation;
 use crate::fleet::violations::{Violations, poll_every};
-use crate::tui::msg::{Effect, Request};
-use crate::tui::state::{Level, State};
+use crate::tui::msg::{Effect, Level, Request};
 use std::collections::HashMap;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -98,22 +97,20 @@ impl Default for ViolationsView {
 }
 
 /// The first read, as the console opens.
-pub fn start(state: &mut State) -> Vec<Effect> {
-    let local = matches!(state.backend, crate::tui::state::Backend::Local);
-    state.fleet.violations = ViolationsView::new(poll_every(local), local);
-    ask(state)
+pub fn start(view: &mut ViolationsView, local: bool) -> Vec<Effect> {
+    *view = ViolationsView::new(poll_every(local), local);
+    ask(view)
 }
 
 /// Asks for the active violations (one at a time: callers check `asking`).
-pub fn ask(state: &mut State) -> Vec<Effect> {
-    state.fleet.violations.asking = true;
+pub fn ask(view: &mut ViolationsView) -> Vec<Effect> {
+    view.asking = true;
     vec![Effect::Request(Request::LoadViolations)]
 }
 
 /// Asks again once the last answer is `every` old (`RETRY` after a failure or where nothing
 /// is watched).
-pub fn tick(state: &mut State) -> Vec<Effect> {
-    let view = &state.fleet.violations;
+pub fn tick(view: &mut ViolationsView, now: OffsetDateTime) -> Vec<Effect> {
     let wait = match view.feed {
         Feed::Watching | Feed::Starting => view.every,
         Feed::Unknown(_) | Feed::Unwatched(_) => RETRY,
@@ -121,34 +118,33 @@ pub fn tick(state: &mut State) -> Vec<Effect> {
     let due = !view.asking
         && view
             .answered
-            .is_some_and(|at| (state.now - at).unsigned_abs() >= wait);
-    if due { ask(state) } else { Vec::new() }
+            .is_some_and(|at| (now - at).unsigned_abs() >= wait);
+    if due { ask(view) } else { Vec::new() }
 }
 
-/// An answer: the violations active now; a failure, or nothing watched, is said once (until it
-/// changes).
-pub fn arrived(state: &mut State, result: Result<Violations, String>) {
-    let (region, local) = match &state.backend {
-        crate::tui::state::Backend::Local => (String::new(), true),
-        crate::tui::state::Backend::Aws { region, .. } => (region.clone(), false),
-    };
-    let view = &mut state.fleet.violations;
+/// An answer: the violations active now; a failure, or nothing watched, is to be said once
+/// (until it changes): what to say returned. `region` is the console's ("" locally).
+pub fn arrived(
+    view: &mut ViolationsView,
+    now: OffsetDateTime,
+    (region, local): (&str, bool),
+    result: Result<Violations, String>,
+) -> Option<(Level, String)> {
     view.asking = false;
-    view.answered = Some(state.now);
-    let (said, level, sentence) = match result {
-        Ok(found) => match found.unwatched(&region, local) {
+    view.answered = Some(now);
+    let (feed, level, sentence) = match result {
+        Ok(found) => match found.unwatched(region, local) {
             None => {
                 view.set(found.active);
-                return;
+                return None;
             }
             Some(sentence) => (Feed::Unwatched(sentence.clone()), Level::Info, sentence),
         },
         Err(reason) => (Feed::Unknown(reason.clone()), Level::Warning, reason),
     };
-    if view.feed != said {
-        state.note(level, sentence);
-    }
-    state.fleet.violations.feed = said;
-    state.fleet.violations.active.clear();
-    state.fleet.violations.counts.clear();
+    let say = (view.feed != feed).then_some((level, sentence));
+    view.feed = feed;
+    view.active.clear();
+    view.counts.clear();
+    say
 }

@@ -1,19 +1,19 @@
 //! `Q` and the release key on the Things list with Things marked: one batch for all of them
-//! (`fleet::quarantine::batch`). A task plans it; the popup shows the plan (Things, certificates
-//! counted once, shared certificates, Things isolated beyond the marks, calls by action) and asks
-//! for the number of Things typed; the run's progress shows its rate and the time left; the
-//! result lists every Thing's outcome. Refused with `--read-only`.
+//! (`fleet::quarantine::batch`). A task plans it; the flow's popup shows the plan (Things,
+//! certificates counted once, shared certificates, Things isolated beyond the marks, calls by
+//! action) and asks for the number of Things typed, then why; the run's progress shows its rate
+//! and the time left; the result lists every Thing's outcome. Refused with `--read-only`.
 
 use std::fmt::Write as _;
 
 use crate::fleet::quarantine::Options;
 use crate::fleet::quarantine::batch::{BatchPlan, BatchReport, ThingResult};
 use crate::fleet::quarantine::run::Verb;
-use crate::tui::action::Action;
-use crate::tui::flows::bulk_state::{BulkFlow, BulkStage};
-use crate::tui::flows::quarantine::MAX_REASON;
+use crate::tui::data::ListKind;
+use crate::tui::flows::flow::{Change, Flow, Outcome, Plan, Progress, Stage};
+use crate::tui::msg::Level;
 use crate::tui::msg::{Effect, QuarantineEvent, Request};
-use crate::tui::state::{Level, ListKind, Screen, State};
+use crate::tui::state::{Screen, State};
 
 /// Whether `Q` means the marked Things: there are marks and the Things list is on screen.
 #[must_use]
@@ -41,10 +41,12 @@ pub fn begin(state: &mut State, verb: Verb) -> Vec<Effect> {
         );
         return Vec::new();
     }
-    state.bulk = Some(BulkFlow {
-        verb,
-        things: things.clone(),
-        stage: BulkStage::Planning,
+    state.flow = Some(Flow {
+        change: Change::Batch {
+            verb,
+            things: things.clone(),
+        },
+        stage: Stage::Planning,
     });
     vec![Effect::Request(Request::PlanBulk {
         verb,
@@ -67,133 +69,49 @@ pub fn arrived(state: &mut State, event: QuarantineEvent) -> Vec<Effect> {
 }
 
 fn planned(state: &mut State, result: Result<Box<BatchPlan>, String>) {
-    let Some(flow) = state
-        .bulk
-        .as_mut()
-        .filter(|f| f.stage == BulkStage::Planning)
+    let Some(Flow {
+        change: Change::Batch { verb, .. },
+        stage,
+    }) = state.flow.as_mut().filter(|f| f.stage == Stage::Planning)
     else {
         return;
     };
-    flow.stage = match result {
+    *stage = match result {
         Ok(plan) if plan.prepared.is_empty() => {
             let mut reason = format!(
-                "nothing to {}: {} of {} Things have nothing to do",
-                flow.verb,
+                "nothing to {verb}: {} of {} Things have nothing to do",
                 plan.unchanged.len(),
                 plan.things.len(),
             );
             for unplanned in &plan.unplanned {
                 let _ = write!(reason, "; {}: {}", unplanned.thing, unplanned.error);
             }
-            BulkStage::Refused(reason)
+            Stage::Refused(reason)
         }
-        Ok(plan) => BulkStage::Confirm {
-            plan,
+        Ok(plan) => Stage::Confirm {
+            plan: Plan::Batch(plan),
             typed: String::new(),
         },
-        Err(error) => BulkStage::Refused(error),
+        Err(error) => Stage::Refused(error),
     };
 }
 
-/// An action while the popup is up; None when there is none.
-pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
-    let flow = state.bulk.as_mut()?;
-    let count = flow.count();
-    Some(match (&flow.stage, action) {
-        (BulkStage::Confirm { typed, .. }, Action::Confirm) => {
-            if count.is_some_and(|n| *typed == n.to_string()) {
-                confirmed(state)
-            } else {
-                let text = format!(
-                    "type {} to confirm, or {} to cancel",
-                    count.unwrap_or_default(),
-                    state.answer_keys.esc()
-                );
-                state.say(Level::Warning, text);
-                Vec::new()
-            }
-        }
-        // Enter takes the reason as typed (empty: none).
-        (BulkStage::Reason { .. }, Action::Confirm) => run(state),
-        (
-            BulkStage::Confirm { .. } | BulkStage::Reason { .. } | BulkStage::Planning,
-            Action::Cancel | Action::Back,
-        ) => {
-            let verb = flow.verb;
-            state.bulk = None;
-            state.say(
-                Level::Info,
-                format!("{verb} cancelled: nothing was changed"),
-            );
-            Vec::new()
-        }
-        (
-            BulkStage::Finished(_) | BulkStage::Refused(_) | BulkStage::Failed(_),
-            Action::Confirm | Action::Cancel | Action::Back,
-        ) => {
-            state.bulk = None;
-            Vec::new()
-        }
-        (BulkStage::Running { .. }, Action::Cancel | Action::Back) => {
-            state.say(
-                Level::Warning,
-                "the batch goes on to its end; each Thing is journaled as it goes",
-            );
-            Vec::new()
-        }
-        _ => Vec::new(),
-    })
-}
-
-/// A digit of the count, or a character of the reason, typed (None: backspace).
-pub fn typed(state: &mut State, c: Option<char>) -> Vec<Effect> {
-    match state.bulk.as_mut().map(|flow| &mut flow.stage) {
-        Some(BulkStage::Confirm { typed, .. }) => match c {
-            Some(c) if c.is_ascii_digit() && typed.len() < 9 => typed.push(c),
-            Some(_) => {}
-            None => {
-                typed.pop();
-            }
-        },
-        Some(BulkStage::Reason { reason, .. }) => match c {
-            Some(c) if reason.chars().count() < MAX_REASON => reason.push(c),
-            Some(_) => {}
-            None => {
-                reason.pop();
-            }
-        },
-        _ => {}
-    }
-    Vec::new()
-}
-
-/// The count is confirmed: a quarantine asks why next; a release runs.
-fn confirmed(state: &mut State) -> Vec<Effect> {
-    let Some(flow) = state.bulk.as_mut() else {
-        return Vec::new();
-    };
-    let BulkStage::Confirm { plan, .. } = &flow.stage else {
-        return Vec::new();
-    };
-    if flow.verb == Verb::Quarantine {
-        flow.stage = BulkStage::Reason {
-            plan: plan.clone(),
-            reason: String::new(),
-        };
-        return Vec::new();
-    }
-    run(state)
-}
-
-fn run(state: &mut State) -> Vec<Effect> {
+/// Runs the confirmed batch, every Thing's hold with the reason given.
+pub fn run(state: &mut State) -> Vec<Effect> {
     let options = options(state);
     let now = state.now;
-    let Some(flow) = state.bulk.as_mut() else {
+    let Some(flow) = state.flow.as_mut() else {
         return Vec::new();
     };
     let plan = match &flow.stage {
-        BulkStage::Confirm { plan, .. } => plan.clone(),
-        BulkStage::Reason { plan, reason } => {
+        Stage::Confirm {
+            plan: Plan::Batch(plan),
+            ..
+        } => plan.clone(),
+        Stage::Reason {
+            plan: Plan::Batch(plan),
+            reason,
+        } => {
             let mut plan = plan.clone();
             let reason = reason.trim();
             for prepared in &mut plan.prepared {
@@ -203,29 +121,29 @@ fn run(state: &mut State) -> Vec<Effect> {
         }
         _ => return Vec::new(),
     };
-    flow.stage = BulkStage::Running {
+    flow.stage = Stage::Running(Progress::Batch {
         id: plan.id.clone(),
         total: plan.things.len(),
         done: 0,
         failed: 0,
         started: now,
         last: None,
-    };
+    });
     vec![Effect::Request(Request::RunBulk { plan, options })]
 }
 
 fn progress(state: &mut State, done_now: usize, total_now: usize, result: &ThingResult) {
-    if let Some(BulkFlow {
+    if let Some(Flow {
         stage:
-            BulkStage::Running {
+            Stage::Running(Progress::Batch {
                 done,
                 total,
                 failed,
                 last,
                 ..
-            },
+            }),
         ..
-    }) = state.bulk.as_mut()
+    }) = state.flow.as_mut()
     {
         *done = done_now;
         *total = total_now;
@@ -236,11 +154,14 @@ fn progress(state: &mut State, done_now: usize, total_now: usize, result: &Thing
 
 /// The batch ended: the result stays on screen; what it changed is read again.
 fn finished(state: &mut State, result: Result<Box<BatchReport>, String>) -> Vec<Effect> {
-    let Some(flow) = state.bulk.as_mut() else {
+    let Some(Flow {
+        change: Change::Batch { verb, things },
+        stage,
+    }) = state.flow.as_mut()
+    else {
         return Vec::new();
     };
-    let verb = flow.verb;
-    let things = flow.things.clone();
+    let (verb, things) = (*verb, things.clone());
     match result {
         Ok(report) => {
             let failures = report.failures();
@@ -263,11 +184,11 @@ fn finished(state: &mut State, result: Result<Box<BatchReport>, String>) -> Vec<
                     ),
                 )
             };
-            flow.stage = BulkStage::Finished(report);
+            *stage = Stage::Finished(Outcome::Batch(report));
             state.say(level, text);
         }
         Err(error) => {
-            flow.stage = BulkStage::Failed(error.clone());
+            *stage = Stage::Failed(error.clone());
             state.say(
                 Level::Error,
                 format!("{verb} of the marked Things failed: {error}"),

@@ -1,16 +1,18 @@
-//! The quarantine and release keys: a task gathers the facts and plans; a popup shows the plan
-//! and asks for `y` (or, when a shared certificate isolates other Things too, the Thing's name);
-//! the run reports each step as it completes; the result says what to do on failure. Both are
-//! refused with `--read-only`.
+//! The quarantine and release of one Thing: a task gathers the facts and plans; the flow's popup
+//! shows the plan and asks for `y` (or, when a shared certificate isolates other Things too, the
+//! Thing's name), then why; the run reports each step as it completes; the result says what to
+//! do on failure. Both are refused with `--read-only`. Also who is quarantined, asked at start,
+//! after a run and every `RECHECK`.
 
 use crate::fleet::model::certificate_id_from_arn;
 use crate::fleet::quarantine::Options;
 use crate::fleet::quarantine::run::{Prepared, Report, Verb};
-use crate::tui::action::Action;
+use crate::tui::data::Load;
 use crate::tui::data::connectivity;
-use crate::tui::flows::quarantine_state::{Flow, Stage};
+use crate::tui::flows::flow::{Change, Flow, Outcome, Plan, Progress, Stage};
+use crate::tui::msg::Level;
 use crate::tui::msg::{Effect, QuarantineEvent, Request};
-use crate::tui::state::{Level, Load, State};
+use crate::tui::state::State;
 use crate::tui::things::list::visible_loads;
 
 /// How often the quarantined Things are asked again, for quarantines and releases made by
@@ -80,10 +82,12 @@ pub fn begin(state: &mut State, verb: Verb) -> Vec<Effect> {
         strategy: state.quarantine_strategy,
         deactivate_certs: false,
     };
-    state.quarantine = Some(Flow {
-        verb,
-        thing: thing.clone(),
-        options,
+    state.flow = Some(Flow {
+        change: Change::Thing {
+            verb,
+            thing: thing.clone(),
+            options,
+        },
         stage: Stage::Planning,
     });
     vec![Effect::Request(Request::PlanQuarantine {
@@ -95,17 +99,20 @@ pub fn begin(state: &mut State, verb: Verb) -> Vec<Effect> {
 
 /// The plan arrived (or could not be made).
 fn planned(state: &mut State, thing: &str, result: Result<Box<Prepared>, String>) {
-    let Some(flow) = state
-        .quarantine
-        .as_mut()
-        .filter(|f| f.thing == thing && f.stage == Stage::Planning)
+    let Some(Flow {
+        change: Change::Thing { verb, .. },
+        stage,
+    }) = state.flow.as_mut().filter(|f| {
+        matches!(&f.change, Change::Thing { thing: t, .. } if t == thing)
+            && f.stage == Stage::Planning
+    })
     else {
         return;
     };
-    flow.stage = match result {
+    *stage = match result {
         Ok(prepared) if prepared.is_empty() => {
-            let mut reason = format!("nothing to {}: ", flow.verb);
-            reason.push_str(match flow.verb {
+            let mut reason = format!("nothing to {verb}: ");
+            reason.push_str(match verb {
                 Verb::Quarantine => "it is isolated already",
                 Verb::Release => "no quarantine of it is in effect",
             });
@@ -116,127 +123,49 @@ fn planned(state: &mut State, thing: &str, result: Result<Box<Prepared>, String>
             Stage::Refused(reason)
         }
         Ok(prepared) => Stage::Confirm {
-            prepared,
+            plan: Plan::Thing(prepared),
             typed: String::new(),
         },
         Err(error) => Stage::Refused(error),
     };
 }
 
-/// An action while the popup is up; None when there is no popup.
-pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
-    let flow = state.quarantine.as_mut()?;
-    let needs_name = flow.needs_name();
-    Some(match (&mut flow.stage, action) {
-        (Stage::Confirm { typed, .. }, Action::Confirm) if needs_name => {
-            if *typed == flow.thing {
-                confirmed(state)
-            } else {
-                let text = format!(
-                    "type the Thing's name exactly to confirm, or {} to cancel",
-                    state.answer_keys.esc()
-                );
-                state.say(Level::Warning, text);
-                Vec::new()
-            }
-        }
-        // Tab plans again with (or without) deactivating the certificates.
-        (Stage::Confirm { .. }, Action::Complete) if flow.verb == Verb::Quarantine => {
-            flow.options.deactivate_certs = !flow.options.deactivate_certs;
-            flow.stage = Stage::Planning;
-            vec![Effect::Request(Request::PlanQuarantine {
-                verb: flow.verb,
-                thing: flow.thing.clone(),
-                options: flow.options,
-            })]
-        }
-        // Without a name to type, the yes of the [confirm] layer runs it (Enter does not).
-        (Stage::Confirm { .. }, Action::Yes) if !needs_name => confirmed(state),
-        // Enter takes the reason as typed (empty: none).
-        (Stage::Reason { .. }, Action::Confirm) => run(state),
-        (Stage::Reason { .. }, Action::Cancel | Action::Back) => {
-            state.quarantine = None;
-            state.say(Level::Info, "quarantine cancelled: nothing was changed");
-            Vec::new()
-        }
-        (Stage::Confirm { .. } | Stage::Planning, Action::Cancel | Action::Back | Action::No) => {
-            let verb = flow.verb;
-            state.quarantine = None;
-            state.say(
-                Level::Info,
-                format!("{verb} cancelled: nothing was changed"),
-            );
-            Vec::new()
-        }
-        (
-            Stage::Finished(_) | Stage::Refused(_) | Stage::Failed(_),
-            Action::Confirm | Action::Cancel | Action::Back,
-        ) => {
-            state.quarantine = None;
-            Vec::new()
-        }
-        (Stage::Running { .. }, Action::Cancel | Action::Back) => {
-            state.say(
-                Level::Warning,
-                "the run goes on to its end; it is journaled step by step",
-            );
-            Vec::new()
-        }
-        _ => Vec::new(),
-    })
-}
-
-/// The longest reason kept: a sentence or two, not a report.
-pub const MAX_REASON: usize = 500;
-
-/// A character of the Thing's name, or of the reason, typed while the popup asks for it
-/// (None: backspace).
-pub fn typed(state: &mut State, c: Option<char>) -> Vec<Effect> {
-    let text = match state.quarantine.as_mut() {
-        Some(Flow {
-            stage: Stage::Confirm { typed, .. },
-            ..
-        }) => typed,
-        Some(Flow {
-            stage: Stage::Reason { reason, .. },
-            ..
-        }) if reason.chars().count() < MAX_REASON || c.is_none() => reason,
-        _ => return Vec::new(),
-    };
-    match c {
-        Some(c) => text.push(c),
-        None => {
-            text.pop();
-        }
-    }
-    Vec::new()
-}
-
-/// The plan is confirmed: a quarantine asks why next; a release runs.
-fn confirmed(state: &mut State) -> Vec<Effect> {
-    let Some(flow) = state.quarantine.as_mut() else {
+/// Tab on the plan: planned again with (or without) deactivating the certificates.
+pub fn toggle(state: &mut State) -> Vec<Effect> {
+    let Some(Flow {
+        change: Change::Thing {
+            verb,
+            thing,
+            options,
+        },
+        stage,
+    }) = state.flow.as_mut()
+    else {
         return Vec::new();
     };
-    let Stage::Confirm { prepared, .. } = &flow.stage else {
-        return Vec::new();
-    };
-    if flow.verb == Verb::Quarantine {
-        flow.stage = Stage::Reason {
-            prepared: prepared.clone(),
-            reason: String::new(),
-        };
-        return Vec::new();
-    }
-    run(state)
+    options.deactivate_certs = !options.deactivate_certs;
+    *stage = Stage::Planning;
+    vec![Effect::Request(Request::PlanQuarantine {
+        verb: *verb,
+        thing: thing.clone(),
+        options: *options,
+    })]
 }
 
-fn run(state: &mut State) -> Vec<Effect> {
-    let Some(flow) = state.quarantine.as_mut() else {
+/// Runs the confirmed plan, with the reason given.
+pub fn run(state: &mut State) -> Vec<Effect> {
+    let Some(flow) = state.flow.as_mut() else {
         return Vec::new();
     };
     let prepared = match &flow.stage {
-        Stage::Confirm { prepared, .. } => prepared.clone(),
-        Stage::Reason { prepared, reason } => {
+        Stage::Confirm {
+            plan: Plan::Thing(prepared),
+            ..
+        } => prepared.clone(),
+        Stage::Reason {
+            plan: Plan::Thing(prepared),
+            reason,
+        } => {
             let mut prepared = prepared.clone();
             let reason = reason.trim();
             prepared.reason = (!reason.is_empty()).then(|| reason.to_owned());
@@ -244,20 +173,23 @@ fn run(state: &mut State) -> Vec<Effect> {
         }
         _ => return Vec::new(),
     };
-    flow.stage = Stage::Running {
+    flow.stage = Stage::Running(Progress::Steps {
         plan: prepared.plan.clone(),
         current: 0,
         done: Vec::new(),
-    };
+    });
     vec![Effect::Request(Request::RunQuarantine(prepared))]
 }
 
 /// Step `index` started (`detail` None) or completed (with what it did).
 fn progress(state: &mut State, thing: &str, index: usize, detail: Option<String>) {
     if let Some(Flow {
-        stage: Stage::Running { current, done, .. },
+        stage: Stage::Running(Progress::Steps { current, done, .. }),
         ..
-    }) = state.quarantine.as_mut().filter(|f| f.thing == thing)
+    }) = state
+        .flow
+        .as_mut()
+        .filter(|f| matches!(&f.change, Change::Thing { thing: t, .. } if t == thing))
     {
         *current = index;
         if let Some(detail) = detail {
@@ -269,9 +201,9 @@ fn progress(state: &mut State, thing: &str, index: usize, detail: Option<String>
 
 /// The run ended: the result stays on screen; the Thing's views are read again.
 fn finished(state: &mut State, thing: &str, result: Result<Box<Report>, String>) -> Vec<Effect> {
-    let verb = match state.quarantine.as_ref().filter(|f| f.thing == thing) {
-        Some(flow) => flow.verb,
-        None => return Vec::new(),
+    let verb = match state.flow.as_ref().map(|f| &f.change) {
+        Some(Change::Thing { verb, thing: t, .. }) if t == thing => *verb,
+        _ => return Vec::new(),
     };
     let (level, text) = match &result {
         Ok(report) => match report.advice() {
@@ -298,9 +230,9 @@ fn finished(state: &mut State, thing: &str, result: Result<Box<Report>, String>)
         Err(error) => (Level::Error, format!("{verb} of {thing} failed: {error}")),
     };
     state.say(level, text);
-    if let Some(flow) = state.quarantine.as_mut() {
+    if let Some(flow) = state.flow.as_mut() {
         flow.stage = match result {
-            Ok(report) => Stage::Finished(report),
+            Ok(report) => Stage::Finished(Outcome::Thing(report)),
             Err(error) => Stage::Failed(error),
         };
     }
@@ -318,7 +250,7 @@ pub fn reread(state: &mut State, things: &[String]) -> Vec<Effect> {
     let mut effects = vec![ask_quarantined(state)];
     for thing in things {
         state.fleet.thing_reports.remove(thing);
-        connectivity::forget(state, thing);
+        connectivity::forget(&mut state.fleet, thing);
         if let Some(Load::Ready(principals)) = state.fleet.principals.get(thing) {
             let ids: Vec<String> = principals
                 .iter()
@@ -331,7 +263,12 @@ pub fn reread(state: &mut State, things: &[String]) -> Vec<Effect> {
             }
         }
     }
-    effects.extend(connectivity::load(state, things.iter().map(String::as_str)));
+    let now = state.now;
+    effects.extend(connectivity::load(
+        &mut state.fleet,
+        now,
+        things.iter().map(String::as_str),
+    ));
     if state.fleet.certificates.loaded_once && !state.fleet.certificates.loading {
         state.fleet.certificates.generation += 1;
         state.fleet.certificates.loading = true;

@@ -7,7 +7,8 @@ use time::UtcOffset;
 use time::macros::format_description;
 
 use crate::config::theme::Slot;
-use crate::tui::state::{Link, Load};
+use crate::tui::data::Load;
+use crate::tui::state::Link;
 use crate::untrusted::escape;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,8 +16,10 @@ use ratatui::widgets::Paragraph;
 
 use crate::config::theme::{Slot, Theme};
 use crate::tui::action::Action;
+use crate::tui::data::Load;
 use crate::tui::keys::{KeyResolver, Layer};
-use crate::tui::state::{Backend, InputKind, Level, Load, Screen, State};
+use crate::tui::msg::Level;
+use crate::tui::state::{Backend, InputKind, Screen, State};
 use crate::tui::{flows, shadow, things, traffic};
 use crate::untrusted::escape;
 use unicode_width::UnicodeWidthStr as _;
@@ -81,21 +83,18 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, context: Context<'_>) {
         screen => lines::draw(frame, main, state, screen, theme),
     }
     frame.render_widget(message_line(state, theme), message);
-    let footer_text = match &state.quarantine {
-        Some(flow) => flows::quarantine_view::footer(flow, &state.answer_keys, theme),
+    // A flow's keys, by the one rule, whatever shows it (a popup, the status line, the diff).
+    let footer_text = match &state.flow {
+        Some(flow) => flows::view::footer(flow, &state.answer_keys, theme),
         None => footer_line(context, state.screen(), footer.width),
     };
     frame.render_widget(footer_text, footer);
     if state.help {
         help::draw(frame, area, context, state.help_scroll);
     }
-    if let Some(flow) = &state.quarantine {
+    if let Some(flow) = state.flow.as_ref().filter(|flow| flow.is_popup()) {
         let spinner = SPINNER[state.spinner % SPINNER.len()];
-        flows::quarantine_view::draw(frame, main, flow, spinner, &state.answer_keys, theme);
-    }
-    if let Some(flow) = &state.bulk {
-        let spinner = SPINNER[state.spinner % SPINNER.len()];
-        flows::bulk_view::draw(
+        flows::view::draw(
             frame,
             main,
             flow,
@@ -268,7 +267,7 @@ fn footer_line<'a>(context: Context<'_>, screen: &Screen, width: u16) -> Paragra
     let theme = context.theme;
     let about_a_thing = matches!(
         screen,
-        Screen::List(crate::tui::state::ListKind::Things, _) | Screen::Thing { .. }
+        Screen::List(crate::tui::data::ListKind::Things, _) | Screen::Thing { .. }
     );
     let mut hints: Vec<(String, Action, String)> = context
         .keys

@@ -15,10 +15,11 @@ use crate::fleet::denied::{LOG_GROUP, Refusal};
 use crate::fleet::history::{Event as HistoryEvent, History, Source as HistorySource};
 use crate::fleet::quarantine::register::Register;
 use crate::fleet::violations::Violation;
+use crate::tui::data::Load;
 use crate::tui::data::denied::{DeniedView, Feed};
 use crate::tui::data::violations::Feed as ViolationsFeed;
 use crate::tui::frame::line::{Line, date, heading, loaded, time_of_day, zone_name};
-use crate::tui::state::{Link, Load, Report, State};
+use crate::tui::state::{Link, Report, State};
 use crate::untrusted::escape;
 use time::UtcOffset;
 
@@ -50,7 +51,7 @@ pub fn title(state: &State, report: Report) -> String {
     let mut title = match report {
         Report::Audit => {
             let mut title = " Audit ".to_owned();
-            if let Some(crate::tui::state::Load::Ready(audit)) = &state.fleet.audit {
+            if let Some(crate::tui::data::Load::Ready(audit)) = &state.fleet.audit {
                 let shown = audit
                     .findings
                     .iter()
@@ -71,7 +72,7 @@ pub fn title(state: &State, report: Report) -> String {
             )
         }
         Report::Quarantined => match &state.fleet.isolations {
-            Some(crate::tui::state::Load::Ready(register)) => {
+            Some(crate::tui::data::Load::Ready(register)) => {
                 let verified = register.isolations.iter().filter(|i| i.verified).count();
                 format!(
                     " Quarantined: {} ({verified} verified by the policies in force) ",

@@ -11,11 +11,14 @@ use serde_json::{Map, Value};
 
 use crate::fleet::model::Shadow;
 use crate::tui::action::Action;
+use crate::tui::data::Load;
+use crate::tui::flows::flow::{self, Flow};
+use crate::tui::msg::Level;
 use crate::tui::msg::{Effect, Request};
 use crate::tui::shadow::edit_state::{
     Change, ChangeKind, Conflict, JsonError, ShadowEdit, Side, Stage,
 };
-use crate::tui::state::{Level, Load, Screen, State};
+use crate::tui::state::{Screen, State};
 
 /// Parses the draft: a JSON object (the desired state), or `null` to clear it.
 pub fn parse(text: &str) -> Result<Value, JsonError> {
@@ -351,10 +354,11 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
                 state.say(Level::Info, "nothing changed");
                 return Some(Vec::new());
             }
-            edit.stage = Stage::Review;
             let version = edit
                 .base_version
                 .map_or_else(|| "a new shadow".to_owned(), |v| format!("version {v}"));
+            let change = apply_change(edit, &new);
+            state.flow = Some(Flow::confirming(change));
             state.say(
                 Level::Warning,
                 format!(
@@ -375,31 +379,29 @@ pub fn act(state: &mut State, action: Action) -> Option<Vec<Effect>> {
             );
             Some(Vec::new())
         }
-        (Stage::Review, Action::Confirm | Action::Yes) => {
-            let new = parse(&edit.text).unwrap_or(Value::Null);
-            edit.stage = Stage::Applying;
-            let effect = Effect::Request(Request::UpdateShadow {
-                thing: edit.thing.clone(),
-                name: edit.name.clone(),
-                desired: patch(&edit.base_desired, &new),
-                version: edit.base_version,
-                before: edit.base_desired.clone(),
-            });
-            state.say(Level::Info, "applying…");
-            Some(vec![effect])
-        }
-        (Stage::Review | Stage::Conflict, Action::Cancel | Action::No) => {
+        (Stage::Conflict, Action::Cancel | Action::No) => {
             edit.stage = Stage::Editing;
             edit.open = true;
             state.message = None;
             Some(Vec::new())
         }
         (Stage::Conflict, Action::Confirm | Action::Yes) => Some(rebase(state)),
-        (Stage::Review | Stage::Conflict, Action::Mine) => Some(choose(state, Side::Mine)),
-        (Stage::Review | Stage::Conflict, Action::Theirs) => Some(choose(state, Side::Theirs)),
-        // While applying, and any other key in review or conflict: nothing.
-        (Stage::Applying | Stage::Review | Stage::Conflict, _) => Some(Vec::new()),
+        (Stage::Conflict, Action::Mine) => Some(choose(state, Side::Mine)),
+        (Stage::Conflict, Action::Theirs) => Some(choose(state, Side::Theirs)),
+        // Any other key in a conflict: nothing.
+        (Stage::Conflict, _) => Some(Vec::new()),
         (Stage::Editing, _) => None,
+    }
+}
+
+/// The change that applies `new` (the draft, parsed) to the shadow the edit is based on.
+fn apply_change(edit: &ShadowEdit, new: &Value) -> flow::Change {
+    flow::Change::Shadow {
+        thing: edit.thing.clone(),
+        name: edit.name.clone(),
+        desired: patch(&edit.base_desired, new),
+        version: edit.base_version,
+        before: edit.base_desired.clone(),
     }
 }
 
@@ -474,8 +476,10 @@ fn rebase(state: &mut State) -> Vec<Effect> {
         );
         return vec![Effect::OpenEditor(text)];
     }
-    edit.stage = Stage::Review;
+    edit.stage = Stage::Editing;
     let text = edit.text.clone();
+    let change = apply_change(edit, &merged);
+    state.flow = Some(Flow::confirming(change));
     state.say(
         Level::Warning,
         format!(
@@ -544,6 +548,8 @@ pub fn applied(state: &mut State, result: Result<Value, (bool, String)>) -> Vec<
         return Vec::new();
     };
     let (thing, name) = (edit.thing.clone(), edit.name.clone());
+    // The flow that applied it ends with its answer.
+    state.flow = None;
     match result {
         Ok(accepted) => {
             let version = accepted["version"].as_u64().unwrap_or_default();

@@ -6,10 +6,8 @@ pub use crate::json_error::JsonError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
+    /// Being edited, or (once its change is a flow) confirmed and applied.
     Editing,
-    /// The diff is shown; `y` applies it.
-    Review,
-    Applying,
     /// The shadow moved on since the edit began; the edit is kept.
     Conflict,
 }

@@ -8,8 +8,10 @@ use time::OffsetDateTime;
 use crate::fleet::model::Shadow;
 use crate::fleet::traffic::TrafficEvent;
 use crate::tui::action::Action;
+use crate::tui::data::{Load, ShadowKey};
+use crate::tui::msg::Level;
 use crate::tui::msg::{Effect, Request};
-use crate::tui::state::{Level, Load, Screen, ShadowKey, State};
+use crate::tui::state::{Screen, State};
 
 /// While the screen is open without live traffic, the shadow is read again this often.
 pub const REFRESH_SECONDS: i64 = 5;

@@ -13,10 +13,13 @@ use time::macros::format_description;
 
 use crate::config::theme::{Slot, Theme};
 use crate::fleet::model::Shadow;
+use crate::tui::data::Load;
+use crate::tui::flows::flow::{Change as FlowChange, Flow, Stage as FlowStage};
 use crate::tui::frame::lines::styled;
+use crate::tui::msg::AnswerKeys;
 use crate::tui::shadow::edit as shadow_edit;
 use crate::tui::shadow::edit_state::{Change, ChangeKind, ShadowEdit, Stage};
-use crate::tui::state::{AnswerKeys, Load, State};
+use crate::tui::state::State;
 use crate::tui::thing::lines as detail;
 use crate::untrusted::escape;
 
@@ -157,17 +160,25 @@ pub fn draw(
         .edit
         .as_ref()
         .filter(|e| e.thing == thing && e.name.as_deref() == name)
-        .filter(|e| e.open || e.stage != Stage::Editing);
+        .filter(|e| e.open || e.stage != Stage::Editing || state.edit_in_flow());
+    // Its change confirmed or applied: the diff, not the editor.
+    let confirming = match &state.flow {
+        Some(Flow {
+            change: FlowChange::Shadow { .. },
+            stage,
+        }) => Some(matches!(stage, FlowStage::Running(_))),
+        _ => None,
+    };
+    let editing = |e: &ShadowEdit| e.stage == Stage::Editing && confirming.is_none();
     let mut panes = panes;
     if let Some(edit) = edit {
-        if let (Stage::Editing, Some(editor)) = (edit.stage, editor) {
-            draw_editor(frame, areas[0], edit, editor, theme);
-        } else {
-            panes[0] = edit_pane(edit, shadow, &state.answer_keys, theme);
+        match editor {
+            Some(editor) if editing(edit) => draw_editor(frame, areas[0], edit, editor, theme),
+            _ => panes[0] = edit_pane(edit, confirming, shadow, &state.answer_keys, theme),
         }
     }
     for (index, ((title, lines), pane)) in panes.into_iter().zip(areas).enumerate() {
-        if index == 0 && edit.is_some_and(|e| e.stage == Stage::Editing) && editor.is_some() {
+        if index == 0 && edit.is_some_and(editing) && editor.is_some() {
             continue;
         }
         frame.render_widget(
@@ -210,9 +221,10 @@ fn change_lines(changes: &[Change], theme: &Theme) -> Vec<Line<'static>> {
         .collect()
 }
 
-/// The desired pane while an edit is reviewed, applied, or in conflict.
+/// The desired pane while an edit is reviewed, applied (`applying`: Some(true)), or in conflict.
 fn edit_pane(
     edit: &ShadowEdit,
+    applying: Option<bool>,
     shadow: &Shadow,
     keys: &AnswerKeys,
     theme: &Theme,
@@ -221,16 +233,16 @@ fn edit_pane(
     let base = edit
         .base_version
         .map_or_else(|| "a new shadow".to_owned(), |v| format!("version {v}"));
-    match edit.stage {
-        Stage::Review | Stage::Editing => (
+    match (edit.stage, applying) {
+        (_, Some(false)) | (Stage::Editing, None) => (
             format!(" apply to {base}? {}/{} ", keys.yes, keys.no),
             change_lines(&shadow_edit::diff(&edit.base_desired, &draft), theme),
         ),
-        Stage::Applying => (
+        (_, Some(true)) => (
             " applying… ".to_owned(),
             change_lines(&shadow_edit::diff(&edit.base_desired, &draft), theme),
         ),
-        Stage::Conflict => {
+        (Stage::Conflict, None) => {
             let newer = shadow.desired.clone().unwrap_or(Value::Null);
             let mut lines = vec![Line::styled(
                 format!(

@@ -2,9 +2,11 @@
 //! report, and on AWS asked of AWS (TestAuthorization) too.
 
 use crate::fleet::permissions::{self, DeviceAction};
+use crate::tui::data::{ListKind, Load};
+use crate::tui::msg::Level;
 use crate::tui::msg::{Effect, Request};
 use crate::tui::navigate::open;
-use crate::tui::state::{InputKind, Level, ListKind, Load, Screen, State};
+use crate::tui::state::{InputKind, Screen, State};
 use crate::tui::things::list::selected_index;
 
 /// `w` on a Thing, or on the Things list (which opens the selected Thing first): the question

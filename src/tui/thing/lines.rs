@@ -12,10 +12,11 @@ use crate::config::theme::Slot;
 use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
 use crate::fleet::model::{Certificate, CertificateStatus, Validity};
 use crate::fleet::permissions::Answer;
+use crate::tui::data::Load;
 use crate::tui::data::connectivity::ago;
 use crate::tui::data::denied::Feed;
 use crate::tui::frame::line::{Line, date, field, heading, loaded, time_of_day, zone_name};
-use crate::tui::state::{Link, Load, Screen, State};
+use crate::tui::state::{Link, Screen, State};
 use crate::untrusted::escape;
 use time::UtcOffset;
 

@@ -4,8 +4,10 @@
 
 use crate::fleet::model::{ThingPage, certificate_id_from_arn};
 use crate::tui::data::connectivity;
+use crate::tui::data::{ListKind, Load};
+use crate::tui::msg::Level;
 use crate::tui::msg::{Effect, Request};
-use crate::tui::state::{Input, InputKind, Level, ListKind, ListView, Load, Screen, Sort, State};
+use crate::tui::state::{Input, InputKind, ListView, Screen, Sort, State};
 use crate::tui::thing::lines as detail;
 use crate::tui::things::fuzzy::Fuzzy;
 use crate::tui::things::listed as things;
@@ -675,7 +677,11 @@ pub fn visible_loads(state: &mut State) -> Vec<Effect> {
                 .iter()
                 .map(|&i| state.fleet.things.items.at(i).name().to_owned())
                 .collect();
-            effects.extend(connectivity::load(state, names.iter().map(String::as_str)));
+            effects.extend(connectivity::load(
+                &mut state.fleet,
+                state.now,
+                names.iter().map(String::as_str),
+            ));
             for i in visible {
                 let name = state.fleet.things.items.at(i).name();
                 match state.fleet.principals.get(name) {

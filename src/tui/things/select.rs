@@ -6,8 +6,10 @@
 
 use crate::query::Query;
 use crate::query::parse::{Node, Piece, Test};
+use crate::tui::data::{ListKind, Load};
+use crate::tui::msg::Level;
 use crate::tui::msg::{Effect, FleetEvent, Request, SearchFailure};
-use crate::tui::state::{Level, ListKind, ListView, Load, Screen, SearchView, State};
+use crate::tui::state::{ListView, Screen, SearchView, State};
 use crate::tui::things::list::recompute_rows;
 
 /// `:search QUERY`: a Things list of the matches, on top of the stack.

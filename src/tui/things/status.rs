@@ -10,7 +10,8 @@ use time::OffsetDateTime;
 use crate::fleet::model::{Certificate, certificate_id_from_arn};
 pub use crate::fleet::status::Word;
 use crate::fleet::status::certificate_has;
-use crate::tui::state::{Load, State};
+use crate::tui::data::Load;
+use crate::tui::state::State;
 
 /// Whether `thing` has the status `word`: None when it is not known.
 #[must_use]

@@ -13,9 +13,10 @@ use crate::config::theme::{Slot, Theme};
 use crate::fleet::model::{CertificateStatus, certificate_id_from_arn};
 use crate::tui::data::connectivity;
 use crate::tui::data::denied::Feed;
+use crate::tui::data::{ListKind, Load};
 use crate::tui::frame::SPINNER;
 use crate::tui::frame::line::date;
-use crate::tui::state::{ListKind, ListView, Load, State};
+use crate::tui::state::{ListView, State};
 use crate::tui::thing::lines::{expiry_slot, short_id, status_slot};
 use crate::tui::things::fuzzy::Fuzzy;
 use crate::tui::things::status;
@@ -164,7 +165,8 @@ pub fn draw(
                         .collect::<Vec<_>>()
                         .join(" ");
                     let (summary, slot) = certificate_summary(state, thing.name());
-                    let (online, connected) = connectivity::summary(state, thing.name());
+                    let (online, connected) =
+                        connectivity::summary(&state.fleet, state.now, thing.name());
                     let online_slot = match connected {
                         Some(true) => Slot::CertActive,
                         Some(false) => Slot::Text,

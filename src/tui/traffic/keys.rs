@@ -1,13 +1,15 @@
-//! The traffic screen's keys, prompts and publish confirmation, and what it derives for the
-//! views (payload at a JSON path, hex lines, a device's filters). Its state (subscriptions, link,
-//! history, topic tree, message list) is `state/traffic.rs`. Pure: `update` calls in here.
+//! The traffic screen's keys and prompts (a publish is confirmed as a flow, `flows/publish.rs`),
+//! and what it derives for the view (payload at a JSON path, hex lines, a device's filters). Its
+//! state (subscriptions, link, messages, topic tree, message list) is `state.rs`. Pure: `update`
+//! calls in here.
 
 use std::collections::{HashMap, HashSet};
 
 use crate::fleet::traffic::filter::{check_filter, check_topic, covers};
 use crate::tui::action::Action;
 use crate::tui::msg::Effect;
-use crate::tui::state::{Confirm, InputKind, Level, Screen, State};
+use crate::tui::msg::Level;
+use crate::tui::state::{InputKind, Screen, State};
 use crate::tui::traffic::state::{Link, Pane};
 
 /// The filters the traffic screen starts with: every topic, every shadow topic, and AWS's
@@ -273,21 +275,7 @@ pub fn entered(state: &mut State, kind: InputKind, text: &str) -> Vec<Effect> {
                 return Vec::new();
             }
             state.input = None;
-            state.say(
-                Level::Warning,
-                format!(
-                    "publish {} bytes to {topic} (QoS 0)? {} to send, {} or {} to cancel",
-                    payload.len(),
-                    state.answer_keys.yes,
-                    state.answer_keys.no,
-                    state.answer_keys.esc()
-                ),
-            );
-            state.confirm = Some(Confirm::Publish {
-                topic: topic.to_owned(),
-                payload: payload.to_owned(),
-                qos: 0,
-            });
+            crate::tui::flows::publish::begin(state, topic, payload);
             Vec::new()
         }
         InputKind::JsonPath => {
@@ -302,32 +290,6 @@ pub fn entered(state: &mut State, kind: InputKind, text: &str) -> Vec<Effect> {
         }
         InputKind::Filter | InputKind::Command | InputKind::Can => Vec::new(),
     }
-}
-
-/// The answer to a confirmation.
-pub fn answer(state: &mut State, yes: bool) -> Vec<Effect> {
-    let Some(Confirm::Publish {
-        topic,
-        payload,
-        qos,
-    }) = state.confirm.take()
-    else {
-        return Vec::new();
-    };
-    if !yes {
-        state.say(Level::Info, "not published");
-        return Vec::new();
-    }
-    if state.read_only {
-        state.say(Level::Error, "refused by --read-only");
-        return Vec::new();
-    }
-    state.say(Level::Info, format!("publishing to {topic}"));
-    vec![Effect::Publish {
-        topic,
-        payload,
-        qos,
-    }]
 }
 
 /// A JSON path as the user writes it (`reading.speed`, `$.items[0].id`, empty for the whole
