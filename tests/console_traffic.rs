@@ -353,7 +353,7 @@ async fn a_flood_ten_times_the_budget_stays_in_memory_and_every_message_is_count
     let mut app = console(&core, settings.clone(), Some(BUDGET)).await;
     press(&mut app, &[":", "traffic", "<Enter>"]);
     // Only the flood: the default filters are removed through the unsubscribe prompt.
-    for filter in iotfleet::tui::traffic::keys::DEFAULT_FILTERS {
+    for filter in iotfleet::tui::traffic::DEFAULT_FILTERS {
         press(&mut app, &["d", "<C-u>", filter, "<Enter>"]);
     }
     press(&mut app, &["a", "flood/#", "<Enter>"]);

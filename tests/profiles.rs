@@ -8,8 +8,8 @@
 mod support;
 
 use iotfleet::fleet::{ConnectionSettings, FleetClient};
-use iotfleet::tui::app::Reconnect;
 use iotfleet::tui::state::Backend;
+use iotfleet::tui::switch::Reconnect;
 use iotfleet::tui::{App, Options};
 use support::console::{SETTLE, keys, opened, render};
 

@@ -487,7 +487,7 @@ async fn console(
         traffic: Some(traffic),
         journal: None,
         local_zone: global.local_zone,
-        reconnect: local_core.is_none().then(|| crate::tui::app::Reconnect {
+        reconnect: local_core.is_none().then(|| crate::tui::switch::Reconnect {
             settings: settings.clone(),
             traffic: traffic::traffic_options(global),
         }),

@@ -6,7 +6,7 @@ use crate::tui::msg::Effect;
 use crate::tui::msg::Level;
 use crate::tui::state::{Link, Report, Screen, State};
 use crate::tui::things::select;
-use crate::tui::traffic::keys as traffic;
+use crate::tui::traffic;
 
 use crate::tui::frame::line::zone_name;
 use crate::tui::navigate::{follow, open_report};

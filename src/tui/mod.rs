@@ -11,15 +11,18 @@
 pub mod action;
 pub mod app;
 mod command;
+pub mod console;
 pub mod data;
 pub mod flows;
 pub mod frame;
 pub mod keys;
 pub mod msg;
 mod navigate;
+mod prompt;
 pub mod responder;
 pub mod shadow;
 pub mod state;
+pub mod switch;
 pub mod thing;
 pub mod things;
 pub mod traffic;
@@ -27,4 +30,5 @@ pub mod update;
 #[cfg(test)]
 mod update_tests;
 
-pub use app::{App, Options, run};
+pub use app::run;
+pub use console::{App, Options};

@@ -340,3 +340,32 @@ pub fn copy(state: &mut State) -> Vec<Effect> {
         Vec::new()
     }
 }
+
+/// A click on a row (a double click opens it).
+pub fn clicked(state: &mut State, row: u16, double: bool) -> Vec<Effect> {
+    if !crate::tui::things::list::click(state, row) {
+        return Vec::new();
+    }
+    if double {
+        open(state)
+    } else {
+        crate::tui::things::list::visible_loads(state)
+    }
+}
+
+/// The Things on screen: the visible rows of the Things list, or the Thing on its screen (whose
+/// connectivity is kept fresh).
+#[must_use]
+pub fn things_on_screen(state: &State) -> Vec<String> {
+    match state.screen() {
+        Screen::Thing { name, .. } => vec![name.clone()],
+        Screen::List(ListKind::Things, view) => {
+            let end = (view.offset + state.page_rows).min(view.rows.len());
+            view.rows[view.offset.min(end)..end]
+                .iter()
+                .map(|&i| state.fleet.things.items.at(i as usize).name().to_owned())
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}

@@ -331,6 +331,18 @@ impl State {
         }
     }
 
+    /// Takes the configuration in; its problems are the first message.
+    pub fn configure(&mut self, setup: crate::tui::msg::Setup) {
+        self.traffic = crate::tui::traffic::state::TrafficView::new(setup.history_budget);
+        self.answer_keys = setup.answer_keys;
+        self.help_lines = setup.help_lines;
+        self.profiles = setup.profiles;
+        self.quarantine_strategy = setup.quarantine_strategy;
+        if !setup.problems.is_empty() {
+            self.say(Level::Error, setup.problems.join(" | "));
+        }
+    }
+
     /// The screen on top of the stack.
     ///
     /// # Panics

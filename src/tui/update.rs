@@ -1,111 +1,26 @@
 //! `update(&mut State, Msg) -> Vec<Effect>`: every change to the console's state, pure (no I/O,
-//! no terminal, no clock), so it is tested without tokio (`update_tests.rs`). A router: an
-//! action goes to what has the focus (`State::focus`), then to the screen's own module (lists
-//! `list.rs`, the command line `command.rs`, moving between screens `navigate.rs`, the `w`
-//! question `ask.rs`, traffic, shadow, quarantine); results come back as `Msg::Fleet` and are
-//! folded in here. Effects say what I/O to start.
+//! no terminal, no clock), so it is tested without tokio (`tests/`). A router, and only that: a
+//! message goes to what has the focus (`State::focus`: a flow, the editor, the line being typed,
+//! the help) or to the screen on top and then the global keys; an answer is kept in
+//! `state.fleet` when it is plain data, else handed to the feature that asked. Effects say what
+//! I/O to start.
 
 use crate::fleet::quarantine::run::Verb;
-use crate::fleet::traffic::TrafficEvent;
 use crate::tui::action::Action;
-use crate::tui::data::Absorbed;
-use crate::tui::data::{ListKind, Load};
-use crate::tui::flows::quarantine;
-use crate::tui::flows::{self, bulk};
-use crate::tui::msg::Level;
-use crate::tui::msg::{Effect, FleetEvent, Msg, QuarantineEvent, Request, Setup};
-use crate::tui::shadow::edit as shadow_edit;
-use crate::tui::shadow::screen as shadow;
-use crate::tui::state::{Focus, InputKind, Screen, State};
-use crate::tui::things::select;
-use crate::tui::traffic::keys as traffic;
-use crate::tui::traffic::state::{Link, TrafficView};
-
-use crate::tui::command::{command, complete};
-use crate::tui::data::connectivity;
-use crate::tui::data::denied;
-use crate::tui::data::violations;
-use crate::tui::navigate::{back, copy, open, refresh};
-use crate::tui::thing::ask::{ask, ask_prompt};
+use crate::tui::data::{Absorbed, ListKind, Load, connectivity, denied, violations};
+use crate::tui::flows::{self, bulk, quarantine};
+use crate::tui::frame::help;
+use crate::tui::msg::{Effect, FleetEvent, Level, Msg, QuarantineEvent, Request};
+use crate::tui::navigate::{self, back, copy, open, refresh};
+use crate::tui::prompt;
+use crate::tui::shadow::{edit, screen as shadow};
+use crate::tui::state::{Focus, InputKind, State};
+use crate::tui::thing::ask::ask_prompt;
 use crate::tui::things::list::{
-    certificates_arrived, clamp, filter_changed, filter_prompt, open_list, page, recompute_rows,
-    set_filter, step, things_page, visible_loads,
+    self, certificates_arrived, filter_prompt, open_list, page, step, things_page, visible_loads,
 };
-/// What live traffic's connection says on the status line: a publish acknowledged, credentials
-/// about to expire.
-fn traffic_said(state: &mut State, event: &TrafficEvent) {
-    match event {
-        TrafficEvent::Published { topic } => {
-            state.say(Level::Info, format!("published to {topic}"));
-        }
-        TrafficEvent::CredentialsExpire { at } => state.say(
-            Level::Warning,
-            format!(
-                "the AWS credentials of live traffic expire at {} {} and could not be renewed \
-                 yet; if an SSO session has ended, run `aws sso login`",
-                crate::tui::frame::line::time_of_day(*at, state.zone),
-                crate::tui::frame::line::zone_name(state.zone)
-            ),
-        ),
-        _ => {}
-    }
-}
-
-/// Takes the configuration in; its problems are the first message.
-fn configure(state: &mut State, setup: Setup) {
-    state.traffic = TrafficView::new(setup.history_budget);
-    state.answer_keys = setup.answer_keys;
-    state.help_lines = setup.help_lines;
-    state.profiles = setup.profiles;
-    state.quarantine_strategy = setup.quarantine_strategy;
-    if !setup.problems.is_empty() {
-        state.say(Level::Error, setup.problems.join(" | "));
-    }
-}
-
-/// Whether an answer can change a Thing's status (`status.rs`).
-fn changes_statuses(event: &FleetEvent) -> bool {
-    matches!(
-        event,
-        FleetEvent::Connectivity { .. }
-            | FleetEvent::Refusals(Ok(_))
-            | FleetEvent::Violations(Ok(_))
-            | FleetEvent::Principals { .. }
-            | FleetEvent::Certificate { .. }
-            | FleetEvent::CertificateThings { .. }
-            | FleetEvent::Quarantine(QuarantineEvent::Quarantined(_))
-    )
-}
-
-/// Recomputes the Things rows at most once a tick when statuses changed and a Things list
-/// filters or sorts by them.
-fn statuses_changed(state: &mut State) {
-    if std::mem::take(&mut state.fleet.status_changes) == 0 {
-        return;
-    }
-    crate::tui::things::list::statuses_changed(state);
-}
-
-/// Connectivity asked again for the Things on screen once it is `REFRESH_SECONDS` old: the
-/// visible rows of the Things list, or the Thing on its screen.
-fn connectivity_on_screen(state: &mut State) -> Vec<Effect> {
-    let names: Vec<String> = match state.screen() {
-        Screen::Thing { name, .. } => vec![name.clone()],
-        Screen::List(ListKind::Things, view) => {
-            let end = (view.offset + state.page_rows).min(view.rows.len());
-            view.rows[view.offset.min(end)..end]
-                .iter()
-                .map(|&i| state.fleet.things.items.at(i as usize).name().to_owned())
-                .collect()
-        }
-        _ => return Vec::new(),
-    };
-    connectivity::load(
-        &mut state.fleet,
-        state.now,
-        names.iter().map(String::as_str),
-    )
-}
+use crate::tui::things::{select, status};
+use crate::tui::traffic;
 
 /// The effects the console starts with.
 pub fn start(state: &mut State) -> Vec<Effect> {
@@ -128,23 +43,14 @@ pub fn start(state: &mut State) -> Vec<Effect> {
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     let effects = match msg {
         Msg::Action(action) => act(state, action),
-        Msg::Click { row, double } => {
-            if !crate::tui::things::list::click(state, row) {
-                return Vec::new();
-            }
-            if double {
-                open(state)
-            } else {
-                visible_loads(state)
-            }
-        }
-        Msg::Typed(c) => type_char(state, Some(c)),
-        Msg::Erase => type_char(state, None),
+        Msg::Click { row, double } => navigate::clicked(state, row, double),
+        Msg::Typed(c) => typed(state, Some(c)),
+        Msg::Erase => typed(state, None),
         Msg::ClearInput => {
             if let Some(input) = &mut state.input {
                 input.text.clear();
             }
-            filter_changed(state)
+            list::filter_changed(state)
         }
         Msg::Fleet(event) => {
             let more_to_come = matches!(&*event, FleetEvent::ThingsPage { result: Ok(page), .. } if page.more)
@@ -154,7 +60,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                         QuarantineEvent::Progress { .. } | QuarantineEvent::BulkProgress { .. }
                     )
                 );
-            state.fleet.status_changes += u32::from(changes_statuses(&event));
+            state.fleet.status_changes += u32::from(status::changed_by(&event));
             // Refusals and violations are read in the background, never counted as pending.
             let background = matches!(&*event, FleetEvent::Refusals(_) | FleetEvent::Violations(_));
             state.pending = state
@@ -163,16 +69,16 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             arrived(state, *event)
         }
         Msg::Traffic(event) => {
-            traffic_said(state, &event);
+            traffic::said(state, &event);
             state.traffic.ingest(&event, state.now);
             connectivity::traffic(&mut state.fleet, state.now, &event);
             shadow::traffic(state, &event)
         }
         Msg::EditText(text) => {
-            shadow_edit::typed(state, text);
+            edit::typed(state, text);
             Vec::new()
         }
-        Msg::Match => crate::tui::things::list::advance_matching(state),
+        Msg::Match => list::advance_matching(state),
         Msg::Tick { now, throttled } => {
             state.now = now;
             state.spinner = state.spinner.wrapping_add(1);
@@ -181,35 +87,23 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 state.throttled_at = Some(now);
             }
             let mut effects = shadow::tick(state, now);
-            effects.extend(connectivity_on_screen(state));
+            let names = navigate::things_on_screen(state);
+            let names = names.iter().map(String::as_str);
+            effects.extend(connectivity::load(&mut state.fleet, now, names));
             effects.extend(denied::tick(&mut state.fleet.denied, now));
             effects.extend(violations::tick(&mut state.fleet.violations, now));
             effects.extend(quarantine::tick(state));
-            statuses_changed(state);
+            list::statuses_changed(state);
             traffic::tick(state);
             effects
         }
-        Msg::Resize { width, height } => {
-            state.size = (width, height);
-            state.page_rows = usize::from(height.saturating_sub(6)).max(1);
-            clamp(state);
-            visible_loads(state)
-        }
+        Msg::Resize { width, height } => list::resized(state, width, height),
         Msg::Configure(setup) => {
-            configure(state, *setup);
+            state.configure(*setup);
             Vec::new()
         }
         Msg::TrafficStarted { target, down } => {
-            if let Some(target) = target {
-                state.traffic.target = target;
-            }
-            if let Some(reason) = down {
-                state.traffic.link = Link::Down {
-                    reason,
-                    retry_in: std::time::Duration::ZERO,
-                    since: state.now,
-                };
-            }
+            traffic::started(state, target, down);
             Vec::new()
         }
         Msg::Note { level, text } => {
@@ -230,38 +124,25 @@ fn counted(state: &mut State, effects: Vec<Effect>) -> Vec<Effect> {
     effects
 }
 
+/// A character typed (None: backspace) into what has the focus, when it takes text.
+fn typed(state: &mut State, c: Option<char>) -> Vec<Effect> {
+    if state.focus() == (Focus::Flow { text: true }) {
+        return flows::typed(state, c);
+    }
+    prompt::typed(state, c)
+}
+
 /// An action goes to what has the focus.
 fn act(state: &mut State, action: Action) -> Vec<Effect> {
     match state.focus() {
         Focus::Flow { .. } => flows::act(state, action),
-        Focus::Editor | Focus::Merge => shadow_edit::act(state, action).unwrap_or_default(),
-        Focus::Input(_) => input_action(state, action),
+        Focus::Editor | Focus::Merge => edit::act(state, action).unwrap_or_default(),
+        Focus::Input(_) => prompt::act(state, action),
         Focus::Help => {
-            help_action(state, action);
+            help::act(state, action);
             Vec::new()
         }
         Focus::Screen => screen_action(state, action),
-    }
-}
-
-/// The `?` help: closed, or scrolled within what it has past the screen.
-fn help_action(state: &mut State, action: Action) {
-    let (width, height) = state.size;
-    let most = crate::tui::frame::help::max_scroll(state.help_lines, width, height);
-    let page = state.page_rows;
-    let scroll = &mut state.help_scroll;
-    match action {
-        Action::Back | Action::Help | Action::Quit => {
-            state.help = false;
-            *scroll = 0;
-        }
-        Action::Down => *scroll = (*scroll + 1).min(most),
-        Action::Up => *scroll = scroll.saturating_sub(1),
-        Action::PageDown => *scroll = (*scroll + page).min(most),
-        Action::PageUp => *scroll = scroll.saturating_sub(page),
-        Action::Top => *scroll = 0,
-        Action::Bottom => *scroll = most,
-        _ => {}
     }
 }
 
@@ -303,20 +184,11 @@ fn screen_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Top => step(state, isize::MIN / 2),
         Action::Bottom => step(state, isize::MAX / 2),
         Action::Open => open(state),
-        Action::Sort => {
-            if let Screen::List(kind, view) = state.screen_mut() {
-                view.sort = view.sort.next(*kind);
-                let label = view.sort.label(*kind);
-                let kind = *kind;
-                recompute_rows(state, kind);
-                state.say(Level::Info, format!("sorted {label}"));
-            }
-            visible_loads(state)
-        }
+        Action::Sort => list::sort(state),
         Action::Traffic => traffic::open(state),
         Action::Shadow => shadow::open_selected(state),
         Action::Can => ask_prompt(state),
-        Action::History => crate::tui::navigate::open_history(state),
+        Action::History => navigate::open_history(state),
         Action::Mark => {
             select::toggle(state);
             step(state, 1)
@@ -329,132 +201,10 @@ fn screen_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Release if bulk::wanted(state) => bulk::begin(state, Verb::Release),
         Action::Quarantine => quarantine::begin(state, Verb::Quarantine),
         Action::Release => quarantine::begin(state, Verb::Release),
-        Action::Edit => shadow_edit::begin(state),
-        Action::EditExternal => shadow_edit::begin_external(state),
-        Action::Confirm
-        | Action::Cancel
-        | Action::Complete
-        | Action::ClearLine
-        | Action::Subscribe
-        | Action::Unsubscribe
-        | Action::Freeze
-        | Action::Clear
-        | Action::Publish
-        | Action::NextPane
-        | Action::Hex
-        | Action::NextShadow
-        | Action::Metadata
-        | Action::Apply
-        | Action::JsonPath
-        | Action::Yes
-        | Action::No
-        | Action::Mine
-        | Action::Theirs => Vec::new(),
-    }
-}
-
-fn input_action(state: &mut State, action: Action) -> Vec<Effect> {
-    let Some(input) = state.input.clone() else {
-        return Vec::new();
-    };
-    match (action, input.kind) {
-        (Action::Cancel, InputKind::Filter) => {
-            state.input = None;
-            set_filter(state, &input.before);
-            visible_loads(state)
-        }
-        (Action::Confirm, InputKind::Filter) => {
-            state.input = None;
-            visible_loads(state)
-        }
-        (Action::Confirm, InputKind::Command) => command(state, input.text.trim()),
-        (Action::Complete, InputKind::Command) => complete(state),
-        (Action::Complete, _) => {
-            // Tab takes the placeholder, for editing; typed text is never replaced.
-            if let Some(input) = &mut state.input
-                && input.text.is_empty()
-                && !input.suggestion.is_empty()
-            {
-                input.text = std::mem::take(&mut input.suggestion);
-            }
-            input_changed(state)
-        }
-        (Action::Cancel, InputKind::Search) => {
-            state.input = None;
-            state.traffic.search = input.before;
-            Vec::new()
-        }
-        (Action::Cancel, _) => {
-            state.input = None;
-            Vec::new()
-        }
-        (Action::ClearLine, _) => {
-            if let Some(input) = &mut state.input {
-                input.text.clear();
-            }
-            input_changed(state)
-        }
-        (Action::Confirm, InputKind::Can) => ask(state, &input.text),
-        (Action::Confirm, kind) => traffic::entered(state, kind, &input.text),
-        // Other actions are keys typed as text by the key layer; nothing else to do here.
+        Action::Edit => edit::begin(state),
+        Action::EditExternal => edit::begin_external(state),
+        // The rest are a flow's, the line's, or another screen's keys.
         _ => Vec::new(),
-    }
-}
-
-/// A character typed (None: backspace) into what has the focus, when it takes text.
-fn type_char(state: &mut State, c: Option<char>) -> Vec<Effect> {
-    if state.focus() == (Focus::Flow { text: true }) {
-        return flows::typed(state, c);
-    }
-    let Some(input) = &mut state.input else {
-        return Vec::new();
-    };
-    match c {
-        Some(c) => input.text.push(c),
-        None => {
-            input.text.pop();
-        }
-    }
-    input_changed(state)
-}
-
-/// The prompt's text changed: a filter or a traffic search follows it as it is typed.
-fn input_changed(state: &mut State) -> Vec<Effect> {
-    let Some(input) = &state.input else {
-        return Vec::new();
-    };
-    match input.kind {
-        InputKind::Filter => filter_changed(state),
-        InputKind::Search => {
-            state.traffic.search = input.text.clone();
-            state.traffic.message_cursor = 0;
-            Vec::new()
-        }
-        _ => Vec::new(),
-    }
-}
-
-/// The policies listing, unless a refresh has started another since.
-fn policies_arrived(
-    state: &mut State,
-    generation: u64,
-    result: Result<Vec<crate::fleet::model::PolicySummary>, String>,
-) {
-    if generation != state.fleet.policies.generation {
-        return;
-    }
-    state.fleet.policies.loading = false;
-    match result {
-        Ok(items) => {
-            state.fleet.policies.items = items;
-            state.fleet.policies.loaded_once = true;
-            state.fleet.policies.error = None;
-            recompute_rows(state, ListKind::Policies);
-        }
-        Err(error) => {
-            state.fleet.policies.error = Some(error.clone());
-            state.say(Level::Error, error);
-        }
     }
 }
 
@@ -476,7 +226,7 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
             certificates_arrived(state, generation, result)
         }
         FleetEvent::Policies { generation, result } => {
-            policies_arrived(state, generation, result);
+            list::policies_arrived(state, generation, result);
             Vec::new()
         }
         FleetEvent::Principals { thing, result } => {
@@ -498,7 +248,7 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
         FleetEvent::ShadowUpdated {
             result,
             journal_error,
-        } => shadow_updated(state, result, journal_error),
+        } => edit::applied(state, result, journal_error),
         FleetEvent::Quarantine(
             event @ (QuarantineEvent::BulkPlanned(_)
             | QuarantineEvent::BulkProgress { .. }
@@ -538,22 +288,6 @@ fn arrived(state: &mut State, event: FleetEvent) -> Vec<Effect> {
         // Plain data, kept by `absorb` above.
         _ => Vec::new(),
     }
-}
-
-/// An applied (or refused) desired-state edit, and whether its journal entry was written.
-fn shadow_updated(
-    state: &mut State,
-    result: Result<serde_json::Value, (bool, String)>,
-    journal_error: Option<String>,
-) -> Vec<Effect> {
-    let effects = shadow_edit::applied(state, result);
-    if let Some(error) = journal_error {
-        state.say(
-            Level::Error,
-            format!("the journal could not be written: {error}"),
-        );
-    }
-    effects
 }
 
 fn into_load<T>(result: Result<T, String>) -> Load<T> {

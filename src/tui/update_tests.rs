@@ -1154,7 +1154,7 @@ fn traffic_filters_do_not_pile_up_across_visits_so_no_message_comes_twice() {
             .collect()
     };
     // `t` on pump-0001: its own filters.
-    crate::tui::traffic::keys::open_for(&mut state, Some("pump-0001".into()));
+    crate::tui::traffic::open_for(&mut state, Some("pump-0001".into()));
     assert_eq!(
         filters(&state),
         ["+/pump-0001/#", "$aws/things/pump-0001/shadow/#"]
@@ -1162,7 +1162,7 @@ fn traffic_filters_do_not_pile_up_across_visits_so_no_message_comes_twice() {
     // Esc, then `:traffic`: everything, and pump-0001's filters go (they would double its
     // messages).
     state.screens.pop();
-    let effects = crate::tui::traffic::keys::open_all(&mut state);
+    let effects = crate::tui::traffic::open_all(&mut state);
     assert_eq!(
         filters(&state),
         ["#", "$aws/things/+/shadow/#", "$aws/events/presence/#"]
@@ -1175,7 +1175,7 @@ fn traffic_filters_do_not_pile_up_across_visits_so_no_message_comes_twice() {
     }
     // Esc, then `t` on pump-0002: everything is already heard; nothing is added.
     state.screens.pop();
-    let effects = crate::tui::traffic::keys::open_for(&mut state, Some("pump-0002".into()));
+    let effects = crate::tui::traffic::open_for(&mut state, Some("pump-0002".into()));
     assert!(
         !effects.iter().any(|e| matches!(e, Effect::Subscribe(_))),
         "{effects:?}"
@@ -1186,7 +1186,7 @@ fn traffic_filters_do_not_pile_up_across_visits_so_no_message_comes_twice() {
 #[test]
 fn a_search_set_by_t_is_cleared_with_ctrl_u_and_enter() {
     let mut state = loaded(3);
-    crate::tui::traffic::keys::open_for(&mut state, Some("pump-0001".into()));
+    crate::tui::traffic::open_for(&mut state, Some("pump-0001".into()));
     assert_eq!(state.traffic.search, "pump-0001");
     update(&mut state, Msg::Action(Action::Filter));
     assert_eq!(
@@ -1203,7 +1203,7 @@ fn a_search_set_by_t_is_cleared_with_ctrl_u_and_enter() {
 #[test]
 fn an_old_error_does_not_stay_under_the_next_prompt() {
     let mut state = loaded(3);
-    crate::tui::traffic::keys::open_for(&mut state, Some("pump-0001".into()));
+    crate::tui::traffic::open_for(&mut state, Some("pump-0001".into()));
     state.say(
         Level::Error,
         "subscription to a/#/b refused: # must be the last level",
@@ -1226,7 +1226,7 @@ fn input_text(state: &State) -> Option<&str> {
 #[test]
 fn p_starts_empty_so_a_typed_topic_is_the_topic_and_tab_takes_the_selected_ones() {
     let mut state = loaded(3);
-    crate::tui::traffic::keys::open_for(&mut state, None);
+    crate::tui::traffic::open_for(&mut state, None);
     update(
         &mut state,
         Msg::Traffic(crate::fleet::traffic::TrafficEvent::Message(

@@ -7,8 +7,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use crate::config::theme::Slot;
+use crate::tui::action::Action;
 use crate::tui::frame::Context;
 use crate::tui::keys::{KeyResolver, Layer};
+use crate::tui::state::State;
 use crate::untrusted::escape;
 
 /// The help's lines, unstyled: a heading, a binding (keys, description) or a note.
@@ -175,4 +177,25 @@ fn split(lines: &mut Vec<Line<'static>>) -> Vec<Line<'static>> {
         half -= 1;
     }
     lines.split_off(half)
+}
+
+/// The `?` help: closed, or scrolled within what it has past the screen.
+pub fn act(state: &mut State, action: Action) {
+    let (width, height) = state.size;
+    let most = max_scroll(state.help_lines, width, height);
+    let page = state.page_rows;
+    let scroll = &mut state.help_scroll;
+    match action {
+        Action::Back | Action::Help | Action::Quit => {
+            state.help = false;
+            *scroll = 0;
+        }
+        Action::Down => *scroll = (*scroll + 1).min(most),
+        Action::Up => *scroll = scroll.saturating_sub(1),
+        Action::PageDown => *scroll = (*scroll + page).min(most),
+        Action::PageUp => *scroll = scroll.saturating_sub(page),
+        Action::Top => *scroll = 0,
+        Action::Bottom => *scroll = most,
+        _ => {}
+    }
 }

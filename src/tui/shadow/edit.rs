@@ -540,9 +540,25 @@ pub fn choose(state: &mut State, side: Side) -> Vec<Effect> {
     Vec::new()
 }
 
-/// The answer to an update: done (the edit ends), a conflict (the edit is kept and the newer
-/// shadow loaded), or another rejection (explained; back to editing).
-pub fn applied(state: &mut State, result: Result<Value, (bool, String)>) -> Vec<Effect> {
+/// The answer to an update, and whether its journal entry was written: done (the edit ends), a
+/// conflict (the edit is kept and the newer shadow loaded), or another rejection (explained;
+/// back to editing).
+pub fn applied(
+    state: &mut State,
+    result: Result<Value, (bool, String)>,
+    journal_error: Option<String>,
+) -> Vec<Effect> {
+    let effects = answered(state, result);
+    if let Some(error) = journal_error {
+        state.say(
+            Level::Error,
+            format!("the journal could not be written: {error}"),
+        );
+    }
+    effects
+}
+
+fn answered(state: &mut State, result: Result<Value, (bool, String)>) -> Vec<Effect> {
     let keys = state.answer_keys.clone();
     let Some(edit) = state.edit.as_mut() else {
         return Vec::new();

@@ -431,7 +431,11 @@ fn recompute_screen(state: &mut State, index: usize) {
 /// Statuses changed: the Things lists that sort or filter by them are recomputed. One still
 /// matching finishes first (statuses change every few seconds while the console asks them;
 /// starting over each time, a million Things would never be matched).
+/// At most once a tick (`state.fleet.status_changes` counts the answers since).
 pub fn statuses_changed(state: &mut State) {
+    if std::mem::take(&mut state.fleet.status_changes) == 0 {
+        return;
+    }
     for index in 0..state.screens.len() {
         let Screen::List(ListKind::Things, view) = &mut state.screens[index] else {
             continue;
@@ -831,7 +835,51 @@ pub fn certificates_arrived(
     }
 }
 
+/// The terminal's new size: as many rows as fit, the cursor kept on screen.
+pub fn resized(state: &mut State, width: u16, height: u16) -> Vec<Effect> {
+    state.size = (width, height);
+    state.page_rows = usize::from(height.saturating_sub(6)).max(1);
+    clamp(state);
+    visible_loads(state)
+}
+
+/// `s` on a list: the next order, said.
+pub fn sort(state: &mut State) -> Vec<Effect> {
+    if let Screen::List(kind, view) = state.screen_mut() {
+        view.sort = view.sort.next(*kind);
+        let label = view.sort.label(*kind);
+        let kind = *kind;
+        recompute_rows(state, kind);
+        state.say(Level::Info, format!("sorted {label}"));
+    }
+    visible_loads(state)
+}
+
 /// The list on screen and its view, for tests.
+/// The policies listing, unless a refresh has started another since.
+pub fn policies_arrived(
+    state: &mut State,
+    generation: u64,
+    result: Result<Vec<crate::fleet::model::PolicySummary>, String>,
+) {
+    if generation != state.fleet.policies.generation {
+        return;
+    }
+    state.fleet.policies.loading = false;
+    match result {
+        Ok(items) => {
+            state.fleet.policies.items = items;
+            state.fleet.policies.loaded_once = true;
+            state.fleet.policies.error = None;
+            recompute_rows(state, ListKind::Policies);
+        }
+        Err(error) => {
+            state.fleet.policies.error = Some(error.clone());
+            state.say(Level::Error, error);
+        }
+    }
+}
+
 #[cfg(test)]
 #[must_use]
 pub fn list_view(state: &State) -> Option<(ListKind, &crate::tui::state::ListView)> {

@@ -11,6 +11,7 @@ use crate::fleet::model::{Certificate, certificate_id_from_arn};
 pub use crate::fleet::status::Word;
 use crate::fleet::status::certificate_has;
 use crate::tui::data::Load;
+use crate::tui::msg::{FleetEvent, QuarantineEvent};
 use crate::tui::state::State;
 
 /// Whether `thing` has the status `word`: None when it is not known.
@@ -157,4 +158,19 @@ pub fn known_for(state: &State, filter: &Filter) -> usize {
                 .all(|w| holds(*w, state, t.name()).is_some())
         })
         .count()
+}
+
+/// Whether an answer can change a Thing's status.
+#[must_use]
+pub fn changed_by(event: &FleetEvent) -> bool {
+    matches!(
+        event,
+        FleetEvent::Connectivity { .. }
+            | FleetEvent::Refusals(Ok(_))
+            | FleetEvent::Violations(Ok(_))
+            | FleetEvent::Principals { .. }
+            | FleetEvent::Certificate { .. }
+            | FleetEvent::CertificateThings { .. }
+            | FleetEvent::Quarantine(QuarantineEvent::Quarantined(_))
+    )
 }

@@ -15,7 +15,7 @@ use crate::tui::frame::line::time_of_day;
 use crate::tui::frame::lines::styled;
 use crate::tui::state::State;
 use crate::tui::thing::lines as detail;
-use crate::tui::traffic::keys::{hex_lines, json_at};
+use crate::tui::traffic::screen::{hex_lines, json_at};
 use crate::tui::traffic::state::{Granted, Link, Pane, TrafficView, TreeRow};
 use crate::untrusted::{escape, truncate};
 

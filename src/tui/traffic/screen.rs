@@ -5,10 +5,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::fleet::traffic::TrafficEvent;
 use crate::fleet::traffic::filter::{check_filter, check_topic, covers};
 use crate::tui::action::Action;
-use crate::tui::msg::Effect;
-use crate::tui::msg::Level;
+use crate::tui::msg::{Effect, Level};
 use crate::tui::state::{InputKind, Screen, State};
 use crate::tui::traffic::state::{Link, Pane};
 
@@ -365,6 +365,40 @@ pub fn hex_lines(payload: &[u8], limit: usize) -> Vec<String> {
             format!("{:08x}  {:<47}  {ascii}", row * 16, hex.join(" "))
         })
         .collect()
+}
+
+/// Live traffic's connection began: where it goes, or why it is down.
+pub fn started(state: &mut State, target: Option<String>, down: Option<String>) {
+    if let Some(target) = target {
+        state.traffic.target = target;
+    }
+    if let Some(reason) = down {
+        state.traffic.link = Link::Down {
+            reason,
+            retry_in: std::time::Duration::ZERO,
+            since: state.now,
+        };
+    }
+}
+
+/// What live traffic's connection says on the status line: a publish acknowledged, credentials
+/// about to expire.
+pub fn said(state: &mut State, event: &TrafficEvent) {
+    match event {
+        TrafficEvent::Published { topic } => {
+            state.say(Level::Info, format!("published to {topic}"));
+        }
+        TrafficEvent::CredentialsExpire { at } => state.say(
+            Level::Warning,
+            format!(
+                "the AWS credentials of live traffic expire at {} {} and could not be renewed \
+                 yet; if an SSO session has ended, run `aws sso login`",
+                crate::tui::frame::line::time_of_day(*at, state.zone),
+                crate::tui::frame::line::zone_name(state.zone)
+            ),
+        ),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
