@@ -10,7 +10,8 @@ use crate::tui::traffic;
 
 use crate::tui::frame::line::zone_name;
 use crate::tui::navigate::{follow, open_report};
-use crate::tui::things::list::{load_listing, open_list, set_filter};
+use crate::tui::things::list::{load_listing, open_list};
+use crate::tui::things::rows::set_filter;
 
 /// The commands of the `:` line, for completion and help.
 const COMMANDS: [&str; 20] = [

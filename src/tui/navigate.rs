@@ -8,9 +8,8 @@ use crate::tui::msg::{Effect, Request};
 use crate::tui::state::{Link, ListView, Report, Screen, SearchView, State};
 use crate::tui::thing::lines as detail;
 
-use crate::tui::things::list::{
-    keep_selection, needs, recompute_rows, selected_index, set_filter, visible_loads,
-};
+use crate::tui::things::list::{keep_selection, needs, selected_index, visible_loads};
+use crate::tui::things::rows::{recompute_rows, set_filter};
 
 pub fn back(state: &mut State) -> Vec<Effect> {
     if state.screens.len() > 1 {

@@ -7,7 +7,8 @@ use crate::tui::command::{command, complete};
 use crate::tui::msg::Effect;
 use crate::tui::state::{InputKind, State};
 use crate::tui::thing::ask::ask;
-use crate::tui::things::list::{filter_changed, set_filter, visible_loads};
+use crate::tui::things::list::{filter_changed, visible_loads};
+use crate::tui::things::rows::set_filter;
 use crate::tui::traffic;
 
 /// A key while a line is being typed: Enter takes it, Esc puts back what was there, Tab

@@ -93,7 +93,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             effects.extend(denied::tick(&mut state.fleet.denied, now));
             effects.extend(violations::tick(&mut state.fleet.violations, now));
             effects.extend(quarantine::tick(state));
-            list::statuses_changed(state);
+            crate::tui::things::rows::statuses_changed(state);
             traffic::tick(state);
             effects
         }

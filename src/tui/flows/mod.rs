@@ -3,6 +3,7 @@
 //! (`quarantine.rs`) or of the marked Things (`bulk.rs`), a publish (`publish.rs`), a shadow
 //! edit applied (`shadow/edit.rs` makes it). `view.rs` draws the popups and their footer.
 
+pub mod batch_view;
 pub mod bulk;
 pub mod flow;
 pub mod publish;

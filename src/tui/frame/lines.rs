@@ -31,7 +31,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, screen: &Screen, t
             scroll,
         } => (format!(" Thing {} ", escape(name)), *cursor, *scroll),
         Screen::Certificate { id, cursor, scroll } => (
-            format!(" Certificate {} ", detail::short_id(id)),
+            format!(
+                " Certificate {} ",
+                crate::tui::thing::certificate::short_id(id)
+            ),
             *cursor,
             *scroll,
         ),

@@ -3,8 +3,10 @@
 //! no I/O. Untrusted text is escaped before it becomes a span.
 
 pub mod help;
+pub mod json;
 pub mod line;
 pub mod lines;
+pub mod popup;
 
 use std::fmt::Write as _;
 

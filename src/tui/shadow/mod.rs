@@ -3,5 +3,6 @@
 pub mod edit;
 pub mod edit_state;
 pub mod external;
+pub mod merge;
 pub mod screen;
 pub mod view;

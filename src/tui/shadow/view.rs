@@ -17,10 +17,8 @@ use crate::tui::data::Load;
 use crate::tui::flows::flow::{Change as FlowChange, Flow, Stage as FlowStage};
 use crate::tui::frame::lines::styled;
 use crate::tui::msg::AnswerKeys;
-use crate::tui::shadow::edit as shadow_edit;
 use crate::tui::shadow::edit_state::{Change, ChangeKind, ShadowEdit, Stage};
 use crate::tui::state::State;
-use crate::tui::thing::lines as detail;
 use crate::untrusted::escape;
 
 /// Side by side from this width; stacked below it.
@@ -74,7 +72,7 @@ fn section_lines(
                 .collect()
         })
         .unwrap_or_default();
-    detail::json_lines(value, 0)
+    crate::tui::frame::json::json_lines(value, 0)
         .iter()
         .map(|line| {
             let mut line = line.clone();
@@ -229,18 +227,24 @@ fn edit_pane(
     keys: &AnswerKeys,
     theme: &Theme,
 ) -> (String, Vec<Line<'static>>) {
-    let draft = shadow_edit::parse(&edit.text).unwrap_or(Value::Null);
+    let draft = crate::tui::shadow::merge::parse(&edit.text).unwrap_or(Value::Null);
     let base = edit
         .base_version
         .map_or_else(|| "a new shadow".to_owned(), |v| format!("version {v}"));
     match (edit.stage, applying) {
         (_, Some(false)) | (Stage::Editing, None) => (
             format!(" apply to {base}? {}/{} ", keys.yes, keys.no),
-            change_lines(&shadow_edit::diff(&edit.base_desired, &draft), theme),
+            change_lines(
+                &crate::tui::shadow::merge::diff(&edit.base_desired, &draft),
+                theme,
+            ),
         ),
         (_, Some(true)) => (
             " applying… ".to_owned(),
-            change_lines(&shadow_edit::diff(&edit.base_desired, &draft), theme),
+            change_lines(
+                &crate::tui::shadow::merge::diff(&edit.base_desired, &draft),
+                theme,
+            ),
         ),
         (Stage::Conflict, None) => {
             let newer = shadow.desired.clone().unwrap_or(Value::Null);
@@ -254,12 +258,12 @@ fn edit_pane(
                 theme.style(Slot::Title),
             )];
             lines.extend(change_lines(
-                &shadow_edit::diff(&edit.base_desired, &newer),
+                &crate::tui::shadow::merge::diff(&edit.base_desired, &newer),
                 theme,
             ));
             lines.push(Line::styled("your edit (kept):", theme.style(Slot::Title)));
             lines.extend(change_lines(
-                &shadow_edit::diff(&edit.base_desired, &draft),
+                &crate::tui::shadow::merge::diff(&edit.base_desired, &draft),
                 theme,
             ));
             if edit.conflicts.is_empty() {

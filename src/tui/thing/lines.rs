@@ -9,16 +9,16 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::config::theme::Slot;
-use crate::fleet::inventory::{CertificateReport, PolicyReport, ThingReport};
-use crate::fleet::model::{Certificate, CertificateStatus, Validity};
+use crate::fleet::inventory::{PolicyReport, ThingReport};
 use crate::fleet::permissions::Answer;
 use crate::tui::data::Load;
 use crate::tui::data::connectivity::ago;
 use crate::tui::data::denied::Feed;
+use crate::tui::frame::json::json_lines;
 use crate::tui::frame::line::{Line, date, field, heading, loaded, time_of_day, zone_name};
 use crate::tui::state::{Link, Screen, State};
+use crate::tui::thing::certificate::{certificate_lines, expiry, short_id, status_slot};
 use crate::untrusted::escape;
-use time::UtcOffset;
 
 /// How often AWS IoT refused the Thing (as a client id) since the console began reading, and
 /// the newest refusal (`:denied` lists them all).
@@ -391,86 +391,6 @@ fn permission_lines(state: &State, report: &ThingReport, out: &mut Vec<Line>) {
     }
 }
 
-fn certificate_lines(
-    now: OffsetDateTime,
-    zone: UtcOffset,
-    report: &CertificateReport,
-) -> Vec<Line> {
-    let cert = &report.certificate;
-    let mut out = vec![
-        Line::new()
-            .text("Certificate ", Slot::Title)
-            .text(&cert.id, Slot::Title),
-        field("ARN", &cert.arn, Slot::Text),
-        Line::new()
-            .text(&format!("{:<12}", "Status"), Slot::Dim)
-            .text(cert.status.as_aws(), status_slot(&cert.status)),
-    ];
-    let isolating = &report.isolated_by;
-    if !isolating.is_empty() {
-        out.push(
-            Line::new()
-                .text(&format!("{:<12}", ""), Slot::Dim)
-                .text(" QUARANTINED ", Slot::ThingQuarantined)
-                .text(
-                    &format!("  denied everything by {}", isolating.join(", ")),
-                    Slot::Dim,
-                ),
-        );
-    }
-    let mut validity = Line::new().text(&format!("{:<12}", "Validity"), Slot::Dim);
-    validity = expiry(validity, cert, now, zone);
-    out.push(validity);
-    if let Some(Validity { not_before, .. }) = cert.validity {
-        out.push(field("Valid from", &date(not_before, zone), Slot::Text));
-    }
-    for (label, value) in [
-        ("Subject", &cert.subject),
-        ("Issuer", &cert.issuer),
-        ("Serial", &cert.serial),
-    ] {
-        if let Some(value) = value {
-            out.push(field(label, value, Slot::Text));
-        }
-    }
-    out.push(Line::new());
-    out.push(heading(if report.things.len() > 1 {
-        "Things (shared certificate)"
-    } else {
-        "Things"
-    }));
-    if report.things.is_empty() {
-        out.push(Line::new().text("  none", Slot::Dim));
-    }
-    for thing in &report.things {
-        out.push(
-            Line::new()
-                .text("  ", Slot::Text)
-                .text(thing, Slot::Link)
-                .link(Link::Thing(thing.clone())),
-        );
-    }
-    out.push(Line::new());
-    out.push(heading("Policies"));
-    if report.policies.is_empty() {
-        out.push(Line::new().text(
-            "  none: this certificate may do nothing",
-            Slot::StatusWarning,
-        ));
-    }
-    for policy in &report.policies {
-        let version = policy.default_version_id.as_deref().unwrap_or("?");
-        out.push(
-            Line::new()
-                .text("  ", Slot::Text)
-                .text(&policy.name, Slot::Link)
-                .text(&format!("  default version {version}"), Slot::Dim)
-                .link(Link::Policy(policy.name.clone())),
-        );
-    }
-    out
-}
-
 fn policy_lines(report: &PolicyReport) -> Vec<Line> {
     let policy = &report.policy;
     let version = policy.default_version_id.as_deref().unwrap_or("?");
@@ -521,123 +441,6 @@ fn policy_lines(report: &PolicyReport) -> Vec<Line> {
         ),
     }
     out
-}
-
-/// The first 16 characters of a certificate id: enough to tell them apart on screen.
-#[must_use]
-pub fn short_id(id: &str) -> &str {
-    id.get(..16).unwrap_or(id)
-}
-
-#[must_use]
-pub fn status_slot(status: &CertificateStatus) -> Slot {
-    match status {
-        CertificateStatus::Active => Slot::CertActive,
-        CertificateStatus::Inactive => Slot::CertInactive,
-        CertificateStatus::Revoked => Slot::CertRevoked,
-        _ => Slot::CertOther,
-    }
-}
-
-/// The slot for a certificate's days to expiry: expired, within 30 days, or fine.
-#[must_use]
-pub fn expiry_slot(days: i64) -> Slot {
-    match days {
-        d if d < 0 => Slot::CertExpired,
-        d if d < 30 => Slot::CertExpiring,
-        _ => Slot::Text,
-    }
-}
-
-fn expiry(line: Line, cert: &Certificate, now: OffsetDateTime, zone: UtcOffset) -> Line {
-    match (&cert.validity, &cert.pem_problem) {
-        (Some(validity), _) => {
-            let days = validity.days_to_expiry(now);
-            let text = match days {
-                d if d < 0 => format!(
-                    "EXPIRED {} ({})",
-                    date(validity.not_after, zone),
-                    crate::fleet::model::expired_ago(validity.not_after, now)
-                ),
-                d => format!("expires {} (in {d} days)", date(validity.not_after, zone)),
-            };
-            line.text(&text, expiry_slot(days))
-        }
-        (None, Some(problem)) => {
-            line.text(&format!("expiry unknown: {problem}"), Slot::StatusWarning)
-        }
-        (None, None) => line.text("expiry unknown", Slot::Dim),
-    }
-}
-
-/// Pretty JSON as coloured lines, indented by `level` steps of two spaces.
-#[must_use]
-pub fn json_lines(value: &Value, level: usize) -> Vec<Line> {
-    let mut out = Vec::new();
-    json_value(
-        &mut out,
-        Line::new().text(&"  ".repeat(level), Slot::Text),
-        value,
-        level,
-        "",
-    );
-    out
-}
-
-fn json_string(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_default()
-}
-
-fn json_value(out: &mut Vec<Line>, line: Line, value: &Value, level: usize, trailing: &str) {
-    let pad = |n: usize| "  ".repeat(n);
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            out.push(line.text("{", Slot::JsonPunctuation));
-            let count = map.len();
-            for (i, (key, item)) in map.iter().enumerate() {
-                let comma = if i + 1 < count { "," } else { "" };
-                let start = Line::new()
-                    .text(&pad(level + 1), Slot::Text)
-                    .text(&json_string(key), Slot::JsonKey)
-                    .text(": ", Slot::JsonPunctuation);
-                json_value(out, start, item, level + 1, comma);
-            }
-            out.push(
-                Line::new()
-                    .text(&pad(level), Slot::Text)
-                    .text(&format!("}}{trailing}"), Slot::JsonPunctuation),
-            );
-        }
-        Value::Array(items) if !items.is_empty() => {
-            out.push(line.text("[", Slot::JsonPunctuation));
-            for (i, item) in items.iter().enumerate() {
-                let comma = if i + 1 < items.len() { "," } else { "" };
-                json_value(
-                    out,
-                    Line::new().text(&pad(level + 1), Slot::Text),
-                    item,
-                    level + 1,
-                    comma,
-                );
-            }
-            out.push(
-                Line::new()
-                    .text(&pad(level), Slot::Text)
-                    .text(&format!("]{trailing}"), Slot::JsonPunctuation),
-            );
-        }
-        scalar => {
-            let (text, slot) = match scalar {
-                Value::String(s) => (json_string(s), Slot::JsonString),
-                Value::Number(n) => (n.to_string(), Slot::JsonNumber),
-                Value::Bool(b) => (b.to_string(), Slot::JsonBool),
-                Value::Null => ("null".to_owned(), Slot::JsonNull),
-                Value::Object(_) => ("{}".to_owned(), Slot::JsonPunctuation),
-                Value::Array(_) => ("[]".to_owned(), Slot::JsonPunctuation),
-            };
-            out.push(line.text(&text, slot).text(trailing, Slot::JsonPunctuation));
-        }
-    }
 }
 
 #[cfg(test)]

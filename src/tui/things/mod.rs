@@ -5,6 +5,7 @@ pub mod fuzzy;
 pub mod list;
 pub mod listed;
 pub mod matching;
+pub mod rows;
 pub mod select;
 pub mod status;
 pub mod view;

@@ -10,7 +10,7 @@ use crate::tui::data::{ListKind, Load};
 use crate::tui::msg::Level;
 use crate::tui::msg::{Effect, FleetEvent, Request, SearchFailure};
 use crate::tui::state::{ListView, Screen, SearchView, State};
-use crate::tui::things::list::recompute_rows;
+use crate::tui::things::rows::recompute_rows;
 
 /// `:search QUERY`: a Things list of the matches, on top of the stack.
 pub fn search(state: &mut State, query: &str) -> Vec<Effect> {
@@ -127,7 +127,7 @@ pub fn toggle(state: &mut State) {
 /// `*`: marks every Thing the list shows (its filter and search applied). A filter still being
 /// matched is matched to the end first: its rows so far are not all it keeps.
 pub fn mark_shown(state: &mut State) {
-    crate::tui::things::list::finish_matching(state);
+    crate::tui::things::rows::finish_matching(state);
     let Screen::List(ListKind::Things, view) = state.screen() else {
         state.say(
             Level::Warning,

@@ -17,7 +17,7 @@ use crate::tui::data::{ListKind, Load};
 use crate::tui::frame::SPINNER;
 use crate::tui::frame::line::date;
 use crate::tui::state::{ListView, State};
-use crate::tui::thing::lines::{expiry_slot, short_id, status_slot};
+use crate::tui::thing::certificate::{expiry_slot, short_id, status_slot};
 use crate::tui::things::fuzzy::Fuzzy;
 use crate::tui::things::status;
 use crate::untrusted::escape;

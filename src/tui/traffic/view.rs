@@ -14,7 +14,6 @@ use crate::fleet::traffic::messages::Kept;
 use crate::tui::frame::line::time_of_day;
 use crate::tui::frame::lines::styled;
 use crate::tui::state::State;
-use crate::tui::thing::lines as detail;
 use crate::tui::traffic::screen::{hex_lines, json_at};
 use crate::tui::traffic::state::{Granted, Link, Pane, TrafficView, TreeRow};
 use crate::untrusted::{escape, truncate};
@@ -390,7 +389,7 @@ fn draw_payload(
         (json, _) => (json, title),
     };
     let lines: Vec<Line<'static>> = match (view.hex, json, text) {
-        (false, Some(value), _) => detail::json_lines(&value, 0)
+        (false, Some(value), _) => crate::tui::frame::json::json_lines(&value, 0)
             .iter()
             .take(rows)
             .map(|line| styled(line, theme))
