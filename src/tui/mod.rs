@@ -23,12 +23,14 @@ pub mod responder;
 pub mod shadow;
 pub mod state;
 pub mod switch;
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod tests;
 pub mod thing;
 pub mod things;
 pub mod traffic;
 pub mod update;
-#[cfg(test)]
-mod update_tests;
 
 pub use app::run;
 pub use console::{App, Options};

@@ -262,3 +262,6 @@ impl FleetData {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

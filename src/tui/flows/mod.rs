@@ -145,3 +145,6 @@ fn apply_shadow(state: &mut State) -> Vec<Effect> {
     state.say(Level::Info, "applying…");
     vec![effect]
 }
+
+#[cfg(test)]
+mod tests;

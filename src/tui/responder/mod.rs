@@ -2,3 +2,6 @@
 //! Device Defender violations, and a resource's history.
 
 pub mod lines;
+
+#[cfg(test)]
+mod tests;

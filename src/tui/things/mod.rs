@@ -9,3 +9,6 @@ pub mod rows;
 pub mod select;
 pub mod status;
 pub mod view;
+
+#[cfg(test)]
+mod tests;

@@ -6,3 +6,6 @@ pub mod state;
 pub mod view;
 
 pub use screen::{DEFAULT_FILTERS, act, entered, open, open_all, open_for, said, started, tick};
+
+#[cfg(test)]
+mod tests;
